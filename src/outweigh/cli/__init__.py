@@ -1,0 +1,44 @@
+"""The `outweigh` command: a thin shell over the library, one module per command group.
+
+Each module registers its commands on `app` and imports the library lazily inside the command,
+so `outweigh --help` and `outweigh plan` never import torch.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from outweigh.cli._app import app, console_err
+from outweigh.errors import OutweighError
+
+# Registration order is the order `--help` lists them.
+from outweigh.cli import ask as _ask  # noqa: F401  isort: skip
+from outweigh.cli import retrieval as _retrieval  # noqa: F401  isort: skip
+from outweigh.cli import models as _models  # noqa: F401  isort: skip
+from outweigh.cli import plan as _plan  # noqa: F401  isort: skip
+from outweigh.cli import demo as _demo  # noqa: F401  isort: skip
+
+
+def main() -> None:
+    """Entry point: run the app and turn OutweighError into one red line and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except OutweighError as e:
+        console_err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console_err.print("[yellow]interrupted[/]")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as e:  # click usage errors and aborts carry their own exit codes
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(1)
+        if isinstance(e, click.exceptions.Exit):
+            sys.exit(e.exit_code)
+        raise

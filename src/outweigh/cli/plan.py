@@ -1,0 +1,1 @@
+"""`outweigh plan`: filled in by the planner module."""

@@ -1,0 +1,105 @@
+"""`outweigh ingest`, `outweigh docs list | rm`, `outweigh search`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from outweigh.cli._app import app, console, console_err
+from outweigh.settings import DEFAULT_COLLECTION
+
+docs_app = typer.Typer(help="Ingested documents.", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
+
+COLLECTION = typer.Option(DEFAULT_COLLECTION, "--collection", "-c", help="Collection name.")
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Files or folders (.txt .md .html .pdf)."),
+    collection: str = COLLECTION,
+    prune: bool = typer.Option(False, help="Remove documents whose files are gone."),
+) -> None:
+    """Read, chunk, embed and index documents; unchanged files are skipped."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from outweigh.engine import Engine
+
+    engine = Engine()
+    with Progress(
+        TextColumn("ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def on_file(path: str, total: int) -> None:
+            bar.update(task, total=total, advance=1, description=Path(path).name)
+
+        with console.status("loading embedder"):
+            _ = engine.embedder
+        report = engine.ingest(paths, collection, prune=prune, on_file=on_file)
+    for _path, reason in report.failed:
+        console_err.print(f"[red]failed:[/] {reason}", highlight=False)
+    console.print(
+        f"[bold]{collection}[/]: {report.files} files, {report.chunks} chunks, "
+        f"{report.skipped} skipped, {len(report.failed)} failed"
+        + (f", {report.removed} removed" if prune else "")
+    )
+    if report.failed and not report.files and not report.skipped:
+        raise typer.Exit(1)
+
+
+@docs_app.command("list")
+def docs_list(collection: str | None = typer.Option(None, "--collection", "-c")) -> None:
+    """Documents per collection with their chunk counts."""
+    from rich.table import Table
+
+    from outweigh.retrieval.store import Store
+
+    table = Table("collection", "source", "chunks", "bytes", "ingested")
+    for d in Store().documents(collection):
+        table.add_row(d.collection, d.source, str(d.n_chunks), str(d.bytes), d.ingested)
+    console.print(table)
+
+
+@docs_app.command("rm")
+def docs_rm(path: Path, collection: str = COLLECTION) -> None:
+    """Remove one document (by its path) from a collection."""
+    from outweigh.errors import NotFoundError
+    from outweigh.retrieval.store import Store
+
+    store = Store()
+    coll = store.collection(collection)
+    if not store.remove_document(coll, str(path.expanduser().resolve())):
+        raise NotFoundError(f"{path} is not in collection {collection!r}; see outweigh docs list")
+    console.print(f"removed {path}")
+
+
+@app.command()
+def search(
+    query: str,
+    collection: str = COLLECTION,
+    k: int = typer.Option(5, "-k", help="Results to show."),
+    mode: str = typer.Option("hybrid", help="hybrid, bm25 or dense."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Hybrid BM25 + dense search, fused with reciprocal rank fusion."""
+    from outweigh.engine import Engine
+
+    hits = Engine().search(query, collection, k, mode)
+    if as_json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table("#", "score", "source", "snippet")
+    for i, h in enumerate(hits, 1):
+        snippet = " ".join(h.text.split())[:160]
+        table.add_row(str(i), f"{h.score:.4f}", h.source, snippet)
+    console.print(table)

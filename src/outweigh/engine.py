@@ -1,0 +1,281 @@
+"""Composition: retrieval + prompt budget + backend -> an answer with numbered citations.
+
+The engine owns the state directory's store, the embedder and the loaded models, so the CLI,
+the server and the eval share one way of answering.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from outweigh.embed import Embedder
+from outweigh.errors import InputError
+from outweigh.generate.base import Backend, GenerationRequest, Message
+from outweigh.retrieval.hybrid import Hit, HybridSearcher
+from outweigh.retrieval.ingest import IngestReport, ingest
+from outweigh.retrieval.store import Store
+from outweigh.settings import DEFAULT_COLLECTION, DEFAULT_MODEL, IngestLimits, Paths
+
+SYSTEM_RAG = (
+    "You answer questions using the numbered context passages. Use only facts from the "
+    "context, cite the passage numbers like [1], and say you don't know if the context "
+    "does not contain the answer."
+)
+SYSTEM_PLAIN = "You are a helpful assistant. Answer briefly and accurately."
+
+MAX_PROMPT_TOKENS = 8192
+"""Ceiling on prompt + answer, even for long-context models: on CPU, prefill cost grows with
+every token, and a handful of chunks carries the answer (Liu et al. 2023, "Lost in the
+Middle": more context past the first few passages rarely helps and can hurt)."""
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A chunk that went into the prompt, numbered as the model saw it."""
+
+    n: int
+    source: str
+    chunk_id: int
+    text: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "source": self.source, "chunk_id": self.chunk_id, "text": self.text}
+
+
+@dataclass
+class Answer:
+    """A generated answer with its grounding and accounting."""
+
+    answer: str
+    citations: list[Citation]
+    model: str
+    usage: dict[str, int]
+    finish_reason: str = "stop"
+    adapter: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "citations": [c.to_dict() for c in self.citations],
+            "model": self.model,
+            "adapter": self.adapter,
+            "usage": self.usage,
+        }
+
+
+@dataclass
+class AskOptions:
+    """How to answer one question."""
+
+    collection: str = DEFAULT_COLLECTION
+    """Which collection to retrieve from."""
+    rag: bool = True
+    """Retrieve context; off answers from the model's own knowledge."""
+    k: int = 5
+    """Chunks to retrieve (fewer go in if the token budget is tight)."""
+    max_tokens: int = 200
+    """Answer length cap, in tokens."""
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: list[str] = field(default_factory=list)
+    adapter: str | None = None
+    """A registered adapter name or weighted mix; None is the bare base model."""
+
+    def validate(self) -> None:
+        if self.k < 1:
+            raise InputError("`-k` must be at least 1")
+        if self.max_tokens < 1:
+            raise InputError("`--max-tokens` must be at least 1")
+        if not 0 <= self.temperature <= 2:
+            raise InputError("`temperature` must be between 0 and 2")
+        if not 0 < self.top_p <= 1:
+            raise InputError("`top_p` must be in (0, 1]")
+
+
+@dataclass
+class Prepared:
+    """A request ready for the backend, with the citations its prompt carries."""
+
+    request: GenerationRequest
+    citations: list[Citation]
+    backend: Backend
+
+
+class Engine:
+    """The library's front door: ingest, search and answer against one state directory."""
+
+    def __init__(
+        self,
+        paths: Paths | None = None,
+        model: str = DEFAULT_MODEL,
+        embedder: Embedder | None = None,
+        backend: Backend | None = None,
+    ) -> None:
+        self.paths = paths or Paths()
+        self.model = model
+        self._embedder = embedder
+        self._backends: dict[str, Backend] = {backend.name: backend} if backend else {}
+        if backend is not None:
+            self.model = backend.name
+        self._store: Store | None = None
+        self._searcher: HybridSearcher | None = None
+        self._lock = threading.Lock()
+
+    # -- lazily built parts ---------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.paths)
+        return self._store
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            from outweigh.embed import SentenceTransformerEmbedder
+
+            self._embedder = SentenceTransformerEmbedder()
+        return self._embedder
+
+    @property
+    def searcher(self) -> HybridSearcher:
+        if self._searcher is None:
+            self._searcher = HybridSearcher(self.store, self.embedder)
+        return self._searcher
+
+    def backend(self, model: str | None = None) -> Backend:
+        """The backend for `model` (default: the engine's), loading it on first use."""
+        name = model or self.model
+        with self._lock:
+            if name not in self._backends:
+                from outweigh.generate.local import LocalBackend
+                from outweigh.models.loader import load
+
+                self._backends[name] = LocalBackend(load(name, self.paths))
+            return self._backends[name]
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+            self._searcher = None
+
+    # -- documents ------------------------------------------------------------------------
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        collection: str = DEFAULT_COLLECTION,
+        prune: bool = False,
+        limits: IngestLimits | None = None,
+        on_file: Any = None,
+    ) -> IngestReport:
+        return ingest(
+            paths,
+            self.store,
+            self.embedder,
+            collection,
+            prune=prune,
+            limits=limits,
+            on_file=on_file,
+        )
+
+    def search(
+        self, query: str, collection: str = DEFAULT_COLLECTION, k: int = 5, mode: str = "hybrid"
+    ) -> list[Hit]:
+        return self.searcher.search(query, collection, k, mode)
+
+    # -- answers --------------------------------------------------------------------------
+    def ask(
+        self, question: str, options: AskOptions | None = None, model: str | None = None
+    ) -> Answer:
+        """Answer one question, grounded in `options.collection` unless `rag` is off."""
+        return self.chat([{"role": "user", "content": question}], options, model)
+
+    def chat(
+        self, messages: list[Message], options: AskOptions | None = None, model: str | None = None
+    ) -> Answer:
+        """Answer the last user turn of a conversation."""
+        prepared = self.prepare(messages, options or AskOptions(), model)
+        gen = prepared.backend.generate(prepared.request)
+        return Answer(
+            answer=gen.text,
+            citations=prepared.citations,
+            model=prepared.backend.name,
+            usage={
+                "prompt_tokens": gen.prompt_tokens,
+                "completion_tokens": gen.completion_tokens,
+                "total_tokens": gen.prompt_tokens + gen.completion_tokens,
+            },
+            finish_reason=gen.finish_reason,
+            adapter=prepared.request.adapter,
+        )
+
+    def stream(
+        self, messages: list[Message], options: AskOptions | None = None, model: str | None = None
+    ) -> tuple[Prepared, Iterator[str]]:
+        """The prepared request (with citations) and an iterator over the answer's pieces."""
+        prepared = self.prepare(messages, options or AskOptions(), model)
+        return prepared, prepared.backend.stream(prepared.request)
+
+    def prepare(
+        self, messages: list[Message], options: AskOptions, model: str | None = None
+    ) -> Prepared:
+        """Retrieve, fit the context into the token budget, and build the request."""
+        options.validate()
+        if not messages or messages[-1].get("role") != "user":
+            raise InputError("the conversation must end with a user message")
+        backend = self.backend(model)
+        question = messages[-1]["content"]
+        if not question.strip():
+            raise InputError("the question is empty")
+        hits = self._retrieve(question, options) if options.rag else []
+        window = min(backend.context_window, MAX_PROMPT_TOKENS)
+        base = build_messages(messages, [], rag=bool(hits))
+        budget = window - options.max_tokens - backend.count_prompt_tokens(base)
+        if budget < 0:
+            raise InputError(
+                f"the conversation is {-budget} tokens over {backend.name}'s {window}-token "
+                "window; shorten it or lower max_tokens"
+            )
+        citations: list[Citation] = []
+        for hit in hits:
+            cost = backend.count_tokens(hit.text) + 16  # "[n] (source)" header and spacing
+            if cost > budget:
+                break
+            budget -= cost
+            citations.append(
+                Citation(len(citations) + 1, hit.source, hit.chunk_id, hit.text, hit.score)
+            )
+        request = GenerationRequest(
+            messages=build_messages(messages, citations, rag=bool(citations)),
+            max_tokens=options.max_tokens,
+            temperature=options.temperature,
+            top_p=options.top_p,
+            stop=list(options.stop),
+            seed=options.seed,
+            adapter=options.adapter,
+        )
+        return Prepared(request, citations, backend)
+
+    def _retrieve(self, question: str, options: AskOptions) -> list[Hit]:
+        coll = self.store.collection(options.collection)
+        return self.searcher.search_in(coll, question, options.k)
+
+
+def build_messages(messages: list[Message], citations: list[Citation], rag: bool) -> list[Message]:
+    """System prompt + history + the last question, with numbered context ahead of it."""
+    system = [m for m in messages if m["role"] == "system"]
+    turns = [m for m in messages if m["role"] != "system"]
+    head = system[0]["content"] if system else (SYSTEM_RAG if rag else SYSTEM_PLAIN)
+    question = turns[-1]["content"]
+    if citations:
+        context = "\n\n".join(f"[{c.n}] ({Path(c.source).name}) {c.text}" for c in citations)
+        last = f"Context:\n{context}\n\nQuestion: {question}"
+    else:
+        last = f"Question: {question}"
+    return [{"role": "system", "content": head}, *turns[:-1], {"role": "user", "content": last}]

@@ -1,0 +1,141 @@
+"""Local generation with transformers on this machine's CPU or GPU."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from outweigh.generate.base import Backend, Generation, GenerationRequest, Message, cut_at_stop
+from outweigh.models.loader import LoadedModel
+
+# Base (non-chat) models see a plain Q/A transcript and stop when they start a new turn.
+BASE_MODEL_STOPS = ["\nQuestion:", "\n\n\n"]
+
+
+class LocalBackend(Backend):
+    """A transformers model held in this process; one generation at a time per model."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.name = loaded.entry.name
+        self.context_window = loaded.context_window
+        self.tokenizer = loaded.tokenizer
+        self._lock = threading.Lock()
+        """transformers models are not safe to run from two threads at once."""
+
+    # -- prompt ---------------------------------------------------------------------------
+    def render(self, messages: list[Message]) -> str:
+        """The exact text the model sees: its chat template, or a Q/A transcript for base models."""
+        if self.loaded.entry.chat and self.tokenizer.chat_template:
+            return str(
+                self.tokenizer.apply_chat_template(
+                    messages, tokenize=False, add_generation_prompt=True
+                )
+            )
+        parts = []
+        for m in messages:
+            parts.append(f"Answer: {m['content']}" if m["role"] == "assistant" else m["content"])
+        return "\n\n".join(parts) + "\nAnswer:"
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def count_prompt_tokens(self, messages: list[Message]) -> int:
+        return self.count_tokens(self.render(messages))
+
+    def _stops(self, request: GenerationRequest) -> list[str]:
+        return request.stop + ([] if self.loaded.entry.chat else BASE_MODEL_STOPS)
+
+    def model_for(self, request: GenerationRequest) -> Any:
+        """The module to run for this request; adapters override this to pick or mix LoRAs."""
+        return self.loaded.model
+
+    # -- generation -----------------------------------------------------------------------
+    def _inputs(self, request: GenerationRequest) -> dict[str, Any]:
+        enc = self.tokenizer(
+            self.render(request.messages), return_tensors="pt", add_special_tokens=False
+        )
+        return dict(enc)
+
+    def _generate_kwargs(self, request: GenerationRequest) -> dict[str, Any]:
+        import torch
+
+        if request.seed is not None:
+            torch.manual_seed(request.seed)
+        kw: dict[str, Any] = {
+            "max_new_tokens": request.max_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if request.temperature > 0:
+            kw.update(do_sample=True, temperature=request.temperature, top_p=request.top_p)
+        else:
+            kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        stops = self._stops(request)
+        if stops:
+            # Checked inside generate(), so decoding halts at the stop string, not max_tokens.
+            kw.update(stop_strings=stops, tokenizer=self.tokenizer)
+        return kw
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        import torch
+
+        inputs = self._inputs(request)
+        n_prompt = int(inputs["input_ids"].shape[1])
+        with self._lock, torch.inference_mode():
+            model = self.model_for(request)
+            out = model.generate(**inputs, **self._generate_kwargs(request))
+        new = out[0, n_prompt:]
+        text = self.tokenizer.decode(new, skip_special_tokens=True)
+        text, stopped = cut_at_stop(text, self._stops(request))
+        hit_eos = len(new) < request.max_tokens
+        return Generation(
+            text=text.strip(),
+            prompt_tokens=n_prompt,
+            completion_tokens=len(new),
+            finish_reason="stop" if stopped or hit_eos else "length",
+        )
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        import torch
+        from transformers import TextIteratorStreamer
+
+        inputs = self._inputs(request)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with self._lock, torch.inference_mode():
+                    model = self.model_for(request)
+                    model.generate(**inputs, **self._generate_kwargs(request), streamer=streamer)
+            except BaseException as e:  # surfaced to the consumer below
+                errors.append(e)
+                streamer.end()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        stops = self._stops(request)
+        emitted, buffer = 0, ""
+        hold = max((len(s) for s in stops), default=0)
+        for piece in streamer:
+            buffer += piece
+            text, stopped = cut_at_stop(buffer, stops)
+            if stopped:
+                if len(text) > emitted:
+                    yield text[emitted:]
+                emitted = len(text)
+                break
+            # Hold back a tail that could be the start of a stop string.
+            safe = len(buffer) - hold
+            if safe > emitted:
+                yield buffer[emitted:safe]
+                emitted = safe
+        else:
+            if len(buffer) > emitted:
+                yield buffer[emitted:]
+        for _ in streamer:  # drain, so the generating thread is never blocked on a full queue
+            pass
+        thread.join()
+        if errors:
+            raise errors[0]

@@ -1,0 +1,282 @@
+"""Documents, chunks, embeddings and BM25 in SQLite: the source of truth for retrieval."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from outweigh.db import connect, migrate, transaction
+from outweigh.errors import InputError, NotFoundError
+from outweigh.settings import Paths
+
+MIGRATIONS = [
+    """
+    CREATE TABLE collections (
+      id INTEGER PRIMARY KEY,
+      name TEXT NOT NULL UNIQUE,
+      embedder TEXT,
+      dim INTEGER,
+      generation INTEGER NOT NULL DEFAULT 0,  -- bumped on every change; faiss files compare it
+      created TEXT NOT NULL DEFAULT (datetime('now'))
+    );
+    CREATE TABLE documents (
+      id INTEGER PRIMARY KEY,
+      collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+      source TEXT NOT NULL,
+      sha256 TEXT NOT NULL,
+      bytes INTEGER NOT NULL,
+      n_chunks INTEGER NOT NULL,
+      ingested TEXT NOT NULL DEFAULT (datetime('now')),
+      UNIQUE (collection_id, source)
+    );
+    CREATE TABLE chunks (
+      id INTEGER PRIMARY KEY,
+      document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+      collection_id INTEGER NOT NULL,
+      ord INTEGER NOT NULL,
+      text TEXT NOT NULL,
+      start INTEGER NOT NULL,
+      end INTEGER NOT NULL,
+      embedding BLOB NOT NULL  -- float32, L2-normalised, dim from collections.dim
+    );
+    CREATE INDEX chunks_by_document ON chunks(document_id);
+    CREATE INDEX chunks_by_collection ON chunks(collection_id);
+    -- External-content FTS5: the text is stored once, in chunks; triggers keep the index in step.
+    CREATE VIRTUAL TABLE chunks_fts USING fts5(
+      text, content='chunks', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+      INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+      INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    """,
+]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def check_name(name: str, what: str = "collection") -> str:
+    """A plain identifier: letters, digits, `_ . -`, at most 64, no path separators."""
+    if not _NAME.match(name or ""):
+        raise InputError(
+            f"invalid {what} name {name!r}; use letters, digits, '_', '.', '-' (max 64)"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: int
+    name: str
+    embedder: str | None
+    dim: int | None
+    generation: int
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    id: int
+    collection: str
+    source: str
+    sha256: str
+    bytes: int
+    n_chunks: int
+    ingested: str
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    id: int
+    document_id: int
+    source: str
+    ord: int
+    text: str
+
+
+class Store:
+    """The retrieval tables of `outweigh.db`."""
+
+    def __init__(self, paths: Paths | None = None, conn: sqlite3.Connection | None = None):
+        self.paths = paths or Paths()
+        self.conn = conn or connect(self.paths.db)
+        migrate(self.conn, "retrieval", MIGRATIONS)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- collections ----------------------------------------------------------------------
+    def collections(self) -> list[Collection]:
+        rows = self.conn.execute("SELECT * FROM collections ORDER BY name").fetchall()
+        return [
+            Collection(r["id"], r["name"], r["embedder"], r["dim"], r["generation"]) for r in rows
+        ]
+
+    def collection(self, name: str) -> Collection:
+        """An existing collection, or a one-line error naming the ones that exist."""
+        row = self.conn.execute("SELECT * FROM collections WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            names = ", ".join(c.name for c in self.collections()) or "none yet; run outweigh ingest"
+            raise NotFoundError(f"unknown collection {name!r}; existing: {names}")
+        return Collection(row["id"], row["name"], row["embedder"], row["dim"], row["generation"])
+
+    def ensure_collection(self, name: str, embedder: str, dim: int) -> Collection:
+        check_name(name)
+        self.conn.execute(
+            "INSERT OR IGNORE INTO collections (name, embedder, dim) VALUES (?, ?, ?)",
+            (name, embedder, dim),
+        )
+        coll = self.collection(name)
+        if coll.embedder != embedder or coll.dim != dim:
+            raise InputError(
+                f"collection {name!r} was embedded with {coll.embedder} ({coll.dim}-d); "
+                f"use another --collection for {embedder}"
+            )
+        return coll
+
+    def drop_collection(self, name: str) -> None:
+        coll = self.collection(name)
+        with transaction(self.conn):
+            self.conn.execute("DELETE FROM chunks WHERE collection_id = ?", (coll.id,))
+            self.conn.execute("DELETE FROM documents WHERE collection_id = ?", (coll.id,))
+            self.conn.execute("DELETE FROM collections WHERE id = ?", (coll.id,))
+
+    def count_chunks(self, collection: Collection) -> int:
+        return int(
+            self.conn.execute(
+                "SELECT count(*) FROM chunks WHERE collection_id = ?", (collection.id,)
+            ).fetchone()[0]
+        )
+
+    # -- documents ------------------------------------------------------------------------
+    def document(self, collection: Collection, source: str) -> DocumentRow | None:
+        row = self.conn.execute(
+            "SELECT d.*, c.name AS cname FROM documents d JOIN collections c ON c.id = "
+            "d.collection_id WHERE d.collection_id = ? AND d.source = ?",
+            (collection.id, source),
+        ).fetchone()
+        return _doc(row) if row else None
+
+    def documents(self, collection: str | None = None) -> list[DocumentRow]:
+        sql = (
+            "SELECT d.*, c.name AS cname FROM documents d "
+            "JOIN collections c ON c.id = d.collection_id"
+        )
+        args: tuple[object, ...] = ()
+        if collection is not None:
+            sql += " WHERE d.collection_id = ?"
+            args = (self.collection(collection).id,)
+        return [_doc(r) for r in self.conn.execute(sql + " ORDER BY c.name, d.source", args)]
+
+    def put_document(
+        self,
+        collection: Collection,
+        source: str,
+        sha256: str,
+        size: int,
+        chunks: Sequence[tuple[str, int, int]],
+        embeddings: np.ndarray,
+    ) -> int:
+        """Insert or replace one document with its chunks and embeddings, in one transaction."""
+        if len(chunks) != len(embeddings):
+            raise ValueError("one embedding per chunk")
+        vecs = np.ascontiguousarray(embeddings, dtype=np.float32)
+        with transaction(self.conn) as c:
+            self._delete_document(collection.id, source)
+            cur = c.execute(
+                "INSERT INTO documents (collection_id, source, sha256, bytes, n_chunks) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (collection.id, source, sha256, size, len(chunks)),
+            )
+            doc_id = int(cur.lastrowid or 0)
+            c.executemany(
+                "INSERT INTO chunks (document_id, collection_id, ord, text, start, end, embedding)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (doc_id, collection.id, i, t, s, e, vecs[i].tobytes())
+                    for i, (t, s, e) in enumerate(chunks)
+                ],
+            )
+            self._bump(collection.id)
+        return doc_id
+
+    def remove_document(self, collection: Collection, source: str) -> bool:
+        with transaction(self.conn):
+            removed = self._delete_document(collection.id, source)
+            if removed:
+                self._bump(collection.id)
+        return removed
+
+    def _delete_document(self, collection_id: int, source: str) -> bool:
+        row = self.conn.execute(
+            "SELECT id FROM documents WHERE collection_id = ? AND source = ?",
+            (collection_id, source),
+        ).fetchone()
+        if row is None:
+            return False
+        # Delete chunks explicitly so the FTS delete trigger fires for each row.
+        self.conn.execute("DELETE FROM chunks WHERE document_id = ?", (row["id"],))
+        self.conn.execute("DELETE FROM documents WHERE id = ?", (row["id"],))
+        return True
+
+    def _bump(self, collection_id: int) -> None:
+        self.conn.execute(
+            "UPDATE collections SET generation = generation + 1 WHERE id = ?", (collection_id,)
+        )
+
+    # -- chunks ---------------------------------------------------------------------------
+    def embeddings(self, collection: Collection) -> tuple[np.ndarray, np.ndarray]:
+        """(ids (n,) int64, vectors (n, dim) float32) of every chunk in the collection."""
+        rows = self.conn.execute(
+            "SELECT id, embedding FROM chunks WHERE collection_id = ? ORDER BY id",
+            (collection.id,),
+        ).fetchall()
+        dim = collection.dim or 0
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim)
+        return ids, vecs
+
+    def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRow]:
+        ids = list(ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            f"SELECT ch.id, ch.document_id, ch.ord, ch.text, d.source FROM chunks ch "
+            f"JOIN documents d ON d.id = ch.document_id WHERE ch.id IN ({marks})",
+            ids,
+        ).fetchall()
+        return {
+            r["id"]: ChunkRow(r["id"], r["document_id"], r["source"], r["ord"], r["text"])
+            for r in rows
+        }
+
+    def bm25(self, collection: Collection, query: str, limit: int) -> list[int]:
+        """Chunk ids best-first by BM25 (FTS5 defaults k1=1.2, b=0.75; one column, weight 1).
+
+        The query is reduced to its words, each quoted and OR-ed, so FTS5 syntax in user text
+        (quotes, NEAR, column filters, `*`) is matched literally and can never error.
+        """
+        words = list(dict.fromkeys(_WORD.findall(query.lower())))[:64]
+        if not words:
+            return []
+        match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+        rows = self.conn.execute(
+            "SELECT f.rowid FROM chunks_fts f JOIN chunks ch ON ch.id = f.rowid "
+            "WHERE chunks_fts MATCH ? AND ch.collection_id = ? "
+            "ORDER BY bm25(chunks_fts) LIMIT ?",
+            (match, collection.id, limit),
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+
+def _doc(r: sqlite3.Row) -> DocumentRow:
+    return DocumentRow(
+        r["id"], r["cname"], r["source"], r["sha256"], r["bytes"], r["n_chunks"], r["ingested"]
+    )

@@ -1,0 +1,55 @@
+"""Where outweigh keeps its state, and the defaults every part shares. Standard library only."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_MODEL = "smollm2-135m"
+DEFAULT_COLLECTION = "default"
+
+
+def home() -> Path:
+    """The state directory: `$OUTWEIGH_HOME`, else `~/.local/share/outweigh`."""
+    env = os.environ.get("OUTWEIGH_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".local" / "share" / "outweigh"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every file outweigh writes lives under `root`."""
+
+    root: Path = field(default_factory=home)
+
+    @property
+    def db(self) -> Path:
+        """SQLite, the source of truth: documents, chunks, embeddings, FTS5, memories, adapters."""
+        return self.root / "outweigh.db"
+
+    @property
+    def index_dir(self) -> Path:
+        """faiss indexes, one per collection; always rebuildable from the db."""
+        return self.root / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        """Converted model weights (GGUF dequantized once, saved as safetensors).
+
+        `$OUTWEIGH_MODELS_DIR` moves them elsewhere, e.g. to a bigger disk or a shared cache.
+        """
+        env = os.environ.get("OUTWEIGH_MODELS_DIR")
+        return Path(env).expanduser() if env else self.root / "models"
+
+    @property
+    def adapters_dir(self) -> Path:
+        """Registered LoRA adapters in PEFT format, one folder per name."""
+        return self.root / "adapters"
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """Guards on what `ingest` accepts."""
+
+    max_file_bytes: int = int(os.environ.get("OUTWEIGH_MAX_FILE_MB", "50")) * 1024 * 1024
+    """Files above this are refused with a one-line error (`OUTWEIGH_MAX_FILE_MB`, default 50)."""
