@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from outweigh.generate.base import Backend, Generation, GenerationRequest, Message, cut_at_stop
 from outweigh.models.loader import LoadedModel
+from outweigh.settings import Paths
+
+if TYPE_CHECKING:
+    from outweigh.adapters.runtime import AdapterRuntime
 
 # Base (non-chat) models see a plain Q/A transcript and stop when they start a new turn.
 BASE_MODEL_STOPS = ["\nQuestion:", "\n\n\n"]
@@ -16,13 +20,25 @@ BASE_MODEL_STOPS = ["\nQuestion:", "\n\n\n"]
 class LocalBackend(Backend):
     """A transformers model held in this process; one generation at a time per model."""
 
-    def __init__(self, loaded: LoadedModel) -> None:
+    def __init__(self, loaded: LoadedModel, paths: Paths | None = None) -> None:
         self.loaded = loaded
         self.name = loaded.entry.name
         self.context_window = loaded.context_window
         self.tokenizer = loaded.tokenizer
+        self.paths = paths
+        """Where adapter names resolve; None follows `OUTWEIGH_HOME` at each request."""
         self._lock = threading.Lock()
         """transformers models are not safe to run from two threads at once."""
+        self._runtime: AdapterRuntime | None = None
+
+    @property
+    def runtime(self) -> AdapterRuntime:
+        """The LoRA adapters loaded over this model, created on the first adapter request."""
+        if self._runtime is None:
+            from outweigh.adapters.runtime import AdapterRuntime
+
+            self._runtime = AdapterRuntime(self.loaded.model, self.name, self.paths)
+        return self._runtime
 
     # -- prompt ---------------------------------------------------------------------------
     def render(self, messages: list[Message]) -> str:
@@ -36,7 +52,8 @@ class LocalBackend(Backend):
         parts = []
         for m in messages:
             parts.append(f"Answer: {m['content']}" if m["role"] == "assistant" else m["content"])
-        return "\n\n".join(parts) + "\nAnswer:"
+        # Base models are trained on text that starts with BOS; Gemma degenerates without it.
+        return (self.tokenizer.bos_token or "") + "\n\n".join(parts) + "\nAnswer:"
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -48,8 +65,12 @@ class LocalBackend(Backend):
         return request.stop + ([] if self.loaded.entry.chat else BASE_MODEL_STOPS)
 
     def model_for(self, request: GenerationRequest) -> Any:
-        """The module to run for this request; adapters override this to pick or mix LoRAs."""
-        return self.loaded.model
+        """The module to run for this request: the bare base, or a view of it with the request's
+        adapter (or weighted mix) switched on for the call. Adapter layers are off between
+        calls, so the bare path runs the base model as is, with no PEFT wrapper in the way."""
+        if request.adapter is None:
+            return self.loaded.model
+        return self.runtime.model_for(request.adapter)
 
     # -- generation -----------------------------------------------------------------------
     def _inputs(self, request: GenerationRequest) -> dict[str, Any]:
@@ -116,7 +137,7 @@ class LocalBackend(Backend):
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         stops = self._stops(request)
-        emitted, buffer = 0, ""
+        emitted, buffer, stopped = 0, "", False
         hold = max((len(s) for s in stops), default=0)
         for piece in streamer:
             buffer += piece
@@ -124,18 +145,17 @@ class LocalBackend(Backend):
             if stopped:
                 if len(text) > emitted:
                     yield text[emitted:]
-                emitted = len(text)
                 break
             # Hold back a tail that could be the start of a stop string.
             safe = len(buffer) - hold
             if safe > emitted:
                 yield buffer[emitted:safe]
                 emitted = safe
-        else:
-            if len(buffer) > emitted:
-                yield buffer[emitted:]
-        for _ in streamer:  # drain, so the generating thread is never blocked on a full queue
-            pass
+        if stopped:
+            for _ in streamer:  # drain, so the generating thread can finish
+                pass
+        elif len(buffer) > emitted:
+            yield buffer[emitted:]
         thread.join()
         if errors:
             raise errors[0]

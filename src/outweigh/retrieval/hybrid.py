@@ -6,6 +6,7 @@ paraphrases that share no words with the query. RRF needs no score calibration b
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -49,10 +50,12 @@ def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, fl
 
     The result does not depend on the order of `rankings`.
     """
-    scores: dict[int, float] = {}
+    parts: dict[int, list[float]] = {}
     for ranking in rankings:
         for rank, doc in enumerate(ranking, start=1):
-            scores[doc] = scores.get(doc, 0.0) + 1.0 / (k + rank)
+            parts.setdefault(doc, []).append(1.0 / (k + rank))
+    # fsum is exactly rounded, so the sum cannot depend on the order of the lists.
+    scores = {doc: math.fsum(p) for doc, p in parts.items()}
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 

@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import pytest
+
+from outweigh.errors import IngestError
+from outweigh.retrieval.loaders import read_text
+
+from .pdf import make_pdf
+
+MB = 1024 * 1024
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+def test_reads_text_markdown_html_and_pdf(tmp_path):
+    assert read_text(write(tmp_path, "a.txt", b"plain  text\r\nline"), MB) == "plain text\nline"
+    assert "# Title" in read_text(write(tmp_path, "a.md", "# Title\n\nбукв".encode()), MB)
+    html = b"<html><head><script>var x=1;</script><style>p{}</style></head>"
+    html += b"<body><p>Hello &amp; welcome</p><p>second</p></body></html>"
+    text = read_text(write(tmp_path, "a.html", html), MB)
+    assert text == "Hello & welcome\n\nsecond"
+    pdf = read_text(write(tmp_path, "a.pdf", make_pdf("The dock code is KX-19.")), MB)
+    assert "KX-19" in pdf
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("empty.txt", b"", "empty file"),
+        ("blank.md", b"  \n\t\n", "no text found"),
+        ("binary.txt", b"\x7fELF\x00\x00\x01\x02" * 64, "looks binary"),
+        ("latin1.txt", "café crème".encode("latin-1"), "not valid UTF-8"),
+        ("corrupt.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 9 0 R >>\ngarbage", "PDF"),
+        ("fake.pdf", b"this is not a pdf at all", "not a PDF"),
+        ("image.png", b"\x89PNG\r\n\x1a\n", "unsupported file type .png"),
+    ],
+)
+def test_bad_files_get_one_line_errors(tmp_path, name, data, message):
+    with pytest.raises(IngestError, match=message) as err:
+        read_text(write(tmp_path, name, data), MB)
+    assert "\n" not in str(err.value)
+    assert name in str(err.value)
+
+
+def test_huge_file_is_refused_by_the_configurable_limit(tmp_path):
+    p = write(tmp_path, "big.txt", b"word " * 50_000)
+    with pytest.raises(IngestError, match="over the 0 MiB limit; raise OUTWEIGH_MAX_FILE_MB"):
+        read_text(p, max_bytes=100_000)

@@ -1,0 +1,77 @@
+import pytest
+
+from outweigh import AskOptions, Engine, InputError, NotFoundError
+from outweigh.testing import EchoBackend, FakeEmbedder
+
+
+@pytest.fixture
+def engine(paths, suite_docs):
+    e = Engine(paths, embedder=FakeEmbedder(), backend=EchoBackend(reply="ok"))
+    e.ingest([suite_docs], "suite")
+    yield e
+    e.close()
+
+
+def test_context_is_numbered_and_cited_in_rank_order(engine):
+    answer = engine.ask("Heron-7 maximum depth", AskOptions(collection="suite", k=3))
+    assert [c.n for c in answer.citations] == [1, 2, 3]
+    prompt = engine.backend().requests[-1].messages[-1]["content"]
+    positions = [prompt.index(f"[{c.n}] ") for c in answer.citations]
+    assert positions == sorted(positions)
+    assert prompt.rstrip().endswith("Question: Heron-7 maximum depth")
+    assert all(c.text in prompt for c in answer.citations)
+
+
+def test_no_rag_sends_no_context(engine):
+    answer = engine.ask("Heron-7 maximum depth", AskOptions(rag=False))
+    assert answer.citations == []
+    assert "Context:" not in engine.backend().requests[-1].messages[-1]["content"]
+
+
+def test_context_is_cut_to_the_token_budget(paths, suite_docs):
+    backend = EchoBackend(reply="ok", context_window=400)
+    e = Engine(paths, embedder=FakeEmbedder(), backend=backend)
+    e.ingest([suite_docs], "suite")
+    answer = e.ask("Heron-7 depth", AskOptions(collection="suite", k=10, max_tokens=100))
+    sent = backend.count_prompt_tokens(backend.requests[-1].messages)
+    assert 1 <= len(answer.citations) < 10
+    assert sent + 100 <= 400
+
+
+def test_a_conversation_too_long_for_the_window_is_refused(paths):
+    e = Engine(paths, embedder=FakeEmbedder(), backend=EchoBackend(context_window=50))
+    with pytest.raises(InputError, match="over echo's 50-token window"):
+        e.ask("word " * 100, AskOptions(rag=False))
+
+
+def test_bad_options_and_unknown_collection(engine):
+    with pytest.raises(NotFoundError, match="unknown collection 'nope'; existing: suite"):
+        engine.ask("q", AskOptions(collection="nope"))
+    for bad in (AskOptions(k=0), AskOptions(max_tokens=0), AskOptions(temperature=-1)):
+        with pytest.raises(InputError):
+            engine.ask("q", bad)
+    with pytest.raises(InputError, match="empty"):
+        engine.ask("   ", AskOptions(rag=False))
+
+
+@pytest.mark.slow
+def test_real_small_model_answers_from_the_documents(paths, embedder, smol_backend, suite_docs):
+    e = Engine(paths, embedder=embedder, backend=smol_backend)
+    e.ingest([suite_docs], "suite")
+    q = "What is the maximum depth the Heron-7 submersible is rated to?"
+    bare = e.ask(q, AskOptions(rag=False, max_tokens=40))
+    grounded = e.ask(q, AskOptions(collection="suite", k=3, max_tokens=40))
+    assert "412" not in bare.answer
+    assert "412" in grounded.answer
+    assert grounded.citations[0].source.endswith("equipment.md")
+    assert grounded.usage["prompt_tokens"] > bare.usage["prompt_tokens"]
+    assert 0 < grounded.usage["completion_tokens"] <= 40
+
+
+@pytest.mark.slow
+def test_streaming_gives_the_same_text_as_generate(paths, embedder, smol_backend):
+    e = Engine(paths, embedder=embedder, backend=smol_backend)
+    opts = AskOptions(rag=False, max_tokens=24)
+    whole = e.ask("Name three colours.", opts).answer
+    _, pieces = e.stream([{"role": "user", "content": "Name three colours."}], opts)
+    assert "".join(pieces).strip() == whole
