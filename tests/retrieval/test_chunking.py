@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,7 +14,7 @@ def test_chunks_respect_size_and_overlap():
     text = " ".join(f"w{i}" for i in range(1000))
     chunks = chunk_text(text, spans, chunk_tokens=100, overlap=20)
     assert all(len(c.text.split()) <= 100 for c in chunks)
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         shared = set(a.text.split()) & set(b.text.split())
         assert len(shared) == 20
     assert chunks[0].text.startswith("w0 ") and chunks[-1].text.endswith("w999")

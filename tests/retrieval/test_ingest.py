@@ -159,5 +159,5 @@ def test_kill_9_mid_ingest_loses_nothing_acknowledged(tmp_path, paths):
     assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     stored = {doc.source for doc in store.documents("c")}
     assert set(acked) <= stored
-    n_docs, n_chunks, n_fts = counts(store)
+    _n_docs, n_chunks, n_fts = counts(store)
     assert n_chunks == n_fts == sum(doc.n_chunks for doc in store.documents("c"))
