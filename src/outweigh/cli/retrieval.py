@@ -56,15 +56,25 @@ def ingest(
 
 
 @docs_app.command("list")
-def docs_list(collection: str | None = typer.Option(None, "--collection", "-c")) -> None:
+def docs_list(
+    collection: str | None = typer.Option(None, "--collection", "-c"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
     """Documents per collection with their chunk counts."""
+    from dataclasses import asdict
+
     from rich.table import Table
 
     from outweigh.retrieval.store import Store
 
-    table = Table("collection", "source", "chunks", "bytes", "ingested")
-    for d in Store().documents(collection):
-        table.add_row(d.collection, d.source, str(d.n_chunks), str(d.bytes), d.ingested)
+    docs = Store().documents(collection)
+    if as_json:
+        print(json.dumps([asdict(d) for d in docs], ensure_ascii=False, indent=2))
+        return
+    table = Table("collection", "chunks", "bytes", "ingested")
+    table.add_column("source", overflow="fold")
+    for d in docs:
+        table.add_row(d.collection, str(d.n_chunks), str(d.bytes), d.ingested, d.source)
     console.print(table)
 
 

@@ -122,9 +122,12 @@ def load(name: str, paths: Paths | None = None) -> LoadedModel:
     """Load a model by catalog name, local dir or hub id, converting a GGUF on first use."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     entry = resolve(name)
-    where = pull(name, paths)
+    where = pull(name, paths)  # the one slow step keeps its progress bar
+    hf_logging.disable_progress_bar()  # loading cached safetensors takes about a second
+    hf_logging.set_verbosity_error()
     try:
         tokenizer = AutoTokenizer.from_pretrained(where)
         model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32)
