@@ -1,0 +1,44 @@
+"""The VRAM planner: what fits on which GPU, and what RAG context and LoRA adapters cost.
+
+Pure arithmetic over HF configs, with the GPU, weight-format, engine and model catalogs kept as data
+files in `plan/data/`. Only the standard library is imported, so `outweigh plan` starts at once; the
+one exception is `plot.compare_png`, which imports matplotlib when it is called.
+
+    >>> from outweigh.plan import PlanSpec, plan
+    >>> p = plan(PlanSpec("qwen2.5-32b", gpus=("rtx-pro-6000",), loras=5, context=16384))
+    >>> p.gpus[0].fits
+    True
+"""
+
+from __future__ import annotations
+
+from outweigh.plan.catalog import gpus, models, quants
+from outweigh.plan.config import Architecture, parse_config
+from outweigh.plan.planner import (
+    Breakdown,
+    Comparison,
+    GpuFit,
+    Plan,
+    PlanSpec,
+    compare,
+    parse_tokens,
+    plan,
+    split_model_quant,
+)
+
+__all__ = [
+    "Architecture",
+    "Breakdown",
+    "Comparison",
+    "GpuFit",
+    "Plan",
+    "PlanSpec",
+    "compare",
+    "gpus",
+    "models",
+    "parse_config",
+    "parse_tokens",
+    "plan",
+    "quants",
+    "split_model_quant",
+]
