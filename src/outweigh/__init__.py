@@ -2,33 +2,79 @@
 
 Hybrid RAG, LoRA adapters, long-term memory, a VRAM planner and an evaluation, as a library;
 the `outweigh` CLI and the OpenAI-compatible server are thin shells over it.
-Heavy dependencies (torch, transformers, faiss) load only when a model or index is used.
+
+Names are imported on first use (PEP 562), so `import outweigh` and `outweigh plan` stay fast:
+heavy dependencies (numpy, torch, transformers, faiss) load only when a model or index is used.
 """
 
-from outweigh.engine import Answer, AskOptions, Citation, Engine
-from outweigh.errors import (
-    CapacityError,
-    IngestError,
-    InputError,
-    ModelLoadError,
-    NotFoundError,
-    OutweighError,
-)
-from outweigh.settings import Paths
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Answer": "outweigh.engine",
+    "AskOptions": "outweigh.engine",
+    "Breakdown": "outweigh.plan",
+    "CapacityError": "outweigh.errors",
+    "Citation": "outweigh.engine",
+    "Comparison": "outweigh.plan",
+    "Engine": "outweigh.engine",
+    "GpuFit": "outweigh.plan",
+    "IngestError": "outweigh.errors",
+    "InputError": "outweigh.errors",
+    "ModelLoadError": "outweigh.errors",
+    "NotFoundError": "outweigh.errors",
+    "OutweighError": "outweigh.errors",
+    "Paths": "outweigh.settings",
+    "Plan": "outweigh.plan",
+    "PlanSpec": "outweigh.plan",
+}
 
 __all__ = [
     "Answer",
     "AskOptions",
+    "Breakdown",
     "CapacityError",
     "Citation",
+    "Comparison",
     "Engine",
+    "GpuFit",
     "IngestError",
     "InputError",
     "ModelLoadError",
     "NotFoundError",
     "OutweighError",
     "Paths",
+    "Plan",
+    "PlanSpec",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'outweigh' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from outweigh.engine import Answer, AskOptions, Citation, Engine
+    from outweigh.errors import (
+        CapacityError,
+        IngestError,
+        InputError,
+        ModelLoadError,
+        NotFoundError,
+        OutweighError,
+    )
+    from outweigh.plan import Breakdown, Comparison, GpuFit, Plan, PlanSpec
+    from outweigh.settings import Paths
