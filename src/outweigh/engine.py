@@ -7,10 +7,10 @@ the server and the eval share one way of answering.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from outweigh.embed import Embedder
 from outweigh.errors import InputError
@@ -20,12 +20,23 @@ from outweigh.retrieval.ingest import IngestReport, ingest
 from outweigh.retrieval.store import Store
 from outweigh.settings import DEFAULT_COLLECTION, DEFAULT_MODEL, IngestLimits, Paths
 
+if TYPE_CHECKING:
+    from outweigh.adapters import AdapterRegistry
+    from outweigh.memory import MemoryItem, MemoryStore
+
 SYSTEM_RAG = (
     "You answer questions using the numbered context passages. Use only facts from the "
     "context, cite the passage numbers like [1], and say you don't know if the context "
     "does not contain the answer."
 )
 SYSTEM_PLAIN = "You are a helpful assistant. Answer briefly and accurately."
+MEMORY_HINT = "Use what the user told you earlier when it is relevant."
+"""Added to the system prompt when recalled memories are in the prompt."""
+MEMORY_HEADING = "Facts about me:"
+"""Heads the memory section. The section sits in the user's turn and the facts are in the
+user's words ("my cat is ..."), so first person reads right: SmolLM2-135M answered 7 of 10
+memory questions with this heading, 4 of 10 with "The user told you earlier:"
+(docs/benchmarks-memory.md)."""
 
 MAX_PROMPT_TOKENS = 8192
 """Ceiling on prompt + answer, even for long-context models: on CPU, prefill cost grows with
@@ -57,6 +68,8 @@ class Answer:
     usage: dict[str, int]
     finish_reason: str = "stop"
     adapter: str | None = None
+    memories: list[MemoryItem] = field(default_factory=list)
+    """The user's memories that went into the prompt, best first."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +99,13 @@ class AskOptions:
     stop: list[str] = field(default_factory=list)
     adapter: str | None = None
     """A registered adapter name or weighted mix; None is the bare base model."""
+    user: str | None = None
+    """Whose long-term memory to recall and update; None uses no memory at all."""
+    session: str | None = None
+    """The conversation this turn belongs to, recorded with the turn and its facts."""
+    memory: bool = True
+    """Recall the user's memories into the prompt and capture new facts after the answer;
+    off (`--no-memory`) neither reads nor writes memory, even with a user."""
 
     def validate(self) -> None:
         if self.k < 1:
@@ -105,6 +125,8 @@ class Prepared:
     request: GenerationRequest
     citations: list[Citation]
     backend: Backend
+    memories: list[MemoryItem] = field(default_factory=list)
+    """Recalled memories in the prompt, ahead of the citations."""
 
 
 class Engine:
@@ -116,15 +138,21 @@ class Engine:
         model: str = DEFAULT_MODEL,
         embedder: Embedder | None = None,
         backend: Backend | None = None,
+        backend_factory: Callable[[str], Backend] | None = None,
     ) -> None:
+        """`backend_factory(name)` builds a backend for a model name on first use (e.g. an
+        UpstreamBackend for `--upstream`); without it, models load locally with transformers."""
         self.paths = paths or Paths()
         self.model = model
         self._embedder = embedder
+        self._factory = backend_factory
         self._backends: dict[str, Backend] = {backend.name: backend} if backend else {}
         if backend is not None:
             self.model = backend.name
         self._store: Store | None = None
         self._searcher: HybridSearcher | None = None
+        self._memory: MemoryStore | None = None
+        self._adapters: AdapterRegistry | None = None
         self._lock = threading.Lock()
 
     # -- lazily built parts ---------------------------------------------------------------
@@ -148,18 +176,45 @@ class Engine:
             self._searcher = HybridSearcher(self.store, self.embedder)
         return self._searcher
 
+    @property
+    def memory(self) -> MemoryStore:
+        """Long-term memory in the same db, sharing the engine's embedder (loaded only when a
+        fact is written or a user with facts asks)."""
+        if self._memory is None:
+            from outweigh.memory import MemoryStore
+
+            self._memory = MemoryStore(self.paths, embedder=lambda: self.embedder)
+        return self._memory
+
+    @property
+    def adapters(self) -> AdapterRegistry:
+        """Registered LoRA adapters (names -> PEFT dirs) in the same state directory."""
+        if self._adapters is None:
+            from outweigh.adapters import AdapterRegistry
+
+            self._adapters = AdapterRegistry(self.paths)
+        return self._adapters
+
     def backend(self, model: str | None = None) -> Backend:
         """The backend for `model` (default: the engine's), loading it on first use."""
         name = model or self.model
         with self._lock:
+            if name not in self._backends and self._factory is not None:
+                self._backends[name] = self._factory(name)
             if name not in self._backends:
                 from outweigh.generate.local import LocalBackend
                 from outweigh.models.loader import load
 
-                self._backends[name] = LocalBackend(load(name, self.paths))
+                self._backends[name] = LocalBackend(load(name, self.paths), self.paths)
             return self._backends[name]
 
     def close(self) -> None:
+        if self._adapters is not None:
+            self._adapters.close()
+            self._adapters = None
+        if self._memory is not None:
+            self._memory.close()
+            self._memory = None
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -199,9 +254,11 @@ class Engine:
     def chat(
         self, messages: list[Message], options: AskOptions | None = None, model: str | None = None
     ) -> Answer:
-        """Answer the last user turn of a conversation."""
-        prepared = self.prepare(messages, options or AskOptions(), model)
+        """Answer the last user turn of a conversation, then remember what the user said."""
+        options = options or AskOptions()
+        prepared = self.prepare(messages, options, model)
         gen = prepared.backend.generate(prepared.request)
+        self._capture(messages[-1]["content"], gen.text, options)
         return Answer(
             answer=gen.text,
             citations=prepared.citations,
@@ -213,14 +270,41 @@ class Engine:
             },
             finish_reason=gen.finish_reason,
             adapter=prepared.request.adapter,
+            memories=prepared.memories,
         )
 
     def stream(
         self, messages: list[Message], options: AskOptions | None = None, model: str | None = None
     ) -> tuple[Prepared, Iterator[str]]:
-        """The prepared request (with citations) and an iterator over the answer's pieces."""
-        prepared = self.prepare(messages, options or AskOptions(), model)
-        return prepared, prepared.backend.stream(prepared.request)
+        """The prepared request (with citations) and an iterator over the answer's pieces.
+
+        The turn is remembered when the iterator ends, or with the partial answer if the
+        consumer closes it early (Ctrl-C in the REPL); not if generation fails.
+        """
+        options = options or AskOptions()
+        prepared = self.prepare(messages, options, model)
+        pieces = prepared.backend.stream(prepared.request)
+        if not (options.memory and options.user is not None):
+            return prepared, pieces
+        return prepared, self._stream_then_capture(pieces, messages[-1]["content"], options)
+
+    def _stream_then_capture(
+        self, pieces: Iterator[str], question: str, options: AskOptions
+    ) -> Iterator[str]:
+        said: list[str] = []
+        try:
+            for piece in pieces:
+                said.append(piece)
+                yield piece
+        except GeneratorExit:
+            self._capture(question, "".join(said), options)
+            raise
+        self._capture(question, "".join(said), options)
+
+    def _capture(self, question: str, answer: str, options: AskOptions) -> None:
+        """Persist the turn and the facts it states, when memory is on for a user."""
+        if options.memory and options.user is not None:
+            self.memory.capture(options.user, options.session, question, reply=answer)
 
     def prepare(
         self, messages: list[Message], options: AskOptions, model: str | None = None
@@ -229,10 +313,15 @@ class Engine:
         options.validate()
         if not messages or messages[-1].get("role") != "user":
             raise InputError("the conversation must end with a user message")
+        # Backends from a factory (an upstream server: vLLM's --lora-modules) know their own
+        # adapter names and refuse unknown ones themselves.
+        if options.adapter is not None and self._factory is None:
+            self.adapters.resolve(options.adapter)  # unknown name: NotFoundError listing them
         backend = self.backend(model)
         question = messages[-1]["content"]
         if not question.strip():
             raise InputError("the question is empty")
+        recalled = self._recall(question, options)
         hits = self._retrieve(question, options) if options.rag else []
         window = min(backend.context_window, MAX_PROMPT_TOKENS)
         base = build_messages(messages, [], rag=bool(hits))
@@ -242,6 +331,16 @@ class Engine:
                 f"the conversation is {-budget} tokens over {backend.name}'s {window}-token "
                 "window; shorten it or lower max_tokens"
             )
+        memories: list[MemoryItem] = []
+        if recalled:
+            from outweigh.memory.recall import fit
+
+            # Memories get their own budget, taken first: they are about this user.
+            cap = min(self.memory.limits.prompt_tokens, budget)
+            memories = fit(recalled, cap, backend.count_tokens)
+            budget -= backend.count_prompt_tokens(
+                build_messages(messages, [], rag=bool(hits), memories=[m.text for m in memories])
+            ) - backend.count_prompt_tokens(base)
         citations: list[Citation] = []
         for hit in hits:
             cost = backend.count_tokens(hit.text) + 16  # "[n] (source)" header and spacing
@@ -252,7 +351,9 @@ class Engine:
                 Citation(len(citations) + 1, hit.source, hit.chunk_id, hit.text, hit.score)
             )
         request = GenerationRequest(
-            messages=build_messages(messages, citations, rag=bool(citations)),
+            messages=build_messages(
+                messages, citations, rag=bool(citations), memories=[m.text for m in memories]
+            ),
             max_tokens=options.max_tokens,
             temperature=options.temperature,
             top_p=options.top_p,
@@ -260,22 +361,44 @@ class Engine:
             seed=options.seed,
             adapter=options.adapter,
         )
-        return Prepared(request, citations, backend)
+        return Prepared(request, citations, backend, memories)
+
+    def _recall(self, question: str, options: AskOptions) -> list[MemoryItem]:
+        """The user's memories for this question, best first; none when memory is off."""
+        if not options.memory or options.user is None:
+            return []
+        from outweigh.memory.store import check_session
+
+        memory = self.memory
+        # Refuse what capture would refuse after the answer, before spending a generation.
+        check_session(options.session)
+        memory.check_message(question)
+        return memory.recall(options.user, question, limit=memory.limits.recall)
 
     def _retrieve(self, question: str, options: AskOptions) -> list[Hit]:
         coll = self.store.collection(options.collection)
         return self.searcher.search_in(coll, question, options.k)
 
 
-def build_messages(messages: list[Message], citations: list[Citation], rag: bool) -> list[Message]:
-    """System prompt + history + the last question, with numbered context ahead of it."""
+def build_messages(
+    messages: list[Message],
+    citations: list[Citation],
+    rag: bool,
+    memories: Sequence[str] = (),
+) -> list[Message]:
+    """System prompt + history + the last question, with memories, then numbered context,
+    ahead of it."""
     system = [m for m in messages if m["role"] == "system"]
     turns = [m for m in messages if m["role"] != "system"]
     head = system[0]["content"] if system else (SYSTEM_RAG if rag else SYSTEM_PLAIN)
+    if memories:
+        head = f"{head} {MEMORY_HINT}"
     question = turns[-1]["content"]
+    sections = []
+    if memories:
+        sections.append(MEMORY_HEADING + "\n" + "\n".join(f"- {m}" for m in memories))
     if citations:
         context = "\n\n".join(f"[{c.n}] ({Path(c.source).name}) {c.text}" for c in citations)
-        last = f"Context:\n{context}\n\nQuestion: {question}"
-    else:
-        last = f"Question: {question}"
+        sections.append(f"Context:\n{context}")
+    last = "\n\n".join([*sections, f"Question: {question}"])
     return [{"role": "system", "content": head}, *turns[:-1], {"role": "user", "content": last}]

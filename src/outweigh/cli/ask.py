@@ -19,14 +19,38 @@ def ask(
     k: int = typer.Option(5, "-k", help="Chunks to retrieve."),
     max_tokens: int = typer.Option(200, "--max-tokens"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    user: str | None = typer.Option(
+        None, "--user", "-u", help="Whose memory to use and update [default: the OS user name]."
+    ),
+    session: str | None = typer.Option(None, "--session", help="Conversation id to record."),
+    no_memory: bool = typer.Option(False, "--no-memory", help="Neither recall nor remember."),
+    adapter: str | None = typer.Option(
+        None, "--adapter", "-a", help="Registered LoRA adapter, or a mix like a:0.7,b:0.3."
+    ),
 ) -> None:
-    """Retrieve, build a prompt within the model's budget, generate, and cite."""
+    """Retrieve, recall the user's memories, answer within the budget, cite, and remember."""
     from outweigh.engine import AskOptions, Engine
+    from outweigh.memory.store import check_user, default_user
+    from outweigh.models import resolve
 
+    resolve(model)  # unknown model: one line naming the choices, before anything loads
     engine = Engine(model=model)
-    opts = AskOptions(collection=collection, rag=not no_rag, k=k, max_tokens=max_tokens)
+    opts = AskOptions(
+        collection=collection,
+        rag=not no_rag,
+        k=k,
+        max_tokens=max_tokens,
+        user=check_user(default_user() if user is None else user),
+        session=session,
+        memory=not no_memory,
+        adapter=adapter,
+    )
+    if adapter is not None:
+        engine.adapters.resolve(adapter)  # unknown adapter: one line naming the registered ones
     if opts.rag:
         engine.store.collection(collection)  # unknown collection: fail before loading a model
+    if opts.memory:
+        engine.memory.check_message(question)  # over the memory cap: the same
     with console.status(f"loading {model}"):
         engine.backend()
     answer = engine.ask(question, opts)

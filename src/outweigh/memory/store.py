@@ -1,0 +1,537 @@
+"""Per-user long-term memory in `outweigh.db`: items, turns, BM25, and the writes that keep them.
+
+Tables (migrations of component "memory"):
+
+- `memory_turns`: every conversation turn, per user and session;
+- `memories`: one fact each, with its embedding, its source turn, and a
+  `superseded_by` / `valid_until` pair: a contradicted fact is kept as history, not destroyed
+  (the Zep pattern, Rasmussen et al. 2025, arXiv:2501.13956). A fact is *current* while
+  `valid_until` is NULL;
+- `memories_fts`: FTS5 over the facts' text, kept in step by triggers.
+
+Every public method takes a user and refuses an empty one: there is no "all users" path.
+Writes run in one `BEGIN IMMEDIATE` transaction each, so a kill -9 leaves either the whole
+write or none of it, and an acknowledged item is on disk (WAL).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from outweigh.db import connect, migrate, transaction
+from outweigh.embed import Embedder
+from outweigh.errors import CapacityError, InputError
+from outweigh.memory.capture import (
+    Extractor,
+    Fact,
+    RuleExtractor,
+    explicit_fact,
+    near_duplicate,
+    subject_of,
+)
+from outweigh.settings import Paths
+
+MIGRATIONS = [
+    """
+    CREATE TABLE memory_turns (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      user TEXT NOT NULL,
+      session TEXT,
+      role TEXT NOT NULL,          -- 'user' or 'assistant'
+      text TEXT NOT NULL,
+      reply_to INTEGER,            -- an assistant turn points at the user turn it answers
+      created TEXT NOT NULL
+    );
+    CREATE INDEX memory_turns_by_user ON memory_turns(user, session, id);
+    -- AUTOINCREMENT: ids are never reused, so a stale `/forget 7` cannot hit a newer fact.
+    CREATE TABLE memories (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      user TEXT NOT NULL,
+      session TEXT,
+      text TEXT NOT NULL,
+      subject TEXT,                -- single-valued attribute key, e.g. 'cat:name'; see capture.py
+      kind TEXT NOT NULL,          -- 'explicit', 'auto' or 'model'
+      embedding BLOB,              -- float32, L2-normalised
+      embedder TEXT,               -- which embedder wrote it; another one re-embeds on recall
+      created TEXT NOT NULL,
+      updated TEXT NOT NULL,
+      superseded_by INTEGER REFERENCES memories(id) ON DELETE SET NULL,
+      valid_until TEXT,            -- NULL while current
+      source_turn INTEGER REFERENCES memory_turns(id) ON DELETE SET NULL
+    );
+    CREATE INDEX memories_by_user ON memories(user, valid_until, id);
+    CREATE VIRTUAL TABLE memories_fts USING fts5(
+      text, content='memories', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
+      INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
+      INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER memories_au AFTER UPDATE OF text ON memories BEGIN
+      INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.id, old.text);
+      INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    """,
+]
+
+MAX_USER_CHARS = 256
+"""An OpenAI `user` field is an opaque id (often a hash or an e-mail); 256 covers them all."""
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InputError(f"`{name}` must be an integer, not {raw[:20]!r}") from None
+
+
+@dataclass(frozen=True)
+class MemoryLimits:
+    """Caps on what memory accepts and how much of the prompt it may take.
+
+    Defaults read the environment when a store is made, so a server or test can change them.
+    """
+
+    max_chars: int = field(default_factory=lambda: _env_int("OUTWEIGH_MAX_MESSAGE_CHARS", 16000))
+    """Longest message memory stores (`OUTWEIGH_MAX_MESSAGE_CHARS`, default 16000, about 4k
+    tokens); longer ones are refused with a one-line error instead of being half-stored."""
+    prompt_tokens: int = field(default_factory=lambda: _env_int("OUTWEIGH_MEMORY_TOKENS", 256))
+    """Prompt tokens recalled memories may use, ahead of (and apart from) retrieved documents
+    (`OUTWEIGH_MEMORY_TOKENS`, default 256: five one-sentence facts with room to spare)."""
+    recall: int = 5
+    """Memories recalled into a prompt at most."""
+    min_similarity: float = 0.3
+    """Cosine below which a memory found only by the dense retriever is left out. Calibrated
+    on all-MiniLM-L6-v2: a fact and a question about it score 0.40-0.80, unrelated pairs
+    0.11-0.34 (measured; see docs/memory.md)."""
+
+    def __post_init__(self) -> None:
+        if self.max_chars < 1:
+            raise InputError("`OUTWEIGH_MAX_MESSAGE_CHARS` must be at least 1")
+        if self.prompt_tokens < 0:
+            raise InputError("`OUTWEIGH_MEMORY_TOKENS` must be 0 or more")
+        if self.recall < 1:
+            raise InputError("`recall` must be at least 1")
+
+
+@dataclass(frozen=True)
+class MemoryItem:
+    """One remembered fact of one user."""
+
+    id: int
+    """Stable integer id, never reused."""
+    user: str
+    """Whose fact this is; every read filters on it."""
+    session: str | None
+    """The session that last stated it."""
+    text: str
+    """The fact in the user's own words, stored verbatim."""
+    created: str
+    """ISO 8601 UTC time it was first stated."""
+    updated: str
+    """ISO 8601 UTC time it was last stated again (merged) or superseded."""
+    superseded_by: int | None
+    """The id of the fact that replaced it (None if current, or if that fact was forgotten)."""
+    valid_until: str | None
+    """When it stopped being true; None while current."""
+    subject: str | None = None
+    """Single-valued attribute key, e.g. "cat:name"; None if the fact can coexist with others."""
+    kind: str = "auto"
+    """"explicit", "auto" or "model": how it was captured."""
+    source_turn: int | None = None
+    """The conversation turn it came from (None for `/remember` and `remember()`)."""
+    score: float | None = field(default=None, compare=False)
+    """Fused RRF score when it came from `recall`/`search`; None otherwise."""
+
+    @property
+    def current(self) -> bool:
+        return self.valid_until is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "user": self.user,
+            "session": self.session,
+            "text": self.text,
+            "subject": self.subject,
+            "kind": self.kind,
+            "created": self.created,
+            "updated": self.updated,
+            "superseded_by": self.superseded_by,
+            "valid_until": self.valid_until,
+            "source_turn": self.source_turn,
+            "current": self.current,
+        }
+
+
+def default_user() -> str:
+    """The OS user name, the default `--user`; "default" where the OS has none (containers)."""
+    try:
+        return getpass.getuser() or "default"
+    except (KeyError, OSError):
+        return "default"
+
+
+def check_user(user: object) -> str:
+    """A user id: non-empty, printable, at most 256 characters; surrounding spaces dropped."""
+    if not isinstance(user, str) or not user.strip():
+        raise InputError(
+            "a user is required (e.g. --user NAME); memory is never read or written for all users"
+        )
+    user = user.strip()
+    if len(user) > MAX_USER_CHARS:
+        raise InputError(f"the user id is {len(user)} characters; at most {MAX_USER_CHARS}")
+    if any(unicodedata.category(ch).startswith("C") for ch in user):
+        raise InputError("the user id contains control characters; use printable text")
+    return user
+
+
+def check_session(session: object) -> str | None:
+    if session is None:
+        return None
+    if not isinstance(session, str) or not session.strip() or len(session) > MAX_USER_CHARS:
+        raise InputError(f"invalid session id {session!r}; use 1-{MAX_USER_CHARS} characters")
+    return session.strip()
+
+
+def check_id(memory_id: object) -> int:
+    """A memory id as the user typed it ("12", "#12", 12) -> 12; anything else is refused."""
+    if isinstance(memory_id, int) and not isinstance(memory_id, bool):
+        value = memory_id
+    elif (
+        isinstance(memory_id, str)
+        and memory_id.strip().lstrip("#").isascii()
+        and (memory_id.strip().lstrip("#").isdigit())
+    ):
+        value = int(memory_id.strip().lstrip("#")[:19])
+    else:
+        value = 0
+    if not 0 < value < 2**63:
+        raise InputError(
+            f"malformed memory id {str(memory_id)[:40]!r}; ids are positive integers, "
+            "see `outweigh memory list`"
+        )
+    return value
+
+
+class MemoryStore:
+    """The memory tables of `outweigh.db`, always read and written one user at a time."""
+
+    def __init__(
+        self,
+        paths: Paths | None = None,
+        embedder: Embedder | Callable[[], Embedder] | None = None,
+        extractor: Extractor | None = None,
+        limits: MemoryLimits | None = None,
+    ) -> None:
+        self.paths = paths or Paths()
+        # One connection shared by threads (the server): a lock keeps each transaction whole.
+        self._lock = threading.RLock()
+        self._embedder = embedder
+        self.extractor = extractor or RuleExtractor()
+        """Finds facts in messages; `ModelExtractor(backend)` lets a capable model help."""
+        self.limits = limits or MemoryLimits()
+        self.conn = connect(self.paths.db)
+        # Forgotten text must not linger in freed pages of the file (sqlite.org/pragma.html).
+        self.conn.execute("PRAGMA secure_delete=ON")
+        migrate(self.conn, "memory", MIGRATIONS)
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder, all-MiniLM-L6-v2 unless one (or a function that makes one) was given;
+        made on first use, so listing and forgetting never load a model."""
+        with self._lock:
+            if self._embedder is None:
+                from outweigh.embed import SentenceTransformerEmbedder
+
+                self._embedder = SentenceTransformerEmbedder()
+            elif not isinstance(self._embedder, Embedder):
+                self._embedder = self._embedder()
+            return self._embedder
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    # -- writes -----------------------------------------------------------------------------
+    def check_message(self, text: object) -> str:
+        """A message memory will accept: non-empty and within `limits.max_chars`."""
+        if not isinstance(text, str) or not text.strip():
+            raise InputError("the message is empty; say something to remember")
+        if len(text) > self.limits.max_chars:
+            raise CapacityError(
+                f"the message is {len(text)} characters, over the memory cap of "
+                f"{self.limits.max_chars}; shorten it or raise OUTWEIGH_MAX_MESSAGE_CHARS"
+            )
+        return text
+
+    def remember(self, user: str, text: str, session: str | None = None) -> MemoryItem:
+        """Store `text` as a fact, verbatim ("remember that" in front is dropped)."""
+        user, session = check_user(user), check_session(session)
+        text = self.check_message(text).strip()
+        fact = explicit_fact(text) or Fact(text, subject_of(text), "explicit")
+        return self._write(user, session, [Fact(fact.text, fact.subject, "explicit")], [])[0]
+
+    def capture(
+        self, user: str, session: str | None, text: str, reply: str | None = None
+    ) -> list[MemoryItem]:
+        """Persist a user turn (and the assistant's `reply`), and store the facts it states.
+
+        Returns the items written or merged, in message order; empty when it stated none.
+        """
+        user, session = check_user(user), check_session(session)
+        text = self.check_message(text)
+        facts = self.extractor.extract(text)
+        turns = [("user", text)] + ([("assistant", reply)] if reply is not None else [])
+        return self._write(user, session, facts, turns)
+
+    def _write(
+        self,
+        user: str,
+        session: str | None,
+        facts: Sequence[Fact],
+        turns: Sequence[tuple[str, str]],
+    ) -> list[MemoryItem]:
+        """Turns and facts in one transaction: merge near-duplicates, supersede same subjects."""
+        # Embed before taking the write lock: the model is the slow part.
+        vecs = self.embedder.embed_batch([f.text for f in facts]) if facts else None
+        name = self.embedder.name if facts else None
+        ids: list[int] = []
+        with self._lock, transaction(self.conn) as c:
+            now = _now()
+            turn_id: int | None = None
+            for role, text in turns:
+                cur = c.execute(
+                    "INSERT INTO memory_turns (user, session, role, text, reply_to, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (user, session, role, text, turn_id if role == "assistant" else None, now),
+                )
+                if role == "user":
+                    turn_id = int(cur.lastrowid or 0)
+            for i, fact in enumerate(facts):
+                vec = vecs[i] if vecs is not None else None
+                ids.append(self._put(c, user, session, fact, vec, name, turn_id, now))
+            items = self._items(c, user, ids)
+        return [items[i] for i in ids]
+
+    def _put(
+        self,
+        c: sqlite3.Connection,
+        user: str,
+        session: str | None,
+        fact: Fact,
+        vec: np.ndarray | None,
+        embedder: str | None,
+        turn_id: int | None,
+        now: str,
+    ) -> int:
+        """Store one fact inside the caller's transaction; the id it ended up as."""
+        current = c.execute(
+            "SELECT id, text, subject, embedding, embedder FROM memories "
+            "WHERE user = ? AND valid_until IS NULL ORDER BY id",
+            (user,),
+        ).fetchall()
+        for row in current:
+            cosine = None
+            if vec is not None and row["embedding"] is not None and row["embedder"] == embedder:
+                cosine = float(np.frombuffer(row["embedding"], dtype=np.float32) @ vec)
+            if near_duplicate(fact.text, row["text"], cosine):
+                # Said again: one item, freshly dated, never two.
+                c.execute(
+                    "UPDATE memories SET updated = ?, session = coalesce(?, session) WHERE id = ?",
+                    (now, session, row["id"]),
+                )
+                return int(row["id"])
+        blob = np.ascontiguousarray(vec, dtype=np.float32).tobytes() if vec is not None else None
+        cur = c.execute(
+            "INSERT INTO memories (user, session, text, subject, kind, embedding, embedder, "
+            "created, updated, source_turn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (user, session, fact.text, fact.subject, fact.kind, blob, embedder, now, now, turn_id),
+        )
+        new_id = int(cur.lastrowid or 0)
+        if fact.subject is not None:
+            c.execute(
+                "UPDATE memories SET superseded_by = ?, valid_until = ?, updated = ? "
+                "WHERE user = ? AND subject = ? AND valid_until IS NULL AND id != ?",
+                (new_id, now, now, user, fact.subject, new_id),
+            )
+        return new_id
+
+    # -- reads ------------------------------------------------------------------------------
+    def get(self, user: str, memory_id: int | str) -> MemoryItem | None:
+        """One of the user's facts by id; None if it does not exist or is someone else's."""
+        user, mid = check_user(user), check_id(memory_id)
+        with self._lock:
+            found = self._items(self.conn, user, [mid])
+        return found.get(mid)
+
+    def turns(self, user: str, session: str | None = None) -> list[dict[str, Any]]:
+        """The user's conversation turns, oldest first; one session's if `session` is given."""
+        user, session = check_user(user), check_session(session)
+        sql, args = "SELECT * FROM memory_turns WHERE user = ?", [user]
+        if session is not None:
+            sql += " AND session = ?"
+            args.append(session)
+        with self._lock:
+            rows = self.conn.execute(sql + " ORDER BY id", args).fetchall()
+        return [
+            {k: r[k] for k in ("id", "session", "role", "text", "reply_to", "created")}
+            for r in rows
+        ]
+
+    def recall(self, user: str, query: str, limit: int = 5) -> list[MemoryItem]:
+        """The user's current facts most relevant to `query`, best first, for a prompt.
+
+        Hybrid BM25 + dense, fused by RRF; dense-only matches below `limits.min_similarity`
+        are left out, so an unrelated question recalls nothing rather than noise.
+        """
+        from outweigh.memory.recall import hybrid
+
+        user = check_user(user)
+        if not isinstance(query, str) or not query.strip():
+            return []
+        if limit < 1:
+            raise InputError("`limit` must be at least 1")
+        with self._lock:
+            return hybrid(self, user, query, limit, self.limits.min_similarity, current=True)
+
+    def search(
+        self, user: str, query: str, limit: int = 10, include_history: bool = False
+    ) -> list[MemoryItem]:
+        """Like `recall`, for people: an empty query is an error, and history can be included."""
+        from outweigh.memory.recall import hybrid
+
+        user = check_user(user)
+        if not isinstance(query, str) or not query.strip():
+            raise InputError("the search query is empty")
+        if limit < 1:
+            raise InputError("`--limit` must be at least 1")
+        with self._lock:
+            return hybrid(
+                self, user, query, limit, self.limits.min_similarity, current=not include_history
+            )
+
+    def export(self, user: str) -> dict[str, Any]:
+        """Everything stored about `user`: facts with their history, and every turn."""
+        user = check_user(user)
+        return {
+            "user": user,
+            "exported": _now(),
+            "memories": [m.to_dict() for m in self.list(user, include_history=True)],
+            "turns": self.turns(user),
+        }
+
+    # -- deletes ----------------------------------------------------------------------------
+    def forget(self, user: str, memory_id: int | str) -> bool:
+        """Delete one fact for real: its row, embedding, FTS entry and source turn.
+
+        False if the user has no such fact (someone else's id looks the same as a missing one).
+        An older fact it had superseded stays history: forgetting "Murka" does not make
+        "Bublik" true again.
+        """
+        user, mid = check_user(user), check_id(memory_id)
+        with self._lock:
+            with transaction(self.conn) as c:
+                row = c.execute(
+                    "SELECT source_turn FROM memories WHERE id = ? AND user = ?", (mid, user)
+                ).fetchone()
+                if row is None:
+                    return False
+                c.execute("DELETE FROM memories WHERE id = ?", (mid,))
+                if row["source_turn"] is not None:
+                    # The turn holds the same words; forgetting the fact forgets where it came from.
+                    c.execute(
+                        "DELETE FROM memory_turns WHERE user = ? AND (id = ? OR reply_to = ?)",
+                        (user, row["source_turn"], row["source_turn"]),
+                    )
+            self._purge()
+        return True
+
+    def forget_all(self, user: str) -> int:
+        """Delete every fact and turn of `user`; the number of facts deleted."""
+        user = check_user(user)
+        with self._lock:
+            with transaction(self.conn) as c:
+                n = c.execute("DELETE FROM memories WHERE user = ?", (user,)).rowcount
+                c.execute("DELETE FROM memory_turns WHERE user = ?", (user,))
+            self._purge()
+        return int(n)
+
+    def _purge(self) -> None:
+        """Make deleted text unrecoverable from the file, not just unreachable.
+
+        FTS5 records a delete as a tombstone and keeps the old terms in older segments until
+        they merge; 'optimize' merges them all now (sqlite.org/fts5.html#the_optimize_command).
+        The checkpoint moves the zeroed pages into the db file and empties the WAL, whose old
+        frames still hold the text. It waits at most 2 s for readers (a server mid-answer);
+        if they outlast that, the text is unreachable now and overwritten at a later
+        checkpoint.
+        """
+        with transaction(self.conn):
+            self.conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
+        self.conn.execute("PRAGMA busy_timeout = 2000")
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self.conn.execute("PRAGMA busy_timeout = 30000")  # as db.connect set it
+
+    # Last in the class: a method named `list` would shadow the builtin in later annotations.
+    def list(self, user: str, include_history: bool = False) -> list[MemoryItem]:
+        """The user's current facts, oldest first; with `include_history`, superseded ones too.
+
+        An unknown user simply has no memories: the result is empty, not an error.
+        """
+        user = check_user(user)
+        where = "" if include_history else " AND valid_until IS NULL"
+        with self._lock:
+            rows = self.conn.execute(
+                f"SELECT * FROM memories WHERE user = ?{where} ORDER BY id", (user,)
+            ).fetchall()
+        return [item_from_row(r) for r in rows]
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _items(self, c: sqlite3.Connection, user: str, ids: Sequence[int]) -> dict[int, MemoryItem]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = c.execute(
+            f"SELECT * FROM memories WHERE user = ? AND id IN ({marks})", (user, *ids)
+        ).fetchall()
+        return {int(r["id"]): item_from_row(r) for r in rows}
+
+
+def item_from_row(r: sqlite3.Row, score: float | None = None) -> MemoryItem:
+    return MemoryItem(
+        id=int(r["id"]),
+        user=r["user"],
+        session=r["session"],
+        text=r["text"],
+        created=r["created"],
+        updated=r["updated"],
+        superseded_by=r["superseded_by"],
+        valid_until=r["valid_until"],
+        subject=r["subject"],
+        kind=r["kind"],
+        source_turn=r["source_turn"],
+        score=score,
+    )
+
+
+def _now() -> str:
+    """ISO 8601 UTC with milliseconds, so facts stated in the same second still order."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
