@@ -1,0 +1,49 @@
+"""`outweigh serve`: the OpenAI-compatible server over the library's engine."""
+
+from __future__ import annotations
+
+import typer
+
+from outweigh.cli._app import app, console
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind; beyond loopback needs a key."),
+    port: int = typer.Option(8000, help="TCP port."),
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="Base model (default smollm2-135m, or the upstream's first)."
+    ),
+    upstream: str | None = typer.Option(
+        None, help="OpenAI-compatible URL that generates, e.g. http://127.0.0.1:8001/v1 (vLLM)."
+    ),
+    api_key_env: str | None = typer.Option(
+        None, help="Env var holding the key clients must send (else OUTWEIGH_API_KEY, if set)."
+    ),
+    upstream_key_env: str | None = typer.Option(
+        None, help="Env var holding the upstream's key (else OUTWEIGH_UPSTREAM_API_KEY, if set)."
+    ),
+    max_concurrent: int = typer.Option(4, help="Generations at once (raise it for vLLM)."),
+    queue: int = typer.Option(16, help="Requests waiting for a slot; more get 429."),
+) -> None:
+    """Serve /v1/chat/completions, /v1/models, /v1/embeddings, documents and memories."""
+    from outweigh.serve import ServeSettings
+    from outweigh.serve import serve as run_server
+    from outweigh.serve.config import api_key_from_env
+
+    settings = ServeSettings(
+        host=host,
+        port=port,
+        model=model,
+        upstream=upstream,
+        api_key=api_key_from_env(api_key_env, "OUTWEIGH_API_KEY"),
+        upstream_api_key=api_key_from_env(upstream_key_env, "OUTWEIGH_UPSTREAM_API_KEY"),
+        max_concurrent=max_concurrent,
+        max_queue=queue,
+    )
+    console.print(
+        f"outweigh serve on http://{host}:{port}/v1"
+        + (f" -> {upstream}" if upstream else "")
+        + (" (API key required)" if settings.api_key else " (no API key: loopback only)")
+    )
+    run_server(settings)

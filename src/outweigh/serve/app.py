@@ -1,0 +1,389 @@
+"""The OpenAI-compatible server: `create_app(engine, settings)` and `serve(settings)`.
+
+Routes: chat completions (serve/chat.py), models, embeddings, documents per collection, and
+memories per user. Every route sits behind the API key when one is set, every body behind
+its size cap, and every failure answers in OpenAI's error shape (serve/errors.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path as FsPath
+from typing import Any
+
+from fastapi import FastAPI, File, Path, Query, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from outweigh.engine import Engine
+from outweigh.errors import IngestError, InputError, NotFoundError
+from outweigh.retrieval.loaders import read_text
+from outweigh.retrieval.store import DocumentRow, check_name
+from outweigh.serve.chat import router as chat_router
+from outweigh.serve.chat import state_of
+from outweigh.serve.config import ServerState, ServeSettings, served_models
+from outweigh.serve.errors import ERROR_RESPONSES, APIError, install_handlers
+from outweigh.serve.guard import AuthMiddleware, BodyLimitMiddleware, Gate
+from outweigh.serve.schemas import (
+    Deleted,
+    Document,
+    DocumentList,
+    Embedding,
+    EmbeddingList,
+    EmbeddingRequest,
+    EmbeddingUsage,
+    Memory,
+    MemoryList,
+    ModelCard,
+    ModelList,
+    UploadResult,
+)
+from outweigh.settings import DEFAULT_MODEL
+
+log = logging.getLogger("outweigh.serve")
+
+_FILENAME = re.compile(r"^[\w][\w .()+,=@-]{0,199}$", re.UNICODE)
+"""An uploaded file keeps its own name, if it is a plain one: no separators, no leading dot."""
+
+COLLECTION = Path(min_length=1, max_length=64, description="Collection name.")
+USER = Query(min_length=1, max_length=256, description="Whose memories.")
+
+
+def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI:
+    """The FastAPI app serving `engine` under `settings` (defaults: loopback, no key)."""
+    from outweigh import __version__
+
+    settings = settings or ServeSettings()
+    settings.validate()
+    app = FastAPI(
+        title="outweigh",
+        version=__version__,
+        summary="OpenAI-compatible chat with retrieval, adapters and memory.",
+    )
+    app.state.outweigh = ServerState(
+        engine=engine,
+        settings=settings,
+        gate=Gate(settings.max_concurrent, settings.max_queue, settings.queue_timeout_s),
+    )
+    app.state.started = int(time.time())
+    # Opened here, once, before request threads could race to open them.
+    engine.store  # noqa: B018
+    engine.memory  # noqa: B018
+    engine.adapters  # noqa: B018
+    install_handlers(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        body_bytes=settings.max_body_bytes,
+        upload_bytes=settings.max_upload_bytes,
+    )
+    if settings.api_key:
+        # Added last, so it runs first: nothing is read or parsed for a caller without a key.
+        app.add_middleware(AuthMiddleware, api_key=settings.api_key)
+    app.include_router(chat_router)
+    _add_routes(app)
+    _add_memory_routes(app)
+    return app
+
+
+def _add_routes(app: FastAPI) -> None:
+    @app.get("/health", responses=ERROR_RESPONSES)
+    async def health(request: Request) -> dict[str, str]:
+        """Liveness: the server answers and knows its base model."""
+        return {"status": "ok", "model": state_of(request).engine.model}
+
+    @app.get("/v1/models", response_model=ModelList, responses=ERROR_RESPONSES)
+    async def list_models(request: Request) -> ModelList:
+        """The base model and every adapter (`parent` = its base): registered ones, and in
+        upstream mode the upstream's LoRAs."""
+        state = state_of(request)
+        models = await run_in_threadpool(_locked, state, served_models, state)
+        created = request.app.state.started
+        return ModelList(
+            data=[ModelCard(id=name, created=created, parent=p) for name, p in models.items()]
+        )
+
+    @app.get("/v1/models/{model_id:path}", response_model=ModelCard, responses=ERROR_RESPONSES)
+    async def get_model(model_id: str, request: Request) -> ModelCard:
+        state = state_of(request)
+        models = await run_in_threadpool(_locked, state, served_models, state)
+        if model_id not in models:
+            raise APIError(
+                404,
+                f"unknown model {model_id!r}; choose one of: {', '.join(models)}",
+                "model_not_found",
+                "model",
+            )
+        return ModelCard(id=model_id, created=request.app.state.started, parent=models[model_id])
+
+    @app.post("/v1/embeddings", response_model=EmbeddingList, responses=ERROR_RESPONSES)
+    async def embeddings(body: EmbeddingRequest, request: Request) -> EmbeddingList:
+        """Vectors from the server's embedder (float32, L2-normalised)."""
+        return await run_in_threadpool(_embed, state_of(request), body)
+
+    @app.post(
+        "/v1/collections/{name}/documents",
+        response_model=UploadResult,
+        status_code=201,
+        responses=ERROR_RESPONSES,
+    )
+    async def upload_document(
+        request: Request,
+        name: str = COLLECTION,
+        file: UploadFile = File(description="A .txt, .md, .html or .pdf document."),
+    ) -> UploadResult:
+        """Ingest one document into the collection; a re-upload of the same name replaces it."""
+        state = state_of(request)
+        data = await file.read(state.settings.max_upload_bytes + 1)
+        if len(data) > state.settings.max_upload_bytes:
+            raise APIError(413, "upload is over its cap; send a smaller file", "request_too_large")
+        return await run_in_threadpool(_ingest_upload, state, name, file.filename or "", data)
+
+    @app.get(
+        "/v1/collections/{name}/documents", response_model=DocumentList, responses=ERROR_RESPONSES
+    )
+    async def list_documents(request: Request, name: str = COLLECTION) -> DocumentList:
+        state = state_of(request)
+        rows = await run_in_threadpool(_locked, state, state.engine.store.documents, name)
+        return DocumentList(data=[_document(r) for r in rows])
+
+    @app.delete(
+        "/v1/collections/{name}/documents/{doc_id}",
+        response_model=Deleted,
+        responses=ERROR_RESPONSES,
+    )
+    async def delete_document(
+        request: Request,
+        name: str = COLLECTION,
+        doc_id: int = Path(ge=1, le=2**63 - 1, description="The document's id."),
+    ) -> Deleted:
+        await run_in_threadpool(_delete_document, state_of(request), name, doc_id)
+        return Deleted(id=str(doc_id), object="document", deleted=True)
+
+
+def _add_memory_routes(app: FastAPI) -> None:
+    @app.get("/v1/memories", response_model=MemoryList, responses=ERROR_RESPONSES)
+    async def list_memories(request: Request, user: str = USER) -> MemoryList:
+        """One user's current memories; an unknown user has none."""
+        state = state_of(request)
+        items = await run_in_threadpool(state.engine.memory.list, user)
+        return MemoryList(data=[Memory(**m.to_dict()) for m in items])
+
+    @app.delete("/v1/memories/{memory_id}", response_model=Deleted, responses=ERROR_RESPONSES)
+    async def forget_memory(
+        request: Request,
+        memory_id: int = Path(ge=1, le=2**63 - 1, description="The memory's id."),
+        user: str = USER,
+    ) -> Deleted:
+        """Delete one memory of `user` for good; another user's id is a 404."""
+        state = state_of(request)
+        done = await run_in_threadpool(state.engine.memory.forget, user, memory_id)
+        if not done:
+            raise NotFoundError(f"user {user!r} has no memory {memory_id}; see /v1/memories")
+        return Deleted(id=str(memory_id), object="memory", deleted=True)
+
+
+# -- work done in the threadpool, under the store lock -------------------------------------
+def _locked(state: ServerState, fn: Any, *args: Any) -> Any:
+    with state.lock:
+        return fn(*args)
+
+
+def _embed(state: ServerState, body: EmbeddingRequest) -> EmbeddingList:
+    import base64
+
+    texts = [body.input] if isinstance(body.input, str) else body.input
+    settings = state.settings
+    if len(texts) > settings.max_embedding_inputs:
+        raise APIError(
+            400,
+            f"{len(texts)} inputs is over the cap of {settings.max_embedding_inputs}; batch them",
+            "too_many_inputs",
+            "input",
+        )
+    if sum(len(t) for t in texts) > settings.max_message_chars:
+        raise APIError(
+            400,
+            f"inputs are over the cap of {settings.max_message_chars} characters",
+            "input_too_large",
+            "input",
+        )
+    with state.lock:
+        embedder = state.engine.embedder
+        if body.dimensions is not None and body.dimensions != embedder.dim:
+            raise APIError(
+                400, f"{embedder.name} makes {embedder.dim}-d vectors only", None, "dimensions"
+            )
+        vectors = embedder.embed_batch(texts)
+        tokens = sum(embedder.count_tokens(t) for t in texts)
+    data = []
+    for i, v in enumerate(vectors):
+        if body.encoding_format == "base64":
+            value: list[float] | str = base64.b64encode(v.astype("<f4").tobytes()).decode()
+        else:
+            value = [float(x) for x in v]
+        data.append(Embedding(index=i, embedding=value))
+    return EmbeddingList(
+        data=data,
+        model=embedder.name,
+        usage=EmbeddingUsage(prompt_tokens=tokens, total_tokens=tokens),
+    )
+
+
+def _ingest_upload(state: ServerState, collection: str, filename: str, data: bytes) -> UploadResult:
+    """Check the file on the side, then move it under `uploads/<collection>/` and ingest it.
+
+    A file that cannot be read never replaces an earlier upload of the same name, and the
+    store commits each document in one transaction, so a failed upload leaves nothing.
+    """
+    check_name(collection)
+    name = FsPath(filename.replace("\\", "/")).name
+    if not _FILENAME.match(name):
+        raise InputError(
+            f"invalid file name {filename[:80]!r}; use letters, digits, spaces and "
+            "'._-()' with a .txt, .md, .html or .pdf suffix"
+        )
+    engine = state.engine
+    folder = engine.paths.root / "uploads" / collection
+    incoming = engine.paths.root / "uploads" / ".incoming" / uuid.uuid4().hex
+    incoming.mkdir(parents=True)
+    try:
+        staged = incoming / name
+        staged.write_bytes(data)
+        try:
+            read_text(staged, state.settings.max_upload_bytes)
+        except IngestError as e:
+            raise InputError(str(e).replace(str(staged), name)) from e
+        with state.lock:
+            folder.mkdir(parents=True, exist_ok=True)
+            dest = folder / name
+            staged.replace(dest)
+            report = engine.ingest([dest], collection)
+            if report.failed:
+                raise InputError(report.failed[0][1].replace(str(dest), name))
+            store = engine.store
+            row = store.document(store.collection(collection), str(dest.resolve()))
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
+    if row is None:  # ingest reported success, so the row is there; guard the type anyway
+        raise NotFoundError(f"{name} was not stored; retry the upload")
+    return UploadResult(document=_document(row), unchanged=report.skipped > 0)
+
+
+def _delete_document(state: ServerState, collection: str, doc_id: int) -> None:
+    engine = state.engine
+    uploads = (engine.paths.root / "uploads" / collection).resolve()
+    with state.lock:
+        store = engine.store
+        coll = store.collection(collection)
+        row = next((d for d in store.documents(collection) if d.id == doc_id), None)
+        if row is None:
+            raise NotFoundError(
+                f"collection {collection!r} has no document {doc_id}; "
+                f"see GET /v1/collections/{collection}/documents"
+            )
+        store.remove_document(coll, row.source)
+        source = FsPath(row.source)
+        if source.parent == uploads:  # only files the server itself stored are removed
+            source.unlink(missing_ok=True)
+
+
+def _document(row: DocumentRow) -> Document:
+    return Document(
+        id=row.id,
+        collection=row.collection,
+        source=row.source,
+        sha256=row.sha256,
+        bytes=row.bytes,
+        n_chunks=row.n_chunks,
+        ingested=row.ingested,
+    )
+
+
+# -- running it -------------------------------------------------------------------------------
+def build_engine(settings: ServeSettings) -> Engine:
+    """The engine `outweigh serve` runs: local transformers, or generation upstream."""
+    if not settings.upstream:
+        return Engine(model=settings.model or DEFAULT_MODEL)
+    from outweigh.generate.upstream import UpstreamBackend, check_url
+
+    url = check_url(settings.upstream)
+    key = settings.upstream_api_key
+    model = settings.model or upstream_base_model(url, key)
+    return Engine(model=model, backend_factory=lambda name: UpstreamBackend(url, name, key))
+
+
+def upstream_base_model(url: str, api_key: str | None = None) -> str:
+    """The first model the upstream lists that is not a LoRA (vLLM sets `parent` on those)."""
+    from outweigh.generate.upstream import UpstreamBackend
+
+    probe = UpstreamBackend(url, "", api_key)
+    try:
+        models = probe.list_models()
+    finally:
+        probe.close()
+    bases = [m["id"] for m in models if not m.get("parent")]
+    if not bases:
+        raise NotFoundError(f"upstream {url} lists no models; pass --model NAME")
+    return str(bases[0])
+
+
+def serve(settings: ServeSettings, engine: Engine | None = None) -> None:
+    """Check the bind, load the model, and run until interrupted."""
+    import uvicorn
+
+    settings.validate()
+    settings.check_bind()
+    engine = engine or build_engine(settings)
+    engine.backend()  # load (or reach) the model now, so a bad one fails here, not per request
+    uvicorn.run(create_app(engine, settings), host=settings.host, port=settings.port)
+
+
+class BackgroundServer:
+    """The app on a free loopback port, served by uvicorn in a daemon thread; `with` stops it.
+
+    For tests, benchmarks and notebooks that want a real HTTP server next to their own code.
+    """
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
+        import uvicorn
+
+        # proto=IPPROTO_TCP, so asyncio sets TCP_NODELAY on accepted connections (it checks
+        # the proto); with proto 0, Nagle + delayed ACK add ~40 ms to every response.
+        self._socket = socket.socket(
+            socket.AF_INET6 if ":" in host else socket.AF_INET,
+            socket.SOCK_STREAM,
+            socket.IPPROTO_TCP,
+        )
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.host, self.port = host, int(self._socket.getsockname()[1])
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=30)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        """Base URL for the openai SDK, e.g. http://127.0.0.1:53211/v1."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/v1"
+
+    def __enter__(self) -> BackgroundServer:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the background server did not start; see its log")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()

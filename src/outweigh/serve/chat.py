@@ -1,0 +1,310 @@
+"""POST /v1/chat/completions: an OpenAI chat request -> engine options -> answer or SSE stream.
+
+The request is checked against the caps first (no I/O), then waits for a generation slot,
+then is prepared by the engine (retrieval, memory, prompt budget) under the store lock, and
+generated outside it. A stream's slot is held until its last event is sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from outweigh.engine import MAX_PROMPT_TOKENS, AskOptions, Prepared
+from outweigh.errors import NotFoundError
+from outweigh.generate.base import GenerationRequest, Message
+from outweigh.serve.config import ServerState, ServeSettings, resolve_model
+from outweigh.serve.errors import ERROR_RESPONSES, APIError, stream_error
+from outweigh.serve.schemas import (
+    SEED_MAX,
+    SEED_MIN,
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    Choice,
+    ChunkChoice,
+    Citation,
+    Delta,
+    Usage,
+)
+from outweigh.settings import DEFAULT_COLLECTION
+
+router = APIRouter()
+
+MAX_STOP_CHARS = 256
+"""Longest stop string; transformers builds a token table per stop string at every call."""
+
+
+def state_of(request: Request) -> ServerState:
+    return request.app.state.outweigh  # type: ignore[no-any-return]
+
+
+@router.post(
+    "/v1/chat/completions",
+    response_model=ChatCompletion,
+    responses={
+        **ERROR_RESPONSES,
+        200: {"content": {"text/event-stream": {}}, "description": "the answer, or its stream"},
+    },
+)
+async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
+    """OpenAI chat completions, grounded in a collection, optionally through an adapter."""
+    state = state_of(request)
+    messages = check_request(body, state.settings)
+    await state.gate.acquire()
+    if not body.stream:
+        try:  # one trip to the threadpool: prepare, generate, remember
+            return await run_in_threadpool(_complete, state, body, messages)
+        finally:
+            state.gate.release()
+    try:
+        prepared, options = await run_in_threadpool(prepare, state, body, messages)
+    except BaseException:
+        state.gate.release()
+        raise
+    turn = _Turn(state, body, prepared, options, messages[-1]["content"])
+    return _GatedStream(_events(turn), release=state.gate.release)
+
+
+@dataclasses.dataclass
+class _Turn:
+    """One request on its way through generation."""
+
+    state: ServerState
+    body: ChatCompletionRequest
+    prepared: Prepared
+    options: AskOptions
+    question: str
+    id: str = dataclasses.field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
+    created: int = dataclasses.field(default_factory=lambda: int(time.time()))
+
+
+def check_request(body: ChatCompletionRequest, settings: ServeSettings) -> list[Message]:
+    """The caps that need no I/O, and the messages as the engine takes them."""
+    if len(body.messages) > settings.max_messages:
+        raise APIError(
+            400,
+            f"{len(body.messages)} messages is over the cap of {settings.max_messages}; "
+            "send fewer (older turns rarely fit the context anyway)",
+            "too_many_messages",
+            "messages",
+        )
+    if body.n > settings.max_n:
+        raise APIError(400, f"`n` must be at most {settings.max_n}", "n_too_large", "n")
+    for s in _stops(body):
+        if len(s) > MAX_STOP_CHARS:
+            raise APIError(
+                400, f"stop strings are at most {MAX_STOP_CHARS} characters", None, "stop"
+            )
+    messages: list[Message] = []
+    total = 0
+    for i, m in enumerate(body.messages):
+        if m.content is None and m.role != "assistant":
+            raise APIError(400, f"a {m.role} message needs content", None, f"messages.{i}.content")
+        text = m.text()
+        total += len(text)
+        messages.append({"role": "system" if m.role == "developer" else m.role, "content": text})
+    if total > settings.max_message_chars:
+        raise APIError(
+            400,
+            f"messages hold {total} characters, over the cap of {settings.max_message_chars}; "
+            "send less text (ingest long documents into a collection instead)",
+            "messages_too_large",
+            "messages",
+        )
+    return messages
+
+
+def prepare(
+    state: ServerState, body: ChatCompletionRequest, messages: list[Message]
+) -> tuple[Prepared, AskOptions]:
+    """Choose base and adapter, fill AskOptions, and let the engine build the prompt
+    (recalling the user's memories and retrieving from the collection)."""
+    engine = state.engine
+    with state.lock:
+        base, adapter = resolve_model(state, body.model)
+        backend = engine.backend(base)
+        window = min(backend.context_window, MAX_PROMPT_TOKENS)
+        requested = body.max_completion_tokens or body.max_tokens
+        if requested is not None and requested > window:
+            raise APIError(
+                400,
+                f"max_tokens {requested} is over {backend.name}'s {window}-token context; "
+                f"ask for at most {window}",
+                "max_tokens_too_large",
+                "max_tokens",
+            )
+        collection = body.collection or DEFAULT_COLLECTION
+        options = AskOptions(
+            collection=collection,
+            rag=body.rag if body.rag is not None else _has_documents(state, collection),
+            k=body.k or 5,
+            max_tokens=requested or min(state.settings.default_max_tokens, window // 2),
+            stop=_stops(body),
+            seed=body.seed,
+            adapter=adapter,
+        )
+        if body.temperature is not None:
+            options.temperature = body.temperature
+        if body.top_p is not None:
+            options.top_p = body.top_p
+        _memory_options(options, body)
+        return engine.prepare(messages, options, base), options
+
+
+def _complete(
+    state: ServerState, body: ChatCompletionRequest, messages: list[Message]
+) -> ChatCompletion:
+    prepared, options = prepare(state, body, messages)
+    turn = _Turn(state, body, prepared, options, messages[-1]["content"])
+    choices, prompt_tokens, completion_tokens = [], 0, 0
+    for i in range(body.n):
+        gen = prepared.backend.generate(_nth(prepared.request, i))
+        prompt_tokens = prompt_tokens or gen.prompt_tokens  # one prompt, however many choices
+        completion_tokens += gen.completion_tokens
+        choices.append(
+            Choice(
+                index=i,
+                message=AssistantMessage(content=gen.text),
+                finish_reason="length" if gen.finish_reason == "length" else "stop",
+            )
+        )
+    remember(state, options, turn.question, choices[0].message.content)
+    return ChatCompletion(
+        id=turn.id,
+        created=turn.created,
+        model=body.model,
+        choices=choices,
+        usage=Usage(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
+        ),
+        citations=_citations(prepared),
+    )
+
+
+async def _events(turn: _Turn) -> AsyncIterator[str]:
+    """SSE events: a role delta, content deltas and a finish per choice; citations (and usage,
+    when asked) ride on the last chunk before `[DONE]`. The first choice is remembered once
+    it is complete; a stream the client cuts off is not."""
+    body, prepared = turn.body, turn.prepared
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    backend = prepared.backend
+
+    def event(choices: list[ChunkChoice], **extra: Any) -> str:
+        chunk = ChatCompletionChunk(
+            id=turn.id, created=turn.created, model=body.model, choices=choices, **extra
+        )
+        return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
+
+    try:
+        completion_tokens = 0
+        for i in range(body.n):
+            request = _nth(prepared.request, i)
+            yield event([ChunkChoice(index=i, delta=Delta(role="assistant", content=""))])
+            pieces: list[str] = []
+            async for piece in iterate_in_threadpool(backend.stream(request)):
+                pieces.append(piece)
+                yield event([ChunkChoice(index=i, delta=Delta(content=piece))])
+            text = "".join(pieces)
+            if i == 0:
+                await run_in_threadpool(remember, turn.state, turn.options, turn.question, text)
+            used = await run_in_threadpool(backend.count_tokens, text)
+            completion_tokens += used
+            last = i == body.n - 1 and not include_usage
+            reason = "length" if used >= request.max_tokens else "stop"
+            yield event(
+                [ChunkChoice(index=i, delta=Delta(), finish_reason=reason)],
+                citations=_citations(prepared) if last else None,
+            )
+        if include_usage:
+            prompt_tokens = await run_in_threadpool(
+                backend.count_prompt_tokens, prepared.request.messages
+            )
+            usage = Usage(
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                total_tokens=prompt_tokens + completion_tokens,
+            )
+            yield event([], usage=usage, citations=_citations(prepared))
+    except Exception as e:  # the 200 is already sent: report in-band, as OpenAI does
+        yield f"data: {json.dumps(stream_error(e))}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+class _GatedStream(StreamingResponse):
+    """An SSE response that gives its generation slot back however it ends: finished,
+    failed, or cut off by the client."""
+
+    def __init__(self, events: AsyncIterator[str], release: Callable[[], None]) -> None:
+        super().__init__(
+            events,
+            media_type="text/event-stream",
+            # no-cache and no proxy buffering, so each token reaches the client as it comes.
+            headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+        )
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+def _stops(body: ChatCompletionRequest) -> list[str]:
+    stop = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
+    return [s for s in stop if s]
+
+
+def _has_documents(state: ServerState, collection: str) -> bool:
+    """RAG's default: on when the collection exists and holds chunks."""
+    store = state.engine.store
+    try:
+        return store.count_chunks(store.collection(collection)) > 0
+    except NotFoundError:
+        return False
+
+
+def _memory_options(options: AskOptions, body: ChatCompletionRequest) -> None:
+    """Memory is keyed by `user` and on by default when one is given. Without a user it stays
+    off: the server must never pool different clients' memories under one default user."""
+    wanted = body.memory if body.memory is not None else body.user is not None
+    if wanted and not body.user:
+        raise APIError(400, "`memory` needs `user`: memories are kept per user", None, "user")
+    options.memory = wanted
+    options.user = body.user if wanted else None
+    options.session = body.session
+
+
+def remember(state: ServerState, options: AskOptions, question: str, answer: str) -> None:
+    """Record the turn and the facts it states, as `Engine.chat` does after an answer."""
+    if options.memory and options.user is not None:
+        with state.lock:  # the capture embeds facts with the shared embedder
+            state.engine.memory.capture(options.user, options.session, question, reply=answer)
+
+
+def _nth(request: GenerationRequest, i: int) -> GenerationRequest:
+    """The request for choice `i`: same prompt, seed shifted so seeded choices differ."""
+    if i == 0 or request.seed is None:
+        return request
+    seed = (request.seed + i - SEED_MIN) % (SEED_MAX - SEED_MIN + 1) + SEED_MIN
+    return dataclasses.replace(request, seed=seed)
+
+
+def _citations(prepared: Prepared) -> list[Citation]:
+    return [
+        Citation(n=c.n, source=c.source, chunk_id=c.chunk_id, text=c.text)
+        for c in prepared.citations
+    ]

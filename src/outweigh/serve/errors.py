@@ -1,0 +1,227 @@
+"""Errors in OpenAI's shape, so every OpenAI client raises its usual exception.
+
+The body is always `{"error": {"message", "type", "param", "code"}}` (platform.openai.com,
+"Error codes"); the openai SDK picks its exception class from the status code alone
+(400 BadRequestError, 401 AuthenticationError, 404 NotFoundError, 413 APIStatusError,
+429 RateLimitError, >=500 InternalServerError). outweigh's own errors map by class.
+Nothing reaches the client as a traceback: the catch-all logs it and answers one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from outweigh.errors import (
+    CapacityError,
+    InputError,
+    ModelLoadError,
+    NotFoundError,
+    OutweighError,
+)
+
+log = logging.getLogger("outweigh.serve")
+
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+    502: "upstream_error",
+    503: "server_overloaded",
+}
+
+
+_TYPE_TAG = re.compile(r"^(str|int|float|bool|list|dict|none|[a-z-]+\[.*\])$")
+"""How pydantic tags a union member in an error's `loc`: `str`, `list[str]`, ..."""
+
+
+class ErrorBody(BaseModel):
+    """What went wrong, in OpenAI's terms."""
+
+    message: str
+    """One line: what is wrong and what to do."""
+    type: str
+    """invalid_request_error, authentication_error, not_found_error, rate_limit_error, ..."""
+    param: str | None = None
+    """The request field at fault, dotted (`messages.0.content`), if one is."""
+    code: str | None = None
+    """A stable machine-readable reason, e.g. `invalid_api_key`, `context_length_exceeded`."""
+
+
+class ErrorResponse(BaseModel):
+    """The body of every non-2xx answer."""
+
+    error: ErrorBody
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": kind}
+    for status, kind in [
+        (400, "invalid request"),
+        (401, "missing or wrong API key"),
+        (404, "unknown model, collection, document or memory"),
+        (413, "request body or upload over its cap"),
+        (429, "generation queue full"),
+        (503, "waited too long for a generation slot"),
+    ]
+}
+"""Documented on every route, so the OpenAPI document (and schemathesis) know the shape."""
+
+
+class APIError(Exception):
+    """An error the server answers with a given status, in OpenAI's shape."""
+
+    def __init__(
+        self, status: int, message: str, code: str | None = None, param: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.param = param
+
+    def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
+        return error_response(self.status, self.message, self.code, self.param, headers)
+
+
+def error_body(
+    status: int, message: str, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
+    kind = _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def error_response(
+    status: int,
+    message: str,
+    code: str | None = None,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(error_body(status, message, code, param), status, headers=headers)
+
+
+def from_outweigh(e: OutweighError) -> APIError:
+    """The status an outweigh error deserves: the caller's fault is 4xx, ours is 5xx."""
+    from outweigh.generate.upstream import UpstreamBusy, UpstreamError
+
+    message = str(e).split("\n")[0]
+    if isinstance(e, NotFoundError):
+        return APIError(404, message, "not_found")
+    if isinstance(e, InputError):
+        return APIError(400, message)
+    if isinstance(e, CapacityError):  # a size cap of the library (e.g. a memory message)
+        return APIError(400, message, "capacity_exceeded")
+    if isinstance(e, UpstreamBusy):
+        return APIError(503, message, "upstream_busy")
+    if isinstance(e, UpstreamError):
+        return APIError(502, message, "upstream_error")
+    if isinstance(e, ModelLoadError):
+        return APIError(503, message, "model_unavailable")
+    return APIError(500, message, "internal_error")
+
+
+def stream_error(e: BaseException) -> dict[str, Any]:
+    """The `data:` event that ends a stream that failed after its 200 was sent."""
+    if isinstance(e, APIError):
+        return error_body(e.status, e.message, e.code, e.param)
+    if isinstance(e, OutweighError):
+        err = from_outweigh(e)
+        return error_body(err.status, err.message, err.code)
+    log.exception("generation failed mid-stream", exc_info=e)
+    return error_body(500, "generation failed; see the server log", "internal_error")
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    """The first problem as `field: reason`, and the field as OpenAI's dotted `param`."""
+    # A union field (`stop: str | list[str]`) fails once per member, each tagged with the
+    # member's type in `loc`; the tags are dropped, and "wrong type" errors rank last, so
+    # `stop: List should have at most 4 items` wins over `stop: Input should be a string`.
+    errors = sorted(exc.errors(), key=lambda e: str(e.get("type", "")).endswith("_type"))
+    if not errors:
+        return "invalid request", None
+    first = errors[0]
+    loc = [
+        str(p)
+        for p in first.get("loc", ())
+        if p not in ("body", "query", "path") and not _TYPE_TAG.match(str(p))
+    ]
+    param = ".".join(loc) or None
+    reason = str(first.get("msg", "invalid value")).split("\n")[0]
+    return (f"{param}: {reason}" if param else reason), param
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Route every failure, expected or not, into the OpenAI error shape. Call before adding
+    other middleware, so the catch-all sits innermost."""
+
+    @app.exception_handler(APIError)
+    async def _api(_: Request, e: APIError) -> JSONResponse:
+        return e.response()
+
+    @app.exception_handler(OutweighError)
+    async def _outweigh(_: Request, e: OutweighError) -> JSONResponse:
+        err = from_outweigh(e)
+        if err.status >= 500:
+            log.error("%s", e)
+        return err.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
+        # OpenAI answers malformed requests with 400, not FastAPI's 422.
+        message, param = _validation_message(e)
+        return error_response(400, message, "invalid_request", param)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
+        message = e.detail if isinstance(e.detail, str) else "request failed"
+        if e.status_code == 404 and message == "Not Found":
+            message = "no such route; see /docs for the routes this server has"
+        code = getattr(e, "code", None)
+        return error_response(e.status_code, message, code, headers=getattr(e, "headers", None))
+
+    app.add_middleware(CatchAllMiddleware)
+
+
+class CatchAllMiddleware:
+    """A bug answers 500 in OpenAI's shape, logged here with its traceback.
+
+    Starlette's own last-resort handler re-raises after answering, and uvicorn then drops the
+    keep-alive connection, which the client's next request finds closed; this one does not.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as e:
+            log.exception("unexpected error", exc_info=e)
+            if started:
+                raise
+            response = error_response(500, "internal error; see the server log", "internal_error")
+            await response(scope, receive, send)

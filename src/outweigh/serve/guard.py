@@ -1,0 +1,182 @@
+"""The server's protection: API key on every route, body-size caps, and a bounded generation
+queue. The first two are plain ASGI middleware, so they cover every path, /docs, /openapi.json
+and unknown routes included, before FastAPI parses anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from outweigh.serve.errors import APIError, error_response
+
+UPLOAD_PATH = re.compile(r"^/v1/collections/[^/]+/documents/?$")
+"""Routes that take a document upload, and so the bigger body cap."""
+
+MULTIPART_OVERHEAD = 64 * 1024
+"""Room for the multipart boundary and part headers around an upload's bytes."""
+
+
+class AuthMiddleware:
+    """Every HTTP request must carry `Authorization: Bearer <key>` (what the openai SDK
+    sends); others get 401 in OpenAI's shape. The comparison is constant-time."""
+
+    def __init__(self, app: ASGIApp, api_key: str) -> None:
+        self.app = app
+        self._key = api_key.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = _header(scope, b"authorization")
+        scheme, _, token = header.partition(b" ")
+        if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self._key):
+            await self.app(scope, receive, send)
+            return
+        message = (
+            "missing API key; send Authorization: Bearer <key>"
+            if not header
+            else "wrong API key; check the key this server was started with"
+        )
+        response = error_response(
+            401, message, "invalid_api_key", headers={"www-authenticate": "Bearer"}
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(StarletteHTTPException):
+    """Raised from `receive` at the cap. An HTTPException, because FastAPI re-raises those
+    from body parsing (anything else it turns into a 400), and the handlers answer it."""
+
+    code = "request_too_large"
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(413, f"{what} is over the {_size(limit)} cap; send less")
+
+    async def respond(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(413, str(self.detail), self.code)
+        await response(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    """413 for a body over its cap: uploads get `upload_bytes`, everything else `body_bytes`.
+
+    A declared Content-Length over the cap is refused before a byte is read; a chunked body
+    is counted as it arrives and cut off at the cap, so memory use stays bounded.
+    """
+
+    def __init__(self, app: ASGIApp, body_bytes: int, upload_bytes: int) -> None:
+        self.app = app
+        self.body_bytes = body_bytes
+        self.upload_bytes = upload_bytes + MULTIPART_OVERHEAD
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        upload = bool(UPLOAD_PATH.match(scope.get("path", "")))
+        limit = self.upload_bytes if upload else self.body_bytes
+        what = "upload" if upload else "request body"
+        cap = limit - (MULTIPART_OVERHEAD if upload else 0)
+        declared = _header(scope, b"content-length")
+        if declared.isdigit() and int(declared) > limit:
+            await _TooLarge(what, cap).respond(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge(what, cap)
+            return message
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watch)
+        except _TooLarge as e:
+            if not started:
+                await e.respond(scope, receive, send)
+
+
+class Gate:
+    """At most `slots` generations at once and `queue` waiting; the next is refused.
+
+    A full queue answers 429 at once, so clients back off (the openai SDK retries 429 with
+    backoff); a request that waited `timeout_s` for a slot answers 503. Runs on the event
+    loop only, so its counters need no lock.
+    """
+
+    def __init__(self, slots: int, queue: int, timeout_s: float) -> None:
+        self.slots = slots
+        self.queue = queue
+        self.timeout_s = timeout_s
+        self.running = 0
+        self.waiting = 0
+        self._free: asyncio.Semaphore | None = None
+
+    async def acquire(self) -> None:
+        if self._free is None:
+            self._free = asyncio.Semaphore(self.slots)
+        if self.running >= self.slots and self.waiting >= self.queue:
+            raise APIError(
+                429,
+                f"server busy: {self.running} generations running and {self.waiting} queued; "
+                "retry shortly",
+                "queue_full",
+            )
+        self.waiting += 1
+        try:
+            # asyncio.timeout cancels the acquire itself, so a slot granted at the deadline is
+            # handed on, never leaked (wait_for in 3.11 can lose it).
+            async with asyncio.timeout(self.timeout_s):
+                await self._free.acquire()
+        except TimeoutError as e:
+            raise APIError(
+                503,
+                f"no generation slot freed within {self.timeout_s:g} s; retry later",
+                "queue_timeout",
+            ) from e
+        finally:
+            self.waiting -= 1
+        self.running += 1
+
+    def release(self) -> None:
+        self.running -= 1
+        if self._free is not None:
+            self._free.release()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        await self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+
+def _header(scope: Scope, name: bytes) -> bytes:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return bytes(value)
+    return b""
+
+
+def _size(n: int | Any) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n} bytes"

@@ -1,0 +1,250 @@
+"""Pydantic models of the OpenAI routes the server speaks, plus outweigh's own fields.
+
+Field names and shapes follow the OpenAI API reference (Chat Completions, Models,
+Embeddings), so the openai SDK, LangChain and Open WebUI parse them unchanged. outweigh's
+additions ride beside the standard fields: the request's `rag`, `collection`, `k`, `memory`
+and `session` (the SDK's `extra_body`), and the response's `citations`.
+Unknown request fields are ignored, as OpenAI-compatible servers do, so clients that send
+newer parameters still work.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1
+"""torch.manual_seed takes a 64-bit seed; anything outside would be a 500, so it is a 400."""
+
+
+class TextPart(BaseModel):
+    """One text part of a multi-part message; images and audio are not accepted."""
+
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(BaseModel):
+    """One turn of the conversation."""
+
+    role: Literal["system", "developer", "user", "assistant"]
+    """`developer` is OpenAI's newer name for `system` and is treated as one."""
+    content: str | list[TextPart] | None = None
+    """Text, or a list of text parts that are joined; null only for an assistant turn."""
+    name: str | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content)
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+    """Send a last chunk with `usage` (and empty `choices`) before `[DONE]`."""
+
+
+class ChatCompletionRequest(BaseModel):
+    """POST /v1/chat/completions."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(max_length=256)
+    """The base model's name, or a registered adapter's name (that adapter on its base)."""
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(None, ge=1)
+    """Answer length cap; at most the model's context window."""
+    max_completion_tokens: int | None = Field(None, ge=1)
+    """OpenAI's newer name for `max_tokens`; wins when both are given."""
+    temperature: float | None = Field(None, ge=0, le=2, allow_inf_nan=False)
+    top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
+    n: int = Field(1, ge=1)
+    """Choices to generate, up to the server's cap."""
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
+    """Up to 4 stop strings, as OpenAI allows."""
+    seed: int | None = Field(None, ge=SEED_MIN, le=SEED_MAX)
+    user: str | None = Field(None, max_length=256)
+    """The end user; memory is keyed by it."""
+    # -- outweigh's own fields ------------------------------------------------------------
+    rag: bool | None = None
+    """Retrieve context; default on when the collection has documents."""
+    collection: str | None = Field(None, max_length=64)
+    """Collection to retrieve from (default `default`)."""
+    k: int | None = Field(None, ge=1, le=50)
+    """Chunks to retrieve (default 5)."""
+    memory: bool | None = None
+    """Recall and record this user's memories; default on when `user` is given."""
+    session: str | None = Field(None, max_length=256)
+    """Conversation id for memory, when the memory module is present."""
+
+
+class Citation(BaseModel):
+    """A retrieved chunk the prompt carried, numbered as the model saw it (`[n]`)."""
+
+    n: int
+    source: str
+    chunk_id: int
+    text: str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int
+    message: AssistantMessage
+    finish_reason: Literal["stop", "length"]
+    logprobs: None = None
+
+
+class ChatCompletion(BaseModel):
+    """A finished answer; `citations` is outweigh's addition."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+    citations: list[Citation] = Field(default_factory=list)
+
+
+class Delta(BaseModel):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(BaseModel):
+    index: int
+    delta: Delta
+    finish_reason: Literal["stop", "length"] | None = None
+    logprobs: None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One server-sent event of a streamed answer; the last one carries `citations`."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: Usage | None = None
+    citations: list[Citation] | None = None
+
+
+class ModelCard(BaseModel):
+    """One entry of GET /v1/models; `parent` names an adapter's base, as vLLM does."""
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "outweigh"
+    parent: str | None = None
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class EmbeddingRequest(BaseModel):
+    """POST /v1/embeddings: text only (token-id inputs are not accepted)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    input: str | Annotated[list[str], Field(min_length=1)]
+    model: str = Field("", max_length=256)
+    """Ignored beyond logging: the server has one embedder, named in the response."""
+    encoding_format: Literal["float", "base64"] = "float"
+    """base64 is little-endian float32, what the openai SDK asks for by default."""
+    dimensions: int | None = Field(None, ge=1)
+    """Must equal the embedder's dimension if given; it cannot shorten vectors."""
+    user: str | None = None
+
+
+class Embedding(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str
+
+
+class EmbeddingUsage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class EmbeddingList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Embedding]
+    model: str
+    usage: EmbeddingUsage
+
+
+class Document(BaseModel):
+    """An ingested document."""
+
+    id: int
+    collection: str
+    source: str
+    sha256: str
+    bytes: int
+    n_chunks: int
+    ingested: str
+
+
+class DocumentList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Document]
+
+
+class UploadResult(BaseModel):
+    """What an upload did: the stored document, or `unchanged` when the same text was there."""
+
+    object: Literal["document"] = "document"
+    document: Document
+    unchanged: bool
+
+
+class Deleted(BaseModel):
+    id: str
+    object: str
+    deleted: bool
+
+
+class Memory(BaseModel):
+    """One remembered fact of one user (outweigh.memory.MemoryItem)."""
+
+    id: int
+    user: str
+    session: str | None
+    text: str
+    """The fact in the user's own words."""
+    subject: str | None
+    """Single-valued attribute key, e.g. `cat:name`; a newer fact on it supersedes this one."""
+    kind: str
+    """`explicit`, `auto` or `model`: how it was captured."""
+    created: str
+    updated: str
+    superseded_by: int | None
+    valid_until: str | None
+    source_turn: int | None
+    current: bool
+
+
+class MemoryList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Memory]

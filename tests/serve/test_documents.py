@@ -1,0 +1,98 @@
+"""Document management over HTTP: upload, list, delete; bad uploads leave nothing behind."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from outweigh.serve import ServeSettings
+from tests.serve.conftest import Live
+
+FACT = b"# Lighthouse\n\nThe Brindle lighthouse keeper is named Ottoline Farrow.\n"
+
+
+def _upload(live: Live, name: str, data: bytes, collection: str = "notes") -> httpx.Response:
+    return httpx.post(
+        f"{live.url}/collections/{collection}/documents", files={"file": (name, data)}
+    )
+
+
+def _no_leftovers(live: Live) -> None:
+    """Nothing half-written: no staged files and no rows beyond what was acknowledged."""
+    uploads = live.engine.paths.root / "uploads"
+    staged = list((uploads / ".incoming").glob("*")) if uploads.exists() else []
+    assert staged == []
+
+
+def test_upload_list_ask_delete_round_trip(live_factory) -> None:
+    live = live_factory()
+    first = _upload(live, "lighthouse.md", FACT)
+    assert first.status_code == 201, first.text
+    doc = first.json()["document"]
+    assert doc["n_chunks"] >= 1 and first.json()["unchanged"] is False
+    again = _upload(live, "lighthouse.md", FACT)
+    assert again.json()["unchanged"] is True and again.json()["document"]["id"] == doc["id"]
+
+    listed = httpx.get(f"{live.url}/collections/notes/documents").json()["data"]
+    assert [d["id"] for d in listed] == [doc["id"]]
+
+    reply = live.client.chat.completions.create(
+        model="echo",
+        messages=[{"role": "user", "content": "Who keeps the Brindle lighthouse?"}],
+        extra_body={"collection": "notes"},
+    )
+    assert "Ottoline Farrow" in reply.model_extra["citations"][0]["text"]
+
+    gone = httpx.delete(f"{live.url}/collections/notes/documents/{doc['id']}")
+    assert gone.status_code == 200 and gone.json()["deleted"] is True
+    assert httpx.get(f"{live.url}/collections/notes/documents").json()["data"] == []
+    assert not (live.engine.paths.root / "uploads" / "notes" / "lighthouse.md").exists()
+    again = httpx.delete(f"{live.url}/collections/notes/documents/{doc['id']}")
+    assert again.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("evil.exe", b"MZ\x90\x00", "unsupported file type .exe"),
+        ("notes.txt", b"\x00\x01\x02binary", "looks binary"),
+        ("notes.txt", b"\xff\xfe\xfa bad utf-8", "not valid UTF-8"),
+        ("empty.md", b"", "empty file"),
+        ("fake.pdf", b"not a pdf", "not a PDF"),
+        (".hidden.md", FACT, "invalid file name"),
+        ("", FACT, "file: "),  # no filename: a plain form field, not a file
+    ],
+)
+def test_bad_uploads_are_one_line_400s_and_leave_nothing(live_factory, name, data, message):
+    live = live_factory()
+    response = _upload(live, name, data)
+    assert response.status_code in (400, 422), response.text
+    error = response.json()["error"]
+    assert message in error["message"]
+    assert "\n" not in error["message"] and ".incoming" not in error["message"]
+    _no_leftovers(live)
+    assert not (live.engine.paths.root / "uploads" / "notes").exists() or not any(
+        (live.engine.paths.root / "uploads" / "notes").iterdir()
+    )
+
+
+def test_a_traversal_name_stays_inside_the_uploads_folder(live_factory) -> None:
+    live = live_factory()
+    response = _upload(live, "../../escape.md", FACT)
+    assert response.status_code == 201
+    source = response.json()["document"]["source"]
+    assert source == str((live.engine.paths.root / "uploads" / "notes" / "escape.md").resolve())
+    assert not (live.engine.paths.root / "escape.md").exists()
+
+
+def test_upload_cap_is_413_and_bad_collections_are_4xx(live_factory) -> None:
+    live = live_factory(ServeSettings(max_upload_bytes=1000))
+    big = _upload(live, "big.md", b"word " * 400)
+    assert big.status_code == 413
+    assert big.json()["error"]["code"] == "request_too_large"
+    _no_leftovers(live)
+    assert _upload(live, "ok.md", FACT, collection="bad name!").status_code == 400
+    missing = httpx.get(f"{live.url}/collections/nope/documents")
+    assert missing.status_code == 404 and "unknown collection 'nope'" in missing.text
+    wrong_id = httpx.delete(f"{live.url}/collections/nope/documents/abc")
+    assert wrong_id.status_code == 400 and wrong_id.json()["error"]["param"] == "doc_id"

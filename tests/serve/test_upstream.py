@@ -1,0 +1,120 @@
+"""Upstream mode: one outweigh server generating through a second one over real HTTP.
+
+The outer server retrieves, builds the prompt and picks the adapter; the inner one (an
+EchoBackend named like the bundled model) records exactly what reached it.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import openai
+import pytest
+
+from outweigh.engine import SYSTEM_RAG, Engine
+from outweigh.errors import InputError, NotFoundError
+from outweigh.generate.base import GenerationRequest
+from outweigh.generate.upstream import UpstreamBackend, UpstreamError
+from outweigh.serve import BackgroundServer, ServeSettings, build_engine, create_app
+from outweigh.serve.app import upstream_base_model
+from outweigh.settings import Paths
+from outweigh.testing import EchoBackend, FakeEmbedder
+from tests.serve.conftest import SUITE_DOCS, register_adapter
+
+QUESTION = "Who is the director of the Vellmark Tidal Robotics Cooperative?"
+
+
+@pytest.fixture
+def inner(paths: Paths):
+    """The upstream: an outweigh server whose backend records every request."""
+    backend = EchoBackend("smollm2-135m")
+    engine = Engine(paths=paths, backend=backend, embedder=FakeEmbedder())
+    with BackgroundServer(create_app(engine)) as server:
+        yield server, backend
+    engine.close()
+
+
+def test_the_built_prompt_and_the_adapter_name_reach_the_upstream(
+    paths: Paths, inner, tmp_path
+) -> None:
+    server, seen = inner
+    register_adapter(paths, "style")  # known to the upstream only, as vLLM's --lora-modules
+    assert build_engine(ServeSettings(upstream=server.url)).model == "smollm2-135m"
+    assert upstream_base_model(server.url) == "smollm2-135m"  # asked the upstream's /models
+    outer = Engine(
+        paths=Paths(tmp_path / "outer"),  # its own state: no adapters registered here
+        model="smollm2-135m",
+        embedder=FakeEmbedder(),  # the real MiniLM is not the point here
+        backend_factory=lambda name: UpstreamBackend(server.url, name),
+    )
+    outer.ingest([SUITE_DOCS], "docs")
+    with BackgroundServer(create_app(outer)) as front:
+        client = openai.OpenAI(base_url=front.url, api_key="x", max_retries=0, timeout=60)
+        cards = {m.id: m.model_extra["parent"] for m in client.models.list()}
+        assert cards == {"smollm2-135m": None, "style": "smollm2-135m"}  # from the upstream
+        reply = client.chat.completions.create(
+            model="style",
+            messages=[{"role": "user", "content": QUESTION}],
+            max_tokens=200,
+            seed=3,
+            stop=["zzz"],
+            extra_body={"collection": "docs", "k": 2},
+        )
+        request = seen.requests[-1]
+        assert request.adapter == "style"  # the adapter name was the upstream `model`
+        assert (request.max_tokens, request.seed, request.stop) == (200, 3, ["zzz"])
+        assert request.messages[0] == {"role": "system", "content": SYSTEM_RAG}
+        cites = reply.model_extra["citations"]
+        assert len(cites) == 2
+        for c in cites:  # the outer server's retrieved context is inside the upstream prompt
+            assert c["text"] in request.messages[-1]["content"]
+        # ... and the upstream's answer (the echo of that prompt) came back.
+        assert reply.choices[0].message.content.startswith("Question: Context:\n[1]")
+
+        streamed = client.chat.completions.create(
+            model="smollm2-135m",
+            messages=[{"role": "user", "content": QUESTION}],
+            stream=True,
+            extra_body={"collection": "docs", "k": 2},
+        )
+        chunks = list(streamed)
+        assert seen.requests[-1].adapter is None
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert text.startswith("Question: Context:\n[1]")
+        assert [c["chunk_id"] for c in chunks[-1].model_extra["citations"]] == [
+            c["chunk_id"] for c in cites
+        ]
+    outer.close()
+
+
+def test_upstream_errors_map_to_the_clients_terms(paths: Paths, inner) -> None:
+    server, _ = inner
+    backend = UpstreamBackend(server.url, "smollm2-135m")
+    ask = GenerationRequest(messages=[{"role": "user", "content": "hi"}], max_tokens=8)
+    assert backend.generate(ask).text == "Question: hi"
+    assert "".join(backend.stream(ask)) == "Question: hi"
+    ghost = GenerationRequest(ask.messages, max_tokens=8, adapter="ghost")
+    with pytest.raises(NotFoundError, match="unknown model 'ghost'"):
+        backend.generate(ghost)
+    with pytest.raises(NotFoundError, match="unknown model 'ghost'"):
+        list(backend.stream(ghost))
+    with pytest.raises(InputError, match="runs only on the local backend"):
+        backend.generate(GenerationRequest(ask.messages, adapter="a:0.5,b:0.5"))
+    with pytest.raises(InputError, match="rejected the request"):
+        backend.generate(GenerationRequest(ask.messages, max_tokens=10**6))
+
+    with socket.socket() as s:  # a port with nobody listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dead = UpstreamBackend(f"http://127.0.0.1:{port}/v1", "m")
+    with pytest.raises(UpstreamError, match="unreachable"):
+        dead.generate(ask)
+    assert dead.context_window == 8192  # the probe failed: the documented default
+    outer = Engine(paths=paths, backend=dead, embedder=FakeEmbedder())
+    with BackgroundServer(create_app(outer)) as front:
+        client = openai.OpenAI(base_url=front.url, api_key="x", max_retries=0)
+        with pytest.raises(openai.APIStatusError) as e:
+            client.chat.completions.create(model="m", messages=ask.messages)
+        assert e.value.status_code == 502 and "unreachable" in e.value.message
+    with pytest.raises(InputError, match="not an http"):
+        UpstreamBackend("127.0.0.1:8001", "m")
