@@ -258,7 +258,7 @@ class Engine:
         options = options or AskOptions()
         prepared = self.prepare(messages, options, model)
         gen = prepared.backend.generate(prepared.request)
-        self._capture(messages[-1]["content"], gen.text, options)
+        self.record(messages[-1]["content"], gen.text, options)
         return Answer(
             answer=gen.text,
             citations=prepared.citations,
@@ -297,12 +297,15 @@ class Engine:
                 said.append(piece)
                 yield piece
         except GeneratorExit:
-            self._capture(question, "".join(said), options)
+            self.record(question, "".join(said), options)
             raise
-        self._capture(question, "".join(said), options)
+        self.record(question, "".join(said), options)
 
-    def _capture(self, question: str, answer: str, options: AskOptions) -> None:
-        """Persist the turn and the facts it states, when memory is on for a user."""
+    def record(self, question: str, answer: str, options: AskOptions) -> None:
+        """Persist the turn and the facts it states, when memory is on for a user.
+
+        `chat` and `stream` call it; a caller that runs the backend itself (the server) calls it
+        after the answer."""
         if options.memory and options.user is not None:
             self.memory.capture(options.user, options.session, question, reply=answer)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from outweigh.errors import OutweighError
 from outweigh.generate.base import Backend, Generation, GenerationRequest, Message, cut_at_stop
 from outweigh.models.loader import LoadedModel
 from outweigh.settings import Paths
@@ -15,6 +17,10 @@ if TYPE_CHECKING:
 
 # Base (non-chat) models see a plain Q/A transcript and stop when they start a new turn.
 BASE_MODEL_STOPS = ["\nQuestion:", "\n\n\n"]
+
+STREAM_STALL_S = 300
+"""Seconds a stream waits for the next token before it reports a stall; far above the slowest
+token seen on a loaded 2-core CPU (about 2 s), far below a client's patience."""
 
 
 class LocalBackend(Backend):
@@ -28,17 +34,17 @@ class LocalBackend(Backend):
         self.paths = paths
         """Where adapter names resolve; None follows `OUTWEIGH_HOME` at each request."""
         self._lock = threading.Lock()
+        self._tok_lock = threading.RLock()
+        """Fast (Rust) tokenizers raise "Already borrowed" when two threads use one at once;
+        the server tokenizes requests while a stream decodes, so every use takes this lock."""
         """transformers models are not safe to run from two threads at once."""
-        self._runtime: AdapterRuntime | None = None
 
     @property
     def runtime(self) -> AdapterRuntime:
         """The LoRA adapters loaded over this model, created on the first adapter request."""
-        if self._runtime is None:
-            from outweigh.adapters.runtime import AdapterRuntime
+        from outweigh.adapters.runtime import AdapterRuntime
 
-            self._runtime = AdapterRuntime(self.loaded.model, self.name, self.paths)
-        return self._runtime
+        return AdapterRuntime.of(self.loaded.model, self.name, self.paths)
 
     # -- prompt ---------------------------------------------------------------------------
     def render(self, messages: list[Message]) -> str:
@@ -56,7 +62,8 @@ class LocalBackend(Backend):
         return (self.tokenizer.bos_token or "") + "\n\n".join(parts) + "\nAnswer:"
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        with self._tok_lock:
+            return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def count_prompt_tokens(self, messages: list[Message]) -> int:
         return self.count_tokens(self.render(messages))
@@ -74,6 +81,10 @@ class LocalBackend(Backend):
 
     # -- generation -----------------------------------------------------------------------
     def _inputs(self, request: GenerationRequest) -> dict[str, Any]:
+        with self._tok_lock:
+            return self._encode(request)
+
+    def _encode(self, request: GenerationRequest) -> dict[str, Any]:
         enc = self.tokenizer(
             self.render(request.messages), return_tensors="pt", add_special_tokens=False
         )
@@ -107,7 +118,8 @@ class LocalBackend(Backend):
             model = self.model_for(request)
             out = model.generate(**inputs, **self._generate_kwargs(request))
         new = out[0, n_prompt:]
-        text = self.tokenizer.decode(new, skip_special_tokens=True)
+        with self._tok_lock:
+            text = self.tokenizer.decode(new, skip_special_tokens=True)
         text, stopped = cut_at_stop(text, self._stops(request))
         hit_eos = len(new) < request.max_tokens
         return Generation(
@@ -122,7 +134,21 @@ class LocalBackend(Backend):
         from transformers import TextIteratorStreamer
 
         inputs = self._inputs(request)
-        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        tok_lock = self._tok_lock
+
+        class LockedStreamer(TextIteratorStreamer):
+            def put(self, value: Any) -> None:
+                with tok_lock:
+                    super().put(value)
+
+            def end(self) -> None:
+                with tok_lock:
+                    super().end()
+
+        # The timeout turns a generation thread that died silently into an error, not a hang.
+        streamer = LockedStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_STALL_S
+        )
         errors: list[BaseException] = []
 
         def run() -> None:
@@ -132,30 +158,36 @@ class LocalBackend(Backend):
                     model.generate(**inputs, **self._generate_kwargs(request), streamer=streamer)
             except BaseException as e:  # surfaced to the consumer below
                 errors.append(e)
-                streamer.end()
+                # Not streamer.end(): it decodes again and could fail the same way.
+                streamer.text_queue.put(streamer.stop_signal)
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         stops = self._stops(request)
         emitted, buffer, stopped = 0, "", False
         hold = max((len(s) for s in stops), default=0)
-        for piece in streamer:
-            buffer += piece
-            text, stopped = cut_at_stop(buffer, stops)
+        try:
+            for piece in streamer:
+                buffer += piece
+                text, stopped = cut_at_stop(buffer, stops)
+                if stopped:
+                    if len(text) > emitted:
+                        yield text[emitted:]
+                    break
+                # Hold back a tail that could be the start of a stop string.
+                safe = len(buffer) - hold
+                if safe > emitted:
+                    yield buffer[emitted:safe]
+                    emitted = safe
             if stopped:
-                if len(text) > emitted:
-                    yield text[emitted:]
-                break
-            # Hold back a tail that could be the start of a stop string.
-            safe = len(buffer) - hold
-            if safe > emitted:
-                yield buffer[emitted:safe]
-                emitted = safe
-        if stopped:
-            for _ in streamer:  # drain, so the generating thread can finish
-                pass
-        elif len(buffer) > emitted:
-            yield buffer[emitted:]
+                for _ in streamer:  # drain, so the generating thread can finish
+                    pass
+            elif len(buffer) > emitted:
+                yield buffer[emitted:]
+        except queue.Empty:
+            raise OutweighError(
+                f"{self.name} produced no token for {STREAM_STALL_S} s; generation stalled"
+            ) from None
         thread.join()
         if errors:
             raise errors[0]

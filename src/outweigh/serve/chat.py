@@ -292,7 +292,7 @@ def remember(state: ServerState, options: AskOptions, question: str, answer: str
     """Record the turn and the facts it states, as `Engine.chat` does after an answer."""
     if options.memory and options.user is not None:
         with state.lock:  # the capture embeds facts with the shared embedder
-            state.engine.memory.capture(options.user, options.session, question, reply=answer)
+            state.engine.record(question, answer, options)
 
 
 def _nth(request: GenerationRequest, i: int) -> GenerationRequest:
