@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import sys
 
+from rich.markup import escape
+
 from outweigh.cli._app import app, console_err
 from outweigh.errors import OutweighError
 
 # Registration order is the order `--help` lists them.
 from outweigh.cli import ask as _ask  # noqa: F401  isort: skip
+from outweigh.cli import chat as _chat  # noqa: F401  isort: skip
+from outweigh.cli import memory as _memory  # noqa: F401  isort: skip
 from outweigh.cli import retrieval as _retrieval  # noqa: F401  isort: skip
 from outweigh.cli import models as _models  # noqa: F401  isort: skip
+from outweigh.cli import adapter as _adapter  # noqa: F401  isort: skip
 from outweigh.cli import plan as _plan  # noqa: F401  isort: skip
 from outweigh.cli import demo as _demo  # noqa: F401  isort: skip
+from outweigh.cli import eval as _eval  # noqa: F401  isort: skip
+from outweigh.cli import serve as _serve  # noqa: F401  isort: skip
 
 
 def main() -> None:
@@ -24,7 +31,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except OutweighError as e:
-        console_err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+        console_err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         console_err.print("[yellow]interrupted[/]")

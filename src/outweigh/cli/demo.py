@@ -11,10 +11,13 @@ from outweigh.cli._app import app, console
 
 @app.command()
 def demo(
-    suite: Path | None = typer.Option(None, help="Example suite dir (docs/ + questions.jsonl)."),
-    questions: int = typer.Option(3, help="How many questions to ask."),
+    suite: Path | None = typer.Option(None, help="Eval suite folder; default: examples/suite."),
+    out: Path | None = typer.Option(None, help="Folder for eval.json/png/md; default: HOME/demo."),
+    limit: str | None = typer.Option(None, help="Only the first N questions of each part."),
 ) -> None:
-    """Run the main job end to end on the bundled models and example corpus."""
-    from outweigh.demo import run_demo
+    """Plan, ingest, train an adapter, remember, and eval small+augmented vs bigger bare."""
+    from outweigh.demo import DemoOptions, run_demo
+    from outweigh.eval import EvalOptions
 
-    run_demo(console, suite, questions)
+    n = EvalOptions.parse(limit=limit).limit if limit is not None else None
+    run_demo(console, DemoOptions(suite=suite, out=out, limit=n))

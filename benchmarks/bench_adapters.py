@@ -1,0 +1,197 @@
+"""LoRA adapters: what they cost at answer time, and what training costs.
+
+Trains the example style adapter (examples/style/train.jsonl, default TrainConfig) in a child
+process, so its peak RSS is its own, then measures in one process, side by side:
+
+- decode tokens/s: bare base, base with adapters loaded but off, unmerged adapter, merged model;
+  runs are interleaved (A B C D A B C D ...) and the median taken, so background load hits
+  every variant alike; each run generates exactly `--tokens` tokens from the same prompt;
+- switching: `set_adapter` + on/off around one call, first load of an adapter, building a mix;
+- style adherence on the held-out prompts, base vs adapter.
+
+Run: .venv/bin/python benchmarks/bench_adapters.py [--tokens 64] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STYLE = ROOT / "examples" / "style"
+SIGNOFF = "— Vellmark Support"
+os.environ.setdefault("OUTWEIGH_MODELS_DIR", str(ROOT / ".cache" / "models"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+TRAIN_CHILD = """
+import json, sys, time
+from pathlib import Path
+from outweigh.adapters import TrainConfig, train_adapter
+from outweigh.settings import Paths
+steps = []
+t0, c0 = time.perf_counter(), time.process_time()
+info = train_adapter(sys.argv[1], "signoff", TrainConfig(), Paths(Path(sys.argv[2])),
+                     progress=lambda p: steps.append(p.step))
+print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+                  "steps": len(steps), "metrics": info.metrics}))
+"""
+
+
+def train(home: Path) -> dict[str, float]:
+    """Train in a child process; its wall and CPU time, steps and peak RSS."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run(
+        [sys.executable, "-c", TRAIN_CHILD, str(STYLE / "train.jsonl"), str(home)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = json.loads(out.strip().splitlines()[-1])
+    result["peak_rss_mb"] = max(peak_kb, before) / 1024
+    return result
+
+
+def decode_rate(model, inputs, tokens: int) -> float:
+    """Generated tokens per second for exactly `tokens` greedy tokens."""
+    import torch
+
+    with torch.inference_mode():
+        t0 = time.perf_counter()
+        out = model.generate(
+            **inputs,
+            max_new_tokens=tokens,
+            min_new_tokens=tokens,
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=2,
+        )
+        dt = time.perf_counter() - t0
+    assert out.shape[1] - inputs["input_ids"].shape[1] == tokens
+    return tokens / dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tokens", type=int, default=64, help="tokens generated per run")
+    ap.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
+    args = ap.parse_args()
+
+    import torch
+
+    from outweigh.adapters import AdapterRegistry, generate_batch, merge_adapter
+    from outweigh.engine import AskOptions, Engine
+    from outweigh.generate.base import GenerationRequest
+    from outweigh.generate.local import LocalBackend
+    from outweigh.models import load
+    from outweigh.settings import Paths
+
+    home = Path(tempfile.mkdtemp(prefix="bench-adapters-"))
+    paths = Paths(home)
+    print(f"torch threads: {torch.get_num_threads()}, cpus: {os.cpu_count()}")
+
+    print("training the example style adapter (default TrainConfig)...", flush=True)
+    t = train(home)
+    steps = t["steps"]
+    print(
+        f"train: {steps} steps in {t['wall']:.0f} s wall ({steps / t['wall']:.3f} steps/s), "
+        f"{t['cpu']:.0f} s CPU, peak RSS {t['peak_rss_mb']:.0f} MB, "
+        f"val loss {t['metrics'].get('val_loss')}"
+    )
+
+    # A second adapter, to time switching between two.
+    registry = AdapterRegistry(paths)
+    merged_dir = home / "merged"
+    merge_adapter("signoff", merged_dir, paths)
+
+    pristine = load("smollm2-135m", paths)
+    loaded = load("smollm2-135m", paths)
+    merged = load(str(merged_dir), paths)
+    backend = LocalBackend(loaded, paths)
+    runtime = backend.runtime
+
+    t0 = time.perf_counter()
+    runtime.key("signoff")
+    first_load = time.perf_counter() - t0
+    registry.add(registry.path("signoff"), "signoff-copy")
+    t0 = time.perf_counter()
+    runtime.key("signoff-copy")
+    second_load = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    runtime.key("signoff:0.7,signoff-copy:0.3")
+    mix_build = time.perf_counter() - t0
+    n_switch = 200
+    t0 = time.perf_counter()
+    for i in range(n_switch):
+        with runtime.switched("signoff" if i % 2 else "signoff-copy"):
+            pass
+    switch_ms = (time.perf_counter() - t0) / n_switch * 1000
+    t0 = time.perf_counter()
+    for _ in range(n_switch):
+        with runtime.switched("signoff"):
+            pass
+    same_ms = (time.perf_counter() - t0) / n_switch * 1000
+
+    request = GenerationRequest(
+        messages=[
+            {"role": "system", "content": "You are a helpful assistant. Answer briefly."},
+            {"role": "user", "content": "Question: Describe the water cycle in detail."},
+        ]
+    )
+    inputs = backend._inputs(request)
+    variants = {
+        "base (never wrapped)": pristine.model,
+        "base (adapters loaded, off)": loaded.model,
+        "unmerged adapter": backend.model_for(GenerationRequest([], adapter="signoff")),
+        "merged": merged.model,
+    }
+    for m in variants.values():  # warm-up: first calls allocate
+        decode_rate(m, inputs, 4)
+    rates: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(args.repeats):
+        for name, m in variants.items():
+            rates[name].append(decode_rate(m, inputs, args.tokens))
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    base = med["base (never wrapped)"]
+
+    engine = Engine(paths, backend=backend)
+    prompts = [
+        json.loads(x)["prompt"] for x in (STYLE / "heldout.jsonl").read_text().splitlines() if x
+    ]
+    reqs = [
+        engine.prepare(
+            [{"role": "user", "content": p}], AskOptions(rag=False, max_tokens=48, adapter=a)
+        ).request
+        for a in ("signoff", None)
+        for p in prompts
+    ]
+    gens = generate_batch(backend, reqs)
+    n = len(prompts)
+    adherence_adapter = sum(g.text.endswith(SIGNOFF) for g in gens[:n]) / n
+    adherence_base = sum(g.text.endswith(SIGNOFF) for g in gens[n:]) / n
+
+    print(f"\ndecode, {args.tokens} tokens x {args.repeats} interleaved rounds (median tokens/s):")
+    for name, r in med.items():
+        print(f"  {name:<30} {r:7.1f} tok/s   ratio to base {r / base:.3f}")
+    print(f"\nswitch between two adapters, per request: {switch_ms:.2f} ms")
+    print(f"same adapter again, per request (layers on/off only): {same_ms:.2f} ms")
+    print(f"first adapter load (wraps the base): {first_load * 1000:.0f} ms")
+    print(f"second adapter load: {second_load * 1000:.0f} ms")
+    print(f"build a 2-adapter mix: {mix_build * 1000:.0f} ms")
+    print(f"\nheld-out style adherence ({n} prompts):")
+    print(f"  base {adherence_base:.0%}, adapter {adherence_adapter:.0%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""`outweigh adapter train | add | list | show | rm | merge | export`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from outweigh.cli._app import app, console, console_err
+from outweigh.settings import DEFAULT_MODEL
+
+adapter_app = typer.Typer(
+    help="Train, register, mix, merge and export LoRA adapters.", no_args_is_help=True
+)
+app.add_typer(adapter_app, name="adapter")
+
+
+@adapter_app.command("train")
+def train(
+    data: Path = typer.Argument(
+        ..., help='JSONL of {"messages": [...]} or {"prompt", "completion"}.'
+    ),
+    name: str = typer.Option(..., "--name", help="Name to register the adapter under."),
+    base: str = typer.Option(
+        DEFAULT_MODEL, "--base", help="Base model: catalog name, dir or hub id."
+    ),
+    rank: int = typer.Option(16, "--rank", help="LoRA rank r."),
+    alpha: float | None = typer.Option(None, "--alpha", help="LoRA alpha [default: 2 x rank]."),
+    targets: str = typer.Option(
+        "q_proj,k_proj,v_proj,o_proj", "--targets", help="Modules to wrap."
+    ),
+    epochs: int = typer.Option(1, "--epochs"),
+    lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Steps; overrides --epochs."),
+    batch_size: int = typer.Option(8, "--batch-size"),
+    fresh: bool = typer.Option(False, "--fresh", help="Ignore a checkpoint of an interrupted run."),
+) -> None:
+    """Train a LoRA adapter (loss on assistant tokens only) and register it when it finishes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from outweigh.adapters import TrainConfig, TrainProgress, train_adapter
+
+    config = TrainConfig(
+        base=base,
+        rank=rank,
+        alpha=alpha,
+        targets=tuple(t.strip() for t in targets.split(",") if t.strip()),
+        epochs=epochs,
+        lr=lr,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        resume=not fresh,
+    )
+    columns = (
+        TextColumn(f"train {name}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(f"loading {base}", total=None)
+
+        def on_step(p: TrainProgress) -> None:
+            val = f"  val {p.val_loss:.3f}" if p.val_loss is not None else ""
+            bar.update(task, completed=p.step, total=p.total, description=f"loss {p.loss:.3f}{val}")
+
+        try:
+            info = train_adapter(data, name, config, progress=on_step)
+        except KeyboardInterrupt:
+            console_err.print("[yellow]stopped; run the same command again to resume[/]")
+            raise
+    m = info.metrics
+    console.print(
+        f"[bold]{info.name}[/]: {int(m.get('steps', 0))} steps in {m.get('seconds', 0):.0f} s, "
+        f"train loss {m.get('train_loss', float('nan')):.3f}"
+        + (f", val loss {m['val_loss']:.3f}" if "val_loss" in m else "")
+    )
+
+
+@adapter_app.command("add")
+def add(
+    path: Path = typer.Argument(
+        ..., help="A PEFT LoRA directory (adapter_config.json + safetensors)."
+    ),
+    name: str = typer.Option(..., "--name", help="Name to register it under."),
+    base: str | None = typer.Option(
+        None, "--base", help="Its base model [default: from its config]."
+    ),
+) -> None:
+    """Validate and copy an existing PEFT adapter into the registry."""
+    from outweigh.adapters import AdapterRegistry
+
+    info = AdapterRegistry().add(path, name, base)
+    console.print(f"added [bold]{info.name}[/] (base {info.base_model}, rank {info.rank})")
+
+
+@adapter_app.command("list")
+def list_adapters(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Registered adapters."""
+    from rich.table import Table
+
+    from outweigh.adapters import AdapterRegistry
+
+    infos = AdapterRegistry().list()
+    if as_json:
+        print(json.dumps([i.to_dict() for i in infos], indent=2))
+        return
+    table = Table("name", "base", "rank", "targets", "size", "source", "created")
+    for i in infos:
+        size = f"{i.size_bytes / 1e6:.1f} MB"
+        table.add_row(
+            i.name, i.base_model, str(i.rank), ",".join(i.targets), size, i.source, i.created
+        )
+    console.print(table)
+
+
+@adapter_app.command("show")
+def show(name: str, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """One adapter: base, rank, alpha, targets, size, created, training figures."""
+    from outweigh.adapters import AdapterRegistry
+
+    registry = AdapterRegistry()
+    d = registry.get(name).to_dict()
+    d["path"] = str(registry.path(name))
+    if as_json:
+        print(json.dumps(d, indent=2))
+        return
+    for key, value in d.items():
+        if isinstance(value, list):
+            value = ", ".join(map(str, value))
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v:g}" for k, v in value.items()) or "-"
+        console.print(f"[bold]{key:>24}[/]  {value}", highlight=False)
+
+
+@adapter_app.command("rm")
+def rm(name: str) -> None:
+    """Unregister an adapter and delete its files."""
+    from outweigh.adapters import AdapterRegistry
+
+    AdapterRegistry().remove(name)
+    console.print(f"removed {name}")
+
+
+@adapter_app.command("merge")
+def merge(
+    spec: str = typer.Argument(..., help="Adapter name, or a mix like a:0.7,b:0.3."),
+    out: Path = typer.Option(..., "--out", help="New directory for the merged model."),
+) -> None:
+    """Fold an adapter into the base weights and save a full model (load it with --model DIR)."""
+    from outweigh.adapters import merge_adapter
+
+    with console.status(f"merging {spec}"):
+        where = merge_adapter(spec, out)
+    console.print(f"merged model at {where}; use it with: outweigh ask --model {where} ...")
+
+
+@adapter_app.command("export")
+def export(
+    name: str,
+    target: str = typer.Option("vllm", "--for", help="Runtime to export for: vllm."),
+    out: Path = typer.Option(..., "--out", help="New directory to write."),
+) -> None:
+    """Write an adapter for another runtime, and print the command that serves it."""
+    from outweigh.adapters import export_adapter
+
+    result = export_adapter(name, out, target)
+    console.print(f"wrote {result.path}\nserve it with:\n  {result.command}", highlight=False)

@@ -1,0 +1,32 @@
+"""Evaluation: does augmentation make the small model outweigh the bigger one?
+
+`run_eval(suite, ["smollm2-135m", "smollm2-135m+rag", "gemma3-270m"])` answers a suite
+(docs/eval.md) with each config on the real models and returns an `EvalResult`;
+`outweigh.eval.report` renders it as a table, JSON, a PNG chart and a markdown report.
+"""
+
+from outweigh.eval.metrics import METRICS, Metric, accuracy, exact_match, f1, normalize
+from outweigh.eval.runner import EvalOptions, EvalResult, Record, run_eval
+from outweigh.eval.spec import ConfigSpec, parse_spec, parse_specs
+from outweigh.eval.suite import FactQuestion, MemoryStep, StyleCase, Suite, load_suite
+
+__all__ = [
+    "METRICS",
+    "ConfigSpec",
+    "EvalOptions",
+    "EvalResult",
+    "FactQuestion",
+    "MemoryStep",
+    "Metric",
+    "Record",
+    "StyleCase",
+    "Suite",
+    "accuracy",
+    "exact_match",
+    "f1",
+    "load_suite",
+    "normalize",
+    "parse_spec",
+    "parse_specs",
+    "run_eval",
+]

@@ -1,0 +1,212 @@
+"""Scoring: answer normalization, accuracy / exact match / F1, citations, style, memory, cost.
+
+Answer scoring follows the SQuAD v1.1 evaluation script (Rajpurkar et al. 2016): lowercase,
+drop punctuation and English articles, collapse whitespace; exact match and token F1 take the
+best score over the gold answers. Two changes make it work on any language and on chatty
+models:
+
+- Unicode: text is NFKC-normalized and case-folded first, and punctuation is every Unicode
+  punctuation or symbol character, not just ASCII's, so Cyrillic, accented and full-width
+  text compare as a reader would expect.
+- `accuracy` asks whether a gold answer appears *inside* the prediction as a whole-token
+  run (the "answer recall" used for PopQA, Mallen et al. 2023), because small instruct models
+  answer in sentences. Whole tokens, so "27" is not found in "127".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import re
+import statistics
+import sys
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ARTICLES = frozenset({"a", "an", "the"})
+"""English articles, dropped as in the SQuAD script; other languages' words are kept."""
+
+_CITE = re.compile(r"\[(\d{1,3})\]")
+"""A passage reference like [2] in an answer (the engine's RAG prompt asks for these)."""
+
+
+def normalize(text: str) -> str:
+    """NFKC, case-fold, punctuation and symbols to spaces, drop articles, collapse whitespace.
+
+    Punctuation becomes a space rather than vanishing, so "KX-19" and "KX 19" normalize alike
+    and words glued by a dash or slash stay separate tokens.
+    """
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
+    return " ".join(w for w in text.split() if w not in ARTICLES)
+
+
+def tokens(text: str) -> list[str]:
+    """The normalized words of `text`."""
+    return normalize(text).split()
+
+
+def _contains(haystack: list[str], needle: list[str]) -> bool:
+    n = len(needle)
+    return n > 0 and any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
+
+
+def accuracy(prediction: str, answers: Sequence[str]) -> bool:
+    """Whether some gold answer's normalized tokens appear, contiguous, in the prediction's."""
+    pred = tokens(prediction)
+    return any(_contains(pred, tokens(a)) for a in answers)
+
+
+def exact_match(prediction: str, answers: Sequence[str]) -> bool:
+    """Whether the normalized prediction equals some normalized gold answer."""
+    pred = normalize(prediction)
+    return any(pred == normalize(a) for a in answers)
+
+
+def f1(prediction: str, answers: Sequence[str]) -> float:
+    """Best token-overlap F1 between the prediction and any gold answer (SQuAD v1.1)."""
+    pred = tokens(prediction)
+    best = 0.0
+    for answer in answers:
+        gold = tokens(answer)
+        common = sum((Counter(pred) & Counter(gold)).values())
+        if common == 0:
+            continue
+        precision, recall = common / len(pred), common / len(gold)
+        best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+def source_matches(path: str, gold: str) -> bool:
+    """Whether a stored document path is the gold document, named relative to the suite's docs/.
+
+    `gold` is a file name ("policies.md") or a path under docs/ ("hr/policies.md"); the
+    stored path is absolute, so it matches when it ends with the gold path at a folder boundary.
+    """
+    stored = Path(path).as_posix()
+    want = Path(gold).as_posix().lstrip("/")
+    return stored == want or stored.endswith("/" + want)
+
+
+def cited_sources(answer: str, citations: Sequence[tuple[int, str]]) -> list[str]:
+    """Sources the answer cites: the passages it marks as [n], else every passage it was given.
+
+    `citations` is (n, source) per passage in the prompt. A model that writes no [n] markers
+    still returns its passages as citations (that is what `outweigh ask` prints), so those count.
+    """
+    by_n = dict(citations)
+    marked = [by_n[int(m)] for m in _CITE.findall(answer) if int(m) in by_n]
+    return list(dict.fromkeys(marked)) if marked else [s for _, s in citations]
+
+
+def any_source(sources: Iterable[str], gold: str) -> bool:
+    """Whether one of `sources` is the gold document."""
+    return any(source_matches(s, gold) for s in sources)
+
+
+def mean(values: Iterable[float | bool]) -> float | None:
+    """Arithmetic mean, or None when there is nothing to average (the metric does not apply)."""
+    vals = [float(v) for v in values]
+    return sum(vals) / len(vals) if vals else None
+
+
+def p50(values: Sequence[float]) -> float | None:
+    """Median; None for no values."""
+    return statistics.median(values) if values else None
+
+
+def tokens_per_s(completion_tokens: Sequence[int], seconds: Sequence[float]) -> float | None:
+    """Generated tokens over wall time, summed over every answer (so long answers weigh more)."""
+    total = sum(seconds)
+    return sum(completion_tokens) / total if total > 0 else None
+
+
+# -- memory use ---------------------------------------------------------------------------------
+_HWM = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def reset_peak_rss() -> bool:
+    """Reset the process's peak-RSS mark so the next reading covers only what follows.
+
+    Linux >= 4.0 resets VmHWM when "5" is written to /proc/self/clear_refs (proc(5)). Elsewhere
+    this returns False and `peak_rss_mb` reports the peak since the process started.
+
+    Freed heap pages go back to the OS first (glibc's malloc_trim), so the new mark starts
+    from live memory, not from what an earlier step (e.g. training) freed but glibc kept.
+    """
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    try:
+        _CLEAR_REFS.write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MiB (since the last successful reset, on Linux)."""
+    try:
+        for line in _HWM.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # the kernel reports kB
+    except (OSError, ValueError, IndexError):
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # ru_maxrss is in kilobytes on Linux but in bytes on macOS (getrusage(2) on each).
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def reset_peak_vram() -> None:
+    """Reset torch's CUDA peak counter, when torch is loaded and a GPU is present."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_vram_mb() -> float | None:
+    """Peak GPU memory torch allocated since the last reset, in MiB; None without a GPU."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return None
+    return float(torch.cuda.max_memory_allocated()) / (1024 * 1024)
+
+
+# -- the metric table -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Metric:
+    """One column of the results: how to label, compare and chart it."""
+
+    key: str
+    """Name in the JSON results and the table."""
+    part: str
+    """Which suite part it measures: facts, style, memory or cost."""
+    higher_is_better: bool
+    """Direction of "better", for highlighting the best config."""
+    fraction: bool
+    """A rate in [0, 1], charted on the shared quality axis; cost metrics are not."""
+    help: str
+    """One line for the docs and the report."""
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("accuracy", "facts", True, True, "a gold answer appears in the answer"),
+    Metric("exact_match", "facts", True, True, "the answer is exactly a gold answer"),
+    Metric("f1", "facts", True, True, "token overlap with the best gold answer"),
+    Metric("citation_accuracy", "facts", True, True, "the gold document is among those cited"),
+    Metric("retrieval_recall_at_k", "facts", True, True, "the gold document is retrieved"),
+    Metric("style_adherence", "style", True, True, "the answer passes its style check"),
+    Metric("memory_recall", "memory", True, True, "a remembered fact is recalled"),
+    Metric("latency_p50_s", "cost", False, False, "median seconds per answer"),
+    Metric("tokens_per_s", "cost", True, False, "generated tokens per second"),
+    Metric("peak_rss_mb", "cost", False, False, "peak resident memory, MiB"),
+    Metric("peak_vram_mb", "cost", False, False, "peak GPU memory torch allocated, MiB"),
+)
+"""Every metric in the order the table, JSON and chart show them."""

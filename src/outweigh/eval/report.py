@@ -1,0 +1,296 @@
+"""Presenting an `EvalResult`: a rich table, JSON, a grouped bar chart PNG and a markdown report.
+
+Every file is written whole or not at all (a temp file renamed into place), and output paths
+are checked with `check_output` before the run, so a typo in `--plot` never costs a finished
+evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from outweigh.errors import InputError
+from outweigh.eval.metrics import METRICS, Metric
+from outweigh.eval.runner import EvalResult, Record
+from outweigh.eval.spec import parse_spec
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+MISSES_PER_CONFIG = 5
+"""Worst misses listed per config in the markdown report: enough to see a pattern."""
+
+_BARE = ("#9e9e9e", "#616161", "#bdbdbd", "#424242")
+"""Greys for configs without augmentation, so the augmented (coloured) ones stand out."""
+_AUGMENTED = ("#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#e53935", "#00acc1")
+_SHORT = {"retrieval_recall_at_k": "recall@k", "citation_accuracy": "citations"}
+"""Chart tick labels where the metric key is too long for a tick."""
+
+
+# -- numbers -----------------------------------------------------------------------------------
+def shown(result: EvalResult) -> list[Metric]:
+    """Metrics that have a value for at least one config (a suite without style has no
+    style_adherence; a CPU run has no peak_vram_mb)."""
+    return [
+        metric
+        for metric in METRICS
+        if any(r.get(metric.key) is not None for r in result.results.values())
+    ]
+
+
+def fmt(metric: Metric, value: float | None) -> str:
+    """A cell: rates with 2 decimals, seconds with 2, throughput with 1, memory in whole MiB."""
+    if value is None:
+        return "-"
+    if metric.fraction or metric.key.endswith("_s"):
+        return f"{value:.2f}"
+    if metric.key == "tokens_per_s":
+        return f"{value:.1f}"
+    return f"{value:,.0f}"
+
+
+def best(result: EvalResult, metric: Metric) -> set[str]:
+    """Configs holding the best value of `metric` (ties all count)."""
+    values = {c: r[metric.key] for c, r in result.results.items() if r.get(metric.key) is not None}
+    if len(set(values.values())) < 2:  # one config, or all equal: nothing stands out
+        return set()
+    top = max(values.values()) if metric.higher_is_better else min(values.values())
+    return {c for c, v in values.items() if v == top}
+
+
+def headline(result: EvalResult) -> str | None:
+    """ "small + augmentation vs bigger bare" in one line, when the run has both sides.
+
+    The bigger side is the bare config with the most parameters; the small side is the
+    augmented config with the best accuracy among models smaller than it.
+    """
+    specs = {c: parse_spec(c) for c in result.configs}
+    bare = [c for c, s in specs.items() if not s.augmented]
+    if not bare:
+        return None
+    big = max(bare, key=lambda c: result.params.get(c, 0))
+    size = result.params.get(big, 0)
+    small = [
+        c
+        for c, s in specs.items()
+        if s.augmented and s.model != specs[big].model and result.params.get(c, 0) <= size
+    ]
+    key = "accuracy" if result.results[big].get("accuracy") is not None else None
+    if not small or key is None:
+        return None
+    top = max(small, key=lambda c: result.results[c].get(key) or 0.0)
+    a, b = result.results[top].get(key) or 0.0, result.results[big].get(key) or 0.0
+    verdict = "outweighs" if a > b else "ties" if a == b else "does not outweigh"
+    return (
+        f"{top} ({_params(result.params.get(top, 0))}) {verdict} {big} "
+        f"({_params(size)}) on accuracy: {a:.2f} vs {b:.2f}"
+    )
+
+
+def _params(n: int) -> str:
+    return "size unknown" if n <= 0 else f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
+
+
+# -- terminal ----------------------------------------------------------------------------------
+def table(result: EvalResult) -> Table:
+    """Metrics as rows, configs as columns (spec names wrap better as headers); best in bold."""
+    from rich.table import Table
+
+    t = Table(title=f"eval of {result.suite}", title_justify="left")
+    t.add_column("metric", no_wrap=True)
+    for config in result.configs:
+        t.add_column(config.replace("+", "\n+"), justify="right")
+    for metric in shown(result):
+        winners = best(result, metric)
+        cells = []
+        for config in result.configs:
+            cell = fmt(metric, result.results[config].get(metric.key))
+            cells.append(f"[bold green]{cell}[/]" if config in winners else cell)
+        t.add_row(metric.key, *cells)
+    return t
+
+
+# -- files -------------------------------------------------------------------------------------
+def check_output(path: str | Path | None, flag: str, suffix: str) -> Path | None:
+    """Validate an output path before the run: right suffix, an existing folder, not a folder."""
+    if path is None:
+        return None
+    p = Path(path).expanduser()
+    if p.suffix.lower() != suffix:
+        raise InputError(f"`{flag}` must end in {suffix}; got {p.name!r}")
+    if p.is_dir():
+        raise InputError(f"`{flag}` {p} is a folder; give a file name ending in {suffix}")
+    if not p.parent.is_dir():
+        raise InputError(f"`{flag}`: folder {p.parent} does not exist; create it first")
+    if not os.access(p.parent, os.W_OK):
+        raise InputError(f"`{flag}`: folder {p.parent} is not writable")
+    return p
+
+
+def _write(path: Path, data: bytes) -> Path:
+    """Write whole or not at all: a temp file in the same folder, renamed over the target."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(result: EvalResult, path: str | Path) -> Path:
+    """`{"suite", "results": {config: {metric: value}}, "per_question": [...], ...}`."""
+    text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    return _write(Path(path), text.encode("utf-8"))
+
+
+def write_plot(result: EvalResult, path: str | Path) -> Path:
+    """A grouped bar chart PNG: quality metrics by config on the left, latency on the right.
+
+    Bare configs are grey and augmented ones coloured, so "small + augmentation" against
+    "bigger bare" reads at a glance. Drawn on a bare `Figure` with the Agg canvas: no pyplot
+    global state and no display needed.
+    """
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    quality = [x for x in shown(result) if x.fraction]
+    configs = result.configs
+    colors = _colors(configs)
+    fig = Figure(figsize=(3.2 + 1.5 * max(len(quality), 1), 5.0), dpi=110)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [max(len(quality), 1) * 1.2, 1.3]})
+    left, right = axes
+    width = 0.8 / max(len(configs), 1)
+    for i, config in enumerate(configs):
+        xs = [j + (i - (len(configs) - 1) / 2) * width for j in range(len(quality))]
+        values = [result.results[config].get(x.key) for x in quality]
+        hatch = None if parse_spec(config).augmented else "//"
+        bars = left.bar(
+            xs, [v or 0.0 for v in values], width, label=config, color=colors[config], hatch=hatch
+        )
+        # "n/a" rather than an empty slot that reads as a score of 0 (e.g. recall without +rag).
+        labels = ["n/a" if v is None else f"{v:.2f}" for v in values]
+        left.bar_label(bars, labels, fontsize=6, padding=1)
+    ticks = [textwrap.fill(_SHORT.get(x.key, x.key).replace("_", " "), 10) for x in quality]
+    left.set_xticks(range(len(quality)), ticks, fontsize=8)
+    left.set_ylim(0, 1.12)
+    left.set_ylabel("rate (higher is better)")
+    left.set_title("quality", fontsize=10)
+    left.grid(axis="y", alpha=0.3)
+    lat = [result.results[c].get("latency_p50_s") or 0.0 for c in configs]
+    bars = right.bar(range(len(configs)), lat, 0.7, color=[colors[c] for c in configs])
+    right.bar_label(bars, [f"{v:.2f}" for v in lat], fontsize=6, padding=1)
+    right.set_xticks(range(len(configs)), [str(i + 1) for i in range(len(configs))], fontsize=8)
+    right.set_xlabel("config (legend order)", fontsize=8)
+    right.set_ylabel("seconds per answer, p50 (lower is better)")
+    right.set_title("latency", fontsize=10)
+    right.grid(axis="y", alpha=0.3)
+    fig.legend(loc="lower center", ncol=min(len(configs), 2), fontsize=8, frameon=False)
+    fig.suptitle(headline(result) or f"eval of {result.suite}", fontsize=9)
+    fig.tight_layout(rect=(0, 0.06 + 0.04 * ((len(configs) + 1) // 2), 1, 0.95))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return _write(Path(path), buf.getvalue())
+
+
+def _colors(configs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    bare = aug = 0
+    for c in configs:
+        if parse_spec(c).augmented:
+            out[c] = _AUGMENTED[aug % len(_AUGMENTED)]
+            aug += 1
+        else:
+            out[c] = _BARE[bare % len(_BARE)]
+            bare += 1
+    return out
+
+
+def write_markdown(result: EvalResult, path: str | Path, plot: str | Path | None = None) -> Path:
+    """The table, the chart (linked relative to the report), the worst misses, and where
+    retrieval hurt."""
+    out = Path(path)
+    return _write(out, markdown(result, out.parent, plot).encode("utf-8"))
+
+
+def markdown(result: EvalResult, folder: Path | None = None, plot: str | Path | None = None) -> str:
+    """The markdown report as text; `folder` is where it will live, to link the chart."""
+    o = result.options
+    lines = [
+        f"# Eval of `{result.suite}`",
+        "",
+        f"{len(result.configs)} configs in {result.seconds:.0f} s; greedy, seed {o.seed}, "
+        f"k={o.k}, max_tokens={o.max_tokens}" + (f", limit {o.limit}" if o.limit else "") + ".",
+        "",
+    ]
+    if (h := headline(result)) is not None:
+        lines += [f"**{h}**", ""]
+    metrics = shown(result)
+    lines += ["| metric | " + " | ".join(f"`{c}`" for c in result.configs) + " |"]
+    lines += ["|---|" + "---:|" * len(result.configs)]
+    for metric in metrics:
+        winners = best(result, metric)
+        cells = []
+        for c in result.configs:
+            cell = fmt(metric, result.results[c].get(metric.key))
+            cells.append(f"**{cell}**" if c in winners else cell)
+        lines.append(f"| {metric.key} | " + " | ".join(cells) + " |")
+    lines += ["", "Best value per metric in bold; `-` means the metric does not apply.", ""]
+    lines += [f"- `{x.key}` ({x.part}): {x.help}" for x in metrics]
+    if plot is not None:
+        p = Path(plot)
+        link = os.path.relpath(p.resolve(), folder.resolve()) if folder else str(p)
+        lines += ["", f"![{result.suite}]({Path(link).as_posix()})"]
+    lines += ["", "## Worst misses", ""]
+    any_miss = False
+    for config in result.configs:
+        misses = _worst(result.records, config)
+        if not misses:
+            continue
+        any_miss = True
+        lines += [f"### `{config}`", "", "| part | prompt | expected | answer |", "|---" * 4 + "|"]
+        lines += [
+            f"| {r.part} | {_cell(r.prompt)} | {_cell(' / '.join(r.expected))} | "
+            f"{_cell(r.answer)} |"
+            for r in misses
+        ]
+        lines.append("")
+    if not any_miss:
+        lines += ["Every config answered everything right.", ""]
+    lines += ["## Where retrieval hurt", ""]
+    hurt = result.retrieval_hurt()
+    if not hurt:
+        lines.append("No question went from right without retrieval to wrong with it.")
+    else:
+        lines += ["| question | gold | without | with retrieval | retrieved |", "|---" * 5 + "|"]
+        for h in hurt:
+            lines.append(
+                f"| {_cell(h.right.prompt)} | {_cell(' / '.join(h.right.expected))} | "
+                f"`{h.without}`: {_cell(h.right.answer)} | `{h.with_rag}`: "
+                f"{_cell(h.wrong.answer)} | {_cell(', '.join(h.wrong.retrieved))} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _worst(records: list[Record], config: str) -> list[Record]:
+    """Misses of one config, facts with the lowest F1 first, then style and memory."""
+    order = {"facts": 0, "memory": 1, "style": 2}
+    misses = [r for r in records if r.config == config and not r.correct]
+    misses.sort(key=lambda r: (order[r.part], r.f1 or 0.0, r.line))
+    return misses[:MISSES_PER_CONFIG]
+
+
+def _cell(text: str, limit: int = 160) -> str:
+    """One markdown table cell: one line, pipes escaped, long answers cut."""
+    flat = " ".join(text.split()).replace("|", "\\|")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

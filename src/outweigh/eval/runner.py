@@ -1,0 +1,585 @@
+"""Running a suite against several configs on the real models, greedy and seeded.
+
+One run:
+1. checks every config (model known, adapter registered) before anything heavy loads;
+2. ingests the suite's docs once into a collection private to the run (`eval-<hex>`), and
+   drops it afterwards, so the user's collections are neither read nor touched;
+3. for each config, loads its model once (configs sharing a model share the load), answers
+   the facts questions, the style prompts and the memory replay, and measures cost;
+4. returns an `EvalResult` that `outweigh.eval.report` renders as a table, JSON, PNG and markdown.
+
+Decoding is greedy (temperature 0) with a fixed seed, so a run is reproducible on one machine.
+Style prompts and memory lines are answered without document retrieval: those metrics isolate
+the adapter and the memory store from what the docs happen to say.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import gc
+import secrets
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from outweigh.engine import Answer, AskOptions, Engine
+from outweigh.errors import InputError, NotFoundError
+from outweigh.eval import metrics as m
+from outweigh.eval.spec import ConfigSpec, parse_specs
+from outweigh.eval.suite import Suite, load_suite
+from outweigh.settings import Paths
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from outweigh.embed import Embedder
+    from outweigh.generate.base import Backend
+
+Progress = Callable[[str, int, int], None]
+"""`progress(task, done, total)`: called as each answer (or ingested file) completes."""
+
+SAY_MAX_TOKENS = 8
+"""Reply length for memory `say` lines: the reply is not scored, only the capture matters."""
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """How every config answers; the same for all configs of a run."""
+
+    k: int = 3
+    """Chunks retrieved per question for `+rag` configs, and the k of retrieval_recall_at_k.
+    Three fit the small models' budget and hold the answer: more passages past the first few
+    rarely help small readers (Liu et al. 2023, "Lost in the Middle")."""
+    max_tokens: int = 48
+    """Answer cap in tokens; facts answers are a phrase, and CPU time grows with every token."""
+    style_max_tokens: int = 64
+    """Answer cap for style prompts: long enough for a short message and its sign-off."""
+    seed: int = 0
+    """Seeds generation; with greedy decoding it makes runs repeatable."""
+    limit: int | None = None
+    """Use only the first N questions, style prompts and memory asks; None uses all."""
+
+    def validate(self) -> None:
+        """One-line errors naming the flag."""
+        for flag, value in (
+            ("-k", self.k),
+            ("--max-tokens", self.max_tokens),
+            ("--style-max-tokens", self.style_max_tokens),
+        ):
+            if value < 1:
+                raise InputError(f"`{flag}` must be at least 1; got {value}")
+        if self.limit is not None and self.limit < 1:
+            raise InputError(f"`--limit` must be at least 1; got {self.limit}")
+        if self.seed < 0:
+            raise InputError(f"`--seed` must be 0 or more; got {self.seed}")
+
+    @classmethod
+    def parse(
+        cls,
+        k: str = "3",
+        max_tokens: str = "48",
+        seed: str = "0",
+        limit: str | None = None,
+    ) -> EvalOptions:
+        """Options from command-line text, so a typo is one `error:` line, not a usage screen."""
+        opts = cls(
+            k=_int(k, "-k"),
+            max_tokens=_int(max_tokens, "--max-tokens"),
+            seed=_int(seed, "--seed"),
+            limit=None if limit is None else _int(limit, "--limit"),
+        )
+        opts.validate()
+        return opts
+
+
+def _int(text: str, flag: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"`{flag}` must be a whole number; got {text!r}") from None
+
+
+@dataclass
+class Record:
+    """One scored answer."""
+
+    config: str
+    """The canonical config spec."""
+    part: str
+    """facts, style or memory."""
+    line: int
+    """Line of the suite file the prompt came from."""
+    prompt: str
+    """What was asked."""
+    expected: list[str]
+    """Gold answers, or the style check."""
+    answer: str
+    """What the config answered."""
+    correct: bool
+    """accuracy for facts and memory, the check for style."""
+    seconds: float
+    """Wall time of the answer, retrieval included."""
+    completion_tokens: int
+    """Tokens generated."""
+    exact: bool | None = None
+    """exact_match, for facts."""
+    f1: float | None = None
+    """Token F1, for facts."""
+    source: str | None = None
+    """The gold document, for facts that name one."""
+    cited: list[str] = field(default_factory=list)
+    """Sources the answer cites (file names)."""
+    retrieved: list[str] = field(default_factory=list)
+    """Sources of the top-k retrieved chunks (file names), for +rag configs."""
+    user: str | None = None
+    """The suite's user, for memory lines."""
+    session: str | None = None
+    """The suite's session, for memory lines."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class EvalResult:
+    """Everything one run measured; `outweigh.eval.report` turns it into tables and files."""
+
+    suite: str
+    """The suite's directory name."""
+    configs: list[str]
+    """Canonical config specs, in run order."""
+    results: dict[str, dict[str, float | None]]
+    """Config -> metric -> value; None where the metric does not apply (e.g. no +rag)."""
+    records: list[Record]
+    """Every scored answer, per config, in suite order."""
+    options: EvalOptions
+    """How it was run."""
+    params: dict[str, int] = field(default_factory=dict)
+    """Config -> base model parameter count (0 when unknown), for the "bigger model" story."""
+    seconds: float = 0.0
+    """Wall time of the whole run."""
+
+    def specs(self) -> list[ConfigSpec]:
+        return parse_specs(self.configs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `--json` document: suite, results, per_question, and where retrieval hurt."""
+        return {
+            "suite": self.suite,
+            "results": self.results,
+            "per_question": [r.to_dict() for r in self.records],
+            "retrieval_hurt": [h.to_dict() for h in self.retrieval_hurt()],
+            "options": dataclasses.asdict(self.options),
+            "params": self.params,
+            "seconds": round(self.seconds, 2),
+        }
+
+    def retrieval_hurt(self) -> list[Hurt]:
+        """Facts a config got right without retrieval and wrong with it (Self-RAG, Asai et al.
+        2023, measured this on TriviaQA: ChatGPT fell from 74.3 to 65.7 with retrieval).
+
+        Each `+rag` config is paired with the run's config that differs only in `rag`, else
+        with the one on the same model that shares the most of adapter and memory.
+        """
+        specs = self.specs()
+        by_key = {(r.config, r.line): r for r in self.records if r.part == "facts"}
+        hurt: list[Hurt] = []
+        for rag in (s for s in specs if s.rag):
+            plain = _closest_plain(rag, specs)
+            if plain is None:
+                continue
+            for (cfg, line), right in by_key.items():
+                if cfg != str(plain) or not right.correct:
+                    continue
+                wrong = by_key.get((str(rag), line))
+                if wrong is not None and not wrong.correct:
+                    hurt.append(Hurt(str(plain), str(rag), right, wrong))
+        return hurt
+
+
+@dataclass(frozen=True)
+class Hurt:
+    """One question retrieval turned from right to wrong."""
+
+    without: str
+    """The config without retrieval, which answered right."""
+    with_rag: str
+    """The config with retrieval, which answered wrong."""
+    right: Record
+    wrong: Record
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.right.prompt,
+            "answers": self.right.expected,
+            "without_rag": self.without,
+            "with_rag": self.with_rag,
+            "answer_without": self.right.answer,
+            "answer_with": self.wrong.answer,
+            "retrieved": self.wrong.retrieved,
+        }
+
+
+def _closest_plain(rag: ConfigSpec, specs: Sequence[ConfigSpec]) -> ConfigSpec | None:
+    candidates = [s for s in specs if not s.rag and s.model == rag.model]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda s: (s.adapter == rag.adapter) + (s.memory == rag.memory))
+
+
+# -- the run -----------------------------------------------------------------------------------
+def run_eval(
+    suite: Suite | str | Path,
+    configs: Sequence[ConfigSpec | str],
+    options: EvalOptions | None = None,
+    paths: Paths | None = None,
+    progress: Progress | None = None,
+    embedder: Embedder | None = None,
+    backend_factory: Callable[[str], Backend] | None = None,
+) -> EvalResult:
+    """Evaluate every config on the suite; see the module docstring for what happens.
+
+    `backend_factory(model)` builds the backend for a model name, as `Engine` takes it (e.g.
+    an upstream OpenAI-compatible server); by default models load locally, once per run.
+    """
+    started = time.perf_counter()
+    options = options or EvalOptions()
+    options.validate()
+    specs = parse_specs(str(c) for c in configs)
+    suite = (suite if isinstance(suite, Suite) else load_suite(suite)).limited(options.limit)
+    paths = paths or Paths()
+    params = _preflight(specs, suite, paths, local=backend_factory is None)
+    progress = progress or (lambda task, done, total: None)
+    run_id = secrets.token_hex(4)
+    base = Engine(paths, embedder=embedder)
+    collection = f"eval-{run_id}"
+    ingested = False
+    try:
+        retrieved: dict[int, list[str]] = {}
+        if suite.questions and suite.docs is not None and any(s.rag for s in specs):
+            ingested = True
+            retrieved = _ingest(base, suite, suite.docs, collection, options.k, progress)
+        runs = _Runs(paths, specs, backend_factory)
+        records: list[Record] = []
+        results: dict[str, dict[str, float | None]] = {}
+        for i, spec in enumerate(specs):
+            total = len(suite.questions) + len(suite.style) + len(suite.memory)
+            progress(str(spec), 0, total)
+            ctx = _Config(
+                spec,
+                str(spec),
+                options,
+                base.embedder,
+                runs.backend(spec.model),
+                paths,
+                collection,
+                namespace=f"eval-{run_id}-{i}-",
+            )
+            m.reset_peak_rss()
+            m.reset_peak_vram()
+            tick = functools.partial(_tick, progress, ctx.label, total)
+            mine = list(ctx.run(suite, retrieved, tick))
+            results[ctx.label] = _aggregate(spec, mine)
+            records.extend(mine)
+            del ctx  # the last reference to the backend but the pool's, so done() can free it
+            runs.done(i)
+    finally:
+        if ingested:
+            _drop(base, collection)
+        base.close()
+    return EvalResult(
+        suite=suite.name,
+        configs=[str(s) for s in specs],
+        results=results,
+        records=records,
+        options=options,
+        params={str(s): params[s.model] for s in specs},
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _tick(progress: Progress, label: str, total: int, done: int) -> None:
+    progress(label, done, total)
+
+
+def _preflight(specs: list[ConfigSpec], suite: Suite, paths: Paths, local: bool) -> dict[str, int]:
+    """Fail on an unknown model or adapter, or a missing feature, before anything loads.
+
+    Models are resolved only when they load locally; a backend factory (an upstream server)
+    knows its own names. The parameter counts come from the catalog, 0 when it lacks them.
+    """
+    from outweigh.models.catalog import catalog, resolve
+
+    known = catalog()
+    params = {s.model: known[s.model].params if s.model in known else 0 for s in specs}
+    if local:
+        for spec in specs:
+            resolve(spec.model)  # NotFoundError names the valid choices
+    with_adapter = [s for s in specs if s.adapter]
+    if with_adapter:
+        from outweigh.adapters import AdapterRegistry
+
+        registry = AdapterRegistry(paths)
+        try:
+            for spec in with_adapter:
+                info = registry.get(spec.adapter or "")  # NotFoundError names the registered ones
+                # A LoRA only fits the base it was trained on; say so before loading anything.
+                base = info.base_model
+                if spec.model in known and base in known and base != spec.model:
+                    raise InputError(
+                        f"adapter {info.name!r} was trained on {info.base_model}, not "
+                        f"{spec.model}; use --config {info.base_model}+lora:{info.name}"
+                    )
+        finally:
+            registry.close()
+    return params
+
+
+def _ingest(
+    engine: Engine, suite: Suite, docs: Path, collection: str, k: int, progress: Progress
+) -> dict[int, list[str]]:
+    """Ingest docs/ once; return the top-k retrieved sources per question line."""
+    task = f"ingest {docs.name}/"
+    done = [0]
+
+    def on_file(path: str, total: int) -> None:
+        done[0] += 1
+        progress(task, done[0], total)
+
+    report = engine.ingest([docs], collection, on_file=on_file)
+    if report.failed:
+        path, reason = report.failed[0]
+        raise InputError(f"suite document failed to ingest: {reason}; fix or remove {path}")
+    return {
+        q.line: [Path(h.source).name for h in engine.search(q.question, collection, k)]
+        for q in suite.questions
+    }
+
+
+def _drop(engine: Engine, collection: str) -> None:
+    """Remove the run's private collection and its faiss files."""
+    from outweigh.retrieval.vectors import VectorIndex
+
+    try:
+        engine.store.drop_collection(collection)
+    except NotFoundError:
+        pass  # ingestion failed before it created the collection
+    finally:
+        VectorIndex(engine.store).drop(collection)
+
+
+class _Runs:
+    """Loads each model once per run and lets it go after the last config that uses it."""
+
+    def __init__(
+        self,
+        paths: Paths,
+        specs: list[ConfigSpec],
+        factory: Callable[[str], Backend] | None,
+    ) -> None:
+        self.paths = paths
+        self.specs = specs
+        self.factory = factory
+        self.loaded: dict[str, Backend] = {}
+
+    def backend(self, model: str) -> Backend:
+        if model not in self.loaded:
+            engine = Engine(self.paths, model=model, backend_factory=self.factory)
+            self.loaded[model] = engine.backend()
+        return self.loaded[model]
+
+    def done(self, i: int) -> None:
+        model = self.specs[i].model
+        if all(s.model != model for s in self.specs[i + 1 :]):
+            self.loaded.pop(model, None)
+            gc.collect()  # the weights go now, so the next config's peak RSS is its own
+
+
+@dataclass
+class _Config:
+    """One config answering one suite."""
+
+    spec: ConfigSpec
+    label: str
+    options: EvalOptions
+    embedder: Embedder
+    backend: Backend
+    paths: Paths
+    collection: str
+    namespace: str = ""
+    """Prefix for memory users and sessions, so each config starts with an empty memory and the
+    user's own memories are never read or written."""
+
+    def engine(self) -> Engine:
+        return Engine(self.paths, embedder=self.embedder, backend=self.backend)
+
+    def ask(self, engine: Engine, text: str, max_tokens: int, **kw: Any) -> tuple[Answer, float]:
+        opts = AskOptions(
+            max_tokens=max_tokens,
+            temperature=0.0,
+            seed=self.options.seed,
+            adapter=self.spec.adapter,
+            **kw,
+        )
+        t0 = time.perf_counter()
+        answer = engine.chat([{"role": "user", "content": text}], opts)
+        return answer, time.perf_counter() - t0
+
+    def run(
+        self, suite: Suite, retrieved: dict[int, list[str]], tick: Callable[[int], None]
+    ) -> Iterator[Record]:
+        done = 0
+        engine = self.engine()
+        try:
+            for q in suite.questions:
+                rag = {"rag": True, "collection": self.collection, "k": self.options.k}
+                answer, dt = self.ask(
+                    engine,
+                    q.question,
+                    self.options.max_tokens,
+                    **(rag if self.spec.rag else {"rag": False}),
+                    memory=False,
+                )
+                cites = [(c.n, Path(c.source).name) for c in answer.citations]
+                yield Record(
+                    self.label,
+                    "facts",
+                    q.line,
+                    q.question,
+                    list(q.answers),
+                    answer.answer,
+                    m.accuracy(answer.answer, q.answers),
+                    dt,
+                    answer.usage["completion_tokens"],
+                    exact=m.exact_match(answer.answer, q.answers),
+                    f1=m.f1(answer.answer, q.answers),
+                    source=q.source,
+                    cited=m.cited_sources(answer.answer, cites) if self.spec.rag else [],
+                    retrieved=retrieved.get(q.line, []) if self.spec.rag else [],
+                )
+                done += 1
+                tick(done)
+            for case in suite.style:
+                answer, dt = self.ask(
+                    engine, case.prompt, self.options.style_max_tokens, rag=False, memory=False
+                )
+                yield Record(
+                    self.label,
+                    "style",
+                    case.line,
+                    case.prompt,
+                    [case.description],
+                    answer.answer,
+                    case.check(answer.answer),
+                    dt,
+                    answer.usage["completion_tokens"],
+                )
+                done += 1
+                tick(done)
+        finally:
+            engine.close()
+        yield from self._memory(suite, done, tick)
+
+    def _memory(self, suite: Suite, done: int, tick: Callable[[int], None]) -> Iterator[Record]:
+        """Replay memory.jsonl in order; every (user, session) runs in a fresh engine."""
+        engine: Engine | None = None
+        current: tuple[str, str] | None = None
+        try:
+            for step in suite.memory:
+                if (step.user, step.session) != current:
+                    if engine is not None:
+                        engine.close()
+                    engine, current = self.engine(), (step.user, step.session)
+                mem = {
+                    "rag": False,
+                    "memory": self.spec.memory,
+                    "user": self.namespace + step.user,
+                    "session": self.namespace + step.session,
+                }
+                limit = self.options.max_tokens if step.is_ask else SAY_MAX_TOKENS
+                answer, dt = self.ask(engine, step.text, limit, **mem)
+                if step.is_ask:
+                    yield Record(
+                        self.label,
+                        "memory",
+                        step.line,
+                        step.text,
+                        list(step.answers),
+                        answer.answer,
+                        m.accuracy(answer.answer, step.answers),
+                        dt,
+                        answer.usage["completion_tokens"],
+                        user=step.user,
+                        session=step.session,
+                    )
+                done += 1
+                tick(done)
+        finally:
+            if engine is not None:
+                engine.close()
+            if suite.memory:
+                self._forget({step.user for step in suite.memory})
+
+    def _forget(self, users: set[str]) -> None:
+        """Delete what the replay stored: eval users must not linger in the user's db."""
+        from outweigh.memory.store import MemoryStore
+
+        store = MemoryStore(self.paths, embedder=self.embedder)
+        try:
+            for user in sorted(users):
+                store.forget_all(self.namespace + user)
+        finally:
+            store.close()
+
+
+def _aggregate(spec: ConfigSpec, records: list[Record]) -> dict[str, float | None]:
+    facts = [r for r in records if r.part == "facts"]
+    sourced = [r for r in facts if r.source] if spec.rag else []
+    return {
+        "accuracy": m.mean(r.correct for r in facts),
+        "exact_match": m.mean(bool(r.exact) for r in facts),
+        "f1": m.mean(r.f1 or 0.0 for r in facts),
+        "citation_accuracy": m.mean(m.any_source(r.cited, r.source or "") for r in sourced),
+        "retrieval_recall_at_k": m.mean(m.any_source(r.retrieved, r.source or "") for r in sourced),
+        "style_adherence": m.mean(r.correct for r in records if r.part == "style"),
+        "memory_recall": m.mean(r.correct for r in records if r.part == "memory"),
+        "latency_p50_s": m.p50([r.seconds for r in records]),
+        "tokens_per_s": m.tokens_per_s(
+            [r.completion_tokens for r in records], [r.seconds for r in records]
+        ),
+        "peak_rss_mb": m.peak_rss_mb(),
+        "peak_vram_mb": m.peak_vram_mb(),
+    }
+
+
+# -- a rich progress bar -----------------------------------------------------------------------
+@contextmanager
+def rich_progress(console: Console) -> Iterator[Progress]:
+    """A `Progress` callback drawing one bar per config (and one for ingestion) on `console`."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from rich.progress import Progress as Bars
+
+    tasks: dict[str, Any] = {}
+    with Bars(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bars:
+
+        def update(task: str, done: int, total: int) -> None:
+            if task not in tasks:
+                tasks[task] = bars.add_task(task, total=total)
+            bars.update(tasks[task], completed=done, total=total)
+
+        yield update

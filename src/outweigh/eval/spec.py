@@ -1,0 +1,117 @@
+"""The config grammar of `outweigh eval --config`: `MODEL[+rag][+lora:NAME][+memory]`.
+
+A config is one way of answering: a base model, optionally with retrieval over the suite's
+documents, a registered LoRA adapter, and long-term memory. Examples:
+
+    smollm2-135m                          the bare model
+    smollm2-135m+rag                      with retrieval
+    smollm2-135m+rag+lora:signoff+memory  everything outweigh adds
+    gemma3-270m                           the bigger bare model to outweigh
+
+Parsing is pure (no model, db or adapter is touched); the runner checks that the model and the
+adapter exist before it loads anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from outweigh.errors import InputError
+from outweigh.retrieval.store import check_name
+
+GRAMMAR = "MODEL[+rag][+lora:NAME][+memory]"
+"""Shown in every spec error, so the fix is on the same line as the problem."""
+
+EXAMPLE = "smollm2-135m+rag+lora:signoff"
+
+
+@dataclass(frozen=True)
+class ConfigSpec:
+    """One parsed `--config`: what answers the suite."""
+
+    model: str
+    """Catalog name, local model directory or hub id (resolved by the runner)."""
+    rag: bool = False
+    """Retrieve from the suite's documents for the facts questions."""
+    adapter: str | None = None
+    """Registered LoRA adapter name; None is the bare base model."""
+    memory: bool = False
+    """Long-term memory on: `say` lines are captured and recalled in later sessions."""
+
+    def __str__(self) -> str:
+        """The canonical spelling: parts always in grammar order, so equal configs print alike."""
+        parts = [self.model]
+        if self.rag:
+            parts.append("rag")
+        if self.adapter:
+            parts.append(f"lora:{self.adapter}")
+        if self.memory:
+            parts.append("memory")
+        return "+".join(parts)
+
+    @property
+    def augmented(self) -> bool:
+        """Whether anything is added to the bare model."""
+        return self.rag or self.adapter is not None or self.memory
+
+    def with_rag(self, rag: bool) -> ConfigSpec:
+        """The same config with retrieval switched on or off."""
+        return ConfigSpec(self.model, rag, self.adapter, self.memory)
+
+
+def parse_spec(text: str) -> ConfigSpec:
+    """Parse one `MODEL[+rag][+lora:NAME][+memory]`; parts after the model come in any order."""
+    raw = text.strip()
+    if not raw:
+        raise InputError(f"empty --config; write {GRAMMAR}, e.g. {EXAMPLE}")
+    model, *parts = raw.split("+")
+    model = model.strip()
+    if not model:
+        raise InputError(f"--config {raw!r} has no model before '+'; write {GRAMMAR}")
+    if any(c.isspace() for c in model):
+        raise InputError(f"--config {raw!r}: the model name has a space; write {GRAMMAR}")
+    rag = memory = False
+    adapter: str | None = None
+    seen: set[str] = set()
+    for part in parts:
+        part = part.strip()
+        key = part.split(":", 1)[0].lower()
+        if not part:
+            raise InputError(f"--config {raw!r} has an empty part ('++' or a trailing '+')")
+        if key in seen:
+            raise InputError(f"--config {raw!r} gives '{key}' twice; write {GRAMMAR}")
+        seen.add(key)
+        if key == "rag" and part.lower() == "rag":
+            rag = True
+        elif key == "memory" and part.lower() == "memory":
+            memory = True
+        elif key == "lora":
+            name = part.split(":", 1)[1].strip() if ":" in part else ""
+            if not name:
+                raise InputError(
+                    f"--config {raw!r}: 'lora' needs an adapter name, as in +lora:NAME "
+                    "(see outweigh adapters list)"
+                )
+            adapter = check_name(name, "adapter")
+        else:
+            raise InputError(
+                f"unknown part {part!r} in --config {raw!r}; use rag, lora:NAME or memory, "
+                f"as in {GRAMMAR}"
+            )
+    return ConfigSpec(model, rag, adapter, memory)
+
+
+def parse_specs(texts: Iterable[str]) -> list[ConfigSpec]:
+    """Parse several `--config`s, in order; none at all, or one given twice, is an error."""
+    specs: list[ConfigSpec] = []
+    for text in texts:
+        spec = parse_spec(text)
+        if spec in specs:
+            raise InputError(f"--config {spec} is given twice; each config runs once")
+        specs.append(spec)
+    if not specs:
+        raise InputError(
+            f"give at least one --config {GRAMMAR}, e.g. --config smollm2-135m --config {EXAMPLE}"
+        )
+    return specs

@@ -1,0 +1,120 @@
+"""Scoring on hand-made predictions: normalization, several gold answers, Unicode."""
+
+from __future__ import annotations
+
+import pytest
+
+from outweigh.eval.metrics import (
+    accuracy,
+    cited_sources,
+    exact_match,
+    f1,
+    mean,
+    normalize,
+    p50,
+    peak_rss_mb,
+    reset_peak_rss,
+    source_matches,
+    tokens_per_s,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "norm"),
+    [
+        ("The Heron-7!", "heron 7"),
+        ("  An   otter,  named Grumbold. ", "otter named grumbold"),
+        ("ＫＸ－１９", "kx 19"),  # full-width letters, digits and dash fold to ASCII (NFKC)
+        ("Straße", "strasse"),  # case-folding, not just lower()
+        ("«Одалис Бреннеке»", "одалис бреннеке"),
+        ("ЁЛКА — Ёлка", "ёлка ёлка"),
+        ("Café", "café"),
+        ("", ""),
+    ],
+)
+def test_normalize(raw: str, norm: str) -> None:
+    assert normalize(raw) == norm
+
+
+def test_normalization_is_idempotent() -> None:
+    for text in ["The A-team's 3rd run!", "Привет, мир!", "ＡＢＣ  the  x"]:
+        assert normalize(normalize(text)) == normalize(text)
+
+
+def test_accuracy_finds_a_gold_answer_inside_a_sentence() -> None:
+    answer = "The Heron-7 is rated to a maximum depth of 412 metres."
+    assert accuracy(answer, ["412"])
+    assert accuracy(answer, ["700", "412 metres"])  # any of several answers
+    assert not accuracy(answer, ["41"])  # whole tokens only
+    assert not accuracy("It was founded in 2027.", ["27"])
+    assert not accuracy("", ["412"])
+
+
+def test_accuracy_needs_the_tokens_in_order_and_together() -> None:
+    assert accuracy("The director is Odalys Brenneke.", ["Odalys Brenneke"])
+    assert not accuracy("Brenneke hired Odalys.", ["Odalys Brenneke"])
+
+
+def test_accuracy_on_cyrillic_answers() -> None:
+    assert accuracy("Директора зовут Одалис Бреннеке.", ["одалис бреннеке"])
+    assert accuracy("ОТВЕТ: КВИЛЛХЕЙВЕН", ["Квиллхейвен"])
+    assert not accuracy("Директора зовут Одалис.", ["Бреннеке"])
+
+
+def test_exact_match_ignores_case_punctuation_and_articles() -> None:
+    assert exact_match("The Amber.", ["amber"])
+    assert exact_match("Marrowfield", ["Marrowfield Cells", "Marrowfield"])
+    assert not exact_match("Amber badge", ["amber"])
+    assert exact_match("«Четверг»", ["четверг"])
+
+
+def test_f1_is_token_overlap_with_the_best_answer() -> None:
+    assert f1("Pellucid Street", ["Pellucid Street"]) == 1.0
+    assert f1("no idea", ["Pellucid Street"]) == 0.0
+    # pred {on, pellucid}, gold {pellucid, street}: P = R = 1/2
+    assert f1("on Pellucid", ["Pellucid Street"]) == pytest.approx(0.5)
+    assert f1("on Pellucid", ["Quillhaven", "Pellucid"]) == pytest.approx(2 / 3)
+    assert f1("улица Пеллюсид", ["Пеллюсид"]) == pytest.approx(2 / 3)
+
+
+def test_scores_are_bounded_and_agree() -> None:
+    cases = [("Amber", ["amber"]), ("an amber badge", ["amber"]), ("blue", ["amber"])]
+    for pred, gold in cases:
+        score = f1(pred, gold)
+        assert 0.0 <= score <= 1.0
+        if exact_match(pred, gold):
+            assert accuracy(pred, gold) and score == 1.0
+
+
+def test_sources_match_by_name_or_path_under_docs() -> None:
+    stored = "/home/u/suite/docs/hr/policies.md"
+    assert source_matches(stored, "policies.md")
+    assert source_matches(stored, "hr/policies.md")
+    assert not source_matches(stored, "licies.md")
+    assert not source_matches("/x/docs/other.md", "policies.md")
+
+
+def test_cited_sources_prefer_the_markers_in_the_answer() -> None:
+    passages = [(1, "overview.md"), (2, "policies.md"), (3, "safety.txt")]
+    assert cited_sources("It is 27 days [2].", passages) == ["policies.md"]
+    assert cited_sources("Amber [2][2] and [9].", passages) == ["policies.md"]
+    assert cited_sources("No markers at all.", passages) == [s for _, s in passages]
+
+
+def test_aggregates() -> None:
+    assert mean([True, False, True, True]) == 0.75
+    assert mean([]) is None
+    assert p50([3.0, 1.0, 2.0]) == 2.0
+    assert p50([]) is None
+    assert tokens_per_s([10, 30], [1.0, 1.0]) == 20.0
+    assert tokens_per_s([5], [0.0]) is None
+
+
+def test_peak_rss_is_positive_and_resettable() -> None:
+    reset_peak_rss()
+    first = peak_rss_mb()
+    assert first > 0
+    ballast = bytearray(64 * 1024 * 1024)
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touch every page so it is resident
+    assert peak_rss_mb() >= first + 32
+    del ballast
