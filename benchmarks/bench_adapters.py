@@ -87,7 +87,12 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=64, help="tokens generated per run")
     ap.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
     args = ap.parse_args()
+    # The state dir holds a merged 540 MB model; it goes when the run ends.
+    with tempfile.TemporaryDirectory(prefix="bench-adapters-") as tmp:
+        run(Path(tmp), args.tokens, args.repeats)
 
+
+def run(home: Path, tokens: int, repeats: int) -> None:
     import torch
 
     from outweigh.adapters import AdapterRegistry, generate_batch, merge_adapter
@@ -97,7 +102,6 @@ def main() -> None:
     from outweigh.models import load
     from outweigh.settings import Paths
 
-    home = Path(tempfile.mkdtemp(prefix="bench-adapters-"))
     paths = Paths(home)
     print(f"torch threads: {torch.get_num_threads()}, cpus: {os.cpu_count()}")
 
@@ -110,7 +114,6 @@ def main() -> None:
         f"val loss {t['metrics'].get('val_loss')}"
     )
 
-    # A second adapter, to time switching between two.
     registry = AdapterRegistry(paths)
     merged_dir = home / "merged"
     merge_adapter("signoff", merged_dir, paths)
@@ -124,7 +127,7 @@ def main() -> None:
     t0 = time.perf_counter()
     runtime.key("signoff")
     first_load = time.perf_counter() - t0
-    registry.add(registry.path("signoff"), "signoff-copy")
+    registry.add(registry.path("signoff"), "signoff-copy")  # a second adapter to switch to
     t0 = time.perf_counter()
     runtime.key("signoff-copy")
     second_load = time.perf_counter() - t0
@@ -159,9 +162,9 @@ def main() -> None:
     for m in variants.values():  # warm-up: first calls allocate
         decode_rate(m, inputs, 4)
     rates: dict[str, list[float]] = {k: [] for k in variants}
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         for name, m in variants.items():
-            rates[name].append(decode_rate(m, inputs, args.tokens))
+            rates[name].append(decode_rate(m, inputs, tokens))
     med = {k: statistics.median(v) for k, v in rates.items()}
     base = med["base (never wrapped)"]
 
@@ -181,7 +184,7 @@ def main() -> None:
     adherence_adapter = sum(g.text.endswith(SIGNOFF) for g in gens[:n]) / n
     adherence_base = sum(g.text.endswith(SIGNOFF) for g in gens[n:]) / n
 
-    print(f"\ndecode, {args.tokens} tokens x {args.repeats} interleaved rounds (median tokens/s):")
+    print(f"\ndecode, {tokens} tokens x {repeats} interleaved rounds (median tokens/s):")
     for name, r in med.items():
         print(f"  {name:<30} {r:7.1f} tok/s   ratio to base {r / base:.3f}")
     print(f"\nswitch between two adapters, per request: {switch_ms:.2f} ms")

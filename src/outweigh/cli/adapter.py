@@ -132,7 +132,7 @@ def show(name: str, as_json: bool = typer.Option(False, "--json", help="Print JS
             value = ", ".join(map(str, value))
         elif isinstance(value, dict):
             value = ", ".join(f"{k}={v:g}" for k, v in value.items()) or "-"
-        console.print(f"[bold]{key:>24}[/]  {value}", highlight=False)
+        console.print(f"[bold]{key:>24}[/]  {value}", highlight=False, soft_wrap=True)
 
 
 @adapter_app.command("rm")
@@ -154,7 +154,8 @@ def merge(
 
     with console.status(f"merging {spec}"):
         where = merge_adapter(spec, out)
-    console.print(f"merged model at {where}; use it with: outweigh ask --model {where} ...")
+    console.print(f"merged model at {where}; use it with:", highlight=False)
+    print(f"  outweigh ask --model {where} ...")  # plain print: never wrapped, copy-pasteable
 
 
 @adapter_app.command("export")
@@ -167,4 +168,5 @@ def export(
     from outweigh.adapters import export_adapter
 
     result = export_adapter(name, out, target)
-    console.print(f"wrote {result.path}\nserve it with:\n  {result.command}", highlight=False)
+    console.print(f"wrote {result.path}; serve it with:", highlight=False)
+    print(f"  {result.command}")  # plain print: never wrapped, copy-pasteable

@@ -34,10 +34,10 @@ class LocalBackend(Backend):
         self.paths = paths
         """Where adapter names resolve; None follows `OUTWEIGH_HOME` at each request."""
         self._lock = threading.Lock()
+        """transformers models are not safe to run from two threads at once."""
         self._tok_lock = threading.RLock()
         """Fast (Rust) tokenizers raise "Already borrowed" when two threads use one at once;
         the server tokenizes requests while a stream decodes, so every use takes this lock."""
-        """transformers models are not safe to run from two threads at once."""
 
     @property
     def runtime(self) -> AdapterRuntime:
