@@ -8,13 +8,12 @@ example style adapter once, with the default config, on the real SmolLM2.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.conftest import ROOT
+from tests.conftest import ROOT, CliResult  # noqa: F401  re-exported for the tests
 
 from outweigh.settings import Paths
 
@@ -133,35 +132,3 @@ def backend(private_smol, signoff: Trained, lora_dir: Callable[..., Path]) -> It
         registry.add(lora_dir("noise", seed=7, scale=0.08), "noise")
     registry.close()
     yield LocalBackend(private_smol, signoff.paths)
-
-
-@dataclass
-class CliResult:
-    """What one `outweigh ...` invocation did."""
-
-    code: int
-    """Exit status (0 when main returned normally)."""
-    out: str
-    """Captured stdout."""
-    err: str
-    """Captured stderr."""
-
-
-@pytest.fixture
-def cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., CliResult]:
-    """Run `outweigh ARGS...` through the real entry point, in this process."""
-    from outweigh.cli import main
-
-    def run(*args: str) -> CliResult:
-        monkeypatch.setattr(sys, "argv", ["outweigh", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        captured = capsys.readouterr()
-        return CliResult(code, captured.out, captured.err)
-
-    return run

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from outweigh.plan import catalog
-
-from .conftest import CliResult
+from tests.conftest import CliResult
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = [
