@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "AdapterInfo": "outweigh.adapters",
+    "AdapterRegistry": "outweigh.adapters",
     "Answer": "outweigh.engine",
     "AskOptions": "outweigh.engine",
     "Breakdown": "outweigh.plan",
@@ -25,15 +27,21 @@ _EXPORTS = {
     "GpuFit": "outweigh.plan",
     "IngestError": "outweigh.errors",
     "InputError": "outweigh.errors",
+    "MemoryItem": "outweigh.memory",
+    "MemoryStore": "outweigh.memory",
     "ModelLoadError": "outweigh.errors",
     "NotFoundError": "outweigh.errors",
     "OutweighError": "outweigh.errors",
     "Paths": "outweigh.settings",
     "Plan": "outweigh.plan",
     "PlanSpec": "outweigh.plan",
+    "TrainConfig": "outweigh.adapters",
+    "train_adapter": "outweigh.adapters",
 }
 
 __all__ = [
+    "AdapterInfo",
+    "AdapterRegistry",
     "Answer",
     "AskOptions",
     "Breakdown",
@@ -44,13 +52,17 @@ __all__ = [
     "GpuFit",
     "IngestError",
     "InputError",
+    "MemoryItem",
+    "MemoryStore",
     "ModelLoadError",
     "NotFoundError",
     "OutweighError",
     "Paths",
     "Plan",
     "PlanSpec",
+    "TrainConfig",
     "__version__",
+    "train_adapter",
 ]
 
 
@@ -67,6 +79,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from outweigh.adapters import AdapterInfo, AdapterRegistry, TrainConfig, train_adapter
     from outweigh.engine import Answer, AskOptions, Citation, Engine
     from outweigh.errors import (
         CapacityError,
@@ -76,5 +89,6 @@ if TYPE_CHECKING:
         NotFoundError,
         OutweighError,
     )
+    from outweigh.memory import MemoryItem, MemoryStore
     from outweigh.plan import Breakdown, Comparison, GpuFit, Plan, PlanSpec
     from outweigh.settings import Paths
