@@ -4,32 +4,18 @@ and the issue's end-to-end check on the real SmolLM2-135M, where retrieval must 
 from __future__ import annotations
 
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from outweigh.cli import main
-from outweigh.cli._app import console, console_err
 from outweigh.retrieval.store import Store
 from outweigh.settings import Paths
+from tests.conftest import CliResult
 from tests.eval.conftest import MakeSuite
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["outweigh", *args])
-    # Wide consoles, so "one line" tests the message, not rich's wrapping at 80 columns.
-    monkeypatch.setattr(console_err, "width", 1000)
-    monkeypatch.setattr(console, "width", 200)
-    try:
-        main()
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+Cli = Callable[..., CliResult]
 
 
 @pytest.fixture
@@ -59,10 +45,11 @@ def _bad(suite: Path, tmp_path: Path) -> list[tuple[list[str], str]]:
 
 
 def test_every_bad_input_is_one_line_and_exit_2(
-    suite: Path, tmp_path: Path, paths: Paths, monkeypatch: pytest.MonkeyPatch, capsys
+    suite: Path, tmp_path: Path, paths: Paths, cli: Cli
 ) -> None:
     for args, says in _bad(suite, tmp_path):
-        code, out, err = cli(["eval", *args], monkeypatch, capsys)
+        r = cli("eval", *args)
+        code, out, err = r.code, r.out, r.err
         assert code == 2, (args, out, err)
         assert err.startswith("error: ") and says in err, (args, err)
         assert err.count("\n") == 1, err
@@ -72,28 +59,26 @@ def test_every_bad_input_is_one_line_and_exit_2(
     assert not paths.db.exists() or Store(paths).collections() == []
 
 
-def test_a_malformed_suite_line_is_one_line(
-    make_suite: MakeSuite, monkeypatch: pytest.MonkeyPatch, capsys
-) -> None:
+def test_a_malformed_suite_line_is_one_line(make_suite: MakeSuite, cli: Cli) -> None:
     bad = make_suite(style=[{"prompt": "p", "check": {"ends_with": "x"}}, "{oops"], name="bad")
-    code, _, err = cli(["eval", str(bad), "-c", "smollm2-135m"], monkeypatch, capsys)
+    r = cli("eval", str(bad), "-c", "smollm2-135m")
+    code, _, err = r.code, r.out, r.err
     assert code == 2
     assert err.startswith("error: style.jsonl line 2: not valid JSON") and err.count("\n") == 1
 
 
-def test_an_unknown_adapter_is_one_line(
-    suite: Path, monkeypatch: pytest.MonkeyPatch, capsys
-) -> None:
+def test_an_unknown_adapter_is_one_line(suite: Path, cli: Cli) -> None:
     adapters = pytest.importorskip("outweigh.adapters")
     if not hasattr(adapters, "AdapterRegistry"):
         pytest.skip("adapters (issue #4) are not in this tree yet")
-    code, _, err = cli(["eval", str(suite), "-c", "smollm2-135m+lora:nope"], monkeypatch, capsys)
+    r = cli("eval", str(suite), "-c", "smollm2-135m+lora:nope")
+    code, _, err = r.code, r.out, r.err
     assert code == 2 and "nope" in err and err.count("\n") == 1
 
 
 @pytest.mark.slow
 def test_end_to_end_rag_beats_the_bare_small_model(
-    five_suite: Path, tmp_path: Path, paths: Paths, monkeypatch: pytest.MonkeyPatch, capsys
+    five_suite: Path, tmp_path: Path, paths: Paths, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -101,7 +86,11 @@ def test_end_to_end_rag_beats_the_bare_small_model(
     args += ["--max-tokens", "32", "--seed", "0"]
     args += ["--json", str(out / "r.json"), "--plot", str(out / "r.png")]
     args += ["--report", str(out / "r.md")]
-    code, stdout, err = cli(args, monkeypatch, capsys)
+    from outweigh.cli._app import console
+
+    monkeypatch.setattr(console, "width", 200)  # the whole table, unwrapped, in captured stdout
+    r = cli(*args)
+    code, stdout, err = r.code, r.out, r.err
     assert code == 0, err
     doc = json.loads((out / "r.json").read_text("utf-8"))
     bare, rag = doc["results"]["smollm2-135m"], doc["results"]["smollm2-135m+rag"]
@@ -116,9 +105,7 @@ def test_end_to_end_rag_beats_the_bare_small_model(
     assert [c.name for c in Store(paths).collections()] == []  # the private collection is gone
 
 
-def test_demo_bad_inputs_are_one_line(
-    make_suite: MakeSuite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
-) -> None:
+def test_demo_bad_inputs_are_one_line(make_suite: MakeSuite, tmp_path: Path, cli: Cli) -> None:
     file = tmp_path / "taken"
     file.write_text("x")
     style_only = make_suite(style=[{"prompt": "p", "check": {"ends_with": "x"}}], name="s")
@@ -128,6 +115,7 @@ def test_demo_bad_inputs_are_one_line(
         (["--suite", str(tmp_path / "nope")], "does not exist"),
         (["--suite", str(style_only)], "has no docs/ and questions.jsonl"),
     ]:
-        code, _, err = cli(["demo", *args], monkeypatch, capsys)
+        r = cli("demo", *args)
+        code, _, err = r.code, r.out, r.err
         assert code == 2 and err.startswith("error: ") and says in err, (args, err)
         assert err.count("\n") == 1
