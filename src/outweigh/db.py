@@ -28,8 +28,11 @@ def connect(path: Path) -> sqlite3.Connection:
         raise OutweighError(f"cannot open database {path}: {e}; move it aside and re-ingest") from e
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys=ON")
-    # NORMAL is durable in WAL mode except on power loss of the OS itself (sqlite.org/wal.html).
-    conn.execute("PRAGMA synchronous=NORMAL")
+    # FULL: every COMMIT fsyncs the WAL before it returns. With NORMAL a committed transaction
+    # survives a killed process but can be lost to a power cut or OS crash
+    # (sqlite.org/pragma.html#pragma_synchronous). outweigh reports a document as ingested or
+    # a memory as saved only after COMMIT returns, so that report must survive both.
+    conn.execute("PRAGMA synchronous=FULL")
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " component TEXT NOT NULL, version INTEGER NOT NULL,"

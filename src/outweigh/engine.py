@@ -18,6 +18,7 @@ from outweigh.generate.base import Backend, GenerationRequest, Message
 from outweigh.retrieval.hybrid import Hit, HybridSearcher
 from outweigh.retrieval.ingest import IngestReport, ingest
 from outweigh.retrieval.store import Store
+from outweigh.retrieval.vectors import VectorStore, open_vector_store
 from outweigh.settings import DEFAULT_COLLECTION, DEFAULT_MODEL, IngestLimits, Paths
 
 if TYPE_CHECKING:
@@ -151,6 +152,7 @@ class Engine:
             self.model = backend.name
         self._store: Store | None = None
         self._searcher: HybridSearcher | None = None
+        self._vectors: VectorStore | None = None
         self._memory: MemoryStore | None = None
         self._adapters: AdapterRegistry | None = None
         self._lock = threading.Lock()
@@ -171,9 +173,16 @@ class Engine:
         return self._embedder
 
     @property
+    def vectors(self) -> VectorStore:
+        """The dense index: faiss files, or Qdrant when `$OUTWEIGH_VECTOR_STORE` says so."""
+        if self._vectors is None:
+            self._vectors = open_vector_store(self.store)
+        return self._vectors
+
+    @property
     def searcher(self) -> HybridSearcher:
         if self._searcher is None:
-            self._searcher = HybridSearcher(self.store, self.embedder)
+            self._searcher = HybridSearcher(self.store, self.embedder, self.vectors)
         return self._searcher
 
     @property
@@ -219,6 +228,7 @@ class Engine:
             self._store.close()
             self._store = None
             self._searcher = None
+            self._vectors = None
 
     # -- documents ------------------------------------------------------------------------
     def ingest(
@@ -228,8 +238,15 @@ class Engine:
         prune: bool = False,
         limits: IngestLimits | None = None,
         on_file: Any = None,
+        on_commit: Any = None,
+        on_sync: Any = None,
     ) -> IngestReport:
-        return ingest(
+        """Ingest files, then bring the vector index up to date so the next search is fast.
+
+        `on_file(path, total)` after each file is read, `on_commit(source, chunks)` after each
+        document is durably stored, `on_sync(done, total)` while vectors join the index.
+        """
+        report = ingest(
             paths,
             self.store,
             self.embedder,
@@ -237,7 +254,11 @@ class Engine:
             prune=prune,
             limits=limits,
             on_file=on_file,
+            on_commit=on_commit,
         )
+        if report.files or report.removed:
+            self.vectors.sync(self.store.collection(collection), on_sync)
+        return report
 
     def search(
         self, query: str, collection: str = DEFAULT_COLLECTION, k: int = 5, mode: str = "hybrid"

@@ -361,15 +361,13 @@ def _ingest(
 
 
 def _drop(engine: Engine, collection: str) -> None:
-    """Remove the run's private collection and its faiss files."""
-    from outweigh.retrieval.vectors import VectorIndex
-
+    """Remove the run's private collection and its vector index."""
     try:
         engine.store.drop_collection(collection)
     except NotFoundError:
         pass  # ingestion failed before it created the collection
     finally:
-        VectorIndex(engine.store).drop(collection)
+        engine.vectors.drop(collection)
 
 
 class _Runs:

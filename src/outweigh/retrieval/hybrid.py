@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from outweigh.embed import Embedder
 from outweigh.retrieval.store import Collection, Store
-from outweigh.retrieval.vectors import VectorIndex
+from outweigh.retrieval.vectors import VectorStore, open_vector_store
 
 RRF_K = 60
 """RRF constant k=60 (Cormack, Clarke & Buettcher, SIGIR 2009): damps the head of each list."""
@@ -62,10 +62,12 @@ def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, fl
 class HybridSearcher:
     """BM25 + dense over one store, fused with RRF."""
 
-    def __init__(self, store: Store, embedder: Embedder) -> None:
+    def __init__(
+        self, store: Store, embedder: Embedder, vectors: VectorStore | None = None
+    ) -> None:
         self.store = store
         self.embedder = embedder
-        self.vectors = VectorIndex(store)
+        self.vectors = vectors or open_vector_store(store)
 
     def search(self, query: str, collection: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
         """Top-k chunks for `query`; `mode` is "hybrid", "bm25" or "dense"."""

@@ -74,8 +74,13 @@ def ingest(
     chunk_tokens: int = 200,
     overlap: int = 40,
     on_file: Callable[[str, int], None] | None = None,
+    on_commit: Callable[[str, int], None] | None = None,
 ) -> IngestReport:
-    """Ingest files and folders into `collection`; `on_file(path, total)` drives a progress bar."""
+    """Ingest files and folders into `collection`.
+
+    `on_file(path, total)` drives a progress bar; `on_commit(source, chunks)` is called once a
+    document's transaction has committed, so whatever it reports survives a crash.
+    """
     limits = limits or IngestLimits()
     roots = [Path(p).expanduser() for p in paths]
     if not roots:
@@ -102,10 +107,10 @@ def ingest(
             else:
                 pending.append(item)
                 if sum(len(p.chunks) for p in pending) >= EMBED_BATCH:
-                    _flush(pending, coll, store, embedder, report)
+                    _flush(pending, coll, store, embedder, report, on_commit)
         if on_file:
             on_file(str(path), len(files))
-    _flush(pending, coll, store, embedder, report)
+    _flush(pending, coll, store, embedder, report, on_commit)
     if prune:
         report.removed = _prune(store, coll, roots, seen)
     return report
@@ -139,6 +144,7 @@ def _flush(
     store: Store,
     embedder: Embedder,
     report: IngestReport,
+    on_commit: Callable[[str, int], None] | None,
 ) -> None:
     if not pending:
         return
@@ -152,6 +158,8 @@ def _flush(
         offset += n
         report.files += 1
         report.chunks += n
+        if on_commit:
+            on_commit(p.source, n)
     pending.clear()
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,34 @@ MIGRATIONS = [
     CREATE VIRTUAL TABLE chunks_fts USING fts5(
       text, content='chunks', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
     );
+    CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+      INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+      INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    """,
+    # Chunk ids become AUTOINCREMENT: never reused, so a vector store can sync by id alone
+    # (a reused id could otherwise name a new chunk while the index holds the old vector).
+    """
+    CREATE TABLE chunks_v2 (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+      collection_id INTEGER NOT NULL,
+      ord INTEGER NOT NULL,
+      text TEXT NOT NULL,
+      start INTEGER NOT NULL,
+      end INTEGER NOT NULL,
+      embedding BLOB NOT NULL
+    );
+    INSERT INTO chunks_v2 SELECT id, document_id, collection_id, ord, text, start, end, embedding
+      FROM chunks;
+    DROP TRIGGER chunks_ai;
+    DROP TRIGGER chunks_ad;
+    DROP TABLE chunks;
+    ALTER TABLE chunks_v2 RENAME TO chunks;
+    CREATE INDEX chunks_by_document ON chunks(document_id);
+    CREATE INDEX chunks_by_collection ON chunks(collection_id);
     CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
       INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
     END;
@@ -230,17 +259,45 @@ class Store:
             "UPDATE collections SET generation = generation + 1 WHERE id = ?", (collection_id,)
         )
 
+    def generation(self, collection: Collection) -> int:
+        """The collection's generation now (a `Collection` holds the one it was read at)."""
+        row = self.conn.execute(
+            "SELECT generation FROM collections WHERE id = ?", (collection.id,)
+        ).fetchone()
+        return int(row[0]) if row else -1
+
     # -- chunks ---------------------------------------------------------------------------
+    def chunk_ids(self, collection: Collection) -> np.ndarray:
+        """Every chunk id of the collection, sorted, as int64."""
+        cur = self.conn.execute(
+            "SELECT id FROM chunks WHERE collection_id = ? ORDER BY id", (collection.id,)
+        )
+        return np.fromiter((r[0] for r in cur), dtype=np.int64)
+
+    def iter_embeddings(
+        self, collection: Collection, ids: np.ndarray | None = None, batch: int = 8192
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors (n, dim) float32) in batches: all chunks, or those with `ids`."""
+        dim = collection.dim or 0
+        if ids is None:
+            ids = self.chunk_ids(collection)
+        for start in range(0, len(ids), batch):
+            part = [int(i) for i in ids[start : start + batch]]
+            rows = self.conn.execute(
+                "SELECT id, embedding FROM chunks WHERE collection_id = ? AND id IN "
+                "(SELECT value FROM json_each(?)) ORDER BY id",
+                (collection.id, json.dumps(part)),
+            ).fetchall()
+            got = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            yield got, vecs.reshape(-1, dim)
+
     def embeddings(self, collection: Collection) -> tuple[np.ndarray, np.ndarray]:
         """(ids (n,) int64, vectors (n, dim) float32) of every chunk in the collection."""
-        rows = self.conn.execute(
-            "SELECT id, embedding FROM chunks WHERE collection_id = ? ORDER BY id",
-            (collection.id,),
-        ).fetchall()
-        dim = collection.dim or 0
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim)
-        return ids, vecs
+        parts = list(self.iter_embeddings(collection))
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros((0, collection.dim or 0), np.float32)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRow]:
         ids = list(ids)

@@ -1,9 +1,17 @@
-"""Dense search with faiss; the index is a cache of the db, rebuilt whenever it is stale.
+"""Dense search behind one interface; every index is a cache of the db, synced by chunk id.
 
-`index/<collection>.faiss` holds an exact inner-product index (vectors are normalised, so this
-is cosine). Its sidecar `.gen` file records the collection generation it was built from; a
-mismatch with the db means some document changed and the index is rebuilt from the embeddings
-in SQLite. Exact search keeps recall at 1.0; at 100k x 384-d it is a few ms per query.
+SQLite holds every chunk's embedding. A vector store only mirrors them, so it can always be
+checked against the db and repaired from it:
+
+- `sync` makes the index hold exactly the collection's chunks: it adds the missing ids and
+  removes the orphans (chunk ids are AUTOINCREMENT, never reused, so an id names one vector
+  for ever). A missing or corrupt index is rebuilt from nothing the same way.
+- `search` syncs first whenever the collection's generation moved since the last sync; at a
+  steady generation it is one index query.
+- `check` reports orphans and missing vectors without writing; `outweigh doctor` uses it.
+
+`open_vector_store` picks the engine: faiss files under the state directory (the default), or
+Qdrant when `OUTWEIGH_VECTOR_STORE` (or `spec`) says `qdrant://host:port` or `qdrant:///path`.
 """
 
 from __future__ import annotations
@@ -11,15 +19,101 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
+from outweigh.errors import InputError
 from outweigh.retrieval.store import Collection, Store
 
+Progress = Callable[[int, int], None]
+"""`progress(done, total)`: vectors added so far during a sync."""
 
-class VectorIndex:
-    """faiss indexes by collection, loaded once and refreshed when their generation moves."""
+ADD_BATCH = 8192
+"""Vectors read from SQLite and added per step of a sync."""
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one `sync` changed."""
+
+    added: int
+    removed: int
+    rebuilt: bool
+    """True when the index was missing or unreadable and was built from the db."""
+
+
+@dataclass(frozen=True)
+class IndexCheck:
+    """How an index compares with the db's chunks; `ok` means it needs no repair."""
+
+    chunks: int
+    indexed: int
+    orphans: int
+    """Vectors whose chunk no longer exists."""
+    missing: int
+    """Chunks without a vector."""
+    problem: str | None = None
+    """Why the index could not be read at all (missing file, corrupt file, unreachable server)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None and self.orphans == 0 and self.missing == 0
+
+
+class VectorStore(Protocol):
+    """A dense index over the chunks of each collection, kept in step with the db."""
+
+    def search(
+        self, collection: Collection, query: np.ndarray, limit: int
+    ) -> list[tuple[int, float]]:
+        """(chunk_id, cosine) best-first; syncs first if the collection changed."""
+        ...
+
+    def sync(self, collection: Collection, progress: Progress | None = None) -> SyncReport:
+        """Make the index hold exactly the collection's chunks."""
+        ...
+
+    def check(self, collection: Collection) -> IndexCheck:
+        """Compare the index with the db; writes nothing."""
+        ...
+
+    def drop(self, collection_name: str) -> None:
+        """Forget the collection's index."""
+        ...
+
+
+def open_vector_store(store: Store, spec: str | None = None) -> VectorStore:
+    """The vector store named by `spec`, else by `$OUTWEIGH_VECTOR_STORE`, else faiss."""
+    spec = (spec or os.environ.get("OUTWEIGH_VECTOR_STORE") or "faiss").strip()
+    if spec == "faiss":
+        return FaissStore(store)
+    if spec.startswith("qdrant:"):
+        from outweigh.retrieval.qdrant import QdrantStore
+
+        return QdrantStore(store, spec)
+    raise InputError(
+        f"unknown vector store {spec!r}; set OUTWEIGH_VECTOR_STORE to faiss, "
+        "qdrant://host:port or qdrant:///path/to/dir"
+    )
+
+
+def diff_ids(db_ids: np.ndarray, indexed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(missing, orphans): chunk ids without a vector, and vector ids without a chunk."""
+    missing = np.setdiff1d(db_ids, indexed, assume_unique=True)
+    orphans = np.setdiff1d(indexed, db_ids, assume_unique=True)
+    return missing, orphans
+
+
+class FaissStore:
+    """faiss files under `index/`: `<collection>.faiss` plus a `.gen` sidecar.
+
+    The sidecar records the collection generation the file was synced at. A stale generation
+    means a diff against the db; a missing or unreadable file means a rebuild. Exact
+    inner-product search (vectors are normalised, so this is cosine) keeps recall at 1.0.
+    """
 
     def __init__(self, store: Store) -> None:
         import faiss
@@ -34,55 +128,57 @@ class VectorIndex:
     def search(
         self, collection: Collection, query: np.ndarray, limit: int
     ) -> list[tuple[int, float]]:
-        """(chunk_id, cosine) best-first."""
-        index = self._index(collection)
+        index = self._current(collection)
         if index.ntotal == 0:
             return []
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         scores, ids = index.search(q, min(limit, index.ntotal))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
-    def _index(self, collection: Collection) -> Any:
+    def _current(self, collection: Collection) -> Any:
         with self._lock:
             hit = self._loaded.get(collection.name)
             if hit and hit[0] == collection.generation:
                 return hit[1]
-            index = self._read(collection) or self._build(collection)
-            self._loaded[collection.name] = (collection.generation, index)
-            return index
+        self.sync(collection)
+        with self._lock:
+            return self._loaded[collection.name][1]
 
-    def _files(self, collection: Collection) -> tuple[str, str]:
-        base = self.store.paths.index_dir / collection.name
-        return f"{base}.faiss", f"{base}.gen"
+    def sync(self, collection: Collection, progress: Progress | None = None) -> SyncReport:
+        with self._lock:
+            generation = self.store.generation(collection)
+            hit = self._loaded.get(collection.name)
+            if hit and hit[0] == generation:
+                return SyncReport(0, 0, False)
+            index, _ = self._read(collection)
+            if index is not None and self._saved_generation(collection) == generation:
+                self._loaded[collection.name] = (generation, index)
+                return SyncReport(0, 0, False)
+            rebuilt = index is None
+            if index is None:
+                index = self._new(collection)
+            db_ids = self.store.chunk_ids(collection)
+            missing, orphans = diff_ids(db_ids, _ids(index))
+            if len(orphans):
+                index.remove_ids(np.ascontiguousarray(orphans, dtype=np.int64))
+            done = 0
+            for ids, vecs in self.store.iter_embeddings(collection, missing, ADD_BATCH):
+                index.add_with_ids(vecs, ids)
+                done += len(ids)
+                if progress:
+                    progress(done, len(missing))
+            self._write(collection, index, generation)
+            self._loaded[collection.name] = (generation, index)
+            return SyncReport(len(missing), len(orphans), rebuilt)
 
-    def _read(self, collection: Collection) -> Any | None:
-        import faiss
-
-        path, gen = self._files(collection)
-        try:
-            with open(gen) as f:
-                if int(f.read().strip()) != collection.generation:
-                    return None
-            return faiss.read_index(path)
-        except (OSError, ValueError, RuntimeError):
-            return None  # missing, stale or corrupt: the db has everything to rebuild
-
-    def _build(self, collection: Collection) -> Any:
-        import faiss
-
-        ids, vecs = self.store.embeddings(collection)
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(collection.dim or 1))
-        if len(ids):
-            index.add_with_ids(vecs, ids)
-        path, gen = self._files(collection)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        # Write then rename: a reader never sees a half-written index.
-        faiss.write_index(index, path + ".tmp")
-        os.replace(path + ".tmp", path)
-        with open(gen + ".tmp", "w") as f:
-            f.write(str(collection.generation))
-        os.replace(gen + ".tmp", gen)
-        return index
+    def check(self, collection: Collection) -> IndexCheck:
+        db_ids = self.store.chunk_ids(collection)
+        index, problem = self._read(collection)
+        if index is None:
+            why = "no index file" if problem == "missing" else f"unreadable index ({problem})"
+            return IndexCheck(len(db_ids), 0, 0, len(db_ids), why)
+        missing, orphans = diff_ids(db_ids, _ids(index))
+        return IndexCheck(len(db_ids), int(index.ntotal), len(orphans), len(missing))
 
     def drop(self, collection_name: str) -> None:
         with self._lock:
@@ -91,3 +187,67 @@ class VectorIndex:
         for suffix in (".faiss", ".gen"):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(f"{base}{suffix}")
+
+    # -- files ----------------------------------------------------------------------------
+    def _files(self, collection: Collection) -> tuple[str, str]:
+        base = self.store.paths.index_dir / collection.name
+        return f"{base}.faiss", f"{base}.gen"
+
+    def _new(self, collection: Collection) -> Any:
+        import faiss
+
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(collection.dim or 1))
+
+    def _read(self, collection: Collection) -> tuple[Any | None, str | None]:
+        """(index, None), or (None, why): "missing" or the reader's complaint."""
+        import faiss
+
+        path, _ = self._files(collection)
+        if not os.path.exists(path):
+            return None, "missing"
+        try:
+            index = faiss.read_index(path)
+            if index.d != (collection.dim or 1) or not isinstance(
+                faiss.downcast_index(index), faiss.IndexIDMap2
+            ):
+                return None, f"wrong shape: {index.d}-d"
+            return faiss.downcast_index(index), None
+        except (RuntimeError, MemoryError, ValueError) as e:
+            return None, str(e).strip().splitlines()[-1][:120] if str(e).strip() else "corrupt"
+
+    def _saved_generation(self, collection: Collection) -> int | None:
+        try:
+            with open(self._files(collection)[1]) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _write(self, collection: Collection, index: Any, generation: int) -> None:
+        import faiss
+
+        path, gen = self._files(collection)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        # Write, fsync, rename: a reader never sees a half-written index, and the sidecar is
+        # renamed last, so a crash between the two leaves a stale generation, hence a diff.
+        faiss.write_index(index, path + ".tmp")
+        _fsync(path + ".tmp")
+        os.replace(path + ".tmp", path)
+        with open(gen + ".tmp", "w") as f:
+            f.write(str(generation))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(gen + ".tmp", gen)
+
+
+def _ids(index: Any) -> np.ndarray:
+    import faiss
+
+    return np.sort(faiss.vector_to_array(index.id_map).astype(np.int64))
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
