@@ -6,6 +6,7 @@ so `outweigh --help` and `outweigh plan` never import torch.
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 from rich.markup import escape
@@ -24,14 +25,23 @@ from outweigh.cli import plan as _plan  # noqa: F401  isort: skip
 from outweigh.cli import demo as _demo  # noqa: F401  isort: skip
 from outweigh.cli import eval as _eval  # noqa: F401  isort: skip
 from outweigh.cli import serve as _serve  # noqa: F401  isort: skip
+from outweigh.cli import doctor as _doctor  # noqa: F401  isort: skip
 
 
 def main() -> None:
     """Entry point: run the app and turn OutweighError into one red line and exit code 2."""
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode click returns a `typer.Exit` code instead of exiting.
+        code = app(standalone_mode=False)
     except OutweighError as e:
         console_err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except sqlite3.DatabaseError as e:  # a damaged or locked db file: say so in one line
+        console_err.print(
+            f"[bold red]error:[/] database: {escape(str(e))}; run outweigh doctor",
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(2)
     except KeyboardInterrupt:
         console_err.print("[yellow]interrupted[/]")
@@ -49,3 +59,5 @@ def main() -> None:
         if isinstance(e, click.exceptions.Exit):
             sys.exit(e.exit_code)
         raise
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -48,7 +48,9 @@ def ask(
     if adapter is not None:
         engine.adapters.resolve(adapter)  # unknown adapter: one line naming the registered ones
     if opts.rag:
-        engine.store.collection(collection)  # unknown collection: fail before loading a model
+        from outweigh.cli._progress import sync_index
+
+        sync_index(engine, collection)  # unknown collection: fail before loading a model
     if opts.memory:
         engine.memory.check_message(question)  # over the memory cap: the same
     with console.status(f"loading {model}"):

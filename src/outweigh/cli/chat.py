@@ -181,7 +181,9 @@ def chat(
     if adapter is not None:
         engine.adapters.resolve(adapter)
     if opts.rag:
-        engine.store.collection(opts.collection)
+        from outweigh.cli._progress import sync_index
+
+        sync_index(engine, opts.collection)
     with console.status(f"loading {model}"):
         engine.backend()
     if sys.stdin.isatty():

@@ -72,8 +72,11 @@ class VectorStore(Protocol):
         """(chunk_id, cosine) best-first; syncs first if the collection changed."""
         ...
 
-    def sync(self, collection: Collection, progress: Progress | None = None) -> SyncReport:
-        """Make the index hold exactly the collection's chunks."""
+    def sync(
+        self, collection: Collection, progress: Progress | None = None, force: bool = False
+    ) -> SyncReport:
+        """Make the index hold exactly the collection's chunks. Without `force`, an index whose
+        recorded generation is current is trusted as it is; with it, it is diffed anyway."""
         ...
 
     def check(self, collection: Collection) -> IndexCheck:
@@ -90,7 +93,7 @@ def open_vector_store(store: Store, spec: str | None = None) -> VectorStore:
     spec = (spec or os.environ.get("OUTWEIGH_VECTOR_STORE") or "faiss").strip()
     if spec == "faiss":
         return FaissStore(store)
-    if spec.startswith("qdrant:"):
+    if spec.startswith(("qdrant:", "qdrants:")):
         from outweigh.retrieval.qdrant import QdrantStore
 
         return QdrantStore(store, spec)
@@ -144,14 +147,17 @@ class FaissStore:
         with self._lock:
             return self._loaded[collection.name][1]
 
-    def sync(self, collection: Collection, progress: Progress | None = None) -> SyncReport:
+    def sync(
+        self, collection: Collection, progress: Progress | None = None, force: bool = False
+    ) -> SyncReport:
         with self._lock:
             generation = self.store.generation(collection)
             hit = self._loaded.get(collection.name)
-            if hit and hit[0] == generation:
+            if hit and hit[0] == generation and not force:
                 return SyncReport(0, 0, False)
             index, _ = self._read(collection)
-            if index is not None and self._saved_generation(collection) == generation:
+            trusted = not force and self._saved_generation(collection) == generation
+            if index is not None and trusted:
                 self._loaded[collection.name] = (generation, index)
                 return SyncReport(0, 0, False)
             rebuilt = index is None
@@ -206,12 +212,12 @@ class FaissStore:
         if not os.path.exists(path):
             return None, "missing"
         try:
+            # read_index returns the concrete class; a downcast_index() copy of the wrapper
+            # would not own the C++ object, which dies with the original.
             index = faiss.read_index(path)
-            if index.d != (collection.dim or 1) or not isinstance(
-                faiss.downcast_index(index), faiss.IndexIDMap2
-            ):
-                return None, f"wrong shape: {index.d}-d"
-            return faiss.downcast_index(index), None
+            if not isinstance(index, faiss.IndexIDMap2) or index.d != (collection.dim or 1):
+                return None, f"wrong kind of index ({type(index).__name__}, {index.d}-d)"
+            return index, None
         except (RuntimeError, MemoryError, ValueError) as e:
             return None, str(e).strip().splitlines()[-1][:120] if str(e).strip() else "corrupt"
 

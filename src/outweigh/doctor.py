@@ -1,0 +1,191 @@
+"""`outweigh doctor`: check the state directory against its own invariants and repair what it can.
+
+SQLite is the source of truth; everything else (FTS5 indexes, vector indexes, leftover files)
+is derived from it or disposable, so it can be checked against the db and rebuilt:
+
+- the db file passes `PRAGMA integrity_check`; no repair (restore a backup, or
+  `sqlite3 outweigh.db .recover`), and no other repair runs on a damaged file;
+- each document holds exactly its `n_chunks` chunks, of the collection's dimension; a broken
+  one is removed, and ingesting its file again restores it;
+- the FTS5 indexes of chunks and memories match their tables; repair: FTS5 `rebuild`;
+- each vector index holds exactly the collection's chunk ids; repair: sync (orphans out,
+  missing vectors in, an unreadable index rebuilt);
+- no write leftovers (`index/*.tmp`, `adapters/.staging-*`); repair: delete those older than
+  `STALE_S`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from outweigh.db import transaction
+from outweigh.retrieval.store import Collection, Store
+from outweigh.retrieval.vectors import VectorStore, open_vector_store
+from outweigh.settings import Paths
+
+STALE_S = 600
+"""A leftover file younger than this may belong to a write still running; it is left alone."""
+
+RESTORE = "restore a backup, or run `sqlite3 outweigh.db .recover` into a new file"
+
+FTS_TABLES = (("chunks_fts", "chunks"), ("memories_fts", "memories"))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check: what it looked at, what it found, and whether it was repaired."""
+
+    check: str
+    ok: bool
+    detail: str
+    repaired: bool = False
+
+    @property
+    def healthy(self) -> bool:
+        """True when nothing is wrong now: it passed, or its problem was repaired."""
+        return self.ok or self.repaired
+
+
+def diagnose(
+    paths: Paths | None = None,
+    repair: bool = True,
+    vectors: VectorStore | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[Finding]:
+    """Run every check; with `repair`, fix what can be fixed. `progress(what, done, total)`."""
+    paths = paths or Paths()
+    if not paths.db.exists():
+        return [Finding("database", True, f"{paths.db} does not exist yet; nothing to check")]
+    try:
+        store = Store(paths)
+    except sqlite3.DatabaseError as e:
+        return [Finding("database", False, f"cannot read {paths.db}: {e}; {RESTORE}")]
+    try:
+        findings = [_integrity(store.conn)]
+        if not findings[0].ok:
+            return findings  # a damaged file: repairs on top of it could make things worse
+        findings += _documents(store, repair)
+        findings += [_fts(store.conn, fts, table, repair) for fts, table in FTS_TABLES]
+        vectors = vectors or open_vector_store(store)
+        for coll in store.collections():
+            findings.append(_vectors(vectors, coll, repair, progress))
+        findings.append(_leftovers(paths, repair))
+        return findings
+    finally:
+        store.close()
+
+
+def _integrity(conn: sqlite3.Connection) -> Finding:
+    try:
+        rows = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+    except sqlite3.DatabaseError as e:
+        rows = [str(e)]
+    if rows == ["ok"]:
+        return Finding("database", True, "integrity_check ok")
+    return Finding(
+        "database", False, f"integrity_check: {rows[0]} ({len(rows)} problems); {RESTORE}"
+    )
+
+
+def _documents(store: Store, repair: bool) -> list[Finding]:
+    """Partial documents (chunk count off, or embeddings of the wrong size)."""
+    bad = store.conn.execute(
+        "SELECT d.id, d.source, c.name, c.id AS cid, d.n_chunks, count(ch.id) AS n, "
+        "sum(length(ch.embedding) != 4 * c.dim) AS wrong "
+        "FROM documents d JOIN collections c ON c.id = d.collection_id "
+        "LEFT JOIN chunks ch ON ch.document_id = d.id "
+        "GROUP BY d.id HAVING n != d.n_chunks OR wrong > 0"
+    ).fetchall()
+    strays = store.conn.execute(
+        "SELECT count(*) FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)"
+    ).fetchone()[0]
+    total = store.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+    if not bad and not strays:
+        return [Finding("documents", True, f"{total} documents whole")]
+    detail = f"{len(bad)} partial documents, {strays} chunks without a document"
+    if not repair:
+        return [Finding("documents", False, detail + "; run outweigh doctor to repair")]
+    with transaction(store.conn) as c:
+        touched = {row["cid"] for row in bad} | {
+            r[0]
+            for r in c.execute(
+                "SELECT DISTINCT collection_id FROM chunks "
+                "WHERE document_id NOT IN (SELECT id FROM documents)"
+            )
+        }
+        c.execute("DELETE FROM chunks WHERE document_id NOT IN (SELECT id FROM documents)")
+        for row in bad:
+            c.execute("DELETE FROM chunks WHERE document_id = ?", (row["id"],))
+            c.execute("DELETE FROM documents WHERE id = ?", (row["id"],))
+        for cid in touched:  # the vector indexes must drop these chunks too
+            c.execute("UPDATE collections SET generation = generation + 1 WHERE id = ?", (cid,))
+    names = ", ".join(row["source"] for row in bad[:3]) + (" ..." if len(bad) > 3 else "")
+    hint = f"; ingest again: {names}" if bad else ""
+    return [Finding("documents", False, f"{detail}; removed{hint}", repaired=True)]
+
+
+def _fts(conn: sqlite3.Connection, fts: str, table: str, repair: bool) -> Finding:
+    try:
+        # rank=1: compare the index with the content table, not only with itself.
+        conn.execute(f"INSERT INTO {fts}({fts}, rank) VALUES ('integrity-check', 1)")
+        return Finding(fts, True, f"matches {table}")
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return Finding(fts, True, f"no {table} yet")
+        problem = str(e)
+    except sqlite3.DatabaseError as e:
+        problem = str(e)
+    if not repair:
+        return Finding(fts, False, f"out of step with {table} ({problem}); run outweigh doctor")
+    with transaction(conn):
+        conn.execute(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
+    return Finding(fts, False, f"out of step with {table}; rebuilt", repaired=True)
+
+
+def _vectors(
+    vectors: VectorStore,
+    coll: Collection,
+    repair: bool,
+    progress: Callable[[str, int, int], None] | None,
+) -> Finding:
+    name = f"vectors:{coll.name}"
+    check = vectors.check(coll)
+    if check.ok:
+        return Finding(name, True, f"{check.indexed} vectors match {check.chunks} chunks")
+    detail = check.problem or f"{check.orphans} orphan vectors, {check.missing} missing"
+    if not repair:
+        return Finding(name, False, detail + "; run outweigh doctor to repair")
+    report = vectors.sync(
+        coll, (lambda done, total: progress(name, done, total)) if progress else None, force=True
+    )
+    if check.problem is not None:
+        fixed = f"rebuilt from the db ({report.added} vectors)"
+    else:
+        fixed = f"removed {report.removed}, added {report.added}"
+    return Finding(name, False, f"{detail}; {fixed}", repaired=vectors.check(coll).ok)
+
+
+def _leftovers(paths: Paths, repair: bool) -> Finding:
+    found = [*paths.index_dir.glob("*.tmp"), *paths.adapters_dir.glob(".staging-*")]
+    now = time.time()
+    stale = [p for p in found if now - p.stat().st_mtime > STALE_S]
+    if not stale:
+        busy = f"; {len(found)} recent ones left for a running write" if found else ""
+        return Finding("leftovers", True, "no stale temporary files" + busy)
+    if not repair:
+        return Finding("leftovers", False, f"{len(stale)} stale temporary files; run doctor")
+    for p in stale:
+        _remove(p)
+    return Finding("leftovers", False, f"removed {len(stale)} stale temporary files", True)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
