@@ -1,6 +1,7 @@
 import json
 import random
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -106,3 +107,33 @@ def test_stale_faiss_index_is_rebuilt_from_the_db(paths, tmp_path):
     (paths.index_dir / "c.faiss").write_bytes(b"garbage")
     hits = HybridSearcher(Store(paths), emb).search("herons fly", "c", k=1, mode="dense")
     assert hits[0].source.endswith("b.txt")
+
+
+def test_bm25_keeps_the_rarest_words_within_the_posting_budget(paths, tmp_path, monkeypatch):
+    import outweigh.retrieval.store as store_module
+
+    store = Store(paths)
+    coll = store.ensure_collection("c", "fake-bow", 64)
+    vec = np.ones((1, 64), np.float32) / 8
+    for i in range(30):
+        text = f"common words in note {i}" + (" with the rare Zébulon" if i == 7 else "")
+        store.put_document(coll, f"/n{i}.txt", str(i), 1, [(text, 0, len(text))], vec)
+    assert len(store.bm25(coll, "common zebulon", 50)) == 30  # under budget: every word
+    monkeypatch.setattr(store_module, "POSTING_BUDGET", 10)
+    hits = store.bm25(coll, "common ZEBULON", 50)  # "common" (30 chunks) is over the budget
+    assert [store.chunks(hits)[h].source for h in hits] == ["/n7.txt"]
+    assert store.bm25(coll, "common", 50)  # the rarest word always goes in
+
+
+def test_fts_terms_fold_like_the_unicode61_tokenizer():
+    from outweigh.retrieval.store import fts_terms
+
+    assert fts_terms("Zébulon's foo_bar, NAÏVE-café 42") == [
+        "zebulon",
+        "s",
+        "foo",
+        "bar",
+        "naive",
+        "cafe",
+        "42",
+    ]

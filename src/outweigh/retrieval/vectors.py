@@ -110,12 +110,28 @@ def diff_ids(db_ids: np.ndarray, indexed: np.ndarray) -> tuple[np.ndarray, np.nd
     return missing, orphans
 
 
+IVF_MIN = 250_000
+"""Chunks from which a collection's faiss index is IVF instead of exact (flat). Exact search
+scans every vector: about 0.11 us per 384-d vector on one core, so 27 ms at 250k and 110 ms
+at 1M. IVF scans `NPROBE` of its lists; see docs/benchmarks.md for the measured trade-off."""
+
+NPROBE = 32
+"""IVF lists scanned per query (of about 4 sqrt(n))."""
+
+
+def ivf_lists(n: int) -> int:
+    """IVF list count for n vectors: 4 sqrt(n), the faiss wiki's rule of thumb."""
+    return max(1, int(4 * np.sqrt(n)))
+
+
 class FaissStore:
     """faiss files under `index/`: `<collection>.faiss` plus a `.gen` sidecar.
 
     The sidecar records the collection generation the file was synced at. A stale generation
-    means a diff against the db; a missing or unreadable file means a rebuild. Exact
-    inner-product search (vectors are normalised, so this is cosine) keeps recall at 1.0.
+    means a diff against the db; a missing or unreadable file means a rebuild. Vectors are
+    normalised, so inner product is cosine. Up to `IVF_MIN` chunks the index is exact (recall
+    1.0); past it, an IVF index trained on the collection's own vectors, rebuilt when the
+    collection has grown so much that its lists are too long (`ivf_lists`).
     """
 
     def __init__(self, store: Store) -> None:
@@ -160,10 +176,12 @@ class FaissStore:
             if index is not None and trusted:
                 self._loaded[collection.name] = (generation, index)
                 return SyncReport(0, 0, False)
+            db_ids = self.store.chunk_ids(collection)
+            if index is not None and self._outgrown(index, len(db_ids)):
+                index = None
             rebuilt = index is None
             if index is None:
-                index = self._new(collection)
-            db_ids = self.store.chunk_ids(collection)
+                index = self._new(collection, db_ids)
             missing, orphans = diff_ids(db_ids, _ids(index))
             if len(orphans):
                 index.remove_ids(np.ascontiguousarray(orphans, dtype=np.int64))
@@ -199,10 +217,35 @@ class FaissStore:
         base = self.store.paths.index_dir / collection.name
         return f"{base}.faiss", f"{base}.gen"
 
-    def _new(self, collection: Collection) -> Any:
+    def _new(self, collection: Collection, db_ids: np.ndarray) -> Any:
+        """An empty index of the right kind for the collection's size (IVF comes trained)."""
         import faiss
 
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(collection.dim or 1))
+        dim = collection.dim or 1
+        if len(db_ids) < IVF_MIN:
+            return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        nlist = ivf_lists(len(db_ids))
+        # k-means wants 30-256 points per list; 64 per list from an even sample of the ids.
+        sample_ids = db_ids[:: max(1, len(db_ids) // (64 * nlist))]
+        sample = np.concatenate([v for _, v in self.store.iter_embeddings(collection, sample_ids)])
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        faiss.omp_set_num_threads(os.cpu_count() or 1)  # training is the one parallel step
+        try:
+            index.train(sample)
+        finally:
+            faiss.omp_set_num_threads(1)
+        index.nprobe = NPROBE
+        return index
+
+    @staticmethod
+    def _outgrown(index: Any, n: int) -> bool:
+        """A flat index past IVF_MIN, or an IVF one whose lists hold 4x what they were made
+        for: rebuild."""
+        import faiss
+
+        if isinstance(index, faiss.IndexIDMap2):
+            return n >= IVF_MIN
+        return ivf_lists(n) > 2 * index.nlist
 
     def _read(self, collection: Collection) -> tuple[Any | None, str | None]:
         """(index, None), or (None, why): "missing" or the reader's complaint."""
@@ -215,8 +258,12 @@ class FaissStore:
             # read_index returns the concrete class; a downcast_index() copy of the wrapper
             # would not own the C++ object, which dies with the original.
             index = faiss.read_index(path)
-            if not isinstance(index, faiss.IndexIDMap2) or index.d != (collection.dim or 1):
+            if not isinstance(index, faiss.IndexIDMap2 | faiss.IndexIVFFlat) or index.d != (
+                collection.dim or 1
+            ):
                 return None, f"wrong kind of index ({type(index).__name__}, {index.d}-d)"
+            if isinstance(index, faiss.IndexIVFFlat):
+                index.nprobe = NPROBE
             return index, None
         except (RuntimeError, MemoryError, ValueError) as e:
             return None, str(e).strip().splitlines()[-1][:120] if str(e).strip() else "corrupt"
@@ -246,9 +293,18 @@ class FaissStore:
 
 
 def _ids(index: Any) -> np.ndarray:
+    """The ids an index holds, sorted."""
     import faiss
 
-    return np.sort(faiss.vector_to_array(index.id_map).astype(np.int64))
+    if isinstance(index, faiss.IndexIDMap2):
+        return np.sort(faiss.vector_to_array(index.id_map).astype(np.int64))
+    lists = index.invlists
+    parts = [
+        faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+        for i in range(index.nlist)
+        if lists.list_size(i)
+    ]
+    return np.sort(np.concatenate(parts).astype(np.int64)) if parts else np.zeros(0, np.int64)
 
 
 def _fsync(path: str) -> None:
