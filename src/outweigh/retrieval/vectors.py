@@ -87,6 +87,10 @@ class VectorStore(Protocol):
         """Forget the collection's index."""
         ...
 
+    def close(self) -> None:
+        """Let go of files, clients and locks."""
+        ...
+
 
 def open_vector_store(store: Store, spec: str | None = None) -> VectorStore:
     """The vector store named by `spec`, else by `$OUTWEIGH_VECTOR_STORE`, else faiss."""
@@ -211,6 +215,10 @@ class FaissStore:
         for suffix in (".faiss", ".gen"):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(f"{base}{suffix}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._loaded.clear()
 
     # -- files ----------------------------------------------------------------------------
     def _files(self, collection: Collection) -> tuple[str, str]:
