@@ -10,7 +10,8 @@ measured on the base set and reported beside the store's own cost.
 Measured, per size:
 - ingest: store writes (SQLite + FTS5, the real `Store.put_document`, 50 chunks per document)
   and the vector index build (`FaissStore.sync` from the db), per chunk;
-- search p50/p95 over `--queries` real-text queries: BM25, dense (exact faiss), and hybrid
+- search p50/p95 over `--queries` real-text queries: BM25, dense (the default faiss index:
+  exact below `IVF_MIN` chunks, IVF from it), and hybrid
   (both, fused, chunk rows read), the query embedding excluded (measured once, separately).
 
 With `--ann`, at the largest size: exact flat vs HNSW vs IVF, recall@10 against exact search,
@@ -37,7 +38,7 @@ import numpy as np
 from outweigh.embed import Embedder, SentenceTransformerEmbedder
 from outweigh.retrieval.hybrid import HybridSearcher
 from outweigh.retrieval.store import Store
-from outweigh.retrieval.vectors import FaissStore
+from outweigh.retrieval.vectors import IVF_MIN, FaissStore
 from outweigh.settings import Paths
 
 PER_DOC = 50
@@ -131,7 +132,8 @@ def bench_size(
         f"  ingest: store write {t_write / n * 1e6:7.1f} us/chunk   index build (sync from db) "
         f"{t_index / n * 1e6:6.1f} us/chunk   ({t_write:.1f} s + {t_index:.1f} s)"
     )
-    for label, xs in (("bm25", bm25), ("dense (flat)", dense), ("hybrid", hybrid)):
+    kind = "IVF" if n >= IVF_MIN else "flat"
+    for label, xs in (("bm25", bm25), (f"dense ({kind})", dense), ("hybrid", hybrid)):
         print(f"  {label:<13} p50 {pct(xs, 50):7.1f} ms   p95 {pct(xs, 95):7.1f} ms")
     sys.stdout.flush()
     _, vecs = store.embeddings(coll)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 
 class OutweighError(Exception):
     """Base for every error outweigh raises on purpose; the CLI prints it as one line."""
+
+    def __init__(self, message: str) -> None:
+        # Messages quote names from users and files; escaping keeps them one line even when a
+        # file name holds a newline or a terminal escape.
+        super().__init__(printable(str(message)))
 
 
 class InputError(OutweighError, ValueError):
@@ -25,3 +32,18 @@ class ModelLoadError(OutweighError):
 
 class CapacityError(OutweighError):
     """A request would exceed a configured cap (tokens, size, concurrency)."""
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+"""C0/C1 controls, Unicode line separators, and the lone surrogates that stand for a file
+name's undecodable bytes (PEP 383): what would break a message across lines, drive the
+terminal, or fail to encode."""
+
+
+def printable(text: str) -> str:
+    """`text` as one printable line: each character above escaped as Python writes it.
+
+    File names are hostile input (a newline in a name would forge a second message line), so
+    every message and listing shows names through this.
+    """
+    return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)

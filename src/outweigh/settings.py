@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from outweigh.errors import InputError
+
 DEFAULT_MODEL = "smollm2-135m"
 DEFAULT_COLLECTION = "default"
 
@@ -49,7 +51,15 @@ class Paths:
 
 @dataclass(frozen=True)
 class IngestLimits:
-    """Guards on what `ingest` accepts."""
+    """Guards on what `ingest` accepts; the default reads the environment when made."""
 
-    max_file_bytes: int = int(os.environ.get("OUTWEIGH_MAX_FILE_MB", "50")) * 1024 * 1024
-    """Files above this are refused with a one-line error (`OUTWEIGH_MAX_FILE_MB`, default 50)."""
+    max_file_bytes: int = field(default_factory=lambda: _max_file_mb() * 1024 * 1024)
+    """Files above this are refused with a one-line error (`OUTWEIGH_MAX_FILE_MB`, default 50).
+    It also caps what a PDF may inflate to and the text it may yield (loaders.py)."""
+
+
+def _max_file_mb() -> int:
+    raw = os.environ.get("OUTWEIGH_MAX_FILE_MB", "").strip() or "50"
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError(f"`OUTWEIGH_MAX_FILE_MB` must be a whole number of MiB >= 1, not {raw!r}")
+    return int(raw)

@@ -40,3 +40,12 @@ def test_prefers_to_end_chunks_at_sentence_breaks():
 def test_bad_sizes_are_refused(size, overlap):
     with pytest.raises(ValueError):
         chunk_text("a b c", spans, chunk_tokens=size, overlap=overlap)
+
+
+def test_tokenizing_in_segments_gives_the_same_chunks(monkeypatch):
+    import outweigh.retrieval.chunking as chunking
+
+    text = " ".join(f"word{i % 97}{'.' if i % 13 == 0 else ''}" for i in range(5000))
+    whole = chunk_text(text, spans, chunk_tokens=50, overlap=10)
+    monkeypatch.setattr(chunking, "SEGMENT_CHARS", 333)  # about 40 segments
+    assert chunk_text(text, spans, chunk_tokens=50, overlap=10) == whole

@@ -137,3 +137,18 @@ def test_fts_terms_fold_like_the_unicode61_tokenizer():
         "cafe",
         "42",
     ]
+
+
+def test_bm25_stays_inside_its_collection_when_another_crowds_the_ranking(paths):
+    store = Store(paths)
+    vec = np.ones((1, 64), np.float32) / 8
+    big = store.ensure_collection("big", "fake-bow", 64)
+    small = store.ensure_collection("small", "fake-bow", 64)
+    for i in range(40):  # "heron heron" outranks the small collection's single "heron"
+        store.put_document(big, f"/b{i}.txt", str(i), 1, [("heron heron", 0, 11)], vec)
+    store.put_document(small, "/s.txt", "s", 1, [("a heron among many other words", 0, 9)], vec)
+    in_small = store.bm25(small, "heron", 5)
+    assert [store.chunks(in_small)[i].source for i in in_small] == ["/s.txt"]
+    in_big = store.bm25(big, "heron", 5)
+    assert len(in_big) == 5
+    assert {store.chunks(in_big)[i].source[:2] for i in in_big} == {"/b"}

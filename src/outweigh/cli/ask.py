@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.markup import escape
 
 from outweigh.cli._app import app, console
+from outweigh.errors import printable
 from outweigh.settings import DEFAULT_COLLECTION, DEFAULT_MODEL
 
 
@@ -61,4 +63,4 @@ def ask(
         return
     console.print(answer.answer, highlight=False, markup=False)
     for c in answer.citations:
-        console.print(f"[dim][{c.n}] {c.source}[/]", highlight=False)
+        console.print(f"[dim][{c.n}] {escape(printable(c.source))}[/]", highlight=False)

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from outweigh.cli._app import app, console, console_err
-from outweigh.errors import InputError, NotFoundError, OutweighError
+from outweigh.errors import InputError, NotFoundError, OutweighError, printable
 from outweigh.settings import DEFAULT_COLLECTION, DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ class Repl:
             self.out.print(" [dim](interrupted)[/]", end="")
         self.out.print()
         for c in prepared.citations:
-            self.out.print(f"[dim][{c.n}] {escape(c.source)}[/]", highlight=False)
+            self.out.print(f"[dim][{c.n}] {escape(printable(c.source))}[/]", highlight=False)
         if remembering:
             new = sorted(self._known() - before)
             if new:

@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from outweigh.cli._app import app, console, console_err
+from outweigh.errors import printable
 from outweigh.settings import DEFAULT_COLLECTION
 
 docs_app = typer.Typer(help="Ingested documents.", no_args_is_help=True)
@@ -21,6 +23,28 @@ def ingest(
     paths: list[Path] = typer.Argument(..., help="Files or folders (.txt .md .html .pdf)."),
     collection: str = COLLECTION,
     prune: bool = typer.Option(False, help="Remove documents whose files are gone."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Print each document once it is safely stored."
+    ),
+    ray: bool = typer.Option(
+        False,
+        "--ray",
+        help="Parse and embed on Ray actors, one per core of a local Ray instance (or of the "
+        "--ray-address cluster); documents are still stored here. Needs the ray extra.",
+    ),
+    ray_address: str | None = typer.Option(
+        None,
+        "--ray-address",
+        metavar="ADDRESS",
+        help="Use this Ray cluster: ray://HOST:10001, HOST:6379 or auto. Implies --ray.",
+    ),
+    ray_workers: int | None = typer.Option(
+        None,
+        "--ray-workers",
+        min=1,
+        help="Ray actors to start, each loading the embedding model (default: one per CPU). "
+        "Implies --ray.",
+    ),
 ) -> None:
     """Read, chunk, embed and index documents; unchanged files are skipped."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -39,13 +63,43 @@ def ingest(
         task = bar.add_task("", total=None)
 
         def on_file(path: str, total: int) -> None:
-            bar.update(task, total=total, advance=1, description=Path(path).name)
+            name = escape(printable(Path(path).name))  # a file name is not markup
+            bar.update(task, total=total, advance=1, description=name)
 
-        with console.status("loading embedder"):
-            _ = engine.embedder
-        report = engine.ingest(paths, collection, prune=prune, on_file=on_file)
+        def on_commit(source: str, chunks: int) -> None:
+            # Printed only after COMMIT returned: a listed document survives any crash.
+            bar.console.print(
+                f"ingested: {printable(source)} ({chunks} chunks)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            bar.console.file.flush()
+
+        def on_sync(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description="index")
+
+        # Two options, not `--ray [ADDRESS]`: an optional value would swallow the first path.
+        ray_at = ray_address or ("local" if ray or ray_workers else None)
+        if ray_at is None:
+            with console.status("loading embedder"):
+                _ = engine.embedder
+        else:
+            bar.update(task, description="starting Ray workers")
+        report = engine.ingest(
+            paths,
+            collection,
+            prune=prune,
+            on_file=on_file,
+            on_commit=on_commit if verbose else None,
+            on_sync=on_sync,
+            ray=ray_at,
+            ray_workers=ray_workers,
+        )
     for _path, reason in report.failed:
-        console_err.print(f"[red]failed:[/] {reason}", highlight=False)
+        # One line per file, however long or odd its name: escaped, and never wrapped.
+        line = escape(printable(reason))
+        console_err.print(f"[red]failed:[/] {line}", highlight=False, soft_wrap=True)
     console.print(
         f"[bold]{collection}[/]: {report.files} files, {report.chunks} chunks, "
         f"{report.skipped} skipped, {len(report.failed)} failed"
@@ -74,7 +128,8 @@ def docs_list(
     table = Table("collection", "chunks", "bytes", "ingested")
     table.add_column("source", overflow="fold")
     for d in docs:
-        table.add_row(d.collection, str(d.n_chunks), str(d.bytes), d.ingested, d.source)
+        source = escape(printable(d.source))
+        table.add_row(d.collection, str(d.n_chunks), str(d.bytes), d.ingested, source)
     console.print(table)
 
 
@@ -88,7 +143,7 @@ def docs_rm(path: Path, collection: str = COLLECTION) -> None:
     coll = store.collection(collection)
     if not store.remove_document(coll, str(path.expanduser().resolve())):
         raise NotFoundError(f"{path} is not in collection {collection!r}; see outweigh docs list")
-    console.print(f"removed {path}")
+    console.print(f"removed {printable(str(path))}", markup=False, highlight=False)
 
 
 @app.command()
@@ -100,9 +155,13 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Hybrid BM25 + dense search, fused with reciprocal rank fusion."""
+    from outweigh.cli._progress import sync_index
     from outweigh.engine import Engine
 
-    hits = Engine().search(query, collection, k, mode)
+    engine = Engine()
+    if mode != "bm25":
+        sync_index(engine, collection)
+    hits = engine.search(query, collection, k, mode)
     if as_json:
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
         return
@@ -111,5 +170,5 @@ def search(
     table = Table("#", "score", "source", "snippet")
     for i, h in enumerate(hits, 1):
         snippet = " ".join(h.text.split())[:160]
-        table.add_row(str(i), f"{h.score:.4f}", h.source, snippet)
+        table.add_row(str(i), f"{h.score:.4f}", escape(printable(h.source)), escape(snippet))
     console.print(table)

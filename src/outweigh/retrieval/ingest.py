@@ -8,6 +8,7 @@ batch in flight, never part of a file, and never a file that was reported as ing
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from outweigh.embed import Embedder
-from outweigh.errors import IngestError, InputError
+from outweigh.errors import IngestError, InputError, printable
 from outweigh.retrieval.chunking import chunk_text
 from outweigh.retrieval.loaders import SUFFIXES, read_text
 from outweigh.retrieval.store import Collection, Store
@@ -42,26 +43,61 @@ class IngestReport:
 
 
 @dataclass
-class _Pending:
+class Pending:
+    """One new or changed document, chunked, waiting for its vectors and its transaction."""
+
     source: str
     sha256: str
+    """Of the decoded text."""
     size: int
+    """File size in bytes."""
     chunks: list[tuple[str, int, int]]
+    """(text, start, end) with character offsets into the decoded text."""
 
 
-def discover(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files to ingest: given files as-is, folders walked for readable suffixes, sorted."""
+def discover(paths: Iterable[Path], failed: list[tuple[str, str]] | None = None) -> Iterator[Path]:
+    """Files to ingest: given files as-is, folders walked for readable suffixes, sorted.
+
+    Hidden files and folders (a leading dot) are left out. Symlinked folders are not entered:
+    a link to an ancestor would loop, and a link out of the folder would ingest what was not
+    given. Every other entry with a readable suffix is yielded, broken or looping links and
+    FIFOs included, so that reading it gives its one-line error. A folder that cannot be
+    listed goes to `failed` as (path, reason).
+    """
+
+    def unlisted(e: OSError) -> None:
+        if failed is not None:
+            where = printable(str(e.filename))
+            failed.append((str(e.filename), f"{where}: cannot list folder ({e.strerror})"))
+
     for p in paths:
-        if p.is_dir():
-            yield from sorted(
-                f
-                for f in p.rglob("*")
-                if f.is_file()
-                and f.suffix.lower() in SUFFIXES
-                and not any(part.startswith(".") for part in f.relative_to(p).parts)
-            )
-        else:
+        if not p.is_dir():
             yield p
+            continue
+        found = []
+        for folder, dirs, names in os.walk(p, onerror=unlisted):  # followlinks=False
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            found += [
+                Path(folder, n)
+                for n in names
+                if not n.startswith(".") and Path(n).suffix.lower() in SUFFIXES
+            ]
+        yield from sorted(found)
+
+
+def plan(paths: Iterable[str | Path], prune: bool) -> tuple[list[Path], list[Path], IngestReport]:
+    """(roots, files to read, a report listing missing roots as failures)."""
+    roots = [Path(p).expanduser() for p in paths]
+    if not roots:
+        raise InputError("give at least one file or folder to ingest")
+    # lexists: a broken or looping link given by name is read, and gets its own error.
+    missing = [str(p) for p in roots if not os.path.lexists(p)]
+    # Under --prune a vanished folder is expected: its documents are removed at the end.
+    report = IngestReport(
+        failed=[] if prune else [(m, f"{printable(m)}: no such file or directory") for m in missing]
+    )
+    files = list(discover((p for p in roots if os.path.lexists(p)), report.failed))
+    return roots, files, report
 
 
 def ingest(
@@ -82,22 +118,16 @@ def ingest(
     document's transaction has committed, so whatever it reports survives a crash.
     """
     limits = limits or IngestLimits()
-    roots = [Path(p).expanduser() for p in paths]
-    if not roots:
-        raise InputError("give at least one file or folder to ingest")
-    missing = [str(p) for p in roots if not p.exists()]
+    roots, files, report = plan(paths, prune)
     coll = store.ensure_collection(collection, embedder.name, embedder.dim)
-    # Under --prune a vanished folder is expected: its documents are removed below.
-    report = IngestReport(
-        failed=[] if prune else [(m, f"{m}: no such file or directory") for m in missing]
-    )
-    files = list(discover(p for p in roots if p.exists()))
     seen: set[str] = set()
-    pending: list[_Pending] = []
+    pending: list[Pending] = []
     for path in files:
-        source = str(path.resolve())
+        # realpath, not Path.resolve: that raises RuntimeError on a symlink loop (3.11).
+        source = os.path.realpath(path)
         seen.add(source)
         try:
+            check_source(source)
             item = _prepare(path, source, coll, store, embedder, limits, chunk_tokens, overlap)
         except IngestError as e:
             report.failed.append((str(path), str(e)))
@@ -112,8 +142,18 @@ def ingest(
             on_file(str(path), len(files))
     _flush(pending, coll, store, embedder, report, on_commit)
     if prune:
-        report.removed = _prune(store, coll, roots, seen)
+        report.removed = remove_vanished(store, coll, roots, seen)
     return report
+
+
+def check_source(source: str) -> str:
+    """A source path the store can hold: SQLite text must be UTF-8, and a file name with bytes
+    that are not (kept by Python as lone surrogates, PEP 383) cannot be."""
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError:
+        raise IngestError(f"{source}: file name is not valid UTF-8; rename the file") from None
+    return source
 
 
 def _prepare(
@@ -125,21 +165,41 @@ def _prepare(
     limits: IngestLimits,
     chunk_tokens: int,
     overlap: int,
-) -> _Pending | None:
+) -> Pending | None:
     """Read and chunk one file; None when it is unchanged since the last ingest."""
     text = read_text(path, limits.max_file_bytes)
-    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     existing = store.document(coll, source)
-    if existing is not None and existing.sha256 == sha:
+    known = existing.sha256 if existing is not None else None
+    return prepare_text(
+        path, source, text, path.stat().st_size, known, embedder, chunk_tokens, overlap
+    )
+
+
+def prepare_text(
+    path: Path,
+    source: str,
+    text: str,
+    size: int,
+    known_sha256: str | None,
+    embedder: Embedder,
+    chunk_tokens: int,
+    overlap: int,
+) -> Pending | None:
+    """Hash and chunk one document's text; None when the hash is `known_sha256` (unchanged).
+
+    The hash is of the decoded text, so a re-encoded but identical file is not re-embedded.
+    """
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if sha == known_sha256:
         return None
     chunks = chunk_text(text, embedder.token_spans, chunk_tokens, overlap)
     if not chunks:
         raise IngestError(f"{path}: no text found")
-    return _Pending(source, sha, path.stat().st_size, [(c.text, c.start, c.end) for c in chunks])
+    return Pending(source, sha, size, [(c.text, c.start, c.end) for c in chunks])
 
 
 def _flush(
-    pending: list[_Pending],
+    pending: list[Pending],
     coll: Collection,
     store: Store,
     embedder: Embedder,
@@ -149,6 +209,18 @@ def _flush(
     if not pending:
         return
     vecs = embedder.embed_batch([t for p in pending for t, _, _ in p.chunks])
+    commit(pending, vecs, coll, store, report, on_commit)
+
+
+def commit(
+    pending: list[Pending],
+    vecs: np.ndarray,
+    coll: Collection,
+    store: Store,
+    report: IngestReport,
+    on_commit: Callable[[str, int], None] | None,
+) -> None:
+    """Store each document with its slice of `vecs` (sum of chunks, dim), one transaction each."""
     offset = 0
     for p in pending:
         n = len(p.chunks)
@@ -163,9 +235,9 @@ def _flush(
     pending.clear()
 
 
-def _prune(store: Store, coll: Collection, roots: list[Path], seen: set[str]) -> int:
+def remove_vanished(store: Store, coll: Collection, roots: list[Path], seen: set[str]) -> int:
     """Remove documents under the given roots whose file no longer exists."""
-    prefixes = [str(r.resolve()) for r in roots]
+    prefixes = [os.path.realpath(r) for r in roots]
     removed = 0
     for doc in store.documents(coll.name):
         under = any(doc.source == p or doc.source.startswith(p.rstrip("/") + "/") for p in prefixes)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
+import errno
 import html
+import os
 import re
+import stat
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,6 +18,11 @@ SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 
 def read_text(path: Path, max_bytes: int) -> str:
     """The document's text; raises IngestError naming the file and what to do."""
+    return parse_bytes(path, read_bytes(path, max_bytes), max_bytes)
+
+
+def read_bytes(path: Path, max_bytes: int) -> bytes:
+    """The file's raw bytes, after the checks that need no parsing (type, size)."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise IngestError(
@@ -21,18 +30,50 @@ def read_text(path: Path, max_bytes: int) -> str:
             f"outweigh reads {' '.join(SUFFIXES)}"
         )
     try:
-        size = path.stat().st_size
+        # O_NONBLOCK: opening a FIFO named like a document must not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as e:
-        raise IngestError(f"{path}: cannot read ({e.strerror})") from e
-    if size > max_bytes:
+        raise IngestError(f"{path}: {_os_reason(e)}") from e
+    with open(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise IngestError(f"{path}: not a regular file; give files or folders of documents")
+        if info.st_size == 0:
+            raise IngestError(f"{path}: empty file")
+        # Read one byte past the cap, so a file that grew since fstat is caught too.
+        data = f.read(max_bytes + 1) if info.st_size <= max_bytes else b""
+    if info.st_size > max_bytes or len(data) > max_bytes:
+        size = max(info.st_size, len(data))
         raise IngestError(
             f"{path}: {size / 2**20:.1f} MiB is over the {max_bytes / 2**20:.0f} MiB limit; "
             "raise OUTWEIGH_MAX_FILE_MB to ingest it"
         )
-    if size == 0:
-        raise IngestError(f"{path}: empty file")
-    data = path.read_bytes()
-    text = _pdf(path, data) if suffix == ".pdf" else _decode(path, data)
+    return data
+
+
+def _os_reason(e: OSError) -> str:
+    """Why a file could not be opened, and what to do about it."""
+    if e.errno == errno.ELOOP:
+        return "symlink loop; point the link at a real file or remove it"
+    if e.errno == errno.ENOENT:
+        return "no such file (a broken symlink?); fix the link or remove it"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied; make it readable (chmod a+r) or move it out of the folder"
+    return f"cannot read ({e.strerror}); check the file"
+
+
+def parse_bytes(path: Path, data: bytes, max_bytes: int | None = None) -> str:
+    """The text in `data`, the bytes of `path`: `path`'s suffix picks the parser and names the
+    file in errors. Split from `read_bytes` so a Ray worker can parse bytes the driver read.
+
+    `max_bytes` (default: `IngestLimits`) also bounds what a PDF may inflate to.
+    """
+    suffix = path.suffix.lower()
+    if max_bytes is None:
+        from outweigh.settings import IngestLimits
+
+        max_bytes = IngestLimits().max_file_bytes
+    text = _pdf(path, data, max_bytes) if suffix == ".pdf" else _decode(path, data)
     if suffix in (".html", ".htm"):
         text = html_to_text(text)
     text = _normalise(text)
@@ -41,35 +82,93 @@ def read_text(path: Path, max_bytes: int) -> str:
     return text
 
 
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+"""Byte-order marks of the wide encodings; UTF-32 LE first, as it starts with UTF-16 LE's."""
+
+
 def _decode(path: Path, data: bytes) -> str:
-    # A NUL byte never occurs in UTF-8 text; it means a binary file with a text suffix.
-    if b"\x00" in data[:8192]:
-        raise IngestError(f"{path}: looks binary (NUL bytes), not text")
+    for bom, name in _WIDE_BOMS:
+        if data.startswith(bom):
+            try:
+                data.decode(name)  # a BOM alone could be the first bytes of anything
+            except UnicodeDecodeError:
+                break
+            raise IngestError(
+                f"{path}: {name} text; convert it to UTF-8, e.g. iconv -f {name} -t UTF-8"
+            )
+    # A NUL byte never occurs in text; it means a binary file with a text suffix. memchr over
+    # the whole file is fast, so a binary tail behind a text-looking head is caught too.
+    if b"\x00" in data:
+        raise IngestError(f"{path}: looks binary (NUL bytes), not text; leave it out")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise IngestError(
-            f"{path}: not valid UTF-8 (byte {e.start}); convert it with e.g. iconv -t utf-8"
+            f"{path}: not valid UTF-8 (byte {e.start} is 0x{data[e.start]:02x}); if it is "
+            "Latin-1 or Windows-1252, convert it with iconv -f WINDOWS-1252 -t UTF-8"
         ) from e
 
 
-def _pdf(path: Path, data: bytes) -> str:
-    import io
+def _pdf(path: Path, data: bytes, max_bytes: int) -> str:
+    """A PDF's text, with pypdf's resource limits tied to the size cap.
 
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+    A FlateDecode stream can inflate about 1000x (a 256 KiB file holds 256 MiB of zeros), so no
+    stream may inflate, and the text of all pages together may not grow, past `max_bytes`: the
+    cap on a plain text file. pypdf's own defaults (75 MB per stream) would let a 50 MiB file
+    of bombs cost gigabytes.
+    """
+    import dataclasses
+    import io
+    import logging
+
+    from pypdf import Configuration, PdfReader, apply_configuration
+    from pypdf.errors import LimitReachedError
 
     if not data.startswith(b"%PDF"):
         raise IngestError(f"{path}: not a PDF (no %PDF header)")
+    # pypdf logs what it repairs ("EOF marker not found"); the one-line error below says it.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    limit = f"the {max_bytes / 2**20:.0f} MiB limit"
+    # The caps on decompressed bytes; brotli's arrived after 6.18, so take those this pypdf has.
+    caps = {
+        "maximum_declared_stream_length",
+        "array_based_stream_maximum_output_length",
+        "lzw_maximum_output_length",
+        "run_length_maximum_output_length",
+        "zlib_maximum_output_length",
+        "brotli_maximum_output_length",
+    }
+    bounds = {f.name: max_bytes for f in dataclasses.fields(Configuration) if f.name in caps}
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise IngestError(f"{path}: encrypted PDF; decrypt it first")
-        return "\n\n".join(page.extract_text() or "" for page in reader.pages)
+        with apply_configuration(**bounds):
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                raise IngestError(
+                    f"{path}: encrypted PDF; decrypt it first, e.g. qpdf --decrypt in.pdf out.pdf"
+                )
+            pages, size = [], 0
+            for page in reader.pages:
+                pages.append(page.extract_text() or "")
+                size += len(pages[-1])
+                if size > max_bytes:
+                    raise IngestError(
+                        f"{path}: PDF text is over {limit}; raise OUTWEIGH_MAX_FILE_MB to ingest it"
+                    )
+            return "\n\n".join(pages)
     except IngestError:
         raise
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError) as e:
-        raise IngestError(f"{path}: corrupt PDF ({type(e).__name__}: {e})".split("\n")[0]) from e
+    except LimitReachedError as e:
+        raise IngestError(
+            f"{path}: PDF goes past a safety limit ({e}); it may be a zip bomb; if you trust "
+            "it, raise OUTWEIGH_MAX_FILE_MB"
+        ) from e
+    except Exception as e:  # a parser fed hostile bytes can fail in any way; it is one file
+        raise IngestError(f"{path}: corrupt PDF ({type(e).__name__}: {str(e)[:200]})") from e
 
 
 class _TextExtractor(HTMLParser):
