@@ -18,7 +18,7 @@ def doctor(
 ) -> None:
     """Check the db, the FTS and vector indexes and leftover files; repair what it can.
 
-    Exits 1 if a problem remains (not repaired, or --dry-run).
+    Exits 1 if a problem remains: found under --dry-run, or one it cannot repair.
     """
     from dataclasses import asdict
 
