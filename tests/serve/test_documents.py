@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from outweigh.serve import ServeSettings
-from tests.serve.conftest import Live
+from tests.serve.conftest import SUITE_DOCS, Live
 
 FACT = b"# Lighthouse\n\nThe Brindle lighthouse keeper is named Ottoline Farrow.\n"
 
@@ -96,3 +96,23 @@ def test_upload_cap_is_413_and_bad_collections_are_4xx(live_factory) -> None:
     assert missing.status_code == 404 and "unknown collection 'nope'" in missing.text
     wrong_id = httpx.delete(f"{live.url}/collections/nope/documents/abc")
     assert wrong_id.status_code == 400 and wrong_id.json()["error"]["param"] == "doc_id"
+
+
+def test_prepare_rebuilds_a_missing_index_before_the_server_listens(paths) -> None:
+    from outweigh.engine import Engine
+    from outweigh.serve import prepare
+    from outweigh.testing import EchoBackend, FakeEmbedder
+
+    engine = Engine(paths=paths, backend=EchoBackend(), embedder=FakeEmbedder())
+    engine.ingest([SUITE_DOCS], "docs")
+    for f in paths.index_dir.iterdir():
+        f.unlink()
+    seen: list[tuple[int, int]] = []
+    prepare(
+        ServeSettings(),
+        Engine(paths=paths, backend=EchoBackend()),
+        lambda d, t: seen.append((d, t)),
+    )
+    chunks = engine.store.count_chunks(engine.store.collection("docs"))
+    assert seen and seen[-1] == (chunks, chunks)
+    assert engine.vectors.check(engine.store.collection("docs")).ok

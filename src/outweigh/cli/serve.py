@@ -27,7 +27,8 @@ def serve(
     queue: int = typer.Option(16, help="Requests waiting for a slot; more get 429."),
 ) -> None:
     """Serve /v1/chat/completions, /v1/models, /v1/embeddings, documents and memories."""
-    from outweigh.serve import ServeSettings
+    from outweigh.cli._progress import lazy_bar
+    from outweigh.serve import ServeSettings, prepare
     from outweigh.serve import serve as run_server
     from outweigh.serve.config import api_key_from_env
 
@@ -46,4 +47,6 @@ def serve(
         + (f" -> {upstream}" if upstream else "")
         + (" (API key required)" if settings.api_key else " (no API key: loopback only)")
     )
-    run_server(settings)
+    with lazy_bar("index") as on_sync:
+        engine = prepare(settings, on_sync=on_sync)
+    run_server(settings, engine)

@@ -3,7 +3,14 @@
 Importing this package imports FastAPI; the CLI imports it only inside `outweigh serve`.
 """
 
-from outweigh.serve.app import BackgroundServer, build_engine, create_app, serve
+from outweigh.serve.app import BackgroundServer, build_engine, create_app, prepare, serve
 from outweigh.serve.config import ServeSettings
 
-__all__ = ["BackgroundServer", "ServeSettings", "build_engine", "create_app", "serve"]
+__all__ = [
+    "BackgroundServer",
+    "ServeSettings",
+    "build_engine",
+    "create_app",
+    "prepare",
+    "serve",
+]

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -332,14 +333,30 @@ def upstream_base_model(url: str, api_key: str | None = None) -> str:
     return str(bases[0])
 
 
-def serve(settings: ServeSettings, engine: Engine | None = None) -> None:
-    """Check the bind, load the model, and run until interrupted."""
-    import uvicorn
+def prepare(
+    settings: ServeSettings,
+    engine: Engine | None = None,
+    on_sync: Callable[[int, int], None] | None = None,
+) -> Engine:
+    """Check the bind, load the model and sync every vector index: what can fail or take long
+    happens before the server listens, not in its first requests.
 
+    `on_sync(done, total)` reports vectors added while a stale or missing index is rebuilt.
+    """
     settings.validate()
     settings.check_bind()
     engine = engine or build_engine(settings)
     engine.backend()  # load (or reach) the model now, so a bad one fails here, not per request
+    for coll in engine.store.collections():
+        engine.vectors.sync(coll, on_sync)
+    return engine
+
+
+def serve(settings: ServeSettings, engine: Engine | None = None) -> None:
+    """`prepare`, then run until interrupted."""
+    import uvicorn
+
+    engine = prepare(settings, engine)
     uvicorn.run(create_app(engine, settings), host=settings.host, port=settings.port)
 
 
