@@ -29,7 +29,7 @@ from outweigh.engine import (
 )
 from outweigh.errors import IngestError, InputError
 from outweigh.memory import MemoryStore
-from outweigh.retrieval import Store, ingest
+from outweigh.retrieval import ingest
 from outweigh.retrieval.chunking import MAX_TOKEN_CHARS, chunk_text
 from outweigh.retrieval.ingest import discover
 from outweigh.retrieval.loaders import read_text
@@ -55,13 +55,6 @@ def refused(path: Path, max_bytes: int = MB) -> str:
     message = str(err.value)
     assert "\n" not in message and path.name in message
     return message
-
-
-@pytest.fixture
-def store(paths):
-    s = Store(paths)
-    yield s
-    s.close()
 
 
 # -- PDFs -------------------------------------------------------------------------------------

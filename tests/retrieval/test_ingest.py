@@ -13,13 +13,6 @@ from outweigh.testing import FakeEmbedder
 
 
 @pytest.fixture
-def store(paths):
-    s = Store(paths)
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def corpus(tmp_path):
     d = tmp_path / "docs"
     (d / "sub").mkdir(parents=True)

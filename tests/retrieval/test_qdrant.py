@@ -36,13 +36,6 @@ WORDS = [
 
 
 @pytest.fixture
-def store(paths):
-    s = Store(paths)
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def spec(tmp_path):
     return f"qdrant://{tmp_path}/qdrant"
 
