@@ -17,9 +17,10 @@ Qdrant when `OUTWEIGH_VECTOR_STORE` (or `spec`) says `qdrant://host:port` or `qd
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -175,11 +176,16 @@ class FaissStore:
             hit = self._loaded.get(collection.name)
             if hit and hit[0] == generation and not force:
                 return SyncReport(0, 0, False)
-            index, _ = self._read(collection)
-            trusted = not force and self._saved_generation(collection) == generation
-            if index is not None and trusted:
-                self._loaded[collection.name] = (generation, index)
-                return SyncReport(0, 0, False)
+            if hit and not force:
+                index = hit[1]  # an older generation in memory: diff it, no need to reread
+            else:
+                with self._file_lock(collection, fcntl.LOCK_SH):  # the pair, as written
+                    saved = self._saved_generation(collection)
+                    index, _ = self._read(collection)
+                trusted = not force and saved == generation
+                if index is not None and trusted:
+                    self._loaded[collection.name] = (generation, index)
+                    return SyncReport(0, 0, False)
             db_ids = self.store.chunk_ids(collection)
             if index is not None and self._outgrown(index, len(db_ids)):
                 index = None
@@ -212,7 +218,7 @@ class FaissStore:
         with self._lock:
             self._loaded.pop(collection_name, None)
         base = self.store.paths.index_dir / collection_name
-        for suffix in (".faiss", ".gen"):
+        for suffix in (".faiss", ".gen", ".faiss.lock"):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(f"{base}{suffix}")
 
@@ -290,14 +296,27 @@ class FaissStore:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         # Write, fsync, rename: a reader never sees a half-written index, and the sidecar is
         # renamed last, so a crash between the two leaves a stale generation, hence a diff.
-        faiss.write_index(index, path + ".tmp")
-        _fsync(path + ".tmp")
-        os.replace(path + ".tmp", path)
-        with open(gen + ".tmp", "w") as f:
+        # Two processes may sync at once: each writes its own temporary files, and a lock
+        # keeps each index and its sidecar a pair (never one's index with the other's number).
+        tmp = f".{os.getpid()}.{threading.get_ident()}.tmp"
+        faiss.write_index(index, path + tmp)
+        _fsync(path + tmp)
+        with open(gen + tmp, "w") as f:
             f.write(str(generation))
             f.flush()
             os.fsync(f.fileno())
-        os.replace(gen + ".tmp", gen)
+        with self._file_lock(collection, fcntl.LOCK_EX):
+            os.replace(path + tmp, path)
+            os.replace(gen + tmp, gen)
+
+    @contextlib.contextmanager
+    def _file_lock(self, collection: Collection, how: int) -> Iterator[None]:
+        """Between processes: readers share it, a writer renaming the pair holds it alone."""
+        path, _ = self._files(collection)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".lock", "a") as lock:
+            fcntl.flock(lock, how)
+            yield
 
 
 def _ids(index: Any) -> np.ndarray:
