@@ -195,6 +195,20 @@ def install_handlers(app: FastAPI) -> None:
     app.add_middleware(CatchAllMiddleware)
 
 
+class StartWatch:
+    """An ASGI `send` that notes whether the response has started: after its headers are
+    sent, an error can no longer be answered with a response of its own."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
+
+
 class CatchAllMiddleware:
     """A bug answers 500 in OpenAI's shape, logged here with its traceback.
 
@@ -209,19 +223,12 @@ class CatchAllMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def watch(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        watch = StartWatch(send)
         try:
             await self.app(scope, receive, watch)
         except Exception as e:
             log.exception("unexpected error", exc_info=e)
-            if started:
+            if watch.started:
                 raise
             response = error_response(500, "internal error; see the server log", "internal_error")
             await response(scope, receive, send)

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from outweigh.serve.errors import APIError, error_response
+from outweigh.serve.errors import APIError, StartWatch, error_response
 
 UPLOAD_PATH = re.compile(r"^/v1/collections/[^/]+/documents/?$")
 """Routes that take a document upload, and so the bigger body cap."""
@@ -91,7 +91,6 @@ class BodyLimitMiddleware:
             await _TooLarge(what, cap).respond(scope, receive, send)
             return
         seen = 0
-        started = False
 
         async def counted() -> Message:
             nonlocal seen
@@ -102,16 +101,11 @@ class BodyLimitMiddleware:
                     raise _TooLarge(what, cap)
             return message
 
-        async def watch(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        watch = StartWatch(send)
         try:
             await self.app(scope, counted, watch)
         except _TooLarge as e:
-            if not started:
+            if not watch.started:
                 await e.respond(scope, receive, send)
 
 
