@@ -24,18 +24,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("OUTWEIGH_MODELS_DIR", str(ROOT / ".cache" / "models"))
 
-FACTS = [
-    ("My cat is called Bublik.", "What is my cat called?", "Bublik"),
-    ("I live in Lisbon.", "Where do I live?", "Lisbon"),
-    ("My favourite colour is teal.", "What is my favourite colour?", "teal"),
-    ("I work as a glassblower.", "What is my job?", "glassblower"),
-    ("My sister's name is Olga.", "What is my sister's name?", "Olga"),
-    ("I drive a red Volvo.", "What car do I drive?", "Volvo"),
-    ("My birthday is on March 3.", "When is my birthday?", "March 3"),
-    ("I am allergic to peanuts.", "What am I allergic to?", "peanuts"),
-    ("My locker number is 318.", "What is my locker number?", "318"),
-    ("My daughter is named Ilse.", "What is my daughter's name?", "Ilse"),
-]
+from outweigh.testing import MEMORY_FACTS as FACTS  # noqa: E402  (after the environment)
+
 DISTRACTORS = [
     "I like hiking in the mountains.",
     "My brother lives in Oslo.",

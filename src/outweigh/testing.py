@@ -54,3 +54,19 @@ class EchoBackend(Backend):
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+
+MEMORY_FACTS = [
+    ("My cat is called Bublik.", "What is my cat called?", "Bublik"),
+    ("I live in Lisbon.", "Where do I live?", "Lisbon"),
+    ("My favourite colour is teal.", "What is my favourite colour?", "teal"),
+    ("I work as a glassblower.", "What is my job?", "glassblower"),
+    ("My sister's name is Olga.", "What is my sister's name?", "Olga"),
+    ("I drive a red Volvo.", "What car do I drive?", "Volvo"),
+    ("My birthday is on March 3.", "When is my birthday?", "March 3"),
+    ("I am allergic to peanuts.", "What am I allergic to?", "peanuts"),
+    ("My locker number is 318.", "What is my locker number?", "318"),
+    ("My daughter is named Ilse.", "What is my daughter's name?", "Ilse"),
+]
+"""(fact as the user states it, a later question about it, the word the answer must hold): the
+memory-recall set shared by the two-process test and benchmarks/bench_memory.py."""

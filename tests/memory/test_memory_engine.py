@@ -12,6 +12,7 @@ import pytest
 from outweigh.engine import MEMORY_HEADING, AskOptions, Engine
 from outweigh.errors import CapacityError, InputError
 from outweigh.memory import MemoryLimits, MemoryStore
+from outweigh.testing import MEMORY_FACTS as FACTS
 from outweigh.testing import EchoBackend, FakeEmbedder
 
 
@@ -134,18 +135,6 @@ def test_replayed_sessions_in_fresh_engines_remember_each_user(paths):
 
 
 # -- two processes, the real models -----------------------------------------------------------
-FACTS = [
-    ("My cat is called Bublik.", "What is my cat called?", "Bublik"),
-    ("I live in Lisbon.", "Where do I live?", "Lisbon"),
-    ("My favourite colour is teal.", "What is my favourite colour?", "teal"),
-    ("I work as a glassblower.", "What is my job?", "glassblower"),
-    ("My sister's name is Olga.", "What is my sister's name?", "Olga"),
-    ("I drive a red Volvo.", "What car do I drive?", "Volvo"),
-    ("My birthday is on March 3.", "When is my birthday?", "March 3"),
-    ("I am allergic to peanuts.", "What am I allergic to?", "peanuts"),
-    ("My locker number is 318.", "What is my locker number?", "318"),
-    ("My daughter is named Ilse.", "What is my daughter's name?", "Ilse"),
-]
 
 # Session 1 states the facts through engine.chat with the real embedder; its replies are not
 # under test, so the echo backend stands in for the model there and saves a model load.
