@@ -197,10 +197,17 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--ann", action="store_true", help="Compare flat, HNSW, IVF at the top.")
     ap.add_argument("--tmp", default=None, help="Scratch folder (needs ~4 GB at 1M).")
+    ap.add_argument(
+        "--all-words", action="store_true", help="BM25 with every query word (no posting budget)."
+    )
     args = ap.parse_args()
     import faiss
 
     faiss.omp_set_num_threads(1)
+    if args.all_words:
+        import outweigh.retrieval.store as store_module
+
+        store_module.POSTING_BUDGET = 2**62
     texts = paragraphs(max(args.base, 60_000))
     emb = SentenceTransformerEmbedder()
     rng = random.Random(0)

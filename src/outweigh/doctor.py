@@ -69,11 +69,14 @@ def diagnose(
         findings = [_integrity(store.conn)]
         if not findings[0].ok:
             return findings  # a damaged file: repairs on top of it could make things worse
-        findings += _documents(store, repair)
+        findings.append(_documents(store, repair))
         findings += [_fts(store.conn, fts, table, repair) for fts, table in FTS_TABLES]
-        vectors = vectors or open_vector_store(store)
-        for coll in store.collections():
-            findings.append(_vectors(vectors, coll, repair, progress))
+        mirror = vectors or open_vector_store(store)
+        try:
+            findings += [_vectors(mirror, c, repair, progress) for c in store.collections()]
+        finally:
+            if vectors is None:
+                mirror.close()
         findings.append(_leftovers(paths, repair))
         return findings
     finally:
@@ -92,7 +95,7 @@ def _integrity(conn: sqlite3.Connection) -> Finding:
     )
 
 
-def _documents(store: Store, repair: bool) -> list[Finding]:
+def _documents(store: Store, repair: bool) -> Finding:
     """Partial documents (chunk count off, or embeddings of the wrong size)."""
     bad = store.conn.execute(
         "SELECT d.id, d.source, c.name, c.id AS cid, d.n_chunks, count(ch.id) AS n, "
@@ -106,10 +109,10 @@ def _documents(store: Store, repair: bool) -> list[Finding]:
     ).fetchone()[0]
     total = store.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
     if not bad and not strays:
-        return [Finding("documents", True, f"{total} documents whole")]
+        return Finding("documents", True, f"{total} documents whole")
     detail = f"{len(bad)} partial documents, {strays} chunks without a document"
     if not repair:
-        return [Finding("documents", False, detail + "; run outweigh doctor to repair")]
+        return Finding("documents", False, detail + "; run outweigh doctor to repair")
     with transaction(store.conn) as c:
         touched = {row["cid"] for row in bad} | {
             r[0]
@@ -126,7 +129,7 @@ def _documents(store: Store, repair: bool) -> list[Finding]:
             c.execute("UPDATE collections SET generation = generation + 1 WHERE id = ?", (cid,))
     names = ", ".join(row["source"] for row in bad[:3]) + (" ..." if len(bad) > 3 else "")
     hint = f"; ingest again: {names}" if bad else ""
-    return [Finding("documents", False, f"{detail}; removed{hint}", repaired=True)]
+    return Finding("documents", False, f"{detail}; removed{hint}", repaired=True)
 
 
 def _fts(conn: sqlite3.Connection, fts: str, table: str, repair: bool) -> Finding:

@@ -7,6 +7,7 @@ its size cap, and every failure answers in OpenAI's error shape (serve/errors.py
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import shutil
@@ -294,15 +295,7 @@ def _delete_document(state: ServerState, collection: str, doc_id: int) -> None:
 
 
 def _document(row: DocumentRow) -> Document:
-    return Document(
-        id=row.id,
-        collection=row.collection,
-        source=row.source,
-        sha256=row.sha256,
-        bytes=row.bytes,
-        n_chunks=row.n_chunks,
-        ingested=row.ingested,
-    )
+    return Document(**dataclasses.asdict(row))
 
 
 # -- running it -------------------------------------------------------------------------------
