@@ -93,8 +93,9 @@ MIGRATIONS = [
 ]
 
 POSTING_BUDGET = 50_000
-"""BM25 scores every chunk that holds any query term, so a query costs about 1 us per posting
-(measured at 100k chunks of real text: a 12-word query took 280 ms with all its words). Terms
+"""BM25 scores every chunk that holds any query term, so a query's cost grows with its words'
+postings (100k chunks of real text, 12-word queries: 87 ms p50 with every word, 27 ms within
+this budget; `benchmarks/bench_scale.py --sizes 100000 [--all-words]`). Terms
 are therefore used rarest first while their document counts fit this budget (the rarest always
 goes in): a common word adds little to BM25 and much to the cost. Collections of a few
 thousand chunks fit whole, so their ranking is unchanged."""
