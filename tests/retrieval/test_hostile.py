@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -71,21 +70,18 @@ def test_encrypted_pdf(tmp_path):
     assert "encrypted PDF; decrypt it first" in refused(p)
 
 
-def test_pdf_zip_bomb_is_refused_fast_in_bounded_memory(tmp_path):
+def test_pdf_zip_bomb_is_refused_in_bounded_memory(tmp_path):
     p = write(tmp_path, "bomb.pdf", zip_bomb_pdf(256))  # 256 MiB of zeros in ~260 KB
     assert p.stat().st_size < MB
     read_text(write(tmp_path, "warm.pdf", make_pdf("warm")), MB)  # pypdf imported already
     tracemalloc.start()
-    t0 = time.perf_counter()
     try:
         message = refused(p, max_bytes=4 * MB)
-        seconds = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert "zip bomb" in message and "OUTWEIGH_MAX_FILE_MB" in message
-    # Inflating stops at the 4 MiB cap: 0.016 s and 9 MiB measured, not 256 MiB.
-    assert seconds < 5
+    # Inflating stops at the 4 MiB cap, not 256 MiB (time: benchmarks/bench_hostile.py).
     assert peak < 32 * MB
 
 
@@ -154,18 +150,14 @@ def test_file_over_the_size_cap(tmp_path, monkeypatch):
 
 def test_a_10mb_line_without_whitespace(tmp_path, embedder, store):
     """The real tokenizer makes one [UNK] of the whole line; chunking cuts it into pieces, a
-    segment at a time, so time and memory stay bounded: 2.6 s and +16 MiB RSS measured on the
-    2-core box, where tokenizing the line whole took 8 s and 1.1 GB."""
+    segment at a time, so memory stays bounded (time: benchmarks/bench_hostile.py)."""
     text = "x" * (10 * MB)
     tracemalloc.start()
-    t0 = time.perf_counter()
     try:
         chunks = chunk_text(text, embedder.token_spans)
-        seconds = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert seconds < 60
     assert peak < 200 * MB  # the chunks themselves are 12.5 MB of text
     assert max(len(c.text) for c in chunks) <= 200 * MAX_TOKEN_CHARS
     assert chunks[0].start == 0 and chunks[-1].end == len(text)
