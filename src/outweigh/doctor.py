@@ -174,7 +174,11 @@ def _vectors(
 
 
 def _leftovers(paths: Paths, repair: bool) -> Finding:
-    found = [*paths.index_dir.glob("*.tmp"), *paths.adapters_dir.glob(".staging-*")]
+    found = [
+        *paths.index_dir.glob("*.tmp"),
+        *paths.adapters_dir.glob(".staging-*"),
+        *paths.staging_dir.glob("*"),
+    ]
     now = time.time()
     stale = [p for p in found if now - p.stat().st_mtime > STALE_S]
     if not stale:

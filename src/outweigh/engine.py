@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from outweigh.embed import Embedder
-from outweigh.errors import InputError, printable
+from outweigh.errors import InputError, NotFoundError, printable
 from outweigh.generate.base import Backend, GenerationRequest, Message
 from outweigh.retrieval.hybrid import Hit, HybridSearcher
 from outweigh.retrieval.ingest import IngestReport, ingest
-from outweigh.retrieval.store import Store
+from outweigh.retrieval.store import DocumentRow, Store
 from outweigh.retrieval.vectors import VectorStore, open_vector_store
 from outweigh.settings import DEFAULT_COLLECTION, DEFAULT_MODEL, IngestLimits, Paths
 
@@ -159,7 +159,28 @@ class Engine:
         self._vectors: VectorStore | None = None
         self._memory: MemoryStore | None = None
         self._adapters: AdapterRegistry | None = None
-        self._lock = threading.Lock()
+        self.lock = threading.RLock()
+        """Serialises the state the engine shares between threads: one SQLite connection, the
+        registry, the embedder and the backends' loading (a write transaction must not
+        interleave with another thread's reads; a fast tokenizer refuses concurrent calls).
+        Public methods take it; generation runs outside it, so one request's answer never
+        waits on another's documents."""
+
+    @classmethod
+    def upstream(
+        cls,
+        url: str,
+        model: str | None = None,
+        api_key: str | None = None,
+        paths: Paths | None = None,
+    ) -> Engine:
+        """An engine whose generation runs on an OpenAI-compatible server (vLLM, llama.cpp,
+        Ollama); `model` None takes the upstream's first base model."""
+        from outweigh.generate.upstream import UpstreamBackend, check_url, first_base_model
+
+        url = check_url(url)
+        name = model or first_base_model(url, api_key)
+        return cls(paths, model=name, backend_factory=lambda n: UpstreamBackend(url, n, api_key))
 
     # -- lazily built parts ---------------------------------------------------------------
     @property
@@ -211,7 +232,7 @@ class Engine:
     def backend(self, model: str | None = None) -> Backend:
         """The backend for `model` (default: the engine's), loading it on first use."""
         name = model or self.model
-        with self._lock:
+        with self.lock:
             if name not in self._backends and self._factory is not None:
                 self._backends[name] = self._factory(name)
             if name not in self._backends:
@@ -291,7 +312,116 @@ class Engine:
     def search(
         self, query: str, collection: str = DEFAULT_COLLECTION, k: int = 5, mode: str = "hybrid"
     ) -> list[Hit]:
-        return self.searcher.search(query, collection, k, mode)
+        with self.lock:
+            return self.searcher.search(query, collection, k, mode)
+
+    def documents(self, collection: str | None = None) -> list[DocumentRow]:
+        """Documents of one collection (unknown: NotFoundError), or of all, by source."""
+        with self.lock:
+            return self.store.documents(collection)
+
+    def count_chunks(self, collection: str) -> int:
+        """Chunks in a collection (unknown: NotFoundError)."""
+        with self.lock:
+            return self.store.count_chunks(self.store.collection(collection))
+
+    def upload(
+        self, collection: str, filename: str, data: bytes, max_bytes: int | None = None
+    ) -> tuple[DocumentRow, bool]:
+        """Store `data` as `uploads/<collection>/<filename>` and ingest it: (its row, whether
+        it was unchanged). A re-upload of the same name replaces the document; a file that
+        cannot be read is refused before it replaces anything, and leaves nothing behind."""
+        from outweigh.names import check_name
+        from outweigh.retrieval import uploads
+
+        check_name(collection)
+        limits = IngestLimits() if max_bytes is None else IngestLimits(max_file_bytes=max_bytes)
+        staged = uploads.staged(self.paths, filename, data, limits.max_file_bytes)
+        with staged as path, self.lock:  # checked outside the lock, placed and ingested in it
+            dest = uploads.place(self.paths, collection, path)
+            report = self.ingest([dest], collection, limits=limits)
+            if report.failed:
+                raise InputError(report.failed[0][1].replace(str(dest), dest.name))
+            row = self.store.document(self.store.collection(collection), str(dest.resolve()))
+        if row is None:  # ingest reported success, so the row is there; guard the type anyway
+            raise NotFoundError(f"{dest.name} was not stored; retry the upload")
+        return row, report.skipped > 0
+
+    def remove_document(self, collection: str, document: int | str | Path) -> DocumentRow:
+        """Remove one document, named by its id or its source path, with its chunks and
+        vectors; a file the engine itself stored (an upload) is deleted too, a user's own
+        file never is. Unknown: NotFoundError saying where to look."""
+        from outweigh.retrieval import uploads
+
+        with self.lock:
+            store = self.store
+            coll = store.collection(collection)
+            if isinstance(document, int):
+                row = next((d for d in store.documents(collection) if d.id == document), None)
+            else:
+                row = store.document(coll, str(Path(document).expanduser().resolve()))
+            if row is None:
+                raise NotFoundError(
+                    f"collection {collection!r} has no document {printable(str(document))}; "
+                    "see outweigh docs list"
+                )
+            store.remove_document(coll, row.source)
+            if uploads.owned(self.paths, collection, row.source):
+                Path(row.source).unlink(missing_ok=True)
+            return row
+
+    def drop_collection(self, collection: str) -> None:
+        """Remove a collection, its documents and its vector index (unknown: NotFoundError,
+        after the index is gone)."""
+        with self.lock:
+            try:
+                self.store.drop_collection(collection)
+            finally:
+                self.vectors.drop(collection)
+
+    def sync_index(
+        self, collection: str, on_sync: Callable[[int, int], None] | None = None
+    ) -> None:
+        """Bring a collection's vector index up to date (unknown collection: NotFoundError).
+        `on_sync(done, total)` reports vectors added while a stale or missing index rebuilds."""
+        with self.lock:
+            self.vectors.sync(self.store.collection(collection), on_sync)
+
+    def sync_all(self, on_sync: Callable[[int, int], None] | None = None) -> None:
+        """`sync_index` for every collection: what a server does before it listens."""
+        with self.lock:
+            for coll in self.store.collections():
+                self.vectors.sync(coll, on_sync)
+
+    def embed(self, texts: list[str]) -> tuple[Any, int]:
+        """(n, dim) float32 L2-normalised vectors for `texts`, and the tokens they cost."""
+        with self.lock:
+            embedder = self.embedder
+            return embedder.embed_batch(texts), sum(embedder.count_tokens(t) for t in texts)
+
+    # -- models ---------------------------------------------------------------------------
+    def models(self) -> dict[str, str | None]:
+        """Model names a request may use: the base (parent None), each registered adapter and,
+        for an upstream, each LoRA it serves (parent = its base)."""
+        with self.lock:
+            models: dict[str, str | None] = {self.model: None}
+            for info in self.adapters.list():
+                models.setdefault(info.name, info.base_model)
+            for name, parent in self.backend().served_adapters().items():
+                models.setdefault(name, parent)
+            return models
+
+    def resolve_model(self, name: str) -> tuple[str, str | None]:
+        """(base model, adapter or None) for a requested model name; unknown: NotFoundError."""
+        models = self.models()
+        if name not in models:
+            raise NotFoundError(f"unknown model {name!r}; choose one of: {', '.join(models)}")
+        parent = models[name]
+        return (name, None) if parent is None else (parent, name)
+
+    def window(self, model: str | None = None) -> int:
+        """Tokens of prompt + answer a request to `model` may use."""
+        return min(self.backend(model).context_window, MAX_PROMPT_TOKENS)
 
     # -- answers --------------------------------------------------------------------------
     def ask(
@@ -312,11 +442,7 @@ class Engine:
             answer=gen.text,
             citations=prepared.citations,
             model=prepared.backend.name,
-            usage={
-                "prompt_tokens": gen.prompt_tokens,
-                "completion_tokens": gen.completion_tokens,
-                "total_tokens": gen.prompt_tokens + gen.completion_tokens,
-            },
+            usage=gen.usage(),
             finish_reason=gen.finish_reason,
             adapter=prepared.request.adapter,
             memories=prepared.memories,
@@ -356,23 +482,66 @@ class Engine:
         `chat` and `stream` call it; a caller that runs the backend itself (the server) calls it
         after the answer."""
         if options.memory and options.user is not None:
-            self.memory.capture(options.user, options.session, question, reply=answer)
+            with self.lock:  # the capture embeds facts with the shared embedder
+                self.memory.capture(options.user, options.session, question, reply=answer)
+
+    def preflight(
+        self,
+        options: AskOptions,
+        model: str | None = None,
+        question: str | None = None,
+        on_sync: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Everything that can refuse a request, checked before anything heavy loads: the
+        options, the model name, the adapter and the base it was trained on, the collection
+        (whose index is synced, `on_sync(done, total)` while it rebuilds), the user's session
+        and the question against the memory cap. One line naming the fix, per failure."""
+        options.validate()
+        name = model or self.model
+        with self.lock:
+            # Backends from a factory (an upstream server: vLLM's --lora-modules) know their
+            # own model and adapter names, and refuse unknown ones themselves.
+            if self._factory is None and name not in self._backends:
+                from outweigh.models.catalog import resolve
+
+                entry = resolve(name)  # unknown model: NotFoundError naming the choices
+                if options.adapter is not None:
+                    from outweigh.generate.lora import check_base
+
+                    # unknown adapter: NotFoundError listing them; another base: InputError
+                    check_base(self.adapters.resolve(options.adapter), entry.name)
+            elif options.adapter is not None and self._factory is None:
+                # A backend handed in already: the adapter must exist; the base it was
+                # trained on is checked where its weights load (generate/lora.py).
+                self.adapters.resolve(options.adapter)
+            if options.rag:
+                self.sync_index(options.collection, on_sync)
+            if options.memory and options.user is not None:
+                from outweigh.names import check_session
+
+                check_session(options.session)
+                if question is not None:
+                    self.memory.check_message(question)
+        if question is not None and not question.strip():
+            raise InputError("the question is empty")
 
     def prepare(
         self, messages: list[Message], options: AskOptions, model: str | None = None
     ) -> Prepared:
-        """Retrieve, fit the context into the token budget, and build the request."""
-        options.validate()
+        """Retrieve, recall, fit the context into the token budget, and build the request.
+
+        The first half of an answer, under the engine's lock; the caller generates with
+        `prepared.backend` outside it and then calls `finish` (`chat` and `stream` do both)."""
         if not messages or messages[-1].get("role") != "user":
             raise InputError("the conversation must end with a user message")
-        # Backends from a factory (an upstream server: vLLM's --lora-modules) know their own
-        # adapter names and refuse unknown ones themselves.
-        if options.adapter is not None and self._factory is None:
-            self.adapters.resolve(options.adapter)  # unknown name: NotFoundError listing them
-        backend = self.backend(model)
         question = messages[-1]["content"]
-        if not question.strip():
-            raise InputError("the question is empty")
+        with self.lock:
+            self.preflight(options, model, question)
+            return self._build(messages, question, options, self.backend(model))
+
+    def _build(
+        self, messages: list[Message], question: str, options: AskOptions, backend: Backend
+    ) -> Prepared:
         recalled = self._recall(question, options)
         hits = self._retrieve(question, options) if options.rag else []
         window = min(backend.context_window, MAX_PROMPT_TOKENS)
@@ -419,12 +588,7 @@ class Engine:
         """The user's memories for this question, best first; none when memory is off."""
         if not options.memory or options.user is None:
             return []
-        from outweigh.memory.store import check_session
-
         memory = self.memory
-        # Refuse what capture would refuse after the answer, before spending a generation.
-        check_session(options.session)
-        memory.check_message(question)
         return memory.recall(options.user, question, limit=memory.limits.recall)
 
     def _retrieve(self, question: str, options: AskOptions) -> list[Hit]:

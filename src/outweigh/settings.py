@@ -48,6 +48,17 @@ class Paths:
         """Registered LoRA adapters in PEFT format, one folder per name."""
         return self.root / "adapters"
 
+    @property
+    def uploads_dir(self) -> Path:
+        """Documents sent to the server, `uploads/<collection>/<name>`; removed with their
+        document."""
+        return self.root / "uploads"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Uploads being checked before they are placed; leftovers are crash debris."""
+        return self.uploads_dir / ".incoming"
+
 
 @dataclass(frozen=True)
 class IngestLimits:

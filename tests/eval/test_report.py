@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from outweigh.cli.eval import table
 from outweigh.errors import InputError
 from outweigh.eval.report import (
     check_output,
     headline,
     markdown,
-    table,
     write_json,
     write_markdown,
     write_plot,

@@ -100,7 +100,7 @@ def test_upload_cap_is_413_and_bad_collections_are_4xx(live_factory) -> None:
 
 def test_prepare_rebuilds_a_missing_index_before_the_server_listens(paths) -> None:
     from outweigh.engine import Engine
-    from outweigh.serve import prepare
+    from outweigh.serve import ready
     from outweigh.testing import EchoBackend, FakeEmbedder
 
     engine = Engine(paths=paths, backend=EchoBackend(), embedder=FakeEmbedder())
@@ -108,7 +108,7 @@ def test_prepare_rebuilds_a_missing_index_before_the_server_listens(paths) -> No
     for f in paths.index_dir.iterdir():
         f.unlink()
     seen: list[tuple[int, int]] = []
-    prepare(
+    ready(
         ServeSettings(),
         Engine(paths=paths, backend=EchoBackend()),
         lambda d, t: seen.append((d, t)),

@@ -14,9 +14,8 @@ import pytest
 from outweigh.engine import SYSTEM_RAG, Engine
 from outweigh.errors import InputError, NotFoundError
 from outweigh.generate.base import GenerationRequest
-from outweigh.generate.upstream import UpstreamBackend, UpstreamError
+from outweigh.generate.upstream import UpstreamBackend, UpstreamError, first_base_model
 from outweigh.serve import BackgroundServer, ServeSettings, build_engine, create_app
-from outweigh.serve.app import upstream_base_model
 from outweigh.settings import Paths
 from outweigh.testing import EchoBackend, FakeEmbedder
 from tests.serve.conftest import SUITE_DOCS, register_adapter
@@ -40,7 +39,7 @@ def test_the_built_prompt_and_the_adapter_name_reach_the_upstream(
     server, seen = inner
     register_adapter(paths, "style")  # known to the upstream only, as vLLM's --lora-modules
     assert build_engine(ServeSettings(upstream=server.url)).model == "smollm2-135m"
-    assert upstream_base_model(server.url) == "smollm2-135m"  # asked the upstream's /models
+    assert first_base_model(server.url) == "smollm2-135m"  # asked the upstream's /models
     outer = Engine(
         paths=Paths(tmp_path / "outer"),  # its own state: no adapters registered here
         model="smollm2-135m",

@@ -37,9 +37,8 @@ def train(
     fresh: bool = typer.Option(False, "--fresh", help="Ignore a checkpoint of an interrupted run."),
 ) -> None:
     """Train a LoRA adapter (loss on assistant tokens only) and register it when it finishes."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from outweigh.adapters import TrainConfig, TrainProgress, train_adapter
+    from outweigh.cli._progress import detail_bar
 
     config = TrainConfig(
         base=base,
@@ -52,19 +51,12 @@ def train(
         batch_size=batch_size,
         resume=not fresh,
     )
-    columns = (
-        TextColumn(f"train {name}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(f"loading {base}", total=None)
+    with detail_bar(f"train {name}", transient=False) as update:
+        update(detail=f"loading {base}")
 
         def on_step(p: TrainProgress) -> None:
             val = f"  val {p.val_loss:.3f}" if p.val_loss is not None else ""
-            bar.update(task, completed=p.step, total=p.total, description=f"loss {p.loss:.3f}{val}")
+            update(completed=p.step, total=p.total, detail=f"loss {p.loss:.3f}{val}")
 
         try:
             info = train_adapter(data, name, config, progress=on_step)

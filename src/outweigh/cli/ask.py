@@ -31,11 +31,10 @@ def ask(
     ),
 ) -> None:
     """Retrieve, recall the user's memories, answer within the budget, cite, and remember."""
+    from outweigh.cli._progress import lazy_bar
     from outweigh.engine import AskOptions, Engine
     from outweigh.memory.store import check_user, default_user
-    from outweigh.models import resolve
 
-    resolve(model)  # unknown model: one line naming the choices, before anything loads
     engine = Engine(model=model)
     opts = AskOptions(
         collection=collection,
@@ -47,14 +46,8 @@ def ask(
         memory=not no_memory,
         adapter=adapter,
     )
-    if adapter is not None:
-        engine.adapters.resolve(adapter)  # unknown adapter: one line naming the registered ones
-    if opts.rag:
-        from outweigh.cli._progress import sync_index
-
-        sync_index(engine, collection)  # unknown collection: fail before loading a model
-    if opts.memory:
-        engine.memory.check_message(question)  # over the memory cap: the same
+    with lazy_bar("index") as on_sync:  # what can be refused is, before a model loads
+        engine.preflight(opts, question=question, on_sync=on_sync)
     with console.status(f"loading {model}"):
         engine.backend()
     answer = engine.ask(question, opts)

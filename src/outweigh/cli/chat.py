@@ -161,9 +161,9 @@ def chat(
     no_memory: bool = typer.Option(False, "--no-memory", help="Neither recall nor remember."),
 ) -> None:
     """Talk to the model: streaming answers, history, and memory across sessions."""
+    from outweigh.cli._progress import lazy_bar
     from outweigh.engine import AskOptions, Engine
     from outweigh.memory.store import check_user, default_user
-    from outweigh.models import resolve
 
     opts = AskOptions(
         collection=collection or DEFAULT_COLLECTION,
@@ -175,15 +175,9 @@ def chat(
         session=session or datetime.now().strftime("chat-%Y%m%d-%H%M%S"),
         memory=not no_memory,
     )
-    opts.validate()
-    resolve(model)  # unknown model, adapter or collection: one line, before anything loads
     engine = Engine(model=model)
-    if adapter is not None:
-        engine.adapters.resolve(adapter)
-    if opts.rag:
-        from outweigh.cli._progress import sync_index
-
-        sync_index(engine, opts.collection)
+    with lazy_bar("index") as on_sync:  # what can be refused is, before a model loads
+        engine.preflight(opts, on_sync=on_sync)
     with console.status(f"loading {model}"):
         engine.backend()
     if sys.stdin.isatty():

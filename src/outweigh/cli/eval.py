@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from outweigh.cli._app import app, console
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from outweigh.eval import EvalResult
 
 
 @app.command("eval")
@@ -24,18 +30,18 @@ def eval_(
     max_tokens: str = typer.Option("48", "--max-tokens", help="Answer cap in tokens."),
 ) -> None:
     """Answer the suite with each config on the real models; print a table, write files."""
+    from outweigh.cli._progress import bars
     from outweigh.eval import EvalOptions, load_suite, parse_specs, run_eval
     from outweigh.eval import report as rep
-    from outweigh.eval.runner import rich_progress
 
     specs = parse_specs(config)
     options = EvalOptions.parse(k=k, max_tokens=max_tokens, seed=seed, limit=limit)
     outs = [rep.check_output(json_out, "--json", ".json"), rep.check_output(plot, "--plot", ".png")]
     md = rep.check_output(report, "--report", ".md")
     loaded = load_suite(suite)
-    with rich_progress(console) as progress:
+    with bars() as progress:
         result = run_eval(loaded, specs, options, progress=progress)
-    console.print(rep.table(result))
+    console.print(table(result))
     if (line := rep.headline(result)) is not None:
         console.print(line, style="bold", highlight=False)
     for path, write in zip(outs, (rep.write_json, rep.write_plot), strict=True):
@@ -43,3 +49,23 @@ def eval_(
             console.print(f"{path.suffix[1:]}: {write(result, path)}", highlight=False)
     if md is not None:
         console.print(f"report: {rep.write_markdown(result, md, plot)}", highlight=False)
+
+
+def table(result: EvalResult) -> Table:
+    """Metrics as rows, configs as columns (spec names wrap better as headers); best in bold."""
+    from rich.table import Table
+
+    from outweigh.eval.report import best, fmt, shown
+
+    t = Table(title=f"eval of {result.suite}", title_justify="left")
+    t.add_column("metric", no_wrap=True)
+    for config in result.configs:
+        t.add_column(config.replace("+", "\n+"), justify="right")
+    for metric in shown(result):
+        winners = best(result, metric)
+        cells = []
+        for config in result.configs:
+            cell = fmt(metric, result.results[config].get(metric.key))
+            cells.append(f"[bold green]{cell}[/]" if config in winners else cell)
+        t.add_row(metric.key, *cells)
+    return t

@@ -24,9 +24,9 @@ JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
 def _store() -> MemoryStore:
-    from outweigh.memory import MemoryStore
+    from outweigh.engine import Engine
 
-    return MemoryStore()
+    return Engine().memory
 
 
 def _user(user: str | None) -> str:

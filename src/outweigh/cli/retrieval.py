@@ -47,37 +47,28 @@ def ingest(
     ),
 ) -> None:
     """Read, chunk, embed and index documents; unchanged files are skipped."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
+    from outweigh.cli._progress import detail_bar
     from outweigh.engine import Engine
 
     engine = Engine()
-    with Progress(
-        TextColumn("ingest"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("", total=None)
+    with detail_bar("ingest") as update:
 
         def on_file(path: str, total: int) -> None:
             name = escape(printable(Path(path).name))  # a file name is not markup
-            bar.update(task, total=total, advance=1, description=name)
+            update(total=total, advance=1, detail=name)
 
         def on_commit(source: str, chunks: int) -> None:
             # Printed only after COMMIT returned: a listed document survives any crash.
-            bar.console.print(
+            console.print(
                 f"ingested: {printable(source)} ({chunks} chunks)",
                 markup=False,
                 highlight=False,
                 soft_wrap=True,
             )
-            bar.console.file.flush()
+            console.file.flush()
 
         def on_sync(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, description="index")
+            update(completed=done, total=total, detail="index")
 
         # Two options, not `--ray [ADDRESS]`: an optional value would swallow the first path.
         ray_at = ray_address or ("local" if ray or ray_workers else None)
@@ -85,7 +76,7 @@ def ingest(
             with console.status("loading embedder"):
                 _ = engine.embedder
         else:
-            bar.update(task, description="starting Ray workers")
+            update(detail="starting Ray workers")
         report = engine.ingest(
             paths,
             collection,
@@ -119,9 +110,9 @@ def docs_list(
 
     from rich.table import Table
 
-    from outweigh.retrieval.store import Store
+    from outweigh.engine import Engine
 
-    docs = Store().documents(collection)
+    docs = Engine().documents(collection)
     if as_json:
         print(json.dumps([asdict(d) for d in docs], ensure_ascii=False, indent=2))
         return
@@ -134,16 +125,17 @@ def docs_list(
 
 
 @docs_app.command("rm")
-def docs_rm(path: Path, collection: str = COLLECTION) -> None:
-    """Remove one document (by its path) from a collection."""
-    from outweigh.errors import NotFoundError
-    from outweigh.retrieval.store import Store
+def docs_rm(
+    path: Path = typer.Argument(..., help="The document's path, or its id (docs list --json)."),
+    collection: str = COLLECTION,
+) -> None:
+    """Remove one document (by its path or id) from a collection."""
+    from outweigh.engine import Engine
 
-    store = Store()
-    coll = store.collection(collection)
-    if not store.remove_document(coll, str(path.expanduser().resolve())):
-        raise NotFoundError(f"{path} is not in collection {collection!r}; see outweigh docs list")
-    console.print(f"removed {printable(str(path))}", markup=False, highlight=False)
+    # A bare number is an id, unless a file of that name is meant.
+    ref: int | Path = int(str(path)) if str(path).isdigit() and not path.exists() else path
+    row = Engine().remove_document(collection, ref)
+    console.print(f"removed {printable(row.source)}", markup=False, highlight=False)
 
 
 @app.command()
@@ -155,12 +147,13 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Hybrid BM25 + dense search, fused with reciprocal rank fusion."""
-    from outweigh.cli._progress import sync_index
+    from outweigh.cli._progress import lazy_bar
     from outweigh.engine import Engine
 
     engine = Engine()
     if mode != "bm25":
-        sync_index(engine, collection)
+        with lazy_bar("index") as on_sync:
+            engine.sync_index(collection, on_sync)
     hits = engine.search(query, collection, k, mode)
     if as_json:
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))

@@ -28,7 +28,7 @@ def serve(
 ) -> None:
     """Serve /v1/chat/completions, /v1/models, /v1/embeddings, documents and memories."""
     from outweigh.cli._progress import lazy_bar
-    from outweigh.serve import ServeSettings, prepare
+    from outweigh.serve import ServeSettings, ready
     from outweigh.serve import serve as run_server
     from outweigh.serve.config import api_key_from_env
 
@@ -48,5 +48,5 @@ def serve(
         + (" (API key required)" if settings.api_key else " (no API key: loopback only)")
     )
     with lazy_bar("index") as on_sync:
-        engine = prepare(settings, on_sync=on_sync)
+        engine = ready(settings, on_sync=on_sync)
     run_server(settings, engine)

@@ -1,4 +1,5 @@
-"""Presenting an `EvalResult`: a rich table, JSON, a grouped bar chart PNG and a markdown report.
+"""Presenting an `EvalResult`: JSON, a grouped bar chart PNG, a markdown report, and the numbers
+behind the terminal table (`shown`, `fmt`, `best`; cli/eval.py draws it).
 
 Every file is written whole or not at all (a temp file renamed into place), and output paths
 are checked with `check_output` before the run, so a typo in `--plot` never costs a finished
@@ -12,15 +13,11 @@ import os
 import tempfile
 import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from outweigh.errors import InputError
 from outweigh.eval.metrics import METRICS, Metric
 from outweigh.eval.runner import EvalResult, Record
 from outweigh.eval.spec import parse_spec
-
-if TYPE_CHECKING:
-    from rich.table import Table
 
 MISSES_PER_CONFIG = 5
 """Worst misses listed per config in the markdown report: enough to see a pattern."""
@@ -94,25 +91,6 @@ def headline(result: EvalResult) -> str | None:
 
 def _params(n: int) -> str:
     return "size unknown" if n <= 0 else f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
-
-
-# -- terminal ----------------------------------------------------------------------------------
-def table(result: EvalResult) -> Table:
-    """Metrics as rows, configs as columns (spec names wrap better as headers); best in bold."""
-    from rich.table import Table
-
-    t = Table(title=f"eval of {result.suite}", title_justify="left")
-    t.add_column("metric", no_wrap=True)
-    for config in result.configs:
-        t.add_column(config.replace("+", "\n+"), justify="right")
-    for metric in shown(result):
-        winners = best(result, metric)
-        cells = []
-        for config in result.configs:
-            cell = fmt(metric, result.results[config].get(metric.key))
-            cells.append(f"[bold green]{cell}[/]" if config in winners else cell)
-        t.add_row(metric.key, *cells)
-    return t
 
 
 # -- files -------------------------------------------------------------------------------------

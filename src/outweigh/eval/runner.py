@@ -15,13 +15,13 @@ the adapter and the memory store from what the docs happen to say.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import gc
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,8 +34,6 @@ from outweigh.eval.suite import Suite, load_suite
 from outweigh.settings import Paths
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from outweigh.embed import Embedder
     from outweigh.generate.base import Backend
 
@@ -252,7 +250,7 @@ def run_eval(
     specs = parse_specs(str(c) for c in configs)
     suite = (suite if isinstance(suite, Suite) else load_suite(suite)).limited(options.limit)
     paths = paths or Paths()
-    params = _preflight(specs, suite, paths, local=backend_factory is None)
+    params = _preflight(specs, paths, backend_factory)
     progress = progress or (lambda task, done, total: None)
     run_id = secrets.token_hex(4)
     base = Engine(paths, embedder=embedder)
@@ -306,37 +304,22 @@ def _tick(progress: Progress, label: str, total: int, done: int) -> None:
     progress(label, done, total)
 
 
-def _preflight(specs: list[ConfigSpec], suite: Suite, paths: Paths, local: bool) -> dict[str, int]:
-    """Fail on an unknown model or adapter, or a missing feature, before anything loads.
-
-    Models are resolved only when they load locally; a backend factory (an upstream server)
-    knows its own names. The parameter counts come from the catalog, 0 when it lacks them.
-    """
-    from outweigh.models.catalog import catalog, resolve
+def _preflight(
+    specs: list[ConfigSpec], paths: Paths, factory: Callable[[str], Backend] | None
+) -> dict[str, int]:
+    """Each config through the engine's preflight: an unknown model or adapter, or an adapter
+    trained on another base, fails before anything loads. The parameter counts come from the
+    catalog, 0 when it lacks them."""
+    from outweigh.models.catalog import catalog
 
     known = catalog()
-    params = {s.model: known[s.model].params if s.model in known else 0 for s in specs}
-    if local:
-        for spec in specs:
-            resolve(spec.model)  # NotFoundError names the valid choices
-    with_adapter = [s for s in specs if s.adapter]
-    if with_adapter:
-        from outweigh.adapters import AdapterRegistry
-
-        registry = AdapterRegistry(paths)
+    for spec in specs:
+        engine = Engine(paths, model=spec.model, backend_factory=factory)
         try:
-            for spec in with_adapter:
-                info = registry.get(spec.adapter or "")  # NotFoundError names the registered ones
-                # A LoRA only fits the base it was trained on; say so before loading anything.
-                base = info.base_model
-                if spec.model in known and base in known and base != spec.model:
-                    raise InputError(
-                        f"adapter {info.name!r} was trained on {info.base_model}, not "
-                        f"{spec.model}; use --config {info.base_model}+lora:{info.name}"
-                    )
+            engine.preflight(AskOptions(rag=False, memory=False, adapter=spec.adapter))
         finally:
-            registry.close()
-    return params
+            engine.close()
+    return {s.model: known[s.model].params if s.model in known else 0 for s in specs}
 
 
 def _ingest(
@@ -362,12 +345,8 @@ def _ingest(
 
 def _drop(engine: Engine, collection: str) -> None:
     """Remove the run's private collection and its vector index."""
-    try:
-        engine.store.drop_collection(collection)
-    except NotFoundError:
-        pass  # ingestion failed before it created the collection
-    finally:
-        engine.vectors.drop(collection)
+    with contextlib.suppress(NotFoundError):  # ingestion failed before it made the collection
+        engine.drop_collection(collection)
 
 
 class _Runs:
@@ -552,32 +531,3 @@ def _aggregate(spec: ConfigSpec, records: list[Record]) -> dict[str, float | Non
         "peak_rss_mb": m.peak_rss_mb(),
         "peak_vram_mb": m.peak_vram_mb(),
     }
-
-
-# -- a rich progress bar -----------------------------------------------------------------------
-@contextmanager
-def rich_progress(console: Console) -> Iterator[Progress]:
-    """A `Progress` callback drawing one bar per config (and one for ingestion) on `console`."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-    from rich.progress import Progress as Bars
-
-    tasks: dict[str, Any] = {}
-    with Bars(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bars:
-
-        def update(task: str, done: int, total: int) -> None:
-            if task not in tasks:
-                tasks[task] = bars.add_task(task, total=total)
-            bars.update(tasks[task], completed=done, total=total)
-
-        yield update

@@ -40,6 +40,14 @@ class Generation:
     finish_reason: str
     """"stop" (end of text or a stop string) or "length" (hit max_tokens)."""
 
+    def usage(self) -> dict[str, int]:
+        """OpenAI's usage object."""
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+
 
 class Backend(ABC):
     """A model that turns messages into text."""
@@ -63,7 +71,11 @@ class Backend(ABC):
 
     def generate(self, request: GenerationRequest) -> Generation:
         """The whole answer at once, derived from `stream`."""
-        text = "".join(self.stream(request))
+        return self.account(request, "".join(self.stream(request)))
+
+    def account(self, request: GenerationRequest, text: str) -> Generation:
+        """The accounting of `text`, streamed in answer to `request`: a stream carries no
+        token ids, so the answer is counted again and ran to the cap if it filled it."""
         completion = self.count_tokens(text)
         return Generation(
             text=text,
@@ -71,6 +83,11 @@ class Backend(ABC):
             completion_tokens=completion,
             finish_reason="length" if completion >= request.max_tokens else "stop",
         )
+
+    def served_adapters(self) -> dict[str, str]:
+        """Adapter name -> base model for adapters the backend serves by itself (an upstream
+        vLLM's `--lora-modules`); a local backend takes outweigh's registered adapters."""
+        return {}
 
 
 def cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:

@@ -9,8 +9,10 @@ messages into text. The adapter name travels as the upstream `model`, which is h
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +24,12 @@ from outweigh.generate.base import Backend, Generation, GenerationRequest
 DEFAULT_CONTEXT = 8192
 """Context assumed when the upstream does not say (vLLM reports `max_model_len` in
 /v1/models; llama.cpp and Ollama do not). The engine caps prompts at 8192 anyway."""
+
+UPSTREAM_TTL_S = 30.0
+"""How long the upstream's model list is trusted: adapters loaded into vLLM at runtime show
+up within this, without one HTTP call per request."""
+
+log = logging.getLogger("outweigh.upstream")
 
 BYTES_PER_TOKEN = 3
 """Without the upstream's tokenizer, tokens are estimated as UTF-8 bytes / 3. BPE tokenizers
@@ -65,7 +73,9 @@ class UpstreamBackend(Backend):
             transport=transport,
         )
         self._window = context_window
-        self._window_lock = threading.Lock()
+        self._lock = threading.Lock()
+        """Guards the lazily probed window and the cached adapter list."""
+        self._adapters: tuple[float, dict[str, str]] = (-UPSTREAM_TTL_S, {})
 
     # -- what the upstream serves ---------------------------------------------------------
     def list_models(self) -> list[dict[str, Any]]:
@@ -76,10 +86,25 @@ class UpstreamBackend(Backend):
             raise UpstreamError(f"{self.base_url}/models did not return a model list")
         return [m for m in models if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
+    def served_adapters(self) -> dict[str, str]:
+        """LoRA name -> base for what the upstream serves (vLLM lists `--lora-modules` entries
+        with a `parent`), re-read every UPSTREAM_TTL_S. A failed listing keeps the last one:
+        the base still serves, and generation says why the upstream fails."""
+        with self._lock:
+            fetched, adapters = self._adapters
+            if time.monotonic() - fetched >= UPSTREAM_TTL_S:
+                try:
+                    listed = self.list_models()
+                    adapters = {m["id"]: str(m["parent"]) for m in listed if m.get("parent")}
+                except UpstreamError as e:
+                    log.warning("cannot list the upstream's models: %s", e)
+                self._adapters = (time.monotonic(), adapters)
+            return adapters
+
     @property  # type: ignore[override]  # a lazy probe instead of the base class's constant
     def context_window(self) -> int:
         """The upstream's `max_model_len` for this model, probed once; else DEFAULT_CONTEXT."""
-        with self._window_lock:
+        with self._lock:
             if self._window is None:
                 self._window = DEFAULT_CONTEXT
                 try:
@@ -188,6 +213,19 @@ class UpstreamBackend(Backend):
         if 400 <= status < 500:
             raise InputError(f"{where} rejected the request: {message}")
         raise UpstreamError(f"{where} failed with {status}: {message}")
+
+
+def first_base_model(url: str, api_key: str | None = None) -> str:
+    """The first model the upstream lists that is not a LoRA (vLLM sets `parent` on those)."""
+    probe = UpstreamBackend(url, "", api_key)
+    try:
+        models = probe.list_models()
+    finally:
+        probe.close()
+    bases = [m["id"] for m in models if not m.get("parent")]
+    if not bases:
+        raise NotFoundError(f"upstream {url} lists no models; pass --model NAME")
+    return str(bases[0])
 
 
 def check_url(url: str) -> str:

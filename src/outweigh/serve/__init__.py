@@ -3,7 +3,7 @@
 Importing this package imports FastAPI; the CLI imports it only inside `outweigh serve`.
 """
 
-from outweigh.serve.app import BackgroundServer, build_engine, create_app, prepare, serve
+from outweigh.serve.app import BackgroundServer, build_engine, create_app, ready, serve
 from outweigh.serve.config import ServeSettings
 
 __all__ = [
@@ -11,6 +11,6 @@ __all__ = [
     "ServeSettings",
     "build_engine",
     "create_app",
-    "prepare",
+    "ready",
     "serve",
 ]

@@ -9,26 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
-import shutil
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from pathlib import Path as FsPath
-from typing import Any
 
 from fastapi import FastAPI, File, Path, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from outweigh.engine import Engine
-from outweigh.errors import IngestError, InputError, NotFoundError
-from outweigh.retrieval.loaders import read_text
-from outweigh.retrieval.store import DocumentRow, check_name
+from outweigh.errors import NotFoundError
+from outweigh.retrieval.store import DocumentRow
 from outweigh.serve.chat import router as chat_router
 from outweigh.serve.chat import state_of
-from outweigh.serve.config import ServerState, ServeSettings, served_models
+from outweigh.serve.config import ServerState, ServeSettings
 from outweigh.serve.errors import ERROR_RESPONSES, APIError, install_handlers
 from outweigh.serve.guard import AuthMiddleware, BodyLimitMiddleware, Gate
 from outweigh.serve.schemas import (
@@ -48,9 +42,6 @@ from outweigh.serve.schemas import (
 from outweigh.settings import DEFAULT_MODEL
 
 log = logging.getLogger("outweigh.serve")
-
-_FILENAME = re.compile(r"^[\w][\w .()+,=@-]{0,199}$", re.UNICODE)
-"""An uploaded file keeps its own name, if it is a plain one: no separators, no leading dot."""
 
 COLLECTION = Path(min_length=1, max_length=64, description="Collection name.")
 USER = Query(min_length=1, max_length=256, description="Whose memories.")
@@ -73,10 +64,6 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
         gate=Gate(settings.max_concurrent, settings.max_queue, settings.queue_timeout_s),
     )
     app.state.started = int(time.time())
-    # Opened here, once, before request threads could race to open them.
-    engine.store  # noqa: B018
-    engine.memory  # noqa: B018
-    engine.adapters  # noqa: B018
     install_handlers(app)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -102,8 +89,7 @@ def _add_routes(app: FastAPI) -> None:
     async def list_models(request: Request) -> ModelList:
         """The base model and every adapter (`parent` = its base): registered ones, and in
         upstream mode the upstream's LoRAs."""
-        state = state_of(request)
-        models = await run_in_threadpool(_locked, state, served_models, state)
+        models = await run_in_threadpool(state_of(request).engine.models)
         created = request.app.state.started
         return ModelList(
             data=[ModelCard(id=name, created=created, parent=p) for name, p in models.items()]
@@ -111,8 +97,7 @@ def _add_routes(app: FastAPI) -> None:
 
     @app.get("/v1/models/{model_id:path}", response_model=ModelCard, responses=ERROR_RESPONSES)
     async def get_model(model_id: str, request: Request) -> ModelCard:
-        state = state_of(request)
-        models = await run_in_threadpool(_locked, state, served_models, state)
+        models = await run_in_threadpool(state_of(request).engine.models)
         if model_id not in models:
             raise APIError(
                 404,
@@ -143,14 +128,16 @@ def _add_routes(app: FastAPI) -> None:
         data = await file.read(state.settings.max_upload_bytes + 1)
         if len(data) > state.settings.max_upload_bytes:
             raise APIError(413, "upload is over its cap; send a smaller file", "request_too_large")
-        return await run_in_threadpool(_ingest_upload, state, name, file.filename or "", data)
+        row, unchanged = await run_in_threadpool(
+            state.engine.upload, name, file.filename or "", data, state.settings.max_upload_bytes
+        )
+        return UploadResult(document=_document(row), unchanged=unchanged)
 
     @app.get(
         "/v1/collections/{name}/documents", response_model=DocumentList, responses=ERROR_RESPONSES
     )
     async def list_documents(request: Request, name: str = COLLECTION) -> DocumentList:
-        state = state_of(request)
-        rows = await run_in_threadpool(_locked, state, state.engine.store.documents, name)
+        rows = await run_in_threadpool(state_of(request).engine.documents, name)
         return DocumentList(data=[_document(r) for r in rows])
 
     @app.delete(
@@ -163,7 +150,7 @@ def _add_routes(app: FastAPI) -> None:
         name: str = COLLECTION,
         doc_id: int = Path(ge=1, le=2**63 - 1, description="The document's id."),
     ) -> Deleted:
-        await run_in_threadpool(_delete_document, state_of(request), name, doc_id)
+        await run_in_threadpool(state_of(request).engine.remove_document, name, doc_id)
         return Deleted(id=str(doc_id), object="document", deleted=True)
 
 
@@ -189,12 +176,7 @@ def _add_memory_routes(app: FastAPI) -> None:
         return Deleted(id=str(memory_id), object="memory", deleted=True)
 
 
-# -- work done in the threadpool, under the store lock -------------------------------------
-def _locked(state: ServerState, fn: Any, *args: Any) -> Any:
-    with state.lock:
-        return fn(*args)
-
-
+# -- work done in the threadpool ---------------------------------------------------------------
 def _embed(state: ServerState, body: EmbeddingRequest) -> EmbeddingList:
     import base64
 
@@ -214,14 +196,12 @@ def _embed(state: ServerState, body: EmbeddingRequest) -> EmbeddingList:
             "input_too_large",
             "input",
         )
-    with state.lock:
-        embedder = state.engine.embedder
-        if body.dimensions is not None and body.dimensions != embedder.dim:
-            raise APIError(
-                400, f"{embedder.name} makes {embedder.dim}-d vectors only", None, "dimensions"
-            )
-        vectors = embedder.embed_batch(texts)
-        tokens = sum(embedder.count_tokens(t) for t in texts)
+    embedder = state.engine.embedder
+    if body.dimensions is not None and body.dimensions != embedder.dim:
+        raise APIError(
+            400, f"{embedder.name} makes {embedder.dim}-d vectors only", None, "dimensions"
+        )
+    vectors, tokens = state.engine.embed(texts)
     data = []
     for i, v in enumerate(vectors):
         if body.encoding_format == "base64":
@@ -236,64 +216,6 @@ def _embed(state: ServerState, body: EmbeddingRequest) -> EmbeddingList:
     )
 
 
-def _ingest_upload(state: ServerState, collection: str, filename: str, data: bytes) -> UploadResult:
-    """Check the file on the side, then move it under `uploads/<collection>/` and ingest it.
-
-    A file that cannot be read never replaces an earlier upload of the same name, and the
-    store commits each document in one transaction, so a failed upload leaves nothing.
-    """
-    check_name(collection)
-    name = FsPath(filename.replace("\\", "/")).name
-    if not _FILENAME.match(name):
-        raise InputError(
-            f"invalid file name {filename[:80]!r}; use letters, digits, spaces and "
-            "'._-()' with a .txt, .md, .html or .pdf suffix"
-        )
-    engine = state.engine
-    folder = engine.paths.root / "uploads" / collection
-    incoming = engine.paths.root / "uploads" / ".incoming" / uuid.uuid4().hex
-    incoming.mkdir(parents=True)
-    try:
-        staged = incoming / name
-        staged.write_bytes(data)
-        try:
-            read_text(staged, state.settings.max_upload_bytes)
-        except IngestError as e:
-            raise InputError(str(e).replace(str(staged), name)) from e
-        with state.lock:
-            folder.mkdir(parents=True, exist_ok=True)
-            dest = folder / name
-            staged.replace(dest)
-            report = engine.ingest([dest], collection)
-            if report.failed:
-                raise InputError(report.failed[0][1].replace(str(dest), name))
-            store = engine.store
-            row = store.document(store.collection(collection), str(dest.resolve()))
-    finally:
-        shutil.rmtree(incoming, ignore_errors=True)
-    if row is None:  # ingest reported success, so the row is there; guard the type anyway
-        raise NotFoundError(f"{name} was not stored; retry the upload")
-    return UploadResult(document=_document(row), unchanged=report.skipped > 0)
-
-
-def _delete_document(state: ServerState, collection: str, doc_id: int) -> None:
-    engine = state.engine
-    uploads = (engine.paths.root / "uploads" / collection).resolve()
-    with state.lock:
-        store = engine.store
-        coll = store.collection(collection)
-        row = next((d for d in store.documents(collection) if d.id == doc_id), None)
-        if row is None:
-            raise NotFoundError(
-                f"collection {collection!r} has no document {doc_id}; "
-                f"see GET /v1/collections/{collection}/documents"
-            )
-        store.remove_document(coll, row.source)
-        source = FsPath(row.source)
-        if source.parent == uploads:  # only files the server itself stored are removed
-            source.unlink(missing_ok=True)
-
-
 def _document(row: DocumentRow) -> Document:
     return Document(**dataclasses.asdict(row))
 
@@ -301,32 +223,12 @@ def _document(row: DocumentRow) -> Document:
 # -- running it -------------------------------------------------------------------------------
 def build_engine(settings: ServeSettings) -> Engine:
     """The engine `outweigh serve` runs: local transformers, or generation upstream."""
-    if not settings.upstream:
-        return Engine(model=settings.model or DEFAULT_MODEL)
-    from outweigh.generate.upstream import UpstreamBackend, check_url
-
-    url = check_url(settings.upstream)
-    key = settings.upstream_api_key
-    model = settings.model or upstream_base_model(url, key)
-    return Engine(model=model, backend_factory=lambda name: UpstreamBackend(url, name, key))
+    if settings.upstream:
+        return Engine.upstream(settings.upstream, settings.model, settings.upstream_api_key)
+    return Engine(model=settings.model or DEFAULT_MODEL)
 
 
-def upstream_base_model(url: str, api_key: str | None = None) -> str:
-    """The first model the upstream lists that is not a LoRA (vLLM sets `parent` on those)."""
-    from outweigh.generate.upstream import UpstreamBackend
-
-    probe = UpstreamBackend(url, "", api_key)
-    try:
-        models = probe.list_models()
-    finally:
-        probe.close()
-    bases = [m["id"] for m in models if not m.get("parent")]
-    if not bases:
-        raise NotFoundError(f"upstream {url} lists no models; pass --model NAME")
-    return str(bases[0])
-
-
-def prepare(
+def ready(
     settings: ServeSettings,
     engine: Engine | None = None,
     on_sync: Callable[[int, int], None] | None = None,
@@ -340,16 +242,15 @@ def prepare(
     settings.check_bind()
     engine = engine or build_engine(settings)
     engine.backend()  # load (or reach) the model now, so a bad one fails here, not per request
-    for coll in engine.store.collections():
-        engine.vectors.sync(coll, on_sync)
+    engine.sync_all(on_sync)
     return engine
 
 
 def serve(settings: ServeSettings, engine: Engine | None = None) -> None:
-    """`prepare`, then run until interrupted."""
+    """`ready`, then run until interrupted."""
     import uvicorn
 
-    engine = prepare(settings, engine)
+    engine = ready(settings, engine)
     uvicorn.run(create_app(engine, settings), host=settings.host, port=settings.port)
 
 

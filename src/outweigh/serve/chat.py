@@ -1,7 +1,7 @@
 """POST /v1/chat/completions: an OpenAI chat request -> engine options -> answer or SSE stream.
 
 The request is checked against the caps first (no I/O), then waits for a generation slot,
-then is prepared by the engine (retrieval, memory, prompt budget) under the store lock, and
+then is prepared by the engine (retrieval, memory, prompt budget) under the engine's lock, and
 generated outside it. A stream's slot is held until its last event is sent.
 """
 
@@ -19,10 +19,10 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from outweigh.engine import MAX_PROMPT_TOKENS, AskOptions, Prepared
+from outweigh.engine import AskOptions, Engine, Prepared
 from outweigh.errors import NotFoundError
 from outweigh.generate.base import GenerationRequest, Message
-from outweigh.serve.config import ServerState, ServeSettings, resolve_model
+from outweigh.serve.config import ServerState, ServeSettings
 from outweigh.serve.errors import ERROR_RESPONSES, APIError, stream_error
 from outweigh.serve.schemas import (
     SEED_MAX,
@@ -68,7 +68,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any
         finally:
             state.gate.release()
     try:
-        prepared, options = await run_in_threadpool(prepare, state, body, messages)
+        prepared, options = await run_in_threadpool(_prepare, state, body, messages)
     except BaseException:
         state.gate.release()
         raise
@@ -125,47 +125,48 @@ def check_request(body: ChatCompletionRequest, settings: ServeSettings) -> list[
     return messages
 
 
-def prepare(
+def _prepare(
     state: ServerState, body: ChatCompletionRequest, messages: list[Message]
 ) -> tuple[Prepared, AskOptions]:
     """Choose base and adapter, fill AskOptions, and let the engine build the prompt
     (recalling the user's memories and retrieving from the collection)."""
     engine = state.engine
-    with state.lock:
-        base, adapter = resolve_model(state, body.model)
-        backend = engine.backend(base)
-        window = min(backend.context_window, MAX_PROMPT_TOKENS)
-        requested = body.max_completion_tokens or body.max_tokens
-        if requested is not None and requested > window:
-            raise APIError(
-                400,
-                f"max_tokens {requested} is over {backend.name}'s {window}-token context; "
-                f"ask for at most {window}",
-                "max_tokens_too_large",
-                "max_tokens",
-            )
-        collection = body.collection or DEFAULT_COLLECTION
-        options = AskOptions(
-            collection=collection,
-            rag=body.rag if body.rag is not None else _has_documents(state, collection),
-            k=body.k or 5,
-            max_tokens=requested or min(state.settings.default_max_tokens, window // 2),
-            stop=_stops(body),
-            seed=body.seed,
-            adapter=adapter,
+    try:
+        base, adapter = engine.resolve_model(body.model)
+    except NotFoundError as e:
+        raise APIError(404, f"{e} (see /v1/models)", "model_not_found", "model") from None
+    window = engine.window(base)
+    requested = body.max_completion_tokens or body.max_tokens
+    if requested is not None and requested > window:
+        raise APIError(
+            400,
+            f"max_tokens {requested} is over {base}'s {window}-token context; "
+            f"ask for at most {window}",
+            "max_tokens_too_large",
+            "max_tokens",
         )
-        if body.temperature is not None:
-            options.temperature = body.temperature
-        if body.top_p is not None:
-            options.top_p = body.top_p
-        _memory_options(options, body)
-        return engine.prepare(messages, options, base), options
+    collection = body.collection or DEFAULT_COLLECTION
+    options = AskOptions(
+        collection=collection,
+        rag=body.rag if body.rag is not None else _has_documents(engine, collection),
+        k=body.k or 5,
+        max_tokens=requested or min(state.settings.default_max_tokens, window // 2),
+        stop=_stops(body),
+        seed=body.seed,
+        adapter=adapter,
+    )
+    if body.temperature is not None:
+        options.temperature = body.temperature
+    if body.top_p is not None:
+        options.top_p = body.top_p
+    _memory_options(options, body)
+    return engine.prepare(messages, options, base), options
 
 
 def _complete(
     state: ServerState, body: ChatCompletionRequest, messages: list[Message]
 ) -> ChatCompletion:
-    prepared, options = prepare(state, body, messages)
+    prepared, options = _prepare(state, body, messages)
     turn = _Turn(state, body, prepared, options, messages[-1]["content"])
     choices, prompt_tokens, completion_tokens = [], 0, 0
     for i in range(body.n):
@@ -179,7 +180,7 @@ def _complete(
                 finish_reason="length" if gen.finish_reason == "length" else "stop",
             )
         )
-    remember(state, options, turn.question, choices[0].message.content)
+    state.engine.record(turn.question, choices[0].message.content, options)
     return ChatCompletion(
         id=turn.id,
         created=turn.created,
@@ -209,7 +210,7 @@ async def _events(turn: _Turn) -> AsyncIterator[str]:
         return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
 
     try:
-        completion_tokens = 0
+        prompt_tokens = completion_tokens = 0
         for i in range(body.n):
             request = _nth(prepared.request, i)
             yield event([ChunkChoice(index=i, delta=Delta(role="assistant", content=""))])
@@ -219,19 +220,17 @@ async def _events(turn: _Turn) -> AsyncIterator[str]:
                 yield event([ChunkChoice(index=i, delta=Delta(content=piece))])
             text = "".join(pieces)
             if i == 0:
-                await run_in_threadpool(remember, turn.state, turn.options, turn.question, text)
-            used = await run_in_threadpool(backend.count_tokens, text)
-            completion_tokens += used
+                engine = turn.state.engine
+                await run_in_threadpool(engine.record, turn.question, text, turn.options)
+            gen = await run_in_threadpool(backend.account, request, text)
+            completion_tokens += gen.completion_tokens
+            prompt_tokens = gen.prompt_tokens
             last = i == body.n - 1 and not include_usage
-            reason = "length" if used >= request.max_tokens else "stop"
             yield event(
-                [ChunkChoice(index=i, delta=Delta(), finish_reason=reason)],
+                [ChunkChoice(index=i, delta=Delta(), finish_reason=gen.finish_reason)],
                 citations=_citations(prepared) if last else None,
             )
         if include_usage:
-            prompt_tokens = await run_in_threadpool(
-                backend.count_prompt_tokens, prepared.request.messages
-            )
             usage = Usage(
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
@@ -268,11 +267,10 @@ def _stops(body: ChatCompletionRequest) -> list[str]:
     return [s for s in stop if s]
 
 
-def _has_documents(state: ServerState, collection: str) -> bool:
+def _has_documents(engine: Engine, collection: str) -> bool:
     """RAG's default: on when the collection exists and holds chunks."""
-    store = state.engine.store
     try:
-        return store.count_chunks(store.collection(collection)) > 0
+        return engine.count_chunks(collection) > 0
     except NotFoundError:
         return False
 
@@ -286,13 +284,6 @@ def _memory_options(options: AskOptions, body: ChatCompletionRequest) -> None:
     options.memory = wanted
     options.user = body.user if wanted else None
     options.session = body.session
-
-
-def remember(state: ServerState, options: AskOptions, question: str, answer: str) -> None:
-    """Record the turn and the facts it states, as `Engine.chat` does after an answer."""
-    if options.memory and options.user is not None:
-        with state.lock:  # the capture embeds facts with the shared embedder
-            state.engine.record(question, answer, options)
 
 
 def _nth(request: GenerationRequest, i: int) -> GenerationRequest:

@@ -7,10 +7,7 @@ them tiny. Defaults fit the bundled CPU model; docs/serving.md says what to rais
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
-import threading
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,12 +19,6 @@ if TYPE_CHECKING:
     from outweigh.serve.guard import Gate
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
-UPSTREAM_TTL_S = 30.0
-"""How long the upstream's model list is trusted: adapters loaded into vLLM at runtime show
-up within this, without one HTTP call per request."""
-
-log = logging.getLogger("outweigh.serve")
 
 
 @dataclass(frozen=True)
@@ -129,60 +120,9 @@ def api_key_from_env(var: str | None, default_var: str) -> str | None:
 
 @dataclass
 class ServerState:
-    """What every route shares: the engine, the caps, the generation gate, the store lock."""
+    """What every route shares: the engine (which locks its own shared state), the caps and
+    the generation gate."""
 
     engine: Engine
     settings: ServeSettings
     gate: Gate
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    """Serialises the store, the registry and the embedder: one SQLite connection and one
-    embedder serve all requests, a write transaction must not interleave with other threads'
-    reads, and a fast tokenizer refuses concurrent calls ("Already borrowed").
-    Generation runs outside it."""
-    _upstream: tuple[float, dict[str, str]] = (-UPSTREAM_TTL_S, {})
-
-    def upstream_adapters(self) -> dict[str, str]:
-        """LoRA name -> base for what an upstream serves (vLLM lists `--lora-modules` entries
-        with a `parent`), re-read every UPSTREAM_TTL_S; empty for a local backend."""
-        from outweigh.generate.upstream import UpstreamBackend, UpstreamError
-
-        backend = self.engine.backend()
-        if not isinstance(backend, UpstreamBackend):
-            return {}
-        fetched, adapters = self._upstream
-        if time.monotonic() - fetched >= UPSTREAM_TTL_S:
-            try:
-                listed = backend.list_models()
-                adapters = {m["id"]: str(m["parent"]) for m in listed if m.get("parent")}
-            except UpstreamError as e:  # keep serving the base; generation will say why
-                log.warning("cannot list the upstream's models: %s", e)
-            self._upstream = (time.monotonic(), adapters)
-        return adapters
-
-
-def served_models(state: ServerState) -> dict[str, str | None]:
-    """Model names a request may use: the base (parent None), each registered adapter and,
-    in upstream mode, each LoRA the upstream serves (parent = its base). Call under
-    `state.lock`."""
-    models: dict[str, str | None] = {state.engine.model: None}
-    for info in state.engine.adapters.list():
-        models.setdefault(info.name, info.base_model)
-    for name, parent in state.upstream_adapters().items():
-        models.setdefault(name, parent)
-    return models
-
-
-def resolve_model(state: ServerState, name: str) -> tuple[str, str | None]:
-    """(base model, adapter or None) for a request's `model`; unknown names are a 404."""
-    from outweigh.serve.errors import APIError
-
-    models = served_models(state)
-    if name not in models:
-        raise APIError(
-            404,
-            f"unknown model {name!r}; choose one of: {', '.join(models)} (see /v1/models)",
-            "model_not_found",
-            "model",
-        )
-    parent = models[name]
-    return (name, None) if parent is None else (parent, name)
