@@ -32,8 +32,9 @@ def ask(
 ) -> None:
     """Retrieve, recall the user's memories, answer within the budget, cite, and remember."""
     from outweigh.engine import AskOptions, Engine
-    from outweigh.memory.store import check_user, default_user
+    from outweigh.memory.store import default_user
     from outweigh.models import resolve
+    from outweigh.names import check_user
 
     resolve(model)  # unknown model: one line naming the choices, before anything loads
     engine = Engine(model=model)

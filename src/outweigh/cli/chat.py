@@ -162,8 +162,9 @@ def chat(
 ) -> None:
     """Talk to the model: streaming answers, history, and memory across sessions."""
     from outweigh.engine import AskOptions, Engine
-    from outweigh.memory.store import check_user, default_user
+    from outweigh.memory.store import default_user
     from outweigh.models import resolve
+    from outweigh.names import check_user
 
     opts = AskOptions(
         collection=collection or DEFAULT_COLLECTION,

@@ -20,7 +20,6 @@ import getpass
 import os
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +38,7 @@ from outweigh.memory.capture import (
     near_duplicate,
     subject_of,
 )
+from outweigh.names import check_session, check_user
 from outweigh.settings import Paths
 
 MIGRATIONS = [
@@ -85,9 +85,6 @@ MIGRATIONS = [
     END;
     """,
 ]
-
-MAX_USER_CHARS = 256
-"""An OpenAI `user` field is an opaque id (often a hash or an e-mail); 256 covers them all."""
 
 
 def _env_int(name: str, default: int) -> int:
@@ -185,28 +182,6 @@ def default_user() -> str:
         return getpass.getuser() or "default"
     except (KeyError, OSError):
         return "default"
-
-
-def check_user(user: object) -> str:
-    """A user id: non-empty, printable, at most 256 characters; surrounding spaces dropped."""
-    if not isinstance(user, str) or not user.strip():
-        raise InputError(
-            "a user is required (e.g. --user NAME); memory is never read or written for all users"
-        )
-    user = user.strip()
-    if len(user) > MAX_USER_CHARS:
-        raise InputError(f"the user id is {len(user)} characters; at most {MAX_USER_CHARS}")
-    if any(unicodedata.category(ch).startswith("C") for ch in user):
-        raise InputError("the user id contains control characters; use printable text")
-    return user
-
-
-def check_session(session: object) -> str | None:
-    if session is None:
-        return None
-    if not isinstance(session, str) or not session.strip() or len(session) > MAX_USER_CHARS:
-        raise InputError(f"invalid session id {session!r}; use 1-{MAX_USER_CHARS} characters")
-    return session.strip()
 
 
 def check_id(memory_id: object) -> int:

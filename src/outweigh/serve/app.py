@@ -24,8 +24,9 @@ from starlette.concurrency import run_in_threadpool
 
 from outweigh.engine import Engine
 from outweigh.errors import IngestError, InputError, NotFoundError
+from outweigh.names import check_name
 from outweigh.retrieval.loaders import read_text
-from outweigh.retrieval.store import DocumentRow, check_name
+from outweigh.retrieval.store import DocumentRow
 from outweigh.serve.chat import router as chat_router
 from outweigh.serve.chat import state_of
 from outweigh.serve.config import ServerState, ServeSettings, served_models
