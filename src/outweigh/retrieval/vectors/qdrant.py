@@ -31,7 +31,7 @@ import numpy as np
 
 from outweigh.errors import InputError, OutweighError
 from outweigh.retrieval.store import Collection, Store
-from outweigh.retrieval.vectors import IndexCheck, Progress, SyncReport, diff_ids
+from outweigh.retrieval.vectors.base import IndexCheck, Progress, SyncReport, diff_ids
 
 UPSERT_BATCH = 1024
 """Vectors per upsert: 1024 x 384-d is ~4 MB of JSON, well under the server's 32 MB cap on a
