@@ -17,7 +17,6 @@ write or none of it, and an acknowledged item is on disk (WAL).
 from __future__ import annotations
 
 import getpass
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -40,7 +39,7 @@ from outweigh.memory.capture import (
 )
 from outweigh.memory.items import MemoryItem, item_from_row
 from outweigh.names import check_session, check_user
-from outweigh.settings import Paths
+from outweigh.settings import Paths, max_message_chars, memory_tokens
 
 MIGRATIONS = [
     """
@@ -88,16 +87,6 @@ MIGRATIONS = [
 ]
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InputError(f"`{name}` must be an integer, not {raw[:20]!r}") from None
-
-
 @dataclass(frozen=True)
 class MemoryLimits:
     """Caps on what memory accepts and how much of the prompt it may take.
@@ -105,10 +94,10 @@ class MemoryLimits:
     Defaults read the environment when a store is made, so a server or test can change them.
     """
 
-    max_chars: int = field(default_factory=lambda: _env_int("OUTWEIGH_MAX_MESSAGE_CHARS", 16000))
+    max_chars: int = field(default_factory=max_message_chars)
     """Longest message memory stores (`OUTWEIGH_MAX_MESSAGE_CHARS`, default 16000, about 4k
     tokens); longer ones are refused with a one-line error instead of being half-stored."""
-    prompt_tokens: int = field(default_factory=lambda: _env_int("OUTWEIGH_MEMORY_TOKENS", 256))
+    prompt_tokens: int = field(default_factory=memory_tokens)
     """Prompt tokens recalled memories may use, ahead of (and apart from) retrieved documents
     (`OUTWEIGH_MEMORY_TOKENS`, default 256: five one-sentence facts with room to spare)."""
     recall: int = 5

@@ -8,19 +8,18 @@ The engines import only `base.py`, never this package, which imports them.
 
 from __future__ import annotations
 
-import os
-
 from outweigh.errors import InputError
 from outweigh.retrieval.store import Store
 from outweigh.retrieval.vectors.base import IndexCheck, Progress, SyncReport, VectorStore
 from outweigh.retrieval.vectors.faiss import FaissStore
+from outweigh.settings import vector_store
 
 __all__ = ["IndexCheck", "Progress", "SyncReport", "VectorStore", "open_vector_store"]
 
 
 def open_vector_store(store: Store, spec: str | None = None) -> VectorStore:
     """The vector store named by `spec`, else by `$OUTWEIGH_VECTOR_STORE`, else faiss."""
-    spec = (spec or os.environ.get("OUTWEIGH_VECTOR_STORE") or "faiss").strip()
+    spec = (spec or vector_store()).strip()
     if spec == "faiss":
         return FaissStore(store)
     if spec.startswith(("qdrant:", "qdrants:")):
