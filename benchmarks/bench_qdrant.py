@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from outweigh.retrieval.qdrant import QdrantStore
 from outweigh.retrieval.store import Store
-from outweigh.retrieval.vectors import FaissStore
+from outweigh.retrieval.vectors.faiss import FaissStore
+from outweigh.retrieval.vectors.qdrant import QdrantStore
 from outweigh.settings import Paths
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from outweigh.embed import SentenceTransformerEmbedder
 from outweigh.retrieval import Store, ingest
-from outweigh.retrieval.distributed import connect, ingest_ray
+from outweigh.retrieval.ray_ingest import connect, ingest_ray
 from outweigh.settings import Paths
 
 SUITE = Path(__file__).resolve().parents[1] / "examples" / "suite" / "docs"

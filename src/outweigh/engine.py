@@ -290,7 +290,7 @@ class Engine:
                 on_commit=on_commit,
             )
         else:
-            from outweigh.retrieval.distributed import ingest_ray
+            from outweigh.retrieval.ray_ingest import ingest_ray
 
             # The actors load their own embedders; this process loads none unless given one.
             report = ingest_ray(

@@ -1,4 +1,7 @@
-"""Where outweigh keeps its state, and the defaults every part shares. Standard library only."""
+"""Where outweigh keeps its state, and the defaults every part shares. Standard library only.
+
+Every environment variable outweigh reads is read here, so one file lists them all.
+"""
 
 from __future__ import annotations
 
@@ -74,3 +77,45 @@ def _max_file_mb() -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise InputError(f"`OUTWEIGH_MAX_FILE_MB` must be a whole number of MiB >= 1, not {raw!r}")
     return int(raw)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InputError(f"`{name}` must be an integer, not {raw[:20]!r}") from None
+
+
+def max_message_chars() -> int:
+    """Longest message memory stores: `$OUTWEIGH_MAX_MESSAGE_CHARS`, default 16000."""
+    return _env_int("OUTWEIGH_MAX_MESSAGE_CHARS", 16000)
+
+
+def memory_tokens() -> int:
+    """Prompt tokens recalled memories may use: `$OUTWEIGH_MEMORY_TOKENS`, default 256."""
+    return _env_int("OUTWEIGH_MEMORY_TOKENS", 256)
+
+
+def vector_store() -> str:
+    """The vector store spec: `$OUTWEIGH_VECTOR_STORE`, else "faiss"."""
+    return os.environ.get("OUTWEIGH_VECTOR_STORE") or "faiss"
+
+
+def qdrant_api_key() -> str | None:
+    """`$QDRANT_API_KEY`, the key for a Qdrant server when the spec gives none; else None."""
+    return os.environ.get("QDRANT_API_KEY") or None
+
+
+def env_secret(var: str) -> str:
+    """The value of environment variable `var` (named by a flag or a default), stripped; "" when
+    unset. Secrets come from the environment, never from a flag, so they stay out of `ps`."""
+    return os.environ.get(var, "").strip()
+
+
+def offline_hub() -> None:
+    """Keep Hugging Face libraries off the network unless the user set `$HF_HUB_OFFLINE`; the
+    bundled embedder lives in site-packages and never needs the hub."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")

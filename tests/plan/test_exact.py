@@ -18,14 +18,14 @@ from typing import Any, BinaryIO
 import pytest
 
 from outweigh.plan import catalog
-from outweigh.plan.config import parse_config
-from outweigh.plan.memory import (
+from outweigh.plan.hf_config import parse_config
+from outweigh.plan.quant import gguf_types_for, weight_bytes
+from outweigh.plan.tensors import param_count, weight_tensors
+from outweigh.plan.vram import (
     kv_bytes_per_token,
     kv_cache_bytes,
     lora_params_per_adapter,
 )
-from outweigh.plan.quant import gguf_types_for, weight_bytes
-from outweigh.plan.tensors import param_count, weight_tensors
 
 from .helpers import DENSE, TINY, model_from_config
 

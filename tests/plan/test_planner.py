@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from outweigh.errors import InputError, NotFoundError
 from outweigh.plan import PlanSpec, catalog, compare, parse_config, parse_tokens, plan
-from outweigh.plan.config import load_model
-from outweigh.plan.memory import activation_bytes, kv_cache_bytes
+from outweigh.plan.hf_config import load_model
 from outweigh.plan.quant import weight_bytes
 from outweigh.plan.tensors import param_count
+from outweigh.plan.vram import activation_bytes, kv_cache_bytes
 
 GIB = 1024**3
 SEED = PlanSpec("qwen2.5-32b", gpus=("rtx-pro-6000",), loras=5, lora_rank=16, context=16 * 1024)

@@ -12,8 +12,9 @@ import pytest
 from outweigh.engine import Engine
 from outweigh.errors import InputError, OutweighError
 from outweigh.retrieval import Store
-from outweigh.retrieval.qdrant import QdrantStore
-from outweigh.retrieval.vectors import FaissStore, SyncReport, open_vector_store
+from outweigh.retrieval.vectors import SyncReport, open_vector_store
+from outweigh.retrieval.vectors.faiss import FaissStore
+from outweigh.retrieval.vectors.qdrant import QdrantStore
 from outweigh.testing import FakeEmbedder
 
 pytest.importorskip("qdrant_client")
@@ -307,7 +308,7 @@ def test_a_store_left_open_exits_quietly(tmp_path, paths):
     """The CLI never closes its store: the process must still exit without a traceback."""
     code = (
         "import sys; from outweigh.retrieval import Store; "
-        "from outweigh.retrieval.qdrant import QdrantStore; "
+        "from outweigh.retrieval.vectors.qdrant import QdrantStore; "
         "from outweigh.settings import Paths; from pathlib import Path; "
         "s = Store(Paths(Path(sys.argv[1]))); "
         "s.ensure_collection('c', 'x', 4); "

@@ -23,7 +23,7 @@ from outweigh.settings import IngestLimits
 from outweigh.testing import FakeEmbedder
 
 ray = pytest.importorskip("ray")
-from outweigh.retrieval.distributed import ingest_ray  # noqa: E402  after the skip
+from outweigh.retrieval.ray_ingest import ingest_ray  # noqa: E402  after the skip
 
 SUITE = Path(__file__).resolve().parents[2] / "examples" / "suite" / "docs"
 WORDS = " ".join(p.read_text() for p in sorted(SUITE.glob("*.md"))).split()

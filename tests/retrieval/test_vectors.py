@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-import outweigh.retrieval.vectors as vectors_module
+import outweigh.retrieval.vectors.faiss as vectors_module
 from outweigh.retrieval.store import Store
-from outweigh.retrieval.vectors import FaissStore
+from outweigh.retrieval.vectors.faiss import FaissStore
 
 
 def _fill(store: Store, docs: int, per_doc: int = 100, dim: int = 32) -> None:

@@ -33,7 +33,7 @@ from outweigh.adapters.validate import (
 )
 from outweigh.db import connect, migrate, transaction
 from outweigh.errors import InputError, NotFoundError
-from outweigh.retrieval.store import check_name
+from outweigh.names import check_adapter_name
 from outweigh.settings import DEFAULT_MODEL, Paths
 
 MIGRATIONS = [
@@ -56,14 +56,6 @@ MIGRATIONS = [
 
 MAX_MIX_WEIGHT = 10.0
 """|weight| cap in a mix: past a few times an adapter's trained strength the output is noise."""
-
-
-def check_adapter_name(name: str) -> str:
-    """A plain identifier (letters, digits, `_ . -`), no `..`: safe as a directory name."""
-    check_name(name, "adapter")
-    if ".." in name:
-        raise InputError(f"invalid adapter name {name!r}; '..' is not allowed")
-    return name
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from outweigh.adapters.data import IGNORE, Example, collate, encode, read_rows
-from outweigh.adapters.registry import AdapterInfo, AdapterRegistry, check_adapter_name
+from outweigh.adapters.registry import AdapterInfo, AdapterRegistry
 from outweigh.errors import InputError
+from outweigh.names import check_adapter_name
 from outweigh.settings import DEFAULT_MODEL, Paths
 
 if TYPE_CHECKING:

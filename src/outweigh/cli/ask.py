@@ -33,7 +33,8 @@ def ask(
     """Retrieve, recall the user's memories, answer within the budget, cite, and remember."""
     from outweigh.cli._progress import lazy_bar
     from outweigh.engine import AskOptions, Engine
-    from outweigh.memory.store import check_user, default_user
+    from outweigh.memory.store import default_user
+    from outweigh.names import check_user
 
     engine = Engine(model=model)
     opts = AskOptions(

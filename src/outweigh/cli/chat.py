@@ -163,7 +163,8 @@ def chat(
     """Talk to the model: streaming answers, history, and memory across sessions."""
     from outweigh.cli._progress import lazy_bar
     from outweigh.engine import AskOptions, Engine
-    from outweigh.memory.store import check_user, default_user
+    from outweigh.memory.store import default_user
+    from outweigh.names import check_user
 
     opts = AskOptions(
         collection=collection or DEFAULT_COLLECTION,

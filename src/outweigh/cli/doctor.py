@@ -8,8 +8,6 @@ import typer
 
 from outweigh.cli._app import app, console
 
-MARKS = {"ok": "[green]ok[/]   ", "fixed": "[yellow]fixed[/]", "bad": "[red]bad[/]  "}
-
 
 @app.command()
 def doctor(

@@ -30,7 +30,8 @@ def _store() -> MemoryStore:
 
 
 def _user(user: str | None) -> str:
-    from outweigh.memory.store import check_user, default_user
+    from outweigh.memory.store import default_user
+    from outweigh.names import check_user
 
     return check_user(default_user() if user is None else user)
 

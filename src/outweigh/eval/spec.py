@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from outweigh.errors import InputError
-from outweigh.retrieval.store import check_name
+from outweigh.names import check_name
 
 GRAMMAR = "MODEL[+rag][+lora:NAME][+memory]"
 """Shown in every spec error, so the fix is on the same line as the problem."""

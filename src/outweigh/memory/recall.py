@@ -11,16 +11,29 @@ RRF, but scoped to one user's facts and with two differences that suit short fac
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from outweigh.memory.capture import query_words
+from outweigh.memory.items import MemoryItem, item_from_row
 from outweigh.retrieval.hybrid import rrf
 
 if TYPE_CHECKING:
-    from outweigh.memory.store import MemoryItem, MemoryStore
+    from outweigh.embed import Embedder
+
+
+class MemoryTables(Protocol):
+    """What recall needs of a `MemoryStore`: its connection and its embedder. A protocol, so
+    recall never imports the store that calls it."""
+
+    conn: sqlite3.Connection
+
+    @property
+    def embedder(self) -> Embedder: ...
+
 
 CANDIDATES = 50
 """Each retriever contributes its top 50 before fusion, as in document search."""
@@ -30,7 +43,7 @@ MEMORY_HEADER_TOKENS = 16
 
 
 def hybrid(
-    store: MemoryStore,
+    store: MemoryTables,
     user: str,
     query: str,
     limit: int,
@@ -44,8 +57,6 @@ def hybrid(
     found with a cosine below it. `mode` "bm25" or "dense" runs one retriever alone (for the
     benchmark). The caller holds the store's lock and has checked `user`.
     """
-    from outweigh.memory.store import item_from_row
-
     conn = store.conn
     state = " AND m.valid_until IS NULL" if current else ""
     bm25 = _bm25(store, user, query, state) if mode != "dense" else []
@@ -62,7 +73,7 @@ def hybrid(
     return [item_from_row(by_id[i], score) for i, score in fused if i in by_id]
 
 
-def _bm25(store: MemoryStore, user: str, query: str, state: str) -> list[int]:
+def _bm25(store: MemoryTables, user: str, query: str, state: str) -> list[int]:
     """Ids best-first by BM25 (FTS5 defaults k1=1.2, b=0.75; one column, weight 1).
 
     Each query word is quoted, so FTS5 syntax in user text (NEAR, `*`, quotes, column
@@ -80,7 +91,7 @@ def _bm25(store: MemoryStore, user: str, query: str, state: str) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def _dense(store: MemoryStore, user: str, query: str, state: str, floor: float) -> list[int]:
+def _dense(store: MemoryTables, user: str, query: str, state: str, floor: float) -> list[int]:
     """Ids best-first by cosine to the query, those below `floor` left out."""
     from outweigh.db import transaction
 

@@ -17,10 +17,8 @@ write or none of it, and an acknowledged item is on disk (WAL).
 from __future__ import annotations
 
 import getpass
-import os
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,7 +37,9 @@ from outweigh.memory.capture import (
     near_duplicate,
     subject_of,
 )
-from outweigh.settings import Paths
+from outweigh.memory.items import MemoryItem, item_from_row
+from outweigh.names import check_session, check_user
+from outweigh.settings import Paths, max_message_chars, memory_tokens
 
 MIGRATIONS = [
     """
@@ -86,19 +86,6 @@ MIGRATIONS = [
     """,
 ]
 
-MAX_USER_CHARS = 256
-"""An OpenAI `user` field is an opaque id (often a hash or an e-mail); 256 covers them all."""
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InputError(f"`{name}` must be an integer, not {raw[:20]!r}") from None
-
 
 @dataclass(frozen=True)
 class MemoryLimits:
@@ -107,10 +94,10 @@ class MemoryLimits:
     Defaults read the environment when a store is made, so a server or test can change them.
     """
 
-    max_chars: int = field(default_factory=lambda: _env_int("OUTWEIGH_MAX_MESSAGE_CHARS", 16000))
+    max_chars: int = field(default_factory=max_message_chars)
     """Longest message memory stores (`OUTWEIGH_MAX_MESSAGE_CHARS`, default 16000, about 4k
     tokens); longer ones are refused with a one-line error instead of being half-stored."""
-    prompt_tokens: int = field(default_factory=lambda: _env_int("OUTWEIGH_MEMORY_TOKENS", 256))
+    prompt_tokens: int = field(default_factory=memory_tokens)
     """Prompt tokens recalled memories may use, ahead of (and apart from) retrieved documents
     (`OUTWEIGH_MEMORY_TOKENS`, default 256: five one-sentence facts with room to spare)."""
     recall: int = 5
@@ -129,84 +116,12 @@ class MemoryLimits:
             raise InputError("`recall` must be at least 1")
 
 
-@dataclass(frozen=True)
-class MemoryItem:
-    """One remembered fact of one user."""
-
-    id: int
-    """Stable integer id, never reused."""
-    user: str
-    """Whose fact this is; every read filters on it."""
-    session: str | None
-    """The session that last stated it."""
-    text: str
-    """The fact in the user's own words, stored verbatim."""
-    created: str
-    """ISO 8601 UTC time it was first stated."""
-    updated: str
-    """ISO 8601 UTC time it was last stated again (merged) or superseded."""
-    superseded_by: int | None
-    """The id of the fact that replaced it (None if current, or if that fact was forgotten)."""
-    valid_until: str | None
-    """When it stopped being true; None while current."""
-    subject: str | None = None
-    """Single-valued attribute key, e.g. "cat:name"; None if the fact can coexist with others."""
-    kind: str = "auto"
-    """"explicit", "auto" or "model": how it was captured."""
-    source_turn: int | None = None
-    """The conversation turn it came from (None for `/remember` and `remember()`)."""
-    score: float | None = field(default=None, compare=False)
-    """Fused RRF score when it came from `recall`/`search`; None otherwise."""
-
-    @property
-    def current(self) -> bool:
-        return self.valid_until is None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "user": self.user,
-            "session": self.session,
-            "text": self.text,
-            "subject": self.subject,
-            "kind": self.kind,
-            "created": self.created,
-            "updated": self.updated,
-            "superseded_by": self.superseded_by,
-            "valid_until": self.valid_until,
-            "source_turn": self.source_turn,
-            "current": self.current,
-        }
-
-
 def default_user() -> str:
     """The OS user name, the default `--user`; "default" where the OS has none (containers)."""
     try:
         return getpass.getuser() or "default"
     except (KeyError, OSError):
         return "default"
-
-
-def check_user(user: object) -> str:
-    """A user id: non-empty, printable, at most 256 characters; surrounding spaces dropped."""
-    if not isinstance(user, str) or not user.strip():
-        raise InputError(
-            "a user is required (e.g. --user NAME); memory is never read or written for all users"
-        )
-    user = user.strip()
-    if len(user) > MAX_USER_CHARS:
-        raise InputError(f"the user id is {len(user)} characters; at most {MAX_USER_CHARS}")
-    if any(unicodedata.category(ch).startswith("C") for ch in user):
-        raise InputError("the user id contains control characters; use printable text")
-    return user
-
-
-def check_session(session: object) -> str | None:
-    if session is None:
-        return None
-    if not isinstance(session, str) or not session.strip() or len(session) > MAX_USER_CHARS:
-        raise InputError(f"invalid session id {session!r}; use 1-{MAX_USER_CHARS} characters")
-    return session.strip()
 
 
 def check_id(memory_id: object) -> int:
@@ -513,23 +428,6 @@ class MemoryStore:
             f"SELECT * FROM memories WHERE user = ? AND id IN ({marks})", (user, *ids)
         ).fetchall()
         return {int(r["id"]): item_from_row(r) for r in rows}
-
-
-def item_from_row(r: sqlite3.Row, score: float | None = None) -> MemoryItem:
-    return MemoryItem(
-        id=int(r["id"]),
-        user=r["user"],
-        session=r["session"],
-        text=r["text"],
-        created=r["created"],
-        updated=r["updated"],
-        superseded_by=r["superseded_by"],
-        valid_until=r["valid_until"],
-        subject=r["subject"],
-        kind=r["kind"],
-        source_turn=r["source_turn"],
-        score=score,
-    )
 
 
 def _now() -> str:

@@ -1,12 +1,11 @@
 """Models by name: a catalog (data file), conversion of bundled GGUFs, and loading."""
 
 from outweigh.models.catalog import ModelEntry, catalog, resolve
-from outweigh.models.loader import LoadedModel, ModelPool, is_converted, load, pull
+from outweigh.models.loader import LoadedModel, is_converted, load, pull
 
 __all__ = [
     "LoadedModel",
     "ModelEntry",
-    "ModelPool",
     "catalog",
     "is_converted",
     "load",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import shutil
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,18 +138,3 @@ def load(name: str, paths: Paths | None = None) -> LoadedModel:
     cfg = getattr(model.config, "text_config", model.config)
     window = int(getattr(cfg, "max_position_embeddings", 2048) or 2048)
     return LoadedModel(entry=entry, model=model, tokenizer=tokenizer, context_window=window)
-
-
-class ModelPool:
-    """Loaded models by name, each loaded once per pool; safe to share between threads."""
-
-    def __init__(self, paths: Paths | None = None) -> None:
-        self.paths = paths or Paths()
-        self._models: dict[str, LoadedModel] = {}
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> LoadedModel:
-        with self._lock:
-            if name not in self._models:
-                self._models[name] = load(name, self.paths)
-            return self._models[name]

@@ -13,7 +13,7 @@ one exception is `plot.compare_png`, which imports matplotlib when it is called.
 from __future__ import annotations
 
 from outweigh.plan.catalog import gpus, models, quants
-from outweigh.plan.config import Architecture, parse_config
+from outweigh.plan.hf_config import Architecture, parse_config
 from outweigh.plan.planner import (
     Breakdown,
     Comparison,

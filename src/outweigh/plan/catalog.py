@@ -94,7 +94,7 @@ class GgufType:
 
 
 @dataclass(frozen=True)
-class Engine:
+class ServingEngine:
     """Constants for one inference engine (see `data/engines.toml` for their sources)."""
 
     key: str
@@ -181,12 +181,12 @@ def gguf_types() -> dict[str, GgufType]:
 
 
 @cache
-def engines() -> dict[str, Engine]:
+def engines() -> dict[str, ServingEngine]:
     """Engine constants by name."""
     out = {}
     for key, row in _load_toml("engines.toml").items():
         row = dict(row)
-        out[key] = Engine(
+        out[key] = ServingEngine(
             key=key,
             description=row.pop("description"),
             context_bytes=row.pop("context_mib") * MIB,
@@ -235,7 +235,7 @@ def find_quant(name: str) -> Quant:
     return _lookup(quants(), name, "quantization", "--quant")
 
 
-def find_engine(name: str) -> Engine:
+def find_engine(name: str) -> ServingEngine:
     """The engine called `name`."""
     return _lookup(engines(), name, "engine", "--engine")
 

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from outweigh.errors import InputError
-from outweigh.plan import catalog, memory, quant, tensors
-from outweigh.plan.catalog import Engine, Gpu, Quant
-from outweigh.plan.config import Architecture, ModelRef, load_model
+from outweigh.plan import catalog, quant, tensors, vram
+from outweigh.plan.catalog import Gpu, Quant, ServingEngine
+from outweigh.plan.hf_config import Architecture, ModelRef, load_model
 
 MAX_CONTEXT = 10_000_000
 """Largest context accepted: 10M tokens, the longest window a released model declares (Llama 4)."""
@@ -289,7 +289,7 @@ class _Workload:
     spec: PlanSpec
     ref: ModelRef
     quant: Quant
-    engine: Engine
+    engine: ServingEngine
     weights: int
     expert_bytes: int
     vision_bytes: int
@@ -304,9 +304,9 @@ class _Workload:
     def breakdown(self, context: int, batch: int) -> Breakdown:
         a, e, s = self.arch, self.engine, self.spec
         seq = context + s.rag_tokens
-        kv_ctx = memory.kv_cache_bytes(a, context, batch, self.kv_bytes, e)
-        kv_all = memory.kv_cache_bytes(a, seq, batch, self.kv_bytes, e)
-        act = memory.activation_bytes(a, seq, batch, self.act_bytes, s.attention, e)
+        kv_ctx = vram.kv_cache_bytes(a, context, batch, self.kv_bytes, e)
+        kv_all = vram.kv_cache_bytes(a, seq, batch, self.kv_bytes, e)
+        act = vram.activation_bytes(a, seq, batch, self.act_bytes, s.attention, e)
         overhead = (
             e.context_bytes + e.cuda_graph_bytes + math.ceil(e.allocator_slack * (kv_all + act))
         )
@@ -371,7 +371,7 @@ def _fit(w: _Workload, gpu: Gpu) -> GpuFit:
     )
 
 
-def _gpus(spec: PlanSpec, engine: Engine) -> list[Gpu]:
+def _gpus(spec: PlanSpec, engine: ServingEngine) -> list[Gpu]:
     if not spec.gpus:
         return [g for g in catalog.gpus().values() if engine.key != "vllm" or g.vendor == "nvidia"]
     chosen = list({g.key: g for g in map(catalog.find_gpu, spec.gpus)}.values())  # no repeats
@@ -435,7 +435,7 @@ def plan(spec: PlanSpec) -> Plan:
     ref = load_model(spec.model)
     a = ref.arch
     targets = _targets(spec, a)
-    act_dtype = memory.FP32 if q.compute_dtype == "fp32" else quant.DTYPE_BYTES[q.compute_dtype]
+    act_dtype = vram.FP32 if q.compute_dtype == "fp32" else quant.DTYPE_BYTES[q.compute_dtype]
     kv_name = q.compute_dtype if spec.kv_dtype == "auto" else spec.kv_dtype
     file_bytes = quant.weight_bytes(a, q)
     resident = q
@@ -452,7 +452,7 @@ def plan(spec: PlanSpec) -> Plan:
         vision_bytes=quant.vision_weight_bytes(a, resident),
         act_bytes=act_dtype,
         kv_bytes=quant.DTYPE_BYTES[kv_name],
-        lora_per_adapter=memory.lora_params_per_adapter(a, lora_targets) * act_dtype,
+        lora_per_adapter=vram.lora_params_per_adapter(a, lora_targets) * act_dtype,
     )
     entry = ref.catalog_entry
     return Plan(
@@ -468,7 +468,7 @@ def plan(spec: PlanSpec) -> Plan:
         published_params=entry.published_params if entry else 0,
         weights_file_bytes=file_bytes,
         breakdown=w.breakdown(spec.context, spec.batch),
-        kv_bytes_per_token=memory.kv_bytes_per_token(a, w.kv_bytes),
+        kv_bytes_per_token=vram.kv_bytes_per_token(a, w.kv_bytes),
         gpus=tuple(_fit(w, g) for g in gpus),
         notes=tuple(_notes(w, q, file_bytes)),
     )

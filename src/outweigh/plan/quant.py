@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from outweigh.plan import catalog
 from outweigh.plan.catalog import Quant
-from outweigh.plan.config import Architecture
+from outweigh.plan.hf_config import Architecture
 from outweigh.plan.tensors import BIAS, EXPERT, LINEAR, NORM, ROUTER, VISION, Tensor, weight_tensors
 
 DTYPE_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1}

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from functools import cache
 
-from outweigh.plan.config import Architecture, VisionTower
+from outweigh.plan.hf_config import Architecture, VisionTower
 
 # Kinds of tensor, which decide how each weight format stores it (quant.py):
 EMBED = "embed"  # token embedding matrix (V, H)

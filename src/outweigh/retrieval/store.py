@@ -13,6 +13,7 @@ import numpy as np
 
 from outweigh.db import connect, migrate, transaction
 from outweigh.errors import InputError, NotFoundError
+from outweigh.names import check_name
 from outweigh.settings import Paths
 
 MIGRATIONS = [
@@ -100,7 +101,6 @@ are therefore used rarest first while their document counts fit this budget (the
 goes in): a common word adds little to BM25 and much to the cost. Collections of a few
 thousand chunks fit whole, so their ranking is unchanged."""
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _TOKEN = re.compile(r"[^\W_]+")
 """Runs of letters and digits: the tokens of FTS5's unicode61 tokenizer."""
 
@@ -110,15 +110,6 @@ def fts_terms(text: str) -> list[str]:
     folded = unicodedata.normalize("NFKD", text.casefold())
     plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
     return _TOKEN.findall(plain)
-
-
-def check_name(name: str, what: str = "collection") -> str:
-    """A plain identifier: letters, digits, `_ . -`, at most 64, no path separators."""
-    if not _NAME.match(name or ""):
-        raise InputError(
-            f"invalid {what} name {name!r}; use letters, digits, '_', '.', '-' (max 64)"
-        )
-    return name
 
 
 @dataclass(frozen=True)

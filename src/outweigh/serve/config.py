@@ -7,12 +7,11 @@ them tiny. Defaults fit the bundled CPU model; docs/serving.md says what to rais
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from outweigh.errors import InputError
-from outweigh.settings import IngestLimits
+from outweigh.settings import IngestLimits, env_secret
 
 if TYPE_CHECKING:
     from outweigh.engine import Engine
@@ -112,7 +111,7 @@ def api_key_from_env(var: str | None, default_var: str) -> str | None:
     Keys are read from the environment, never from a flag, so they stay out of `ps` output
     and shell history.
     """
-    value = os.environ.get(var or default_var, "").strip()
+    value = env_secret(var or default_var)
     if var and not value:
         raise InputError(f"{var} is unset or empty; export the key in it, or drop the flag")
     return value or None

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
-from outweigh.plan.catalog import Engine
-from outweigh.plan.config import Architecture
+from outweigh.plan.catalog import ServingEngine
+from outweigh.plan.hf_config import Architecture
 from outweigh.plan.tensors import LINEAR, weight_tensors
 
 FP32 = 4
@@ -38,7 +38,7 @@ def kv_bytes_per_token(a: Architecture, kv_dtype_bytes: int) -> int:
     return a.num_layers * kv_bytes_per_token_per_layer(a, kv_dtype_bytes)
 
 
-def cached_tokens(a: Architecture, layer_type: str, seq: int, engine: Engine) -> int:
+def cached_tokens(a: Architecture, layer_type: str, seq: int, engine: ServingEngine) -> int:
     """Tokens one sequence of `seq` tokens keeps in one layer's cache under `engine`.
 
     transformers: DynamicSlidingWindowLayer keeps the last `sliding_window - 1` tokens
@@ -61,7 +61,7 @@ def cached_tokens(a: Architecture, layer_type: str, seq: int, engine: Engine) ->
 
 
 def kv_cache_bytes(
-    a: Architecture, seq: int, batch: int, kv_dtype_bytes: int, engine: Engine
+    a: Architecture, seq: int, batch: int, kv_dtype_bytes: int, engine: ServingEngine
 ) -> int:
     """Bytes of the KV cache for `batch` sequences of `seq` tokens each."""
     per_layer = kv_bytes_per_token_per_layer(a, kv_dtype_bytes)
@@ -92,7 +92,7 @@ def lora_bytes(
     rank: int,
     targets: tuple[str, ...],
     dtype_bytes: int,
-    engine: Engine,
+    engine: ServingEngine,
 ) -> int:
     """Bytes the adapters take on the GPU.
 
@@ -140,7 +140,7 @@ def activation_bytes(
     batch: int,
     act_dtype_bytes: int,
     attention: str,
-    engine: Engine,
+    engine: ServingEngine,
 ) -> int:
     """Peak prefill activations and workspace: the largest transient of one layer, plus logits.
 

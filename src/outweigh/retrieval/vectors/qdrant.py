@@ -31,7 +31,8 @@ import numpy as np
 
 from outweigh.errors import InputError, OutweighError
 from outweigh.retrieval.store import Collection, Store
-from outweigh.retrieval.vectors import IndexCheck, Progress, SyncReport, diff_ids
+from outweigh.retrieval.vectors.base import IndexCheck, Progress, SyncReport, diff_ids
+from outweigh.settings import qdrant_api_key
 
 UPSERT_BATCH = 1024
 """Vectors per upsert: 1024 x 384-d is ~4 MB of JSON, well under the server's 32 MB cap on a
@@ -110,7 +111,7 @@ def parse_spec(spec: str) -> QdrantSpec:
             raise bad
         scheme = "https" if parts.scheme == "qdrants" else "http"
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-        api_key = options.get("api_key") or os.environ.get("QDRANT_API_KEY") or None
+        api_key = options.get("api_key") or qdrant_api_key()
         return QdrantSpec(f"{scheme}://{host}:{port}", None, api_key, prefix, timeout)
     if parts.scheme == "qdrants" or "api_key" in options:
         raise InputError(f"bad vector store {spec!r}: https and api_key are for a server only")

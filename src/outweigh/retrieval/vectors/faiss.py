@@ -1,18 +1,4 @@
-"""Dense search behind one interface; every index is a cache of the db, synced by chunk id.
-
-SQLite holds every chunk's embedding. A vector store only mirrors them, so it can always be
-checked against the db and repaired from it:
-
-- `sync` makes the index hold exactly the collection's chunks: it adds the missing ids and
-  removes the orphans (chunk ids are AUTOINCREMENT, never reused, so an id names one vector
-  for ever). A missing or corrupt index is rebuilt from nothing the same way.
-- `search` syncs first whenever the collection's generation moved since the last sync; at a
-  steady generation it is one index query.
-- `check` reports orphans and missing vectors without writing; `outweigh doctor` uses it.
-
-`open_vector_store` picks the engine: faiss files under the state directory (the default), or
-Qdrant when `OUTWEIGH_VECTOR_STORE` (or `spec`) says `qdrant://host:port` or `qdrant:///path`.
-"""
+"""The faiss vector store: one index file per collection under the state directory, the default."""
 
 from __future__ import annotations
 
@@ -20,99 +6,16 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
-from outweigh.errors import InputError
 from outweigh.retrieval.store import Collection, Store
-
-Progress = Callable[[int, int], None]
-"""`progress(done, total)`: vectors added so far during a sync."""
+from outweigh.retrieval.vectors.base import IndexCheck, Progress, SyncReport, diff_ids
 
 ADD_BATCH = 8192
 """Vectors read from SQLite and added per step of a sync."""
-
-
-@dataclass(frozen=True)
-class SyncReport:
-    """What one `sync` changed."""
-
-    added: int
-    removed: int
-    rebuilt: bool
-    """True when the index was missing or unreadable and was built from the db."""
-
-
-@dataclass(frozen=True)
-class IndexCheck:
-    """How an index compares with the db's chunks; `ok` means it needs no repair."""
-
-    chunks: int
-    indexed: int
-    orphans: int
-    """Vectors whose chunk no longer exists."""
-    missing: int
-    """Chunks without a vector."""
-    problem: str | None = None
-    """Why the index could not be read at all (missing file, corrupt file, unreachable server)."""
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None and self.orphans == 0 and self.missing == 0
-
-
-class VectorStore(Protocol):
-    """A dense index over the chunks of each collection, kept in step with the db."""
-
-    def search(
-        self, collection: Collection, query: np.ndarray, limit: int
-    ) -> list[tuple[int, float]]:
-        """(chunk_id, cosine) best-first; syncs first if the collection changed."""
-        ...
-
-    def sync(
-        self, collection: Collection, progress: Progress | None = None, force: bool = False
-    ) -> SyncReport:
-        """Make the index hold exactly the collection's chunks. Without `force`, an index whose
-        recorded generation is current is trusted as it is; with it, it is diffed anyway."""
-        ...
-
-    def check(self, collection: Collection) -> IndexCheck:
-        """Compare the index with the db; writes nothing."""
-        ...
-
-    def drop(self, collection_name: str) -> None:
-        """Forget the collection's index."""
-        ...
-
-    def close(self) -> None:
-        """Let go of files, clients and locks."""
-        ...
-
-
-def open_vector_store(store: Store, spec: str | None = None) -> VectorStore:
-    """The vector store named by `spec`, else by `$OUTWEIGH_VECTOR_STORE`, else faiss."""
-    spec = (spec or os.environ.get("OUTWEIGH_VECTOR_STORE") or "faiss").strip()
-    if spec == "faiss":
-        return FaissStore(store)
-    if spec.startswith(("qdrant:", "qdrants:")):
-        from outweigh.retrieval.qdrant import QdrantStore
-
-        return QdrantStore(store, spec)
-    raise InputError(
-        f"unknown vector store {spec!r}; set OUTWEIGH_VECTOR_STORE to faiss, "
-        "qdrant://host:port or qdrant:///path/to/dir"
-    )
-
-
-def diff_ids(db_ids: np.ndarray, indexed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(missing, orphans): chunk ids without a vector, and vector ids without a chunk."""
-    missing = np.setdiff1d(db_ids, indexed, assume_unique=True)
-    orphans = np.setdiff1d(indexed, db_ids, assume_unique=True)
-    return missing, orphans
 
 
 IVF_MIN = 250_000

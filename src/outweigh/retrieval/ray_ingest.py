@@ -28,6 +28,7 @@ import numpy as np
 
 from outweigh.embed import Embedder
 from outweigh.errors import IngestError, InputError, OutweighError
+from outweigh.names import check_name
 from outweigh.retrieval.ingest import (
     IngestReport,
     Pending,
@@ -38,7 +39,7 @@ from outweigh.retrieval.ingest import (
     remove_vanished,
 )
 from outweigh.retrieval.loaders import parse_bytes, read_bytes
-from outweigh.retrieval.store import Collection, Store, check_name
+from outweigh.retrieval.store import Collection, Store
 from outweigh.settings import IngestLimits
 
 LOCAL = "local"

@@ -1,0 +1,78 @@
+"""One remembered fact as the rest of outweigh sees it, and how a `memories` row becomes one.
+
+Shared by `store.py` (which writes and lists facts) and `recall.py` (which ranks them), so
+neither has to import the other.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MemoryItem:
+    """One remembered fact of one user."""
+
+    id: int
+    """Stable integer id, never reused."""
+    user: str
+    """Whose fact this is; every read filters on it."""
+    session: str | None
+    """The session that last stated it."""
+    text: str
+    """The fact in the user's own words, stored verbatim."""
+    created: str
+    """ISO 8601 UTC time it was first stated."""
+    updated: str
+    """ISO 8601 UTC time it was last stated again (merged) or superseded."""
+    superseded_by: int | None
+    """The id of the fact that replaced it (None if current, or if that fact was forgotten)."""
+    valid_until: str | None
+    """When it stopped being true; None while current."""
+    subject: str | None = None
+    """Single-valued attribute key, e.g. "cat:name"; None if the fact can coexist with others."""
+    kind: str = "auto"
+    """"explicit", "auto" or "model": how it was captured."""
+    source_turn: int | None = None
+    """The conversation turn it came from (None for `/remember` and `remember()`)."""
+    score: float | None = field(default=None, compare=False)
+    """Fused RRF score when it came from `recall`/`search`; None otherwise."""
+
+    @property
+    def current(self) -> bool:
+        return self.valid_until is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "user": self.user,
+            "session": self.session,
+            "text": self.text,
+            "subject": self.subject,
+            "kind": self.kind,
+            "created": self.created,
+            "updated": self.updated,
+            "superseded_by": self.superseded_by,
+            "valid_until": self.valid_until,
+            "source_turn": self.source_turn,
+            "current": self.current,
+        }
+
+
+def item_from_row(r: sqlite3.Row, score: float | None = None) -> MemoryItem:
+    return MemoryItem(
+        id=int(r["id"]),
+        user=r["user"],
+        session=r["session"],
+        text=r["text"],
+        created=r["created"],
+        updated=r["updated"],
+        superseded_by=r["superseded_by"],
+        valid_until=r["valid_until"],
+        subject=r["subject"],
+        kind=r["kind"],
+        source_turn=r["source_turn"],
+        score=score,
+    )

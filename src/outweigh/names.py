@@ -1,0 +1,57 @@
+"""Validators for the names every part accepts: collections, adapters, users, sessions.
+
+The foundation layer, standard library only: retrieval, adapters, memory, eval and the server
+all check names here, so none of them has to import another just to validate one.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from outweigh.errors import InputError
+
+MAX_USER_CHARS = 256
+"""An OpenAI `user` field is an opaque id (often a hash or an e-mail); 256 covers them all."""
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_name(name: str, what: str = "collection") -> str:
+    """A plain identifier: letters, digits, `_ . -`, at most 64, no path separators."""
+    if not _NAME.match(name or ""):
+        raise InputError(
+            f"invalid {what} name {name!r}; use letters, digits, '_', '.', '-' (max 64)"
+        )
+    return name
+
+
+def check_adapter_name(name: str) -> str:
+    """A plain identifier (letters, digits, `_ . -`), no `..`: safe as a directory name."""
+    check_name(name, "adapter")
+    if ".." in name:
+        raise InputError(f"invalid adapter name {name!r}; '..' is not allowed")
+    return name
+
+
+def check_user(user: object) -> str:
+    """A user id: non-empty, printable, at most 256 characters; surrounding spaces dropped."""
+    if not isinstance(user, str) or not user.strip():
+        raise InputError(
+            "a user is required (e.g. --user NAME); memory is never read or written for all users"
+        )
+    user = user.strip()
+    if len(user) > MAX_USER_CHARS:
+        raise InputError(f"the user id is {len(user)} characters; at most {MAX_USER_CHARS}")
+    if any(unicodedata.category(ch).startswith("C") for ch in user):
+        raise InputError("the user id contains control characters; use printable text")
+    return user
+
+
+def check_session(session: object) -> str | None:
+    """A session id, or None for none: 1-256 characters; surrounding spaces dropped."""
+    if session is None:
+        return None
+    if not isinstance(session, str) or not session.strip() or len(session) > MAX_USER_CHARS:
+        raise InputError(f"invalid session id {session!r}; use 1-{MAX_USER_CHARS} characters")
+    return session.strip()
