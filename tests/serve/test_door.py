@@ -3,6 +3,7 @@ the same preflight, and a document is removed the same way from either side."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,8 @@ import openai
 import pytest
 
 from outweigh.engine import AskOptions, Engine
+from outweigh.testing import EchoBackend
+from tests.serve.conftest import Live, start
 
 FACT = b"# Lighthouse\n\nThe Brindle lighthouse keeper is named Ottoline Farrow.\n"
 
@@ -61,10 +64,20 @@ def _upload(url: str, name: str) -> dict:
     return response.json()["document"]
 
 
+@pytest.fixture
+def real_live(paths, embedder) -> Iterator[Live]:
+    """A server over the test's state dir with the real embedder, as the CLI has."""
+    engine = Engine(paths=paths, backend=EchoBackend(), embedder=embedder)
+    server, live = start(engine)
+    yield live
+    server.__exit__()
+    engine.close()
+
+
 def test_a_document_is_removed_the_same_way_by_the_cli_and_the_server(
-    cli, live_factory, tmp_path: Path
+    cli, real_live: Live, tmp_path: Path
 ) -> None:
-    live = live_factory()
+    live = real_live
     # An upload removed by the CLI, by id: its row and the file the server stored both go.
     uploaded = _upload(live.url, "lighthouse.md")
     stored = Path(uploaded["source"])
