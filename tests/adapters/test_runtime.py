@@ -26,7 +26,7 @@ def heldout() -> list[str]:
 
 def encode(backend: Any, prompts: list[str]) -> tuple[Any, Any]:
     """Left-padded (B, T) ids and mask of the engine's no-retrieval prompt for each question."""
-    from outweigh.engine import build_messages
+    from outweigh.prompt import build_messages
 
     texts = [
         backend.render(build_messages([{"role": "user", "content": p}], [], False)) for p in prompts

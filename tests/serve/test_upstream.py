@@ -11,10 +11,11 @@ import socket
 import openai
 import pytest
 
-from outweigh.engine import SYSTEM_RAG, Engine
+from outweigh.engine import Engine
 from outweigh.errors import InputError, NotFoundError
 from outweigh.generate.base import GenerationRequest
 from outweigh.generate.upstream import UpstreamBackend, UpstreamError
+from outweigh.prompt import SYSTEM_RAG
 from outweigh.serve import BackgroundServer, ServeSettings, build_engine, create_app
 from outweigh.serve.app import upstream_base_model
 from outweigh.settings import Paths

@@ -19,9 +19,10 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from outweigh.engine import MAX_PROMPT_TOKENS, AskOptions, Prepared
+from outweigh.engine import AskOptions, Prepared
 from outweigh.errors import NotFoundError
 from outweigh.generate.base import GenerationRequest, Message
+from outweigh.prompt import MAX_PROMPT_TOKENS
 from outweigh.serve.config import ServerState, ServeSettings, resolve_model
 from outweigh.serve.errors import ERROR_RESPONSES, APIError, stream_error
 from outweigh.serve.schemas import (
