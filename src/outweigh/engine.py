@@ -182,7 +182,7 @@ class Engine:
                 from outweigh.generate.local import LocalBackend
                 from outweigh.models.loader import load
 
-                self._backends[name] = LocalBackend(load(name, self.paths), self.paths)
+                self._backends[name] = LocalBackend(load(name, self.paths), self.adapters)
             return self._backends[name]
 
     def close(self) -> None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from outweigh.errors import OutweighError
+from outweigh.errors import InputError, OutweighError
 from outweigh.generate.base import Backend, Generation, GenerationRequest, Message, cut_at_stop
+from outweigh.generate.lora import AdapterRuntime
 from outweigh.models.loader import LoadedModel
-from outweigh.settings import Paths
 
 if TYPE_CHECKING:
-    from outweigh.adapters.runtime import AdapterRuntime
+    from outweigh.generate.lora import AdapterSource
 
 # Base (non-chat) models see a plain Q/A transcript and stop when they start a new turn.
 BASE_MODEL_STOPS = ["\nQuestion:", "\n\n\n"]
@@ -26,13 +26,13 @@ token seen on a loaded 2-core CPU (about 2 s), far below a client's patience."""
 class LocalBackend(Backend):
     """A transformers model held in this process; one generation at a time per model."""
 
-    def __init__(self, loaded: LoadedModel, paths: Paths | None = None) -> None:
+    def __init__(self, loaded: LoadedModel, adapters: AdapterSource | None = None) -> None:
         self.loaded = loaded
         self.name = loaded.entry.name
         self.context_window = loaded.context_window
         self.tokenizer = loaded.tokenizer
-        self.paths = paths
-        """Where adapter names resolve; None follows `OUTWEIGH_HOME` at each request."""
+        self.adapters = adapters
+        """Where adapter names resolve (an `AdapterRegistry`); None runs the base model only."""
         self._lock = threading.Lock()
         """transformers models are not safe to run from two threads at once."""
         self._tok_lock = threading.RLock()
@@ -42,9 +42,7 @@ class LocalBackend(Backend):
     @property
     def runtime(self) -> AdapterRuntime:
         """The LoRA adapters loaded over this model, created on the first adapter request."""
-        from outweigh.adapters.runtime import AdapterRuntime
-
-        return AdapterRuntime.of(self.loaded.model, self.name, self.paths)
+        return AdapterRuntime.of(self.loaded.model, self.name, self.adapters)
 
     # -- prompt ---------------------------------------------------------------------------
     def render(self, messages: list[Message]) -> str:
@@ -128,6 +126,71 @@ class LocalBackend(Backend):
             completion_tokens=len(new),
             finish_reason="stop" if stopped or hit_eos else "length",
         )
+
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Greedy answers to several requests in one batch, each row under its own adapter.
+
+        Row i equals what `requests[i].adapter` alone gives on the same batch (PEFT's
+        mixed-batch invariant); against a batch of one it may differ in the last float bits,
+        since padding changes the matmul shapes.
+        """
+        import torch
+
+        if not requests:
+            return []
+        if any(r.temperature > 0 for r in requests):
+            raise InputError("batched generation is greedy only; set temperature to 0")
+        tok = self.tokenizer
+        prompts = [self.render(r.messages) for r in requests]
+        # Left padding keeps every row's last prompt token at the same position, where
+        # generation continues (transformers docs, "Batched generation").
+        with self._tok_lock:
+            enc = tok(
+                prompts,
+                return_tensors="pt",
+                padding=True,
+                padding_side="left",
+                add_special_tokens=False,  # the rendered prompt already has its special tokens
+            )
+        width = int(enc["input_ids"].shape[1])
+        longest = max(r.max_tokens for r in requests)
+        specs = [r.adapter for r in requests]
+        with self._lock, torch.inference_mode(), self.runtime.mixed(specs) as (model, names):
+            extra = {"adapter_names": names} if names else {}
+            out = model.generate(
+                **enc,
+                **extra,
+                max_new_tokens=longest,
+                do_sample=False,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=tok.pad_token_id,
+            )
+        eos = self._end_ids()
+        results = []
+        for i, r in enumerate(requests):
+            new = out[i, width:].tolist()[: r.max_tokens]
+            ended = next((j for j, t in enumerate(new) if t in eos), None)
+            if ended is not None:
+                new = new[:ended]
+            with self._tok_lock:
+                text = tok.decode(new, skip_special_tokens=True)
+            text, stopped = cut_at_stop(text, self._stops(r))
+            results.append(
+                Generation(
+                    text=text.strip(),
+                    prompt_tokens=int(enc["attention_mask"][i].sum()),
+                    completion_tokens=len(new),
+                    finish_reason="stop" if stopped or ended is not None else "length",
+                )
+            )
+        return results
+
+    def _end_ids(self) -> set[int]:
+        ids = self.loaded.model.generation_config.eos_token_id
+        ids = ids if isinstance(ids, list) else [ids]
+        return {int(i) for i in ids if i is not None} | {int(self.tokenizer.pad_token_id)}
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         import torch
