@@ -115,17 +115,7 @@ class LocalBackend(Backend):
         with self._lock, torch.inference_mode():
             model = self.model_for(request)
             out = model.generate(**inputs, **self._generate_kwargs(request))
-        new = out[0, n_prompt:]
-        with self._tok_lock:
-            text = self.tokenizer.decode(new, skip_special_tokens=True)
-        text, stopped = cut_at_stop(text, self._stops(request))
-        hit_eos = len(new) < request.max_tokens
-        return Generation(
-            text=text.strip(),
-            prompt_tokens=n_prompt,
-            completion_tokens=len(new),
-            finish_reason="stop" if stopped or hit_eos else "length",
-        )
+        return self._finish(out[0, n_prompt:].tolist(), n_prompt, request)
 
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Greedy answers to several requests in one batch, each row under its own adapter.
@@ -167,27 +157,38 @@ class LocalBackend(Backend):
                 top_k=None,
                 pad_token_id=tok.pad_token_id,
             )
-        eos = self._end_ids()
-        results = []
-        for i, r in enumerate(requests):
-            new = out[i, width:].tolist()[: r.max_tokens]
-            ended = next((j for j, t in enumerate(new) if t in eos), None)
-            if ended is not None:
-                new = new[:ended]
-            with self._tok_lock:
-                text = tok.decode(new, skip_special_tokens=True)
-            text, stopped = cut_at_stop(text, self._stops(r))
-            results.append(
-                Generation(
-                    text=text.strip(),
-                    prompt_tokens=int(enc["attention_mask"][i].sum()),
-                    completion_tokens=len(new),
-                    finish_reason="stop" if stopped or ended is not None else "length",
-                )
-            )
-        return results
+        return [
+            self._finish(out[i, width:].tolist(), int(enc["attention_mask"][i].sum()), r)
+            for i, r in enumerate(requests)
+        ]
+
+    def _finish(
+        self, new_ids: list[int], prompt_tokens: int, request: GenerationRequest
+    ) -> Generation:
+        """The answer in the tokens generated after the prompt: up to the first end token and
+        the first stop string, with its token accounting.
+
+        A batch runs every row to its longest request and fills a finished row with padding,
+        so the tokens past `max_tokens` and the padding after the end token are not the row's.
+        The end token was generated too, and counts toward `completion_tokens`.
+        """
+        ids = new_ids[: request.max_tokens]
+        ends = self._end_ids()
+        end = next((i for i, t in enumerate(ids) if t in ends), None)
+        with self._tok_lock:
+            text = self.tokenizer.decode(ids[:end], skip_special_tokens=True)
+        text, stopped = cut_at_stop(text, self._stops(request))
+        # Short of max_tokens without an end token: a stop string ended generation.
+        done = stopped or end is not None or len(ids) < request.max_tokens
+        return Generation(
+            text=text.strip(),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=len(ids) if end is None else end + 1,
+            finish_reason="stop" if done else "length",
+        )
 
     def _end_ids(self) -> set[int]:
+        """EOS, and the pad token that fills a finished row of a batch."""
         ids = self.loaded.model.generation_config.eos_token_id
         ids = ids if isinstance(ids, list) else [ids]
         return {int(i) for i in ids if i is not None} | {int(self.tokenizer.pad_token_id)}
