@@ -95,7 +95,7 @@ def main() -> None:
 def run(home: Path, tokens: int, repeats: int) -> None:
     import torch
 
-    from outweigh.adapters import AdapterRegistry, generate_batch, merge_adapter
+    from outweigh.adapters import AdapterRegistry, merge_adapter
     from outweigh.engine import AskOptions, Engine
     from outweigh.generate.base import GenerationRequest
     from outweigh.generate.local import LocalBackend
@@ -121,7 +121,7 @@ def run(home: Path, tokens: int, repeats: int) -> None:
     pristine = load("smollm2-135m", paths)
     loaded = load("smollm2-135m", paths)
     merged = load(str(merged_dir), paths)
-    backend = LocalBackend(loaded, paths)
+    backend = LocalBackend(loaded, registry)
     runtime = backend.runtime
 
     t0 = time.perf_counter()
@@ -179,7 +179,7 @@ def run(home: Path, tokens: int, repeats: int) -> None:
         for a in ("signoff", None)
         for p in prompts
     ]
-    gens = generate_batch(backend, reqs)
+    gens = backend.generate_batch(reqs)
     n = len(prompts)
     adherence_adapter = sum(g.text.endswith(SIGNOFF) for g in gens[:n]) / n
     adherence_base = sum(g.text.endswith(SIGNOFF) for g in gens[n:]) / n

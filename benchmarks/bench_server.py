@@ -118,9 +118,7 @@ def main() -> None:
     from outweigh.testing import FakeEmbedder
 
     home = Paths(Path(tempfile.mkdtemp(prefix="bench-server-")))
-    engine = Engine(
-        paths=home, backend=LocalBackend(load("smollm2-135m"), home), embedder=FakeEmbedder()
-    )
+    engine = Engine(paths=home, backend=LocalBackend(load("smollm2-135m")), embedder=FakeEmbedder())
     messages = [{"role": "user", "content": QUESTION}]
     options = AskOptions(rag=False, max_tokens=args.max_tokens)
     body = {

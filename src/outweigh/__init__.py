@@ -21,7 +21,7 @@ _EXPORTS = {
     "AskOptions": "outweigh.engine",
     "Breakdown": "outweigh.plan",
     "CapacityError": "outweigh.errors",
-    "Citation": "outweigh.engine",
+    "Citation": "outweigh.prompt",
     "Comparison": "outweigh.plan",
     "Engine": "outweigh.engine",
     "GpuFit": "outweigh.plan",
@@ -80,7 +80,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from outweigh.adapters import AdapterInfo, AdapterRegistry, TrainConfig, train_adapter
-    from outweigh.engine import Answer, AskOptions, Citation, Engine
+    from outweigh.engine import Answer, AskOptions, Engine
     from outweigh.errors import (
         CapacityError,
         IngestError,
@@ -91,4 +91,5 @@ if TYPE_CHECKING:
     )
     from outweigh.memory import MemoryItem, MemoryStore
     from outweigh.plan import Breakdown, Comparison, GpuFit, Plan, PlanSpec
+    from outweigh.prompt import Citation
     from outweigh.settings import Paths

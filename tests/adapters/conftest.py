@@ -130,5 +130,5 @@ def backend(private_smol, signoff: Trained, lora_dir: Callable[..., Path]) -> It
     registry = AdapterRegistry(signoff.paths)
     if "noise" not in registry.names():
         registry.add(lora_dir("noise", seed=7, scale=0.08), "noise")
+    yield LocalBackend(private_smol, registry)
     registry.close()
-    yield LocalBackend(private_smol, signoff.paths)

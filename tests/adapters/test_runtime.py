@@ -12,7 +12,8 @@ import pytest
 from tests.adapters.conftest import SIGNOFF, STYLE, Trained
 
 from outweigh import AskOptions, Engine, InputError
-from outweigh.adapters import AdapterRegistry, AdapterRuntime, generate_batch, merge_adapter
+from outweigh.adapters import AdapterRegistry, merge_adapter
+from outweigh.generate.lora import AdapterRuntime
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +27,7 @@ def heldout() -> list[str]:
 
 def encode(backend: Any, prompts: list[str]) -> tuple[Any, Any]:
     """Left-padded (B, T) ids and mask of the engine's no-retrieval prompt for each question."""
-    from outweigh.engine import build_messages
+    from outweigh.prompt import build_messages
 
     texts = [
         backend.render(build_messages([{"role": "user", "content": p}], [], False)) for p in prompts
@@ -58,7 +59,7 @@ def test_trained_adapter_signs_off_where_the_base_never_does(
         for a in ("signoff", None)
         for p in prompts
     ]
-    answers = [g.text for g in generate_batch(backend, requests)]
+    answers = [g.text for g in backend.generate_batch(requests)]
     with_adapter = sum(a.endswith(SIGNOFF) for a in answers[: len(prompts)]) / len(prompts)
     bare = sum(a.endswith(SIGNOFF) for a in answers[len(prompts) :]) / len(prompts)
     assert bare < 0.10, answers[len(prompts) :]
@@ -144,9 +145,11 @@ def test_a_re_registered_name_reloads(
 
 
 def test_an_adapter_for_another_base_is_refused(private_smol: Any, signoff: Trained) -> None:
-    runtime = AdapterRuntime(private_smol.model, "gemma3-270m", signoff.paths)
+    registry = AdapterRegistry(signoff.paths)
+    runtime = AdapterRuntime(private_smol.model, "gemma3-270m", registry)
     with pytest.raises(InputError, match="trained on smollm2-135m, not gemma3-270m"):
         runtime.key("signoff")
+    registry.close()
 
 
 def test_merged_model_gives_the_adapters_logits(

@@ -9,9 +9,10 @@ import sys
 
 import pytest
 
-from outweigh.engine import MEMORY_HEADING, AskOptions, Engine
+from outweigh.engine import AskOptions, Engine
 from outweigh.errors import CapacityError, InputError
 from outweigh.memory import MemoryLimits, MemoryStore
+from outweigh.prompt import MEMORY_HEADING
 from outweigh.testing import MEMORY_FACTS as FACTS
 from outweigh.testing import EchoBackend, FakeEmbedder
 

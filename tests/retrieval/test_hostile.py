@@ -2,7 +2,7 @@
 
 Every bad file gets one clear line that says what to do, and the rest of the folder is
 ingested. Prompt injection inside documents and memories is stored and returned byte for byte
-and reaches the prompt only as quoted data (engine.quoted).
+and reaches the prompt only as quoted data (prompt.quoted).
 """
 
 from __future__ import annotations
@@ -18,16 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from outweigh.engine import (
-    MEMORY_HEADING,
-    SYSTEM_RAG,
-    AskOptions,
-    Citation,
-    Engine,
-    build_messages,
-)
+from outweigh.engine import AskOptions, Engine
 from outweigh.errors import IngestError, InputError
 from outweigh.memory import MemoryStore
+from outweigh.prompt import MEMORY_HEADING, SYSTEM_RAG, Citation, build_messages
 from outweigh.retrieval import ingest
 from outweigh.retrieval.chunking import MAX_TOKEN_CHARS, chunk_text
 from outweigh.retrieval.ingest import discover

@@ -5,7 +5,9 @@ from __future__ import annotations
 import openai
 import pytest
 
+from outweigh.adapters import AdapterRegistry
 from outweigh.engine import AskOptions, Engine
+from outweigh.generate.local import LocalBackend
 from outweigh.testing import FakeEmbedder
 from tests.serve.conftest import Live, register_adapter, start
 
@@ -130,10 +132,11 @@ def test_embeddings_come_from_the_servers_embedder(smol_live: Live) -> None:
     assert as_floats.data[0].embedding == pytest.approx(direct[0].tolist(), abs=1e-6)
 
 
-def test_an_adapter_is_chosen_by_model_name(paths, smol_backend) -> None:
+def test_an_adapter_is_chosen_by_model_name(paths, smol) -> None:
     """`model` = an adapter's name runs that adapter on its base, exactly as the library does."""
     register_adapter(paths, "style")
-    engine = Engine(paths=paths, backend=smol_backend, embedder=FakeEmbedder())
+    registry = AdapterRegistry(paths)
+    engine = Engine(paths=paths, backend=LocalBackend(smol, registry), embedder=FakeEmbedder())
     server, live = start(engine)
     try:
         cards = {m.id: m for m in live.client.models.list()}
@@ -151,3 +154,4 @@ def test_an_adapter_is_chosen_by_model_name(paths, smol_backend) -> None:
     finally:
         server.__exit__()
         engine.close()
+        registry.close()

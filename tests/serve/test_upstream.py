@@ -11,10 +11,11 @@ import socket
 import openai
 import pytest
 
-from outweigh.engine import SYSTEM_RAG, Engine
+from outweigh.engine import Engine
 from outweigh.errors import InputError, NotFoundError
 from outweigh.generate.base import GenerationRequest
 from outweigh.generate.upstream import UpstreamBackend, UpstreamError, first_base_model
+from outweigh.prompt import SYSTEM_RAG
 from outweigh.serve import BackgroundServer, ServeSettings, build_engine, create_app
 from outweigh.settings import Paths
 from outweigh.testing import EchoBackend, FakeEmbedder

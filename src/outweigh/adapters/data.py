@@ -2,7 +2,7 @@
 
 Each line is either a chat `{"messages": [{"role", "content"}, ...]}` with at least one
 assistant turn, or `{"prompt": str, "completion": str}`. A prompt/completion row is wrapped in
-the same prompt `outweigh ask --no-rag` builds (engine.build_messages), so the adapter learns
+the same prompt `outweigh ask --no-rag` builds (prompt.build_messages), so the adapter learns
 on exactly what it will see at answer time.
 
 The text is rendered with the backend's own `render` (the model's chat template, or the
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from outweigh.errors import InputError
 from outweigh.generate.base import Message
+from outweigh.prompt import build_messages
 
 if TYPE_CHECKING:
     import torch
@@ -46,8 +47,6 @@ class Example:
 
 def read_rows(path: str | Path) -> list[list[Message]]:
     """Every row of a JSONL file as a conversation; bad lines are errors with their number."""
-    from outweigh.engine import build_messages
-
     p = Path(path).expanduser()
     if not p.is_file():
         raise InputError(f"training data {p} is not a file")

@@ -43,7 +43,7 @@ class ExportResult:
 
 def merge_adapter(spec: str, out: str | Path, paths: Paths | None = None) -> Path:
     """Write the base model with `spec` (a name or a mix) merged in, as a model directory."""
-    from outweigh.adapters.runtime import AdapterRuntime
+    from outweigh.generate.lora import AdapterRuntime
     from outweigh.models.loader import load
 
     paths = paths or Paths()
@@ -57,7 +57,7 @@ def merge_adapter(spec: str, out: str | Path, paths: Paths | None = None) -> Pat
             )
         target = _fresh_target(out)
         loaded = load(bases.pop(), paths)  # a private copy: merging rewrites its weights
-        runtime = AdapterRuntime.of(loaded.model, loaded.entry.name, paths)
+        runtime = AdapterRuntime.of(loaded.model, loaded.entry.name, registry)
         merged = runtime.merge_and_unload(spec)
         stage = _stage(target)
         try:

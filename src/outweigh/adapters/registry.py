@@ -33,6 +33,7 @@ from outweigh.adapters.validate import (
 )
 from outweigh.db import connect, migrate, transaction
 from outweigh.errors import InputError, NotFoundError
+from outweigh.generate.lora import spell_mix
 from outweigh.names import check_adapter_name
 from outweigh.settings import DEFAULT_MODEL, Paths
 
@@ -305,7 +306,7 @@ def canonical_spec(spec: str) -> str:
     parts = parse_spec(spec)
     if len(parts) == 1 and ":" not in spec:
         return parts[0][0]
-    return ",".join(f"{n}:{w:g}" for n, w in parts)
+    return spell_mix(parts)
 
 
 def _info(row: sqlite3.Row) -> AdapterInfo:

@@ -30,14 +30,12 @@ from typing import TYPE_CHECKING, Any
 from outweigh.adapters.data import IGNORE, Example, collate, encode, read_rows
 from outweigh.adapters.registry import AdapterInfo, AdapterRegistry
 from outweigh.errors import InputError
+from outweigh.generate.lora import PEFT_NOISE
 from outweigh.names import check_adapter_name
 from outweigh.settings import DEFAULT_MODEL, Paths
 
 if TYPE_CHECKING:
     import torch
-
-PEFT_NOISE = ".*is_gradient_checkpointing.*"
-"""peft 0.21 reads a property transformers 5 deprecated; the FutureWarning is not the user's."""
 
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 """Attention projections: the original LoRA recipe (Hu et al. 2021, sec. 7.1), and enough to

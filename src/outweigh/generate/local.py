@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from outweigh.errors import OutweighError
+from outweigh.errors import InputError, OutweighError
 from outweigh.generate.base import Backend, Generation, GenerationRequest, Message, cut_at_stop
+from outweigh.generate.lora import AdapterRuntime
 from outweigh.models.loader import LoadedModel
-from outweigh.settings import Paths
 
 if TYPE_CHECKING:
-    from outweigh.adapters.runtime import AdapterRuntime
+    from outweigh.generate.lora import AdapterSource
 
 # Base (non-chat) models see a plain Q/A transcript and stop when they start a new turn.
 BASE_MODEL_STOPS = ["\nQuestion:", "\n\n\n"]
@@ -26,13 +26,13 @@ token seen on a loaded 2-core CPU (about 2 s), far below a client's patience."""
 class LocalBackend(Backend):
     """A transformers model held in this process; one generation at a time per model."""
 
-    def __init__(self, loaded: LoadedModel, paths: Paths | None = None) -> None:
+    def __init__(self, loaded: LoadedModel, adapters: AdapterSource | None = None) -> None:
         self.loaded = loaded
         self.name = loaded.entry.name
         self.context_window = loaded.context_window
         self.tokenizer = loaded.tokenizer
-        self.paths = paths
-        """Where adapter names resolve; None follows `OUTWEIGH_HOME` at each request."""
+        self.adapters = adapters
+        """Where adapter names resolve (an `AdapterRegistry`); None runs the base model only."""
         self._lock = threading.Lock()
         """transformers models are not safe to run from two threads at once."""
         self._tok_lock = threading.RLock()
@@ -42,9 +42,7 @@ class LocalBackend(Backend):
     @property
     def runtime(self) -> AdapterRuntime:
         """The LoRA adapters loaded over this model, created on the first adapter request."""
-        from outweigh.adapters.runtime import AdapterRuntime
-
-        return AdapterRuntime.of(self.loaded.model, self.name, self.paths)
+        return AdapterRuntime.of(self.loaded.model, self.name, self.adapters)
 
     # -- prompt ---------------------------------------------------------------------------
     def render(self, messages: list[Message]) -> str:
@@ -117,17 +115,83 @@ class LocalBackend(Backend):
         with self._lock, torch.inference_mode():
             model = self.model_for(request)
             out = model.generate(**inputs, **self._generate_kwargs(request))
-        new = out[0, n_prompt:]
+        return self._finish(out[0, n_prompt:].tolist(), n_prompt, request)
+
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Greedy answers to several requests in one batch, each row under its own adapter.
+
+        Row i equals what `requests[i].adapter` alone gives on the same batch (PEFT's
+        mixed-batch invariant); against a batch of one it may differ in the last float bits,
+        since padding changes the matmul shapes.
+        """
+        import torch
+
+        if not requests:
+            return []
+        if any(r.temperature > 0 for r in requests):
+            raise InputError("batched generation is greedy only; set temperature to 0")
+        tok = self.tokenizer
+        prompts = [self.render(r.messages) for r in requests]
+        # Left padding keeps every row's last prompt token at the same position, where
+        # generation continues (transformers docs, "Batched generation").
         with self._tok_lock:
-            text = self.tokenizer.decode(new, skip_special_tokens=True)
+            enc = tok(
+                prompts,
+                return_tensors="pt",
+                padding=True,
+                padding_side="left",
+                add_special_tokens=False,  # the rendered prompt already has its special tokens
+            )
+        width = int(enc["input_ids"].shape[1])
+        longest = max(r.max_tokens for r in requests)
+        specs = [r.adapter for r in requests]
+        with self._lock, torch.inference_mode(), self.runtime.mixed(specs) as (model, names):
+            extra = {"adapter_names": names} if names else {}
+            out = model.generate(
+                **enc,
+                **extra,
+                max_new_tokens=longest,
+                do_sample=False,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=tok.pad_token_id,
+            )
+        return [
+            self._finish(out[i, width:].tolist(), int(enc["attention_mask"][i].sum()), r)
+            for i, r in enumerate(requests)
+        ]
+
+    def _finish(
+        self, new_ids: list[int], prompt_tokens: int, request: GenerationRequest
+    ) -> Generation:
+        """The answer in the tokens generated after the prompt: up to the first end token and
+        the first stop string, with its token accounting.
+
+        A batch runs every row to its longest request and fills a finished row with padding,
+        so the tokens past `max_tokens` and the padding after the end token are not the row's.
+        The end token was generated too, and counts toward `completion_tokens`.
+        """
+        ids = new_ids[: request.max_tokens]
+        ends = self._end_ids()
+        end = next((i for i, t in enumerate(ids) if t in ends), None)
+        with self._tok_lock:
+            text = self.tokenizer.decode(ids[:end], skip_special_tokens=True)
         text, stopped = cut_at_stop(text, self._stops(request))
-        hit_eos = len(new) < request.max_tokens
+        # Short of max_tokens without an end token: a stop string ended generation.
+        done = stopped or end is not None or len(ids) < request.max_tokens
         return Generation(
             text=text.strip(),
-            prompt_tokens=n_prompt,
-            completion_tokens=len(new),
-            finish_reason="stop" if stopped or hit_eos else "length",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=len(ids) if end is None else end + 1,
+            finish_reason="stop" if done else "length",
         )
+
+    def _end_ids(self) -> set[int]:
+        """EOS, and the pad token that fills a finished row of a batch."""
+        ids = self.loaded.model.generation_config.eos_token_id
+        ids = ids if isinstance(ids, list) else [ids]
+        return {int(i) for i in ids if i is not None} | {int(self.tokenizer.pad_token_id)}
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         import torch

@@ -15,25 +15,25 @@ update is exactly 0.7·ΔW_a + 0.3·ΔW_b (PEFT docs: "`cat` and `svd` are preci
 at the cost of a rank equal to the sum of the parts' ranks.
 
 Rows of one batch can use different adapters through PEFT's `adapter_names=` (mixed-batch
-inference): each row gets what its adapter alone gives (`generate_batch`, `logits`).
+inference): each row gets what its adapter alone gives (`mixed`, `logits`, and
+`LocalBackend.generate_batch` over them).
+
+Names resolve through an `AdapterSource` the backend is given (`outweigh.adapters`'
+`AdapterRegistry` is one), so generation never imports the layer that trains and registers.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-from outweigh.adapters.registry import AdapterInfo, AdapterRegistry, canonical_spec
 from outweigh.errors import InputError
-from outweigh.settings import Paths
 
 if TYPE_CHECKING:
     import torch
-
-    from outweigh.generate.base import Generation, GenerationRequest
-    from outweigh.generate.local import LocalBackend
 
 BASE = "__base__"
 """PEFT's name for "no adapter" in a mixed batch (peft/tuners/lora/model.py)."""
@@ -41,22 +41,69 @@ BASE = "__base__"
 _ATTR = "_outweigh_adapters"
 """Attribute of the base model that holds its runtime (see `AdapterRuntime.of`)."""
 
+PEFT_NOISE = ".*is_gradient_checkpointing.*"
+"""peft 0.21 reads a property transformers 5 deprecated; the FutureWarning is not the user's."""
+
+
+class AdapterRef(Protocol):
+    """What the runtime reads of one adapter (`outweigh.adapters.AdapterInfo` has it)."""
+
+    @property
+    def name(self) -> str:
+        """The registered name."""
+
+    @property
+    def base_model(self) -> str:
+        """outweigh's name for the model the adapter was trained on."""
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the weights; a changed hash makes a loaded copy reload."""
+
+
+class AdapterSource(Protocol):
+    """Where adapter names resolve: `outweigh.adapters.AdapterRegistry` is one."""
+
+    def resolve(self, spec: str) -> Sequence[tuple[AdapterRef, float]]:
+        """(adapter, weight) pairs for a name or a mix `a:0.7,b:0.3`; unknown names raise."""
+
+    def path(self, name: str) -> Path:
+        """The PEFT directory of a registered adapter."""
+
+
+def check_base(adapters: Iterable[AdapterRef], base_name: str) -> None:
+    """Refuse any of `adapters` trained on a model other than `base_name`: a LoRA's update only
+    fits the weights it was trained against. The one place this is checked: the engine's
+    preflight (CLI, server, eval) and the runtime, which any caller of a backend goes through."""
+    for info in adapters:
+        if info.base_model != base_name:
+            raise InputError(
+                f"adapter {info.name!r} was trained on {info.base_model}, not {base_name}; "
+                f"use it with model {info.base_model}"
+            )
+
+
+def spell_mix(parts: Iterable[tuple[str, float]]) -> str:
+    """A mix's one spelling, whatever order and number format it was asked in:
+    [(b, 0.30), (a, 0.7)] -> `a:0.7,b:0.3`."""
+    return ",".join(f"{name}:{weight:g}" for name, weight in sorted(parts))
+
 
 class AdapterRuntime:
     """Adapters loaded over one base model, addressed by registered name or mix spec."""
 
-    def __init__(self, model: Any, base_name: str, paths: Paths | None = None) -> None:
+    def __init__(self, model: Any, base_name: str, source: AdapterSource | None = None) -> None:
         self.base = model
         """The transformers model the backend holds; PEFT injects LoRA layers into it."""
         self.base_name = base_name
         """outweigh's name for that model; adapters trained on another base are refused."""
-        self._paths = paths
-        self._registry: AdapterRegistry | None = None
+        self.source = source
+        """Where names resolve; None refuses every adapter."""
         self._peft: Any = None
         self._loaded: dict[str, tuple[str, str]] = {}
         """Registered name -> (PEFT adapter key, sha256 of the weights that key holds)."""
-        self._mixes: dict[str, str] = {}
-        """Mix cache key (canonical spec + the parts' hashes) -> PEFT adapter key."""
+        self._mixes: dict[tuple[str, tuple[str, ...]], str] = {}
+        """(the mix's spelling, its parts' hashes) -> PEFT adapter key."""
         self._serial = 0
         self._layers: list[Any] = []
         """PEFT's LoRA layers inside the model, refreshed whenever adapters are added."""
@@ -64,29 +111,30 @@ class AdapterRuntime:
         """The PEFT key last `set_adapter`-ed, so a repeat request skips that walk."""
 
     @classmethod
-    def of(cls, model: Any, base_name: str, paths: Paths | None = None) -> AdapterRuntime:
-        """The runtime of `model`, created on first use.
+    def of(cls, model: Any, base_name: str, source: AdapterSource | None) -> AdapterRuntime:
+        """The runtime of `model`, created on first use, resolving names in `source`.
 
         PEFT injects LoRA layers into the model object itself, so the bookkeeping travels with
         it: two backends over one loaded model share one runtime instead of wrapping twice
-        (transformers keeps its own PEFT state on the model the same way).
+        (transformers keeps its own PEFT state on the model the same way). Names resolve in
+        the source of the backend that asks; loaded weights are keyed by their hash, so a name
+        another source holds different weights for reloads instead of being mistaken.
         """
         runtime = model.__dict__.get(_ATTR)
         if runtime is None:
-            runtime = cls(model, base_name, paths)
+            runtime = cls(model, base_name)
             model.__dict__[_ATTR] = runtime  # not setattr: nn.Module would try to register it
+        runtime.source = source
         return runtime
 
     # -- what is loaded -------------------------------------------------------------------
-    @property
-    def registry(self) -> AdapterRegistry:
-        """The registry names resolve in: the backend's paths, else today's `OUTWEIGH_HOME`."""
-        paths = self._paths or Paths()
-        if self._registry is None or self._registry.paths.root != paths.root:
-            if self._registry is not None:
-                self._registry.close()
-            self._registry = AdapterRegistry(paths)
-        return self._registry
+    def _source(self, spec: str) -> AdapterSource:
+        if self.source is None:
+            raise InputError(
+                f"cannot use adapter {spec!r}: this {self.base_name} backend has no adapter "
+                "registry to look it up in; build it as LocalBackend(loaded, AdapterRegistry())"
+            )
+        return self.source
 
     def loaded(self) -> list[str]:
         """Registered names whose weights are in memory."""
@@ -98,18 +146,15 @@ class AdapterRuntime:
         Keys are internal (`lora0`, `mix0`, ...) because PEFT keys cannot contain `.`, which
         adapter names may.
         """
-        parts = self.registry.resolve(spec)
-        for info, _ in parts:
-            if info.base_model != self.base_name:
-                raise InputError(
-                    f"adapter {info.name!r} was trained on {info.base_model}, not "
-                    f"{self.base_name}; use --model {info.base_model}"
-                )
+        parts = sorted(self._source(spec).resolve(spec), key=lambda part: part[0].name)
+        check_base((info for info, _ in parts), self.base_name)
         keys = [self._ensure(info) for info, _ in parts]
-        name = canonical_spec(spec)
-        if len(parts) == 1 and name == parts[0][0].name:
+        if len(parts) == 1 and spec.strip() == parts[0][0].name:  # a name; `a:1` is a mix of one
             return keys[0]
-        cache = name + "|" + ",".join(info.sha256 for info, _ in parts)
+        cache = (
+            spell_mix((info.name, weight) for info, weight in parts),
+            tuple(info.sha256 for info, _ in parts),
+        )
         if cache not in self._mixes:
             mix = self._new_key("mix")
             self._peft.add_weighted_adapter(
@@ -122,7 +167,7 @@ class AdapterRuntime:
             self._mixes[cache] = mix
         return self._mixes[cache]
 
-    def _ensure(self, info: AdapterInfo) -> str:
+    def _ensure(self, info: AdapterRef) -> str:
         """Load `info` unless its current weights already are; a re-registered name reloads."""
         held = self._loaded.get(info.name)
         if held is not None and held[1] == info.sha256:
@@ -130,11 +175,9 @@ class AdapterRuntime:
         if held is not None:
             self._drop(info.name)
         key = self._new_key("lora")
-        path = str(self.registry.path(info.name))
+        path = str(self._source(info.name).path(info.name))
         if self._peft is None:
             from peft import PeftModel
-
-            from outweigh.adapters.train import PEFT_NOISE
 
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=PEFT_NOISE, category=FutureWarning)
@@ -173,7 +216,7 @@ class AdapterRuntime:
         """Delete a loaded adapter and every mix built from it."""
         key, sha = self._loaded.pop(name)
         for cache, mix in list(self._mixes.items()):
-            if sha in cache.split("|", 1)[1].split(","):
+            if sha in cache[1]:
                 self._peft.delete_adapter(mix)
                 del self._mixes[cache]
         self._peft.delete_adapter(key)
@@ -260,74 +303,3 @@ class _Switched:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         with self._runtime.switched(self._spec) as model:
             return model(*args, **kwargs)
-
-
-def generate_batch(
-    backend: LocalBackend, requests: Sequence[GenerationRequest]
-) -> list[Generation]:
-    """Greedy answers to several requests in one batch, each row under its own adapter.
-
-    Row i equals what `requests[i].adapter` alone gives on the same batch (PEFT's mixed-batch
-    invariant); against a batch of one it may differ in the last float bits, since padding
-    changes the matmul shapes.
-    """
-    import torch
-
-    from outweigh.generate.base import Generation, cut_at_stop
-
-    if not requests:
-        return []
-    if any(r.temperature > 0 for r in requests):
-        raise InputError("batched generation is greedy only; set temperature to 0")
-    tok = backend.tokenizer
-    prompts = [backend.render(r.messages) for r in requests]
-    # Left padding keeps every row's last prompt token at the same position, where
-    # generation continues (transformers docs, "Batched generation").
-    with backend._tok_lock:
-        enc = tok(
-            prompts,
-            return_tensors="pt",
-            padding=True,
-            padding_side="left",
-            add_special_tokens=False,  # the rendered prompt already has its special tokens
-        )
-    width = int(enc["input_ids"].shape[1])
-    longest = max(r.max_tokens for r in requests)
-    specs = [r.adapter for r in requests]
-    with backend._lock, torch.inference_mode(), backend.runtime.mixed(specs) as (model, names):
-        extra = {"adapter_names": names} if names else {}
-        out = model.generate(
-            **enc,
-            **extra,
-            max_new_tokens=longest,
-            do_sample=False,
-            temperature=None,
-            top_p=None,
-            top_k=None,
-            pad_token_id=tok.pad_token_id,
-        )
-    eos = _eos_ids(backend)
-    results = []
-    for i, r in enumerate(requests):
-        new = out[i, width:].tolist()[: r.max_tokens]
-        ended = next((j for j, t in enumerate(new) if t in eos), None)
-        if ended is not None:
-            new = new[:ended]
-        with backend._tok_lock:
-            text = tok.decode(new, skip_special_tokens=True)
-        text, stopped = cut_at_stop(text, backend._stops(r))
-        results.append(
-            Generation(
-                text=text.strip(),
-                prompt_tokens=int(enc["attention_mask"][i].sum()),
-                completion_tokens=len(new),
-                finish_reason="stop" if stopped or ended is not None else "length",
-            )
-        )
-    return results
-
-
-def _eos_ids(backend: LocalBackend) -> set[int]:
-    ids = backend.loaded.model.generation_config.eos_token_id
-    ids = ids if isinstance(ids, list) else [ids]
-    return {int(i) for i in ids if i is not None} | {int(backend.tokenizer.pad_token_id)}
