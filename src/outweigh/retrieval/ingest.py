@@ -128,7 +128,9 @@ def ingest(
         seen.add(source)
         try:
             check_source(source)
-            item = _prepare(path, source, coll, store, embedder, limits, chunk_tokens, overlap)
+            item = _read_and_chunk(
+                path, source, coll, store, embedder, limits, chunk_tokens, overlap
+            )
         except IngestError as e:
             report.failed.append((str(path), str(e)))
         else:
@@ -156,7 +158,7 @@ def check_source(source: str) -> str:
     return source
 
 
-def _prepare(
+def _read_and_chunk(
     path: Path,
     source: str,
     coll: Collection,
@@ -170,12 +172,12 @@ def _prepare(
     text = read_text(path, limits.max_file_bytes)
     existing = store.document(coll, source)
     known = existing.sha256 if existing is not None else None
-    return prepare_text(
+    return chunk_document(
         path, source, text, path.stat().st_size, known, embedder, chunk_tokens, overlap
     )
 
 
-def prepare_text(
+def chunk_document(
     path: Path,
     source: str,
     text: str,

@@ -33,9 +33,9 @@ from outweigh.retrieval.ingest import (
     IngestReport,
     Pending,
     check_source,
+    chunk_document,
     commit,
     plan,
-    prepare_text,
     remove_vanished,
 )
 from outweigh.retrieval.loaders import parse_bytes, read_bytes
@@ -102,7 +102,7 @@ class _Worker:
         for f in batch:
             try:
                 text = parse_bytes(Path(f.path), f.data, self.limits.max_file_bytes)
-                item = prepare_text(
+                item = chunk_document(
                     Path(f.path),
                     f.source,
                     text,

@@ -49,13 +49,13 @@ USER = Query(min_length=1, max_length=256, description="Whose memories.")
 
 def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI:
     """The FastAPI app serving `engine` under `settings` (defaults: loopback, no key)."""
-    from outweigh import __version__
+    from importlib.metadata import version
 
     settings = settings or ServeSettings()
     settings.validate()
     app = FastAPI(
         title="outweigh",
-        version=__version__,
+        version=version("outweigh"),
         summary="OpenAI-compatible chat with retrieval, adapters and memory.",
     )
     app.state.outweigh = ServerState(

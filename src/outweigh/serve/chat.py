@@ -68,7 +68,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any
         finally:
             state.gate.release()
     try:
-        prepared, options = await run_in_threadpool(_prepare, state, body, messages)
+        prepared, options = await run_in_threadpool(_options_and_prompt, state, body, messages)
     except BaseException:
         state.gate.release()
         raise
@@ -125,7 +125,7 @@ def check_request(body: ChatCompletionRequest, settings: ServeSettings) -> list[
     return messages
 
 
-def _prepare(
+def _options_and_prompt(
     state: ServerState, body: ChatCompletionRequest, messages: list[Message]
 ) -> tuple[Prepared, AskOptions]:
     """Choose base and adapter, fill AskOptions, and let the engine build the prompt
@@ -166,7 +166,7 @@ def _prepare(
 def _complete(
     state: ServerState, body: ChatCompletionRequest, messages: list[Message]
 ) -> ChatCompletion:
-    prepared, options = _prepare(state, body, messages)
+    prepared, options = _options_and_prompt(state, body, messages)
     turn = _Turn(state, body, prepared, options, messages[-1]["content"])
     choices, prompt_tokens, completion_tokens = [], 0, 0
     for i in range(body.n):
