@@ -28,12 +28,12 @@ from rich.console import Console
 from rich.table import Table
 
 from outweigh.cli._app import app, console
-from outweigh.engine import AskOptions, Engine
 from outweigh.errors import InputError, NotFoundError
 from outweigh.settings import DEFAULT_MODEL, Paths
 
 if TYPE_CHECKING:
     from outweigh.adapters import TrainProgress
+    from outweigh.engine import Engine
     from outweigh.eval import EvalResult, Suite
 
 DEMO_COLLECTION = "demo"
@@ -139,6 +139,8 @@ def _setup(
     console: Console, options: DemoOptions, suite: Suite, style_data: Path, paths: Paths
 ) -> None:
     """Steps 2-4. Their engine (and its copy of the model) is gone before the eval measures."""
+    from outweigh.engine import Engine  # numpy and the parts load only when the demo runs
+
     engine = Engine(paths)
     try:
         with _step(console, 2, "Ingest the example documents"):
@@ -243,6 +245,7 @@ def _adapter(console: Console, name: str, data: Path, paths: Paths) -> None:
 
 def _memory(console: Console, engine: Engine, paths: Paths, suite: Suite) -> None:
     """The first `ask` of memory.jsonl and the `say` that holds its answer, in two sessions."""
+    from outweigh.engine import AskOptions, Engine
     from outweigh.eval.metrics import accuracy
 
     ask = next((s for s in suite.memory if s.is_ask), None)
