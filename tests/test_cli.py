@@ -88,3 +88,17 @@ def test_ask_json_with_the_real_model(suite_docs, smol):  # smol: converted once
         "ask", "What is the emergency safety line extension?", "-k", "3", "--max-tokens", "32"
     ).stdout
     assert "[1] " in text and "safety.txt" in text
+
+
+def test_arguments_that_are_not_utf8_are_one_line_errors(cli) -> None:
+    # A non-UTF-8 byte in argv reaches Python as a surrogate escape (PEP 383).
+    bad = b"caf\xe9".decode("utf-8", "surrogateescape")
+    for args, what in [
+        (["ask", "--no-rag", "--no-memory", bad], "the question is not valid Unicode"),
+        (["memory", "list", "--user", bad], "the user id is not valid Unicode"),
+        (["ingest", "-c", bad, "/nowhere"], "invalid collection name"),
+        (["chat", "--session", bad], "the session id is not valid Unicode"),
+    ]:
+        result = cli(*args)
+        assert result.code == 2 and what in result.err, (args, result.err)
+        assert "Traceback" not in result.err

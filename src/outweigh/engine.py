@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from outweigh.embed import Embedder
-from outweigh.errors import InputError, NotFoundError, printable
+from outweigh.errors import IngestError, InputError, NotFoundError, printable
 from outweigh.generate.base import Backend, GenerationRequest, Message
+from outweigh.names import check_text
 from outweigh.prompt import MAX_PROMPT_TOKENS, PASSAGE_OVERHEAD_TOKENS, Citation, build_messages
 from outweigh.retrieval.hybrid import Hit, HybridSearcher
-from outweigh.retrieval.ingest import IngestReport, ingest
+from outweigh.retrieval.ingest import IngestReport, chunk_upload, ingest, store_chunks
 from outweigh.retrieval.store import DocumentRow, Store
 from outweigh.retrieval.vectors import VectorStore, open_vector_store
 from outweigh.settings import DEFAULT_COLLECTION, DEFAULT_MODEL, IngestLimits, Paths
@@ -85,6 +86,8 @@ class AskOptions:
             raise InputError("`temperature` must be between 0 and 2")
         if not 0 < self.top_p <= 1:
             raise InputError("`top_p` must be in (0, 1]")
+        for s in self.stop:
+            check_text(s, "a stop string")
 
 
 @dataclass
@@ -300,16 +303,24 @@ class Engine:
 
         check_name(collection)
         limits = IngestLimits() if max_bytes is None else IngestLimits(max_file_bytes=max_bytes)
+        # Parsed once, outside the lock (a hostile PDF must not stall other requests); chunked,
+        # placed, embedded and stored under it. Chunking fails before the file is placed, so a
+        # failed upload never replaces an earlier one.
         staged = uploads.staged(self.paths, filename, data, limits.max_file_bytes)
-        with staged as path, self.lock:  # checked outside the lock, placed and ingested in it
-            dest = uploads.place(self.paths, collection, path)
-            report = self.ingest([dest], collection, limits=limits)
-            if report.failed:
-                raise InputError(report.failed[0][1].replace(str(dest), dest.name))
-            row = self.store.document(self.store.collection(collection), str(dest.resolve()))
+        with staged as (path, text), self.lock:
+            dest = uploads.destination(self.paths, collection, path)
+            try:
+                item = chunk_upload(dest, text, len(data), self.store, self.embedder, collection)
+            except IngestError as e:
+                raise InputError(str(e).replace(str(dest), dest.name)) from e
+            uploads.place(path, dest)
+            if item is not None:
+                store_chunks([item], self.store, self.embedder, collection)
+                self.vectors.sync(self.store.collection(collection))
+            row = self.store.document(self.store.collection(collection), str(dest))
         if row is None:  # ingest reported success, so the row is there; guard the type anyway
             raise NotFoundError(f"{dest.name} was not stored; retry the upload")
-        return row, report.skipped > 0
+        return row, item is None
 
     def remove_document(self, collection: str, document: int | str | Path) -> DocumentRow:
         """Remove one document, named by its id or its source path, with its chunks and
@@ -359,6 +370,8 @@ class Engine:
 
     def embed(self, texts: list[str]) -> tuple[Any, int]:
         """(n, dim) float32 L2-normalised vectors for `texts`, and the tokens they cost."""
+        for i, text in enumerate(texts):
+            check_text(text, f"input {i}")
         with self.lock:
             embedder = self.embedder
             return embedder.embed_batch(texts), sum(embedder.count_tokens(t) for t in texts)
@@ -461,6 +474,8 @@ class Engine:
         (whose index is synced, `on_sync(done, total)` while it rebuilds), the user's session
         and the question against the memory cap. One line naming the fix, per failure."""
         options.validate()
+        if question is not None:
+            check_text(question, "the question")
         name = model or self.model
         with self.lock:
             # Backends from a factory (an upstream server: vLLM's --lora-modules) know their
@@ -499,6 +514,8 @@ class Engine:
         `prepared.backend` outside it and then calls `finish` (`chat` and `stream` do both)."""
         if not messages or messages[-1].get("role") != "user":
             raise InputError("the conversation must end with a user message")
+        for i, m in enumerate(messages):
+            check_text(m["content"], f"message {i}")
         question = messages[-1]["content"]
         with self.lock:
             self.preflight(options, model, question)

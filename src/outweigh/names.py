@@ -17,6 +17,22 @@ MAX_USER_CHARS = 256
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+def check_text(text: str, what: str = "text") -> str:
+    """`text` if it can be stored and tokenized: valid Unicode that encodes to UTF-8.
+
+    A JSON `"\\ud800"` escape, or a command-line argument with bytes that are not UTF-8 (kept
+    by Python as surrogates, PEP 383), decodes to a lone surrogate: SQLite, the tokenizers and
+    the embedder all refuse it, so it is refused here first, in one line.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"{what} is not valid Unicode (a lone surrogate or non-UTF-8 bytes); send UTF-8 text"
+        ) from None
+    return text
+
+
 def check_name(name: str, what: str = "collection") -> str:
     """A plain identifier: letters, digits, `_ . -`, at most 64, no path separators."""
     if not _NAME.match(name or ""):
@@ -40,7 +56,7 @@ def check_user(user: object) -> str:
         raise InputError(
             "a user is required (e.g. --user NAME); memory is never read or written for all users"
         )
-    user = user.strip()
+    user = check_text(user.strip(), "the user id")
     if len(user) > MAX_USER_CHARS:
         raise InputError(f"the user id is {len(user)} characters; at most {MAX_USER_CHARS}")
     if any(unicodedata.category(ch).startswith("C") for ch in user):
@@ -54,4 +70,4 @@ def check_session(session: object) -> str | None:
         return None
     if not isinstance(session, str) or not session.strip() or len(session) > MAX_USER_CHARS:
         raise InputError(f"invalid session id {session!r}; use 1-{MAX_USER_CHARS} characters")
-    return session.strip()
+    return check_text(session.strip(), "the session id")

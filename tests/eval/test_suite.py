@@ -131,3 +131,10 @@ def test_non_utf8_file(make_suite: MakeSuite) -> None:
     (root / "style.jsonl").write_bytes(b'{"prompt": "caf\xe9", "check": {"ends_with": "x"}}\n')
     with pytest.raises(InputError, match="is not UTF-8"):
         load_suite(root)
+
+
+def test_a_lone_surrogate_escape_is_a_one_line_error(make_suite: MakeSuite) -> None:
+    root = make_suite(style=[{"prompt": "p", "check": {"ends_with": "x"}}])
+    (root / "style.jsonl").write_text('{"prompt": "caf\\ud800", "check": {"ends_with": "x"}}\n')
+    with pytest.raises(InputError, match=r"style.jsonl line 1: holds a lone surrogate"):
+        load_suite(root)

@@ -67,3 +67,25 @@ def encrypted_pdf(text: str, password: str = "secret") -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def spaces_pdf(pages: int, mib: int) -> bytes:
+    """`pages` pages, each drawn by a FlateDecode stream of `mib` MiB of spaces: every stream
+    stays under the per-stream cap, while text extraction's cost grows with all of them."""
+    deflate_one = zlib.compress(b" " * (mib << 20), 9)
+    stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (
+        len(deflate_one),
+        deflate_one,
+    )
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(pages)).encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
+    ]
+    for i in range(pages):
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R >>"
+            % (4 + 2 * i)
+        )
+        objects.append(stream)
+    return pdf_from_objects(objects)

@@ -29,7 +29,7 @@ from outweigh.retrieval.loaders import read_text
 from outweigh.settings import IngestLimits
 from outweigh.testing import EchoBackend, FakeEmbedder
 
-from .pdf import encrypted_pdf, make_pdf, page_pdf, zip_bomb_pdf
+from .pdf import encrypted_pdf, make_pdf, page_pdf, spaces_pdf, zip_bomb_pdf
 
 MB = 1024 * 1024
 
@@ -77,6 +77,14 @@ def test_pdf_zip_bomb_is_refused_in_bounded_memory(tmp_path):
     assert "zip bomb" in message and "OUTWEIGH_MAX_FILE_MB" in message
     # Inflating stops at the 4 MiB cap, not 256 MiB (time: benchmarks/bench_hostile.py).
     assert peak < 32 * MB
+
+
+def test_pages_that_each_pass_the_stream_cap_are_refused_at_the_first_big_page(tmp_path):
+    # 16 pages of 40 MiB of spaces: each stream under the 50 MiB cap, 640 MiB in all.
+    p = write(tmp_path, "spaces.pdf", spaces_pdf(16, 40))
+    assert p.stat().st_size < MB
+    message = refused(p, max_bytes=50 * MB)
+    assert "page inflates to 40.0 MiB" in message and "zip bomb" in message
 
 
 @pytest.mark.parametrize(

@@ -116,3 +116,35 @@ def test_prepare_rebuilds_a_missing_index_before_the_server_listens(paths) -> No
     chunks = engine.store.count_chunks(engine.store.collection("docs"))
     assert seen and seen[-1] == (chunks, chunks)
     assert engine.vectors.check(engine.store.collection("docs")).ok
+
+
+def test_an_upload_is_parsed_once_and_outside_the_engines_lock(live_factory, monkeypatch):
+    """While one upload's file is being parsed, other requests run: the parse holds no lock
+    that they need, and it happens once per upload."""
+    import threading
+
+    from outweigh.retrieval import uploads
+
+    live = live_factory()
+    parsing, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+    real = uploads.read_text
+
+    def slow_read(path, max_bytes):
+        calls.append(path.name)
+        parsing.set()
+        release.wait(30)
+        return real(path, max_bytes)
+
+    monkeypatch.setattr(uploads, "read_text", slow_read)
+    done: list[httpx.Response] = []
+    upload = threading.Thread(target=lambda: done.append(_upload(live, "slow.md", FACT)))
+    upload.start()
+    assert parsing.wait(30)
+    # The engine's lock is free: listing documents and models answers during the parse.
+    assert httpx.get(f"{live.url}/models", timeout=10).status_code == 200
+    assert live.engine.lock.acquire(timeout=5)
+    live.engine.lock.release()
+    release.set()
+    upload.join(30)
+    assert done[0].status_code == 201 and calls == ["slow.md"]

@@ -25,6 +25,12 @@ def serve(
     ),
     max_concurrent: int = typer.Option(4, help="Generations at once (raise it for vLLM)."),
     queue: int = typer.Option(16, help="Requests waiting for a slot; more get 429."),
+    allow_host: list[str] = typer.Option(
+        [], "--allow-host", help="Another Host name clients may use (loopback is always on)."
+    ),
+    cors_origin: list[str] = typer.Option(
+        [], "--cors-origin", help="A web page origin allowed to call the server from a browser."
+    ),
 ) -> None:
     """Serve /v1/chat/completions, /v1/models, /v1/embeddings, documents and memories."""
     from outweigh.cli._progress import lazy_bar
@@ -41,6 +47,8 @@ def serve(
         upstream_api_key=api_key_from_env(upstream_key_env, "OUTWEIGH_UPSTREAM_API_KEY"),
         max_concurrent=max_concurrent,
         max_queue=queue,
+        allowed_hosts=tuple(allow_host),
+        cors_origins=tuple(cors_origin),
     )
     console.print(
         f"outweigh serve on http://{host}:{port}/v1"

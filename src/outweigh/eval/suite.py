@@ -189,6 +189,10 @@ def _read(path: Path, parse: Callable[[dict[str, Any], _Line], Any]) -> list[Any
             raise where.error(f"not valid JSON ({e.msg} at column {e.colno})") from None
         if not isinstance(obj, dict):
             raise where.error(f"expected a JSON object, got {type(obj).__name__}")
+        try:  # a "\ud800" escape is valid JSON but no tokenizer takes the lone surrogate
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise where.error("holds a lone surrogate (\\ud800-\\udfff); send UTF-8 text") from None
         items.append(parse(obj, where))
     if not items:
         raise InputError(f"{path} has no lines; delete it or add at least one")

@@ -38,7 +38,7 @@ from outweigh.memory.capture import (
     subject_of,
 )
 from outweigh.memory.items import MemoryItem, item_from_row
-from outweigh.names import check_session, check_user
+from outweigh.names import check_session, check_text, check_user
 from outweigh.settings import Paths, max_message_chars, memory_tokens
 
 MIGRATIONS = [
@@ -193,7 +193,7 @@ class MemoryStore:
                 f"the message is {len(text)} characters, over the memory cap of "
                 f"{self.limits.max_chars}; shorten it or raise OUTWEIGH_MAX_MESSAGE_CHARS"
             )
-        return text
+        return check_text(text, "the message")
 
     def remember(self, user: str, text: str, session: str | None = None) -> MemoryItem:
         """Store `text` as a fact, verbatim ("remember that" in front is dropped)."""

@@ -200,6 +200,36 @@ def chunk_document(
     return Pending(source, sha, size, [(c.text, c.start, c.end) for c in chunks])
 
 
+def chunk_upload(
+    source: Path,
+    text: str,
+    size: int,
+    store: Store,
+    embedder: Embedder,
+    collection: str,
+    chunk_tokens: int = 200,
+    overlap: int = 40,
+) -> Pending | None:
+    """One already-read document's chunks, to be stored as `source` (an upload, parsed once
+    outside any lock); None when its text is unchanged. Raises IngestError before anything is
+    written, so a failure replaces nothing."""
+    coll = store.ensure_collection(collection, embedder.name, embedder.dim)
+    key = check_source(os.path.realpath(source))
+    existing = store.document(coll, key)
+    known = existing.sha256 if existing is not None else None
+    return chunk_document(source, key, text, size, known, embedder, chunk_tokens, overlap)
+
+
+def store_chunks(
+    pending: list[Pending], store: Store, embedder: Embedder, collection: str
+) -> IngestReport:
+    """Embed and store documents chunked by `chunk_upload`, one transaction each."""
+    report = IngestReport()
+    coll = store.ensure_collection(collection, embedder.name, embedder.dim)
+    _flush(pending, coll, store, embedder, report, None)
+    return report
+
+
 def _flush(
     pending: list[Pending],
     coll: Collection,

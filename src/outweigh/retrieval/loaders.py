@@ -15,6 +15,10 @@ from outweigh.errors import IngestError
 
 SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 
+PAGE_CONTENT_BYTES = 8 * 2**20
+"""Most decompressed content one PDF page may have. A page dense with text draws it in about
+100 KB of operators; 8 MiB leaves 80x that for drawings, far below what stalls extraction."""
+
 
 def read_text(path: Path, max_bytes: int) -> str:
     """The document's text; raises IngestError naming the file and what to do."""
@@ -151,8 +155,21 @@ def _pdf(path: Path, data: bytes, max_bytes: int) -> str:
                 raise IngestError(
                     f"{path}: encrypted PDF; decrypt it first, e.g. qpdf --decrypt in.pdf out.pdf"
                 )
-            pages, size = [], 0
+            pages, size, inflated = [], 0, 0
             for page in reader.pages:
+                # Decompressed content is counted before text extraction, whose cost grows
+                # with it: 16 pages of 40 MiB of spaces each passed every per-stream cap and
+                # took 12 s to extract; now the first page past PAGE_CONTENT_BYTES is refused.
+                contents = page.get_contents()
+                streamed = len(contents.get_data()) if contents is not None else 0
+                inflated += streamed
+                if streamed > PAGE_CONTENT_BYTES or inflated > max_bytes:
+                    raise IngestError(
+                        f"{path}: a PDF page inflates to {streamed / 2**20:.1f} MiB of content "
+                        f"({inflated / 2**20:.1f} MiB so far), past the "
+                        f"{PAGE_CONTENT_BYTES / 2**20:.0f} MiB per page or {limit} per file; "
+                        "it may be a zip bomb"
+                    )
                 pages.append(page.extract_text() or "")
                 size += len(pages[-1])
                 if size > max_bytes:

@@ -41,9 +41,9 @@ def check_filename(filename: str) -> str:
 
 
 @contextmanager
-def staged(paths: Paths, filename: str, data: bytes, max_bytes: int) -> Iterator[Path]:
-    """`data` written under `uploads/.incoming/` and checked readable; removed afterwards
-    unless the caller moved it into place."""
+def staged(paths: Paths, filename: str, data: bytes, max_bytes: int) -> Iterator[tuple[Path, str]]:
+    """`data` written under `uploads/.incoming/` and parsed, once: (its path, its text).
+    Removed afterwards unless the caller moved it into place."""
     name = check_filename(filename)
     incoming = paths.staging_dir / uuid.uuid4().hex
     incoming.mkdir(parents=True)
@@ -51,21 +51,23 @@ def staged(paths: Paths, filename: str, data: bytes, max_bytes: int) -> Iterator
         path = incoming / name
         path.write_bytes(data)
         try:
-            read_text(path, max_bytes)
+            text = read_text(path, max_bytes)
         except IngestError as e:
             raise InputError(str(e).replace(str(path), name)) from e
-        yield path
+        yield path, text
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
 
 
-def place(paths: Paths, collection: str, staged_path: Path) -> Path:
-    """Move a checked upload to its place in the collection's folder (an atomic rename)."""
-    folder = paths.uploads_dir / collection
-    folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / staged_path.name
+def destination(paths: Paths, collection: str, staged_path: Path) -> Path:
+    """Where a checked upload goes: `uploads/<collection>/<name>`, resolved."""
+    return (paths.uploads_dir / collection).resolve() / staged_path.name
+
+
+def place(staged_path: Path, dest: Path) -> None:
+    """Move a checked upload into place (an atomic rename over an earlier upload)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
     staged_path.replace(dest)
-    return dest
 
 
 def owned(paths: Paths, collection: str, source: str) -> bool:

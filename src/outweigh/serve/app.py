@@ -24,7 +24,7 @@ from outweigh.serve.chat import router as chat_router
 from outweigh.serve.chat import state_of
 from outweigh.serve.config import ServerState, ServeSettings
 from outweigh.serve.errors import ERROR_RESPONSES, APIError, install_handlers
-from outweigh.serve.guard import AuthMiddleware, BodyLimitMiddleware, Gate
+from outweigh.serve.guard import AuthMiddleware, BodyLimitMiddleware, Gate, OriginMiddleware
 from outweigh.serve.schemas import (
     Deleted,
     Document,
@@ -71,8 +71,26 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
         upload_bytes=settings.max_upload_bytes,
     )
     if settings.api_key:
-        # Added last, so it runs first: nothing is read or parsed for a caller without a key.
+        # Added after the body cap, so it runs before it: nothing is read for a caller
+        # without a key.
         app.add_middleware(AuthMiddleware, api_key=settings.api_key)
+    app.add_middleware(
+        OriginMiddleware,
+        bound=settings.host,
+        hosts=settings.allowed_hosts,
+        origins=settings.cors_origins,
+    )
+    if settings.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        # Outermost: an allowed page's preflight (OPTIONS, no key) is answered here, and its
+        # responses carry Access-Control-Allow-Origin.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
     app.include_router(chat_router)
     _add_routes(app)
     _add_memory_routes(app)

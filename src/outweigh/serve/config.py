@@ -59,6 +59,12 @@ class ServeSettings:
     """Most texts in one /v1/embeddings request (one embedder batch)."""
     default_max_tokens: int = 256
     """Answer length when the request gives no `max_tokens`."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names clients may use beyond loopback and the bound address (`--allow-host`),
+    e.g. the machine's name behind a reverse proxy; any other `Host` is a 403 (DNS rebinding)."""
+    cors_origins: tuple[str, ...] = ()
+    """Web page origins (`--cors-origin http://host:port`) allowed to call the server from a
+    browser; other cross-origin browser requests are a 403, uploads included."""
 
     def validate(self) -> None:
         """Raise InputError naming the flag when a value is out of range."""

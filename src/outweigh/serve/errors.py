@@ -100,6 +100,9 @@ def error_body(
     status: int, message: str, code: str | None = None, param: str | None = None
 ) -> dict[str, Any]:
     kind = _TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    # A message may quote what the client sent; a lone surrogate in it would fail the
+    # response's UTF-8 encoding and turn a 4xx into a 500, so it is escaped.
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 

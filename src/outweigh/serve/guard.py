@@ -1,6 +1,7 @@
-"""The server's protection: API key on every route, body-size caps, and a bounded generation
-queue. The first two are plain ASGI middleware, so they cover every path, /docs, /openapi.json
-and unknown routes included, before FastAPI parses anything.
+"""The server's protection: a Host allow-list and a same-origin rule for browsers, the API key
+on every route, body-size caps, and a bounded generation queue. All but the queue are plain
+ASGI middleware, so they cover every path, /docs, /openapi.json and unknown routes included,
+before FastAPI parses anything.
 """
 
 from __future__ import annotations
@@ -22,6 +23,83 @@ UPLOAD_PATH = re.compile(r"^/v1/collections/[^/]+/documents/?$")
 
 MULTIPART_OVERHEAD = 64 * 1024
 """Room for the multipart boundary and part headers around an upload's bytes."""
+
+
+class OriginMiddleware:
+    """403 for a request another web site's page makes through the user's browser.
+
+    - `Host` must name this server: a loopback name, the bound address, or an allowed host.
+      DNS rebinding (evil.example resolving to 127.0.0.1) sends `Host: evil.example`.
+    - A browser request from another origin (`Origin` not this server's, or
+      `Sec-Fetch-Site: cross-site|same-site`) is refused unless its origin is allowed: a
+      multipart upload is a "simple" request a page can send cross-site without a CORS
+      preflight, so CORS alone would not stop it (Fetch standard, "CORS-safelisted").
+    Clients that are not browsers (the openai SDK, curl) send no `Origin` and pass. With a
+    wildcard bind (0.0.0.0, ::) the host names clients use are unknown, and the API key that
+    such a bind requires guards the server instead; allowed hosts still narrow it.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        bound: str,
+        hosts: tuple[str, ...] = (),
+        origins: tuple[str, ...] = (),
+    ) -> None:
+        self.app = app
+        wildcard = bound in ("0.0.0.0", "::", "")
+        self.hosts = None if wildcard and not hosts else {h.lower().strip("[]") for h in hosts}
+        if self.hosts is not None:
+            self.hosts |= {"localhost", "127.0.0.1", "::1", bound.lower().strip("[]")}
+        self.origins = {o.rstrip("/").lower() for o in origins}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = _header(scope, b"host").decode("latin-1").lower()
+        name = _hostname(host)
+        if self.hosts is not None and name not in self.hosts:
+            response = error_response(
+                403,
+                f"Host {name[:80]!r} is not this server's; start it with --allow-host NAME "
+                "to serve that name",
+                "host_not_allowed",
+            )
+            await response(scope, receive, send)
+            return
+        origin = _header(scope, b"origin").decode("latin-1").rstrip("/").lower()
+        fetch_site = _header(scope, b"sec-fetch-site").decode("latin-1").lower()
+        # "null" (a sandboxed frame, a file:// page) is never this server's origin.
+        if origin and _hostport(origin) != host and origin not in self.origins:
+            await _cross_site(origin, scope, receive, send)
+            return
+        if not origin and fetch_site in ("cross-site", "same-site"):
+            await _cross_site(fetch_site, scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+async def _cross_site(what: str, scope: Scope, receive: Receive, send: Send) -> None:
+    response = error_response(
+        403,
+        f"cross-origin request from {what[:80]!r} refused; start the server with "
+        "--cors-origin ORIGIN to allow that page",
+        "cross_origin",
+    )
+    await response(scope, receive, send)
+
+
+def _hostname(host: str) -> str:
+    """`[::1]:8000` -> `::1`, `localhost:8000` -> `localhost`."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def _hostport(origin: str) -> str:
+    """`http://127.0.0.1:8000` -> `127.0.0.1:8000`."""
+    return origin.partition("://")[2]
 
 
 class AuthMiddleware:

@@ -10,12 +10,45 @@ newer parameters still work.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1
 """torch.manual_seed takes a 64-bit seed; anything outside would be a 500, so it is a 400."""
+
+
+class RequestBody(BaseModel):
+    """A request body: unknown fields ignored, and every string in it valid Unicode.
+
+    JSON can carry a lone surrogate (`"\\ud800"`), which no tokenizer, embedder or SQLite
+    accepts; one check over the raw body refuses it in any field, with its place, as a 400.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _utf8(cls, data: Any) -> Any:
+        _check_utf8(data, "")
+        return data
+
+
+def _check_utf8(value: Any, where: str) -> None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"{where or 'a string'} is not valid Unicode (a lone surrogate); send UTF-8"
+            ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_utf8(key, where)
+            _check_utf8(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_utf8(item, f"{where}.{i}" if where else str(i))
 
 
 class TextPart(BaseModel):
@@ -47,10 +80,8 @@ class StreamOptions(BaseModel):
     """Send a last chunk with `usage` (and empty `choices`) before `[DONE]`."""
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(RequestBody):
     """POST /v1/chat/completions."""
-
-    model_config = ConfigDict(extra="ignore")
 
     model: str = Field(max_length=256)
     """The base model's name, or a registered adapter's name (that adapter on its base)."""
@@ -161,10 +192,8 @@ class ModelList(BaseModel):
     data: list[ModelCard]
 
 
-class EmbeddingRequest(BaseModel):
+class EmbeddingRequest(RequestBody):
     """POST /v1/embeddings: text only (token-id inputs are not accepted)."""
-
-    model_config = ConfigDict(extra="ignore")
 
     input: str | Annotated[list[str], Field(min_length=1)]
     model: str = Field("", max_length=256)
