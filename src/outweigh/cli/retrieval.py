@@ -49,7 +49,9 @@ def ingest(
     """Read, chunk, embed and index documents; unchanged files are skipped."""
     from outweigh.cli._progress import detail_bar
     from outweigh.engine import Engine
+    from outweigh.names import check_name
 
+    check_name(collection)  # a bad name costs no embedder load
     engine = Engine()
     with detail_bar("ingest") as update:
 
