@@ -93,6 +93,49 @@ def test_another_base_by_shape_is_refused(paths: Paths, lora_dir: Callable[..., 
     assert leftovers(paths) == []
 
 
+def _edit_config(src: Path, **changes: object) -> Path:
+    config = json.loads((src / "adapter_config.json").read_text())
+    (src / "adapter_config.json").write_text(json.dumps({**config, **changes}))
+    return src
+
+
+def _poison(src: Path, value: float) -> Path:
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(src / "adapter_model.safetensors"))
+    first = sorted(tensors)[0]
+    tensors[first][0, 0] = value
+    save_file(tensors, str(src / "adapter_model.safetensors"))
+    return src
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        (lambda d: _edit_config(d, r=64), "rank-4 tensors but adapter_config.json says r=64"),
+        (lambda d: _edit_config(d, rank_pattern={"q_proj": 8}), "says r=8"),
+        (lambda d: _edit_config(d, target_modules=["k_proj"]), "target_modules (k_proj)"),
+        (lambda d: _poison(d, float("nan")), "holds NaN or inf"),
+        (lambda d: _poison(d, float("inf")), "holds NaN or inf"),
+    ],
+)
+def test_an_adapter_that_would_fail_every_request_is_refused_at_registration(
+    paths: Paths, lora_dir: Callable[..., Path], broken, message: str
+) -> None:
+    with pytest.raises(InputError) as refused:
+        AdapterRegistry(paths).add(broken(lora_dir()), "broken")
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+    assert leftovers(paths) == [] and AdapterRegistry(paths).names() == []
+
+
+def test_an_adapter_named_like_a_base_model_is_refused(
+    paths: Paths, lora_dir: Callable[..., Path]
+) -> None:
+    with pytest.raises(InputError, match="is a base model's name"):
+        AdapterRegistry(paths).add(lora_dir(), "smollm2-135m")
+    assert leftovers(paths) == []
+
+
 def test_corrupt_safetensors_is_refused(paths: Paths, lora_dir: Callable[..., Path]) -> None:
     src = lora_dir()
     (src / "adapter_model.safetensors").write_bytes(b"\xff" * 64)

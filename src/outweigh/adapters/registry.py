@@ -148,11 +148,10 @@ class AdapterRegistry:
         from outweigh.models.catalog import catalog, resolve
         from outweigh.models.loader import pull
 
-        check_adapter_name(name)
+        self.check_free(name)
         src = Path(path).expanduser()
         check_files(src)
         config = read_config(src)
-        self._refuse_taken(name)
         if base is None:
             known = [
                 e for e in catalog().values() if base_matches(e, config.base_model_name_or_path)
@@ -198,6 +197,16 @@ class AdapterRegistry:
         stage = self.paths.adapters_dir / f".staging-{name}-{uuid.uuid4().hex[:8]}"
         stage.mkdir(parents=True)
         return stage
+
+    def check_free(self, name: str) -> None:
+        """`name` can name a new adapter: a valid name, no base model's, not registered."""
+        from outweigh.models.catalog import catalog
+
+        check_adapter_name(name)
+        if name in catalog():
+            # The server lists adapters beside the base by name; this one would hide behind it.
+            raise InputError(f"{name!r} is a base model's name; register the adapter as another")
+        self._refuse_taken(name)
 
     def _refuse_taken(self, name: str) -> None:
         if self.conn.execute("SELECT 1 FROM adapters WHERE name = ?", (name,)).fetchone():

@@ -31,7 +31,6 @@ from outweigh.adapters.data import IGNORE, Example, collate, encode, read_rows
 from outweigh.adapters.registry import AdapterInfo, AdapterRegistry
 from outweigh.errors import InputError
 from outweigh.generate.lora import PEFT_NOISE
-from outweigh.names import check_adapter_name
 from outweigh.settings import DEFAULT_MODEL, Paths
 
 if TYPE_CHECKING:
@@ -156,14 +155,9 @@ def train_adapter(
     config = config or TrainConfig()
     paths = paths or Paths()
     config.validate()
-    check_adapter_name(name)
     registry = AdapterRegistry(paths)
     try:
-        if name in registry.names():
-            raise InputError(
-                f"adapter {name!r} already exists; remove it with `outweigh adapter rm {name}` "
-                "or pick another --name"
-            )
+        registry.check_free(name)
         rows = read_rows(data_path)
         entry = resolve(config.base)
         fingerprint = _fingerprint(Path(data_path).expanduser(), entry.name, config)

@@ -248,3 +248,50 @@ def check_against_base(src: Path, config: AdapterConfig, entry: ModelEntry, base
     for module, rs in ranks.items():
         if set(rs) != {"A", "B"} or rs["A"] != rs["B"]:
             raise InputError(f"{src}: {module} needs lora_A and lora_B of the same rank")
+        want = _rank_for(config, module)
+        if rs["A"] != want:
+            # PEFT builds rank-`want` layers from the config, then fails to load these tensors
+            # into them: the adapter would register and break every request.
+            raise InputError(
+                f"{src}: {module} has rank-{rs['A']} tensors but {CONFIG} says r={want}; "
+                "fix 'r' (or 'rank_pattern') to match the weights"
+            )
+        if not _targeted(config, module):
+            raise InputError(
+                f"{src}: tensors for {module}, which target_modules "
+                f"({', '.join(config.targets)}) does not name; fix target_modules"
+            )
+    _check_finite(src / WEIGHTS)
+
+
+def _rank_for(config: AdapterConfig, module: str) -> int:
+    """The rank PEFT gives `module`: the first `rank_pattern` key matching its name's end,
+    else `r` (peft/tuners/tuners_utils.py, `get_pattern_key`)."""
+    for pattern, rank in (config.raw.get("rank_pattern") or {}).items():
+        if re.search(rf"(^|\.){pattern}$", module):
+            return int(rank)
+    return int(config.raw["r"])
+
+
+def _targeted(config: AdapterConfig, module: str) -> bool:
+    """Whether PEFT would wrap `module`: a name list matches the last part of its path (or
+    the whole path); a string is a regex over the whole path; `all-linear` takes any Linear."""
+    raw = config.raw.get("target_modules")
+    if isinstance(raw, str):
+        return raw == "all-linear" or re.fullmatch(raw, module) is not None
+    return any(module == t or module.endswith("." + t) for t in config.targets)
+
+
+def _check_finite(weights: Path) -> None:
+    """Refuse NaN or inf in any tensor: such an adapter answers with nothing or fails when
+    sampling. safetensors reads the bytes without running code (no pickle)."""
+    import torch
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as f:
+        for key in f.keys():  # noqa: SIM118  safe_open is not a mapping
+            if not torch.isfinite(f.get_tensor(key)).all():
+                raise InputError(
+                    f"{weights.parent}: tensor {key} holds NaN or inf; the training run that "
+                    "wrote it diverged, so retrain (a lower learning rate) or re-export it"
+                )
