@@ -73,6 +73,20 @@ def test_orphan_and_missing_vectors_are_synced(filled, paths):
     assert FaissStore(Store(paths)).check(coll).ok
 
 
+def test_an_index_stale_by_ordinary_deletes_is_no_alarm(filled, paths, cli):
+    # A delete through the library bumps the generation; the index catches up on next use.
+    filled.remove_document(filled.collection("c"), str((paths.root.parent / "a.txt").resolve()))
+    dry = cli("doctor", "--dry-run")
+    assert dry.code == 0, dry.out
+    assert "stale by the latest change (1 to remove, 0 to add)" in dry.out
+    # Damage at the same generation still exits 1: a monitoring job can trust the code.
+    filled.conn.execute("DELETE FROM chunks")
+    filled.conn.execute("DELETE FROM documents")
+    FaissStore(filled).sync(filled.collection("c"))
+    (paths.index_dir / "c.faiss").write_bytes(b"\x00garbage")
+    assert cli("doctor", "--dry-run").code == 1
+
+
 def test_fts_out_of_step_is_rebuilt(filled, paths):
     row = filled.conn.execute("SELECT id, text FROM chunks LIMIT 1").fetchone()
     filled.conn.execute(
@@ -110,6 +124,27 @@ def test_stale_leftovers_are_removed_fresh_ones_kept(filled, paths):
     assert found.repaired and "removed 2" in found.detail
     assert not stale_tmp.exists() and not stale_stage.exists()
     assert fresh_stage.exists()
+
+
+def test_killed_uploads_conversions_and_checkpoints_leave_nothing_for_long(
+    filled, paths, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OUTWEIGH_MODELS_DIR", str(tmp_path / "models"))
+    old = time.time() - STALE_S - 60
+    debris = [
+        paths.staging_dir / "0badc0de",  # an upload being checked when the server died
+        paths.models_dir / "smollm2-135m.partial",  # a conversion killed mid-write
+        paths.adapters_dir / ".checkpoints" / "style.tmp",  # a checkpoint killed mid-write
+    ]
+    for d in debris:
+        d.mkdir(parents=True)
+        (d / "half").write_bytes(b"half")
+        os.utime(d, (old, old))
+    dry = _by_check(diagnose(paths, repair=False))["leftovers"]
+    assert not dry.ok and "3 stale temporary files" in dry.detail
+    found = _by_check(diagnose(paths))["leftovers"]
+    assert found.repaired and "removed 3" in found.detail
+    assert not any(d.exists() for d in debris)
 
 
 def test_damaged_db_file_is_one_line_and_repairs_nothing(filled, paths, cli):

@@ -161,6 +161,14 @@ def _vectors(
     if check.ok:
         return Finding(name, True, f"{check.indexed} vectors match {check.chunks} chunks")
     detail = check.problem or f"{check.orphans} orphan vectors, {check.missing} missing"
+    if check.stale and not repair:
+        # Not damage: the db changed after the last sync, and the next use catches up.
+        return Finding(
+            name,
+            True,
+            f"stale by the latest change ({check.orphans} to remove, {check.missing} to add); "
+            "brought up to date on next use",
+        )
     if not repair:
         return Finding(name, False, detail + "; run outweigh doctor to repair")
     report = vectors.sync(
@@ -177,7 +185,9 @@ def _leftovers(paths: Paths, repair: bool) -> Finding:
     found = [
         *paths.index_dir.glob("*.tmp"),
         *paths.adapters_dir.glob(".staging-*"),
+        *paths.adapters_dir.glob(".checkpoints/*.tmp"),  # a checkpoint killed mid-write
         *paths.staging_dir.glob("*"),
+        *paths.models_dir.glob("*.partial"),  # a model conversion killed mid-write
     ]
     now = time.time()
     stale = [p for p in found if now - p.stat().st_mtime > STALE_S]

@@ -47,6 +47,10 @@ class IndexCheck:
     """Chunks without a vector."""
     problem: str | None = None
     """Why the index could not be read at all (missing file, corrupt file, unreachable server)."""
+    stale: bool = False
+    """The index was last synced at an older generation of the collection: the db changed since
+    (documents added or removed), and the next search or `sync` brings it up to date. Its
+    orphans and missing vectors are that change, not damage."""
 
     @property
     def ok(self) -> bool:

@@ -115,7 +115,9 @@ class FaissStore:
             why = "no index file" if problem == "missing" else f"unreadable index ({problem})"
             return IndexCheck(len(db_ids), 0, 0, len(db_ids), why)
         missing, orphans = diff_ids(db_ids, _ids(index))
-        return IndexCheck(len(db_ids), int(index.ntotal), len(orphans), len(missing))
+        saved = self._saved_generation(collection)
+        stale = saved is not None and saved < self.store.generation(collection)
+        return IndexCheck(len(db_ids), int(index.ntotal), len(orphans), len(missing), None, stale)
 
     def drop(self, collection_name: str) -> None:
         with self._lock:

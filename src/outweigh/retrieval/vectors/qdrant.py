@@ -302,7 +302,14 @@ class QdrantStore:
                 problem = f"Qdrant collection {name} holds {_size(info)}-d vectors"
             else:
                 missing, orphans = diff_ids(db_ids, indexed := self._point_ids(name))
-                return IndexCheck(len(db_ids), len(indexed), len(orphans), len(missing))
+                generation, coll_id = _marker(info)
+                stale = (
+                    coll_id == collection.id
+                    and isinstance(generation, int)
+                    and generation < self.store.generation(collection)
+                )
+                counts = (len(db_ids), len(indexed), len(orphans), len(missing))
+                return IndexCheck(*counts, None, stale)
         except OutweighError as e:
             problem = str(e)
         return IndexCheck(len(db_ids), 0, 0, len(db_ids), problem)
