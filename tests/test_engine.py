@@ -45,7 +45,7 @@ def test_a_conversation_too_long_for_the_window_is_refused(paths):
 
 
 def test_bad_options_and_unknown_collection(engine):
-    with pytest.raises(NotFoundError, match="unknown collection 'nope'; existing: suite"):
+    with pytest.raises(NotFoundError, match="unknown collection 'nope'; ingest"):
         engine.ask("q", AskOptions(collection="nope"))
     for bad in (AskOptions(k=0), AskOptions(max_tokens=0), AskOptions(temperature=-1)):
         with pytest.raises(InputError):

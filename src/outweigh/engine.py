@@ -236,6 +236,7 @@ class Engine:
         on_sync: Any = None,
         ray: str | None = None,
         ray_workers: int | None = None,
+        follow_symlinks: bool = False,
     ) -> IngestReport:
         """Ingest files, then bring the vector index up to date so the next search is fast.
 
@@ -243,38 +244,35 @@ class Engine:
         document is durably stored, `on_sync(done, total)` while vectors join the index.
         `ray`: parse and embed on Ray actors ("local", or a cluster address such as
         "ray://head:10001"); None ingests in this process. `ray_workers`: how many actors
-        (default: one per CPU of the Ray cluster).
+        (default: one per CPU of the Ray cluster). `follow_symlinks`: read file links in a
+        folder that point out of it (by default they are skipped with a reason).
         """
-        if ray is None:
-            report = ingest(
-                paths,
-                self.store,
-                self.embedder,
-                collection,
-                prune=prune,
-                limits=limits,
-                on_file=on_file,
-                on_commit=on_commit,
-            )
-        else:
-            from outweigh.retrieval.ray_ingest import ingest_ray
+        common: dict[str, Any] = {
+            "prune": prune,
+            "limits": limits,
+            "on_file": on_file,
+            "on_commit": on_commit,
+            "follow_symlinks": follow_symlinks,
+        }
+        with self.lock:
+            if ray is None:
+                report = ingest(paths, self.store, self.embedder, collection, **common)
+            else:
+                from outweigh.retrieval.ray_ingest import ingest_ray
 
-            # The actors load their own embedders; this process loads none unless given one.
-            report = ingest_ray(
-                paths,
-                self.store,
-                collection,
-                address=ray,
-                embedder=self._embedder,
-                workers=ray_workers,
-                prune=prune,
-                limits=limits,
-                on_file=on_file,
-                on_commit=on_commit,
-            )
-        if report.files or report.removed:
-            self.vectors.sync(self.store.collection(collection), on_sync)
-        return report
+                # The actors load their own embedders; this process loads none unless given one.
+                report = ingest_ray(
+                    paths,
+                    self.store,
+                    collection,
+                    address=ray,
+                    embedder=self._embedder,
+                    workers=ray_workers,
+                    **common,
+                )
+            if report.files or report.removed:
+                self.vectors.sync(self.store.collection(collection), on_sync)
+            return report
 
     def search(
         self, query: str, collection: str = DEFAULT_COLLECTION, k: int = 5, mode: str = "hybrid"

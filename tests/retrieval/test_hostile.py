@@ -195,6 +195,37 @@ def test_directory_symlink_to_its_own_ancestor(tmp_path, store):
     assert (report.files, report.failed) == (1, [])
 
 
+def test_a_walk_never_reads_a_file_link_out_of_its_folder(tmp_path, store):
+    docs = tmp_path / "docs"
+    write(docs, "good.md", b"Otters hold hands while they sleep.")
+    secret = write(tmp_path / "home" / ".ssh", "id_ed25519", b"-----BEGIN OPENSSH KEY-----")
+    passwd = write(tmp_path / "etc", "passwd.md", b"root:x:0:0:root:/root:/bin/bash")
+    (docs / "notes.md").symlink_to(secret)  # named like a document, a key file in truth
+    (docs / "passwd.txt").symlink_to(passwd)  # a readable type, but outside the folder
+    write(docs / "sub", "inside.md", b"Inside the folder.")
+    (docs / "alias.md").symlink_to(docs / "sub" / "inside.md")  # inside: read
+    report = ingest([docs], store, FakeEmbedder(), "c")
+    assert report.files == 3  # good.md, sub/inside.md, and the inside alias
+    (reason,) = [r for p, r in report.failed]
+    assert "passwd.txt: a symlink to" in reason and "skipped (--follow-symlinks" in reason
+    texts = " ".join(c.text for c in store.chunks(store.chunk_ids(store.collection("c"))).values())
+    assert "root:x" not in texts and "OPENSSH" not in texts
+    # With --follow-symlinks the outside document is read; the key is still no document.
+    followed = ingest([docs], store, FakeEmbedder(), "c", follow_symlinks=True)
+    assert followed.files == 1 and followed.failed == []
+    # A link given by name is read as its target's type: the key file is refused.
+    assert "unsupported file type" in refused(docs / "notes.md")
+
+
+def test_cli_skips_an_outside_link_with_one_line(tmp_path, cli):
+    docs = tmp_path / "docs"
+    write(docs, "good.md", b"Otters hold hands while they sleep.")
+    (docs / "passwd.md").symlink_to(write(tmp_path / "etc", "passwd.md", b"root:x:0:0"))
+    result = cli("ingest", str(docs), "-c", "c")
+    assert result.code == 0 and "1 files" in result.out and "1 failed" in result.out
+    assert "symlink to" in result.err and "--follow-symlinks" in result.err
+
+
 def test_a_fifo_named_like_a_document_does_not_hang(tmp_path):
     os.mkfifo(tmp_path / "pipe.txt")
     assert "not a regular file" in refused(tmp_path / "pipe.txt")

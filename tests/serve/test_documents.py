@@ -80,9 +80,29 @@ def test_a_traversal_name_stays_inside_the_uploads_folder(live_factory) -> None:
     live = live_factory()
     response = _upload(live, "../../escape.md", FACT)
     assert response.status_code == 201
-    source = response.json()["document"]["source"]
-    assert source == str((live.engine.paths.root / "uploads" / "notes" / "escape.md").resolve())
+    assert response.json()["document"]["source"] == "escape.md"
+    assert (live.engine.paths.root / "uploads" / "notes" / "escape.md").is_file()
     assert not (live.engine.paths.root / "escape.md").exists()
+
+
+def test_no_response_shows_an_absolute_path_or_another_collection(live_factory, tmp_path):
+    live = live_factory()
+    mine = tmp_path / "private" / "plans.md"
+    mine.parent.mkdir()
+    mine.write_bytes(FACT)
+    live.engine.ingest([mine], "secret-project")
+    assert _upload(live, "lighthouse.md", FACT).json()["document"]["source"] == "lighthouse.md"
+    listed = httpx.get(f"{live.url}/collections/secret-project/documents").json()["data"]
+    assert [d["source"] for d in listed] == ["plans.md"]
+    reply = live.client.chat.completions.create(
+        model="echo",
+        messages=[{"role": "user", "content": "Who keeps the Brindle lighthouse?"}],
+        extra_body={"collection": "secret-project"},
+    )
+    assert {c["source"] for c in reply.model_extra["citations"]} == {"plans.md"}
+    missing = httpx.get(f"{live.url}/collections/nope/documents").json()["error"]["message"]
+    assert "secret-project" not in missing and "notes" not in missing
+    assert str(tmp_path) not in missing
 
 
 def test_upload_cap_is_413_and_bad_collections_are_4xx(live_factory) -> None:

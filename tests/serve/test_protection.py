@@ -240,3 +240,31 @@ def test_a_crash_is_one_line_and_mid_stream_an_error_event(live_factory) -> None
             pass
     # The slots came back: the server still answers.
     assert [m.id for m in live.client.models.list()] == ["echo"]
+
+
+def test_a_body_that_never_arrives_is_408_not_a_held_connection(live_factory) -> None:
+    import socket
+
+    backend = BlockingBackend()
+    live = live_factory(ServeSettings(read_timeout_s=1), backend=backend)
+    with socket.create_connection((live.server.host, live.server.port), timeout=20) as s:
+        s.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model": '
+        )
+        reply = s.recv(65536).decode("latin-1")
+    assert reply.startswith("HTTP/1.1 408") and "request_timeout" in reply
+    # The deadline ends with the body: a stream that outlives it is not cut.
+    got: list[str] = []
+
+    def consume() -> None:
+        stream = live.client.chat.completions.create(model="blocking", messages=HI, stream=True)
+        got.extend(c.choices[0].delta.content or "" for c in stream if c.choices)
+
+    reader = threading.Thread(target=consume)
+    reader.start()
+    assert backend.entered.acquire(timeout=20)
+    time.sleep(1.5)  # past the read timeout, with the response under way
+    backend.go.set()
+    reader.join(20)
+    assert "".join(got)

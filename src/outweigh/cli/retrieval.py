@@ -26,6 +26,11 @@ def ingest(
     verbose: bool = typer.Option(
         False, "--verbose", "-v", help="Print each document once it is safely stored."
     ),
+    follow_symlinks: bool = typer.Option(
+        False,
+        "--follow-symlinks",
+        help="Read file links in a folder that point out of it (skipped by default).",
+    ),
     ray: bool = typer.Option(
         False,
         "--ray",
@@ -88,6 +93,7 @@ def ingest(
             on_sync=on_sync,
             ray=ray_at,
             ray_workers=ray_workers,
+            follow_symlinks=follow_symlinks,
         )
     for _path, reason in report.failed:
         # One line per file, however long or odd its name: escaped, and never wrapped.

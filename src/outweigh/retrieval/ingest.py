@@ -55,38 +55,60 @@ class Pending:
     """(text, start, end) with character offsets into the decoded text."""
 
 
-def discover(paths: Iterable[Path], failed: list[tuple[str, str]] | None = None) -> Iterator[Path]:
+def discover(
+    paths: Iterable[Path],
+    failed: list[tuple[str, str]] | None = None,
+    follow_symlinks: bool = False,
+) -> Iterator[Path]:
     """Files to ingest: given files as-is, folders walked for readable suffixes, sorted.
 
-    Hidden files and folders (a leading dot) are left out. Symlinked folders are not entered:
-    a link to an ancestor would loop, and a link out of the folder would ingest what was not
-    given. Every other entry with a readable suffix is yielded, broken or looping links and
-    FIFOs included, so that reading it gives its one-line error. A folder that cannot be
+    A walk never leaves the folder it was given: symlinked folders are not entered (a link to
+    an ancestor would loop), and a file symlink whose target lies outside the folder is
+    skipped with a reason in `failed`, unless `follow_symlinks`; a link to `~/.ssh/id_ed25519`
+    named `notes.md` must not serve the key to every client of the collection. A link's type
+    is its target's suffix, not its own name's. Hidden files and folders (a leading dot) are
+    left out. Every other entry with a readable suffix is yielded, broken or looping links
+    and FIFOs included, so that reading it gives its one-line error. A folder that cannot be
     listed goes to `failed` as (path, reason).
     """
+    failed = failed if failed is not None else []
 
     def unlisted(e: OSError) -> None:
-        if failed is not None:
-            where = printable(str(e.filename))
-            failed.append((str(e.filename), f"{where}: cannot list folder ({e.strerror})"))
+        where = printable(str(e.filename))
+        failed.append((str(e.filename), f"{where}: cannot list folder ({e.strerror})"))
 
     for p in paths:
         if not p.is_dir():
             yield p
             continue
+        root = os.path.realpath(p)
         found = []
         for folder, dirs, names in os.walk(p, onerror=unlisted):  # followlinks=False
             dirs[:] = [d for d in dirs if not d.startswith(".")]
-            found += [
-                Path(folder, n)
-                for n in names
-                if not n.startswith(".") and Path(n).suffix.lower() in SUFFIXES
-            ]
+            for n in names:
+                path = Path(folder, n)
+                link = not n.startswith(".") and path.is_symlink()
+                # realpath, not resolve: it does not raise on a loop, which reading reports.
+                target = os.path.realpath(path) if link else str(path)
+                if n.startswith(".") or Path(target).suffix.lower() not in SUFFIXES:
+                    continue
+                if link and not follow_symlinks and os.path.commonpath([root, target]) != root:
+                    failed.append(
+                        (
+                            str(path),
+                            f"{printable(str(path))}: a symlink to {printable(target)}, outside "
+                            f"{printable(str(p))}; skipped (--follow-symlinks reads it)",
+                        )
+                    )
+                    continue
+                found.append(path)
         yield from sorted(found)
 
 
-def plan(paths: Iterable[str | Path], prune: bool) -> tuple[list[Path], list[Path], IngestReport]:
-    """(roots, files to read, a report listing missing roots as failures)."""
+def plan(
+    paths: Iterable[str | Path], prune: bool, follow_symlinks: bool = False
+) -> tuple[list[Path], list[Path], IngestReport]:
+    """(roots, files to read, a report listing missing roots and skipped links as failures)."""
     roots = [Path(p).expanduser() for p in paths]
     if not roots:
         raise InputError("give at least one file or folder to ingest")
@@ -96,7 +118,8 @@ def plan(paths: Iterable[str | Path], prune: bool) -> tuple[list[Path], list[Pat
     report = IngestReport(
         failed=[] if prune else [(m, f"{printable(m)}: no such file or directory") for m in missing]
     )
-    files = list(discover((p for p in roots if os.path.lexists(p)), report.failed))
+    given = (p for p in roots if os.path.lexists(p))
+    files = list(discover(given, report.failed, follow_symlinks))
     return roots, files, report
 
 
@@ -111,14 +134,16 @@ def ingest(
     overlap: int = 40,
     on_file: Callable[[str, int], None] | None = None,
     on_commit: Callable[[str, int], None] | None = None,
+    follow_symlinks: bool = False,
 ) -> IngestReport:
     """Ingest files and folders into `collection`.
 
     `on_file(path, total)` drives a progress bar; `on_commit(source, chunks)` is called once a
     document's transaction has committed, so whatever it reports survives a crash.
+    `follow_symlinks` reads file links in a folder that point out of it (`discover`).
     """
     limits = limits or IngestLimits()
-    roots, files, report = plan(paths, prune)
+    roots, files, report = plan(paths, prune, follow_symlinks)
     coll = store.ensure_collection(collection, embedder.name, embedder.dim)
     seen: set[str] = set()
     pending: list[Pending] = []

@@ -26,8 +26,9 @@ def read_text(path: Path, max_bytes: int) -> str:
 
 
 def read_bytes(path: Path, max_bytes: int) -> bytes:
-    """The file's raw bytes, after the checks that need no parsing (type, size)."""
-    suffix = path.suffix.lower()
+    """The file's raw bytes, after the checks that need no parsing (type, size). A symlink's
+    type is its target's: a link named `notes.md` to a key file is not a document."""
+    suffix = Path(os.path.realpath(path)).suffix.lower()
     if suffix not in SUFFIXES:
         raise IngestError(
             f"{path}: unsupported file type {suffix or '(none)'}; "

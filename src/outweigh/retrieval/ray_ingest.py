@@ -141,6 +141,7 @@ def ingest_ray(
     overlap: int = 40,
     on_file: Callable[[str, int], None] | None = None,
     on_commit: Callable[[str, int], None] | None = None,
+    follow_symlinks: bool = False,
 ) -> IngestReport:
     """`ingest`, with parsing, chunking and embedding spread over Ray actors.
 
@@ -156,7 +157,7 @@ def ingest_ray(
     check_name(collection)
     if worker_cpus < 1:
         raise InputError("`worker_cpus` must be at least 1")
-    roots, files, report = plan(paths, prune)
+    roots, files, report = plan(paths, prune, follow_symlinks)
     ray = _import_ray()
     started = connect(address)
     try:

@@ -163,11 +163,14 @@ class Store:
         ]
 
     def collection(self, name: str) -> Collection:
-        """An existing collection, or a one-line error naming the ones that exist."""
+        """An existing collection, or a one-line error. It does not list the others: a server
+        would show one client's collection names to any other."""
         row = self.conn.execute("SELECT * FROM collections WHERE name = ?", (name,)).fetchone()
         if row is None:
-            names = ", ".join(c.name for c in self.collections()) or "none yet; run outweigh ingest"
-            raise NotFoundError(f"unknown collection {name!r}; existing: {names}")
+            raise NotFoundError(
+                f"unknown collection {name!r}; ingest documents into it first "
+                "(outweigh docs list shows the collections)"
+            )
         return Collection(row["id"], row["name"], row["embedder"], row["dim"], row["generation"])
 
     def ensure_collection(self, name: str, embedder: str, dim: int) -> Collection:

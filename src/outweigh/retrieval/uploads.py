@@ -74,3 +74,12 @@ def owned(paths: Paths, collection: str, source: str) -> bool:
     """Whether `source` is a file outweigh itself stored for `collection` (an upload), which
     removing its document may delete; a user's own files are never deleted."""
     return Path(source).parent == (paths.uploads_dir / collection).resolve()
+
+
+def shown(paths: Paths, collection: str, source: str) -> str:
+    """A document's source as the server shows it: an upload's name (relative to its
+    collection's folder), else the file's name. Absolute paths say where the server keeps
+    files and whose home they are in; the CLI, run by the owner, shows them whole."""
+    folder = (paths.uploads_dir / collection).resolve()
+    path = Path(source)
+    return str(path.relative_to(folder)) if path.is_relative_to(folder) else path.name

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from outweigh.engine import Engine
 from outweigh.errors import NotFoundError
+from outweigh.retrieval import uploads
 from outweigh.retrieval.store import DocumentRow
 from outweigh.serve.chat import router as chat_router
 from outweigh.serve.chat import state_of
@@ -69,6 +70,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
         BodyLimitMiddleware,
         body_bytes=settings.max_body_bytes,
         upload_bytes=settings.max_upload_bytes,
+        read_timeout_s=settings.read_timeout_s,
     )
     if settings.api_key:
         # Added after the body cap, so it runs before it: nothing is read for a caller
@@ -149,14 +151,15 @@ def _add_routes(app: FastAPI) -> None:
         row, unchanged = await run_in_threadpool(
             state.engine.upload, name, file.filename or "", data, state.settings.max_upload_bytes
         )
-        return UploadResult(document=_document(row), unchanged=unchanged)
+        return UploadResult(document=_document(state, row), unchanged=unchanged)
 
     @app.get(
         "/v1/collections/{name}/documents", response_model=DocumentList, responses=ERROR_RESPONSES
     )
     async def list_documents(request: Request, name: str = COLLECTION) -> DocumentList:
-        rows = await run_in_threadpool(state_of(request).engine.documents, name)
-        return DocumentList(data=[_document(r) for r in rows])
+        state = state_of(request)
+        rows = await run_in_threadpool(state.engine.documents, name)
+        return DocumentList(data=[_document(state, r) for r in rows])
 
     @app.delete(
         "/v1/collections/{name}/documents/{doc_id}",
@@ -234,8 +237,9 @@ def _embed(state: ServerState, body: EmbeddingRequest) -> EmbeddingList:
     )
 
 
-def _document(row: DocumentRow) -> Document:
-    return Document(**dataclasses.asdict(row))
+def _document(state: ServerState, row: DocumentRow) -> Document:
+    source = uploads.shown(state.engine.paths, row.collection, row.source)
+    return Document(**{**dataclasses.asdict(row), "source": source})
 
 
 # -- running it -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from outweigh.engine import AskOptions, Engine, Prepared
 from outweigh.errors import NotFoundError
 from outweigh.generate.base import GenerationRequest, Message
+from outweigh.retrieval import uploads
 from outweigh.serve.config import ServerState, ServeSettings
 from outweigh.serve.errors import ERROR_RESPONSES, APIError, stream_error
 from outweigh.serve.schemas import (
@@ -191,7 +192,7 @@ def _complete(
             completion_tokens=completion_tokens,
             total_tokens=prompt_tokens + completion_tokens,
         ),
-        citations=_citations(prepared),
+        citations=_citations(turn),
     )
 
 
@@ -228,7 +229,7 @@ async def _events(turn: _Turn) -> AsyncIterator[str]:
             last = i == body.n - 1 and not include_usage
             yield event(
                 [ChunkChoice(index=i, delta=Delta(), finish_reason=gen.finish_reason)],
-                citations=_citations(prepared) if last else None,
+                citations=_citations(turn) if last else None,
             )
         if include_usage:
             usage = Usage(
@@ -236,7 +237,7 @@ async def _events(turn: _Turn) -> AsyncIterator[str]:
                 completion_tokens=completion_tokens,
                 total_tokens=prompt_tokens + completion_tokens,
             )
-            yield event([], usage=usage, citations=_citations(prepared))
+            yield event([], usage=usage, citations=_citations(turn))
     except Exception as e:  # the 200 is already sent: report in-band, as OpenAI does
         yield f"data: {json.dumps(stream_error(e))}\n\n"
     yield "data: [DONE]\n\n"
@@ -294,8 +295,15 @@ def _nth(request: GenerationRequest, i: int) -> GenerationRequest:
     return dataclasses.replace(request, seed=seed)
 
 
-def _citations(prepared: Prepared) -> list[Citation]:
+def _citations(turn: _Turn) -> list[Citation]:
+    """The prompt's passages, each source as the server shows it (no absolute paths)."""
+    paths, collection = turn.state.engine.paths, turn.options.collection
     return [
-        Citation(n=c.n, source=c.source, chunk_id=c.chunk_id, text=c.text)
-        for c in prepared.citations
+        Citation(
+            n=c.n,
+            source=uploads.shown(paths, collection, c.source),
+            chunk_id=c.chunk_id,
+            text=c.text,
+        )
+        for c in turn.prepared.citations
     ]

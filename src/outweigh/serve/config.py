@@ -59,6 +59,9 @@ class ServeSettings:
     """Most texts in one /v1/embeddings request (one embedder batch)."""
     default_max_tokens: int = 256
     """Answer length when the request gives no `max_tokens`."""
+    read_timeout_s: float = 30.0
+    """A request body that stops arriving for this long is answered 408 and its connection
+    freed: a declared Content-Length that never comes would otherwise hold it forever."""
     allowed_hosts: tuple[str, ...] = ()
     """Host names clients may use beyond loopback and the bound address (`--allow-host`),
     e.g. the machine's name behind a reverse proxy; any other `Host` is a 403 (DNS rebinding)."""
@@ -83,6 +86,8 @@ class ServeSettings:
                 raise InputError(f"`{flag}` must be at least 1")
         if self.max_queue < 0:
             raise InputError("`--queue` must be 0 or more")
+        if self.read_timeout_s <= 0:
+            raise InputError("`--read-timeout` must be more than 0 seconds")
         if self.queue_timeout_s <= 0:
             raise InputError("`--queue-timeout` must be more than 0 seconds")
         if not 0 <= self.port <= 65535:

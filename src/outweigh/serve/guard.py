@@ -130,31 +130,46 @@ class AuthMiddleware:
         await response(scope, receive, send)
 
 
-class _TooLarge(StarletteHTTPException):
-    """Raised from `receive` at the cap. An HTTPException, because FastAPI re-raises those
-    from body parsing (anything else it turns into a 400), and the handlers answer it."""
+class _BodyError(StarletteHTTPException):
+    """Raised from `receive`. An HTTPException, because FastAPI re-raises those from body
+    parsing (anything else it turns into a 400), and the handlers answer it."""
 
+    code = "bad_body"
+
+    async def respond(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(self.status_code, str(self.detail), self.code)
+        await response(scope, receive, send)
+
+
+class _TooLarge(_BodyError):
     code = "request_too_large"
 
     def __init__(self, what: str, limit: int) -> None:
         super().__init__(413, f"{what} is over the {_size(limit)} cap; send less")
 
-    async def respond(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(413, str(self.detail), self.code)
-        await response(scope, receive, send)
+
+class _TooSlow(_BodyError):
+    code = "request_timeout"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(408, f"the request body stopped arriving for {seconds:g} s; resend it")
 
 
 class BodyLimitMiddleware:
-    """413 for a body over its cap: uploads get `upload_bytes`, everything else `body_bytes`.
+    """413 for a body over its cap: uploads get `upload_bytes`, everything else `body_bytes`;
+    408 for a body that stops arriving for `read_timeout_s`.
 
     A declared Content-Length over the cap is refused before a byte is read; a chunked body
     is counted as it arrives and cut off at the cap, so memory use stays bounded.
     """
 
-    def __init__(self, app: ASGIApp, body_bytes: int, upload_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, body_bytes: int, upload_bytes: int, read_timeout_s: float = 30.0
+    ) -> None:
         self.app = app
         self.body_bytes = body_bytes
         self.upload_bytes = upload_bytes + MULTIPART_OVERHEAD
+        self.read_timeout_s = read_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -168,21 +183,29 @@ class BodyLimitMiddleware:
         if declared.isdigit() and int(declared) > limit:
             await _TooLarge(what, cap).respond(scope, receive, send)
             return
-        seen = 0
+        seen, whole = 0, False
 
         async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, whole
+            if whole:  # after the body, `receive` only waits for a disconnect: no deadline
+                return await receive()
+            try:
+                # A client that declares more than it sends must not hold a worker forever.
+                async with asyncio.timeout(self.read_timeout_s):
+                    message = await receive()
+            except TimeoutError:
+                raise _TooSlow(self.read_timeout_s) from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     raise _TooLarge(what, cap)
+                whole = not message.get("more_body", False)
             return message
 
         watch = StartWatch(send)
         try:
             await self.app(scope, counted, watch)
-        except _TooLarge as e:
+        except _BodyError as e:
             if not watch.started:
                 await e.respond(scope, receive, send)
 
