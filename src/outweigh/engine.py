@@ -376,20 +376,30 @@ class Engine:
 
     # -- models ---------------------------------------------------------------------------
     def models(self) -> dict[str, str | None]:
-        """Model names a request may use: the base (parent None), each registered adapter and,
-        for an upstream, each LoRA it serves (parent = its base)."""
+        """Model names a request may use: the base (parent None), each registered adapter
+        trained on it and, for an upstream, each LoRA it serves (parent = its base)."""
         with self.lock:
             models: dict[str, str | None] = {self.model: None}
             for info in self.adapters.list():
-                models.setdefault(info.name, info.base_model)
+                # An adapter of another base would load that base beside this one on first
+                # use, doubling the memory a server was sized for; it is not offered.
+                if info.base_model == self.model or self._factory is not None:
+                    models.setdefault(info.name, info.base_model)
             for name, parent in self.backend().served_adapters().items():
                 models.setdefault(name, parent)
             return models
 
     def resolve_model(self, name: str) -> tuple[str, str | None]:
-        """(base model, adapter or None) for a requested model name; unknown: NotFoundError."""
+        """(base model, adapter or None) for a requested model name; unknown: NotFoundError,
+        an adapter of another base: InputError saying which base serves it."""
         models = self.models()
         if name not in models:
+            other = next((a for a in self.adapters.list() if a.name == name), None)
+            if other is not None:
+                raise InputError(
+                    f"adapter {name!r} runs on {other.base_model}, and this engine serves "
+                    f"{self.model}; start one with --model {other.base_model} for it"
+                )
             raise NotFoundError(f"unknown model {name!r}; choose one of: {', '.join(models)}")
         parent = models[name]
         return (name, None) if parent is None else (parent, name)

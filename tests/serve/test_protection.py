@@ -268,3 +268,14 @@ def test_a_body_that_never_arrives_is_408_not_a_held_connection(live_factory) ->
     backend.go.set()
     reader.join(20)
     assert "".join(got)
+
+
+def test_an_adapter_of_another_base_is_not_served(live_factory, paths) -> None:
+    from tests.serve.conftest import register_adapter
+
+    register_adapter(paths, "style")  # trained on smollm2-135m
+    live = live_factory(backend=EchoBackend("gemma3-270m"))
+    assert [m.id for m in live.client.models.list()] == ["gemma3-270m"]
+    with pytest.raises(openai.BadRequestError, match="runs on smollm2-135m.*--model smollm2"):
+        live.client.chat.completions.create(model="style", messages=HI)
+    assert list(live.engine._backends) == ["gemma3-270m"]  # no second base was loaded
