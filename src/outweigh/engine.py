@@ -150,51 +150,60 @@ class Engine:
         return cls(paths, model=name, backend_factory=lambda n: UpstreamBackend(url, n, api_key))
 
     # -- lazily built parts ---------------------------------------------------------------
+    # Each part is built once, under the lock, so two request threads never open two.
     @property
     def store(self) -> Store:
-        if self._store is None:
-            self._store = Store(self.paths)
-        return self._store
+        with self.lock:
+            if self._store is None:
+                self._store = Store(self.paths)
+            return self._store
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            from outweigh.embed import SentenceTransformerEmbedder
+        if self._embedder is not None:  # no lock once built: memory calls this under its own
+            return self._embedder
+        with self.lock:
+            if self._embedder is None:
+                from outweigh.embed import SentenceTransformerEmbedder
 
-            self._embedder = SentenceTransformerEmbedder()
-        return self._embedder
+                self._embedder = SentenceTransformerEmbedder()
+            return self._embedder
 
     @property
     def vectors(self) -> VectorStore:
         """The dense index: faiss files, or Qdrant when `$OUTWEIGH_VECTOR_STORE` says so."""
-        if self._vectors is None:
-            self._vectors = open_vector_store(self.store)
-        return self._vectors
+        with self.lock:
+            if self._vectors is None:
+                self._vectors = open_vector_store(self.store)
+            return self._vectors
 
     @property
     def searcher(self) -> HybridSearcher:
-        if self._searcher is None:
-            self._searcher = HybridSearcher(self.store, self.embedder, self.vectors)
-        return self._searcher
+        with self.lock:
+            if self._searcher is None:
+                self._searcher = HybridSearcher(self.store, self.embedder, self.vectors)
+            return self._searcher
 
     @property
     def memory(self) -> MemoryStore:
         """Long-term memory in the same db, sharing the engine's embedder (loaded only when a
         fact is written or a user with facts asks)."""
-        if self._memory is None:
-            from outweigh.memory import MemoryStore
+        with self.lock:
+            if self._memory is None:
+                from outweigh.memory import MemoryStore
 
-            self._memory = MemoryStore(self.paths, embedder=lambda: self.embedder)
-        return self._memory
+                self._memory = MemoryStore(self.paths, embedder=lambda: self.embedder)
+            return self._memory
 
     @property
     def adapters(self) -> AdapterRegistry:
         """Registered LoRA adapters (names -> PEFT dirs) in the same state directory."""
-        if self._adapters is None:
-            from outweigh.adapters import AdapterRegistry
+        with self.lock:
+            if self._adapters is None:
+                from outweigh.adapters import AdapterRegistry
 
-            self._adapters = AdapterRegistry(self.paths)
-        return self._adapters
+                self._adapters = AdapterRegistry(self.paths)
+            return self._adapters
 
     def backend(self, model: str | None = None) -> Backend:
         """The backend for `model` (default: the engine's), loading it on first use."""
