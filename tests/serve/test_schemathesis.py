@@ -24,10 +24,10 @@ def test_no_route_answers_5xx(paths: Paths) -> None:
     engine = Engine(paths=paths, backend=EchoBackend("smollm2-135m"), embedder=FakeEmbedder())
     engine.ingest([SUITE_DOCS], "docs")
     # schemathesis' ASGI client sends `Host: testserver`, so the allow-list names it.
-    settings = ServeSettings(
+    serve_settings = ServeSettings(
         max_upload_bytes=64 * 1024, queue_timeout_s=5, allowed_hosts=("testserver",)
     )
-    app = create_app(engine, settings)
+    app = create_app(engine, serve_settings)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.label for op in operations} >= {
