@@ -237,6 +237,8 @@ async function send(question) {
     rag,
     memory: Boolean(user()) && $("memory-on").checked,
   };
+  const maxTokens = Number($("max-tokens").value);
+  if (maxTokens > 0) request.max_tokens = maxTokens;
   if (collection) request.collection = collection;
   if (user()) request.user = user();
 
@@ -367,21 +369,28 @@ $("clear").addEventListener("click", () => {
 // -- documents ----------------------------------------------------------------------------
 const docCollection = () => $("doc-collection").value.trim();
 
+let shownCollection = null; // whose documents the table shows
+
 async function loadDocuments() {
   const name = docCollection();
   const body = $("docs-table").tBodies[0];
   $("docs-title").textContent = `Documents in ${name || "…"}`;
-  body.replaceChildren();
-  $("docs-status").textContent = "";
-  if (!name) return;
+  shownCollection = name;
+  if (!name) {
+    body.replaceChildren();
+    return;
+  }
   let docs;
   try {
     docs = (await getJSON(`/v1/collections/${encodeURIComponent(name)}/documents`)).data;
   } catch (e) {
+    body.replaceChildren();
     $("docs-status").textContent = e.message;
     return;
   }
-  if (!docs.length) $("docs-status").textContent = "No documents yet.";
+  if (name !== shownCollection) return; // another collection was chosen meanwhile
+  $("docs-status").textContent = docs.length ? "" : "No documents yet.";
+  // Rows are replaced only once the new list is here, so a click never lands on a gap.
   body.replaceChildren(
     ...docs.map((d) => {
       const row = el("tr");
@@ -501,7 +510,9 @@ $("files").addEventListener("change", (e) => {
   upload([...e.target.files]);
   e.target.value = "";
 });
-$("doc-collection").addEventListener("change", loadDocuments);
+$("doc-collection").addEventListener("change", () => {
+  if (docCollection() !== shownCollection) loadDocuments();
+});
 $("doc-refresh").addEventListener("click", () => {
   loadCollections();
   loadDocuments();
