@@ -9,7 +9,7 @@ export OUTWEIGH_MODELS_DIR ?= $(CURDIR)/.cache/models
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install chromium demo test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,18 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/outweigh demo
 
-test: install lint
+# Debian's chromium drives the browser tests (tests/serve/test_ui.py); Playwright's own browser
+# download is never used. Without root or apt-get, one line says so and those tests are skipped.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	      || echo "chromium: apt-get install failed; the browser tests will be skipped"; \
+	  else \
+	    echo "chromium: not installed, and installing it needs root and apt-get; the browser tests will be skipped"; \
+	  fi; }
+
+test: install lint chromium
 	$(BIN)/python -m pytest
 
 lint: install

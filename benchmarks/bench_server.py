@@ -8,6 +8,7 @@
    answer (the server stays correct under load).
 
     .venv/bin/python benchmarks/bench_server.py [--runs 10] [--requests 16] [--max-tokens 32]
+    .venv/bin/python benchmarks/bench_server.py --fixed-only   # the server's own cost only
 """
 
 from __future__ import annotations
@@ -99,14 +100,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="Interleaved pairs for overhead.")
     parser.add_argument("--requests", type=int, default=16, help="Requests per load level.")
     parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument(
+        "--fixed-only",
+        action="store_true",
+        help="Measure only the server's own cost (EchoBackend, no model): seconds, not minutes.",
+    )
+    parser.add_argument("--fixed-runs", type=int, default=200, help="Requests for the fixed cost.")
     args = parser.parse_args()
 
-    echo_direct, echo_served = fixed_cost(200)
-    print("fixed cost per request, EchoBackend (no model), median of 200:")
+    echo_direct, echo_served = fixed_cost(args.fixed_runs)
+    print(f"fixed cost per request, EchoBackend (no model), median of {args.fixed_runs}:")
     print(
         f"  direct {echo_direct:.2f} ms, server {echo_served:.2f} ms, "
         f"server's own cost {echo_served - echo_direct:.2f} ms\n"
     )
+    if args.fixed_only:
+        return
 
     import openai
 

@@ -101,6 +101,17 @@ class Prepared:
     """Recalled memories in the prompt, ahead of the citations."""
 
 
+@dataclass(frozen=True)
+class CollectionInfo:
+    """One collection as `Engine.collections` lists it."""
+
+    name: str
+    documents: int
+    """Documents ingested into it."""
+    chunks: int
+    """Chunks they were split into (what retrieval searches)."""
+
+
 class Engine:
     """The library's front door: ingest, search and answer against one state directory."""
 
@@ -293,6 +304,12 @@ class Engine:
         """Documents of one collection (unknown: NotFoundError), or of all, by source."""
         with self.lock:
             return self.store.documents(collection)
+
+    def collections(self) -> list[CollectionInfo]:
+        """Every collection by name, with its document and chunk counts."""
+        with self.lock:
+            store = self.store
+            return [CollectionInfo(c.name, *store.counts(c)) for c in store.collections()]
 
     def count_chunks(self, collection: str) -> int:
         """Chunks in a collection (unknown: NotFoundError)."""

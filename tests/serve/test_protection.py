@@ -58,6 +58,12 @@ def test_a_wrong_or_missing_key_raises_authentication_error(live_factory) -> Non
         ("POST", "/v1/collections/docs/documents"),
         ("DELETE", "/v1/collections/docs/documents/1"),
         ("GET", "/v1/memories?user=a"),
+        ("GET", "/v1/collections"),
+        ("GET", "/v1/plan"),
+        ("POST", "/v1/plan"),
+        ("GET", "/static-offline-docs/swagger-ui.css"),
+        ("POST", "/"),
+        ("GET", "/ui/..%2Fapp.py"),
         ("GET", "/no/such/route"),
     ],
 )

@@ -201,6 +201,15 @@ class Store:
             ).fetchone()[0]
         )
 
+    def counts(self, collection: Collection) -> tuple[int, int]:
+        """(documents, chunks) of a collection."""
+        row = self.conn.execute(
+            "SELECT (SELECT count(*) FROM documents WHERE collection_id = ?), "
+            "(SELECT count(*) FROM chunks WHERE collection_id = ?)",
+            (collection.id, collection.id),
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
     # -- documents ------------------------------------------------------------------------
     def document(self, collection: Collection, source: str) -> DocumentRow | None:
         row = self.conn.execute(

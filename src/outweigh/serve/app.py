@@ -1,8 +1,10 @@
 """The OpenAI-compatible server: `create_app(engine, settings)` and `serve(settings)`.
 
-Routes: chat completions (serve/chat.py), models, embeddings, documents per collection, and
-memories per user. Every route sits behind the API key when one is set, every body behind
-its size cap, and every failure answers in OpenAI's error shape (serve/errors.py).
+Routes: chat completions (serve/chat.py), models, embeddings, collections and their documents,
+memories per user, the planner (serve/plan.py), and the web page (serve/ui.py). Every API route
+sits behind the API key when one is set, every body behind its size cap, and every failure
+answers in OpenAI's error shape (serve/errors.py). The interactive docs load Swagger UI from
+the fastapi-offline package, never from a CDN, so they work offline.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from fastapi import FastAPI, File, Path, Query, Request, UploadFile
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from outweigh.engine import Engine
@@ -26,7 +29,10 @@ from outweigh.serve.chat import state_of
 from outweigh.serve.config import ServerState, ServeSettings
 from outweigh.serve.errors import ERROR_RESPONSES, APIError, install_handlers
 from outweigh.serve.guard import AuthMiddleware, BodyLimitMiddleware, Gate, OriginMiddleware
+from outweigh.serve.plan import router as plan_router
 from outweigh.serve.schemas import (
+    CollectionCard,
+    CollectionList,
     Deleted,
     Document,
     DocumentList,
@@ -40,6 +46,7 @@ from outweigh.serve.schemas import (
     ModelList,
     UploadResult,
 )
+from outweigh.serve.ui import add_page
 from outweigh.settings import DEFAULT_MODEL
 
 log = logging.getLogger("outweigh.serve")
@@ -54,7 +61,8 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
 
     settings = settings or ServeSettings()
     settings.validate()
-    app = FastAPI(
+    # FastAPIOffline: FastAPI with /docs and /redoc loading their JS and CSS from the package.
+    app = FastAPIOffline(
         title="outweigh",
         version=version("outweigh"),
         summary="OpenAI-compatible chat with retrieval, adapters and memory.",
@@ -94,8 +102,10 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
             allow_headers=["*"],
         )
     app.include_router(chat_router)
+    app.include_router(plan_router)
     _add_routes(app)
     _add_memory_routes(app)
+    add_page(app)
     return app
 
 
@@ -131,6 +141,12 @@ def _add_routes(app: FastAPI) -> None:
     async def embeddings(body: EmbeddingRequest, request: Request) -> EmbeddingList:
         """Vectors from the server's embedder (float32, L2-normalised)."""
         return await run_in_threadpool(_embed, state_of(request), body)
+
+    @app.get("/v1/collections", response_model=CollectionList, responses=ERROR_RESPONSES)
+    async def list_collections(request: Request) -> CollectionList:
+        """Every collection, with its document and chunk counts."""
+        rows = await run_in_threadpool(state_of(request).engine.collections)
+        return CollectionList(data=[CollectionCard(**dataclasses.asdict(r)) for r in rows])
 
     @app.post(
         "/v1/collections/{name}/documents",

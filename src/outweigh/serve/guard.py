@@ -21,6 +21,11 @@ from outweigh.serve.errors import APIError, StartWatch, error_response
 UPLOAD_PATH = re.compile(r"^/v1/collections/[^/]+/documents/?$")
 """Routes that take a document upload, and so the bigger body cap."""
 
+PAGE_PATH = re.compile(r"^/(ui/[A-Za-z0-9._-]+)?$")
+"""The web page (`/`) and its files (`/ui/NAME`): static, no secrets, so no key is asked for
+them; a browser opening a URL cannot send one. The page asks for the key and sends it on
+every API call."""
+
 MULTIPART_OVERHEAD = 64 * 1024
 """Room for the multipart boundary and part headers around an upload's bytes."""
 
@@ -104,7 +109,8 @@ def _hostport(origin: str) -> str:
 
 class AuthMiddleware:
     """Every HTTP request must carry `Authorization: Bearer <key>` (what the openai SDK
-    sends); others get 401 in OpenAI's shape. The comparison is constant-time."""
+    sends); others get 401 in OpenAI's shape. The comparison is constant-time. The one
+    exception is a GET or HEAD of the web page's static files (`PAGE_PATH`)."""
 
     def __init__(self, app: ASGIApp, api_key: str) -> None:
         self.app = app
@@ -112,6 +118,9 @@ class AuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope.get("method") in ("GET", "HEAD") and PAGE_PATH.match(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
         header = _header(scope, b"authorization")

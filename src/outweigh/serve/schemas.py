@@ -223,6 +223,19 @@ class EmbeddingList(BaseModel):
     usage: EmbeddingUsage
 
 
+class CollectionCard(BaseModel):
+    """One collection (outweigh.engine.CollectionInfo)."""
+
+    name: str
+    documents: int
+    chunks: int
+
+
+class CollectionList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[CollectionCard]
+
+
 class Document(BaseModel):
     """An ingested document."""
 
