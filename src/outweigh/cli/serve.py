@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from outweigh.cli import _load
 from outweigh.cli._app import app, console
 
 
@@ -25,6 +26,9 @@ def serve(
     ),
     max_concurrent: int = typer.Option(4, help="Generations at once (raise it for vLLM)."),
     queue: int = typer.Option(16, help="Requests waiting for a slot; more get 429."),
+    device: str | None = _load.DEVICE,
+    dtype: str | None = _load.DTYPE,
+    load_in: str | None = _load.LOAD_IN,
 ) -> None:
     """Serve /v1/chat/completions, /v1/models, /v1/embeddings, documents and memories."""
     from outweigh.cli._progress import lazy_bar
@@ -41,6 +45,7 @@ def serve(
         upstream_api_key=api_key_from_env(upstream_key_env, "OUTWEIGH_UPSTREAM_API_KEY"),
         max_concurrent=max_concurrent,
         max_queue=queue,
+        load=_load.load_options(device, dtype, load_in),
     )
     console.print(
         f"outweigh serve on http://{host}:{port}/v1"

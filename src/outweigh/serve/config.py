@@ -15,6 +15,7 @@ from outweigh.settings import IngestLimits, env_secret
 
 if TYPE_CHECKING:
     from outweigh.engine import Engine
+    from outweigh.models.options import LoadOptions
     from outweigh.serve.guard import Gate
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
@@ -59,6 +60,9 @@ class ServeSettings:
     """Most texts in one /v1/embeddings request (one embedder batch)."""
     default_max_tokens: int = 256
     """Answer length when the request gives no `max_tokens`."""
+    load: LoadOptions | None = None
+    """Device, dtype and quantization of the local model and the embedder (`--device`,
+    `--dtype`, `--load-in`); None takes the environment's, else auto."""
 
     def validate(self) -> None:
         """Raise InputError naming the flag when a value is out of range."""
