@@ -172,13 +172,8 @@ def quantization_config(load_in: str, compute_dtype: Any) -> Any:
     """bitsandbytes settings: 4bit is QLoRA's (Dettmers et al. 2023, arxiv.org/abs/2305.14314):
     nf4 weights, the absmax constants quantized again (double quantization, ~0.37 bit/param
     saved), matmuls in `compute_dtype`; 8bit is LLM.int8()."""
-    import logging
-
     from transformers import BitsAndBytesConfig
 
-    # bitsandbytes warns on every CPU load that the optional `kernels` package is missing; it
-    # only speeds up the CPU 4-bit matmul, and a warning per load is noise in a CLI.
-    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     if load_in == "4bit":
         return BitsAndBytesConfig(
             load_in_4bit=True,

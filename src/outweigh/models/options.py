@@ -8,6 +8,7 @@ into what this machine has; nothing here imports torch until then.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import re
 from dataclasses import dataclass
 
@@ -26,6 +27,11 @@ GPU_EXTRA = "pip install 'outweigh[gpu]'"
 """What installs bitsandbytes (and nothing else) for 4-bit / 8-bit loading and QLoRA."""
 
 _CUDA_N = re.compile(r"^cuda:\d{1,3}$")
+
+# bitsandbytes (imported by PEFT whenever it is installed) warns on CPU that the optional
+# `kernels` package is missing; it only speeds up the CPU 4-bit matmul, and a warning on every
+# command is noise in a CLI.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 
 def require_bitsandbytes(flag: str) -> None:
