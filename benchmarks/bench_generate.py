@@ -3,8 +3,11 @@
 1. `outweigh ask --no-rag` path (Engine.ask -> LocalBackend) vs raw `transformers.generate`
    on the same rendered prompt, greedy, same max_new_tokens: tokens/s ratio (target >= 0.95).
 2. Model load: first load (GGUF dequantize + save) vs cached safetensors load.
+3. `--dtype bf16` vs fp32 on CPU: decode tokens/s (same prompt, greedy, interleaved rounds) and
+   the weights' bytes in memory.
 
 Run: .venv/bin/python benchmarks/bench_generate.py [--model smollm2-135m] [--rounds 5]
+     .venv/bin/python benchmarks/bench_generate.py --only dtype   # part 3 alone
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from pathlib import Path
 import torch
 
 from outweigh import AskOptions, Engine
+from outweigh.generate.base import GenerationRequest
 from outweigh.generate.local import LocalBackend
-from outweigh.models import load
+from outweigh.models import LoadOptions, load
 from outweigh.settings import Paths
 
 PROMPT = "Write a short story about a lighthouse keeper and a storm."
@@ -70,14 +74,44 @@ def bench_load(model: str) -> None:
     print(f"load: {model}: first (dequantize + cache) {first:6.1f} s, cached {cached:5.2f} s")
 
 
+def bench_dtype(model: str, rounds: int, max_tokens: int) -> None:
+    """fp32 (the CPU default) against bf16 (`--dtype bf16`), both on CPU."""
+    backends = {
+        d: LocalBackend(load(model, options=LoadOptions(device="cpu", dtype=d)))
+        for d in ("fp32", "bf16")
+    }
+    request = GenerationRequest(
+        messages=[{"role": "user", "content": PROMPT}], max_tokens=max_tokens, temperature=0.0
+    )
+    speeds: dict[str, list[float]] = {d: [] for d in backends}
+    for b in backends.values():
+        b.generate(request)  # warm-up
+    for _ in range(rounds):  # interleaved, so machine noise hits both alike
+        for d, b in backends.items():
+            t0 = time.perf_counter()
+            gen = b.generate(request)
+            speeds[d].append(gen.completion_tokens / (time.perf_counter() - t0))
+    print(f"dtype on CPU: {model}, greedy, {max_tokens} new tokens, median of {rounds}")
+    for d, b in backends.items():
+        weights = sum(p.numel() * p.element_size() for p in b.loaded.model.parameters())
+        print(f"  {d}  {statistics.median(speeds[d]):7.1f} tok/s   weights {weights / 1e6:7.1f} MB")
+    ratio = statistics.median(speeds["bf16"]) / statistics.median(speeds["fp32"])
+    print(f"  bf16 / fp32 speed       {ratio:7.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--only", choices=("generate", "load", "dtype"), help="run one part")
     args = ap.parse_args()
-    bench_generate(args.model, args.rounds, args.max_tokens)
-    bench_load(args.model)
+    if args.only in (None, "generate"):
+        bench_generate(args.model, args.rounds, args.max_tokens)
+    if args.only in (None, "load"):
+        bench_load(args.model)
+    if args.only in (None, "dtype"):
+        bench_dtype(args.model, args.rounds, args.max_tokens)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from outweigh.settings import DEFAULT_COLLECTION, DEFAULT_MODEL, IngestLimits, P
 if TYPE_CHECKING:
     from outweigh.adapters import AdapterRegistry
     from outweigh.memory import MemoryItem, MemoryStore
+    from outweigh.models.options import LoadOptions
 
 
 @dataclass
@@ -122,10 +123,14 @@ class Engine:
         embedder: Embedder | None = None,
         backend: Backend | None = None,
         backend_factory: Callable[[str], Backend] | None = None,
+        load: LoadOptions | None = None,
     ) -> None:
         """`backend_factory(name)` builds a backend for a model name on first use (e.g. an
-        UpstreamBackend for `--upstream`); without it, models load locally with transformers."""
+        UpstreamBackend for `--upstream`); without it, models load locally with transformers,
+        placed by `load` (device, dtype, quantization; default: the environment's, else auto),
+        and the embedder runs on the same device."""
         self.paths = paths or Paths()
+        self.load = load
         self.model = model
         self._embedder = embedder
         self._factory = backend_factory
@@ -177,7 +182,12 @@ class Engine:
             if self._embedder is None:
                 from outweigh.embed import SentenceTransformerEmbedder
 
-                self._embedder = SentenceTransformerEmbedder()
+                device = "cpu"
+                if self._factory is None and (self.load is None or self.load.device != "cpu"):
+                    from outweigh.models.options import LoadOptions
+
+                    device = (self.load or LoadOptions.from_env()).resolve().device
+                self._embedder = SentenceTransformerEmbedder(device=device)
             return self._embedder
 
     @property
@@ -226,7 +236,8 @@ class Engine:
                 from outweigh.generate.local import LocalBackend
                 from outweigh.models.loader import load
 
-                self._backends[name] = LocalBackend(load(name, self.paths), self.adapters)
+                loaded = load(name, self.paths, self.load)
+                self._backends[name] = LocalBackend(loaded, self.adapters)
             return self._backends[name]
 
     def close(self) -> None:
@@ -518,6 +529,8 @@ class Engine:
                 from outweigh.models.catalog import resolve
 
                 entry = resolve(name)  # unknown model: NotFoundError naming the choices
+                if self.load is not None:
+                    self.load.resolve()  # a --device this machine lacks: InputError
                 if options.adapter is not None:
                     from outweigh.generate.lora import check_base
 

@@ -119,3 +119,11 @@ def offline_hub() -> None:
     """Keep Hugging Face libraries off the network unless the user set `$HF_HUB_OFFLINE`; the
     bundled embedder lives in site-packages and never needs the hub."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def load_env() -> dict[str, str]:
+    """How models load, from the environment: `$OUTWEIGH_DEVICE` (auto, cpu, cuda, cuda:N),
+    `$OUTWEIGH_DTYPE` (auto, bf16, fp16, fp32) and `$OUTWEIGH_LOAD_IN` (4bit, 8bit); only the
+    ones set, stripped. `models.LoadOptions.from_env` checks the values."""
+    names = {"device": "OUTWEIGH_DEVICE", "dtype": "OUTWEIGH_DTYPE", "load_in": "OUTWEIGH_LOAD_IN"}
+    return {k: v.strip() for k, var in names.items() if (v := os.environ.get(var, "")).strip()}

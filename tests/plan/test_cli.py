@@ -247,3 +247,62 @@ def test_gpu_calibrate_exits_cleanly_without_a_gpu(
     monkeypatch.setattr(sys, "argv", ["gpu_calibrate.py"])
     assert module.main() == 0
     assert "no CUDA GPU" in capsys.readouterr().out
+
+
+TRAIN = ["plan", "qwen2.5-32b", "--seq-len", "4096", "--gpu", "rtx-pro-6000", "--json"]
+
+
+def test_seed_training_question_lora_and_qlora(cli: Callable[..., CliResult]) -> None:
+    """The seed's question: a rank-16 LoRA or QLoRA of the 32B at 4096 tokens on 96 GB."""
+    plans = {}
+    for method in ("lora", "qlora"):
+        r = cli(*TRAIN, "--train", method)
+        assert r.code == 0, r.err
+        plans[method] = d = json.loads(r.out)
+        assert d["trainable_params"] == 134_217_728
+        assert d["seq_len"] == 4096 and d["grad_checkpointing"] is True
+        parts = ("weights", "lora", "gradient", "optimizer", "activation", "logits", "overhead")
+        assert d["total_bytes"] == sum(d[f"{k}_bytes"] for k in parts)
+        (fit,) = d["gpus"]
+        assert fit["gpu"] == "rtx-pro-6000" and isinstance(fit["fits"], bool)
+        assert fit["max_seq_len"] >= 4096 if fit["fits"] else fit["max_seq_len"] < 4096
+    lora, qlora = plans["lora"], plans["qlora"]
+    assert qlora["weights_bytes"] < lora["weights_bytes"] / 2  # nf4 against bf16
+    assert qlora["optimizer_bytes"] < lora["optimizer_bytes"] / 3  # 8-bit against fp32 moments
+    assert qlora["gpus"][0]["max_seq_len"] > lora["gpus"][0]["max_seq_len"]
+
+
+def test_checkpointing_off_costs_activations(cli: Callable[..., CliResult]) -> None:
+    on = json.loads(cli(*TRAIN, "--train", "lora").out)
+    off = json.loads(cli(*TRAIN, "--train", "lora", "--no-grad-checkpointing").out)
+    assert off["activation_bytes"] > 10 * on["activation_bytes"]
+    assert off["gpus"][0]["max_seq_len"] < on["gpus"][0]["max_seq_len"]
+
+
+def test_training_compare_picks_per_gpu(cli: Callable[..., CliResult]) -> None:
+    r = cli(
+        "plan", "qwen2.5-32b", "qwen2.5-7b", "--compare", "--train", "qlora", "--seq-len", "8k",
+        "--gpu", "rtx-4090", "--json",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    d = json.loads(r.out)
+    assert [p["train"] for p in d["plans"]] == ["qlora", "qlora"]
+    assert d["best"]["rtx-4090"] in ("", "qwen2.5-7b:qlora", "qwen2.5-32b:qlora")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--train", "dora"], "unknown `--train` 'dora'"),
+        (["--seq-len", "4k"], "`--seq-len` is for training"),
+        (["--train", "lora", "--quant", "awq"], "drop `--quant awq`"),
+        (["--train", "lora", "--engine", "vllm"], "drop `--engine vllm`"),
+        (["--train", "lora", "--seq-len", "0"], "`--seq-len` must be at least 1"),
+        (["--train", "lora", "--seq-len", "lots"], "`--seq-len` must be a count"),
+    ],
+)
+def test_bad_training_flags_are_one_line(
+    cli: Callable[..., CliResult], args: list[str], message: str
+) -> None:
+    r = cli("plan", "qwen2.5-32b", *args)
+    assert r.code == 2 and message in r.err and r.err.count("\n") == 1, r.err

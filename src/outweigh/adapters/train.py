@@ -2,6 +2,8 @@
 
 `train_adapter` loads a private copy of the base model, wraps it with `get_peft_model`, and
 runs AdamW over the LoRA weights only (Hu et al. 2021, "LoRA", arxiv.org/abs/2106.09685).
+`method="qlora"` loads the base in nf4 with double quantization and bf16 compute, and steps
+with bitsandbytes' paged 8-bit AdamW (Dettmers et al. 2023, "QLoRA", arxiv.org/abs/2305.14314).
 A plain loop rather than transformers' Trainer: it is short, runs the same on CPU and GPU,
 and lets the loss skip the vocabulary projection for every token that has no label.
 
@@ -9,6 +11,8 @@ and lets the loss skip the vocabulary projection for every token that has no lab
 - Every `checkpoint_every` steps, and on Ctrl-C, the LoRA weights and the AdamW moments go
   to `adapters/.checkpoints/NAME/`, as safetensors; a rerun of the same command on the same
   data resumes there and takes the same steps an uninterrupted run would.
+- Gradient checkpointing (on by default on CUDA) recomputes each layer in the backward pass
+  instead of keeping its activations; gradient accumulation runs a step's batch in parts.
 - Only a finished run registers the adapter (a staging directory moved into place, then one
   row inserted), so an interrupted run never leaves a usable-looking half adapter.
 """
@@ -31,10 +35,14 @@ from outweigh.adapters.data import IGNORE, Example, collate, encode, read_rows
 from outweigh.adapters.registry import AdapterInfo, AdapterRegistry
 from outweigh.errors import InputError
 from outweigh.generate.lora import PEFT_NOISE
+from outweigh.models.options import LoadOptions, require_bitsandbytes
 from outweigh.settings import DEFAULT_MODEL, Paths
 
 if TYPE_CHECKING:
     import torch
+
+METHODS = ("lora", "qlora")
+"""`--method` choices: LoRA over the base in `--dtype`, or QLoRA over an nf4 base."""
 
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 """Attention projections: the original LoRA recipe (Hu et al. 2021, sec. 7.1), and enough to
@@ -76,6 +84,21 @@ class TrainConfig:
     """Steps between checkpoints."""
     resume: bool = True
     """Resume from a checkpoint of the same name, data and settings, if there is one."""
+    method: str = "lora"
+    """`--method`: lora (base weights in `dtype`, torch AdamW) or qlora (base in nf4 with double
+    quantization, bf16 compute, bitsandbytes' paged 8-bit AdamW; needs bitsandbytes)."""
+    device: str = "auto"
+    """`--device`: auto, cpu, cuda or cuda:N, as for inference."""
+    dtype: str = "auto"
+    """`--dtype` of the base weights (and the compute dtype under qlora): auto, bf16, fp16 or
+    fp32. LoRA weights, their gradients and AdamW's moments stay fp32 (PEFT upcasts adapters)."""
+    grad_checkpointing: bool | None = None
+    """`--grad-checkpointing/--no-grad-checkpointing`: keep only each layer's input and recompute
+    the rest in the backward pass (a third more compute, activations cut to one layer's).
+    None: on when training on CUDA, off on CPU, where memory is rarely what runs out."""
+    grad_accum: int = 1
+    """`--grad-accum`: run each step's `batch_size` rows in this many parts and add their
+    gradients; the same step as one pass, with a fraction of the activation memory."""
 
     @property
     def lora_alpha(self) -> float:
@@ -104,6 +127,19 @@ class TrainConfig:
             raise InputError("`--val-fraction` must be in [0, 0.5)")
         if self.warmup_steps < 0 or self.checkpoint_every < 1:
             raise InputError("`warmup_steps` must be >= 0 and `checkpoint_every` >= 1")
+        if self.method not in METHODS:
+            raise InputError(
+                f"unknown `--method` {self.method!r}; choose one of: {', '.join(METHODS)}"
+            )
+        if not 1 <= self.grad_accum <= self.batch_size:
+            raise InputError("`--grad-accum` must be from 1 to `--batch-size`")
+        if self.method == "qlora":
+            require_bitsandbytes("--method qlora")
+        self.load_options().validate()
+
+    def load_options(self) -> LoadOptions:
+        """How the base loads: `device` and `dtype`, in 4 bits for qlora."""
+        return LoadOptions(self.device, self.dtype, "4bit" if self.method == "qlora" else None)
 
 
 @dataclass(frozen=True)
@@ -126,6 +162,10 @@ class TrainProgress:
     """Validation loss, on reports that follow a validation pass."""
     resumed_from: int = 0
     """Step this run resumed from; 0 for a fresh run."""
+    tokens_per_s: float = 0.0
+    """Tokens (padding excluded) per second over this process's steps."""
+    peak_vram_bytes: int | None = None
+    """torch.cuda.max_memory_allocated on the training GPU so far; None on CPU."""
 
 
 @dataclass
@@ -163,9 +203,15 @@ def train_adapter(
         fingerprint = _fingerprint(Path(data_path).expanduser(), entry.name, config)
         ckpt = paths.adapters_dir / ".checkpoints" / name
 
-        backend = LocalBackend(load(entry.name, paths))  # a private copy: LoRA goes into it
+        options = config.load_options()
+        placement = options.resolve()  # a --device this machine lacks: refused before loading
+        # A private copy: LoRA goes into it.
+        backend = LocalBackend(load(entry.name, paths, options))
         split = _split(rows, backend, config)
-        model = _wrap(backend.loaded.model, config, entry.name)
+        checkpointing = config.grad_checkpointing
+        if checkpointing is None:
+            checkpointing = placement.on_gpu
+        model = _wrap(backend.loaded.model, config, entry.name, checkpointing)
         model.peft_config["default"].base_model_name_or_path = hub_id(entry)
         pad = int(backend.tokenizer.pad_token_id)
         metrics = _run(model, split, config, pad, ckpt, fingerprint, progress)
@@ -196,7 +242,12 @@ def _run(
     import torch
 
     trainable = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=0.0)
+    opt = _optimizer(trainable, config)
+    device = model.get_base_model().get_input_embeddings().weight.device
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    tokens = 0
     per_epoch = len(_batches(split.train, config, 0))
     total = config.max_steps or config.epochs * per_epoch
     start = _restore(ckpt, fingerprint, model, opt) if config.resume else 0
@@ -218,8 +269,8 @@ def _run(
             # Dropout masks seeded per step: a resumed run takes the same steps as an
             # uninterrupted one.
             torch.manual_seed(config.seed * 100_003 + step)
-            loss = _loss(model, collate(batch, pad))
-            loss.backward()
+            loss, n = _accumulate(model, batch, pad, config.grad_accum, device)
+            tokens += n
             # Clip at 1.0, the common LoRA default (e.g. PEFT and TRL examples).
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             opt.step()
@@ -227,10 +278,11 @@ def _run(
             step += 1
             losses.append(float(loss.detach()))
             if (step % per_epoch == 0 or step == total) and split.val:
-                val_loss = _evaluate(model, split.val, pad, config.batch_size)
+                val_loss = _evaluate(model, split.val, pad, config.batch_size, device)
                 model.train()
             if progress is not None:
                 ended = step % per_epoch == 0 or step == total
+                elapsed = time.perf_counter() - t0
                 progress(
                     TrainProgress(
                         step=step,
@@ -238,9 +290,11 @@ def _run(
                         epoch=epoch + 1,
                         loss=losses[-1],
                         lr=lr,
-                        elapsed_s=time.perf_counter() - t0,
+                        elapsed_s=elapsed,
                         val_loss=val_loss if ended else None,
                         resumed_from=start,
+                        tokens_per_s=tokens / elapsed if elapsed > 0 else 0.0,
+                        peak_vram_bytes=torch.cuda.max_memory_allocated(device) if cuda else None,
                     )
                 )
             if step % config.checkpoint_every == 0 and step < total:
@@ -304,9 +358,25 @@ def _batches(train: list[Example], config: TrainConfig, epoch: int) -> list[list
     return batches
 
 
-def _wrap(base: Any, config: TrainConfig, base_name: str) -> Any:
+def _optimizer(params: list[Any], config: TrainConfig) -> Any:
+    """torch AdamW for lora; for qlora bitsandbytes' paged 8-bit AdamW: block-wise 8-bit
+    moments (Dettmers et al. 2022, arxiv.org/abs/2110.02861) in memory the driver pages to the
+    host when the GPU runs short, as QLoRA trains."""
+    if config.method == "qlora":
+        import bitsandbytes as bnb
+
+        # Paging is a CUDA feature; on CPU bitsandbytes warns and runs the plain 8-bit AdamW.
+        paged = bool(params) and params[0].device.type == "cuda"
+        adam = bnb.optim.PagedAdamW8bit if paged else bnb.optim.AdamW8bit
+        return adam(params, lr=config.lr, weight_decay=0.0)
     import torch
-    from peft import LoraConfig, get_peft_model
+
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+
+
+def _wrap(base: Any, config: TrainConfig, base_name: str, checkpointing: bool = False) -> Any:
+    import torch
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     names = {
         n.rsplit(".", 1)[-1] for n, m in base.named_modules() if isinstance(m, torch.nn.Linear)
@@ -319,6 +389,20 @@ def _wrap(base: Any, config: TrainConfig, base_name: str) -> Any:
         )
     torch.manual_seed(config.seed)  # LoRA's A is random (Kaiming), B starts at zero
     base.config.use_cache = False  # no KV cache in training: every step is one full forward
+    if config.method == "qlora":
+        # Freezes the base and casts its non-quantized parameters (norms, embeddings) to fp32
+        # for stable training, as QLoRA does; checkpointing is switched on below.
+        base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=False)
+    if checkpointing:
+        # Non-reentrant checkpointing needs no input that requires grad, which a frozen base
+        # lacks (torch.utils.checkpoint recommends it). transformers 5 renamed the method.
+        enable = getattr(base, "activation_checkpointing_enable", None)
+        if enable is not None:
+            enable({"use_reentrant": False})
+        else:
+            base.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
     lora = LoraConfig(
         r=config.rank,
         lora_alpha=config.lora_alpha,
@@ -330,6 +414,30 @@ def _wrap(base: Any, config: TrainConfig, base_name: str) -> Any:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=PEFT_NOISE, category=FutureWarning)
         return get_peft_model(base, lora)
+
+
+def _accumulate(
+    model: Any, batch: list[Example], pad: int, parts: int, device: Any
+) -> tuple[torch.Tensor, int]:
+    """Forward and backward over `batch` in `parts` micro-batches; (the step's mean loss,
+    tokens computed). Each part's loss is weighted by its share of the labelled tokens, so the
+    gradient is the one a single pass over the whole batch gives."""
+    import torch
+
+    size = -(-len(batch) // parts)
+    chunks = [collate(batch[i : i + size], pad) for i in range(0, len(batch), size)]
+    labelled = [int((c["labels"][:, 1:] != IGNORE).sum()) for c in chunks]
+    total = max(1, sum(labelled))
+    loss_sum = 0.0
+    tokens = 0
+    for chunk, n in zip(chunks, labelled, strict=True):
+        tokens += int(chunk["attention_mask"].sum())
+        if n == 0:
+            continue
+        loss = _loss(model, {k: v.to(device) for k, v in chunk.items()})
+        (loss * (n / total)).backward()
+        loss_sum += float(loss.detach()) * n
+    return torch.tensor(loss_sum / total), tokens
 
 
 def _loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -353,14 +461,14 @@ def _loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return F.cross_entropy(logits.float(), target[keep])
 
 
-def _evaluate(model: Any, val: list[Example], pad: int, batch_size: int) -> float:
+def _evaluate(model: Any, val: list[Example], pad: int, batch_size: int, device: Any) -> float:
     import torch
 
     model.eval()
     total, count = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(val), batch_size):
-            batch = collate(val[i : i + batch_size], pad)
+            batch = {k: v.to(device) for k, v in collate(val[i : i + batch_size], pad).items()}
             n = int((batch["labels"][:, 1:] != IGNORE).sum())
             total += float(_loss(model, batch)) * n
             count += n
@@ -378,9 +486,21 @@ def _lr_at(step: int, total: int, config: TrainConfig) -> float:
 def _fingerprint(data: Path, base: str, config: TrainConfig) -> str:
     """Identifies a run: a checkpoint resumes only the same data, base and settings."""
     h = hashlib.sha256(data.read_bytes())
-    settings = {k: v for k, v in asdict(config).items() if k not in ("resume", "checkpoint_every")}
+    # Settings that change no step are left out (resume, checkpoint_every, device), and so are
+    # the scale settings at their defaults, so a run checkpointed before they existed resumes.
+    defaults = asdict(TrainConfig())
+    settings = {
+        k: v
+        for k, v in asdict(config).items()
+        if k not in ("resume", "checkpoint_every", "device")
+        and not (k in _SCALE_FIELDS and v == defaults[k])
+    }
     h.update(json.dumps({"base": base, **settings}, sort_keys=True, default=str).encode())
     return h.hexdigest()
+
+
+_SCALE_FIELDS = ("method", "dtype", "grad_checkpointing", "grad_accum")
+"""TrainConfig fields added for training at scale; in a run's fingerprint only when set."""
 
 
 # -- checkpoints (safetensors only: no pickle, even for optimizer state) ----------------------
@@ -393,14 +513,25 @@ def _save_checkpoint(ckpt: Path, fingerprint: str, step: int, model: Any, opt: A
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     state = get_peft_model_state_dict(model, save_embedding_layers=False)
-    weights = {k: v.detach().contiguous() for k, v in state.items()}
+    weights = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     save_file(weights, str(tmp / "adapter.safetensors"))
+    # Every tensor of each parameter's state, nested dicts flattened to dotted keys: torch
+    # AdamW's `i.exp_avg` and `i.exp_avg_sq`, or bitsandbytes' 8-bit state1/state2 with their
+    # absmax and quantization maps (which its state_dict nests one level down).
     moments: dict[str, torch.Tensor] = {}
     steps: dict[str, float] = {}
+
+    def flatten(prefix: str, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            if isinstance(value, dict):
+                flatten(f"{prefix}.{key}", value)
+            elif hasattr(value, "contiguous"):
+                # cloned: bitsandbytes shares one quantization map between parameters
+                moments[f"{prefix}.{key}"] = value.detach().cpu().clone()
+
     for i, state in opt.state_dict()["state"].items():
-        moments[f"{i}.exp_avg"] = state["exp_avg"].contiguous()
-        moments[f"{i}.exp_avg_sq"] = state["exp_avg_sq"].contiguous()
         steps[str(i)] = float(state["step"])
+        flatten(str(i), {k: v for k, v in state.items() if k != "step"})
     save_file(moments, str(tmp / "optimizer.safetensors"))
     (tmp / "state.json").write_text(
         json.dumps({"fingerprint": fingerprint, "step": step, "adam_steps": steps})
@@ -437,14 +568,18 @@ def _restore(ckpt: Path, fingerprint: str, model: Any, opt: Any) -> int:
         set_peft_model_state_dict(model, load_file(str(ckpt / "adapter.safetensors")))
         moments = load_file(str(ckpt / "optimizer.safetensors"))
         sd = opt.state_dict()
-        sd["state"] = {
-            int(i): {
-                "step": torch.tensor(n),
-                "exp_avg": moments[f"{i}.exp_avg"],
-                "exp_avg_sq": moments[f"{i}.exp_avg_sq"],
-            }
-            for i, n in state["adam_steps"].items()
+        # torch AdamW keeps `step` as a tensor, bitsandbytes as an int
+        as_step = torch.tensor if isinstance(opt, torch.optim.AdamW) else int
+        restored: dict[int, dict[str, Any]] = {
+            int(i): {"step": as_step(n)} for i, n in state["adam_steps"].items()
         }
+        for key, value in moments.items():
+            i, *outer, name = key.split(".")
+            node = restored[int(i)]
+            for part in outer:
+                node = node.setdefault(part, {})
+            node[name] = value
+        sd["state"] = restored
         opt.load_state_dict(sd)
         return int(state["step"])
     except (OSError, ValueError, KeyError, RuntimeError):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from outweigh.cli import _load
 from outweigh.cli._app import app, console, console_err
 from outweigh.settings import DEFAULT_MODEL
 
@@ -35,11 +36,26 @@ def train(
     max_steps: int | None = typer.Option(None, "--max-steps", help="Steps; overrides --epochs."),
     batch_size: int = typer.Option(8, "--batch-size"),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore a checkpoint of an interrupted run."),
+    method: str = typer.Option(
+        "lora", "--method", help="lora, or qlora (nf4 base, paged 8-bit AdamW; bitsandbytes)."
+    ),
+    device: str | None = _load.DEVICE,
+    dtype: str | None = _load.DTYPE,
+    grad_checkpointing: bool | None = typer.Option(
+        None,
+        "--grad-checkpointing/--no-grad-checkpointing",
+        help="Recompute activations in backward [default: on with CUDA, off on CPU].",
+    ),
+    grad_accum: int = typer.Option(
+        1, "--grad-accum", help="Run each step's batch in this many parts (less memory)."
+    ),
+    max_length: int = typer.Option(512, "--max-length", help="Tokens per row; longer are cut."),
 ) -> None:
     """Train a LoRA adapter (loss on assistant tokens only) and register it when it finishes."""
     from outweigh.adapters import TrainConfig, TrainProgress, train_adapter
     from outweigh.cli._progress import detail_bar
 
+    load = _load.load_options(device, dtype)
     config = TrainConfig(
         base=base,
         rank=rank,
@@ -50,13 +66,21 @@ def train(
         max_steps=max_steps,
         batch_size=batch_size,
         resume=not fresh,
+        method=method,
+        device=load.device,
+        dtype=load.dtype,
+        grad_checkpointing=grad_checkpointing,
+        grad_accum=grad_accum,
+        max_length=max_length,
     )
     with detail_bar(f"train {name}", transient=False) as update:
         update(detail=f"loading {base}")
 
         def on_step(p: TrainProgress) -> None:
             val = f"  val {p.val_loss:.3f}" if p.val_loss is not None else ""
-            update(completed=p.step, total=p.total, detail=f"loss {p.loss:.3f}{val}")
+            vram = f"  {p.peak_vram_bytes / 2**30:.1f} GiB peak" if p.peak_vram_bytes else ""
+            detail = f"loss {p.loss:.3f}{val}  {p.tokens_per_s:,.0f} tok/s{vram}"
+            update(completed=p.step, total=p.total, detail=detail)
 
         try:
             info = train_adapter(data, name, config, progress=on_step)

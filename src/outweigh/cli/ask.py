@@ -7,6 +7,7 @@ import json
 import typer
 from rich.markup import escape
 
+from outweigh.cli import _load
 from outweigh.cli._app import app, console
 from outweigh.errors import printable
 from outweigh.settings import DEFAULT_COLLECTION, DEFAULT_MODEL
@@ -29,6 +30,9 @@ def ask(
     adapter: str | None = typer.Option(
         None, "--adapter", "-a", help="Registered LoRA adapter, or a mix like a:0.7,b:0.3."
     ),
+    device: str | None = _load.DEVICE,
+    dtype: str | None = _load.DTYPE,
+    load_in: str | None = _load.LOAD_IN,
 ) -> None:
     """Retrieve, recall the user's memories, answer within the budget, cite, and remember."""
     from outweigh.cli._progress import lazy_bar
@@ -36,7 +40,7 @@ def ask(
     from outweigh.memory.store import default_user
     from outweigh.names import check_user
 
-    engine = Engine(model=model)
+    engine = Engine(model=model, load=_load.load_options(device, dtype, load_in))
     opts = AskOptions(
         collection=collection,
         rag=not no_rag,

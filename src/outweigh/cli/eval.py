@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from outweigh.cli import _load
 from outweigh.cli._app import app, console
 
 if TYPE_CHECKING:
@@ -28,19 +29,23 @@ def eval_(
     seed: str = typer.Option("0", "--seed", help="Generation seed (decoding is greedy)."),
     k: str = typer.Option("3", "-k", help="Chunks retrieved per question for +rag."),
     max_tokens: str = typer.Option("48", "--max-tokens", help="Answer cap in tokens."),
+    device: str | None = _load.DEVICE,
+    dtype: str | None = _load.DTYPE,
+    load_in: str | None = _load.LOAD_IN,
 ) -> None:
     """Answer the suite with each config on the real models; print a table, write files."""
     from outweigh.cli._progress import bars
     from outweigh.eval import EvalOptions, load_suite, parse_specs, run_eval
     from outweigh.eval import report as rep
 
+    load = _load.load_options(device, dtype, load_in)
     specs = parse_specs(config)
     options = EvalOptions.parse(k=k, max_tokens=max_tokens, seed=seed, limit=limit)
     outs = [rep.check_output(json_out, "--json", ".json"), rep.check_output(plot, "--plot", ".png")]
     md = rep.check_output(report, "--report", ".md")
     loaded = load_suite(suite)
     with bars() as progress:
-        result = run_eval(loaded, specs, options, progress=progress)
+        result = run_eval(loaded, specs, options, progress=progress, load=load)
     console.print(table(result))
     if (line := rep.headline(result)) is not None:
         console.print(line, style="bold", highlight=False)

@@ -1,4 +1,5 @@
-"""`outweigh plan`: does MODEL fit on a GPU, and what do RAG context and LoRA adapters cost?
+"""`outweigh plan`: does MODEL fit on a GPU, what do RAG context and LoRA adapters cost, and (with
+`--train`) what does training a LoRA or QLoRA of it take?
 
 A thin shell over `outweigh.plan.plan` / `compare`. Counts are taken as text so that `16k` works
 and every bad value comes back as one `error:` line from the library, not a usage screen.
@@ -14,7 +15,7 @@ import typer
 from outweigh.cli._app import app, console
 
 if TYPE_CHECKING:  # annotations only; the planner is imported inside the command
-    from outweigh.plan import Comparison, GpuFit, Plan
+    from outweigh.plan import Comparison, GpuFit, Plan, TrainFit, TrainPlan
 
 _HELP_MODEL = (
     "Catalog name (qwen2.5-32b, llama-3.1-70b, smollm2-135m, ...), path to a config.json, or a "
@@ -113,6 +114,78 @@ def _show_plan(p: Plan) -> None:
         console.print(f"note: {note}", highlight=False)
 
 
+def _seq(fit: TrainFit) -> str:
+    return f"{fit.max_seq_len:,}" + ("*" if fit.max_seq_len_limit == "model" else "")
+
+
+def _show_train_plan(p: TrainPlan) -> None:
+    from rich.table import Table
+
+    s, b = p.spec, p.breakdown
+    ckpt = "with" if s.grad_checkpointing else "without"
+    console.print(
+        f"[bold]{p.model}[/] ({p.architecture}): {s.train} training, {_params(p.params_total)} "
+        f"params, rank {s.lora_rank} on {','.join(s.lora_targets)}: "
+        f"{p.trainable_params:,} trainable; {s.batch} x {s.context:,} tokens, {ckpt} "
+        "gradient checkpointing",
+        highlight=False,
+    )
+    rows = [
+        ("base weights", b.weights, p.weights_dtype),
+        ("LoRA weights", b.lora, f"{p.adapter_dtype}, {p.trainable_params:,} params"),
+        ("gradients", b.gradients, f"{p.adapter_dtype}, LoRA only (the base is frozen)"),
+        ("optimizer", b.optimizer, p.optimizer),
+        ("activations", b.activations, f"{p.compute_dtype}, saved for backward"),
+        ("logits + loss", b.logits, f"{p.compute_dtype} logits, fp32 upcast and log-softmax"),
+        ("overhead", b.overhead, _OVERHEAD["transformers"]),
+    ]
+    table = Table("", "size", "", title="memory of one training step", title_justify="left")
+    for name, n, note in rows:
+        table.add_row(name, _size(n), note)
+    table.add_row("[bold]total[/]", f"[bold]{_size(b.total)}[/]", "")
+    console.print(table)
+    gpus = Table("gpu", "usable", "free", "fits", "max seq (batch 1)", f"max batch @ {s.context:,}")
+    for fit in p.gpus:
+        gpus.add_row(
+            fit.gpu,
+            _size(fit.memory_bytes - fit.reserved_bytes, 1),
+            _size(fit.free_bytes, 1),
+            _yes(fit.fits),
+            _seq(fit),
+            f"{fit.max_batch:,}",
+        )
+    console.print(gpus)
+    console.print(_FOOTNOTE, highlight=False)
+    for note in p.notes:
+        console.print(f"note: {note}", highlight=False)
+
+
+def _show_train_comparison(c: Comparison) -> None:
+    from rich.table import Table
+
+    for first in c.plans[0].gpus:
+        usable = _size(first.memory_bytes - first.reserved_bytes, 1)
+        table = Table(title=f"training on {first.gpu}: {usable} usable", title_justify="left")
+        for name in ("model", "weights", "total", "free", "fits", "max seq", "max batch"):
+            table.add_column(name, justify="left" if name == "model" else "right", no_wrap=True)
+        for p in c.plans:
+            fit = next(f for f in p.gpus if f.gpu == first.gpu)
+            table.add_row(
+                p.label,
+                _size(p.breakdown.weights, 1),
+                _size(p.total_bytes, 1),
+                _size(fit.free_bytes, 1),
+                _yes(fit.fits),
+                _seq(fit),  # type: ignore[arg-type]
+                f"{fit.max_batch:,}",
+            )
+        console.print(table)
+        best = c.best.get(first.gpu, "")
+        pick = f"[bold]{best}[/], with the longest sequence" if best else "none fits"
+        console.print(f"best on {first.gpu}: {pick}", highlight=False)
+    console.print(_FOOTNOTE, highlight=False)
+
+
 def _show_comparison(c: Comparison) -> None:
     from rich.table import Table
 
@@ -186,18 +259,35 @@ def plan(
     as_json: bool = typer.Option(
         False, "--json", help="Print JSON with stable keys instead of tables."
     ),
+    train: str | None = typer.Option(
+        None, "--train", help="Plan a training step instead: lora or qlora."
+    ),
+    seq_len: str | None = typer.Option(
+        None, "--seq-len", help="Tokens per training row, with --train [default: 4096]."
+    ),
+    grad_checkpointing: bool = typer.Option(
+        True,
+        "--grad-checkpointing/--no-grad-checkpointing",
+        help="Training with gradient checkpointing.",
+    ),
 ) -> None:
     """Does MODEL fit, and what do weights, LoRA, KV (conversation and RAG) and activations cost?"""
     import json
 
     from outweigh.errors import InputError
-    from outweigh.plan import PlanSpec, parse_tokens, split_model_quant
+    from outweigh.plan import PlanSpec, parse_tokens, split_model_quant, train_plan
     from outweigh.plan import compare as do_compare
     from outweigh.plan import plan as do_plan
     from outweigh.plan.planner import parse_fraction
 
     if len(models) > 1 and not compare:
         raise InputError("give one MODEL, or `--compare` with several MODEL[:QUANT]")
+    if seq_len is not None and not train:
+        raise InputError("`--seq-len` is for training; add `--train lora|qlora` or use --context")
+    if train and plot is not None:
+        raise InputError("`--plot` draws serving plans; drop it with `--train`")
+    if train and seq_len is not None:
+        context = seq_len
     targets = tuple(t.strip() for arg in lora_targets for t in arg.split(",") if t.strip())
     specs = []
     for text in models:
@@ -207,7 +297,7 @@ def plan(
                 model=model,
                 quant=q,
                 kv_dtype=kv_dtype,
-                context=parse_tokens(context, "--context"),
+                context=parse_tokens(context, "--seq-len" if train else "--context"),
                 batch=parse_tokens(batch, "--batch"),
                 loras=parse_tokens(loras, "--loras"),
                 lora_rank=parse_tokens(lora_rank, "--lora-rank"),
@@ -220,11 +310,16 @@ def plan(
                 gpu_memory_utilization=parse_fraction(
                     gpu_memory_utilization, "--gpu-memory-utilization"
                 ),
+                train=train or "",
+                grad_checkpointing=grad_checkpointing,
             )
         )
     if compare:
         result = do_compare(specs)
         plans = list(result.plans)
+    elif train:
+        result = train_plan(specs[0])
+        plans = [result]
     else:
         result = do_plan(specs[0])
         plans = [result]
@@ -235,7 +330,9 @@ def plan(
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     elif compare:
-        _show_comparison(result)
+        (_show_train_comparison if train else _show_comparison)(result)
+    elif train:
+        _show_train_plan(result)
     else:
         _show_plan(result)
     if plot is not None and not as_json:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from outweigh.cli import _load
 from outweigh.cli._app import app, console
 
 
@@ -31,6 +32,9 @@ def serve(
     cors_origin: list[str] = typer.Option(
         [], "--cors-origin", help="A web page origin allowed to call the server from a browser."
     ),
+    device: str | None = _load.DEVICE,
+    dtype: str | None = _load.DTYPE,
+    load_in: str | None = _load.LOAD_IN,
 ) -> None:
     """Serve /v1/chat/completions, /v1/models, /v1/embeddings, documents and memories."""
     from outweigh.cli._progress import lazy_bar
@@ -49,6 +53,7 @@ def serve(
         max_queue=queue,
         allowed_hosts=tuple(allow_host),
         cors_origins=tuple(cors_origin),
+        load=_load.load_options(device, dtype, load_in),
     )
     console.print(
         f"outweigh serve on http://{host}:{port}/v1"

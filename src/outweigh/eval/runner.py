@@ -36,6 +36,7 @@ from outweigh.settings import Paths
 if TYPE_CHECKING:
     from outweigh.embed import Embedder
     from outweigh.generate.base import Backend
+    from outweigh.models.options import LoadOptions
 
 Progress = Callable[[str, int, int], None]
 """`progress(task, done, total)`: called as each answer (or ingested file) completes."""
@@ -238,11 +239,13 @@ def run_eval(
     progress: Progress | None = None,
     embedder: Embedder | None = None,
     backend_factory: Callable[[str], Backend] | None = None,
+    load: LoadOptions | None = None,
 ) -> EvalResult:
     """Evaluate every config on the suite; see the module docstring for what happens.
 
     `backend_factory(model)` builds the backend for a model name, as `Engine` takes it (e.g.
-    an upstream OpenAI-compatible server); by default models load locally, once per run.
+    an upstream OpenAI-compatible server); by default models load locally, once per run, placed
+    by `load` (device, dtype, quantization), as is the embedder.
     """
     started = time.perf_counter()
     options = options or EvalOptions()
@@ -253,7 +256,7 @@ def run_eval(
     params = _preflight(specs, paths, backend_factory)
     progress = progress or (lambda task, done, total: None)
     run_id = secrets.token_hex(4)
-    base = Engine(paths, embedder=embedder)
+    base = Engine(paths, embedder=embedder, load=load)
     collection = f"eval-{run_id}"
     ingested = False
     try:
@@ -261,7 +264,7 @@ def run_eval(
         if suite.questions and suite.docs is not None and any(s.rag for s in specs):
             ingested = True
             retrieved = _ingest(base, suite, suite.docs, collection, options.k, progress)
-        runs = _Runs(paths, specs, backend_factory)
+        runs = _Runs(paths, specs, backend_factory, load)
         records: list[Record] = []
         results: dict[str, dict[str, float | None]] = {}
         for i, spec in enumerate(specs):
@@ -357,15 +360,17 @@ class _Runs:
         paths: Paths,
         specs: list[ConfigSpec],
         factory: Callable[[str], Backend] | None,
+        load: LoadOptions | None = None,
     ) -> None:
         self.paths = paths
+        self.load = load
         self.specs = specs
         self.factory = factory
         self.loaded: dict[str, Backend] = {}
 
     def backend(self, model: str) -> Backend:
         if model not in self.loaded:
-            engine = Engine(self.paths, model=model, backend_factory=self.factory)
+            engine = Engine(self.paths, model=model, backend_factory=self.factory, load=self.load)
             self.loaded[model] = engine.backend()
         return self.loaded[model]
 

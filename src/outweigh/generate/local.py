@@ -86,7 +86,7 @@ class LocalBackend(Backend):
         enc = self.tokenizer(
             self.render(request.messages), return_tensors="pt", add_special_tokens=False
         )
-        return dict(enc)
+        return dict(enc.to(self.loaded.device))
 
     def _generate_kwargs(self, request: GenerationRequest) -> dict[str, Any]:
         import torch
@@ -141,7 +141,7 @@ class LocalBackend(Backend):
                 padding=True,
                 padding_side="left",
                 add_special_tokens=False,  # the rendered prompt already has its special tokens
-            )
+            ).to(self.loaded.device)
         width = int(enc["input_ids"].shape[1])
         longest = max(r.max_tokens for r in requests)
         specs = [r.adapter for r in requests]

@@ -2,8 +2,10 @@
 
 from outweigh.models.catalog import ModelEntry, catalog, resolve
 from outweigh.models.loader import LoadedModel, is_converted, load, pull
+from outweigh.models.options import LoadOptions
 
 __all__ = [
+    "LoadOptions",
     "LoadedModel",
     "ModelEntry",
     "catalog",

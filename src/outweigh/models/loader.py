@@ -16,6 +16,7 @@ from typing import Any
 
 from outweigh.errors import ModelLoadError
 from outweigh.models.catalog import ModelEntry, resolve
+from outweigh.models.options import LoadOptions, Resolved
 from outweigh.settings import Paths
 
 _COMPLETE = ".outweigh-complete"
@@ -32,6 +33,14 @@ class LoadedModel:
     tokenizer: Any
     context_window: int
     """max_position_embeddings from the model config."""
+    placement: Resolved | None = None
+    """Where and in what precision it was loaded; None for a model built by hand."""
+
+    @property
+    def device(self) -> Any:
+        """Where inputs go: the device of the input embeddings (the first layer under a
+        multi-GPU device map)."""
+        return self.model.get_input_embeddings().weight.device
 
 
 def cache_dir(entry: ModelEntry, paths: Paths) -> Path:
@@ -117,19 +126,23 @@ def _convert_gguf(entry: ModelEntry, target: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def load(name: str, paths: Paths | None = None) -> LoadedModel:
-    """Load a model by catalog name, local dir or hub id, converting a GGUF on first use."""
-    import torch
+def load(name: str, paths: Paths | None = None, options: LoadOptions | None = None) -> LoadedModel:
+    """Load a model by catalog name, local dir or hub id, converting a GGUF on first use.
+
+    `options` (default: the environment's, else auto) pick the device, dtype and quantization;
+    the converted cache is float32 safetensors whatever they are, and casts on load.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    placement = (options or LoadOptions.from_env()).resolve()  # refuses before anything loads
     entry = resolve(name)
     where = pull(name, paths)  # the one slow step keeps its progress bar
     hf_logging.disable_progress_bar()  # loading cached safetensors takes about a second
     hf_logging.set_verbosity_error()
     try:
         tokenizer = AutoTokenizer.from_pretrained(where)
-        model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(where, **model_kwargs(placement))
     except Exception as e:
         raise ModelLoadError(f"cannot load model {name}: {e}") from e
     model.eval()
@@ -137,4 +150,35 @@ def load(name: str, paths: Paths | None = None) -> LoadedModel:
         tokenizer.pad_token = tokenizer.eos_token
     cfg = getattr(model.config, "text_config", model.config)
     window = int(getattr(cfg, "max_position_embeddings", 2048) or 2048)
-    return LoadedModel(entry=entry, model=model, tokenizer=tokenizer, context_window=window)
+    return LoadedModel(
+        entry=entry, model=model, tokenizer=tokenizer, context_window=window, placement=placement
+    )
+
+
+def model_kwargs(placement: Resolved) -> dict[str, Any]:
+    """`from_pretrained` arguments for a placement: dtype, device map, attention, quantization."""
+    kw: dict[str, Any] = {
+        "dtype": placement.torch_dtype,
+        "attn_implementation": placement.attention,
+    }
+    if placement.device_map is not None:
+        kw["device_map"] = placement.device_map
+    if placement.load_in is not None:
+        kw["quantization_config"] = quantization_config(placement.load_in, placement.torch_dtype)
+    return kw
+
+
+def quantization_config(load_in: str, compute_dtype: Any) -> Any:
+    """bitsandbytes settings: 4bit is QLoRA's (Dettmers et al. 2023, arxiv.org/abs/2305.14314):
+    nf4 weights, the absmax constants quantized again (double quantization, ~0.37 bit/param
+    saved), matmuls in `compute_dtype`; 8bit is LLM.int8()."""
+    from transformers import BitsAndBytesConfig
+
+    if load_in == "4bit":
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=compute_dtype,
+        )
+    return BitsAndBytesConfig(load_in_8bit=True)

@@ -20,10 +20,13 @@ from outweigh.plan.planner import (
     GpuFit,
     Plan,
     PlanSpec,
+    TrainFit,
+    TrainPlan,
     compare,
     parse_tokens,
     plan,
     split_model_quant,
+    train_plan,
 )
 
 __all__ = [
@@ -33,6 +36,8 @@ __all__ = [
     "GpuFit",
     "Plan",
     "PlanSpec",
+    "TrainFit",
+    "TrainPlan",
     "compare",
     "gpus",
     "models",
@@ -41,4 +46,5 @@ __all__ = [
     "plan",
     "quants",
     "split_model_quant",
+    "train_plan",
 ]

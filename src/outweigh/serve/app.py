@@ -263,7 +263,7 @@ def build_engine(settings: ServeSettings) -> Engine:
     """The engine `outweigh serve` runs: local transformers, or generation upstream."""
     if settings.upstream:
         return Engine.upstream(settings.upstream, settings.model, settings.upstream_api_key)
-    return Engine(model=settings.model or DEFAULT_MODEL)
+    return Engine(model=settings.model or DEFAULT_MODEL, load=settings.load)
 
 
 def ready(

@@ -15,6 +15,7 @@ from outweigh.settings import IngestLimits, env_secret
 
 if TYPE_CHECKING:
     from outweigh.engine import Engine
+    from outweigh.models.options import LoadOptions
     from outweigh.serve.guard import Gate
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
@@ -68,6 +69,9 @@ class ServeSettings:
     cors_origins: tuple[str, ...] = ()
     """Web page origins (`--cors-origin http://host:port`) allowed to call the server from a
     browser; other cross-origin browser requests are a 403, uploads included."""
+    load: LoadOptions | None = None
+    """Device, dtype and quantization of the local model and the embedder (`--device`,
+    `--dtype`, `--load-in`); None takes the environment's, else auto."""
 
     def validate(self) -> None:
         """Raise InputError naming the flag when a value is out of range."""
