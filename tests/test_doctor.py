@@ -74,9 +74,10 @@ def test_orphan_and_missing_vectors_are_synced(filled, paths):
 
 
 def test_fts_out_of_step_is_rebuilt(filled, paths):
-    row = filled.conn.execute("SELECT id, text FROM chunks LIMIT 1").fetchone()
+    row = filled.conn.execute("SELECT id, text, stems FROM chunks LIMIT 1").fetchone()
     filled.conn.execute(
-        "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', ?, ?)", tuple(row)
+        "INSERT INTO chunks_fts(chunks_fts, rowid, text, stems) VALUES ('delete', ?, ?, ?)",
+        tuple(row),
     )
     assert filled.bm25(filled.collection("c"), row[1], 5) == []
     assert not _by_check(diagnose(paths, repair=False))["chunks_fts"].ok
