@@ -7,13 +7,17 @@ paragraphs; those are left out, so every document is at least 80% Cyrillic lette
 
     python examples/suite-ru/build.py [--man /usr/share/man/ru] [--out examples/suite-ru/docs]
 
-The questions (questions.jsonl) are written by hand against these documents; rerunning the
-script on the same man pages rewrites the same files.
+The questions are written by hand against these documents, in questions.tsv (gold document,
+answer, question); many use other word forms than their document (падеж, число, вид), as a
+user asks. The script writes questions.jsonl from it, accepting every spelling of the option
+that the document's header gives (-k and --kill). Rerunning it on the same man pages rewrites
+the same files.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -109,6 +113,25 @@ def main() -> None:
             path.write_text(text, encoding="utf-8")
             written += 1
     print(f"{written} documents in {args.out}")
+    n = write_questions(here / "questions.tsv", args.out, here / "questions.jsonl")
+    print(f"{n} questions in {here / 'questions.jsonl'}")
+
+
+def write_questions(tsv: Path, docs: Path, out: Path) -> int:
+    """questions.jsonl from the hand-written questions.tsv; every gold document must exist."""
+    lines = []
+    for n, row in enumerate(tsv.read_text(encoding="utf-8").splitlines(), start=1):
+        source, answer, question = row.split("\t")
+        doc = docs / source
+        if not doc.is_file():
+            raise SystemExit(f"{tsv} line {n}: no document {source}")
+        header = doc.read_text(encoding="utf-8").splitlines()[0]
+        spellings = re.findall(r"(?<![\w-])(--?[\w-]+)", header.split("параметр ")[-1])
+        answers = [answer] + [s for s in spellings if s != answer and answer.startswith("-")]
+        row = {"question": question, "answers": answers, "source": source}
+        lines.append(json.dumps(row, ensure_ascii=False))
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(lines)
 
 
 if __name__ == "__main__":

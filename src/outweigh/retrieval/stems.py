@@ -83,3 +83,51 @@ def _fold(word: str) -> str:
     """Lower case without diacritics (й -> и, ё -> е), as FTS5 indexes it."""
     decomposed = unicodedata.normalize("NFKD", word)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+NON_LATIN = {
+    "CYRILLIC": ("ru", "uk", "be", "bg", "sr", "mk", "kk", "ky", "mn", "tg", "tt", "ba", "cv"),
+    "GREEK": ("el",),
+    "ARMENIAN": ("hy",),
+    "GEORGIAN": ("ka",),
+    "ARABIC": ("ar", "fa", "ur", "ps", "ug", "sd"),
+    "HEBREW": ("he", "yi"),
+    "DEVANAGARI": ("hi", "mr", "ne", "sa"),
+    "BENGALI": ("bn", "as"),
+    "TAMIL": ("ta",),
+    "TELUGU": ("te",),
+    "KANNADA": ("kn",),
+    "MALAYALAM": ("ml",),
+    "GUJARATI": ("gu",),
+    "GURMUKHI": ("pa",),
+    "THAI": ("th",),
+    "LAO": ("lo",),
+    "KHMER": ("km",),
+    "MYANMAR": ("my",),
+    "ETHIOPIC": ("am", "ti"),
+    "SINHALA": ("si",),
+    "HANGUL": ("ko",),
+    "HIRAGANA": ("ja",),
+    "KATAKANA": ("ja",),
+    "CJK": ("zh", "ja"),
+}
+"""Unicode script -> the ISO 639-1 languages written in it; any language not listed here is
+taken to be written in Latin script (en, de, fr, es, pl, tr, vi, ...)."""
+
+
+def scripts_of(languages: frozenset[str]) -> frozenset[str]:
+    """The scripts a set of languages is written in (`languages` as a model card names them)."""
+    out = {s for s, langs in NON_LATIN.items() if languages & set(langs)}
+    if languages - {lang for langs in NON_LATIN.values() for lang in langs}:
+        out.add("LATIN")
+    return frozenset(out)
+
+
+def covers(languages: frozenset[str] | None, text: str) -> bool:
+    """Whether a model declaring `languages` knows the language `text` is mostly written in,
+    judged by script. An undeclared model, a multilingual one, and a text without letters
+    (numbers, codes) count as covered."""
+    if languages is None or "multilingual" in languages:
+        return True
+    main = dominant_script(text)
+    return not main or main in scripts_of(languages)
