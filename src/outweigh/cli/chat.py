@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from outweigh.cli._app import app, console, console_err
+from outweigh.cli._app import EMBEDDER, app, console, console_err
 from outweigh.errors import InputError, NotFoundError, OutweighError, printable
 from outweigh.settings import DEFAULT_COLLECTION, DEFAULT_MODEL
 
@@ -159,6 +159,7 @@ def chat(
     k: int = typer.Option(5, "-k", help="Chunks to retrieve when --collection is given."),
     max_tokens: int = typer.Option(200, "--max-tokens"),
     no_memory: bool = typer.Option(False, "--no-memory", help="Neither recall nor remember."),
+    embedder: str | None = EMBEDDER,
 ) -> None:
     """Talk to the model: streaming answers, history, and memory across sessions."""
     from outweigh.cli._progress import lazy_bar
@@ -176,7 +177,7 @@ def chat(
         session=session or datetime.now().strftime("chat-%Y%m%d-%H%M%S"),
         memory=not no_memory,
     )
-    engine = Engine(model=model)
+    engine = Engine(model=model, embedder=embedder)
     with lazy_bar("index") as on_sync:  # what can be refused is, before a model loads
         engine.preflight(opts, on_sync=on_sync)
     with console.status(f"loading {model}"):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from outweigh.cli._app import app, console
+from outweigh.cli._app import EMBEDDER, app, console
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -28,6 +28,7 @@ def eval_(
     seed: str = typer.Option("0", "--seed", help="Generation seed (decoding is greedy)."),
     k: str = typer.Option("3", "-k", help="Chunks retrieved per question for +rag."),
     max_tokens: str = typer.Option("48", "--max-tokens", help="Answer cap in tokens."),
+    embedder: str | None = EMBEDDER,
 ) -> None:
     """Answer the suite with each config on the real models; print a table, write files."""
     from outweigh.cli._progress import bars
@@ -40,7 +41,7 @@ def eval_(
     md = rep.check_output(report, "--report", ".md")
     loaded = load_suite(suite)
     with bars() as progress:
-        result = run_eval(loaded, specs, options, progress=progress)
+        result = run_eval(loaded, specs, options, progress=progress, embedder=embedder)
     console.print(table(result))
     if (line := rep.headline(result)) is not None:
         console.print(line, style="bold", highlight=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from outweigh.cli._app import app, console
+from outweigh.cli._app import EMBEDDER, app, console
 
 
 @app.command()
@@ -25,6 +25,7 @@ def serve(
     ),
     max_concurrent: int = typer.Option(4, help="Generations at once (raise it for vLLM)."),
     queue: int = typer.Option(16, help="Requests waiting for a slot; more get 429."),
+    embedder: str | None = EMBEDDER,
 ) -> None:
     """Serve /v1/chat/completions, /v1/models, /v1/embeddings, documents and memories."""
     from outweigh.cli._progress import lazy_bar
@@ -41,6 +42,7 @@ def serve(
         upstream_api_key=api_key_from_env(upstream_key_env, "OUTWEIGH_UPSTREAM_API_KEY"),
         max_concurrent=max_concurrent,
         max_queue=queue,
+        embedder=embedder,
     )
     console.print(
         f"outweigh serve on http://{host}:{port}/v1"

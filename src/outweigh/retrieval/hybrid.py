@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from outweigh.embed import Embedder
 from outweigh.retrieval.stems import covers
-from outweigh.retrieval.store import Collection, Store
+from outweigh.retrieval.store import Collection, Store, check_embedder
 from outweigh.retrieval.vectors import VectorStore, open_vector_store
 
 RRF_K = 60
@@ -100,6 +100,8 @@ class HybridSearcher:
 
     def search_in(self, coll: Collection, query: str, k: int, mode: str = "hybrid") -> list[Hit]:
         n = max(4 * k, CANDIDATES)
+        if mode != "bm25":
+            check_embedder(coll, self.embedder.name, self.embedder.dim)
         bm25 = self.store.bm25(coll, query, n) if mode != "dense" else []
         dense: list[int] = []
         if mode != "bm25" and query.strip():

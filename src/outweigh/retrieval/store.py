@@ -6,7 +6,7 @@ import json
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -230,12 +230,46 @@ class Store:
             (name, embedder, dim),
         )
         coll = self.collection(name)
-        if coll.embedder != embedder or coll.dim != dim:
-            raise InputError(
-                f"collection {name!r} was embedded with {coll.embedder} ({coll.dim}-d); "
-                f"use another --collection for {embedder}"
-            )
+        check_embedder(coll, embedder, dim)
         return coll
+
+    def reembed(
+        self,
+        collection: Collection,
+        embed: Callable[[list[str]], np.ndarray],
+        embedder: str,
+        dim: int,
+        on_progress: Callable[[int, int], None] | None = None,
+        batch: int = 256,
+    ) -> Collection:
+        """Replace every chunk's embedding with `embed(texts)` ((n, dim) float32) and record
+        `embedder` and `dim` on the collection, in one transaction: a crash or an error leaves
+        the old embeddings whole. `on_progress(done, total)` after each batch."""
+        ids = self.chunk_ids(collection)
+        total = len(ids)
+        with transaction(self.conn) as c:
+            for start in range(0, total, batch):
+                part = [int(i) for i in ids[start : start + batch]]
+                rows = c.execute(
+                    "SELECT id, text FROM chunks WHERE id IN (SELECT value FROM json_each(?)) "
+                    "ORDER BY id",
+                    (json.dumps(part),),
+                ).fetchall()
+                vecs = np.ascontiguousarray(embed([r["text"] for r in rows]), dtype=np.float32)
+                if vecs.shape != (len(rows), dim):
+                    raise ValueError(f"embedder gave {vecs.shape}, expected ({len(rows)}, {dim})")
+                c.executemany(
+                    "UPDATE chunks SET embedding = ? WHERE id = ?",
+                    [(vecs[i].tobytes(), r["id"]) for i, r in enumerate(rows)],
+                )
+                if on_progress is not None:
+                    on_progress(min(start + batch, total), total)
+            c.execute(
+                "UPDATE collections SET embedder = ?, dim = ? WHERE id = ?",
+                (embedder, dim, collection.id),
+            )
+            self._bump(collection.id)
+        return self.collection(collection.name)
 
     def drop_collection(self, name: str) -> None:
         coll = self.collection(name)
@@ -457,6 +491,19 @@ class Store:
                 ).fetchone()
                 self._df[w] = int(row[0]) if row else 0
         return {w: self._df[w] for w in words}
+
+
+def check_embedder(collection: Collection, embedder: str, dim: int) -> None:
+    """Refuse, in one line naming the fix, to mix vectors of another embedder into a
+    collection or to search it with them (their cosines would be meaningless)."""
+    if collection.embedder == embedder and collection.dim == dim:
+        return
+    raise InputError(
+        f"collection {collection.name!r} was embedded with {collection.embedder} "
+        f"({collection.dim}-d), not {embedder} ({dim}-d); re-embed it with "
+        f"`outweigh reindex --collection {collection.name} --embedder {embedder}`, or pass "
+        f"--embedder {collection.embedder}"
+    )
 
 
 def _doc(r: sqlite3.Row) -> DocumentRow:

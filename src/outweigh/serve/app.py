@@ -224,8 +224,10 @@ def _document(row: DocumentRow) -> Document:
 def build_engine(settings: ServeSettings) -> Engine:
     """The engine `outweigh serve` runs: local transformers, or generation upstream."""
     if settings.upstream:
-        return Engine.upstream(settings.upstream, settings.model, settings.upstream_api_key)
-    return Engine(model=settings.model or DEFAULT_MODEL)
+        return Engine.upstream(
+            settings.upstream, settings.model, settings.upstream_api_key, embedder=settings.embedder
+        )
+    return Engine(model=settings.model or DEFAULT_MODEL, embedder=settings.embedder)
 
 
 def ready(
@@ -242,6 +244,8 @@ def ready(
     settings.check_bind()
     engine = engine or build_engine(settings)
     engine.backend()  # load (or reach) the model now, so a bad one fails here, not per request
+    if settings.embedder is not None:
+        _ = engine.embedder  # a bad --embedder fails here, before the server listens
     engine.sync_all(on_sync)
     return engine
 

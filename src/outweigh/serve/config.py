@@ -59,6 +59,9 @@ class ServeSettings:
     """Most texts in one /v1/embeddings request (one embedder batch)."""
     default_max_tokens: int = 256
     """Answer length when the request gives no `max_tokens`."""
+    embedder: str | None = None
+    """sentence-transformers folder or hub id for retrieval, memory and /v1/embeddings; None
+    takes `$OUTWEIGH_EMBEDDER`, else the bundled all-MiniLM-L6-v2."""
 
     def validate(self) -> None:
         """Raise InputError naming the flag when a value is out of range."""
