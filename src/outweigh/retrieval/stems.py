@@ -75,14 +75,22 @@ def stems(text: str) -> list[str]:
     for word in words:
         algorithm = SCRIPT_STEMMERS.get(word_script(word))
         stem = _stemmer(algorithm).stemWord(word) if algorithm else word
-        out.append(_fold(stem or word))
+        out.extend(_WORD.findall(fold(stem or word)))
     return out
 
 
-def _fold(word: str) -> str:
-    """Lower case without diacritics (й -> и, ё -> е), as FTS5 indexes it."""
-    decomposed = unicodedata.normalize("NFKD", word)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+def fold(text: str) -> str:
+    """`text` lower-cased with the diacritics of Latin letters removed (é -> e), which is what
+    FTS5's `unicode61 remove_diacritics 2` does; other scripts keep theirs, so Russian й and ё
+    stay as they are (sqlite.org/fts5.html#unicode61_tokenizer)."""
+    out = []
+    for ch in unicodedata.normalize("NFC", text.casefold()):
+        if script(ch) == "LATIN":
+            base = unicodedata.normalize("NFKD", ch)
+            out.append("".join(c for c in base if not unicodedata.combining(c)))
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 NON_LATIN = {

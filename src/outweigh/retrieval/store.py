@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -14,7 +13,7 @@ import numpy as np
 from outweigh.db import connect, migrate, transaction
 from outweigh.errors import InputError, NotFoundError
 from outweigh.names import check_name
-from outweigh.retrieval.stems import stems
+from outweigh.retrieval.stems import fold, stems
 from outweigh.settings import Paths
 
 MIGRATIONS = [
@@ -144,9 +143,7 @@ _TOKEN = re.compile(r"[^\W_]+")
 
 def fts_terms(text: str) -> list[str]:
     """The terms FTS5 (`unicode61 remove_diacritics 2`) indexes for `text`, in order."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return _TOKEN.findall(plain)
+    return _TOKEN.findall(fold(text))
 
 
 @dataclass(frozen=True)
