@@ -23,6 +23,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from outweigh.eval.metrics import normalize
+
 MIN_CYRILLIC = 0.8
 """Share of letters that must be Cyrillic for a description to count as Russian."""
 MIN_WORDS = 6
@@ -128,6 +130,10 @@ def write_questions(tsv: Path, docs: Path, out: Path) -> int:
         header = doc.read_text(encoding="utf-8").splitlines()[0]
         spellings = re.findall(r"(?<![\w-])(--?[\w-]+)", header.split("параметр ")[-1])
         answers = [answer] + [s for s in spellings if s != answer and answer.startswith("-")]
+        # The eval scores answers after dropping punctuation and articles, so "-a" would be
+        # empty; such a flag is asked for with its command ("pstree -a").
+        command = source.split(".")[0]
+        answers = [a if normalize(a) else f"{command} {a}" for a in answers]
         row = {"question": question, "answers": answers, "source": source}
         lines.append(json.dumps(row, ensure_ascii=False))
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
