@@ -6,8 +6,11 @@ questions whose gold document is among the top k hits' sources. Only `Engine.ing
 `Engine.search` are used, so the same script measures an older checkout for the "before"
 column: `PYTHONPATH=OLD/src python benchmarks/bench_languages.py`.
 
+`--dense-weights 0,0.1,0.25,0.5,1` also prints hybrid's recall for each weight the dense list
+may get on a query in a language the embedder does not declare (`UNCOVERED_DENSE_WEIGHT`).
+
 Run: .venv/bin/python benchmarks/bench_languages.py [--suite examples/suite-ru ...]
-     [--embedder DIR_OR_HUB_ID]
+     [--embedder DIR_OR_HUB_ID] [--dense-weights 0,0.1,0.25,0.5,1]
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suite", type=Path, action="append", help="Suite folder (repeatable).")
     ap.add_argument("--embedder", help="Embedder folder or hub id (default: the bundled one).")
+    ap.add_argument("--dense-weights", help="Comma-separated weights to sweep, e.g. 0,0.5,1.")
     args = ap.parse_args()
     embedder = None
     if args.embedder:
@@ -61,6 +65,14 @@ def main() -> None:
             n = sum(1 for _ in (suite / "questions.jsonl").open())
             for mode, r in recall(engine, suite, "bench").items():
                 print(f"| {suite.name} | {n} | {mode} | {r[1]:.2f} | {r[5]:.2f} |")
+            for w in args.dense_weights.split(",") if args.dense_weights else []:
+                from outweigh.retrieval import hybrid
+
+                hybrid.UNCOVERED_DENSE_WEIGHT = float(w)  # the constant the searcher reads
+                r = recall(engine, suite, "bench")["hybrid"]
+                print(f"| {suite.name} | {n} | hybrid, dense w={w} | {r[1]:.2f} | {r[5]:.2f} |")
+            if args.dense_weights:
+                hybrid.UNCOVERED_DENSE_WEIGHT = 0.0
             embedder = engine.embedder  # load once, reuse for the next suite
             engine.close()
 
