@@ -168,7 +168,9 @@ class Engine:
         if self._embedder is None:
             from outweigh.embed import SentenceTransformerEmbedder
 
-            self._embedder = SentenceTransformerEmbedder(self._embedder_spec)
+            spec = self._embedder_spec
+            chosen = SentenceTransformerEmbedder(spec) if spec else SentenceTransformerEmbedder()
+            self._embedder = chosen
         return self._embedder
 
     @property
