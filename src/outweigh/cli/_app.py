@@ -14,3 +14,12 @@ app = typer.Typer(
 )
 console = Console()
 console_err = Console(stderr=True)
+
+EMBEDDER = typer.Option(
+    None,
+    "--embedder",
+    metavar="DIR_OR_HUB_ID",
+    help="sentence-transformers model folder or hub id that embeds "
+    "(default: $OUTWEIGH_EMBEDDER, else the bundled all-MiniLM-L6-v2).",
+)
+"""`--embedder`, shared by every command that embeds; None defers to the setting."""

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from outweigh.cli import _load
-from outweigh.cli._app import app, console
+from outweigh.cli._app import EMBEDDER, app, console
 from outweigh.errors import printable
 from outweigh.settings import DEFAULT_COLLECTION, DEFAULT_MODEL
 
@@ -33,6 +33,7 @@ def ask(
     device: str | None = _load.DEVICE,
     dtype: str | None = _load.DTYPE,
     load_in: str | None = _load.LOAD_IN,
+    embedder: str | None = EMBEDDER,
 ) -> None:
     """Retrieve, recall the user's memories, answer within the budget, cite, and remember."""
     from outweigh.cli._progress import lazy_bar
@@ -40,7 +41,7 @@ def ask(
     from outweigh.memory.store import default_user
     from outweigh.names import check_user
 
-    engine = Engine(model=model, load=_load.load_options(device, dtype, load_in))
+    engine = Engine(model=model, embedder=embedder, load=_load.load_options(device, dtype, load_in))
     opts = AskOptions(
         collection=collection,
         rag=not no_rag,

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from outweigh.cli import _load
-from outweigh.cli._app import app, console, console_err
+from outweigh.cli._app import EMBEDDER, app, console, console_err
 from outweigh.errors import InputError, NotFoundError, OutweighError, printable
 from outweigh.settings import DEFAULT_COLLECTION, DEFAULT_MODEL
 
@@ -163,6 +163,7 @@ def chat(
     device: str | None = _load.DEVICE,
     dtype: str | None = _load.DTYPE,
     load_in: str | None = _load.LOAD_IN,
+    embedder: str | None = EMBEDDER,
 ) -> None:
     """Talk to the model: streaming answers, history, and memory across sessions."""
     from outweigh.cli._progress import lazy_bar
@@ -180,7 +181,7 @@ def chat(
         session=session or datetime.now().strftime("chat-%Y%m%d-%H%M%S"),
         memory=not no_memory,
     )
-    engine = Engine(model=model, load=_load.load_options(device, dtype, load_in))
+    engine = Engine(model=model, embedder=embedder, load=_load.load_options(device, dtype, load_in))
     with lazy_bar("index") as on_sync:  # what can be refused is, before a model loads
         engine.preflight(opts, on_sync=on_sync)
     with console.status(f"loading {model}"):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from outweigh.cli import _load
-from outweigh.cli._app import app, console
+from outweigh.cli._app import EMBEDDER, app, console
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -32,6 +32,7 @@ def eval_(
     device: str | None = _load.DEVICE,
     dtype: str | None = _load.DTYPE,
     load_in: str | None = _load.LOAD_IN,
+    embedder: str | None = EMBEDDER,
 ) -> None:
     """Answer the suite with each config on the real models; print a table, write files."""
     from outweigh.cli._progress import bars
@@ -45,7 +46,7 @@ def eval_(
     md = rep.check_output(report, "--report", ".md")
     loaded = load_suite(suite)
     with bars() as progress:
-        result = run_eval(loaded, specs, options, progress=progress, load=load)
+        result = run_eval(loaded, specs, options, progress=progress, load=load, embedder=embedder)
     console.print(table(result))
     if (line := rep.headline(result)) is not None:
         console.print(line, style="bold", highlight=False)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from outweigh.cli._app import app, console
+from outweigh.cli._app import EMBEDDER, app, console
 
 if TYPE_CHECKING:
     from outweigh.memory import MemoryItem, MemoryStore
@@ -23,10 +23,10 @@ USER = typer.Option(
 JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
-def _store() -> MemoryStore:
+def _store(embedder: str | None = None) -> MemoryStore:
     from outweigh.engine import Engine
 
-    return Engine().memory
+    return Engine(embedder=embedder).memory
 
 
 def _user(user: str | None) -> str:
@@ -67,9 +67,11 @@ def search_memories(
     limit: int = typer.Option(10, "--limit", "-k", help="Results to show."),
     all_: bool = typer.Option(False, "--all", help="Search superseded facts too."),
     as_json: bool = JSON,
+    embedder: str | None = EMBEDDER,
 ) -> None:
-    """Hybrid BM25 + dense search over the user's facts."""
-    items = _store().search(_user(user), query, limit, include_history=all_)
+    """Hybrid BM25 + dense search over the user's facts (re-embedding those another embedder
+    wrote)."""
+    items = _store(embedder).search(_user(user), query, limit, include_history=all_)
     if as_json:
         print(json.dumps([m.to_dict() for m in items], ensure_ascii=False, indent=2))
         return
@@ -78,10 +80,13 @@ def search_memories(
 
 @memory_app.command("remember")
 def remember(
-    text: str, user: str | None = USER, session: str | None = typer.Option(None, "--session")
+    text: str,
+    user: str | None = USER,
+    session: str | None = typer.Option(None, "--session"),
+    embedder: str | None = EMBEDDER,
 ) -> None:
     """Store a fact as given (like `/remember` in `outweigh chat`)."""
-    item = _store().remember(_user(user), text, session)
+    item = _store(embedder).remember(_user(user), text, session)
     console.print(f"remembered #{item.id}: {item.text}", highlight=False, markup=False)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from outweigh.cli._app import app, console, console_err
+from outweigh.cli._app import EMBEDDER, app, console, console_err
 from outweigh.errors import printable
 from outweigh.settings import DEFAULT_COLLECTION
 
@@ -50,6 +50,7 @@ def ingest(
         help="Ray actors to start, each loading the embedding model (default: one per CPU). "
         "Implies --ray.",
     ),
+    embedder: str | None = EMBEDDER,
 ) -> None:
     """Read, chunk, embed and index documents; unchanged files are skipped."""
     from outweigh.cli._progress import detail_bar
@@ -57,7 +58,7 @@ def ingest(
     from outweigh.names import check_name
 
     check_name(collection)  # a bad name costs no embedder load
-    engine = Engine()
+    engine = Engine(embedder=embedder)
     with detail_bar("ingest") as update:
 
         def on_file(path: str, total: int) -> None:
@@ -153,13 +154,15 @@ def search(
     k: int = typer.Option(5, "-k", help="Results to show."),
     mode: str = typer.Option("hybrid", help="hybrid, bm25 or dense."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    embedder: str | None = EMBEDDER,
 ) -> None:
     """Hybrid BM25 + dense search, fused with reciprocal rank fusion."""
     from outweigh.cli._progress import lazy_bar
     from outweigh.engine import Engine
 
-    engine = Engine()
+    engine = Engine(embedder=embedder)
     if mode != "bm25":
+        engine.check_embedder(collection)
         with lazy_bar("index") as on_sync:
             engine.sync_index(collection, on_sync)
     hits = engine.search(query, collection, k, mode)
@@ -173,3 +176,21 @@ def search(
         snippet = " ".join(h.text.split())[:160]
         table.add_row(str(i), f"{h.score:.4f}", escape(printable(h.source)), escape(snippet))
     console.print(table)
+
+
+@app.command()
+def reindex(
+    collection: str = COLLECTION,
+    embedder: str | None = EMBEDDER,
+) -> None:
+    """Re-embed a collection's stored chunks with another embedder; files are not reread."""
+    from outweigh.cli._progress import detail_bar
+    from outweigh.engine import Engine
+
+    engine = Engine(embedder=embedder)
+    engine.documents(collection)  # an unknown collection is refused before the model loads
+    with console.status("loading embedder"):
+        name = engine.embedder.name
+    with detail_bar("reindex") as update:
+        n = engine.reindex(collection, lambda done, total: update(completed=done, total=total))
+    console.print(f"[bold]{collection}[/]: {n} chunks re-embedded with {escape(name)}")

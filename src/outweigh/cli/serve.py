@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from outweigh.cli import _load
-from outweigh.cli._app import app, console
+from outweigh.cli._app import EMBEDDER, app, console
 
 
 @app.command()
@@ -35,6 +35,7 @@ def serve(
     device: str | None = _load.DEVICE,
     dtype: str | None = _load.DTYPE,
     load_in: str | None = _load.LOAD_IN,
+    embedder: str | None = EMBEDDER,
 ) -> None:
     """Serve /v1/chat/completions, /v1/models, /v1/embeddings, documents and memories."""
     from outweigh.cli._progress import lazy_bar
@@ -54,6 +55,7 @@ def serve(
         allowed_hosts=tuple(allow_host),
         cors_origins=tuple(cors_origin),
         load=_load.load_options(device, dtype, load_in),
+        embedder=embedder,
     )
     console.print(
         f"outweigh serve on http://{host}:{port}/v1"

@@ -237,12 +237,13 @@ def run_eval(
     options: EvalOptions | None = None,
     paths: Paths | None = None,
     progress: Progress | None = None,
-    embedder: Embedder | None = None,
+    embedder: Embedder | str | None = None,
     backend_factory: Callable[[str], Backend] | None = None,
     load: LoadOptions | None = None,
 ) -> EvalResult:
     """Evaluate every config on the suite; see the module docstring for what happens.
 
+    `embedder`: an Embedder, or a sentence-transformers folder or hub id (None: the setting).
     `backend_factory(model)` builds the backend for a model name, as `Engine` takes it (e.g.
     an upstream OpenAI-compatible server); by default models load locally, once per run, placed
     by `load` (device, dtype, quantization), as is the embedder.

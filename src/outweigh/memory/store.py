@@ -168,8 +168,8 @@ class MemoryStore:
 
     @property
     def embedder(self) -> Embedder:
-        """The embedder, all-MiniLM-L6-v2 unless one (or a function that makes one) was given;
-        made on first use, so listing and forgetting never load a model."""
+        """The embedder: `$OUTWEIGH_EMBEDDER` or all-MiniLM-L6-v2 unless one (or a function that
+        makes one) was given; made on first use, so listing and forgetting never load a model."""
         with self._lock:
             if self._embedder is None:
                 from outweigh.embed import SentenceTransformerEmbedder

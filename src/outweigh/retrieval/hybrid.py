@@ -2,6 +2,13 @@
 
 BM25 finds exact names, codes and rare words that a small embedder blurs; dense finds
 paraphrases that share no words with the query. RRF needs no score calibration between them.
+
+Fusion must never fall below the better retriever. An embedder ranks close to noise in a
+language it was not trained on (all-MiniLM-L6-v2 on Russian: recall@5 0.51 against BM25's
+0.98), and fusing noise drags BM25 down (0.80). So the dense list gets weight
+`UNCOVERED_DENSE_WEIGHT` in the fusion when the query's script is not one of the languages
+the embedder declares (`Embedder.languages`, from its model card); docs/retrieval.md has the
+measurements behind the choice.
 """
 
 from __future__ import annotations
@@ -11,11 +18,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from outweigh.embed import Embedder
-from outweigh.retrieval.store import Collection, Store
+from outweigh.retrieval.stems import covers
+from outweigh.retrieval.store import Collection, Store, check_embedder
 from outweigh.retrieval.vectors import VectorStore, open_vector_store
 
 RRF_K = 60
 """RRF constant k=60 (Cormack, Clarke & Buettcher, SIGIR 2009): damps the head of each list."""
+
+UNCOVERED_DENSE_WEIGHT = 0.0
+"""RRF weight of the dense list for a query in a language the embedder does not declare.
+Measured on examples/suite-ru with all-MiniLM-L6-v2 (`benchmarks/bench_languages.py`):
+0.0 keeps BM25's recall@5; any weight above it lets noise displace BM25's answers. With 0.0
+the dense list still answers a query BM25 finds nothing for."""
 
 CANDIDATES = 50
 """Each retriever contributes its top max(4k, 50) before fusion."""
@@ -45,15 +59,21 @@ class Hit:
         }
 
 
-def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
-    """Fuse best-first id lists: score(d) = sum 1 / (k + rank(d)). Ties break by id.
+def rrf(
+    rankings: Sequence[Sequence[int]],
+    k: int = RRF_K,
+    weights: Sequence[float] | None = None,
+) -> list[tuple[int, float]]:
+    """Fuse best-first id lists: score(d) = sum w_i / (k + rank_i(d)) (weights default 1).
+    Ties break by id.
 
-    The result does not depend on the order of `rankings`.
+    The result does not depend on the order of `rankings` (with their weights).
     """
     parts: dict[int, list[float]] = {}
-    for ranking in rankings:
+    for i, ranking in enumerate(rankings):
+        w = 1.0 if weights is None else weights[i]
         for rank, doc in enumerate(ranking, start=1):
-            parts.setdefault(doc, []).append(1.0 / (k + rank))
+            parts.setdefault(doc, []).append(w / (k + rank))
     # fsum is exactly rounded, so the sum cannot depend on the order of the lists.
     scores = {doc: math.fsum(p) for doc, p in parts.items()}
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -80,11 +100,17 @@ class HybridSearcher:
 
     def search_in(self, coll: Collection, query: str, k: int, mode: str = "hybrid") -> list[Hit]:
         n = max(4 * k, CANDIDATES)
+        if mode != "bm25":
+            check_embedder(coll, self.embedder.name, self.embedder.dim)
         bm25 = self.store.bm25(coll, query, n) if mode != "dense" else []
         dense: list[int] = []
         if mode != "bm25" and query.strip():
             dense = [i for i, _ in self.vectors.search(coll, self.embedder.embed(query), n)]
-        fused = rrf([r for r in (bm25, dense) if r])[:k]
+        weights = [1.0, 1.0]
+        if bm25 and dense and not covers(self.embedder.languages, query):
+            weights[1] = UNCOVERED_DENSE_WEIGHT
+        lists = [(r, w) for r, w in zip((bm25, dense), weights, strict=True) if r and w > 0]
+        fused = rrf([r for r, _ in lists], weights=[w for _, w in lists])[:k]
         rows = self.store.chunks(i for i, _ in fused)
         b_rank = {c: r for r, c in enumerate(bm25, start=1)}
         d_rank = {c: r for r, c in enumerate(dense, start=1)}

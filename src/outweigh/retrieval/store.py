@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +13,7 @@ import numpy as np
 from outweigh.db import connect, migrate, transaction
 from outweigh.errors import InputError, NotFoundError
 from outweigh.names import check_name
+from outweigh.retrieval.stems import fold, stems
 from outweigh.settings import Paths
 
 MIGRATIONS = [
@@ -91,7 +91,43 @@ MIGRATIONS = [
     """
     CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, 'row');
     """,
+    # A second FTS5 column holds each chunk's Snowball stems (stems.py), so BM25 matches other
+    # word forms; the exact column keeps identifiers, numbers and names. `stems` is NULL until
+    # computed: `Store` backfills it from the chunk text when it opens (stemming is Python).
+    """
+    ALTER TABLE chunks ADD COLUMN stems TEXT;
+    DROP TABLE chunks_vocab;
+    DROP TRIGGER chunks_ai;
+    DROP TRIGGER chunks_ad;
+    DROP TABLE chunks_fts;
+    CREATE VIRTUAL TABLE chunks_fts USING fts5(
+      text, stems, content='chunks', content_rowid='id',
+      tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+      INSERT INTO chunks_fts(rowid, text, stems) VALUES (new.id, new.text, new.stems);
+    END;
+    CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+      INSERT INTO chunks_fts(chunks_fts, rowid, text, stems)
+        VALUES ('delete', old.id, old.text, old.stems);
+    END;
+    CREATE TRIGGER chunks_au AFTER UPDATE OF text, stems ON chunks BEGIN
+      INSERT INTO chunks_fts(chunks_fts, rowid, text, stems)
+        VALUES ('delete', old.id, old.text, old.stems);
+      INSERT INTO chunks_fts(rowid, text, stems) VALUES (new.id, new.text, new.stems);
+    END;
+    INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');
+    CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, 'row');
+    """,
 ]
+
+BM25_WEIGHTS = (1.0, 1.0)
+"""FTS5 `bm25()` column weights (text, stems). A word in the query's own form matches both
+columns, another form of it only the stems: an exact match (an identifier, a number, a name,
+the very word) thus scores about twice a stem-only one and ranks first."""
+
+BACKFILL_BATCH = 2000
+"""Chunks stemmed per transaction while an older db's `stems` column is filled."""
 
 POSTING_BUDGET = 50_000
 """BM25 scores every chunk that holds any query term, so a query's cost grows with its words'
@@ -107,9 +143,7 @@ _TOKEN = re.compile(r"[^\W_]+")
 
 def fts_terms(text: str) -> list[str]:
     """The terms FTS5 (`unicode61 remove_diacritics 2`) indexes for `text`, in order."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return _TOKEN.findall(plain)
+    return _TOKEN.findall(fold(text))
 
 
 @dataclass(frozen=True)
@@ -148,12 +182,28 @@ class Store:
         self.paths = paths or Paths()
         self.conn = conn or connect(self.paths.db)
         migrate(self.conn, "retrieval", MIGRATIONS)
+        self._backfill_stems()
         self._df: dict[str, int] = {}
         """Document frequencies read so far, valid while `_df_stamp` is current."""
         self._df_stamp = -1
 
     def close(self) -> None:
         self.conn.close()
+
+    def _backfill_stems(self) -> None:
+        """Stem the chunks that have no stems yet (a db from before migration 4, or rows
+        written by an older outweigh), in batches; the update trigger re-indexes each."""
+        while True:
+            rows = self.conn.execute(
+                "SELECT id, text FROM chunks WHERE stems IS NULL LIMIT ?", (BACKFILL_BATCH,)
+            ).fetchall()
+            if not rows:
+                return
+            with transaction(self.conn) as c:
+                c.executemany(
+                    "UPDATE chunks SET stems = ? WHERE id = ? AND stems IS NULL",
+                    [(" ".join(stems(r["text"])), r["id"]) for r in rows],
+                )
 
     # -- collections ----------------------------------------------------------------------
     def collections(self) -> list[Collection]:
@@ -180,12 +230,46 @@ class Store:
             (name, embedder, dim),
         )
         coll = self.collection(name)
-        if coll.embedder != embedder or coll.dim != dim:
-            raise InputError(
-                f"collection {name!r} was embedded with {coll.embedder} ({coll.dim}-d); "
-                f"use another --collection for {embedder}"
-            )
+        check_embedder(coll, embedder, dim)
         return coll
+
+    def reembed(
+        self,
+        collection: Collection,
+        embed: Callable[[list[str]], np.ndarray],
+        embedder: str,
+        dim: int,
+        on_progress: Callable[[int, int], None] | None = None,
+        batch: int = 256,
+    ) -> Collection:
+        """Replace every chunk's embedding with `embed(texts)` ((n, dim) float32) and record
+        `embedder` and `dim` on the collection, in one transaction: a crash or an error leaves
+        the old embeddings whole. `on_progress(done, total)` after each batch."""
+        ids = self.chunk_ids(collection)
+        total = len(ids)
+        with transaction(self.conn) as c:
+            for start in range(0, total, batch):
+                part = [int(i) for i in ids[start : start + batch]]
+                rows = c.execute(
+                    "SELECT id, text FROM chunks WHERE id IN (SELECT value FROM json_each(?)) "
+                    "ORDER BY id",
+                    (json.dumps(part),),
+                ).fetchall()
+                vecs = np.ascontiguousarray(embed([r["text"] for r in rows]), dtype=np.float32)
+                if vecs.shape != (len(rows), dim):
+                    raise ValueError(f"embedder gave {vecs.shape}, expected ({len(rows)}, {dim})")
+                c.executemany(
+                    "UPDATE chunks SET embedding = ? WHERE id = ?",
+                    [(vecs[i].tobytes(), r["id"]) for i, r in enumerate(rows)],
+                )
+                if on_progress is not None:
+                    on_progress(min(start + batch, total), total)
+            c.execute(
+                "UPDATE collections SET embedder = ?, dim = ? WHERE id = ?",
+                (embedder, dim, collection.id),
+            )
+            self._bump(collection.id)
+        return self.collection(collection.name)
 
     def drop_collection(self, name: str) -> None:
         coll = self.collection(name)
@@ -252,10 +336,10 @@ class Store:
             )
             doc_id = int(cur.lastrowid or 0)
             c.executemany(
-                "INSERT INTO chunks (document_id, collection_id, ord, text, start, end, embedding)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO chunks (document_id, collection_id, ord, text, start, end, embedding,"
+                " stems) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (doc_id, collection.id, i, t, s, e, vecs[i].tobytes())
+                    (doc_id, collection.id, i, t, s, e, vecs[i].tobytes(), " ".join(stems(t)))
                     for i, (t, s, e) in enumerate(chunks)
                 ],
             )
@@ -342,16 +426,27 @@ class Store:
         }
 
     def bm25(self, collection: Collection, query: str, limit: int) -> list[int]:
-        """Chunk ids best-first by BM25 (FTS5 defaults k1=1.2, b=0.75; one column, weight 1).
+        """Chunk ids best-first by BM25 (FTS5 defaults k1=1.2, b=0.75) over two columns: the
+        exact terms and their stems, weighted by `BM25_WEIGHTS`.
 
         The query is reduced to its words, each quoted and OR-ed, so FTS5 syntax in user text
         (quotes, NEAR, column filters, `*`) is matched literally and can never error. Words
-        are kept rarest first within `POSTING_BUDGET`.
+        and stems are kept rarest first within `POSTING_BUDGET`.
         """
-        words = self._within_budget(list(dict.fromkeys(fts_terms(query)))[:64])
-        if not words:
+        exact = list(dict.fromkeys(fts_terms(query)))[:64]
+        stemmed = list(dict.fromkeys(stems(query)))[:64]
+        keep = set(self._within_budget(list(dict.fromkeys(exact + stemmed))))
+        exact = [w for w in exact if w in keep]
+        stemmed = [w for w in stemmed if w in keep]
+        if not exact and not stemmed:
             return []
-        match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+        parts = [
+            f"{{{column}}} : (" + " OR ".join('"' + w.replace('"', '""') + '"' for w in words) + ")"
+            for column, words in (("text", exact), ("stems", stemmed))
+            if words
+        ]
+        match = " OR ".join(parts)
+        rank = "bm25(chunks_fts, {}, {})".format(*BM25_WEIGHTS)
         # The FTS index spans every collection. Rank without looking at the chunks table
         # (a row lookup per match costs a third of the query), then keep this collection's:
         # with one collection that is the answer; if others crowd it out, filter in SQL.
@@ -359,8 +454,7 @@ class Store:
         ranked = [
             int(r[0])
             for r in self.conn.execute(
-                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
-                "ORDER BY bm25(chunks_fts) LIMIT ?",
+                f"SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY {rank} LIMIT ?",
                 (match, wide),
             )
         ]
@@ -369,8 +463,7 @@ class Store:
             return [i for i in ranked if i in mine][:limit]
         rows = self.conn.execute(
             "SELECT f.rowid FROM chunks_fts f JOIN chunks ch ON ch.id = f.rowid "
-            "WHERE chunks_fts MATCH ? AND ch.collection_id = ? "
-            "ORDER BY bm25(chunks_fts) LIMIT ?",
+            f"WHERE chunks_fts MATCH ? AND ch.collection_id = ? ORDER BY {rank} LIMIT ?",
             (match, collection.id, limit),
         ).fetchall()
         return [int(r[0]) for r in rows]
@@ -407,6 +500,19 @@ class Store:
                 ).fetchone()
                 self._df[w] = int(row[0]) if row else 0
         return {w: self._df[w] for w in words}
+
+
+def check_embedder(collection: Collection, embedder: str, dim: int) -> None:
+    """Refuse, in one line naming the fix, to mix vectors of another embedder into a
+    collection or to search it with them (their cosines would be meaningless)."""
+    if collection.embedder == embedder and collection.dim == dim:
+        return
+    raise InputError(
+        f"collection {collection.name!r} was embedded with {collection.embedder} "
+        f"({collection.dim}-d), not {embedder} ({dim}-d); re-embed it with "
+        f"`outweigh reindex --collection {collection.name} --embedder {embedder}`, or pass "
+        f"--embedder {collection.embedder}"
+    )
 
 
 def _doc(r: sqlite3.Row) -> DocumentRow:

@@ -262,8 +262,12 @@ def _document(state: ServerState, row: DocumentRow) -> Document:
 def build_engine(settings: ServeSettings) -> Engine:
     """The engine `outweigh serve` runs: local transformers, or generation upstream."""
     if settings.upstream:
-        return Engine.upstream(settings.upstream, settings.model, settings.upstream_api_key)
-    return Engine(model=settings.model or DEFAULT_MODEL, load=settings.load)
+        return Engine.upstream(
+            settings.upstream, settings.model, settings.upstream_api_key, embedder=settings.embedder
+        )
+    return Engine(
+        model=settings.model or DEFAULT_MODEL, embedder=settings.embedder, load=settings.load
+    )
 
 
 def ready(
@@ -280,6 +284,8 @@ def ready(
     settings.check_bind()
     engine = engine or build_engine(settings)
     engine.backend()  # load (or reach) the model now, so a bad one fails here, not per request
+    if settings.embedder is not None:
+        _ = engine.embedder  # a bad --embedder fails here, before the server listens
     engine.sync_all(on_sync)
     return engine
 

@@ -72,6 +72,9 @@ class ServeSettings:
     load: LoadOptions | None = None
     """Device, dtype and quantization of the local model and the embedder (`--device`,
     `--dtype`, `--load-in`); None takes the environment's, else auto."""
+    embedder: str | None = None
+    """sentence-transformers folder or hub id for retrieval, memory and /v1/embeddings; None
+    takes `$OUTWEIGH_EMBEDDER`, else the bundled all-MiniLM-L6-v2."""
 
     def validate(self) -> None:
         """Raise InputError naming the flag when a value is out of range."""
