@@ -11,6 +11,7 @@ RRF, but scoped to one user's facts and with two differences that suit short fac
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
@@ -40,6 +41,27 @@ CANDIDATES = 50
 
 MEMORY_HEADER_TOKENS = 16
 """What the memory heading ("Facts about me:") and its spacing cost in the prompt."""
+
+
+PAST_MARK = "(in the past, no longer true)"
+"""Written before a superseded fact in the prompt, when a question asks about the past."""
+
+_PAST = re.compile(
+    r"\b(?:before|previously|used to|formerly|in the past|earlier|originally|at first|"
+    r"prior to|former|(?:my|our) (?:old|previous|last|first)|back then|until)\b",
+    re.IGNORECASE,
+)
+
+
+def wants_past(query: str) -> bool:
+    """Whether a question asks about how things were ("Where did I live before?"): then
+    superseded facts may be recalled too, each marked as past (`prompt_line`)."""
+    return _PAST.search(query) is not None
+
+
+def prompt_line(item: MemoryItem) -> str:
+    """How a recalled fact reads in the prompt: current ones as said, past ones marked."""
+    return item.text if item.current else f"{PAST_MARK} {item.text}"
 
 
 def hybrid(
