@@ -55,6 +55,8 @@ GENERIC = _wordset(
     "name favorite favourite number age job work address kind type much many long old"
 )
 """Attributes, not things: "my name", "my job" are about the user, whoever holds them."""
+_NOT_SHARED = _wordset("name favorite favourite number kind type much many long old")
+"""Words a question and an unrelated memory share without being about the same thing."""
 
 
 def personal_question(text: str) -> bool:
@@ -99,7 +101,7 @@ def about(question: str, memory: str, cosine: float) -> bool:
         owner = _owner(memory)
         if owner is not None and owner != thing:
             return False
-    shared = (_stems(question) - GENERIC) & stems
+    shared = (_stems(question) - _NOT_SHARED) & stems
     return cosine >= RELEVANT_COSINE or bool(shared)
 
 

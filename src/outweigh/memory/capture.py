@@ -37,7 +37,7 @@ STOPWORDS = _wordset(
     "a an the i me my mine our ours we us you your is are was were be been am 's s do does did "
     "what which who whom whose where when why how to of in on at for with about from by and or "
     "that this these those it its there here have has had tell know remember please can could "
-    "would will should"
+    "would will should m ve re ll d"
 )
 """Words that say nothing about *which* fact is meant. Dropped from BM25 queries (otherwise
 "my" matches every memory) and from the content signature that finds near-duplicates."""
@@ -154,7 +154,8 @@ _WHEN = re.compile(
 _CALL_ME = re.compile(r"^(?:please\s+)?call me\s+(?P<pred>\S.*)$", re.IGNORECASE)
 
 _TRANSIENT_AM = re.compile(
-    r"^(?:wondering|curious|trying|looking|asking|going|gonna|about to|not sure|unsure|sorry|"
+    r"^(?:(?:a bit|a little|kind of|sort of|quite|rather|pretty|so|very|really|just)\s+)*"
+    r"(?:wondering|curious|trying|looking|asking|going|gonna|about to|not sure|unsure|sorry|"
     r"glad|happy to|here|back|done|confused|thinking|working on|stuck|getting|having|"
     r"just|so|very|really|afraid|ready|writing|reading|using|feeling|tired|bored|fine|ok|okay|"
     r"good|great|well|hungry|busy|late|in a hurry|on my way|planning|hoping|interested in)\b",
@@ -199,8 +200,7 @@ WITHHELD = "[withheld: a secret]"
 
 _CHANGE = re.compile(
     r"\b(?:now|no longer|not anymore|anymore|any more|these days|nowadays|instead|changed|"
-    r"switched|moved|rescheduled|postponed|replaced|renamed|new|became|become|quit|left|"
-    r"stopped|started|since|recently|updated)\b",
+    r"switched|moved|rescheduled|postponed|replaced|renamed|new|updated)\b",
     re.IGNORECASE,
 )
 """Words that say a fact replaces an earlier one ("I have just moved to Pskov", "my dentist
@@ -397,6 +397,7 @@ def _core(clause: str) -> str:
     s = _LEADING_FILLER.sub("", clause.strip()).strip()
     s = _LEADING_TIME.sub("", s).strip().replace("’", "'")
     s = _LEADING_PHRASE.sub("", s)
+    s = re.sub(r"\s+(?:these days|nowadays|currently)\b", "", s, flags=re.I)
     s = re.sub(r"\b(i|we)'ve\b", r"\1 have", s, flags=re.I)
     s = re.sub(r"\bi'm\b", "I am", s, flags=re.I)
     s = re.sub(r"\bwe're\b", "we are", s, flags=re.I)
@@ -486,7 +487,8 @@ def subject_of(statement: str) -> str | None:
     if m := _MY.match(s):
         thing = _normalise(m.group("x"))
         verb, pred = m.group("verb").lower(), m.group("pred").strip()
-        if verb in ("lives", "live") or (verb == "moved" and re.match(r"^(?:to|from)\b", pred)):
+        moved = verb == "moved" and re.match(r"^(?:to|from|in|back|away|abroad|out)\b", pred)
+        if verb in ("lives", "live") or moved:
             return f"{thing}:residence"
         if verb in ("works", "work"):
             return f"{thing}:work"
@@ -578,23 +580,42 @@ appointment is on the 14th." at 0.6, a statement and an unrelated fact of the sa
 0.3 (docs/memory.md)."""
 
 
+SAME_STATE_COSINE = 0.5
+"""Least cosine for two "I am ..." statements with no shared word to be the same state, so
+"I'm fully vegan now" replaces "I am a vegetarian" but not "I am allergic to shellfish"."""
+
+
 def change_cue(text: str) -> bool:
     """Whether a statement says something changed ("now", "no longer", "moved", "instead")."""
     return _CHANGE.search(text) is not None
 
 
-def changed_thing(text: str) -> str | None:
-    """What a statement says has changed: the object of "changed/moved/replaced my X", else
-    the X of "my new X is" or "my X ...", else None (the statement is about the user)."""
+def changed_thing(text: str) -> tuple[str | None, bool]:
+    """What a statement says has changed, and whether the statement names it as the changed
+    thing: the object of "changed/moved/replaced my X" or "my new X is" (named), else the X
+    of "my X ..." or "the X is ..." (not named), else None (the statement is about the user)."""
     s = _core(text)
     for pattern in (_CHANGED_OBJECT, _NEW_OBJECT):
         if m := pattern.search(s):
-            return _head(m.group("obj"))
+            return _head(m.group("obj")), True
     if m := _MY.match(s):
-        return _head(m.group("x"))
+        return _head(m.group("x")), False
     if m := _THE.match(s):
-        return _head(m.group("x"))
-    return None
+        return _head(m.group("x")), False
+    return None, False
+
+
+def kept_name(old: str, new: str) -> str | None:
+    """The "my sister Marta" span of `old` when `new` replaces it without the name: the name
+    is still true after "my sister moved to Geneva", so it stays as its own current fact."""
+    m = _MY.match(_core(old))
+    if m is None:
+        return None
+    names = [w for w in re.findall(r"[\w'’]+", m.group("x")) if w[:1].isupper()]
+    if not names or all(n.lower() in new.lower() for n in names):
+        return None
+    span = re.search(r"\b(?:my|our)\s+" + re.escape(m.group("x").strip(" ,")), old, re.I)
+    return span.group(0) if span else None
 
 
 def _head(phrase: str) -> str | None:
@@ -646,16 +667,27 @@ def decide(fact: Fact, candidates: Sequence[Candidate]) -> Decision:
                 return Decision("UPDATE", c.id, "same subject")
     if not change_cue(fact.text):
         return Decision("ADD")
-    thing, words = changed_thing(fact.text), _stems(fact.text) - _CUE_WORDS
+    thing, named = changed_thing(fact.text)
+    words = _stems(fact.text) - _CUE_WORDS - NEGATIONS
     best: Candidate | None = None
     for c in candidates:
         if c.cosine is not None and c.cosine < CHANGE_FLOOR:
             continue
+        shared = words & _stems(c.text)
         if thing is not None:
-            related = thing in _stems(c.text)
+            # "changed my phone number": that thing; "my daughter ... now": a same thing
+            # statement that also shares a word or the slot ("is", "residence").
+            same_slot = (
+                c.subject is not None
+                and fact.subject is not None
+                and (c.subject.split(":")[-1] == fact.subject.split(":")[-1])
+            )
+            related = thing in _stems(c.text) and (named or bool(shared - {thing}) or same_slot)
         elif _about_me(fact.text) and _about_me(c.text):
             same_slot = c.subject is None or c.subject == fact.subject
-            related = bool(words & _stems(c.text)) and same_slot
+            both_am = _I_AM.match(_core(fact.text)) and _I_AM.match(_core(c.text))
+            close = c.cosine is not None and c.cosine >= SAME_STATE_COSINE
+            related = same_slot and (bool(shared) or bool(both_am and close))
         else:
             related = False
         if related and (best is None or (c.cosine or 0.0) > (best.cosine or 0.0)):

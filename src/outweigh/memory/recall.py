@@ -48,7 +48,7 @@ PAST_MARK = "(in the past, no longer true)"
 
 _PAST = re.compile(
     r"\b(?:before|previously|used to|formerly|in the past|earlier|originally|at first|"
-    r"prior to|former|(?:my|our) (?:old|previous|last|first)|back then|until)\b",
+    r"prior to|former|(?:my|our) (?:old|previous|last|first)|back then|until|use to)\b",
     re.IGNORECASE,
 )
 
@@ -80,12 +80,15 @@ def hybrid(
     benchmark). The caller holds the store's lock and has checked `user`.
     """
     conn = store.conn
-    state = " AND m.valid_until IS NULL" if current else ""
-    bm25 = _bm25(store, user, query, state) if mode != "dense" else []
-    dense = _dense(store, user, query, state, floor) if mode != "bm25" else []
-    fused = rrf([r for r in (bm25, dense) if r])[:limit]
+    bm25 = _bm25(store, user, query, "") if mode != "dense" else []
+    dense = _dense(store, user, query, "", floor) if mode != "bm25" else []
+    fused = rrf([r for r in (bm25, dense) if r])
+    if current:
+        fused = _to_current(conn, user, fused)
+    fused = fused[:limit]
     if not fused:
         return []
+    state = " AND m.valid_until IS NULL" if current else ""
     ids = [i for i, _ in fused]
     marks = ",".join("?" * len(ids))
     rows = conn.execute(
@@ -93,6 +96,51 @@ def hybrid(
     ).fetchall()
     by_id = {int(r["id"]): r for r in rows}
     return [item_from_row(by_id[i], score) for i, score in fused if i in by_id]
+
+
+def _to_current(
+    conn: sqlite3.Connection, user: str, fused: list[tuple[int, float]]
+) -> list[tuple[int, float]]:
+    """Each hit replaced by the current fact that superseded it (following the chain), best
+    score kept, each fact once; a hit whose chain ends in a forgotten fact is dropped.
+
+    So "Where do I live?" finds "I have just moved from Tver to Pskov." through the "I live
+    in Tver." it replaced, though the two share no word; the old text never comes back."""
+    rows = conn.execute(
+        "SELECT id, superseded_by, valid_until FROM memories WHERE user = ?", (user,)
+    ).fetchall()
+    nxt = {int(r["id"]): (r["superseded_by"], r["valid_until"]) for r in rows}
+    out: dict[int, float] = {}
+    for i, score in fused:
+        seen = set()
+        while i in nxt and nxt[i][1] is not None and i not in seen:
+            seen.add(i)
+            i = nxt[i][0] if nxt[i][0] is not None else -1
+        if i in nxt and nxt[i][1] is None and i not in out:
+            out[i] = score
+    return list(out.items())
+
+
+def versions(conn: sqlite3.Connection, user: str, ids: Sequence[int]) -> dict[int, list[str]]:
+    """Each fact's text and the texts of the facts it superseded, newest first."""
+    out: dict[int, list[str]] = {}
+    for i in ids:
+        texts, frontier, seen = [], [i], set()
+        while frontier:
+            j = frontier.pop()
+            if j in seen:
+                continue
+            seen.add(j)
+            for r in conn.execute(
+                "SELECT id, text FROM memories WHERE user = ? AND (id = ? OR superseded_by = ?)",
+                (user, j, j),
+            ):
+                if int(r["id"]) == j:
+                    texts.append(r["text"])
+                else:
+                    frontier.append(int(r["id"]))
+        out[i] = texts
+    return out
 
 
 def _bm25(store: MemoryTables, user: str, query: str, state: str) -> list[int]:

@@ -36,6 +36,7 @@ from outweigh.memory.capture import (
     Fact,
     RuleExtractor,
     explicit_fact,
+    kept_name,
     subject_of,
     withhold_secrets,
 )
@@ -311,9 +312,38 @@ class MemoryStore:
         )
         if decision.action == "UPDATE" and target is not None:
             c.execute(supersede + "id = ?", (new_id, now, now, user, new_id, decision.target))
+            self._keep_name(c, user, session, int(target["id"]), fact.text, now)
         if fact.subject is not None:
             c.execute(supersede + "subject = ?", (new_id, now, now, user, new_id, fact.subject))
         return new_id
+
+    def _keep_name(
+        self, c: sqlite3.Connection, user: str, session: str | None, old: int, new: str, now: str
+    ) -> None:
+        """After "my sister moved to Geneva" replaced "my sister Marta lives in Lyon", keep
+        "my sister Marta" current: the name did not change (`capture.kept_name`)."""
+        row = c.execute("SELECT text, kind, source_turn FROM memories WHERE id = ?", (old,))
+        r = row.fetchone()
+        span = kept_name(r["text"], new) if r is not None else None
+        if span is None:
+            return
+        vec = self.embedder.embed(span)
+        c.execute(
+            "INSERT INTO memories (user, session, text, subject, kind, embedding, embedder, "
+            "created, updated, source_turn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                user,
+                session,
+                span,
+                subject_of(f"{span} is {span.split()[-1]}"),
+                r["kind"],
+                np.ascontiguousarray(vec, dtype=np.float32).tobytes(),
+                self.embedder.name,
+                now,
+                now,
+                r["source_turn"],
+            ),
+        )
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, user: str, memory_id: int | str) -> MemoryItem | None:
@@ -364,11 +394,16 @@ class MemoryStore:
 
         if not self.limits.abstain or not personal_question(question):
             return False
+        from outweigh.memory.recall import versions
+
         user = check_user(user)
-        texts = [m.text for m in recalled]
-        if not texts:
+        if not recalled:
             return True
         with self._lock:
+            # A fact answers what any of its versions did: "I have just moved to Pskov" is
+            # about "where do I live" through the "I live in Tver" it replaced.
+            chains = versions(self.conn, user, [m.id for m in recalled])
+            texts = [t for m in recalled for t in chains.get(m.id, [m.text])]
             embedder = self.embedder  # the engine's shared one: the lock guards it
             vecs = embedder.embed_batch([question, *texts])
         return not answerable(question, texts, vecs[1:], vecs[0])
