@@ -551,7 +551,7 @@ class Engine:
         if personal and self.memory.unanswerable(str(options.user), question, recalled):
             from outweigh.memory.abstain import DONT_KNOW, Fixed
 
-            backend = Fixed(backend, DONT_KNOW)
+            backend, memories, lines = Fixed(backend, DONT_KNOW), [], []
         request = GenerationRequest(
             messages=build_messages(messages, citations, rag=bool(citations), memories=lines),
             max_tokens=options.max_tokens,

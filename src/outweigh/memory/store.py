@@ -30,6 +30,7 @@ from outweigh.db import connect, migrate, transaction
 from outweigh.embed import Embedder
 from outweigh.errors import CapacityError, InputError
 from outweigh.memory.capture import (
+    WITHHELD,
     Candidate,
     Decision,
     Extractor,
@@ -221,9 +222,10 @@ class MemoryStore:
         user, session = check_user(user), check_session(session)
         text = self.check_message(text)
         facts = self.extractor.extract(text)
-        if explicit_fact(text) is None:
+        if explicit_fact(text) is None and withhold_secrets(text) != text:
+            # The reply may repeat the secret in words the check cannot see ("Noted: 4821").
             text = withhold_secrets(text)
-            reply = withhold_secrets(reply) if reply is not None else None
+            reply = WITHHELD if reply is not None else None
         turns = [("user", text)] + ([("assistant", reply)] if reply is not None else [])
         return self._write(user, session, facts, turns)
 
