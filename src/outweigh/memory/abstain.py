@@ -52,7 +52,8 @@ _THING = re.compile(
     re.IGNORECASE,
 )
 GENERIC = _wordset(
-    "name favorite favourite number age job work address kind type much many long old"
+    "name favorite favourite number age job work address kind type much many long old "
+    "hometown home city town country profession occupation living"
 )
 """Attributes, not things: "my name", "my job" are about the user, whoever holds them."""
 _NOT_SHARED = _wordset("name favorite favourite number kind type much many long old")
@@ -68,39 +69,24 @@ def personal_question(text: str) -> bool:
     return _PERSONAL.match(t) is not None and _NOT_A_FACT_QUESTION.search(t) is None
 
 
-def _thing(phrase: str) -> str | None:
-    """The head noun of a "my X" phrase, attributes dropped: "locker number" -> "locker",
-    "daughter's" -> "daughter", "name" -> None."""
-    words = [w for w in re.findall(r"[\w'’]+", phrase) if w.lower() == w or not w[:1].isupper()]
-    words = [_stem(w) for w in words if w.lower() not in ("the", "a", "an", "new", "old")]
-    while words and words[-1] in GENERIC:
-        words.pop()
-    return words[-1] if words else None
-
-
-def asked_thing(question: str) -> str | None:
-    """The thing a question names ("sister" in "What is my sister's name?"), or None when it
-    asks about the user or one of the user's attributes ("my job", "where do I live")."""
+def asked_things(question: str) -> set[str]:
+    """The things a question names ("sister" in "What is my sister's name?", "son" and
+    "study" in "What does my son study?"); empty when it asks about the user or one of the
+    user's attributes ("my job", "where do I live")."""
     m = _THING.search(question)
-    return _thing(m.group("x")) if m else None
-
-
-def _owner(text: str) -> str | None:
-    """The first thing a memory is about ("brother" in "My brother's name is Gleb", "phone" in
-    "I changed my phone number"), or None when it is only about the user."""
-    m = _THING.search(text)
-    return _thing(m.group("x")) if m else None
+    if m is None:
+        return set()
+    words = [w for w in re.findall(r"[\w'’]+", m.group("x")) if not w[:1].isupper()]
+    return {_stem(w) for w in words} - GENERIC - {"the", "a", "an", "new", "old"}
 
 
 def about(question: str, memory: str, cosine: float) -> bool:
-    """Whether `memory` is about what `question` asks (see the module docstring): a close
-    embedding or a shared content word, and no other thing of the user's in its place."""
-    thing = asked_thing(question)
+    """Whether `memory` is about what `question` asks (see the module docstring): it mentions
+    the thing the question names, if any, and is close (cosine) or shares a content word."""
     stems = _stems(memory)
-    if thing is not None and thing not in stems:
-        owner = _owner(memory)
-        if owner is not None and owner != thing:
-            return False
+    things = asked_things(question)
+    if things and not things & stems:
+        return False
     shared = (_stems(question) - _NOT_SHARED) & stems
     return cosine >= RELEVANT_COSINE or bool(shared)
 

@@ -136,7 +136,7 @@ _TRANSIENT_VERBS = _wordset(
 one of these: requests, thoughts, the conversation itself, or a one-off past event."""
 _PAST_FACTS = _wordset(
     "lived worked studied retired married divorced moved changed switched started stopped "
-    "quit joined adopted graduated"
+    "quit joined adopted graduated relocated emigrated"
 )
 """Past-tense verbs that still describe the user (a change of state that lasts); other `-ed`
 verbs narrate one-off events, kept only when they say when (see `_WHEN`)."""
@@ -151,6 +151,13 @@ _WHEN = re.compile(
 )
 """A stated time: what turns "I visited Rome" (a passing remark) into "I visited Rome in 2019"
 (a dated fact one may later ask about: "when did I ...?")."""
+_HABIT_VERBS = _wordset("go do read make get see come")
+_HABIT = re.compile(
+    r"^\w+ing\b|\b(?:every|each|on (?:\w+days|weekends)|twice|once a|(?:\w+ )?times a|"
+    r"daily|weekly|at weekends|in the (?:mornings|evenings))\b",
+    re.IGNORECASE,
+)
+"""A habit: "I go swimming", "I do yoga on Saturdays" last, where "I go to the shop" passes."""
 _CALL_ME = re.compile(r"^(?:please\s+)?call me\s+(?P<pred>\S.*)$", re.IGNORECASE)
 
 _TRANSIENT_AM = re.compile(
@@ -380,7 +387,8 @@ def clauses(text: str) -> list[str]:
         ends = [s for s, _ in cuts] + [len(sentence)]
         pieces: list[tuple[int, int]] = []
         for a, b in zip(starts, ends, strict=True):
-            if pieces and not _FIRST_PERSON_START.match(sentence[pieces[-1][0] : pieces[-1][1]]):
+            previous = _core(sentence[pieces[-1][0] : pieces[-1][1]]) if pieces else ""
+            if pieces and not re.match(_FIRST_PERSON, previous, re.I):
                 pieces[-1] = (pieces[-1][0], b)
             else:
                 pieces.append((a, b))
@@ -446,7 +454,8 @@ def is_first_person_fact(clause: str) -> bool:
         if verb == "used to":
             return bool(pred.strip())
         dated = _WHEN.search(pred) is not None
-        if verb in _TRANSIENT_VERBS and not (verb in _DATED_EVENTS and dated):
+        habit = verb in _HABIT_VERBS and _HABIT.search(pred) is not None
+        if verb in _TRANSIENT_VERBS and not (verb in _DATED_EVENTS and dated) and not habit:
             return False
         if verb.endswith("ed") and verb not in _PAST_FACTS and not dated:
             return False
@@ -522,7 +531,7 @@ def subject_of(statement: str) -> str | None:
         return None
     if parts := _i_verb(s):
         verb, pred = parts
-        if verb in ("live", "moved") and not re.search(r"\bused to\b", s, re.I):
+        if verb in ("live", "moved", "relocated") and not re.search(r"\bused to\b", s, re.I):
             # "I lived in X" is the past, not where one lives; "moved to/from" is where one lives
             return (
                 "me:residence"
@@ -601,8 +610,15 @@ def changed_thing(text: str) -> tuple[str | None, bool]:
     if m := _MY.match(s):
         return _head(m.group("x")), False
     if m := _THE.match(s):
-        return _head(m.group("x")), False
+        passive = re.search(r"\b(?:moved|rescheduled|postponed|changed)\b", s, re.I)
+        return _head(m.group("x")), passive is not None
     return None, False
+
+
+def _x_words(text: str) -> set[str]:
+    """The words of the thing a "the X ..." statement is about ("membership renewal")."""
+    m = _THE.match(_core(text))
+    return {_stem(w) for w in content_words(m.group("x"))} if m else set()
 
 
 def kept_name(old: str, new: str) -> str | None:
@@ -631,6 +647,8 @@ def _head(phrase: str) -> str | None:
 def _stem(word: str) -> str:
     """Plural and possessive folded: "appointments", "cat's" -> "appointment", "cat"."""
     w = word.lower().replace("’", "'").removesuffix("'s").removesuffix("'")
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
     return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
 
 
@@ -682,7 +700,8 @@ def decide(fact: Fact, candidates: Sequence[Candidate]) -> Decision:
                 and fact.subject is not None
                 and (c.subject.split(":")[-1] == fact.subject.split(":")[-1])
             )
-            related = thing in _stems(c.text) and (named or bool(shared - {thing}) or same_slot)
+            mentions = thing in _stems(c.text) or bool(_x_words(fact.text) & _stems(c.text))
+            related = mentions and (named or bool(shared - {thing}) or same_slot)
         elif _about_me(fact.text) and _about_me(c.text):
             same_slot = c.subject is None or c.subject == fact.subject
             both_am = _I_AM.match(_core(fact.text)) and _I_AM.match(_core(c.text))
