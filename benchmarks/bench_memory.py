@@ -7,6 +7,11 @@ Run: `.venv/bin/python benchmarks/bench_memory.py [--answers]`
 2. The cost of recall per question, next to the cost of generating the answer.
 3. With `--answers`: how often SmolLM2-135M's answer contains the fact, with memory and
    without (the bare model cannot know; the ratio is what memory buys).
+4. With `--suite DIR` (e.g. examples/suite-memory): the memory path alone, per category,
+   before any answer is generated: the statements are captured, and each question counts
+   as right when the facts the prompt would get hold a gold answer and no forbidden (stale or
+   foreign) text, or, for an abstention, when the engine would answer "I don't know".
+   `--extractor model --model NAME` captures and decides with that model instead of the rules.
 """
 
 from __future__ import annotations
@@ -120,14 +125,62 @@ def answer_table(embedder) -> None:  # type: ignore[no-untyped-def]
         engine.close()
 
 
+def suite_table(embedder, suite_dir: str, extractor: str, model: str) -> None:  # type: ignore[no-untyped-def]
+    from outweigh.eval.metrics import accuracy
+    from outweigh.eval.suite import CATEGORIES, load_suite
+    from outweigh.memory import MemoryStore, ModelExtractor
+    from outweigh.memory.recall import prompt_line
+    from outweigh.settings import Paths
+
+    suite = load_suite(suite_dir)
+    ext = None
+    if extractor == "model":
+        from outweigh.engine import Engine
+
+        ext = ModelExtractor(Engine(model=model, embedder=embedder).backend())
+    with tempfile.TemporaryDirectory() as tmp:
+        store = MemoryStore(Paths(Path(tmp)), embedder=embedder, extractor=ext)
+        t0 = time.perf_counter()
+        for step in suite.memory:
+            if not step.is_ask:
+                store.capture(step.user, step.session, step.text)
+        capture_s = (time.perf_counter() - t0) / max(1, sum(not s.is_ask for s in suite.memory))
+        right: dict[str, list[bool]] = {c: [] for c in CATEGORIES}
+        for step in suite.memory:
+            if not step.is_ask:
+                continue
+            recalled = store.recall(step.user, step.text)
+            abstains = store.unanswerable(step.user, step.text, recalled)
+            facts = " ".join(prompt_line(m) for m in recalled)
+            leak = any(accuracy(facts, [f]) for f in step.forbidden)
+            if step.abstain:
+                ok = abstains
+            else:
+                ok = not abstains and accuracy(facts, step.answers) and not leak
+            right[step.category or "facts"].append(ok)
+        store.close()
+    label = "rules" if extractor == "rules" else f"model extractor ({model})"
+    print(f"\nMemory path on {suite.name}, {label}: prompt holds the answer / engine abstains")
+    for c, oks in right.items():
+        if oks:
+            print(f"{c:14} {sum(oks):3}/{len(oks):<3} {sum(oks) / len(oks):.2f}")
+    print(f"capture: {capture_s * 1000:.0f} ms per statement")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--answers", action="store_true", help="Also generate (minutes on CPU).")
+    parser.add_argument("--suite", help="A memory suite folder: the memory path per category.")
+    parser.add_argument("--extractor", choices=("rules", "model"), default="rules")
+    parser.add_argument("--model", default="smollm2-135m", help="Model for --extractor model.")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     from outweigh.embed import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder()
+    if args.suite:
+        suite_table(embedder, args.suite, args.extractor, args.model)
+        return
     recall_table(embedder)
     if args.answers:
         answer_table(embedder)

@@ -229,8 +229,16 @@ class Engine:
         with self.lock:
             if self._memory is None:
                 from outweigh.memory import MemoryStore
+                from outweigh.settings import memory_extractor
 
-                self._memory = MemoryStore(self.paths, embedder=lambda: self.embedder)
+                extractor = None
+                if memory_extractor() == "model":
+                    from outweigh.memory import ModelExtractor
+
+                    extractor = ModelExtractor(lambda: self.backend())
+                self._memory = MemoryStore(
+                    self.paths, embedder=lambda: self.embedder, extractor=extractor
+                )
             return self._memory
 
     @property
@@ -627,14 +635,16 @@ class Engine:
                 "window; shorten it or lower max_tokens"
             )
         memories: list[MemoryItem] = []
+        lines: list[str] = []
         if recalled:
-            from outweigh.memory.recall import fit
+            from outweigh.memory.recall import fit, prompt_line
 
             # Memories get their own budget, taken first: they are about this user.
             cap = min(self.memory.limits.prompt_tokens, budget)
             memories = fit(recalled, cap, backend.count_tokens)
+            lines = [prompt_line(m) for m in memories]
             budget -= backend.count_prompt_tokens(
-                build_messages(messages, [], rag=bool(hits), memories=[m.text for m in memories])
+                build_messages(messages, [], rag=bool(hits), memories=lines)
             ) - backend.count_prompt_tokens(base)
         citations: list[Citation] = []
         for hit in hits:
@@ -645,10 +655,14 @@ class Engine:
             citations.append(
                 Citation(len(citations) + 1, hit.source, hit.chunk_id, hit.text, hit.score)
             )
+        # A question about the user's own world that no memory is about: say so.
+        personal = options.memory and options.user is not None and not citations
+        if personal and self.memory.unanswerable(str(options.user), question, recalled):
+            from outweigh.memory.abstain import DONT_KNOW, Fixed
+
+            backend, memories, lines = Fixed(backend, DONT_KNOW), [], []
         request = GenerationRequest(
-            messages=build_messages(
-                messages, citations, rag=bool(citations), memories=[m.text for m in memories]
-            ),
+            messages=build_messages(messages, citations, rag=bool(citations), memories=lines),
             max_tokens=options.max_tokens,
             temperature=options.temperature,
             top_p=options.top_p,

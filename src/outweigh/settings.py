@@ -105,6 +105,17 @@ def embedder() -> str | None:
     return os.environ.get("OUTWEIGH_EMBEDDER", "").strip() or None
 
 
+def memory_extractor() -> str:
+    """Who captures and decides memories: `$OUTWEIGH_MEMORY_EXTRACTOR`, "rules" (default) or
+    "model" (the answering model lists facts and decides ADD/UPDATE/NOOP; for a capable one)."""
+    value = (os.environ.get("OUTWEIGH_MEMORY_EXTRACTOR") or "rules").strip().lower()
+    if value not in ("rules", "model"):
+        from outweigh.errors import InputError
+
+        raise InputError(f"`OUTWEIGH_MEMORY_EXTRACTOR` must be rules or model; got {value!r}")
+    return value
+
+
 def vector_store() -> str:
     """The vector store spec: `$OUTWEIGH_VECTOR_STORE`, else "faiss"."""
     return os.environ.get("OUTWEIGH_VECTOR_STORE") or "faiss"

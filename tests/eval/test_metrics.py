@@ -118,3 +118,30 @@ def test_peak_rss_is_positive_and_resettable() -> None:
     ballast[::4096] = b"x" * len(ballast[::4096])  # touch every page so it is resident
     assert peak_rss_mb() >= first + 32
     del ballast
+
+
+@pytest.mark.parametrize(
+    ("answer", "abstained"),
+    [
+        ("I don't know: you haven't told me that.", True),
+        ("I'm sorry, but I don't have information about your car.", True),
+        ("I'm not sure. Could you tell me?", True),
+        ("I don't know your car, but it is probably a Toyota.", False),
+        ("You drive a Toyota.", False),
+        ("Your daughter's name is Emily.", False),
+        ("", False),
+    ],
+)
+def test_abstaining_means_stating_no_fact(answer: str, abstained: bool) -> None:
+    from outweigh.eval.metrics import abstains
+
+    assert abstains(answer) is abstained
+
+
+def test_a_stale_or_foreign_value_makes_a_memory_answer_wrong() -> None:
+    from outweigh.eval.metrics import memory_correct
+
+    assert memory_correct("You live in Pskov.", ["Pskov"], False, ["Tver"])
+    assert not memory_correct("You live in Pskov or Tver.", ["Pskov"], False, ["Tver"])
+    assert not memory_correct("I don't know; maybe Pirozhok?", [], True, ["Pirozhok"])
+    assert memory_correct("I don't know.", [], True, ["Pirozhok"])

@@ -177,6 +177,27 @@ def test_memory_is_recalled_only_with_memory_and_only_for_its_user(
     assert result.results["m+memory"]["memory_recall"] == pytest.approx(2 / 3)
 
 
+def test_memory_is_reported_per_category(make_suite: MakeSuite, paths: Paths) -> None:
+    memory = [
+        {"user": "ana", "session": "1", "say": "I live in Tver."},
+        {"user": "ana", "session": "2", "say": "I have just moved from Tver to Pskov."},
+        {"user": "ana", "session": "3", "ask": "Where do I live?", "answers": ["Pskov"],
+         "category": "updates", "forbidden": ["Tver"]},
+        {"user": "ana", "session": "3", "ask": "What car do I drive?", "abstain": True,
+         "category": "abstention"},
+        {"user": "bo", "session": "3", "ask": "Where do I live?", "abstain": True,
+         "category": "isolation", "forbidden": ["Pskov"]},
+    ]  # fmt: skip
+    result = run(make_suite(memory=memory, name="cats"), ["m+memory"], paths)
+    got = result.results["m+memory"]
+    # The echo repeats its prompt: the move statement holds "Tver" too, so the update is
+    # scored wrong by its own forbidden value; the unknown ones are answered "don't know".
+    assert got["memory_updates"] == 0.0
+    assert got["memory_abstention"] == 1.0 and got["memory_isolation"] == 1.0
+    assert got["memory_facts"] is None  # no ask of that category
+    assert [r.category for r in result.records] == ["updates", "abstention", "isolation"]
+
+
 def test_the_replay_leaves_the_users_own_memory_alone(make_suite: MakeSuite, paths: Paths) -> None:
     from outweigh.memory import MemoryStore
 

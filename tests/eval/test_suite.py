@@ -42,6 +42,26 @@ def test_all_three_parts(make_suite: MakeSuite) -> None:
     assert [s.is_ask for s in suite.memory] == [False, True]
 
 
+def test_the_memory_suite_is_built_by_its_script_and_covers_every_category() -> None:
+    import importlib.util
+    import json
+
+    from outweigh.eval.suite import CATEGORIES
+
+    root = SUITE.parent / "suite-memory"
+    spec = importlib.util.spec_from_file_location("make_suite", root / "make_suite.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    on_disk = [json.loads(line) for line in (root / "memory.jsonl").read_text().splitlines()]
+    assert script.lines() == on_disk  # memory.jsonl is what the script writes
+    suite = load_suite(root)
+    asks = [s for s in suite.memory if s.is_ask]
+    assert len(asks) >= 60
+    assert {s.category for s in asks} == set(CATEGORIES)
+    assert all(s.abstain for s in asks if s.category in ("abstention", "isolation"))
+
+
 def test_any_single_part_is_a_suite(make_suite: MakeSuite) -> None:
     style = load_suite(make_suite(style=[{"prompt": "Hi", "check": {"starts_with": "Ahoy"}}]))
     assert style.questions == () and style.docs is None
@@ -95,7 +115,22 @@ def test_limit_keeps_the_lines_said_before_each_ask(make_suite: MakeSuite) -> No
             [{"user": "a", "session": "1", "say": "x", "ask": "y", "answers": ["z"]}],
             "exactly one of",
         ),
-        ("memory", [{"user": "a", "session": "1", "ask": "y"}], "line 1: missing key 'answers'"),
+        ("memory", [{"user": "a", "session": "1", "ask": "y"}], 'line 1: an "ask" needs "answers"'),
+        (
+            "memory",
+            [{"user": "a", "session": "1", "ask": "y", "abstain": True, "category": "misc"}],
+            "unknown category 'misc'",
+        ),
+        (
+            "memory",
+            [{"user": "a", "session": "1", "ask": "y", "abstain": "yes"}],
+            '"abstain" must be true or false',
+        ),
+        (
+            "memory",
+            [{"user": "a", "session": "1", "ask": "y", "answers": ["z"], "forbidden": []}],
+            '"forbidden" must be a non-empty list',
+        ),
         ("memory", [{"user": "", "session": "1", "say": "x"}], "'user' must be a non-empty"),
         ("memory", [{"user": "a", "session": "1", "say": "x"}], "has no `ask` line"),
     ],

@@ -12,6 +12,7 @@ import pytest
 from outweigh.engine import AskOptions, Engine
 from outweigh.errors import CapacityError, InputError
 from outweigh.memory import MemoryLimits, MemoryStore
+from outweigh.memory.abstain import DONT_KNOW
 from outweigh.prompt import MEMORY_HEADING
 from outweigh.testing import MEMORY_FACTS as FACTS
 from outweigh.testing import EchoBackend, FakeEmbedder
@@ -63,7 +64,9 @@ def test_no_user_or_no_memory_neither_reads_nor_writes(engine):
 def test_one_users_memories_never_reach_another_users_prompt(engine):
     engine.memory.remember("ana", "my locker number is 318")
     answer = engine.ask("what is my locker number?", AskOptions(user="bo", rag=False))
-    assert answer.memories == [] and "318" not in _prompt(engine)
+    # bo told nothing: the engine says so, and no prompt with ana's fact reaches the model.
+    assert answer.memories == [] and answer.answer == DONT_KNOW
+    assert not any("318" in str(r.messages) for r in engine.backend().requests)
     answer = engine.ask("what is my locker number?", AskOptions(user="ana", rag=False))
     assert "318" in _prompt(engine)
 

@@ -61,6 +61,46 @@ def accuracy(prediction: str, answers: Sequence[str]) -> bool:
     return any(_contains(pred, tokens(a)) for a in answers)
 
 
+_DONT_KNOW = re.compile(
+    r"\b(?:(?:do not|don't|dont|doesn't|didn't|did not) (?:know|have|recall|remember|mention)|"
+    r"(?:not|never) (?:sure|mentioned|told|said|known|aware)|(?:haven't|have not|hasn't|has not) "
+    r"(?:told|said|mentioned|shared|given)|no (?:information|record|idea|memory|details)|"
+    r"(?:can't|cannot|can not) (?:tell|say|know|recall|find)|unknown|not something)\b",
+    re.IGNORECASE,
+)
+"""A sentence that says the answer is not known: "I don't know", "you haven't told me"."""
+
+
+_APOLOGY = re.compile(
+    r"^\W*(?:(?:i'm|i am|i'm so|so)\s+)?(?:sorry|apologi[sz]e)\W*$", re.IGNORECASE
+)
+
+
+def abstains(prediction: str) -> bool:
+    """Whether an answer declines to state a fact: it says it does not know, and each of its
+    sentences either says so, asks back ("Could you tell me?") or only apologises.
+
+    Strict on purpose: "I don't know your car, but it is probably a Toyota." states an
+    invented fact in its second sentence and is wrong.
+    """
+    sentences = [
+        s for s in re.split(r"(?<=[.!?;])\s+|\n+|,\s*(?:but|however)\b", prediction) if s.strip()
+    ]
+    said = [bool(_DONT_KNOW.search(s)) for s in sentences]
+    asks = [s.rstrip().endswith("?") or _APOLOGY.match(s) is not None for s in sentences]
+    return any(said) and all(d or a for d, a in zip(said, asks, strict=True))
+
+
+def memory_correct(
+    prediction: str, answers: Sequence[str], abstain: bool, forbidden: Sequence[str]
+) -> bool:
+    """A memory answer is right when it holds a gold answer (or, for an abstention, abstains)
+    and holds none of the `forbidden` texts (a superseded value, another user's fact)."""
+    if any(accuracy(prediction, [f]) for f in forbidden):
+        return False
+    return abstains(prediction) if abstain else accuracy(prediction, answers)
+
+
 def exact_match(prediction: str, answers: Sequence[str]) -> bool:
     """Whether the normalized prediction equals some normalized gold answer."""
     pred = normalize(prediction)
@@ -204,6 +244,12 @@ METRICS: tuple[Metric, ...] = (
     Metric("retrieval_recall_at_k", "facts", True, True, "the gold document is retrieved"),
     Metric("style_adherence", "style", True, True, "the answer passes its style check"),
     Metric("memory_recall", "memory", True, True, "a remembered fact is recalled"),
+    Metric("memory_facts", "memory", True, True, "memory: a fact said once"),
+    Metric("memory_updates", "memory", True, True, "memory: the latest value, not the old"),
+    Metric("memory_multi_session", "memory", True, True, "memory: facts of several sessions"),
+    Metric("memory_temporal", "memory", True, True, "memory: when, or how things were"),
+    Metric("memory_abstention", "memory", True, True, "memory: no invented fact when unknown"),
+    Metric("memory_isolation", "memory", True, True, "memory: never another user's fact"),
     Metric("latency_p50_s", "cost", False, False, "median seconds per answer"),
     Metric("tokens_per_s", "cost", True, False, "generated tokens per second"),
     Metric("peak_rss_mb", "cost", False, False, "peak resident memory, MiB"),

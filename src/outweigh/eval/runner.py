@@ -30,7 +30,7 @@ from outweigh.engine import Answer, AskOptions, Engine
 from outweigh.errors import InputError, NotFoundError
 from outweigh.eval import metrics as m
 from outweigh.eval.spec import ConfigSpec, parse_specs
-from outweigh.eval.suite import Suite, load_suite
+from outweigh.eval.suite import CATEGORIES, Suite, load_suite
 from outweigh.settings import Paths
 
 if TYPE_CHECKING:
@@ -138,6 +138,8 @@ class Record:
     """The suite's user, for memory lines."""
     session: str | None = None
     """The suite's session, for memory lines."""
+    category: str | None = None
+    """The memory ask's category (`outweigh.eval.suite.CATEGORIES`), when it names one."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -491,13 +493,14 @@ class _Config:
                         "memory",
                         step.line,
                         step.text,
-                        list(step.answers),
+                        list(step.answers) or ["(abstain)"],
                         answer.answer,
-                        m.accuracy(answer.answer, step.answers),
+                        m.memory_correct(answer.answer, step.answers, step.abstain, step.forbidden),
                         dt,
                         answer.usage["completion_tokens"],
                         user=step.user,
                         session=step.session,
+                        category=step.category,
                     )
                 done += 1
                 tick(done)
@@ -530,6 +533,12 @@ def _aggregate(spec: ConfigSpec, records: list[Record]) -> dict[str, float | Non
         "retrieval_recall_at_k": m.mean(m.any_source(r.retrieved, r.source or "") for r in sourced),
         "style_adherence": m.mean(r.correct for r in records if r.part == "style"),
         "memory_recall": m.mean(r.correct for r in records if r.part == "memory"),
+        **{
+            "memory_" + c.replace("-", "_"): m.mean(
+                r.correct for r in records if r.part == "memory" and r.category == c
+            )
+            for c in CATEGORIES
+        },
         "latency_p50_s": m.p50([r.seconds for r in records]),
         "tokens_per_s": m.tokens_per_s(
             [r.completion_tokens for r in records], [r.seconds for r in records]

@@ -7,7 +7,10 @@ A suite holds any subset of three parts (docs/eval.md documents the format):
 - style: `style.jsonl`, one `{"prompt": str, "check": {KIND: str}}` per line, KIND being
   regex, starts_with or ends_with;
 - memory: `memory.jsonl`, `{"user", "session", "say": str}` and
-  `{"user", "session", "ask": str, "answers": [str, ...]}` lines, replayed in order.
+  `{"user", "session", "ask": str, "answers": [str, ...]}` lines, replayed in order; an ask
+  may add `"category"` (one of `CATEGORIES`), `"abstain": true` (the right answer is not to
+  know; `answers` may then be left out) and `"forbidden": [str, ...]` (text whose presence
+  makes an answer wrong: a superseded value, another user's fact).
 
 Every malformed line is reported as `FILE line N: what is wrong`, before any model loads.
 """
@@ -29,6 +32,11 @@ QUESTIONS = "questions.jsonl"
 STYLE = "style.jsonl"
 MEMORY = "memory.jsonl"
 DOCS = "docs"
+
+CATEGORIES = ("facts", "updates", "multi-session", "temporal", "abstention", "isolation")
+"""Memory ask categories, after LongMemEval's (Wu et al. 2024, arXiv:2410.10813): a fact said
+once; a fact a later statement changed; facts from several sessions together; when something
+happened or how things were; what the user never said; another user's facts."""
 
 CHECKS = ("regex", "starts_with", "ends_with")
 """The style checks a `check` object may name (exactly one per line)."""
@@ -92,14 +100,23 @@ class MemoryStep:
     text: str
     """The user's message."""
     answers: tuple[str, ...]
-    """Gold answers for an `ask` line; empty for a `say` line."""
+    """Gold answers for an `ask` line; empty for a `say` line and for an abstention."""
     line: int
     """1-based line in memory.jsonl."""
+    category: str | None = None
+    """One of `CATEGORIES` for an `ask` line that names one; None otherwise."""
+    abstain: bool = False
+    """The right answer is not to know (`outweigh.eval.metrics.abstains`)."""
+    forbidden: tuple[str, ...] = ()
+    """Text that makes an answer wrong where it appears (a superseded value, another user's
+    fact), matched like a gold answer."""
+    ask: bool = False
+    """Whether this line is a question, and so scored."""
 
     @property
     def is_ask(self) -> bool:
         """Whether this line is scored."""
-        return bool(self.answers)
+        return self.ask or bool(self.answers)
 
 
 @dataclass(frozen=True)
@@ -226,14 +243,14 @@ class _Line:
             raise self.error(f"{key!r} is {len(value)} characters; the limit is {MAX_TEXT}")
         return value.strip()
 
-    def answers(self, obj: dict[str, Any]) -> tuple[str, ...]:
-        value = obj["answers"]
+    def answers(self, obj: dict[str, Any], key: str = "answers") -> tuple[str, ...]:
+        value = obj[key]
         if not isinstance(value, list) or not value:
-            raise self.error('"answers" must be a non-empty list of strings, e.g. ["27"]')
+            raise self.error(f'"{key}" must be a non-empty list of strings, e.g. ["27"]')
         out = []
         for a in value:
             if not isinstance(a, str) or not a.strip():
-                raise self.error('"answers" must hold only non-empty strings')
+                raise self.error(f'"{key}" must hold only non-empty strings')
             if not normalize(a):
                 raise self.error(
                     f"answer {a!r} is empty once punctuation and articles are dropped; "
@@ -290,11 +307,25 @@ def _memory(obj: dict[str, Any], where: _Line) -> MemoryStep:
         where.keys(obj, ("user", "session", "say"), ())
         user, session, say = (where.text(obj, k) for k in ("user", "session", "say"))
         return MemoryStep(user, session, say, (), where.n)
-    where.keys(obj, ("user", "session", "ask", "answers"), ())
+    optional = ("answers", "category", "abstain", "forbidden")
+    where.keys(obj, ("user", "session", "ask"), optional)
+    abstain = obj.get("abstain", False)
+    if not isinstance(abstain, bool):
+        raise where.error('"abstain" must be true or false')
+    if "answers" not in obj and not abstain:
+        raise where.error('an "ask" needs "answers", or "abstain": true if nothing is known')
+    category = obj.get("category")
+    if category is not None and category not in CATEGORIES:
+        raise where.error(f"unknown category {category!r}; use one of {_names(CATEGORIES)}")
+    forbidden = where.answers(obj, "forbidden") if "forbidden" in obj else ()
     return MemoryStep(
         where.text(obj, "user"),
         where.text(obj, "session"),
         where.text(obj, "ask"),
-        where.answers(obj),
+        where.answers(obj) if "answers" in obj else (),
         where.n,
+        category=category,
+        abstain=abstain,
+        forbidden=forbidden,
+        ask=True,
     )

@@ -11,6 +11,7 @@ RRF, but scoped to one user's facts and with two differences that suit short fac
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
@@ -42,6 +43,27 @@ MEMORY_HEADER_TOKENS = 16
 """What the memory heading ("Facts about me:") and its spacing cost in the prompt."""
 
 
+PAST_MARK = "(in the past, no longer true)"
+"""Written before a superseded fact in the prompt, when a question asks about the past."""
+
+_PAST = re.compile(
+    r"\b(?:before|previously|used to|formerly|in the past|earlier|originally|at first|"
+    r"prior to|former|(?:my|our) (?:old|previous|last|first)|back then|until|use to)\b",
+    re.IGNORECASE,
+)
+
+
+def wants_past(query: str) -> bool:
+    """Whether a question asks about how things were ("Where did I live before?"): then
+    superseded facts may be recalled too, each marked as past (`prompt_line`)."""
+    return _PAST.search(query) is not None
+
+
+def prompt_line(item: MemoryItem) -> str:
+    """How a recalled fact reads in the prompt: current ones as said, past ones marked."""
+    return item.text if item.current else f"{PAST_MARK} {item.text}"
+
+
 def hybrid(
     store: MemoryTables,
     user: str,
@@ -58,12 +80,15 @@ def hybrid(
     benchmark). The caller holds the store's lock and has checked `user`.
     """
     conn = store.conn
-    state = " AND m.valid_until IS NULL" if current else ""
-    bm25 = _bm25(store, user, query, state) if mode != "dense" else []
-    dense = _dense(store, user, query, state, floor) if mode != "bm25" else []
-    fused = rrf([r for r in (bm25, dense) if r])[:limit]
+    bm25 = _bm25(store, user, query, "") if mode != "dense" else []
+    dense = _dense(store, user, query, "", floor) if mode != "bm25" else []
+    fused = rrf([r for r in (bm25, dense) if r])
+    if current:
+        fused = _to_current(conn, user, fused)
+    fused = fused[:limit]
     if not fused:
         return []
+    state = " AND m.valid_until IS NULL" if current else ""
     ids = [i for i, _ in fused]
     marks = ",".join("?" * len(ids))
     rows = conn.execute(
@@ -71,6 +96,51 @@ def hybrid(
     ).fetchall()
     by_id = {int(r["id"]): r for r in rows}
     return [item_from_row(by_id[i], score) for i, score in fused if i in by_id]
+
+
+def _to_current(
+    conn: sqlite3.Connection, user: str, fused: list[tuple[int, float]]
+) -> list[tuple[int, float]]:
+    """Each hit replaced by the current fact that superseded it (following the chain), best
+    score kept, each fact once; a hit whose chain ends in a forgotten fact is dropped.
+
+    So "Where do I live?" finds "I have just moved from Tver to Pskov." through the "I live
+    in Tver." it replaced, though the two share no word; the old text never comes back."""
+    rows = conn.execute(
+        "SELECT id, superseded_by, valid_until FROM memories WHERE user = ?", (user,)
+    ).fetchall()
+    nxt = {int(r["id"]): (r["superseded_by"], r["valid_until"]) for r in rows}
+    out: dict[int, float] = {}
+    for i, score in fused:
+        seen = set()
+        while i in nxt and nxt[i][1] is not None and i not in seen:
+            seen.add(i)
+            i = nxt[i][0] if nxt[i][0] is not None else -1
+        if i in nxt and nxt[i][1] is None and i not in out:
+            out[i] = score
+    return list(out.items())
+
+
+def versions(conn: sqlite3.Connection, user: str, ids: Sequence[int]) -> dict[int, list[str]]:
+    """Each fact's text and the texts of the facts it superseded, newest first."""
+    out: dict[int, list[str]] = {}
+    for i in ids:
+        texts, frontier, seen = [], [i], set()
+        while frontier:
+            j = frontier.pop()
+            if j in seen:
+                continue
+            seen.add(j)
+            for r in conn.execute(
+                "SELECT id, text FROM memories WHERE user = ? AND (id = ? OR superseded_by = ?)",
+                (user, j, j),
+            ):
+                if int(r["id"]) == j:
+                    texts.append(r["text"])
+                else:
+                    frontier.append(int(r["id"]))
+        out[i] = texts
+    return out
 
 
 def _bm25(store: MemoryTables, user: str, query: str, state: str) -> list[int]:

@@ -30,12 +30,16 @@ from outweigh.db import connect, migrate, transaction
 from outweigh.embed import Embedder
 from outweigh.errors import CapacityError, InputError
 from outweigh.memory.capture import (
+    WITHHELD,
+    Candidate,
+    Decision,
     Extractor,
     Fact,
     RuleExtractor,
     explicit_fact,
-    near_duplicate,
+    kept_name,
     subject_of,
+    withhold_secrets,
 )
 from outweigh.memory.items import MemoryItem, item_from_row
 from outweigh.names import check_session, check_text, check_user
@@ -106,6 +110,10 @@ class MemoryLimits:
     """Cosine below which a memory found only by the dense retriever is left out. Calibrated
     on all-MiniLM-L6-v2: a fact and a question about it score 0.40-0.80, unrelated pairs
     0.11-0.34 (measured; see docs/memory.md)."""
+
+    abstain: bool = True
+    """Answer "I don't know" to a personal question no recalled memory is about, instead of
+    letting the model answer (`memory/abstain.py`); off lets the model answer anyway."""
 
     def __post_init__(self) -> None:
         if self.max_chars < 1:
@@ -207,11 +215,17 @@ class MemoryStore:
     ) -> list[MemoryItem]:
         """Persist a user turn (and the assistant's `reply`), and store the facts it states.
 
-        Returns the items written or merged, in message order; empty when it stated none.
+        Returns the items written, merged or updated, in message order; empty when it stated
+        none. A sentence that mentions a secret is withheld from the stored turn and reply
+        unless the message is an explicit "remember ..." (docs/memory.md, "Secrets").
         """
         user, session = check_user(user), check_session(session)
         text = self.check_message(text)
         facts = self.extractor.extract(text)
+        if explicit_fact(text) is None and withhold_secrets(text) != text:
+            # The reply may repeat the secret in words the check cannot see ("Noted: 4821").
+            text = withhold_secrets(text)
+            reply = WITHHELD if reply is not None else None
         turns = [("user", text)] + ([("assistant", reply)] if reply is not None else [])
         return self._write(user, session, facts, turns)
 
@@ -222,10 +236,26 @@ class MemoryStore:
         facts: Sequence[Fact],
         turns: Sequence[tuple[str, str]],
     ) -> list[MemoryItem]:
-        """Turns and facts in one transaction: merge near-duplicates, supersede same subjects."""
-        # Embed before taking the write lock: the model is the slow part.
+        """Turns and facts in one transaction: each fact added, repeated (NOOP) or replacing
+        an earlier one (UPDATE), as the extractor decides.
+
+        Embedding and deciding (which may run a model) happen before the write lock; the
+        transaction re-checks that each target is still current.
+        """
         vecs = self.embedder.embed_batch([f.text for f in facts]) if facts else None
         name = self.embedder.name if facts else None
+        decisions: list[Decision] = []
+        if facts:
+            with self._lock:
+                rows = self.conn.execute(
+                    "SELECT id, text, subject, embedding, embedder FROM memories "
+                    "WHERE user = ? AND valid_until IS NULL ORDER BY id",
+                    (user,),
+                ).fetchall()
+            for i, fact in enumerate(facts):
+                vec = vecs[i] if vecs is not None else None
+                decision = self.extractor.decide(fact, _candidates(rows, vec, name))
+                decisions.append(decision)
         ids: list[int] = []
         with self._lock, transaction(self.conn) as c:
             now = _now()
@@ -240,7 +270,7 @@ class MemoryStore:
                     turn_id = int(cur.lastrowid or 0)
             for i, fact in enumerate(facts):
                 vec = vecs[i] if vecs is not None else None
-                ids.append(self._put(c, user, session, fact, vec, name, turn_id, now))
+                ids.append(self._put(c, user, session, fact, decisions[i], vec, name, turn_id, now))
             items = self._items(c, user, ids)
         return [items[i] for i in ids]
 
@@ -250,28 +280,26 @@ class MemoryStore:
         user: str,
         session: str | None,
         fact: Fact,
+        decision: Decision,
         vec: np.ndarray | None,
         embedder: str | None,
         turn_id: int | None,
         now: str,
     ) -> int:
-        """Store one fact inside the caller's transaction; the id it ended up as."""
-        current = c.execute(
-            "SELECT id, text, subject, embedding, embedder FROM memories "
-            "WHERE user = ? AND valid_until IS NULL ORDER BY id",
-            (user,),
-        ).fetchall()
-        for row in current:
-            cosine = None
-            if vec is not None and row["embedding"] is not None and row["embedder"] == embedder:
-                cosine = float(np.frombuffer(row["embedding"], dtype=np.float32) @ vec)
-            if near_duplicate(fact.text, row["text"], cosine):
-                # Said again: one item, freshly dated, never two.
-                c.execute(
-                    "UPDATE memories SET updated = ?, session = coalesce(?, session) WHERE id = ?",
-                    (now, session, row["id"]),
-                )
-                return int(row["id"])
+        """Apply one decision inside the caller's transaction; the id the fact ended up as."""
+        target = None
+        if decision.target is not None:
+            target = c.execute(
+                "SELECT id FROM memories WHERE id = ? AND user = ? AND valid_until IS NULL",
+                (decision.target, user),
+            ).fetchone()
+        if decision.action == "NOOP" and target is not None:
+            # Said again: one item, freshly dated, never two.
+            c.execute(
+                "UPDATE memories SET updated = ?, session = coalesce(?, session) WHERE id = ?",
+                (now, session, decision.target),
+            )
+            return int(decision.target or 0)
         blob = np.ascontiguousarray(vec, dtype=np.float32).tobytes() if vec is not None else None
         cur = c.execute(
             "INSERT INTO memories (user, session, text, subject, kind, embedding, embedder, "
@@ -279,13 +307,45 @@ class MemoryStore:
             (user, session, fact.text, fact.subject, fact.kind, blob, embedder, now, now, turn_id),
         )
         new_id = int(cur.lastrowid or 0)
+        # History, not deletion: the replaced fact stays, no longer valid (the Zep pattern).
+        supersede = (
+            "UPDATE memories SET superseded_by = ?, valid_until = ?, updated = ? "
+            "WHERE user = ? AND valid_until IS NULL AND id != ? AND "
+        )
+        if decision.action == "UPDATE" and target is not None:
+            c.execute(supersede + "id = ?", (new_id, now, now, user, new_id, decision.target))
+            self._keep_name(c, user, session, int(target["id"]), fact.text, now)
         if fact.subject is not None:
-            c.execute(
-                "UPDATE memories SET superseded_by = ?, valid_until = ?, updated = ? "
-                "WHERE user = ? AND subject = ? AND valid_until IS NULL AND id != ?",
-                (new_id, now, now, user, fact.subject, new_id),
-            )
+            c.execute(supersede + "subject = ?", (new_id, now, now, user, new_id, fact.subject))
         return new_id
+
+    def _keep_name(
+        self, c: sqlite3.Connection, user: str, session: str | None, old: int, new: str, now: str
+    ) -> None:
+        """After "my sister moved to Geneva" replaced "my sister Marta lives in Lyon", keep
+        "my sister Marta" current: the name did not change (`capture.kept_name`)."""
+        row = c.execute("SELECT text, kind, source_turn FROM memories WHERE id = ?", (old,))
+        r = row.fetchone()
+        span = kept_name(r["text"], new) if r is not None else None
+        if span is None:
+            return
+        vec = self.embedder.embed(span)
+        c.execute(
+            "INSERT INTO memories (user, session, text, subject, kind, embedding, embedder, "
+            "created, updated, source_turn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                user,
+                session,
+                span,
+                subject_of(f"{span} is {span.split()[-1]}"),
+                r["kind"],
+                np.ascontiguousarray(vec, dtype=np.float32).tobytes(),
+                self.embedder.name,
+                now,
+                now,
+                r["source_turn"],
+            ),
+        )
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, user: str, memory_id: int | str) -> MemoryItem | None:
@@ -322,8 +382,33 @@ class MemoryStore:
             return []
         if limit < 1:
             raise InputError("`limit` must be at least 1")
+        from outweigh.memory.recall import wants_past
+
         with self._lock:
-            return hybrid(self, user, query, limit, self.limits.min_similarity, current=True)
+            now_only = not wants_past(query)
+            return hybrid(self, user, query, limit, self.limits.min_similarity, current=now_only)
+
+    def unanswerable(self, user: str, question: str, recalled: Sequence[MemoryItem]) -> bool:
+        """Whether `question` asks about the user's own world and none of `recalled` (from
+        `recall`) is about it: the engine then answers that it does not know
+        (`memory/abstain.py`). False when `limits.abstain` is off."""
+        from outweigh.memory.abstain import answerable, personal_question
+
+        if not self.limits.abstain or not personal_question(question):
+            return False
+        from outweigh.memory.recall import versions
+
+        user = check_user(user)
+        if not recalled:
+            return True
+        with self._lock:
+            # A fact answers what any of its versions did: "I have just moved to Pskov" is
+            # about "where do I live" through the "I live in Tver" it replaced.
+            chains = versions(self.conn, user, [m.id for m in recalled])
+            texts = [t for m in recalled for t in chains.get(m.id, [m.text])]
+            embedder = self.embedder  # the engine's shared one: the lock guards it
+            vecs = embedder.embed_batch([question, *texts])
+        return not answerable(question, texts, vecs[1:], vecs[0])
 
     def search(
         self, user: str, query: str, limit: int = 10, include_history: bool = False
@@ -428,6 +513,19 @@ class MemoryStore:
             f"SELECT * FROM memories WHERE user = ? AND id IN ({marks})", (user, *ids)
         ).fetchall()
         return {int(r["id"]): item_from_row(r) for r in rows}
+
+
+def _candidates(
+    rows: Sequence[sqlite3.Row], vec: np.ndarray | None, embedder: str | None
+) -> list[Candidate]:
+    """The user's current memories as decision candidates, each with its cosine to `vec`."""
+    out = []
+    for row in rows:
+        cosine = None
+        if vec is not None and row["embedding"] is not None and row["embedder"] == embedder:
+            cosine = float(np.frombuffer(row["embedding"], dtype=np.float32) @ vec)
+        out.append(Candidate(int(row["id"]), row["text"], row["subject"], cosine))
+    return out
 
 
 def _now() -> str:
