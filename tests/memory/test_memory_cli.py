@@ -20,7 +20,7 @@ def cli(monkeypatch, capsys, embedder):
     """Run `outweigh ...` in this process, with the session's real MiniLM (loaded once)."""
     import outweigh.embed
 
-    monkeypatch.setattr(outweigh.embed, "SentenceTransformerEmbedder", lambda: embedder)
+    monkeypatch.setattr(outweigh.embed, "SentenceTransformerEmbedder", lambda *_, **__: embedder)
     return lambda *args, stdin="": run_cli(monkeypatch, capsys, *args, stdin=stdin)
 
 
@@ -29,7 +29,7 @@ def cli_smol(cli, monkeypatch, smol):
     """`cli` whose commands load the session's real SmolLM2 instead of a second copy."""
     import outweigh.models.loader
 
-    monkeypatch.setattr(outweigh.models.loader, "load", lambda name, paths=None: smol)
+    monkeypatch.setattr(outweigh.models.loader, "load", lambda name, *_, **__: smol)
     return cli
 
 
