@@ -29,6 +29,7 @@ CHAT = {
     "collection": "docs",
 }
 EMBED = {"input": ["hello"], "model": "m", "user": "ann"}
+PLAN = {"model": "qwen2.5-32b", "quant": "bf16", "gpus": ["h100"], "engine": "vllm"}
 
 FIELDS: list[tuple[str, dict[str, Any], tuple[Any, ...]]] = [
     ("/chat/completions", CHAT, ("model",)),
@@ -43,6 +44,11 @@ FIELDS: list[tuple[str, dict[str, Any], tuple[Any, ...]]] = [
     ("/embeddings", EMBED, ("model",)),
     ("/embeddings", EMBED, ("user",)),
     ("/embeddings", EMBED, ("encoding_format",)),
+    ("/plan", PLAN, ("model",)),
+    ("/plan", PLAN, ("quant",)),
+    ("/plan", PLAN, ("gpus", 0)),
+    ("/plan", PLAN, ("engine",)),
+    ("/plan", {**PLAN, "kv_dtype": "auto"}, ("kv_dtype",)),
 ]
 """Every string field of every JSON body the server takes, reached from a valid request."""
 
