@@ -101,15 +101,9 @@ def open_page(browser):
 
 
 @pytest.fixture(scope="module")
-def echo_ui(tmp_path_factory) -> Iterator[Live]:
-    """An EchoBackend server named like the bundled model, the example suite in `docs`."""
-    paths = Paths(tmp_path_factory.mktemp("ui-echo"))
-    engine = Engine(paths=paths, backend=EchoBackend("smollm2-135m"), embedder=FakeEmbedder())
-    engine.ingest([SUITE_DOCS], "docs")
-    server, live = start(engine)
-    yield live
-    server.__exit__()
-    engine.close()
+def echo_ui(echo_live: Live) -> Live:
+    """conftest's EchoBackend server (named like the bundled model, the suite in `docs`)."""
+    return echo_live
 
 
 @pytest.fixture(scope="module")
