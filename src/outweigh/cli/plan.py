@@ -98,7 +98,7 @@ def _show_plan(p: Plan) -> None:
         console.print(table)
         gpus = Table("gpu", "usable", "free", "fits", "max ctx", "max batch", "tok/s")
         for fit in p.gpus:
-            usable = _size(fit.memory_bytes - fit.reserved_bytes, 1)
+            usable = _usable(fit)
             gpus.add_row(
                 fit.gpu,
                 usable,
@@ -109,8 +109,17 @@ def _show_plan(p: Plan) -> None:
                 f"{fit.decode_tokens_per_s:,.1f}",
             )
         console.print(gpus)
+    _footer(p.notes)
+
+
+def _usable(fit: GpuFit | TrainFit) -> str:
+    """What the GPU leaves for the workload, after the engine's reserve."""
+    return _size(fit.memory_bytes - fit.reserved_bytes, 1)
+
+
+def _footer(notes: tuple[str, ...] = ()) -> None:
     console.print(_FOOTNOTE, highlight=False)
-    for note in p.notes:
+    for note in notes:
         console.print(f"note: {note}", highlight=False)
 
 
@@ -148,23 +157,21 @@ def _show_train_plan(p: TrainPlan) -> None:
     for fit in p.gpus:
         gpus.add_row(
             fit.gpu,
-            _size(fit.memory_bytes - fit.reserved_bytes, 1),
+            _usable(fit),
             _size(fit.free_bytes, 1),
             _yes(fit.fits),
             _seq(fit),
             f"{fit.max_batch:,}",
         )
     console.print(gpus)
-    console.print(_FOOTNOTE, highlight=False)
-    for note in p.notes:
-        console.print(f"note: {note}", highlight=False)
+    _footer(p.notes)
 
 
 def _show_train_comparison(c: Comparison) -> None:
     from rich.table import Table
 
     for first in c.plans[0].gpus:
-        usable = _size(first.memory_bytes - first.reserved_bytes, 1)
+        usable = _usable(first)
         table = Table(title=f"training on {first.gpu}: {usable} usable", title_justify="left")
         for name in ("model", "weights", "total", "free", "fits", "max seq", "max batch"):
             table.add_column(name, justify="left" if name == "model" else "right", no_wrap=True)
@@ -193,7 +200,7 @@ def _show_comparison(c: Comparison) -> None:
         return f"{n / 1e9:,.1f}"
 
     for first in c.plans[0].gpus:
-        usable = _size(first.memory_bytes - first.reserved_bytes, 1)
+        usable = _usable(first)
         title = f"on {first.gpu}: {usable} usable; sizes in GB"
         table = Table(title=title, title_justify="left")
         table.add_column("model", no_wrap=True)

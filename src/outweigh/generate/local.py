@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 # Base (non-chat) models see a plain Q/A transcript and stop when they start a new turn.
 BASE_MODEL_STOPS = ["\nQuestion:", "\n\n\n"]
 
+GREEDY: dict[str, Any] = {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+"""generate() kwargs for greedy decoding; the Nones unset the sampling defaults a model's
+generation_config may carry, which would otherwise warn or apply."""
+
 STREAM_STALL_S = 300
 """Seconds a stream waits for the next token before it reports a stall; far above the slowest
 token seen on a loaded 2-core CPU (about 2 s), far below a client's patience."""
@@ -100,7 +104,7 @@ class LocalBackend(Backend):
         if request.temperature > 0:
             kw.update(do_sample=True, temperature=request.temperature, top_p=request.top_p)
         else:
-            kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            kw.update(GREEDY)
         stops = self._stops(request)
         if stops:
             # Checked inside generate(), so decoding halts at the stop string, not max_tokens.
@@ -151,11 +155,8 @@ class LocalBackend(Backend):
                 **enc,
                 **extra,
                 max_new_tokens=longest,
-                do_sample=False,
-                temperature=None,
-                top_p=None,
-                top_k=None,
                 pad_token_id=tok.pad_token_id,
+                **GREEDY,
             )
         return [
             self._finish(out[i, width:].tolist(), int(enc["attention_mask"][i].sum()), r)
