@@ -62,7 +62,7 @@ _VERSIONED = re.compile(r"^(?P<package>.*?)\s+v?(?P<version>\d+(?:\.\d+)+\S*)$")
 _WRITTEN = re.compile(r"Written\s+by\s+(?P<names>[^.<]+?)\.(?:\s|$)", re.S)
 _OPTION = re.compile(
     r"^ {7}(?:-\w(?: \w+)?,\s+)?(?P<long>--[a-z][a-z0-9-]+)(?:\[?=\S+)?\s*$\n"
-    r" {14}(?P<desc>\S[^\n]+)",
+    r"(?P<desc>(?: {14}\S[^\n]*\n)+)",
     re.M,
 )
 _URL = re.compile(r"Full documentation\s+<(?P<url>https?://\S+?)>")
@@ -106,26 +106,60 @@ def questions(cmd: str, text: str, package: str) -> list[dict[str, object]]:
     if m := _WRITTEN.search(text):
         names = authors(m["names"])
         if names:
-            out.append({"question": f"Who wrote the {cmd} program?", "answers": names,
-                        "source": src, "kind": "author"})
+            out.append(
+                {
+                    "question": f"Who wrote the {cmd} program?",
+                    "answers": names,
+                    "source": src,
+                    "kind": "author",
+                }
+            )
     if m := _URL.search(text):
-        out.append({"question": f"Where is the full documentation for {cmd} online?",
-                    "answers": [m["url"]], "source": src, "kind": "url"})
+        out.append(
+            {
+                "question": f"Where is the full documentation for {cmd} online?",
+                "answers": [m["url"]],
+                "source": src,
+                "kind": "url",
+            }
+        )
     last = text.rstrip().splitlines()[-1]
     if (f := _FOOTER.match(last)) and (v := _VERSIONED.match(f["source"])):
-        out.append({"question": f"Which version of {v['package']} does the {cmd} manual page "
-                    "document?", "answers": [v["version"]], "source": src, "kind": "version"})
+        out.append(
+            {
+                "question": f"Which version of {v['package']} does the {cmd} manual page document?",
+                "answers": [v["version"]],
+                "source": src,
+                "kind": "version",
+            }
+        )
     if m := _NAME.search(text):
         what = " ".join(m["what"].split()).rstrip(".")
         if 3 <= len(what.split()) <= 9:
-            out.append({"question": f"What does the {cmd} command do, in one line?",
-                        "answers": [what], "source": src, "kind": "summary"})
+            out.append(
+                {
+                    "question": f"What does the {cmd} command do, in one line?",
+                    "answers": [what],
+                    "source": src,
+                    "kind": "summary",
+                }
+            )
     for m in _OPTION.finditer(text):
-        desc = m["desc"].strip().rstrip(".")
-        if m["long"] in ("--help", "--version") or len(desc.split()) < 3:
+        desc = " ".join(m["desc"].split()).rstrip(".")
+        after = text[m.end() :].lstrip("\n")
+        if after.startswith(" " * 14):  # the description goes on past a blank line
             continue
-        out.append({"question": f"Which option of {cmd} does this: {desc}?",
-                    "answers": [m["long"]], "source": src, "kind": "option", "desc": desc})
+        if m["long"] in ("--help", "--version") or not 3 <= len(desc.split()) <= 14:
+            continue
+        out.append(
+            {
+                "question": f"Which option of {cmd} does this: {desc}?",
+                "answers": [m["long"]],
+                "source": src,
+                "kind": "option",
+                "desc": desc,
+            }
+        )
     return out
 
 
