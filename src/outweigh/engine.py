@@ -19,6 +19,7 @@ from outweigh.names import check_text
 from outweigh.prompt import MAX_PROMPT_TOKENS, PASSAGE_OVERHEAD_TOKENS, Citation, build_messages
 from outweigh.retrieval.hybrid import Hit, HybridSearcher
 from outweigh.retrieval.ingest import IngestReport, chunk_upload, ingest, store_chunks
+from outweigh.retrieval.select import Selection, expand, select
 from outweigh.retrieval.store import DocumentRow, Store
 from outweigh.retrieval.vectors import VectorStore, open_vector_store
 from outweigh.settings import DEFAULT_COLLECTION, DEFAULT_MODEL, IngestLimits, Paths
@@ -26,6 +27,7 @@ from outweigh.settings import embedder as embedder_setting
 
 if TYPE_CHECKING:
     from outweigh.adapters import AdapterRegistry
+    from outweigh.adapters.reader import ReaderData
     from outweigh.memory import MemoryItem, MemoryStore
     from outweigh.models.options import LoadOptions
 
@@ -62,7 +64,11 @@ class AskOptions:
     rag: bool = True
     """Retrieve context; off answers from the model's own knowledge."""
     k: int = 5
-    """Chunks to retrieve (fewer go in if the token budget is tight)."""
+    """Most chunks in the prompt (fewer go in if selection drops some or the token budget is
+    tight)."""
+    selection: Selection = field(default_factory=Selection)
+    """How retrieved chunks are chosen and cut to the lines matching the question
+    (`outweigh.retrieval.select`); `select.NONE` puts the top-k chunks in whole."""
     max_tokens: int = 200
     """Answer length cap, in tokens."""
     temperature: float = 0.0
@@ -463,6 +469,23 @@ class Engine:
             embedder = self.embedder
             return embedder.embed_batch(texts), sum(embedder.count_tokens(t) for t in texts)
 
+    def reader_data(
+        self,
+        collection: str,
+        limit: int = 600,
+        on_row: Callable[[int, int], None] | None = None,
+    ) -> ReaderData:
+        """Reader-adapter rows from a collection's own `Key: value` lines, each question asked
+        over the passages `ask` would retrieve and select (`outweigh.adapters.reader`).
+        Unknown collection: NotFoundError; empty, or nothing to ask: InputError."""
+        from outweigh.adapters.reader import build
+
+        with self.lock:
+            self.check_embedder(collection)
+            self.sync_index(collection)
+            coll = self.store.collection(collection)
+            return build(self.store, self.searcher, self.embedder, coll, limit=limit, on_row=on_row)
+
     # -- models ---------------------------------------------------------------------------
     def models(self) -> dict[str, str | None]:
         """Model names a request may use: the base (parent None), each registered adapter
@@ -681,4 +704,6 @@ class Engine:
 
     def _retrieve(self, question: str, options: AskOptions) -> list[Hit]:
         coll = self.store.collection(options.collection)
-        return self.searcher.search_in(coll, question, options.k)
+        how = options.selection
+        hits = self.searcher.search_in(coll, question, max(options.k, how.candidates))
+        return select(question, expand(self.store, hits, how), self.embedder, how, options.k)

@@ -19,8 +19,8 @@ app.add_typer(adapter_app, name="adapter")
 
 @adapter_app.command("train")
 def train(
-    data: Path = typer.Argument(
-        ..., help='JSONL of {"messages": [...]} or {"prompt", "completion"}.'
+    data: Path | None = typer.Argument(
+        None, help='JSONL of {"messages": [...]} or {"prompt", "completion"}.'
     ),
     name: str = typer.Option(..., "--name", help="Name to register the adapter under."),
     base: str = typer.Option(
@@ -50,10 +50,24 @@ def train(
         1, "--grad-accum", help="Run each step's batch in this many parts (less memory)."
     ),
     max_length: int = typer.Option(512, "--max-length", help="Tokens per row; longer are cut."),
+    reader: str | None = typer.Option(
+        None,
+        "--reader",
+        help="Instead of DATA: train a reader on questions about this collection's "
+        "Key: value lines, asked over retrieved passages (RAFT).",
+    ),
+    reader_rows: int = typer.Option(600, "--reader-rows", help="Rows to build for --reader."),
 ) -> None:
     """Train a LoRA adapter (loss on assistant tokens only) and register it when it finishes."""
     from outweigh.adapters import TrainConfig, TrainProgress, train_adapter
     from outweigh.cli._progress import detail_bar
+    from outweigh.errors import InputError
+
+    if (data is None) == (reader is None):
+        raise InputError("give training DATA (a JSONL file) or --reader COLLECTION, one of them")
+    if reader is not None:
+        data = _reader_rows(reader, name, reader_rows)
+    assert data is not None
 
     load = _load.load_options(device, dtype)
     config = TrainConfig(
@@ -93,6 +107,33 @@ def train(
         f"train loss {m.get('train_loss', float('nan')):.3f}"
         + (f", val loss {m['val_loss']:.3f}" if "val_loss" in m else "")
     )
+
+
+def _reader_rows(collection: str, name: str, rows: int) -> Path:
+    """Build and write the --reader rows; the JSONL path they went to."""
+    from outweigh.adapters.reader import write
+    from outweigh.cli._progress import detail_bar
+    from outweigh.engine import Engine
+    from outweigh.errors import InputError
+    from outweigh.settings import Paths
+
+    if rows < 1:
+        raise InputError("`--reader-rows` must be at least 1")
+    engine = Engine()
+    try:
+        with detail_bar(f"reader rows from {collection}") as update:
+            data = engine.reader_data(
+                collection, rows, on_row=lambda i, n: update(completed=i, total=n)
+            )
+    finally:
+        engine.close()
+    path = write(data, Paths().adapters_dir / ".reader" / f"{name}.jsonl")
+    console.print(
+        f"{len(data.rows)} reader rows from {data.facts} facts in {collection!r} "
+        f"({data.absent} without the gold passage): {path}",
+        highlight=False,
+    )
+    return path
 
 
 @adapter_app.command("add")

@@ -28,11 +28,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from outweigh.retrieval.hybrid import Hit
 from outweigh.retrieval.stems import stems
 
 if TYPE_CHECKING:
     from outweigh.embed import Embedder
-    from outweigh.retrieval.hybrid import Hit
+    from outweigh.retrieval.store import Store
 
 
 _STOP_WORDS = (
@@ -56,23 +57,29 @@ class Selection:
 
     candidates: int = 5
     """Chunks retrieved before selection; the `-k` of a request caps how many are kept."""
-    lines: int = 2
+    lines: int = 3
     """Best-scoring lines kept from each chunk (each with `window` lines either side);
     0 keeps chunks whole."""
     window: int = 1
     """Neighbouring lines kept around each chosen line: an option's name sits on the line
     above its description, a field's value may wrap onto the next."""
     gap: float = 0.7
-    """A chunk is kept when its score is at least this share of the best chunk's; 0 keeps
+    """A passage is kept when its score is at least this share of the best one's; 0 keeps
     every candidate (a fixed k)."""
+    expand: int = 1
+    """The documents of this many top hits are read whole (up to `siblings` chunks each),
+    not just their retrieved chunks; 0 reads only what retrieval returned."""
+    siblings: int = 12
+    """Most chunks read per expanded document, the nearest to the retrieved chunk first: a
+    man page or a record is a few chunks, a book is not read whole."""
 
     @property
     def enabled(self) -> bool:
         """Whether selection changes anything at all."""
-        return self.lines > 0 or self.gap > 0
+        return self.lines > 0 or self.gap > 0 or self.expand > 0
 
 
-NONE = Selection(candidates=0, lines=0, gap=0.0)
+NONE = Selection(candidates=0, lines=0, gap=0.0, expand=0)
 """Selection off: the top-k chunks whole, in retrieval order."""
 
 
@@ -96,14 +103,39 @@ def _terms(text: str) -> set[str]:
     return {s for s in stems(text) if s not in STOP}
 
 
+def _title(source: str) -> set[str]:
+    """The terms of a document's file name: `csv-tool_2.md` -> {csv, tool, 2}."""
+    return _terms(Path(source).stem.replace("_", " ").replace("-", " "))
+
+
+def _without(question: str, title: set[str]) -> str:
+    """The question with the words of the subject's name taken out."""
+    kept = [w for w in question.split() if not (_terms(w) and _terms(w) <= title)]
+    return " ".join(kept) or question
+
+
 def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k: int) -> list[Hit]:
-    """At most `k` of `hits`, chosen, cut and ordered as `how` says; text is what the model
-    reads (whole lines of the chunk, whitespace folded). Fewer than two hits and selection
-    off are returned as given (cut to k)."""
+    """At most `k` passages from `hits`, one per document, chosen, cut and ordered as `how`
+    says. The chunks of one document (retrieved, or added by `expand`) are read as one run
+    of lines, so the line that answers is found wherever retrieval cut the page; the passage
+    keeps the chunk id of its best line and its text is whole lines of the document
+    (whitespace folded). Selection off returns the first `k` hits as given."""
     if not hits or not how.enabled:
         return hits[:k]
-    per_hit = [units(h.text) or [h.text.strip()] for h in hits]
-    flat = [u for us in per_hit for u in us]
+    docs: dict[str, list[Hit]] = {}
+    for hit in hits:
+        docs.setdefault(hit.source, []).append(hit)
+    groups: list[tuple[list[str], list[Hit]]] = []  # (lines, the chunk of each line)
+    for chunks in docs.values():
+        lines: list[str] = []
+        owner: list[Hit] = []
+        for hit in sorted(chunks, key=lambda h: h.chunk_id):  # ids follow the document order
+            for u in units(hit.text) or [hit.text.strip()]:
+                if u not in lines:  # consecutive chunks overlap
+                    lines.append(u)
+                    owner.append(hit)
+        groups.append((lines, owner))
+    flat = [u for lines, _ in groups for u in lines]
     q_terms = _terms(question)
     unit_terms = [_terms(u) for u in flat]
     df = Counter(t for ts in unit_terms for t in ts)
@@ -113,29 +145,55 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
         return math.log(1 + n / (1 + df.get(t, 0)))
 
     total = sum(idf(t) for t in q_terms) or 1.0
-    lexical = [sum(idf(t) for t in q_terms & ts) / total for ts in unit_terms]
-    vectors = embedder.embed_batch([question, *flat])
-    dense = [float(v) for v in vectors[1:] @ vectors[0]]
-    score = [lex + den for lex, den in zip(lexical, dense, strict=True)]
+    # The document's name says what it is about ("sort.txt", "libfoo.md"). A question that
+    # names the subject counts that for the whole document; within it, the line is found by
+    # the rest of the question ("who wrote", "homepage"), or the subject's name, which is on
+    # many of its lines, would outweigh the line that answers.
+    titles = [_title(source) for source in docs]
+    asks = [_without(question, t) if q_terms & t else question for t in titles]
+    variants = sorted(set(asks))
+    vectors = embedder.embed_batch([*variants, *flat])
+    q_vec = {v: vectors[i] for i, v in enumerate(variants)}
+    lines_vec = vectors[len(variants) :]
     chosen: list[tuple[float, int, Hit]] = []
     start = 0
-    for i, (hit, us) in enumerate(zip(hits, per_hit, strict=True)):
-        scores = score[start : start + len(us)]
-        start += len(us)
-        # The document's name says what it is about ("sort.txt", "libfoo.md"): a question
-        # naming the subject counts it for every line of that document.
-        title = _terms(Path(hit.source).stem.replace("_", " ").replace("-", " "))
-        bonus = sum(idf(t) for t in q_terms & title) / total
-        best = max(scores) + bonus
-        text = hit.text
+    for i, ((lines, owner), source) in enumerate(zip(groups, docs, strict=True)):
+        span = range(start, start + len(lines))
+        start += len(lines)
+        rest = q_terms - titles[i]
+        rest_total = sum(idf(t) for t in rest) or 1.0
+        dense = lines_vec[span.start : span.stop] @ q_vec[asks[i]]
+        scores = [
+            sum(idf(t) for t in rest & unit_terms[j]) / rest_total + float(dense[j - span.start])
+            for j in span
+        ]
+        bonus = sum(idf(t) for t in q_terms & titles[i]) / total
+        top = sorted(range(len(lines)), key=lambda j: -scores[j])
+        best_hit = owner[top[0]]
         if how.lines > 0:
-            top = sorted(range(len(us)), key=lambda j: -scores[j])[: how.lines]
-            keep = sorted(
-                {j + d for j in top for d in range(-how.window, how.window + 1)}
-                & set(range(len(us)))
-            )
-            text = "\n".join(us[j] for j in keep)
-        chosen.append((best, i, replace(hit, text=text)))
+            near = {j + d for j in top[: how.lines] for d in range(-how.window, how.window + 1)}
+            text = "\n".join(lines[j] for j in sorted(near & set(range(len(lines)))))
+        else:
+            text = best_hit.text
+        chosen.append((scores[top[0]] + bonus, i, replace(best_hit, text=text)))
     chosen.sort(key=lambda c: (-c[0], c[1]))
     floor = chosen[0][0] * how.gap
     return [hit for s, _, hit in chosen if s >= floor][:k]
+
+
+def expand(store: Store, hits: list[Hit], how: Selection) -> list[Hit]:
+    """`hits` and, for the documents of the first `how.expand` hits, their other chunks
+    (at most `how.siblings` each, nearest the retrieved one first): retrieval finds the
+    page, and the line that answers may sit in a chunk that ranked lower."""
+    if how.expand < 1 or not hits:
+        return hits
+    have = {h.chunk_id for h in hits}
+    extra: list[Hit] = []
+    for hit in hits[: how.expand]:
+        if any(e.source == hit.source for e in extra):
+            continue
+        for row in store.document_chunks(hit.source, hit.chunk_id, how.siblings):
+            if row.id not in have:
+                have.add(row.id)
+                extra.append(Hit(row.id, row.source, row.text, 0.0, None, None))
+    return hits + extra

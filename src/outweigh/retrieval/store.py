@@ -425,6 +425,18 @@ class Store:
             for r in rows
         }
 
+    def document_chunks(self, source: str, around: int, limit: int) -> list[ChunkRow]:
+        """Up to `limit` chunks of the document `source` in `around`'s collection, those
+        nearest chunk `around` in the document first (context selection reads them)."""
+        rows = self.conn.execute(
+            "SELECT ch.id, ch.document_id, ch.ord, ch.text, d.source FROM chunks ch "
+            "JOIN documents d ON d.id = ch.document_id "
+            "JOIN chunks me ON me.id = ? AND me.document_id = ch.document_id "
+            "ORDER BY abs(ch.ord - me.ord), ch.ord LIMIT ?",
+            (around, limit),
+        ).fetchall()
+        return [ChunkRow(r["id"], r["document_id"], r["source"], r["ord"], r["text"]) for r in rows]
+
     def bm25(self, collection: Collection, query: str, limit: int) -> list[int]:
         """Chunk ids best-first by BM25 (FTS5 defaults k1=1.2, b=0.75) over two columns: the
         exact terms and their stems, weighted by `BM25_WEIGHTS`.

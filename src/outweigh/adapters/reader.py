@@ -1,0 +1,182 @@
+"""Reader training data from a collection: questions its own text answers, each asked over
+the passages retrieval and selection would really put in front of the model.
+
+RAFT (Zhang et al. 2024, "RAFT: Adapting Language Model to Domain Specific RAG",
+arXiv:2403.10131) trains a reader on (question, gold passage among distractors) -> answer
+citing the gold passage, with some rows whose context lacks the gold passage. Here:
+
+- questions come from `Key: value` lines (package metadata, manifests, man page headers,
+  config records): "What is the Version of requests?" -> "2.31.0 [2]", phrased several ways,
+  the subject being the record's Name/Package field, else the document's file name;
+- the context is what `outweigh ask` would build: hybrid retrieval, then
+  `outweigh.retrieval.select` (gap cut, line compression), then numbered passages through
+  `outweigh.prompt.build_messages`, so the adapter learns on the prompt it reads at answer
+  time;
+- where the gold passage did not make it into the context, the row answers "I don't know"
+  (RAFT's rows without the oracle document), which teaches the reader not to take a
+  neighbour's value;
+- answers are short: the value and its passage number.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from outweigh.errors import InputError
+from outweigh.generate.base import Message
+from outweigh.prompt import Citation, build_messages
+from outweigh.retrieval.select import Selection, expand, select
+
+if TYPE_CHECKING:
+    from outweigh.embed import Embedder
+    from outweigh.retrieval.hybrid import HybridSearcher
+    from outweigh.retrieval.store import Collection, Store
+
+DONT_KNOW = "I don't know: the context does not say."
+"""The answer of a row whose context lacks the passage that holds the fact."""
+
+_FIELD = re.compile(r"^\s*(?P<key>[A-Z][A-Za-z][\w .-]{0,30}?)\s*:\s+(?P<value>\S.{0,150}?)\s*$")
+"""A `Key: value` line: a capitalised key of a few words, a value on the same line."""
+
+SUBJECT_KEYS = ("name", "package", "source", "title", "project")
+"""Keys whose value names what a record is about."""
+
+SKIP_KEYS = frozenset({"classifier", "description-content-type", "metadata-version", "wheel"})
+"""Keys that repeat within a record or carry no fact worth asking about."""
+
+_TEMPLATES = (
+    "What is the {key} of {subject}?",
+    "What {key} does {subject} have?",
+    "{subject}: what is its {key}?",
+    "Tell me the {key} of {subject}.",
+)
+_WHO = ("Who is the {key} of {subject}?", "Who is {subject}'s {key}?")
+_URL = ("What is the {key} of {subject}?", "Where is the {key} of {subject}?")
+_LABELLED_URL = re.compile(r"^(?P<label>[A-Za-z][\w .-]{0,30}),\s*(?P<url>(?:https?|ftp)://\S+)$")
+"""A `Project-URL: Label, url` value: the label is the real key ("Homepage", "Source")."""
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_URLISH = re.compile(r"^(?:https?|ftp)://\S+$")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One question the collection answers, and the chunk that answers it."""
+
+    question: str
+    answer: str
+    source: str
+    """The document the fact is in."""
+
+
+def facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
+    """Questions about the `Key: value` lines of one chunk."""
+    fields = []
+    for line in text.splitlines():
+        if m := _FIELD.match(line):
+            key, value = m["key"], m["value"]
+            if u := _LABELLED_URL.match(value):
+                key, value = u["label"], u["url"]
+            fields.append((key, value))
+    named = {k.lower(): v for k, v in fields}
+    subject = next((named[k] for k in SUBJECT_KEYS if k in named), None)
+    subject = subject or Path(source).stem
+    seen: set[str] = set()
+    for key, value in fields:
+        lower = key.lower()
+        if lower in SUBJECT_KEYS or lower in SKIP_KEYS or lower in seen:
+            continue
+        seen.add(lower)
+        words = key.replace("-", " ").replace("_", " ").lower()
+        if _URLISH.match(value):
+            templates = _URL
+        elif _EMAIL.search(value) or words.endswith(("author", "maintainer", "owner", "by")):
+            templates = _WHO
+        else:
+            templates = _TEMPLATES
+        question = rng.choice(templates).format(key=words, subject=subject)
+        yield Fact(question, value, source)
+
+
+@dataclass(frozen=True)
+class ReaderData:
+    """Rows built from a collection, with what went into them."""
+
+    rows: list[list[Message]]
+    """Conversations: system, user (context + question), assistant (short answer)."""
+    facts: int
+    """Questions found in the collection's text."""
+    absent: int
+    """Rows answering "I don't know" because the gold passage was not in the context."""
+
+
+def build(
+    store: Store,
+    searcher: HybridSearcher,
+    embedder: Embedder,
+    collection: Collection,
+    limit: int = 600,
+    k: int = 3,
+    selection: Selection | None = None,
+    seed: int = 0,
+    on_row: Callable[[int, int], None] | None = None,
+) -> ReaderData:
+    """Up to `limit` reader rows from `collection`; InputError when its text asks nothing."""
+    rng = random.Random(seed)
+    how = selection or Selection()
+    ids = [int(i) for i in store.chunk_ids(collection)]
+    if not ids:
+        raise InputError(f"collection {collection.name!r} is empty; ingest documents into it")
+    found: list[Fact] = []
+    for start in range(0, len(ids), 512):
+        for _, row in sorted(store.chunks(ids[start : start + 512]).items()):
+            found.extend(facts(row.source, row.text, rng))
+    if not found:
+        raise InputError(
+            f"collection {collection.name!r} has no `Key: value` lines to ask about; "
+            "give it records such as package metadata (Name:, Version:, Author: ...)"
+        )
+    rng.shuffle(found)
+    chosen = found[:limit]
+    rows: list[list[Message]] = []
+    absent = 0
+    for i, fact in enumerate(chosen, 1):
+        hits = searcher.search_in(collection, fact.question, max(k, how.candidates))
+        picked = select(fact.question, expand(store, hits, how), embedder, how, k)
+        citations = [
+            Citation(n, h.source, h.chunk_id, h.text, h.score) for n, h in enumerate(picked, 1)
+        ]
+        # The gold passage: the fact's document, with the line that states it still in.
+        gold = next(
+            (c.n for c in citations if c.source == fact.source and fact.answer in c.text), None
+        )
+        if gold is None:
+            answer = DONT_KNOW
+            absent += 1
+        else:
+            answer = f"{fact.answer} [{gold}]"
+        user: list[Message] = [{"role": "user", "content": fact.question}]
+        messages = build_messages(user, citations, rag=True)
+        rows.append([*messages, {"role": "assistant", "content": answer}])
+        if on_row is not None:
+            on_row(i, len(chosen))
+    return ReaderData(rows, len(found), absent)
+
+
+def write(data: ReaderData, path: Path) -> Path:
+    """The rows as a chat JSONL that `outweigh adapter train` reads, written whole or not at
+    all (a temporary file moved into place)."""
+    import json
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for row in data.rows:
+            f.write(json.dumps({"messages": row}, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,102 @@
+"""`outweigh adapter train --reader COLLECTION`: reader rows built from a real collection with
+the real embedder (the gold passage among retrieved distractors, a short cited answer), a
+short real training run, and one-line refusals."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tests.adapters.conftest import CliResult
+from tests.adapters.test_cli import one_error_line
+
+from outweigh import Paths
+from outweigh.adapters.reader import DONT_KNOW
+from outweigh.engine import Engine
+
+Cli = Callable[..., CliResult]
+
+RECORDS = {
+    "alpha": ("1.4.2", "Ana Lindqvist <ana@alpha.example>", "https://alpha.example/"),
+    "beta": ("0.9.0", "Bo Okafor <bo@beta.example>", "https://beta.example/docs"),
+    "gamma": ("3.1.0", "Chen Wei <chen@gamma.example>", "https://gamma.example/"),
+    "delta": ("2.0.1", "Dana Ruiz <dana@delta.example>", "https://delta.example/home"),
+}
+
+
+def write_records(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (version, author, url) in RECORDS.items():
+        (folder / f"{name}.txt").write_text(
+            f"Name: {name}\nVersion: {version}\nAuthor: {author}\nHome-page: {url}\n"
+            f"Summary: the {name} toolkit for parsing logs\n"
+        )
+    return folder
+
+
+@pytest.fixture
+def records(paths: Paths, embedder, tmp_path: Path) -> Paths:
+    engine = Engine(paths, embedder=embedder)
+    try:
+        engine.ingest([write_records(tmp_path / "records")], collection="records")
+    finally:
+        engine.close()
+    return paths
+
+
+def test_rows_ask_over_retrieved_passages_and_cite_the_gold(records: Paths, embedder) -> None:
+    engine = Engine(records, embedder=embedder)
+    try:
+        data = engine.reader_data("records", limit=50)
+    finally:
+        engine.close()
+    # Four records, four askable fields each (Name names the subject).
+    assert data.facts == 16 and len(data.rows) == 16
+    cited = 0
+    for system, user, answer in data.rows:
+        assert system["role"] == "system" and "[1]" in system["content"]
+        assert user["content"].startswith("Context:\n[1] (")
+        if answer["content"] == DONT_KNOW:
+            continue
+        n = int(re.search(r"\[(\d)\]$", answer["content"])[1])
+        passage = user["content"].split(f"[{n}] (")[1].split("\n\n")[0]
+        value = answer["content"].rsplit(" [", 1)[0]
+        assert value in passage  # the answer is read from the passage it cites
+        cited += 1
+    assert cited >= 12
+    # Distractors: some rows show the gold passage beside another record's.
+    assert any("[2] (" in user["content"] for _, user, _ in data.rows)
+
+
+def test_train_reader_runs_and_registers(cli: Cli, records: Paths) -> None:
+    result = cli(
+        "adapter", "train", "--reader", "records", "--name", "rd",
+        "--max-steps", "2", "--batch-size", "4", "--rank", "4",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "16 reader rows from 16 facts in 'records'" in " ".join(result.out.split())
+    shown = json.loads(cli("adapter", "show", "rd", "--json").out)
+    assert shown["base_model"] == "smollm2-135m"
+
+
+def test_train_reader_refusals(cli: Cli, records: Paths, tmp_path: Path) -> None:
+    assert "unknown collection 'nope'" in one_error_line(
+        cli("adapter", "train", "--reader", "nope", "--name", "rd")
+    )
+    assert "one of them" in one_error_line(cli("adapter", "train", "--name", "rd"))
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"prompt": "a", "completion": "b"}\n')
+    assert "one of them" in one_error_line(
+        cli("adapter", "train", str(data), "--reader", "records", "--name", "rd")
+    )
+    prose = tmp_path / "prose"
+    prose.mkdir()
+    (prose / "note.txt").write_text("the harbour opens at dawn and closes when the tide turns\n")
+    assert cli("ingest", str(prose), "--collection", "prose").code == 0
+    assert "no `Key: value` lines" in one_error_line(
+        cli("adapter", "train", "--reader", "prose", "--name", "rd")
+    )
+    assert not (records.adapters_dir / "rd").exists()

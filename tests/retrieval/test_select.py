@@ -1,0 +1,54 @@
+"""Context selection on real man pages with the real embedder: the passage that answers is
+kept, cut to the lines that answer, and a look-alike neighbour is dropped."""
+
+from __future__ import annotations
+
+from outweigh.retrieval.hybrid import Hit
+from outweigh.retrieval.select import NONE, Selection, select, units
+from tests.conftest import ROOT
+
+MAN = ROOT / "examples" / "suite-man" / "docs"
+
+
+def tail(name: str, chars: int = 1000) -> str:
+    """The end of a rendered page: AUTHOR, REPORTING BUGS, COPYRIGHT, SEE ALSO, footer."""
+    return (MAN / f"{name}.txt").read_text()[-chars:]
+
+
+def hits(*names: str) -> list[Hit]:
+    return [
+        Hit(i, f"/docs/{n}.txt", tail(n), 0.03 - i * 0.001, i + 1, i + 1)
+        for i, n in enumerate(names)
+    ]
+
+
+def test_keeps_the_answering_passage_first_and_drops_the_look_alikes(embedder) -> None:
+    # shuf and tac rank above sort: same layout, same licence, another author.
+    got = select(
+        "Who wrote the sort program?", hits("shuf", "tac", "sort"), embedder, Selection(), k=3
+    )
+    assert [h.source for h in got] == ["/docs/sort.txt"]
+    assert "Written by Mike Haertel and Paul Eggert." in got[0].text
+    # Compression: fewer lines than the chunk, each one a line of it (spacing folded).
+    whole = units(tail("sort"))
+    assert set(got[0].text.splitlines()) < set(whole)
+    assert "There is NO WARRANTY, to the extent permitted by law." not in got[0].text
+
+
+def test_a_question_two_passages_answer_keeps_both(embedder) -> None:
+    got = select(
+        "Where is the full documentation for sort and for shuf online?",
+        hits("tac", "sort", "shuf"),
+        embedder,
+        Selection(),
+        k=3,
+    )
+    assert {h.source for h in got} >= {"/docs/sort.txt", "/docs/shuf.txt"}
+    text = "\n".join(h.text for h in got)
+    assert "https://www.gnu.org/software/coreutils/sort" in text
+    assert "https://www.gnu.org/software/coreutils/shuf" in text
+
+
+def test_selection_off_is_the_top_k_whole(embedder) -> None:
+    given = hits("shuf", "tac", "sort")
+    assert select("Who wrote sort?", given, embedder, NONE, k=2) == given[:2]
