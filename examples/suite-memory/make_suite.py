@@ -237,8 +237,7 @@ def lines() -> list[dict]:
     for user, asks in ASKS.items():
         for category, question, expected in asks:
             out.append(
-                {"user": user, "session": "later", "ask": question, "category": category}
-                | expected
+                {"user": user, "session": "later", "ask": question, "category": category} | expected
             )
     return out
 

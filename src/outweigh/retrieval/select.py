@@ -157,7 +157,7 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     lines_vec = vectors[len(variants) :]
     chosen: list[tuple[float, int, Hit]] = []
     start = 0
-    for i, ((lines, owner), source) in enumerate(zip(groups, docs, strict=True)):
+    for i, (lines, owner) in enumerate(groups):
         span = range(start, start + len(lines))
         start += len(lines)
         rest = q_terms - titles[i]
