@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,8 @@ from outweigh.retrieval.hybrid import Hit
 from outweigh.retrieval.stems import stems
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from outweigh.embed import Embedder
     from outweigh.retrieval.store import Store
 
@@ -103,6 +106,33 @@ def _terms(text: str) -> set[str]:
     return {s for s in stems(text) if s not in STOP}
 
 
+LINE_CACHE = 8192
+"""Line vectors kept between questions (384 floats each for the bundled embedder, about
+12 MiB): the pages a collection's questions land on repeat, and embedding their lines is
+most of selection's cost on a CPU."""
+
+_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _line_vectors(embedder: Embedder, lines: list[str]) -> np.ndarray:
+    """(len(lines), dim) vectors, from the cache where a line was embedded before."""
+    import numpy as np
+
+    with _cache_lock:
+        missing = sorted({u for u in lines if (embedder.name, u) not in _cache})
+    fresh = embedder.embed_batch(missing) if missing else []
+    with _cache_lock:
+        for u, v in zip(missing, fresh, strict=True):
+            _cache[(embedder.name, u)] = v
+        out = np.stack([_cache[(embedder.name, u)] for u in lines])
+        for u in lines:
+            _cache.move_to_end((embedder.name, u))
+        while len(_cache) > LINE_CACHE:
+            _cache.popitem(last=False)
+    return out
+
+
 def _title(source: str) -> set[str]:
     """The terms of a document's file name: `csv-tool_2.md` -> {csv, tool, 2}."""
     return _terms(Path(source).stem.replace("_", " ").replace("-", " "))
@@ -152,9 +182,9 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     titles = [_title(source) for source in docs]
     asks = [_without(question, t) if q_terms & t else question for t in titles]
     variants = sorted(set(asks))
-    vectors = embedder.embed_batch([*variants, *flat])
-    q_vec = {v: vectors[i] for i, v in enumerate(variants)}
-    lines_vec = vectors[len(variants) :]
+    q_vecs = embedder.embed_batch(variants)
+    q_vec = {v: q_vecs[i] for i, v in enumerate(variants)}
+    lines_vec = _line_vectors(embedder, flat)
     chosen: list[tuple[float, int, Hit]] = []
     start = 0
     for i, (lines, owner) in enumerate(groups):
