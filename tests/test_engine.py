@@ -1,6 +1,7 @@
 import pytest
 
 from outweigh import AskOptions, Engine, InputError, NotFoundError
+from outweigh.retrieval.select import NONE
 from outweigh.testing import EchoBackend, FakeEmbedder
 
 
@@ -13,7 +14,9 @@ def engine(paths, suite_docs):
 
 
 def test_context_is_numbered_and_cited_in_rank_order(engine):
-    answer = engine.ask("Heron-7 maximum depth", AskOptions(collection="suite", k=3))
+    # Selection off: this is about the prompt's layout of whatever passages go in.
+    opts = AskOptions(collection="suite", k=3, selection=NONE)
+    answer = engine.ask("Heron-7 maximum depth", opts)
     assert [c.n for c in answer.citations] == [1, 2, 3]
     prompt = engine.backend().requests[-1].messages[-1]["content"]
     positions = [prompt.index(f"[{c.n}] ") for c in answer.citations]
@@ -32,7 +35,8 @@ def test_context_is_cut_to_the_token_budget(paths, suite_docs):
     backend = EchoBackend(reply="ok", context_window=400)
     e = Engine(paths, embedder=FakeEmbedder(), backend=backend)
     e.ingest([suite_docs], "suite")
-    answer = e.ask("Heron-7 depth", AskOptions(collection="suite", k=10, max_tokens=100))
+    opts = AskOptions(collection="suite", k=10, max_tokens=100, selection=NONE)
+    answer = e.ask("Heron-7 depth", opts)
     sent = backend.count_prompt_tokens(backend.requests[-1].messages)
     assert 1 <= len(answer.citations) < 10
     assert sent + 100 <= 400

@@ -671,12 +671,14 @@ class Engine:
             ) - backend.count_prompt_tokens(base)
         citations: list[Citation] = []
         for hit in hits:
-            cost = backend.count_tokens(hit.text) + PASSAGE_OVERHEAD_TOKENS
+            cost = backend.count_tokens(hit.excerpt or hit.text) + PASSAGE_OVERHEAD_TOKENS
             if cost > budget:
                 break
             budget -= cost
             citations.append(
-                Citation(len(citations) + 1, hit.source, hit.chunk_id, hit.text, hit.score)
+                Citation(
+                    len(citations) + 1, hit.source, hit.chunk_id, hit.text, hit.score, hit.excerpt
+                )
             )
         # A question about the user's own world that no memory is about: say so.
         personal = options.memory and options.user is not None and not citations

@@ -51,6 +51,9 @@ class Citation:
     chunk_id: int
     text: str
     score: float
+    excerpt: str | None = None
+    """What the prompt shows of the passage when context selection cut it to the lines that
+    match the question; `text` stays the stored chunk, byte for byte."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"n": self.n, "source": self.source, "chunk_id": self.chunk_id, "text": self.text}
@@ -109,7 +112,7 @@ def build_messages(
         sections.append(f"{MEMORY_HEADING}\n{facts}")
     if citations:
         context = "\n\n".join(
-            f"[{c.n}] ({quoted(printable(Path(c.source).name))}) {quoted(c.text)}"
+            f"[{c.n}] ({quoted(printable(Path(c.source).name))}) {quoted(c.excerpt or c.text)}"
             for c in citations
         )
         sections.append(f"Context:\n{context}")

@@ -26,6 +26,7 @@ from outweigh.retrieval import ingest
 from outweigh.retrieval.chunking import MAX_TOKEN_CHARS, chunk_text
 from outweigh.retrieval.ingest import discover
 from outweigh.retrieval.loaders import read_text
+from outweigh.retrieval.select import NONE
 from outweigh.settings import IngestLimits
 from outweigh.testing import EchoBackend, FakeEmbedder
 
@@ -433,7 +434,9 @@ def test_injection_in_a_document_is_plain_text_and_quoted_data(tmp_path, paths, 
         engine.ingest([tmp_path / "docs"], "c")
         [hit] = engine.search("password instructions", "c", k=1)
         assert hit.text == INJECTION  # stored and retrieved byte for byte
-        answer = engine.ask("What is the password?", AskOptions(collection="c"))
+        # The whole chunk in the prompt (selection off): every line of it must stay quoted.
+        opts = AskOptions(collection="c", selection=NONE)
+        answer = engine.ask("What is the password?", opts)
         assert answer.citations[0].text == INJECTION
     finally:
         engine.close()

@@ -28,11 +28,11 @@ def test_keeps_the_answering_passage_first_and_drops_the_look_alikes(embedder) -
         "Who wrote the sort program?", hits("shuf", "tac", "sort"), embedder, Selection(), k=3
     )
     assert [h.source for h in got] == ["/docs/sort.txt"]
-    assert "Written by Mike Haertel and Paul Eggert." in got[0].text
+    assert "Written by Mike Haertel and Paul Eggert." in got[0].excerpt
     # Compression: fewer lines than the chunk, each one a line of it (spacing folded).
     whole = units(tail("sort"))
-    assert set(got[0].text.splitlines()) < set(whole)
-    assert "There is NO WARRANTY, to the extent permitted by law." not in got[0].text
+    assert set(got[0].excerpt.splitlines()) < set(whole)
+    assert "There is NO WARRANTY, to the extent permitted by law." not in got[0].excerpt
 
 
 def test_a_question_two_passages_answer_keeps_both(embedder) -> None:
@@ -44,7 +44,7 @@ def test_a_question_two_passages_answer_keeps_both(embedder) -> None:
         k=3,
     )
     assert {h.source for h in got} >= {"/docs/sort.txt", "/docs/shuf.txt"}
-    text = "\n".join(h.text for h in got)
+    text = "\n".join(h.excerpt for h in got)
     assert "https://www.gnu.org/software/coreutils/sort" in text
     assert "https://www.gnu.org/software/coreutils/shuf" in text
 

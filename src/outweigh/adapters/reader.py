@@ -148,11 +148,17 @@ def build(
         hits = searcher.search_in(collection, fact.question, max(k, how.candidates))
         picked = select(fact.question, expand(store, hits, how), embedder, how, k)
         citations = [
-            Citation(n, h.source, h.chunk_id, h.text, h.score) for n, h in enumerate(picked, 1)
+            Citation(n, h.source, h.chunk_id, h.text, h.score, h.excerpt)
+            for n, h in enumerate(picked, 1)
         ]
         # The gold passage: the fact's document, with the line that states it still in.
         gold = next(
-            (c.n for c in citations if c.source == fact.source and fact.answer in c.text), None
+            (
+                c.n
+                for c in citations
+                if c.source == fact.source and fact.answer in (c.excerpt or c.text)
+            ),
+            None,
         )
         if gold is None:
             answer = DONT_KNOW

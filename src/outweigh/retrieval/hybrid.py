@@ -47,6 +47,9 @@ class Hit:
     bm25_rank: int | None
     """1-based rank in the BM25 list, None if BM25 did not return it."""
     dense_rank: int | None
+    excerpt: str | None = None
+    """The lines of the document the prompt shows in place of `text`, when context selection
+    cut them out (`outweigh.retrieval.select`); `text` stays the stored chunk."""
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -204,8 +204,8 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
             near = {j + d for j in top[: how.lines] for d in range(-how.window, how.window + 1)}
             text = "\n".join(lines[j] for j in sorted(near & set(range(len(lines)))))
         else:
-            text = best_hit.text
-        chosen.append((scores[top[0]] + bonus, i, replace(best_hit, text=text)))
+            text = best_hit.excerpt or best_hit.text
+        chosen.append((scores[top[0]] + bonus, i, replace(best_hit, excerpt=text)))
     chosen.sort(key=lambda c: (-c[0], c[1]))
     floor = chosen[0][0] * how.gap
     return [hit for s, _, hit in chosen if s >= floor][:k]
