@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from outweigh.attribution import supporting
 from outweigh.embed import Embedder
 from outweigh.errors import IngestError, InputError, NotFoundError, printable
 from outweigh.generate.base import Backend, GenerationRequest, Message
@@ -36,12 +37,16 @@ class Answer:
 
     answer: str
     citations: list[Citation]
+    """The passages the answer rests on (`outweigh.attribution.supporting`); not every
+    passage in the prompt."""
     model: str
     usage: dict[str, int]
     finish_reason: str = "stop"
     adapter: str | None = None
     memories: list[MemoryItem] = field(default_factory=list)
     """The user's memories that went into the prompt, best first."""
+    context: list[Citation] = field(default_factory=list)
+    """Every passage the prompt carried, numbered as the model saw them."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,13 +99,18 @@ class AskOptions:
 
 @dataclass
 class Prepared:
-    """A request ready for the backend, with the citations its prompt carries."""
+    """A request ready for the backend, with the passages its prompt carries (`citations`)."""
 
     request: GenerationRequest
     citations: list[Citation]
     backend: Backend
     memories: list[MemoryItem] = field(default_factory=list)
     """Recalled memories in the prompt, ahead of the citations."""
+
+    def cited(self, question: str, answer: str) -> list[Citation]:
+        """The prompt's passages `answer` rests on: what `Answer.citations`, the server and
+        the eval report as citations."""
+        return supporting(answer, self.citations, question)
 
 
 @dataclass(frozen=True)
@@ -514,7 +524,8 @@ class Engine:
         self.record(messages[-1]["content"], gen.text, options)
         return Answer(
             answer=gen.text,
-            citations=prepared.citations,
+            citations=prepared.cited(messages[-1]["content"], gen.text),
+            context=prepared.citations,
             model=prepared.backend.name,
             usage=gen.usage(),
             finish_reason=gen.finish_reason,

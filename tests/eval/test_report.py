@@ -60,8 +60,29 @@ def result() -> EvalResult:
 
 def test_headline_compares_small_augmented_with_bigger_bare(result: EvalResult) -> None:
     assert headline(result) == (
-        f"{AUGMENTED} (135M) outweighs {BIG} (268M) on accuracy: 0.80 vs 0.20"
+        f"{AUGMENTED} (135M) outweighs its strongest rival {BIG} (268M) on accuracy: 0.80 vs 0.20"
     )
+
+
+def test_headline_meets_the_bigger_model_with_retrieval_and_says_so(result: EvalResult) -> None:
+    """The rival is the best config on a bigger model, augmented ones included; the sizes
+    show the non-embedding count, where Gemma-3-270M is no bigger than SmolLM2-135M."""
+    big_rag = "gemma3-270m+rag"
+    result.configs.append(big_rag)
+    result.results[big_rag] = {**result.results[BIG], "accuracy": 0.9}
+    result.results[AUGMENTED]["concise_accuracy"] = 0.4
+    result.results[big_rag]["concise_accuracy"] = 0.7
+    result.params[big_rag] = 268_098_176
+    result.non_embedding_params = {c: 106_200_000 for c in (SMALL, AUGMENTED)}
+    result.non_embedding_params |= {BIG: 100_200_000, big_rag: 100_200_000}
+    assert headline(result) == (
+        f"{AUGMENTED} (135M, 106M non-embedding) does not outweigh its strongest rival "
+        f"{big_rag} (268M, 100M non-embedding) on accuracy: 0.80 vs 0.90 "
+        "(concise_accuracy 0.40 vs 0.70)"
+    )
+    text = markdown(result)
+    assert "| params | 135M | 135M | 268M | 268M |" in text
+    assert "| non-embedding params | 106M | 106M | 100M | 100M |" in text
 
 
 def test_no_headline_without_both_sides(result: EvalResult) -> None:
@@ -86,6 +107,7 @@ def test_table_shows_applicable_metrics_only(result: EvalResult) -> None:
     text = console.export_text()
     assert "accuracy" in text and "retrieval_recall_at_k" in text
     assert "style_adherence" not in text and "peak_vram_mb" not in text
+    assert "params" in text and "268M" in text
 
 
 def test_markdown_report(result: EvalResult, tmp_path: Path) -> None:

@@ -131,7 +131,7 @@ class Repl:
                 close()  # ends the stream early; the engine still records the turn
             self.out.print(" [dim](interrupted)[/]", end="")
         self.out.print()
-        for c in prepared.citations:
+        for c in prepared.cited(text, "".join(said)):
             self.out.print(f"[dim][{c.n}] {escape(printable(c.source))}[/]", highlight=False)
         if remembering:
             new = sorted(self._known() - before)
