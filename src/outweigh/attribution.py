@@ -70,8 +70,9 @@ numerals, negations and comparatives."""
 
 _TASK = """know knows known sure context passage passages answer answers question questions
 information info provided provide mention mentions mentioned according based text document
-documents say says said state states stated given use used using знаю знает контекст ответ вопрос информация
-информации текст текста документ документе сказано указано"""
+documents say says said state states stated given use used using
+знаю знает контекст ответ вопрос информация информации текст текста документ документе сказано
+указано"""
 """How a model talks about the prompt or frames an answer ("use -i"), not about the world: a
 passage that happens to hold "context" or "answer" supports no fact."""
 
