@@ -95,3 +95,14 @@ def test_russian_text_is_attributed() -> None:
     question = "Когда открыт склад?"
     assert [c.n for c in supporting("С девяти утра до шести вечера.", docs, question)] == [1]
     assert supporting("Я не знаю.", docs, question) == []
+
+
+def test_an_inflected_or_cut_off_word_still_matches(passages: list[Citation]) -> None:
+    """ "metre" is found in "metres", and a name the token cap cut ("Brenne") in the whole."""
+    assert [c.n for c in supporting("412 metre", passages, Q)] == [2]
+    director = [
+        Citation(1, "overview.md", 1, "The cooperative's director is Odalys Brenneke.", 0.9),
+        passages[2],
+    ]
+    cut = "The director of the cooperative is Odalys Brenne"
+    assert [c.n for c in supporting(cut, director, "Who is the director?")] == [1]

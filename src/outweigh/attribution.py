@@ -36,6 +36,12 @@ MAX_ATTRIBUTED = 2
 """Most passages attribution cites: one holds a short answer, two cover an answer that joins
 two facts. More would be the "cite everything" the metric must not reward."""
 
+PREFIX = 4
+"""A token of this many characters or more also matches a passage word that begins with it or
+that it begins with: an inflection ("metre" / "metres", "ignore" / "ignores") or a name cut off
+by the answer's token cap ("Brenne" for "Brenneke"). Shorter ones ("412", "-i") match only
+whole, or "41" would be found in "4120"."""
+
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 """A passage reference like [2], as SYSTEM_RAG asks the model to write."""
 
@@ -104,6 +110,17 @@ def _vocabulary(text: str) -> set[str]:
     return words
 
 
+def _holds(vocabulary: set[str], token: str) -> bool:
+    """Whether a passage's words hold `token`: whole, or by a shared prefix of `PREFIX`+."""
+    if token in vocabulary:
+        return True
+    if len(token) < PREFIX:
+        return False
+    return any(
+        len(w) >= PREFIX and (w.startswith(token) or token.startswith(w)) for w in vocabulary
+    )
+
+
 def markers(answer: str, passages: Sequence[Citation]) -> list[Citation]:
     """The passages an answer marks as [n], in order of first mention, unknown numbers dropped."""
     by_n = {c.n: c for c in passages}
@@ -129,7 +146,8 @@ def supporting(answer: str, passages: Sequence[Citation], question: str = "") ->
     if not keys or not passages:
         return []
     vocab = {c.n: _vocabulary(c.text) for c in passages}
-    marked = [c for c in markers(answer, passages) if vocab[c.n].intersection(keys)]
+    held = {n: {t for t in keys if _holds(v, t)} for n, v in vocab.items()}
+    marked = [c for c in markers(answer, passages) if held[c.n]]
     if marked:
         return marked
     support: dict[int, float] = {}
@@ -137,12 +155,12 @@ def supporting(answer: str, passages: Sequence[Citation], question: str = "") ->
         words = key_tokens(sentence, question)
         if not words:
             continue
-        weight = {t: 1 / max(1, sum(t in v for v in vocab.values())) for t in words}
+        weight = {t: 1 / max(1, sum(t in h for h in held.values())) for t in words}
         total = sum(weight.values())
 
         def score(c: Citation, words: list[str] = words, weight: dict[str, float] = weight):
-            held = [t for t in words if t in vocab[c.n]]
-            return (sum(weight[t] for t in held), max(map(len, held), default=0), -c.n)
+            shared = [t for t in words if t in held[c.n]]
+            return (sum(weight[t] for t in shared), max(map(len, shared), default=0), -c.n)
 
         top = max(passages, key=score)
         share = score(top)[0] / total

@@ -434,7 +434,7 @@ def test_injection_in_a_document_is_plain_text_and_quoted_data(tmp_path, paths, 
         [hit] = engine.search("password instructions", "c", k=1)
         assert hit.text == INJECTION  # stored and retrieved byte for byte
         answer = engine.ask("What is the password?", AskOptions(collection="c"))
-        assert answer.citations[0].text == INJECTION
+        assert answer.context[0].text == INJECTION
     finally:
         engine.close()
     system, user = echo.requests[-1].messages
