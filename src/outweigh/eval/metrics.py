@@ -34,7 +34,7 @@ CONCISE_WORDS = 20
 """`concise_accuracy`'s floor on answer length, in normalized words: one plain sentence
 (readability guides put the average English sentence at 15-20 words). A restated question
 plus the fact fits ("heron 7 submersible is rated to maximum depth of 412 metres" is 11);
-a copied passage (the suite's chunks run to 100+ words), a list of candidates or an echo of
+a copied passage (examples/suite's chunks: 57 to 145 words), a list of candidates or an echo of
 the prompt does not."""
 
 CONCISE_FACTOR = 4
