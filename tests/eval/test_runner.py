@@ -264,3 +264,15 @@ def test_the_replay_leaves_the_users_own_memory_alone(make_suite: MakeSuite, pat
     users = {r[0] for r in store.conn.execute("SELECT DISTINCT user FROM memories")}
     turns = {r[0] for r in store.conn.execute("SELECT DISTINCT user FROM memory_turns")}
     assert users == {"ana"} and turns <= {"ana"}  # the run's namespaced users are gone
+
+
+def test_a_gold_document_in_a_folder_is_found_in_context_and_citations(
+    make_suite: MakeSuite, paths: Paths
+) -> None:
+    docs = {"hr/policies.md": DOCS["policies.md"], "safety.txt": DOCS["safety.txt"]}
+    root = make_suite(questions=[{**QUESTIONS[0], "source": "hr/policies.md"}], docs=docs)
+    result = run(root, ["m+rag"], paths)
+    [record] = [r for r in result.records if r.part == "facts"]
+    assert record.cited == record.context == record.retrieved == ["hr/policies.md"]
+    assert record.diagnosis == "right"
+    assert result.results["m+rag"]["citation_accuracy"] == 1.0

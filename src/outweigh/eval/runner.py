@@ -136,11 +136,12 @@ class Record:
     source: str | None = None
     """The gold document, for facts that name one."""
     cited: list[str] = field(default_factory=list)
-    """Sources of the passages the answer rests on (`Answer.citations`, file names)."""
+    """Sources of the passages the answer rests on (`Answer.citations`), as paths under the
+    suite's docs/."""
     retrieved: list[str] = field(default_factory=list)
-    """Sources of the top-k retrieved chunks (file names), for +rag configs."""
+    """Sources of the top-k retrieved chunks (paths under docs/), for +rag configs."""
     context: list[str] = field(default_factory=list)
-    """Sources of the passages the prompt carried (`Answer.context`, file names): the
+    """Sources of the passages the prompt carried (`Answer.context`, paths under docs/): the
     retrieved ones that fit the budget."""
     concise: bool | None = None
     """Right and short (`metrics.concise`), for facts."""
@@ -376,7 +377,7 @@ def _ingest(
         path, reason = report.failed[0]
         raise InputError(f"suite document failed to ingest: {reason}; fix or remove {path}")
     return {
-        q.line: [Path(h.source).name for h in engine.search(q.question, collection, k)]
+        q.line: [shown(h.source, docs) for h in engine.search(q.question, collection, k)]
         for q in suite.questions
     }
 
@@ -414,6 +415,16 @@ def _count_params(backend: Backend) -> tuple[int, int] | None:
     if head is not None:
         tables.setdefault(id(head.weight), head.weight.numel())
     return total, total - sum(tables.values())
+
+
+def shown(source: str, docs: Path | None) -> str:
+    """A stored source as the suite names it: its path under docs/ ("hr/policies.md"), so a
+    gold path with a folder matches; the file name for anything else."""
+    path = Path(source)
+    if docs is not None:
+        with contextlib.suppress(ValueError):
+            return path.relative_to(docs.resolve()).as_posix()
+    return path.name
 
 
 def _drop(engine: Engine, collection: str) -> None:
@@ -500,7 +511,7 @@ class _Config:
                     engine, q.question, self.options.max_tokens, **self._rag(), memory=False
                 )
                 correct = m.accuracy(answer.answer, q.answers)
-                context = [Path(c.source).name for c in answer.context]
+                context = [shown(c.source, suite.docs) for c in answer.context]
                 record = Record(
                     self.label,
                     "facts",
@@ -514,7 +525,7 @@ class _Config:
                     exact=m.exact_match(answer.answer, q.answers),
                     f1=m.f1(answer.answer, q.answers),
                     source=q.source,
-                    cited=[Path(c.source).name for c in answer.citations],
+                    cited=[shown(c.source, suite.docs) for c in answer.citations],
                     retrieved=retrieved.get(q.line, []) if self.spec.rag else [],
                     context=context,
                     concise=m.concise(answer.answer, q.answers),
