@@ -100,6 +100,8 @@ def test_russian_text_is_attributed() -> None:
 def test_an_inflected_or_cut_off_word_still_matches(passages: list[Citation]) -> None:
     """ "metre" is found in "metres", and a name the token cap cut ("Brenne") in the whole."""
     assert [c.n for c in supporting("412 metre", passages, Q)] == [2]
+    assert supporting("41 metres", passages, Q) == []  # a number matches only whole
+    assert supporting("4120 metres", passages, Q) == []
     director = [
         Citation(1, "overview.md", 1, "The cooperative's director is Odalys Brenneke.", 0.9),
         passages[2],

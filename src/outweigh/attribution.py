@@ -39,8 +39,8 @@ two facts. More would be the "cite everything" the metric must not reward."""
 PREFIX = 4
 """A token of this many characters or more also matches a passage word that begins with it or
 that it begins with: an inflection ("metre" / "metres", "ignore" / "ignores") or a name cut off
-by the answer's token cap ("Brenne" for "Brenneke"). Shorter ones ("412", "-i") match only
-whole, or "41" would be found in "4120"."""
+by the answer's token cap ("Brenne" for "Brenneke"). Shorter ones ("-i") and numbers match
+only whole, or "1000" would be found in "10000"."""
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 """A passage reference like [2], as SYSTEM_RAG asks the model to write."""
@@ -49,6 +49,8 @@ _TOKEN = re.compile(r"(?<![\w-])--?\w[\w-]*|\w+(?:[./-]\w+)*")
 """A word, a compound kept whole ("KX-19", "8.5.1", "etc/passwd") or a command-line flag
 ("-i", "--color"): in manual pages a flag is the answer, and "-i" must not become the
 stopword "i"."""
+
+_DIGIT = re.compile(r"\d")
 
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")
 
@@ -114,10 +116,11 @@ def _holds(vocabulary: set[str], token: str) -> bool:
     """Whether a passage's words hold `token`: whole, or by a shared prefix of `PREFIX`+."""
     if token in vocabulary:
         return True
-    if len(token) < PREFIX:
+    if len(token) < PREFIX or _DIGIT.search(token):
         return False
     return any(
-        len(w) >= PREFIX and (w.startswith(token) or token.startswith(w)) for w in vocabulary
+        len(w) >= PREFIX and not _DIGIT.search(w) and (w.startswith(token) or token.startswith(w))
+        for w in vocabulary
     )
 
 
