@@ -108,3 +108,17 @@ def test_an_inflected_or_cut_off_word_still_matches(passages: list[Citation]) ->
     ]
     cut = "The director of the cooperative is Odalys Brenne"
     assert [c.n for c in supporting(cut, director, "Who is the director?")] == [1]
+
+
+def test_an_embellished_answer_still_rests_on_its_passage() -> None:
+    """SmolLM2's answer on examples/suite: "female" is its own, "named" repeats the
+    question's "name"; the passage holding "Grumbold" is cited, the distractor is not."""
+    history = (SUITE / "docs" / "history.html").read_text("utf-8")
+    mascot = next(p for p in history.split("<p>") if "Grumbold" in p)
+    docs = [
+        Citation(1, "overview.md", 1, _section("overview.md", "Who we are"), 0.9),
+        Citation(2, "history.html", 2, mascot, 0.8),
+    ]
+    question = "What is the name of the Vellmark cooperative's otter mascot?"
+    answer = "The Vellmark Tidal Robotics Cooperative's mascot is a female otter named Grumbold."
+    assert [c.n for c in supporting(answer, docs, question)] == [2]

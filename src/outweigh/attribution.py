@@ -2,11 +2,11 @@
 
 A passage is cited when the answer marks it `[n]` and the passage holds something the answer
 says, or, for an answer that marks none that check out, when one of the answer's sentences
-is attributed to it by overlap: the passage holds more than `SUPPORT` of the weight of the
-sentence's key tokens. Key tokens are what the answer adds to the question: its words less
-stopwords, the question's own words and the words a model uses to talk about the task
-("context", "passage", "know"). Never every passage by default: an answer that says nothing a
-passage holds ("I don't know", a fact from the model's own memory) cites nothing.
+is attributed to it by overlap: the passage holds at least `SUPPORT` of the weight of the
+sentence's key tokens, and its numbers. Key tokens are what the answer adds to the question:
+its words less stopwords, the question's own words and the words a model uses to talk about
+the task ("context", "passage", "know"). Never every passage by default: an answer that says
+nothing a passage holds ("I don't know", a fact from the model's own memory) cites nothing.
 
 The idea is the overlap baseline of attribution evaluation (Rashkin et al. 2023, "Measuring
 Attribution in Natural Language Generation Models"; Gao et al. 2023, "Enabling Large Language
@@ -26,11 +26,13 @@ if TYPE_CHECKING:
     from outweigh.prompt import Citation
 
 SUPPORT = 0.5
-"""A passage supports a sentence when it holds more than this share of the weight of the
-sentence's key tokens: most of what the sentence adds to the question, while a model's own
-connecting words ("dive", "carrying") are tolerated. A distractor that shares one generic word
-of a three-word claim (a third) fails, and so does a passage that holds the unit but not the
-number of "950 metres" (a half). A one-token claim ("8080") is all or nothing."""
+"""A passage supports a sentence when it holds at least this share of the weight of the
+sentence's key tokens, and every number in them: half of what the sentence adds to the
+question, so a small model's own embellishment ("a female otter named Grumbold": the passage
+says "an otter called Grumbold") is tolerated, while a distractor that shares one generic word
+of a three-word claim (a third) is not. Numbers are the facts most often asked and most easily
+invented, so a passage that lacks the sentence's number does not support it ("950 metres" is
+not supported by a passage about 412 metres). A one-token claim ("8080") is all or nothing."""
 
 MAX_ATTRIBUTED = 2
 """Most passages attribution cites: one holds a short answer, two cover an answer that joins
@@ -95,13 +97,26 @@ def tokens(text: str) -> list[str]:
 
 def key_tokens(text: str, question: str = "") -> list[str]:
     """What `text` adds to `question`: its tokens less stopwords, task words and the
-    question's words, distinct, in order."""
-    asked = set(tokens(question))
-    seen: dict[str, None] = {}
-    for t in tokens(_MARKER.sub(" ", text)):
-        if t not in _STOPWORDS and t not in asked:
-            seen.setdefault(t, None)
-    return list(seen)
+    question's words (matched as passages match them, so "named" repeats "name"), distinct,
+    in order.
+
+    A name the question shortened counts as the question's too: in "The Vellmark Tidal
+    Robotics Cooperative's mascot is ..." asked about "the Vellmark cooperative", the words
+    between two asked words with no stopword among them ("Tidal Robotics") restate the
+    subject; they add nothing the answer rests on.
+    """
+    asked = _vocabulary(question)
+    words = tokens(_MARKER.sub(" ", text))
+    kind = ["stop" if t in _STOPWORDS else "asked" if _holds(asked, t) else "key" for t in words]
+    for i, k in enumerate(kind):  # a run of key words between two asked ones: the subject
+        if k != "asked":
+            continue
+        j = i + 1
+        while j < len(kind) and kind[j] == "key":
+            j += 1
+        if j < len(kind) and kind[j] == "asked" and j > i + 1:
+            kind[i + 1 : j] = ["asked"] * (j - i - 1)
+    return list(dict.fromkeys(t for t, k in zip(words, kind, strict=True) if k == "key"))
 
 
 def _vocabulary(text: str) -> set[str]:
@@ -139,11 +154,12 @@ def supporting(answer: str, passages: Sequence[Citation], question: str = "") ->
     2. Its [n] markers, kept when the marked passage holds one of the answer's key tokens. A
        marker on a passage that shares nothing with the answer is a false citation and
        dropped (a small model numbers passages it did not use).
-    3. When no marker survives, each sentence goes to the passage holding the most of its
-       key-token weight, if that is more than `SUPPORT`; a token weighs 1 / (passages holding
-       it), so the passage with the answer's rarest tokens wins, ties going to the one with
-       the longest shared token, then to the better-ranked. The `MAX_ATTRIBUTED` passages
-       with the most support are cited, in prompt order.
+    3. When no marker survives, each sentence goes to the passage, among those holding all
+       its numbers, with the most of its key-token weight, if that is at least `SUPPORT`. A
+       token weighs 1 / (passages holding it), so the passage with the answer's rarest
+       tokens wins, ties going to the one with the longest shared token, then to the
+       better-ranked. The `MAX_ATTRIBUTED` passages with the most support are cited, in
+       prompt order.
     """
     keys = key_tokens(answer, question)
     if not keys or not passages:
@@ -165,9 +181,13 @@ def supporting(answer: str, passages: Sequence[Citation], question: str = "") ->
             shared = [t for t in words if t in held[c.n]]
             return (sum(weight[t] for t in shared), max(map(len, shared), default=0), -c.n)
 
-        top = max(passages, key=score)
+        numbers = [t for t in words if _DIGIT.search(t)]
+        eligible = [c for c in passages if all(t in held[c.n] for t in numbers)]
+        if not eligible:
+            continue
+        top = max(eligible, key=score)
         share = score(top)[0] / total
-        if share > SUPPORT:
+        if share >= SUPPORT:
             support[top.n] = support.get(top.n, 0.0) + share * total
     chosen = sorted(support, key=lambda n: (-support[n], n))[:MAX_ATTRIBUTED]
     return [c for c in passages if c.n in chosen]

@@ -10,8 +10,10 @@ import pytest
 
 from outweigh.cli.eval import table
 from outweigh.errors import InputError
+from outweigh.eval.metrics import METRICS
 from outweigh.eval.report import (
     check_output,
+    fmt,
     headline,
     markdown,
     write_json,
@@ -20,6 +22,7 @@ from outweigh.eval.report import (
 )
 from outweigh.eval.runner import EvalOptions, EvalResult, Record
 
+METRICS_BY_KEY = {m.key: m for m in METRICS}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SMALL, AUGMENTED, BIG = "smollm2-135m", "smollm2-135m+rag+lora:signoff", "gemma3-270m"
 
@@ -108,6 +111,7 @@ def test_table_shows_applicable_metrics_only(result: EvalResult) -> None:
     assert "accuracy" in text and "retrieval_recall_at_k" in text
     assert "style_adherence" not in text and "peak_vram_mb" not in text
     assert "params" in text and "268M" in text
+    assert fmt(METRICS_BY_KEY["cited_per_answer"], 1.25) == "1.25"
 
 
 def test_markdown_report(result: EvalResult, tmp_path: Path) -> None:

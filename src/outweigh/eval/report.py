@@ -41,10 +41,11 @@ def shown(result: EvalResult) -> list[Metric]:
 
 
 def fmt(metric: Metric, value: float | None) -> str:
-    """A cell: rates with 2 decimals, seconds with 2, throughput with 1, memory in whole MiB."""
+    """A cell: rates, counts per answer and seconds with 2 decimals, throughput with 1,
+    memory in whole MiB."""
     if value is None:
         return "-"
-    if metric.fraction or metric.key.endswith("_s"):
+    if metric.fraction or metric.part == "facts" or metric.key.endswith("_s"):
         return f"{value:.2f}"
     if metric.key == "tokens_per_s":
         return f"{value:.1f}"
