@@ -69,8 +69,6 @@ def bench_generate(model: str, rounds: int, max_tokens: int) -> None:
 
 def bench_llamacpp(model: str, rounds: int, max_tokens: int) -> None:
     """outweigh on llama.cpp, raw llama-cpp-python and outweigh on transformers, interleaved."""
-    from llama_cpp import Llama
-
     from outweigh.generate.llamacpp import LlamaCppBackend, cpu_threads, open_local
     from outweigh.models.loader import gguf_file
 
@@ -88,6 +86,10 @@ def bench_llamacpp(model: str, rounds: int, max_tokens: int) -> None:
             [{"role": "user", "content": PROMPT}], opts
         )
         prompt = ours.render(prepared.request.messages)
+        # Same process, so the same llama.cpp build and OpenMP policy as outweigh's; run the
+        # script with OMP_WAIT_POLICY=ACTIVE to see llama.cpp's spinning default for both.
+        from llama_cpp import Llama
+
         # The strongest raw setup: every core (llama-cpp-python's default is half of them).
         raw = Llama(
             str(gguf_file(model, paths)), n_ctx=2048, n_threads=cpu_threads(), verbose=False

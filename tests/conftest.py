@@ -88,8 +88,10 @@ def smol_backend(smol):
 @pytest.fixture(scope="session")
 def smol_llama():
     """The same SmolLM2 GGUF through llama.cpp, loaded once; skipped without llama-cpp-python."""
-    pytest.importorskip("llama_cpp")
-    from outweigh.generate.llamacpp import open_local
+    from outweigh.generate.llamacpp import llamacpp_installed, open_local
+
+    if not llamacpp_installed():
+        pytest.skip("llama-cpp-python is not installed")
     from outweigh.models.options import LoadOptions
 
     backend = open_local("smollm2-135m", Paths(), LoadOptions(backend="llamacpp"))

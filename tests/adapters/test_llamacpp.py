@@ -13,8 +13,10 @@ import pytest
 from tests.adapters.conftest import SIGNOFF, STYLE, Trained
 
 from outweigh.engine import AskOptions, Engine
+from outweigh.generate.llamacpp import llamacpp_installed
 
-pytest.importorskip("llama_cpp")
+if not llamacpp_installed():
+    pytest.skip("llama-cpp-python is not installed", allow_module_level=True)
 
 N_PROMPTS = 6
 """Held-out prompts per backend and arm; enough that 80% is 5 of 6."""
@@ -95,10 +97,11 @@ def test_registering_writes_the_gguf_form(
 ) -> None:
     """`adapter add` leaves the PEFT files and the GGUF that llama.cpp's converter wrote, which
     llama.cpp loads."""
-    import llama_cpp
-
     from outweigh.adapters import AdapterRegistry
     from outweigh.adapters.gguf import GGUF_FILE
+    from outweigh.generate.llamacpp import import_llama_cpp
+
+    llama_cpp = import_llama_cpp()
 
     registry = AdapterRegistry(paths)
     registry.add(lora_dir("noise", seed=3), "fresh")

@@ -48,6 +48,29 @@ _told_fallback = False
 """The missing-llama.cpp line is said once per process, not once per model."""
 
 
+def import_llama_cpp() -> Any:
+    """`llama_cpp`, imported with OpenMP's passive waiting unless `OMP_WAIT_POLICY` is set.
+
+    llama.cpp's CPU build runs its threads through OpenMP (libgomp), whose idle threads spin.
+    On a CPU shared with other work, two spinning threads on two busy cores slowed decoding from
+    about 15 to 0.16 tok/s (docs/benchmarks.md); passive threads sleep instead. libgomp reads the
+    variable once, when llama.cpp loads it, so it is set for the import only and torch's own
+    OpenMP runtime keeps its defaults.
+    """
+    import sys
+
+    if "llama_cpp" in sys.modules or "OMP_WAIT_POLICY" in os.environ:
+        import llama_cpp
+
+        return llama_cpp
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        import llama_cpp
+    finally:
+        del os.environ["OMP_WAIT_POLICY"]
+    return llama_cpp
+
+
 def llamacpp_installed() -> bool:
     """Whether `llama_cpp` can be imported, without importing it (it loads a native library)."""
     try:
@@ -112,6 +135,7 @@ def open_local(
     options.validate()
     entry = resolve(name)
     if pick_backend(entry, options) == "llamacpp":
+        import_llama_cpp()
         return LlamaCppBackend.load(entry, paths, options, adapters)
     from outweigh.generate.local import LocalBackend
     from outweigh.models.loader import load
@@ -207,7 +231,7 @@ class LlamaCppBackend(Backend):
         adapters: AdapterSource | None = None,
     ) -> LlamaCppBackend:
         """Open `entry`'s GGUF with llama.cpp, with a context as long as the prompt cap."""
-        from llama_cpp import Llama
+        Llama = import_llama_cpp().Llama
 
         from outweigh.models.loader import gguf_file
 
@@ -315,7 +339,6 @@ class LlamaCppBackend(Backend):
         token included (it was generated, and counts, as in `LocalBackend._finish`)."""
         import llama_cpp
 
-        wanted = self._resolve(request.adapter)  # refuses before the lock and the decode
         prompt = self.tokens(self.render(request.messages))
         if len(prompt) + request.max_tokens > self.context_window:
             raise InputError(
@@ -325,7 +348,9 @@ class LlamaCppBackend(Backend):
         vocab = self.llm._model.vocab  # what llama-cpp-python's own completion loop checks
         utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         with self._lock:
-            self._switch(wanted)
+            # Resolved under the lock: loading a re-registered adapter frees the old one, which
+            # must not happen under another thread's decode.
+            self._switch(self._resolve(request.adapter))
             if request.seed is not None:
                 self.llm.set_seed(request.seed)
             greedy = request.temperature <= 0
