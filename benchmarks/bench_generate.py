@@ -13,6 +13,7 @@
 Run: .venv/bin/python benchmarks/bench_generate.py [--model smollm2-135m] [--rounds 5]
      .venv/bin/python benchmarks/bench_generate.py --only dtype   # part 3 alone
      .venv/bin/python benchmarks/bench_generate.py --only llamacpp   # part 0 alone
+     .venv/bin/python benchmarks/bench_generate.py --only omp   # OpenMP wait policy, raw
 """
 
 from __future__ import annotations
@@ -123,6 +124,36 @@ def bench_llamacpp(model: str, rounds: int, max_tokens: int) -> None:
     print("  target: outweigh on llama.cpp >= 0.9x raw")
 
 
+OMP_CHILD = """
+import statistics, sys, time
+from llama_cpp import Llama
+from outweigh.generate.llamacpp import cpu_threads
+from outweigh.models.loader import gguf_file
+llm = Llama(str(gguf_file(sys.argv[1])), n_ctx=2048, n_threads=cpu_threads(), verbose=False)
+prompt = "<|im_start|>user\\nWrite a story.<|im_end|>\\n<|im_start|>assistant\\n"
+rates = []
+for _ in range(int(sys.argv[2]) + 1):
+    t0 = time.perf_counter()
+    out = llm.create_completion(prompt, max_tokens=int(sys.argv[3]), temperature=0.0)
+    rates.append(out["usage"]["completion_tokens"] / (time.perf_counter() - t0))
+print(statistics.median(rates[1:]))
+"""
+
+
+def bench_omp(model: str, rounds: int, max_tokens: int) -> None:
+    """Raw llama-cpp-python with OpenMP's spinning (ACTIVE, its default) and sleeping (PASSIVE,
+    what outweigh sets) idle threads, each in a fresh process: libgomp reads the policy once."""
+    import subprocess
+    import sys
+
+    print(f"OpenMP wait policy, raw llama-cpp-python, {max_tokens} tokens, median of {rounds}")
+    for policy in ("ACTIVE", "PASSIVE"):
+        env = {**os.environ, "OMP_WAIT_POLICY": policy}
+        args = [sys.executable, "-c", OMP_CHILD, model, str(rounds), str(max_tokens)]
+        out = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+        print(f"  {policy:<8} {float(out.stdout.strip().splitlines()[-1]):7.2f} tok/s")
+
+
 def bench_load(model: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["OUTWEIGH_MODELS_DIR"] = tmp
@@ -166,11 +197,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument(
-        "--only", choices=("llamacpp", "generate", "load", "dtype"), help="run one part"
+        "--only", choices=("llamacpp", "omp", "generate", "load", "dtype"), help="run one part"
     )
     args = ap.parse_args()
     if args.only in (None, "llamacpp"):
         bench_llamacpp(args.model, args.rounds, args.max_tokens)
+    if args.only in (None, "omp"):
+        bench_omp(args.model, args.rounds, args.max_tokens)
     if args.only in (None, "generate"):
         bench_generate(args.model, args.rounds, args.max_tokens)
     if args.only in (None, "load"):
