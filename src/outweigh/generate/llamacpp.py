@@ -52,8 +52,8 @@ def import_llama_cpp() -> Any:
     """`llama_cpp`, imported with OpenMP's passive waiting unless `OMP_WAIT_POLICY` is set.
 
     llama.cpp's CPU build runs its threads through OpenMP (libgomp), whose idle threads spin.
-    On a CPU shared with other work, two spinning threads on two busy cores slowed decoding from
-    about 15 to 0.16 tok/s (docs/benchmarks.md); passive threads sleep instead. libgomp reads the
+    On a CPU shared with other work, two spinning threads on two busy cores decoded at 1.9 tok/s
+    against 32.7 passive (docs/benchmarks.md); passive threads sleep instead. libgomp reads the
     variable once, when llama.cpp loads it, so it is set for the import only and torch's own
     OpenMP runtime keeps its defaults.
     """
