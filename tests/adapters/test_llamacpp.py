@@ -67,8 +67,9 @@ def test_the_trained_signoff_appears_through_both_backends(
 
 def test_requests_switch_and_mix_without_reloading_the_base(llama: Any, signoff: Trained) -> None:
     """Base, adapter, mix and base again over one loaded model: the base answer is the base's
-    after an adapter ran (no adapter state or cached keys left over), a mix's scales apply per
-    request (`noise` at 0 is no change), and the model and each adapter load once."""
+    after an adapter ran (no adapter state or cached keys left over), a mix is the adapters'
+    scales set for the request (`signoff:1` is the adapter itself), and the model and each
+    adapter load once."""
     engine = Engine(signoff.paths, backend=llama)
     model = llama.llm
 
@@ -79,8 +80,9 @@ def test_requests_switch_and_mix_without_reloading_the_base(llama: Any, signoff:
     base = ask(None)
     with_signoff = ask("signoff")
     assert with_signoff != base
-    assert ask("signoff:1,noise:0") == with_signoff
+    assert ask("signoff:1") == with_signoff
     assert ask("noise") not in (base, with_signoff)
+    assert ask("signoff:0.5,noise:0.5")
     assert ask(None) == base
     assert llama.llm is model
     assert llama.loaded_adapters() == ["noise", "signoff"]
