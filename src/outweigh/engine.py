@@ -268,11 +268,10 @@ class Engine:
             if name not in self._backends and self._factory is not None:
                 self._backends[name] = self._factory(name)
             if name not in self._backends:
-                from outweigh.generate.local import LocalBackend
-                from outweigh.models.loader import load
+                from outweigh.generate.llamacpp import open_local
 
-                loaded = load(name, self.paths, self.load)
-                self._backends[name] = LocalBackend(loaded, self.adapters)
+                # llama.cpp for a bundled GGUF where it is installed, else transformers.
+                self._backends[name] = open_local(name, self.paths, self.load, self.adapters)
             return self._backends[name]
 
     def close(self) -> None:

@@ -35,6 +35,7 @@ def eval_(
     device: str | None = _load.DEVICE,
     dtype: str | None = _load.DTYPE,
     load_in: str | None = _load.LOAD_IN,
+    backend: str | None = _load.BACKEND,
     embedder: str | None = EMBEDDER,
 ) -> None:
     """Answer the suite with each config on the real models; print a table, write files."""
@@ -42,7 +43,7 @@ def eval_(
     from outweigh.eval import EvalOptions, load_suite, parse_specs, run_eval
     from outweigh.eval import report as rep
 
-    load = _load.load_options(device, dtype, load_in)
+    load = _load.load_options(device, dtype, load_in, backend)
     specs = parse_specs(config)
     options = EvalOptions.parse(
         k=k, max_tokens=max_tokens, seed=seed, limit=limit, reader_gap=reader_gap
