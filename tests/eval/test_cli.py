@@ -102,6 +102,13 @@ def test_end_to_end_rag_beats_the_bare_small_model(
     report = (out / "r.md").read_text("utf-8")
     assert "![five](r.png)" in report and "## Where retrieval hurt" in report
     assert "accuracy" in stdout and "retrieval_recall_at_k" in stdout  # the table
+    assert "concise_accuracy" in stdout and "non-embedding params" in stdout
+    # Counted on the loaded model: SmolLM2's tied 49152 x 576 token table is not "the model".
+    assert 0 < doc["non_embedding_params"]["smollm2-135m"] < doc["params"]["smollm2-135m"]
+    rows = [q for q in doc["per_question"] if q["config"] == "smollm2-135m+rag"]
+    assert all(set(q["cited"]) <= set(q["context"]) and len(q["cited"]) <= 2 for q in rows)
+    assert all(q["diagnosis"] == ("right" if q["correct"] else "reading_miss") for q in rows
+               if q["source"] in q["context"])  # fmt: skip
     assert [c.name for c in Store(paths).collections()] == []  # the private collection is gone
 
 

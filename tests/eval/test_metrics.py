@@ -6,7 +6,8 @@ import pytest
 
 from outweigh.eval.metrics import (
     accuracy,
-    cited_sources,
+    concise,
+    diagnosis,
     exact_match,
     f1,
     mean,
@@ -94,11 +95,32 @@ def test_sources_match_by_name_or_path_under_docs() -> None:
     assert not source_matches("/x/docs/other.md", "policies.md")
 
 
-def test_cited_sources_prefer_the_markers_in_the_answer() -> None:
-    passages = [(1, "overview.md"), (2, "policies.md"), (3, "safety.txt")]
-    assert cited_sources("It is 27 days [2].", passages) == ["policies.md"]
-    assert cited_sources("Amber [2][2] and [9].", passages) == ["policies.md"]
-    assert cited_sources("No markers at all.", passages) == [s for _, s in passages]
+def test_concise_needs_the_answer_and_a_short_one() -> None:
+    gold = ["412"]
+    assert concise("The Heron-7 is rated to a maximum depth of 412 metres.", gold)
+    assert not concise("It is rated to 300 metres.", gold)  # short but wrong
+    passage = (
+        "Our main survey platform is the Heron-7, a two-metre autonomous submersible. The "
+        "Heron-7 is rated to a maximum depth of 412 metres and carries a sonar mast, two sample "
+        "bottles and a tether reel."
+    )
+    assert accuracy(passage, gold) and not concise(passage, gold)  # a copied passage
+    listing = "It could be 40, 120, 250, 300, 412, 500, 650, 800, 1000, 1200, 1500, 2000 metres "
+    assert accuracy(listing * 2, gold) and not concise(listing * 2, gold)  # a list of guesses
+    # A long gold answer widens the bound: four times its own words.
+    title = ["Guidelines for the Safe Recovery of Autonomous Survey Vessels"]
+    assert concise("It is called Guidelines for the Safe Recovery of Autonomous Survey "
+                   "Vessels, the handbook every new member of the crew reads in the first "
+                   "week at the dock.", title)  # fmt: skip
+
+
+def test_diagnosis_tells_retrieval_from_reading() -> None:
+    context = ["/x/docs/overview.md", "/x/docs/policies.md"]
+    assert diagnosis(True, context, "policies.md") == "right"
+    assert diagnosis(True, [], "policies.md") == "right"  # right without the gold passage
+    assert diagnosis(False, context, "policies.md") == "reading_miss"
+    assert diagnosis(False, context, "safety.txt") == "retrieval_miss"
+    assert diagnosis(False, [], "safety.txt") == "retrieval_miss"
 
 
 def test_aggregates() -> None:

@@ -10,8 +10,10 @@ import pytest
 
 from outweigh.cli.eval import table
 from outweigh.errors import InputError
+from outweigh.eval.metrics import METRICS
 from outweigh.eval.report import (
     check_output,
+    fmt,
     headline,
     markdown,
     write_json,
@@ -20,6 +22,7 @@ from outweigh.eval.report import (
 )
 from outweigh.eval.runner import EvalOptions, EvalResult, Record
 
+METRICS_BY_KEY = {m.key: m for m in METRICS}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SMALL, AUGMENTED, BIG = "smollm2-135m", "smollm2-135m+rag+lora:signoff", "gemma3-270m"
 
@@ -60,8 +63,29 @@ def result() -> EvalResult:
 
 def test_headline_compares_small_augmented_with_bigger_bare(result: EvalResult) -> None:
     assert headline(result) == (
-        f"{AUGMENTED} (135M) outweighs {BIG} (268M) on accuracy: 0.80 vs 0.20"
+        f"{AUGMENTED} (135M) outweighs its strongest rival {BIG} (268M) on accuracy: 0.80 vs 0.20"
     )
+
+
+def test_headline_meets_the_bigger_model_with_retrieval_and_says_so(result: EvalResult) -> None:
+    """The rival is the best config on a bigger model, augmented ones included; the sizes
+    show the non-embedding count, where Gemma-3-270M is no bigger than SmolLM2-135M."""
+    big_rag = "gemma3-270m+rag"
+    result.configs.append(big_rag)
+    result.results[big_rag] = {**result.results[BIG], "accuracy": 0.9}
+    result.results[AUGMENTED]["concise_accuracy"] = 0.4
+    result.results[big_rag]["concise_accuracy"] = 0.7
+    result.params[big_rag] = 268_098_176
+    result.non_embedding_params = {c: 106_200_000 for c in (SMALL, AUGMENTED)}
+    result.non_embedding_params |= {BIG: 100_200_000, big_rag: 100_200_000}
+    assert headline(result) == (
+        f"{AUGMENTED} (135M, 106M non-embedding) does not outweigh its strongest rival "
+        f"{big_rag} (268M, 100M non-embedding) on accuracy: 0.80 vs 0.90 "
+        "(concise_accuracy 0.40 vs 0.70)"
+    )
+    text = markdown(result)
+    assert "| params | 135M | 135M | 268M | 268M |" in text
+    assert "| non-embedding params | 106M | 106M | 100M | 100M |" in text
 
 
 def test_no_headline_without_both_sides(result: EvalResult) -> None:
@@ -86,6 +110,8 @@ def test_table_shows_applicable_metrics_only(result: EvalResult) -> None:
     text = console.export_text()
     assert "accuracy" in text and "retrieval_recall_at_k" in text
     assert "style_adherence" not in text and "peak_vram_mb" not in text
+    assert "params" in text and "268M" in text
+    assert fmt(METRICS_BY_KEY["cited_per_answer"], 1.25) == "1.25"
 
 
 def test_markdown_report(result: EvalResult, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from outweigh.eval.report import write_json
 from outweigh.retrieval.store import Store
 from outweigh.settings import Paths
 from outweigh.testing import EchoBackend, FakeEmbedder
+from tests.conftest import SUITE
 from tests.eval.conftest import MakeSuite
 
 DOCS = {
@@ -78,6 +79,55 @@ def test_the_run_is_private_and_leaves_no_trace(suite: Path, paths: Paths) -> No
     assert not list(paths.index_dir.glob("eval-*"))
 
 
+MISLED = {
+    # Its words are all safety.txt's, so retrieval (k=1) brings that, not the gold otter.md.
+    "question": "Which safety line extension is staffed day and night?",
+    "answers": ["Grumbold"],
+    "source": "otter.md",
+}
+
+
+def echo_or_shrug(model: str) -> EchoBackend:
+    """`m` repeats its prompt (it knows what the prompt holds); `shrug` never knows."""
+    if model == "shrug":
+        return EchoBackend(name=model, reply="No idea, sorry.", context_window=4096)
+    return echo(model)
+
+
+def test_diagnosis_citations_and_reader_gap(make_suite: MakeSuite, paths: Paths) -> None:
+    root = make_suite(questions=[*QUESTIONS, MISLED], docs=DOCS, name="diagnosis")
+    options = EvalOptions(k=1, max_tokens=400, reader_gap=True)
+    result = run_eval(
+        root, ["m+rag", "shrug+rag"], options, paths, embedder=FakeEmbedder(),
+        backend_factory=echo_or_shrug,
+    )  # fmt: skip
+    facts = {(r.config, r.line): r for r in result.records if r.part == "facts"}
+    assert [facts["m+rag", i].diagnosis for i in (1, 2, 3, 4)] == ["right"] * 3 + ["retrieval_miss"]
+    assert facts["m+rag", 4].context == ["safety.txt"]
+    assert [facts["shrug+rag", i].diagnosis for i in (1, 2, 3, 4)] == ["reading_miss"] * 3 + [
+        "retrieval_miss"
+    ]
+    m, shrug = result.results["m+rag"], result.results["shrug+rag"]
+    assert (m["retrieval_miss"], m["reading_miss"]) == (0.25, 0.0)
+    assert (shrug["retrieval_miss"], shrug["reading_miss"]) == (0.25, 0.75)
+    # No fallback: an answer that rests on no passage cites none, and scores 0.
+    assert all(facts["shrug+rag", i].cited == [] for i in (1, 2, 3, 4))
+    assert shrug["citation_accuracy"] == 0.0 and shrug["cited_per_answer"] == 0.0
+    # Given only otter.md, the echo answers the misled question too; the shrug never does.
+    assert facts["m+rag", 4].gold_only is True and not facts["m+rag", 4].correct
+    assert m["gold_only_accuracy"] == 1.0 and m["reader_gap"] == 0.25
+    assert shrug["gold_only_accuracy"] == 0.0 and shrug["reader_gap"] == 0.0
+    store = Store(paths)  # the gold-only collections are gone with the run's own
+    assert [c.name for c in store.collections()] == []
+
+
+def test_an_answer_that_repeats_the_prompt_is_right_but_not_concise(paths: Paths) -> None:
+    """The echo holds every retrieved answer, and the whole prompt with it."""
+    result = run(SUITE, ["m+rag"], paths, options=EvalOptions(k=3, max_tokens=400, limit=5))
+    rag = result.results["m+rag"]
+    assert rag["accuracy"] == 1.0 and rag["concise_accuracy"] == 0.0
+
+
 def test_progress_reaches_every_total(suite: Path, paths: Paths) -> None:
     seen: dict[str, tuple[int, int]] = {}
     run(suite, ["m", "m+rag"], paths, progress=lambda t, d, n: seen.__setitem__(t, (d, n)))
@@ -118,6 +168,9 @@ def test_json_has_the_documented_shape(suite: Path, paths: Paths, tmp_path: Path
     assert {"config", "part", "prompt", "expected", "answer", "correct"} <= set(
         doc["per_question"][0]
     )
+    rag = next(q for q in doc["per_question"] if q["config"] == "m+rag" and q["part"] == "facts")
+    assert rag["diagnosis"] == "right" and rag["cited"] == rag["context"] == ["policies.md"]
+    assert set(doc["params"]) == set(doc["non_embedding_params"]) == {"m", "m+rag"}
 
 
 def test_bad_configs_fail_before_anything_runs(suite: Path, paths: Paths) -> None:
@@ -211,3 +264,15 @@ def test_the_replay_leaves_the_users_own_memory_alone(make_suite: MakeSuite, pat
     users = {r[0] for r in store.conn.execute("SELECT DISTINCT user FROM memories")}
     turns = {r[0] for r in store.conn.execute("SELECT DISTINCT user FROM memory_turns")}
     assert users == {"ana"} and turns <= {"ana"}  # the run's namespaced users are gone
+
+
+def test_a_gold_document_in_a_folder_is_found_in_context_and_citations(
+    make_suite: MakeSuite, paths: Paths
+) -> None:
+    docs = {"hr/policies.md": DOCS["policies.md"], "safety.txt": DOCS["safety.txt"]}
+    root = make_suite(questions=[{**QUESTIONS[0], "source": "hr/policies.md"}], docs=docs)
+    result = run(root, ["m+rag"], paths)
+    [record] = [r for r in result.records if r.part == "facts"]
+    assert record.cited == record.context == record.retrieved == ["hr/policies.md"]
+    assert record.diagnosis == "right"
+    assert result.results["m+rag"]["citation_accuracy"] == 1.0

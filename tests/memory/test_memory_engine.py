@@ -36,7 +36,7 @@ def test_memories_go_ahead_of_the_context_and_the_question(engine, suite_docs):
     answer = engine.ask("Heron-7 maximum depth", AskOptions(collection="suite", k=2, user="ana"))
     prompt = _prompt(engine)
     assert [m.text for m in answer.memories] == ["I pilot the Heron-7."]
-    assert answer.citations
+    assert answer.context
     assert prompt.index(MEMORY_HEADING) < prompt.index("Context:") < prompt.index("Question:")
     assert "- I pilot the Heron-7." in prompt
 
@@ -99,7 +99,7 @@ def test_memories_stay_within_their_own_token_budget(paths, suite_docs):
     memory_tokens = sum(backend.count_tokens(m.text) + 4 for m in answer.memories)
     assert 1 <= len(answer.memories) < 5
     assert memory_tokens + 16 <= 40
-    assert answer.citations  # documents still get the rest of the window
+    assert answer.context  # documents still get the rest of the window
     assert backend.count_prompt_tokens(backend.requests[-1].messages) + 50 <= 600
     e.close()
 

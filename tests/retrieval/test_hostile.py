@@ -437,7 +437,7 @@ def test_injection_in_a_document_is_plain_text_and_quoted_data(tmp_path, paths, 
         # The whole chunk in the prompt (selection off): every line of it must stay quoted.
         opts = AskOptions(collection="c", selection=NONE)
         answer = engine.ask("What is the password?", opts)
-        assert answer.citations[0].text == INJECTION
+        assert answer.context[0].text == INJECTION
     finally:
         engine.close()
     system, user = echo.requests[-1].messages

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import shutil
 import sqlite3
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from outweigh.adapters.gguf import GGUF_FILE, llamacpp_version
 from outweigh.adapters.validate import (
     CONFIG,
     WEIGHTS,
@@ -32,7 +34,7 @@ from outweigh.adapters.validate import (
     read_header,
 )
 from outweigh.db import connect, migrate, transaction
-from outweigh.errors import InputError, NotFoundError
+from outweigh.errors import InputError, ModelLoadError, NotFoundError
 from outweigh.generate.lora import spell_mix
 from outweigh.names import check_adapter_name
 from outweigh.settings import DEFAULT_MODEL, Paths
@@ -54,6 +56,8 @@ MIGRATIONS = [
     );
     """,
 ]
+
+log = logging.getLogger("outweigh")
 
 MAX_MIX_WEIGHT = 10.0
 """|weight| cap in a mix: past a few times an adapter's trained strength the output is noise."""
@@ -132,6 +136,21 @@ class AdapterRegistry:
     def path(self, name: str) -> Path:
         """The PEFT directory of a registered adapter."""
         return self._dir(self.get(name).name)
+
+    def gguf(self, name: str) -> Path:
+        """The adapter's llama.cpp (GGUF) form: written at registration where llama-cpp-python
+        is installed, converted now for one registered without it."""
+        info = self.get(name)
+        out = self._dir(info.name) / GGUF_FILE
+        if not out.is_file():
+            self._write_gguf(self._dir(info.name), info.base_model)
+        return out
+
+    def _write_gguf(self, folder: Path, base_model: str) -> None:
+        from outweigh.adapters.gguf import write_gguf
+        from outweigh.models.loader import pull
+
+        write_gguf(folder, pull(base_model, self.paths), folder / GGUF_FILE, self.paths)
 
     def resolve(self, spec: str) -> list[tuple[AdapterInfo, float]]:
         """(adapter, weight) pairs for a name or a mix `a:0.7,b:0.3`, all registered."""
@@ -228,6 +247,13 @@ class AdapterRegistry:
         for extra in stage.iterdir():
             if extra.name not in (CONFIG, WEIGHTS):
                 extra.unlink() if extra.is_file() else shutil.rmtree(extra)
+        if llamacpp_version() is not None:
+            # Written now, so the first llama.cpp request with it does not wait. A failure only
+            # costs that wait: `gguf()` converts again on first use and reports why there.
+            try:
+                self._write_gguf(stage, base_model)
+            except ModelLoadError as e:
+                log.warning("adapter %s: no GGUF form yet (%s)", name, e)
         weights = stage / WEIGHTS
         info = AdapterInfo(
             name=name,

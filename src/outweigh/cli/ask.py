@@ -33,6 +33,7 @@ def ask(
     device: str | None = _load.DEVICE,
     dtype: str | None = _load.DTYPE,
     load_in: str | None = _load.LOAD_IN,
+    backend: str | None = _load.BACKEND,
     embedder: str | None = EMBEDDER,
 ) -> None:
     """Retrieve, recall the user's memories, answer within the budget, cite, and remember."""
@@ -41,7 +42,9 @@ def ask(
     from outweigh.memory.store import default_user
     from outweigh.names import check_user
 
-    engine = Engine(model=model, embedder=embedder, load=_load.load_options(device, dtype, load_in))
+    engine = Engine(
+        model=model, embedder=embedder, load=_load.load_options(device, dtype, load_in, backend)
+    )
     opts = AskOptions(
         collection=collection,
         rag=not no_rag,

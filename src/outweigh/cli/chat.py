@@ -131,7 +131,7 @@ class Repl:
                 close()  # ends the stream early; the engine still records the turn
             self.out.print(" [dim](interrupted)[/]", end="")
         self.out.print()
-        for c in prepared.citations:
+        for c in prepared.cited(text, "".join(said)):
             self.out.print(f"[dim][{c.n}] {escape(printable(c.source))}[/]", highlight=False)
         if remembering:
             new = sorted(self._known() - before)
@@ -163,6 +163,7 @@ def chat(
     device: str | None = _load.DEVICE,
     dtype: str | None = _load.DTYPE,
     load_in: str | None = _load.LOAD_IN,
+    backend: str | None = _load.BACKEND,
     embedder: str | None = EMBEDDER,
 ) -> None:
     """Talk to the model: streaming answers, history, and memory across sessions."""
@@ -181,7 +182,9 @@ def chat(
         session=session or datetime.now().strftime("chat-%Y%m%d-%H%M%S"),
         memory=not no_memory,
     )
-    engine = Engine(model=model, embedder=embedder, load=_load.load_options(device, dtype, load_in))
+    engine = Engine(
+        model=model, embedder=embedder, load=_load.load_options(device, dtype, load_in, backend)
+    )
     with lazy_bar("index") as on_sync:  # what can be refused is, before a model loads
         engine.preflight(opts, on_sync=on_sync)
     with console.status(f"loading {model}"):

@@ -29,9 +29,13 @@ def eval_(
     seed: str = typer.Option("0", "--seed", help="Generation seed (decoding is greedy)."),
     k: str = typer.Option("3", "-k", help="Chunks retrieved per question for +rag."),
     max_tokens: str = typer.Option("48", "--max-tokens", help="Answer cap in tokens."),
+    reader_gap: bool = typer.Option(
+        False, "--reader-gap", help="Also answer with only the gold document, per +rag config."
+    ),
     device: str | None = _load.DEVICE,
     dtype: str | None = _load.DTYPE,
     load_in: str | None = _load.LOAD_IN,
+    backend: str | None = _load.BACKEND,
     embedder: str | None = EMBEDDER,
 ) -> None:
     """Answer the suite with each config on the real models; print a table, write files."""
@@ -39,9 +43,11 @@ def eval_(
     from outweigh.eval import EvalOptions, load_suite, parse_specs, run_eval
     from outweigh.eval import report as rep
 
-    load = _load.load_options(device, dtype, load_in)
+    load = _load.load_options(device, dtype, load_in, backend)
     specs = parse_specs(config)
-    options = EvalOptions.parse(k=k, max_tokens=max_tokens, seed=seed, limit=limit)
+    options = EvalOptions.parse(
+        k=k, max_tokens=max_tokens, seed=seed, limit=limit, reader_gap=reader_gap
+    )
     outs = [rep.check_output(json_out, "--json", ".json"), rep.check_output(plot, "--plot", ".png")]
     md = rep.check_output(report, "--report", ".md")
     loaded = load_suite(suite)
@@ -61,12 +67,14 @@ def table(result: EvalResult) -> Table:
     """Metrics as rows, configs as columns (spec names wrap better as headers); best in bold."""
     from rich.table import Table
 
-    from outweigh.eval.report import best, fmt, shown
+    from outweigh.eval.report import best, fmt, params_rows, shown
 
     t = Table(title=f"eval of {result.suite}", title_justify="left")
     t.add_column("metric", no_wrap=True)
     for config in result.configs:
         t.add_column(config.replace("+", "\n+"), justify="right")
+    for name, cells in params_rows(result):
+        t.add_row(name, *cells, style="dim")
     for metric in shown(result):
         winners = best(result, metric)
         cells = []

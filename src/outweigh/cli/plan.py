@@ -26,6 +26,7 @@ _HELP_MODEL = (
 _OVERHEAD = {
     "transformers": "CUDA context + 5% allocator slack",
     "vllm": "CUDA context + CUDA graphs",
+    "llamacpp": "CUDA context",
 }
 
 
@@ -56,7 +57,7 @@ def _show_plan(p: Plan) -> None:
     from rich.table import Table
 
     s, b = p.spec, p.breakdown
-    engine = s.engine if s.engine == "vllm" else f"{s.engine}/{s.attention}"
+    engine = s.engine if s.engine != "transformers" else f"{s.engine}/{s.attention}"
     published = f", published {p.published_params / 1e9:.3g}B" if p.published_params else ""
     console.print(
         f"[bold]{p.model}[/] ({p.architecture}, {p.source}): {_params(p.params_total)} params"
@@ -73,7 +74,7 @@ def _show_plan(p: Plan) -> None:
         (
             "activations",
             b.activations,
-            "prefill peak" + ("" if s.engine == "vllm" else f", {s.attention}"),
+            "prefill peak" + ("" if s.engine != "transformers" else f", {s.attention}"),
         ),
         ("overhead", b.overhead, _OVERHEAD[s.engine]),
     ]
@@ -250,7 +251,7 @@ def plan(
         "0", "--rag-chunks", help="Retrieved chunks added to each sequence."
     ),
     chunk_tokens: str = typer.Option("512", "--chunk-tokens", help="Tokens per retrieved chunk."),
-    engine: str = typer.Option("transformers", "--engine", help="transformers or vllm."),
+    engine: str = typer.Option("transformers", "--engine", help="transformers, vllm or llamacpp."),
     attention: str = typer.Option(
         "sdpa", "--attention", help="eager, sdpa or flash (transformers)."
     ),

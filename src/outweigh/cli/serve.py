@@ -35,6 +35,7 @@ def serve(
     device: str | None = _load.DEVICE,
     dtype: str | None = _load.DTYPE,
     load_in: str | None = _load.LOAD_IN,
+    backend: str | None = _load.BACKEND,
     embedder: str | None = EMBEDDER,
 ) -> None:
     """Serve /v1/chat/completions, /v1/models, /v1/embeddings, documents and memories."""
@@ -54,7 +55,7 @@ def serve(
         max_queue=queue,
         allowed_hosts=tuple(allow_host),
         cors_origins=tuple(cors_origin),
-        load=_load.load_options(device, dtype, load_in),
+        load=_load.load_options(device, dtype, load_in, backend),
         embedder=embedder,
     )
     console.print(

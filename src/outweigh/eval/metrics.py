@@ -30,8 +30,16 @@ from pathlib import Path
 ARTICLES = frozenset({"a", "an", "the"})
 """English articles, dropped as in the SQuAD script; other languages' words are kept."""
 
-_CITE = re.compile(r"\[(\d{1,3})\]")
-"""A passage reference like [2] in an answer (the engine's RAG prompt asks for these)."""
+CONCISE_WORDS = 20
+"""`concise_accuracy`'s floor on answer length, in normalized words: one plain sentence
+(readability guides put the average English sentence at 15-20 words). A restated question
+plus the fact fits ("heron 7 submersible is rated to maximum depth of 412 metres" is 11);
+a copied passage (examples/suite's chunks: 57 to 145 words), a list of candidates or an echo of
+the prompt does not."""
+
+CONCISE_FACTOR = 4
+"""...or 4x the gold answer's words, whichever is more, so a long gold answer (a title, an
+address) is not cut by the floor: the answer, its restated subject and a verb."""
 
 
 def normalize(text: str) -> str:
@@ -59,6 +67,16 @@ def accuracy(prediction: str, answers: Sequence[str]) -> bool:
     """Whether some gold answer's normalized tokens appear, contiguous, in the prediction's."""
     pred = tokens(prediction)
     return any(_contains(pred, tokens(a)) for a in answers)
+
+
+def concise(prediction: str, answers: Sequence[str]) -> bool:
+    """Right (`accuracy`) and short: at most max(CONCISE_WORDS, CONCISE_FACTOR x the words of
+    the gold answer it holds) words, so copying a passage or listing candidates scores 0."""
+    pred = tokens(prediction)
+    return any(
+        _contains(pred, gold) and len(pred) <= max(CONCISE_WORDS, CONCISE_FACTOR * len(gold))
+        for gold in (tokens(a) for a in answers)
+    )
 
 
 _DONT_KNOW = re.compile(
@@ -132,15 +150,17 @@ def source_matches(path: str, gold: str) -> bool:
     return stored == want or stored.endswith("/" + want)
 
 
-def cited_sources(answer: str, citations: Sequence[tuple[int, str]]) -> list[str]:
-    """Sources the answer cites: the passages it marks as [n], else every passage it was given.
+DIAGNOSES = ("right", "reading_miss", "retrieval_miss")
+"""Per +rag facts answer: right; wrong with the gold document among the prompt's passages (the
+reader failed); wrong without it (retrieval failed first)."""
 
-    `citations` is (n, source) per passage in the prompt. A model that writes no [n] markers
-    still returns its passages as citations (that is what `outweigh ask` prints), so those count.
-    """
-    by_n = dict(citations)
-    marked = [by_n[int(m)] for m in _CITE.findall(answer) if int(m) in by_n]
-    return list(dict.fromkeys(marked)) if marked else [s for _, s in citations]
+
+def diagnosis(correct: bool, context: Iterable[str], gold: str) -> str:
+    """`right`, `reading_miss` (gold document in the prompt, answer wrong) or `retrieval_miss`
+    (gold document not in the prompt, answer wrong)."""
+    if correct:
+        return "right"
+    return "reading_miss" if any_source(context, gold) else "retrieval_miss"
 
 
 def any_source(sources: Iterable[str], gold: str) -> bool:
@@ -228,8 +248,9 @@ class Metric:
     """Name in the JSON results and the table."""
     part: str
     """Which suite part it measures: facts, style, memory or cost."""
-    higher_is_better: bool
-    """Direction of "better", for highlighting the best config."""
+    higher_is_better: bool | None
+    """Direction of "better", for highlighting the best config; None for a diagnostic with no
+    better direction (nothing is highlighted, nothing charted)."""
     fraction: bool
     """A rate in [0, 1], charted on the shared quality axis; cost metrics are not."""
     help: str
@@ -238,10 +259,18 @@ class Metric:
 
 METRICS: tuple[Metric, ...] = (
     Metric("accuracy", "facts", True, True, "a gold answer appears in the answer"),
+    Metric("concise_accuracy", "facts", True, True, "right, in at most max(20, 4 x gold) words"),
     Metric("exact_match", "facts", True, True, "the answer is exactly a gold answer"),
     Metric("f1", "facts", True, True, "token overlap with the best gold answer"),
-    Metric("citation_accuracy", "facts", True, True, "the gold document is among those cited"),
+    Metric(
+        "citation_accuracy", "facts", True, True, "the gold document is among the true citations"
+    ),
+    Metric("cited_per_answer", "facts", None, False, "passages an answer rests on, mean"),
     Metric("retrieval_recall_at_k", "facts", True, True, "the gold document is retrieved"),
+    Metric("retrieval_miss", "facts", False, True, "wrong, gold document not in the prompt"),
+    Metric("reading_miss", "facts", False, True, "wrong, gold document in the prompt"),
+    Metric("gold_only_accuracy", "facts", True, True, "right given only the gold document"),
+    Metric("reader_gap", "facts", None, True, "gold_only_accuracy - accuracy, same questions"),
     Metric("style_adherence", "style", True, True, "the answer passes its style check"),
     Metric("memory_recall", "memory", True, True, "a remembered fact is recalled"),
     Metric("memory_facts", "memory", True, True, "memory: a fact said once"),

@@ -41,10 +41,11 @@ def shown(result: EvalResult) -> list[Metric]:
 
 
 def fmt(metric: Metric, value: float | None) -> str:
-    """A cell: rates with 2 decimals, seconds with 2, throughput with 1, memory in whole MiB."""
+    """A cell: rates, counts per answer and seconds with 2 decimals, throughput with 1,
+    memory in whole MiB."""
     if value is None:
         return "-"
-    if metric.fraction or metric.key.endswith("_s"):
+    if metric.fraction or metric.part == "facts" or metric.key.endswith("_s"):
         return f"{value:.2f}"
     if metric.key == "tokens_per_s":
         return f"{value:.1f}"
@@ -54,39 +55,69 @@ def fmt(metric: Metric, value: float | None) -> str:
 def best(result: EvalResult, metric: Metric) -> set[str]:
     """Configs holding the best value of `metric` (ties all count)."""
     values = {c: r[metric.key] for c, r in result.results.items() if r.get(metric.key) is not None}
-    if len(set(values.values())) < 2:  # one config, or all equal: nothing stands out
+    if (
+        metric.higher_is_better is None or len(set(values.values())) < 2
+    ):  # one config, or all equal: nothing stands out
         return set()
     top = max(values.values()) if metric.higher_is_better else min(values.values())
     return {c for c, v in values.items() if v == top}
 
 
 def headline(result: EvalResult) -> str | None:
-    """ "small + augmentation vs bigger bare" in one line, when the run has both sides.
+    """The small augmented config against its strongest rival, in one line, on accuracy (and
+    concise_accuracy beside it); None when the run has no such pair.
 
-    The bigger side is the bare config with the most parameters; the small side is the
-    augmented config with the best accuracy among models smaller than it.
+    The small side is the augmented config with the best accuracy on the run's smallest model
+    that has one. Its rivals are the configs on every other model at least as big (by total
+    parameters), bare or augmented, so "smollm2-135m+rag" meets "gemma3-270m+rag" and not only
+    a bare "gemma3-270m"; the strongest is the one with the best accuracy. Both sides show
+    total and non-embedding parameters, since a big vocabulary can make a model "bigger" with
+    no more of the network that reads.
     """
     specs = {c: parse_spec(c) for c in result.configs}
-    bare = [c for c, s in specs.items() if not s.augmented]
-    if not bare:
+    acc = {c: result.results[c].get("accuracy") for c in result.configs}
+    augmented = [c for c, s in specs.items() if s.augmented and acc[c] is not None]
+    if not augmented:
         return None
-    big = max(bare, key=lambda c: result.params.get(c, 0))
-    size = result.params.get(big, 0)
-    small = [
+    size = min(result.params.get(c, 0) for c in augmented)
+    small = max(
+        (c for c in augmented if result.params.get(c, 0) == size),
+        key=lambda c: acc[c] or 0.0,
+    )
+    rivals = [
         c
         for c, s in specs.items()
-        if s.augmented and s.model != specs[big].model and result.params.get(c, 0) <= size
+        if s.model != specs[small].model and result.params.get(c, 0) >= size and acc[c] is not None
     ]
-    key = "accuracy" if result.results[big].get("accuracy") is not None else None
-    if not small or key is None:
+    if not rivals:
         return None
-    top = max(small, key=lambda c: result.results[c].get(key) or 0.0)
-    a, b = result.results[top].get(key) or 0.0, result.results[big].get(key) or 0.0
-    verdict = "outweighs" if a > b else "ties" if a == b else "does not outweigh"
-    return (
-        f"{top} ({_params(result.params.get(top, 0))}) {verdict} {big} "
-        f"({_params(size)}) on accuracy: {a:.2f} vs {b:.2f}"
+    rival = max(rivals, key=lambda c: acc[c] or 0.0)
+    a, b = acc[small] or 0.0, acc[rival] or 0.0
+    verdict = "outweighs" if a > b else "ties with" if a == b else "does not outweigh"
+    line = (
+        f"{small} ({_sizes(result, small)}) {verdict} its strongest rival {rival} "
+        f"({_sizes(result, rival)}) on accuracy: {a:.2f} vs {b:.2f}"
     )
+    ca, cb = (result.results[c].get("concise_accuracy") for c in (small, rival))
+    if ca is not None and cb is not None:
+        line += f" (concise_accuracy {ca:.2f} vs {cb:.2f})"
+    return line
+
+
+def _sizes(result: EvalResult, config: str) -> str:
+    """ "135M, 106M non-embedding", or only the total when the split is unknown."""
+    total = _params(result.params.get(config, 0))
+    inner = result.non_embedding_params.get(config, 0)
+    return total if inner <= 0 else f"{total}, {_params(inner)} non-embedding"
+
+
+def params_rows(result: EvalResult) -> list[tuple[str, list[str]]]:
+    """Rows for the table's head: each config's model size, total and non-embedding."""
+    rows = [("params", [_params(result.params.get(c, 0)) for c in result.configs])]
+    if any(result.non_embedding_params.get(c, 0) > 0 for c in result.configs):
+        inner = [result.non_embedding_params.get(c, 0) for c in result.configs]
+        rows.append(("non-embedding params", [_params(n) if n > 0 else "-" for n in inner]))
+    return rows
 
 
 def _params(n: int) -> str:
@@ -141,7 +172,7 @@ def write_plot(result: EvalResult, path: str | Path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    quality = [x for x in shown(result) if x.fraction]
+    quality = [x for x in shown(result) if x.fraction and x.higher_is_better]
     configs = result.configs
     colors = _colors(configs)
     fig = Figure(figsize=(3.2 + 1.5 * max(len(quality), 1), 5.0), dpi=110)
@@ -216,6 +247,7 @@ def markdown(result: EvalResult, folder: Path | None = None, plot: str | Path | 
     metrics = shown(result)
     lines += ["| metric | " + " | ".join(f"`{c}`" for c in result.configs) + " |"]
     lines += ["|---|" + "---:|" * len(result.configs)]
+    lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in params_rows(result)]
     for metric in metrics:
         winners = best(result, metric)
         cells = []

@@ -61,6 +61,9 @@ class EvalOptions:
     """Seeds generation; with greedy decoding it makes runs repeatable."""
     limit: int | None = None
     """Use only the first N questions, style prompts and memory asks; None uses all."""
+    reader_gap: bool = False
+    """Also answer each sourced question once more per `+rag` config with only its gold
+    document as context (its best k chunks), for `gold_only_accuracy` and `reader_gap`."""
 
     def validate(self) -> None:
         """One-line errors naming the flag."""
@@ -83,6 +86,7 @@ class EvalOptions:
         max_tokens: str = "48",
         seed: str = "0",
         limit: str | None = None,
+        reader_gap: bool = False,
     ) -> EvalOptions:
         """Options from command-line text, so a typo is one `error:` line, not a usage screen."""
         opts = cls(
@@ -90,6 +94,7 @@ class EvalOptions:
             max_tokens=_int(max_tokens, "--max-tokens"),
             seed=_int(seed, "--seed"),
             limit=None if limit is None else _int(limit, "--limit"),
+            reader_gap=reader_gap,
         )
         opts.validate()
         return opts
@@ -131,9 +136,20 @@ class Record:
     source: str | None = None
     """The gold document, for facts that name one."""
     cited: list[str] = field(default_factory=list)
-    """Sources the answer cites (file names)."""
+    """Sources of the passages the answer rests on (`Answer.citations`), as paths under the
+    suite's docs/."""
     retrieved: list[str] = field(default_factory=list)
-    """Sources of the top-k retrieved chunks (file names), for +rag configs."""
+    """Sources of the top-k retrieved chunks (paths under docs/), for +rag configs."""
+    context: list[str] = field(default_factory=list)
+    """Sources of the passages the prompt carried (`Answer.context`, paths under docs/): the
+    retrieved ones that fit the budget."""
+    concise: bool | None = None
+    """Right and short (`metrics.concise`), for facts."""
+    diagnosis: str | None = None
+    """right, reading_miss or retrieval_miss (`metrics.diagnosis`), for +rag facts with a
+    gold document."""
+    gold_only: bool | None = None
+    """Right when given only the gold document (`--reader-gap`), for +rag facts."""
     user: str | None = None
     """The suite's user, for memory lines."""
     session: str | None = None
@@ -161,6 +177,10 @@ class EvalResult:
     """How it was run."""
     params: dict[str, int] = field(default_factory=dict)
     """Config -> base model parameter count (0 when unknown), for the "bigger model" story."""
+    non_embedding_params: dict[str, int] = field(default_factory=dict)
+    """Config -> parameters less the token embeddings (and an untied output head); 0 when
+    unknown. Two models' sizes compare fairly here: Gemma-3-270M's 262k-token vocabulary is
+    168M of its 268M, leaving 100M, against SmolLM2-135M's 106M."""
     seconds: float = 0.0
     """Wall time of the whole run."""
 
@@ -176,6 +196,7 @@ class EvalResult:
             "retrieval_hurt": [h.to_dict() for h in self.retrieval_hurt()],
             "options": dataclasses.asdict(self.options),
             "params": self.params,
+            "non_embedding_params": self.non_embedding_params,
             "seconds": round(self.seconds, 2),
         }
 
@@ -262,27 +283,37 @@ def run_eval(
     base = Engine(paths, embedder=embedder, load=load)
     collection = f"eval-{run_id}"
     ingested = False
+    gold: dict[str, str] = {}
+    non_embedding: dict[str, int] = {}
     try:
         retrieved: dict[int, list[str]] = {}
         if suite.questions and suite.docs is not None and any(s.rag for s in specs):
             ingested = True
             retrieved = _ingest(base, suite, suite.docs, collection, options.k, progress)
+            if options.reader_gap:
+                gold = _ingest_gold(base, suite, suite.docs, collection, progress)
         runs = _Runs(paths, specs, backend_factory, load)
         records: list[Record] = []
         results: dict[str, dict[str, float | None]] = {}
         for i, spec in enumerate(specs):
-            total = len(suite.questions) + len(suite.style) + len(suite.memory)
+            sourced = sum(q.source in gold for q in suite.questions) if spec.rag else 0
+            total = len(suite.questions) + sourced + len(suite.style) + len(suite.memory)
             progress(str(spec), 0, total)
+            backend = runs.backend(spec.model)
+            if spec.model not in non_embedding and (counted := _count_params(backend)):
+                params[spec.model], non_embedding[spec.model] = counted
             ctx = _Config(
                 spec,
                 str(spec),
                 options,
                 base.embedder,
-                runs.backend(spec.model),
+                backend,
                 paths,
                 collection,
                 namespace=f"eval-{run_id}-{i}-",
+                gold=gold,
             )
+            del backend
             m.reset_peak_rss()
             m.reset_peak_vram()
             tick = functools.partial(_tick, progress, ctx.label, total)
@@ -293,7 +324,8 @@ def run_eval(
             runs.done(i)
     finally:
         if ingested:
-            _drop(base, collection)
+            for name in [collection, *gold.values()]:
+                _drop(base, name)
         base.close()
     return EvalResult(
         suite=suite.name,
@@ -302,6 +334,7 @@ def run_eval(
         records=records,
         options=options,
         params={str(s): params[s.model] for s in specs},
+        non_embedding_params={str(s): non_embedding.get(s.model, 0) for s in specs},
         seconds=time.perf_counter() - started,
     )
 
@@ -344,9 +377,54 @@ def _ingest(
         path, reason = report.failed[0]
         raise InputError(f"suite document failed to ingest: {reason}; fix or remove {path}")
     return {
-        q.line: [Path(h.source).name for h in engine.search(q.question, collection, k)]
+        q.line: [shown(h.source, docs) for h in engine.search(q.question, collection, k)]
         for q in suite.questions
     }
+
+
+def _ingest_gold(
+    engine: Engine, suite: Suite, docs: Path, collection: str, progress: Progress
+) -> dict[str, str]:
+    """Each gold document of the questions in a collection of its own, for the gold-only pass:
+    gold source -> collection. Retrieval inside one document gives its best k chunks, all of
+    it when it has k or fewer."""
+    sources = sorted({q.source for q in suite.questions if q.source})
+    out: dict[str, str] = {}
+    for j, source in enumerate(sources):
+        name = f"{collection}-gold{j}"
+        out[source] = name
+        report = engine.ingest([docs / source], name)
+        if report.failed:
+            raise InputError(f"gold document failed to ingest: {report.failed[0][1]}; fix {source}")
+        progress(f"ingest gold documents of {docs.name}/", j + 1, len(sources))
+    return out
+
+
+def _count_params(backend: Backend) -> tuple[int, int] | None:
+    """(total, non-embedding) parameters of a locally loaded model; None for one served
+    elsewhere. The embedding is the input token table (vocab x hidden) plus the output head
+    when it is a tensor of its own (an untied lm_head); parameters are counted once each.
+    Counted before the config runs, once per model, so adapters loaded later do not count."""
+    loaded = getattr(backend, "loaded", None)
+    model = getattr(loaded, "model", None)
+    if model is None or not hasattr(model, "get_input_embeddings"):
+        return None
+    total = sum(p.numel() for p in model.parameters())  # parameters() skips tied duplicates
+    tables = {id(e.weight): e.weight.numel() for e in (model.get_input_embeddings(),)}
+    head = model.get_output_embeddings()
+    if head is not None:
+        tables.setdefault(id(head.weight), head.weight.numel())
+    return total, total - sum(tables.values())
+
+
+def shown(source: str, docs: Path | None) -> str:
+    """A stored source as the suite names it: its path under docs/ ("hr/policies.md"), so a
+    gold path with a folder matches; the file name for anything else."""
+    path = Path(source)
+    if docs is not None:
+        with contextlib.suppress(ValueError):
+            return path.relative_to(docs.resolve()).as_posix()
+    return path.name
 
 
 def _drop(engine: Engine, collection: str) -> None:
@@ -398,6 +476,8 @@ class _Config:
     namespace: str = ""
     """Prefix for memory users and sessions, so each config starts with an empty memory and the
     user's own memories are never read or written."""
+    gold: dict[str, str] = field(default_factory=dict)
+    """Gold source -> a collection holding only it, for the gold-only pass (`--reader-gap`)."""
 
     def engine(self) -> Engine:
         return Engine(self.paths, embedder=self.embedder, backend=self.backend)
@@ -414,6 +494,12 @@ class _Config:
         answer = engine.chat([{"role": "user", "content": text}], opts)
         return answer, time.perf_counter() - t0
 
+    def _rag(self, collection: str | None = None) -> dict[str, Any]:
+        """Retrieval options: the run's collection (or `collection`) for +rag, else none."""
+        if not self.spec.rag:
+            return {"rag": False}
+        return {"rag": True, "collection": collection or self.collection, "k": self.options.k}
+
     def run(
         self, suite: Suite, retrieved: dict[int, list[str]], tick: Callable[[int], None]
     ) -> Iterator[Record]:
@@ -421,33 +507,46 @@ class _Config:
         engine = self.engine()
         try:
             for q in suite.questions:
-                rag = {"rag": True, "collection": self.collection, "k": self.options.k}
                 answer, dt = self.ask(
-                    engine,
-                    q.question,
-                    self.options.max_tokens,
-                    **(rag if self.spec.rag else {"rag": False}),
-                    memory=False,
+                    engine, q.question, self.options.max_tokens, **self._rag(), memory=False
                 )
-                cites = [(c.n, Path(c.source).name) for c in answer.citations]
-                yield Record(
+                correct = m.accuracy(answer.answer, q.answers)
+                context = [shown(c.source, suite.docs) for c in answer.context]
+                record = Record(
                     self.label,
                     "facts",
                     q.line,
                     q.question,
                     list(q.answers),
                     answer.answer,
-                    m.accuracy(answer.answer, q.answers),
+                    correct,
                     dt,
                     answer.usage["completion_tokens"],
                     exact=m.exact_match(answer.answer, q.answers),
                     f1=m.f1(answer.answer, q.answers),
                     source=q.source,
-                    cited=m.cited_sources(answer.answer, cites) if self.spec.rag else [],
+                    cited=[shown(c.source, suite.docs) for c in answer.citations],
                     retrieved=retrieved.get(q.line, []) if self.spec.rag else [],
+                    context=context,
+                    concise=m.concise(answer.answer, q.answers),
+                    diagnosis=m.diagnosis(correct, context, q.source)
+                    if self.spec.rag and q.source
+                    else None,
                 )
                 done += 1
                 tick(done)
+                if self.spec.rag and q.source in self.gold:
+                    alone, _ = self.ask(
+                        engine,
+                        q.question,
+                        self.options.max_tokens,
+                        **self._rag(self.gold[q.source]),
+                        memory=False,
+                    )
+                    record.gold_only = m.accuracy(alone.answer, q.answers)
+                    done += 1
+                    tick(done)
+                yield record
             for case in suite.style:
                 answer, dt = self.ask(
                     engine, case.prompt, self.options.style_max_tokens, rag=False, memory=False
@@ -525,12 +624,20 @@ class _Config:
 def _aggregate(spec: ConfigSpec, records: list[Record]) -> dict[str, float | None]:
     facts = [r for r in records if r.part == "facts"]
     sourced = [r for r in facts if r.source] if spec.rag else []
+    gold = [r for r in sourced if r.gold_only is not None]
+    gold_only = m.mean(bool(r.gold_only) for r in gold)
+    with_rag = m.mean(r.correct for r in gold)
     return {
         "accuracy": m.mean(r.correct for r in facts),
+        "concise_accuracy": m.mean(bool(r.concise) for r in facts),
         "exact_match": m.mean(bool(r.exact) for r in facts),
         "f1": m.mean(r.f1 or 0.0 for r in facts),
         "citation_accuracy": m.mean(m.any_source(r.cited, r.source or "") for r in sourced),
+        "cited_per_answer": m.mean(len(r.cited) for r in facts) if spec.rag else None,
         "retrieval_recall_at_k": m.mean(m.any_source(r.retrieved, r.source or "") for r in sourced),
+        **{d: m.mean(r.diagnosis == d for r in sourced) for d in m.DIAGNOSES[1:]},
+        "gold_only_accuracy": gold_only,
+        "reader_gap": None if gold_only is None or with_rag is None else gold_only - with_rag,
         "style_adherence": m.mean(r.correct for r in records if r.part == "style"),
         "memory_recall": m.mean(r.correct for r in records if r.part == "memory"),
         **{

@@ -70,6 +70,10 @@ class AdapterSource(Protocol):
     def path(self, name: str) -> Path:
         """The PEFT directory of a registered adapter."""
 
+    def gguf(self, name: str) -> Path:
+        """The adapter's llama.cpp (GGUF) form, written at registration; converted now if an
+        older registration lacks it."""
+
 
 def check_base(adapters: Iterable[AdapterRef], base_name: str) -> None:
     """Refuse any of `adapters` trained on a model other than `base_name`: a LoRA's update only

@@ -77,6 +77,29 @@ def pull(name: str, paths: Paths | None = None) -> str:
     return str(target)
 
 
+def gguf_file(name: str, paths: Paths | None = None) -> Path:
+    """The GGUF file of catalog model `name`, as it ships, for llama.cpp: inside its package,
+    or, for a model shipped in parts, assembled once beside the converted models."""
+    paths = paths or Paths()
+    entry = resolve(name)
+    if not entry.is_gguf:
+        raise ModelLoadError(f"model {entry.name} is not a GGUF; it loads with transformers")
+    if entry.kind == "pypi-gguf":
+        return _gguf_path(entry, paths.models_dir)
+    target = paths.models_dir / entry.file
+    if target.is_file():
+        return target
+    work = paths.models_dir / f".{entry.file}.partial"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        # Assembled in a private dir and renamed, so a crash never leaves half a file in place.
+        _gguf_path(entry, work).rename(target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
 def _gguf_path(entry: ModelEntry, workdir: Path) -> Path:
     spec = importlib.util.find_spec(entry.location)
     if spec is None or not spec.submodule_search_locations:

@@ -21,6 +21,8 @@ DTYPES = ("auto", "bf16", "fp16", "fp32")
 """`--dtype` choices."""
 LOAD_IN = ("4bit", "8bit")
 """`--load-in` choices: bitsandbytes nf4 (with double quantization) or LLM.int8()."""
+BACKENDS = ("auto", "transformers", "llamacpp")
+"""`--backend` choices (outweigh.generate.llamacpp.pick_backend decides what auto is)."""
 TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 """torch attribute names of the dtypes."""
 GPU_EXTRA = "pip install 'outweigh[gpu]'"
@@ -86,12 +88,21 @@ class LoadOptions:
     load_in: str | None = None
     """`--load-in` / `$OUTWEIGH_LOAD_IN`: 4bit (nf4, double quantization) or 8bit (LLM.int8())
     weights through bitsandbytes, for inference; None loads them in `dtype`."""
+    backend: str = "auto"
+    """`--backend` / `$OUTWEIGH_BACKEND`: auto (llamacpp for a bundled GGUF when
+    llama-cpp-python is installed and neither --dtype nor --load-in is given, else
+    transformers), transformers (PyTorch, the float32 copy of a GGUF) or llamacpp (the GGUF as
+    it ships)."""
 
     def validate(self) -> None:
         """One-line errors naming the flag."""
         if self.device not in ("auto", "cpu", "cuda") and not _CUDA_N.match(self.device):
             raise InputError(
                 f"unknown `--device` {self.device!r}; choose one of: {', '.join(DEVICES)}"
+            )
+        if self.backend not in BACKENDS:
+            raise InputError(
+                f"unknown `--backend` {self.backend!r}; choose one of: {', '.join(BACKENDS)}"
             )
         if self.dtype not in DTYPES:
             raise InputError(
@@ -108,8 +119,8 @@ class LoadOptions:
 
     @classmethod
     def from_env(cls, **given: str | None) -> LoadOptions:
-        """Flags given (not None) over `$OUTWEIGH_DEVICE`, `$OUTWEIGH_DTYPE`, `$OUTWEIGH_LOAD_IN`
-        over the defaults; validated."""
+        """Flags given (not None) over `$OUTWEIGH_DEVICE`, `$OUTWEIGH_DTYPE`, `$OUTWEIGH_LOAD_IN`,
+        `$OUTWEIGH_BACKEND` over the defaults; validated."""
         values: dict[str, str | None] = {**load_env(), **{k: v for k, v in given.items() if v}}
         opts = cls(**values)  # type: ignore[arg-type]
         opts.validate()

@@ -98,7 +98,7 @@ class ServingEngine:
     """Constants for one inference engine (see `data/engines.toml` for their sources)."""
 
     key: str
-    """`transformers` or `vllm`."""
+    """`transformers`, `vllm` or `llamacpp`."""
     description: str
     """One line for display."""
     context_bytes: int
@@ -108,11 +108,12 @@ class ServingEngine:
     gpu_memory_utilization: float = 1.0
     """Share of the GPU the engine claims (vLLM)."""
     block_size: int = 1
-    """KV page size in tokens (vLLM)."""
+    """KV page size in tokens (vLLM); the multiple llama.cpp pads its context to."""
     max_num_batched_tokens: int = 0
-    """Chunked-prefill budget per forward pass (vLLM); 0 means the whole batch at once."""
+    """Chunked-prefill budget per forward pass (vLLM), the micro-batch n_ubatch (llama.cpp); 0
+    means the whole batch at once."""
     max_num_seqs: int = 0
-    """Rows of logits in the profiling run (vLLM)."""
+    """Rows of logits in the profiling run (vLLM) or the compute-buffer reserve (llama.cpp)."""
     cuda_graph_bytes: int = 0
     """CUDA graph memory (vLLM)."""
 

@@ -93,7 +93,7 @@ class PlanSpec:
     chunk_tokens: int = 512
     """Tokens per retrieved chunk (`--chunk-tokens`)."""
     engine: str = "transformers"
-    """`transformers` or `vllm` (`--engine`)."""
+    """`transformers`, `vllm` or `llamacpp` (`--engine`)."""
     attention: str = "sdpa"
     """transformers attention implementation (`--attention`): eager, sdpa or flash."""
     gpus: tuple[str, ...] = ()
@@ -150,7 +150,9 @@ class PlanSpec:
                     f"{', '.join(training.METHODS)}"
                 )
             if self.engine != "transformers":
-                raise InputError("`--train` plans transformers + PEFT; drop `--engine vllm`")
+                raise InputError(
+                    f"`--train` plans transformers + PEFT; drop `--engine {self.engine}`"
+                )
             if self.quant not in ("bf16", "fp16", "fp32"):
                 raise InputError(
                     f"`--train {self.train}` loads the base in bf16, fp16 or fp32 (qlora makes "
@@ -158,9 +160,9 @@ class PlanSpec:
                 )
             if self.context < 1:
                 raise InputError("`--seq-len` must be at least 1")
-        if self.kv_dtype == "fp8" and self.engine == "transformers":
+        if self.kv_dtype == "fp8" and self.engine != "vllm":
             raise InputError(
-                "`--kv-dtype fp8` needs `--engine vllm` (transformers' cache has no fp8 dtype)"
+                f"`--kv-dtype fp8` needs `--engine vllm` ({self.engine}'s cache has no fp8 dtype)"
             )
 
 
@@ -429,6 +431,12 @@ def _notes(w: _Workload, q: Quant, file_bytes: int) -> list[str]:
             f"transformers dequantizes GGUF on load: the {q.ftype} file holds {file_bytes:,} bytes "
             f"of weights, the GPU holds them in {q.compute_dtype}"
         )
+    if s.engine == "llamacpp":
+        out.append(
+            "llama.cpp allocates the KV cache for the whole padded context at load; its compute "
+            "buffer peaks with a 512-token micro-batch over a full cache, without flash "
+            "attention; `--attention` does not apply"
+        )
     if s.engine == "vllm" and s.attention == "eager":
         out.append(
             "vLLM picks its own attention backend; `--attention` applies to transformers only"
@@ -458,6 +466,17 @@ def plan(spec: PlanSpec) -> Plan:
     targets = _targets(spec, a)
     act_dtype = vram.FP32 if q.compute_dtype == "fp32" else quant.DTYPE_BYTES[q.compute_dtype]
     kv_name = q.compute_dtype if spec.kv_dtype == "auto" else spec.kv_dtype
+    lora_dtype = act_dtype
+    if engine.key == "llamacpp":
+        if q.kind == "linear":
+            raise InputError(
+                f"`--engine llamacpp` reads GGUF or float weights, not {q.key}; "
+                "pick a GGUF type (q4_k_m, q4_1, q8_0) or bf16/fp16"
+            )
+        # llama.cpp's KV cache defaults to f16 whatever the weights (llama_context_default_params:
+        # type_k = type_v = GGML_TYPE_F16); outweigh writes GGUF adapters in f32 (adapters/gguf.py).
+        kv_name = "fp16" if spec.kv_dtype == "auto" else spec.kv_dtype
+        lora_dtype = vram.FP32
     file_bytes = quant.weight_bytes(a, q)
     resident = q
     if q.kind == "gguf" and engine.key == "transformers":
@@ -473,7 +492,7 @@ def plan(spec: PlanSpec) -> Plan:
         vision_bytes=quant.vision_weight_bytes(a, resident),
         act_bytes=act_dtype,
         kv_bytes=quant.DTYPE_BYTES[kv_name],
-        lora_per_adapter=vram.lora_params_per_adapter(a, lora_targets) * act_dtype,
+        lora_per_adapter=vram.lora_params_per_adapter(a, lora_targets) * lora_dtype,
     )
     entry = ref.catalog_entry
     return Plan(

@@ -46,9 +46,14 @@ def cached_tokens(a: Architecture, layer_type: str, seq: int, engine: ServingEng
     vLLM: pages of `block_size` tokens; a sliding layer holds `sliding_window - 1` tokens plus one
     chunked-prefill budget, plus one page because the window need not start on a page boundary
     (vllm/v1/kv_cache_interface.py, SlidingWindowSpec.max_memory_usage_bytes).
+    llama.cpp: the context rounded up to `block_size` (256) cells in every layer, allocated at load
+    (src/llama-context.cpp pads n_ctx; swa_full is llama.cpp's default, so sliding layers too).
     """
     if seq <= 0:
         return 0
+    if engine.key == "llamacpp":
+        # Every layer, sliding ones included (swa_full), holds the whole padded context.
+        return math.ceil(seq / engine.block_size) * engine.block_size
     if engine.key == "vllm":
         bs = engine.block_size
         if layer_type == "sliding":
@@ -142,7 +147,8 @@ def activation_bytes(
     attention: str,
     engine: ServingEngine,
 ) -> int:
-    """Peak prefill activations and workspace: the largest transient of one layer, plus logits.
+    """Peak prefill activations and workspace: the largest transient of one layer, plus logits
+    (llama.cpp: `llamacpp_compute_bytes`).
 
     transformers prefills all batch x seq tokens in one forward pass. Eager attention materialises
     the scores (B, heads, T, T) in the compute dtype, adds the mask into a copy and softmaxes in
@@ -153,6 +159,8 @@ def activation_bytes(
     """
     if seq <= 0 or batch <= 0:
         return 0
+    if engine.key == "llamacpp":
+        return llamacpp_compute_bytes(a, seq, batch, engine)
     vllm = engine.key == "vllm"
     tokens = engine.max_num_batched_tokens if vllm else batch * seq
     residual = 2 * a.hidden_size  # the residual stream and its normed copy
@@ -161,4 +169,21 @@ def activation_bytes(
     if attention == "eager" and not vllm:
         scores = batch * a.num_heads * seq * seq * (2 * act_dtype_bytes + FP32)
     logit_rows = engine.max_num_seqs if vllm else batch
+    return tokens * per_token + scores + logit_rows * a.vocab_size * FP32
+
+
+def llamacpp_compute_bytes(a: Architecture, seq: int, batch: int, engine: ServingEngine) -> int:
+    """llama.cpp's compute buffer: the graph for one micro-batch, reserved once at load.
+
+    ggml computes activations in fp32. The reserve runs n_ubatch tokens (`max_num_batched_tokens`,
+    fewer when the whole context is shorter) with as many output rows (`max_num_seqs`) of fp32
+    logits (llama_context::sched_reserve). Without flash attention, llama-cpp-python's default,
+    each layer's fp32 scores are n_head x n_kv x n_ubatch, n_kv the padded context of all
+    sequences (llm_graph_context::build_attn_mha).
+    """
+    cells = batch * cached_tokens(a, "full", seq, engine)
+    tokens = min(engine.max_num_batched_tokens, cells)
+    per_token = (2 * a.hidden_size + _transient_width(a, fused_kernels=False)) * FP32
+    scores = a.num_heads * cells * tokens * FP32
+    logit_rows = min(engine.max_num_seqs, tokens)
     return tokens * per_token + scores + logit_rows * a.vocab_size * FP32

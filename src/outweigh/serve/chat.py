@@ -192,7 +192,7 @@ def _complete(
             completion_tokens=completion_tokens,
             total_tokens=prompt_tokens + completion_tokens,
         ),
-        citations=_citations(turn),
+        citations=_citations(turn, choices[0].message.content),
     )
 
 
@@ -212,6 +212,7 @@ async def _events(turn: _Turn) -> AsyncIterator[str]:
 
     try:
         prompt_tokens = completion_tokens = 0
+        first = ""
         for i in range(body.n):
             request = _nth(prepared.request, i)
             yield event([ChunkChoice(index=i, delta=Delta(role="assistant", content=""))])
@@ -221,6 +222,7 @@ async def _events(turn: _Turn) -> AsyncIterator[str]:
                 yield event([ChunkChoice(index=i, delta=Delta(content=piece))])
             text = "".join(pieces)
             if i == 0:
+                first = text
                 engine = turn.state.engine
                 await run_in_threadpool(engine.record, turn.question, text, turn.options)
             gen = await run_in_threadpool(backend.account, request, text)
@@ -229,7 +231,7 @@ async def _events(turn: _Turn) -> AsyncIterator[str]:
             last = i == body.n - 1 and not include_usage
             yield event(
                 [ChunkChoice(index=i, delta=Delta(), finish_reason=gen.finish_reason)],
-                citations=_citations(turn) if last else None,
+                citations=_citations(turn, first) if last else None,
             )
         if include_usage:
             usage = Usage(
@@ -237,7 +239,7 @@ async def _events(turn: _Turn) -> AsyncIterator[str]:
                 completion_tokens=completion_tokens,
                 total_tokens=prompt_tokens + completion_tokens,
             )
-            yield event([], usage=usage, citations=_citations(turn))
+            yield event([], usage=usage, citations=_citations(turn, first))
     except Exception as e:  # the 200 is already sent: report in-band, as OpenAI does
         yield f"data: {json.dumps(stream_error(e))}\n\n"
     yield "data: [DONE]\n\n"
@@ -295,8 +297,9 @@ def _nth(request: GenerationRequest, i: int) -> GenerationRequest:
     return dataclasses.replace(request, seed=seed)
 
 
-def _citations(turn: _Turn) -> list[Citation]:
-    """The prompt's passages, each source as the server shows it (no absolute paths)."""
+def _citations(turn: _Turn, answer: str) -> list[Citation]:
+    """The passages the first choice's `answer` rests on (`Prepared.cited`, as `Answer`'s),
+    each source as the server shows it (no absolute paths)."""
     paths, collection = turn.state.engine.paths, turn.options.collection
     return [
         Citation(
@@ -305,5 +308,5 @@ def _citations(turn: _Turn) -> list[Citation]:
             chunk_id=c.chunk_id,
             text=c.text,
         )
-        for c in turn.prepared.citations
+        for c in turn.prepared.cited(turn.question, answer)
     ]

@@ -115,7 +115,7 @@ class ChatCompletionRequest(RequestBody):
 
 
 class Citation(BaseModel):
-    """A retrieved chunk the prompt carried, numbered as the model saw it (`[n]`)."""
+    """A chunk the prompt carried and the answer rests on, numbered as the model saw it."""
 
     n: int
     source: str

@@ -689,8 +689,12 @@ $("plan-form").addEventListener("submit", makePlan);
 onShow.plan = () => loadPlanOptions().catch((e) => ($("plan-verdict").textContent = e.message));
 
 // -- eval ---------------------------------------------------------------------------------
-// Cost metrics and their direction; every other result is a rate in [0, 1], higher better.
+// Cost metrics and their direction; every other result is a rate in [0, 1], higher better,
+// but the misses (lower better) and the diagnostics with no better side (never highlighted,
+// never charted), as outweigh/eval/metrics.py's METRICS says.
 const COST = { latency_p50_s: false, tokens_per_s: true, peak_rss_mb: false, peak_vram_mb: false };
+const LOWER = new Set(["retrieval_miss", "reading_miss"]);
+const DIAGNOSTIC = new Set(["cited_per_answer", "reader_gap"]);
 
 function showEval(result) {
   const configs = Object.keys(result.results);
@@ -705,8 +709,9 @@ function showEval(result) {
   for (const m of shown) {
     const values = configs.map((c) => result.results[c][m]);
     const known = values.filter((v) => typeof v === "number");
-    const higher = m in COST ? COST[m] : true;
-    const best = known.length > 1 ? (higher ? Math.max : Math.min)(...known) : null;
+    const higher = m in COST ? COST[m] : !LOWER.has(m);
+    const ranked = known.length > 1 && !DIAGNOSTIC.has(m);
+    const best = ranked ? (higher ? Math.max : Math.min)(...known) : null;
     const row = el("tr");
     row.append(el("td", null, m.replaceAll("_", " ")));
     for (const v of values) {
@@ -715,7 +720,7 @@ function showEval(result) {
     }
     table.tBodies[0].append(row);
   }
-  const rates = shown.filter((m) => !(m in COST));
+  const rates = shown.filter((m) => !(m in COST) && !LOWER.has(m) && !DIAGNOSTIC.has(m));
   const chart = $("eval-chart");
   chart.replaceChildren(
     barChart({

@@ -1,0 +1,193 @@
+"""Which of the prompt's passages an answer rests on: its true citations.
+
+A passage is cited when the answer marks it `[n]` and the passage holds something the answer
+says, or, for an answer that marks none that check out, when one of the answer's sentences
+is attributed to it by overlap: the passage holds at least `SUPPORT` of the weight of the
+sentence's key tokens, and its numbers. Key tokens are what the answer adds to the question:
+its words less stopwords, the question's own words and the words a model uses to talk about
+the task ("context", "passage", "know"). Never every passage by default: an answer that says
+nothing a passage holds ("I don't know", a fact from the model's own memory) cites nothing.
+
+The idea is the overlap baseline of attribution evaluation (Rashkin et al. 2023, "Measuring
+Attribution in Natural Language Generation Models"; Gao et al. 2023, "Enabling Large Language
+Models to Generate Text with Citations", which checks citations per sentence), kept lexical
+so it costs microseconds and needs no model: a small reader mostly copies its answer out of
+the passage (docs/eval.md).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from outweigh.prompt import Citation
+
+SUPPORT = 0.5
+"""A passage supports a sentence when it holds at least this share of the weight of the
+sentence's key tokens, and every number in them: half of what the sentence adds to the
+question, so a small model's own embellishment ("a female otter named Grumbold": the passage
+says "an otter called Grumbold") is tolerated, while a distractor that shares one generic word
+of a three-word claim (a third) is not. Numbers are the facts most often asked and most easily
+invented, so a passage that lacks the sentence's number does not support it ("950 metres" is
+not supported by a passage about 412 metres). A one-token claim ("8080") is all or nothing."""
+
+MAX_ATTRIBUTED = 2
+"""Most passages attribution cites: one holds a short answer, two cover an answer that joins
+two facts. More would be the "cite everything" the metric must not reward."""
+
+PREFIX = 4
+"""A token of this many characters or more also matches a passage word that begins with it or
+that it begins with: an inflection ("metre" / "metres", "ignore" / "ignores") or a name cut off
+by the answer's token cap ("Brenne" for "Brenneke"). Shorter ones ("-i") and numbers match
+only whole, or "1000" would be found in "10000"."""
+
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+"""A passage reference like [2], as SYSTEM_RAG asks the model to write."""
+
+_TOKEN = re.compile(r"(?<![\w-])--?\w[\w-]*|\w+(?:[./-]\w+)*")
+"""A word, a compound kept whole ("KX-19", "8.5.1", "etc/passwd") or a command-line flag
+("-i", "--color"): in manual pages a flag is the answer, and "-i" must not become the
+stopword "i"."""
+
+_DIGIT = re.compile(r"\d")
+
+_SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")
+
+_ENGLISH = """i me my myself we our ours ourselves you your yours yourself yourselves he him his
+himself she her hers herself it its itself they them their theirs themselves what which who whom
+this that these those am is are was were be been being have has had having do does did doing
+would should could ought a an the and but if or because as until while of at by for with about
+against between into through during to from in out again further then once here there when
+where why how any both each other some such own so than too very can will just s t d ll m re ve
+don isn aren wasn weren doesn didn hasn haven hadn won wouldn shouldn couldn cannot also may
+might must shall"""
+"""English: the Snowball stop list (snowballstem.org/algorithms/english/stop.txt), less the
+words that can be an answer by themselves (no, not, on, off, up, down, over, under, before,
+after, all, more, most, few, same, only)."""
+
+_RUSSIAN = """и в во что он на я с со как а то все она так его но да ты к у же вы за бы по только
+ее мне было вот от меня еще о из ему теперь когда даже ну вдруг ли если уже или быть был него до
+вас нибудь опять уж вам ведь там потом себя ей может они тут где есть надо ней для мы тебя их чем
+была сам чтоб без будто чего раз тоже себе под будет ж тогда кто этот того потому этого какой
+совсем ним здесь этом почти мой тем чтобы нее сейчас были куда зачем всех можно при наконец об
+хоть над тот через эти нас про всего них какая разве эту моя впрочем свою этой перед иногда чуть
+том такой им всегда конечно всю между это"""
+"""Russian: the Snowball stop list (snowballstem.org/algorithms/russian/stop.txt), less
+numerals, negations and comparatives."""
+
+_TASK = """know knows known sure context passage passages answer answers question questions
+information info provided provide mention mentions mentioned according based text document
+documents say says said state states stated given use used using
+знаю знает контекст ответ вопрос информация информации текст текста документ документе сказано
+указано"""
+"""How a model talks about the prompt or frames an answer ("use -i"), not about the world: a
+passage that happens to hold "context" or "answer" supports no fact."""
+
+_STOPWORDS = frozenset(" ".join((_ENGLISH, _RUSSIAN, _TASK)).split())
+
+
+def tokens(text: str) -> list[str]:
+    """The words of `text` as attribution compares them: NFKC, case-folded, compounds and
+    flags whole."""
+    return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+def key_tokens(text: str, question: str = "") -> list[str]:
+    """What `text` adds to `question`: its tokens less stopwords, task words and the
+    question's words (matched as passages match them, so "named" repeats "name"), distinct,
+    in order.
+
+    A name the question shortened counts as the question's too: in "The Vellmark Tidal
+    Robotics Cooperative's mascot is ..." asked about "the Vellmark cooperative", the words
+    between two asked words with no stopword among them ("Tidal Robotics") restate the
+    subject; they add nothing the answer rests on.
+    """
+    asked = _vocabulary(question)
+    words = tokens(_MARKER.sub(" ", text))
+    kind = ["stop" if t in _STOPWORDS else "asked" if _holds(asked, t) else "key" for t in words]
+    for i, k in enumerate(kind):  # a run of key words between two asked ones: the subject
+        if k != "asked":
+            continue
+        j = i + 1
+        while j < len(kind) and kind[j] == "key":
+            j += 1
+        if j < len(kind) and kind[j] == "asked" and j > i + 1:
+            kind[i + 1 : j] = ["asked"] * (j - i - 1)
+    return list(dict.fromkeys(t for t, k in zip(words, kind, strict=True) if k == "key"))
+
+
+def _vocabulary(text: str) -> set[str]:
+    """A passage's tokens, with the parts of each compound, so "19" is found in "KX-19"."""
+    words = set(tokens(text))
+    for w in list(words):
+        words.update(p for p in re.split(r"[./-]+", w) if p)
+    return words
+
+
+def _holds(vocabulary: set[str], token: str) -> bool:
+    """Whether a passage's words hold `token`: whole, or by a shared prefix of `PREFIX`+."""
+    if token in vocabulary:
+        return True
+    if len(token) < PREFIX or _DIGIT.search(token):
+        return False
+    return any(
+        len(w) >= PREFIX and not _DIGIT.search(w) and (w.startswith(token) or token.startswith(w))
+        for w in vocabulary
+    )
+
+
+def markers(answer: str, passages: Sequence[Citation]) -> list[Citation]:
+    """The passages an answer marks as [n], in order of first mention, unknown numbers dropped."""
+    by_n = {c.n: c for c in passages}
+    marked = dict.fromkeys(int(n) for n in _MARKER.findall(answer) if int(n) in by_n)
+    return [by_n[n] for n in marked]
+
+
+def supporting(answer: str, passages: Sequence[Citation], question: str = "") -> list[Citation]:
+    """The passages `answer` rests on, each at most once; none when nothing supports it.
+
+    1. An answer with no key tokens (an abstention, a bare "yes") cites nothing: there is
+       nothing in it a passage could support.
+    2. Its [n] markers, kept when the marked passage holds one of the answer's key tokens. A
+       marker on a passage that shares nothing with the answer is a false citation and
+       dropped (a small model numbers passages it did not use).
+    3. When no marker survives, each sentence goes to the passage, among those holding all
+       its numbers, with the most of its key-token weight, if that is at least `SUPPORT`. A
+       token weighs 1 / (passages holding it), so the passage with the answer's rarest
+       tokens wins, ties going to the one with the longest shared token, then to the
+       better-ranked. The `MAX_ATTRIBUTED` passages with the most support are cited, in
+       prompt order.
+    """
+    keys = key_tokens(answer, question)
+    if not keys or not passages:
+        return []
+    vocab = {c.n: _vocabulary(c.text) for c in passages}
+    held = {n: {t for t in keys if _holds(v, t)} for n, v in vocab.items()}
+    marked = [c for c in markers(answer, passages) if held[c.n]]
+    if marked:
+        return marked
+    support: dict[int, float] = {}
+    for sentence in _SENTENCE.split(_MARKER.sub(" ", answer)):
+        words = key_tokens(sentence, question)
+        if not words:
+            continue
+        weight = {t: 1 / max(1, sum(t in h for h in held.values())) for t in words}
+        total = sum(weight.values())
+
+        def score(c: Citation, words: list[str] = words, weight: dict[str, float] = weight):
+            shared = [t for t in words if t in held[c.n]]
+            return (sum(weight[t] for t in shared), max(map(len, shared), default=0), -c.n)
+
+        numbers = [t for t in words if _DIGIT.search(t)]
+        eligible = [c for c in passages if all(t in held[c.n] for t in numbers)]
+        if not eligible:
+            continue
+        top = max(eligible, key=score)
+        share = score(top)[0] / total
+        if share >= SUPPORT:
+            support[top.n] = support.get(top.n, 0.0) + share * total
+    chosen = sorted(support, key=lambda n: (-support[n], n))[:MAX_ATTRIBUTED]
+    return [c for c in passages if c.n in chosen]

@@ -1,0 +1,469 @@
+"""Local generation with llama.cpp (llama-cpp-python): a GGUF decoded as it ships.
+
+The bundled models are quantized GGUF files. transformers dequantizes them to float32 and
+decodes in PyTorch; llama.cpp runs the quantized weights directly, about 7x faster on 2 CPU
+cores (docs/benchmarks.md). The prompt is the same text as the transformers backend renders
+(the chat template carried in the GGUF, rendered by llama-cpp-python's Jinja2 formatter, which
+runs the same template as `apply_chat_template`), and decoding, stop strings, streaming and
+token accounting follow `LocalBackend`'s rules, so an answer is the same whichever backend runs.
+
+LoRA adapters stay unmerged: each registered adapter's GGUF form (written at registration, see
+`outweigh.adapters.gguf`) is loaded once over the base with `llama_adapter_lora_init`, and every
+request sets its own adapters and scales with `llama_set_adapters_lora`, so switching or mixing
+(`a:0.7,b:0.3` is the scales 0.7 and 0.3, the same 0.7·ΔW_a + 0.3·ΔW_b as PEFT's `cat` mix)
+costs no reload of the base.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from outweigh.errors import InputError, ModelLoadError
+from outweigh.generate.base import Backend, Generation, GenerationRequest, Message, cut_at_stop
+from outweigh.generate.local import BASE_MODEL_STOPS
+from outweigh.generate.lora import check_base, spell_mix
+from outweigh.prompt import MAX_PROMPT_TOKENS
+
+if TYPE_CHECKING:
+    from outweigh.generate.lora import AdapterSource
+    from outweigh.models.catalog import ModelEntry
+    from outweigh.models.options import LoadOptions
+    from outweigh.settings import Paths
+
+log = logging.getLogger("outweigh")
+
+LLAMACPP_EXTRA = "pip install 'outweigh[llamacpp]'"
+"""What installs llama-cpp-python (a source build; see the README's install section)."""
+
+_told_fallback = False
+"""The missing-llama.cpp line is said once per process, not once per model."""
+
+
+def import_llama_cpp() -> Any:
+    """`llama_cpp`, imported with OpenMP's passive waiting unless `OMP_WAIT_POLICY` is set.
+
+    llama.cpp's CPU build runs its threads through OpenMP (libgomp), whose idle threads spin.
+    On a CPU shared with other work, two spinning threads on two busy cores decoded at 1.9 tok/s
+    against 32.7 passive (docs/benchmarks.md); passive threads sleep instead. libgomp reads the
+    variable once, when llama.cpp loads it, so it is set for the import only and torch's own
+    OpenMP runtime keeps its defaults.
+    """
+    import sys
+
+    if "llama_cpp" in sys.modules or "OMP_WAIT_POLICY" in os.environ:
+        import llama_cpp
+
+        return llama_cpp
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        import llama_cpp
+    finally:
+        del os.environ["OMP_WAIT_POLICY"]
+    return llama_cpp
+
+
+def llamacpp_installed() -> bool:
+    """Whether `llama_cpp` can be imported, without importing it (it loads a native library)."""
+    try:
+        return importlib.util.find_spec("llama_cpp") is not None
+    except (ImportError, ValueError):  # a stubbed-out module (sys.modules[...] = None)
+        return False
+
+
+def pick_backend(entry: ModelEntry, options: LoadOptions) -> str:
+    """ "llamacpp" or "transformers" for `entry` under `options`; one-line errors name the flag.
+
+    auto takes llama.cpp for a catalog GGUF when llama-cpp-python is installed and no
+    transformers-only option (`--dtype`, `--load-in`) was asked for; a machine without it says
+    so in one line and decodes with transformers.
+    """
+    global _told_fallback
+    if options.backend == "transformers":
+        return "transformers"
+    if options.backend == "llamacpp":
+        if not entry.is_gguf:
+            raise InputError(
+                f"`--backend llamacpp` runs GGUF models; {entry.name} is not one: "
+                "use --backend transformers"
+            )
+        if options.load_in or options.dtype != "auto":
+            raise InputError(
+                "`--backend llamacpp` runs the GGUF's own quantization; drop --dtype/--load-in "
+                "or use --backend transformers"
+            )
+        if not llamacpp_installed():
+            raise InputError(
+                f"`--backend llamacpp` needs llama-cpp-python, which is not installed; run: "
+                f"{LLAMACPP_EXTRA}"
+            )
+        return "llamacpp"
+    if not entry.is_gguf or options.load_in or options.dtype != "auto":
+        return "transformers"
+    if not llamacpp_installed():
+        if not _told_fallback:
+            _told_fallback = True
+            log.warning(
+                "llama-cpp-python is not installed, so %s decodes with transformers (about 7x "
+                "slower on CPU); for the fast path run: %s",
+                entry.name,
+                LLAMACPP_EXTRA,
+            )
+        return "transformers"
+    return "llamacpp"
+
+
+def open_local(
+    name: str,
+    paths: Paths,
+    options: LoadOptions | None = None,
+    adapters: AdapterSource | None = None,
+) -> Backend:
+    """The local backend for model `name`: llama.cpp or transformers, as `pick_backend` says."""
+    from outweigh.models.catalog import resolve
+    from outweigh.models.options import LoadOptions
+
+    options = options or LoadOptions.from_env()
+    options.validate()
+    entry = resolve(name)
+    if pick_backend(entry, options) == "llamacpp":
+        import_llama_cpp()
+        return LlamaCppBackend.load(entry, paths, options, adapters)
+    from outweigh.generate.local import LocalBackend
+    from outweigh.models.loader import load
+
+    return LocalBackend(load(name, paths, options), adapters)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where llama.cpp puts the layers."""
+
+    n_gpu_layers: int
+    """Layers offloaded to the GPU: -1 all of them, 0 none (CPU)."""
+    main_gpu: int = 0
+    """The GPU that holds the model under `--device cuda:N`."""
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.n_gpu_layers != 0
+
+
+def placement(options: LoadOptions) -> Placement:
+    """`--device` for llama.cpp: every layer on the GPU when the build has CUDA (or another
+    GPU backend) and the device is not cpu; a build without one runs on the CPU, and a device
+    named explicitly on such a build is refused."""
+    import llama_cpp
+
+    if options.device == "cpu":
+        return Placement(0)
+    gpu = bool(llama_cpp.llama_supports_gpu_offload())
+    if not gpu:
+        if options.device != "auto":
+            raise InputError(
+                f"`--device {options.device}`: this llama-cpp-python build has no GPU support; "
+                "rebuild it with CMAKE_ARGS=-DGGML_CUDA=on or use --device cpu"
+            )
+        return Placement(0)
+    index = int(options.device.partition(":")[2] or 0)
+    return Placement(-1, index)
+
+
+def cpu_threads() -> int:
+    """Threads for decoding: every core this process may run on. llama-cpp-python's default is
+    half the cores, which on a 2-core machine is one."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class LlamaCppBackend(Backend):
+    """A GGUF held by llama.cpp in this process; one generation at a time per model."""
+
+    def __init__(
+        self,
+        llm: Any,
+        entry: ModelEntry,
+        adapters: AdapterSource | None = None,
+        where: Placement | None = None,
+    ) -> None:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.llm = llm
+        """The `llama_cpp.Llama` over the GGUF."""
+        self.entry = entry
+        self.name = entry.name
+        self.context_window = int(llm.n_ctx())
+        self.adapters = adapters
+        """Where adapter names resolve (an `AdapterRegistry`); None runs the base model only."""
+        self.placement = where or Placement(0)
+        meta = llm.metadata
+        template = meta.get("tokenizer.chat_template") if entry.chat else None
+        self._bos = _piece(llm, llm.token_bos())
+        self._formatter = (
+            Jinja2ChatFormatter(template, _piece(llm, llm.token_eos()), self._bos)
+            if template
+            else None
+        )
+        self._lock = threading.Lock()
+        """A llama.cpp context decodes one sequence at a time. Tokenizing reads only the
+        vocabulary (const in llama.cpp), so counting tokens does not take this lock."""
+        self._loras: dict[str, tuple[Any, str]] = {}
+        """Registered name -> (llama_adapter_lora pointer, sha256 of the weights it holds)."""
+        self._active: tuple[tuple[str, float], ...] = ()
+        """The adapters and scales set on the context now; the KV cache was computed under them."""
+
+    @classmethod
+    def load(
+        cls,
+        entry: ModelEntry,
+        paths: Paths,
+        options: LoadOptions,
+        adapters: AdapterSource | None = None,
+    ) -> LlamaCppBackend:
+        """Open `entry`'s GGUF with llama.cpp, with a context as long as the prompt cap."""
+        Llama = import_llama_cpp().Llama
+
+        from outweigh.models.loader import gguf_file
+
+        path = gguf_file(entry.name, paths)
+        where = placement(options)
+        try:
+            # The window: what the model was trained on, capped where the prompt budget caps it,
+            # so the KV cache is sized to what a request can use (llama.cpp allocates it whole).
+            train = _n_ctx_train(path)
+            llm = Llama(
+                str(path),
+                n_ctx=min(train or MAX_PROMPT_TOKENS, MAX_PROMPT_TOKENS),
+                n_threads=cpu_threads(),
+                n_gpu_layers=where.n_gpu_layers,
+                main_gpu=where.main_gpu,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as e:
+            raise ModelLoadError(f"llama.cpp cannot load {entry.name} ({path}): {e}") from e
+        return cls(llm, entry, adapters, where)
+
+    # -- prompt ---------------------------------------------------------------------------
+    def render(self, messages: list[Message]) -> str:
+        """The exact text the model sees: its chat template, or a Q/A transcript for base models
+        (the same text `LocalBackend.render` gives)."""
+        if self._formatter is not None:
+            return str(self._formatter(messages=messages).prompt)
+        parts = []
+        for m in messages:
+            parts.append(f"Answer: {m['content']}" if m["role"] == "assistant" else m["content"])
+        # Base models are trained on text that starts with BOS; Gemma degenerates without it.
+        return self._bos + "\n\n".join(parts) + "\nAnswer:"
+
+    def tokens(self, text: str) -> list[int]:
+        """Token ids of `text`, special tokens in it parsed as such (as HF tokenizers do) and no
+        BOS added: a rendered prompt carries its own."""
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokens(text))
+
+    def count_prompt_tokens(self, messages: list[Message]) -> int:
+        return self.count_tokens(self.render(messages))
+
+    def _stops(self, request: GenerationRequest) -> list[str]:
+        return request.stop + ([] if self.entry.chat else BASE_MODEL_STOPS)
+
+    # -- adapters -------------------------------------------------------------------------
+    def _resolve(self, spec: str | None) -> tuple[tuple[str, float], ...]:
+        """(name, scale) pairs for a request's adapter spec, each one's GGUF loaded."""
+        if spec is None:
+            return ()
+        if self.adapters is None:
+            raise InputError(
+                f"cannot use adapter {spec!r}: this {self.name} backend has no adapter registry "
+                "to look it up in; open it with open_local(name, paths, adapters=AdapterRegistry())"
+            )
+        parts = list(self.adapters.resolve(spec))
+        check_base((info for info, _ in parts), self.name)
+        for info, _ in parts:
+            held = self._loras.get(info.name)
+            if held is None or held[1] != info.sha256:
+                self._load_lora(info.name, info.sha256)
+        return tuple((info.name, weight) for info, weight in sorted(parts, key=_by_name))
+
+    def _load_lora(self, name: str, sha256: str) -> None:
+        import llama_cpp
+
+        assert self.adapters is not None
+        path = self.adapters.gguf(name)
+        ptr = llama_cpp.llama_adapter_lora_init(self.llm.model, str(path).encode())
+        if not ptr:
+            raise ModelLoadError(f"llama.cpp cannot load adapter {name!r} from {path}")
+        old = self._loras.pop(name, None)
+        self._loras[name] = (ptr, sha256)
+        if old is not None:
+            self._active = (("<reloaded>", 0.0),)  # forces set_adapters and a fresh KV cache
+            llama_cpp.llama_adapter_lora_free(old[0])
+
+    def _switch(self, wanted: tuple[tuple[str, float], ...]) -> None:
+        """Set the request's adapters on the context, under the model lock. The KV cache holds
+        keys and values computed under the previous adapters, so a change empties it."""
+        import llama_cpp
+
+        if wanted == self._active:
+            return
+        n = len(wanted)
+        ptrs = (llama_cpp.llama_adapter_lora_p_ctypes * n)(*(self._loras[a][0] for a, _ in wanted))
+        scales = (ctypes.c_float * n)(*(w for _, w in wanted))
+        rc = llama_cpp.llama_set_adapters_lora(
+            self.llm.ctx, ptrs if n else None, n, scales if n else None
+        )
+        if rc != 0:
+            raise ModelLoadError(f"llama.cpp could not set adapters {spell_mix(wanted)!r}")
+        self.llm.reset()
+        self._active = wanted
+
+    def loaded_adapters(self) -> list[str]:
+        """Registered names whose GGUF adapters are loaded over the base."""
+        return sorted(self._loras)
+
+    # -- generation -----------------------------------------------------------------------
+    def _decode(self, request: GenerationRequest, ids: list[int]) -> Iterator[str]:
+        """Text pieces as tokens are decoded; each generated id is appended to `ids`, the end
+        token included (it was generated, and counts, as in `LocalBackend._finish`)."""
+        import llama_cpp
+
+        prompt = self.tokens(self.render(request.messages))
+        if len(prompt) + request.max_tokens > self.context_window:
+            raise InputError(
+                f"the prompt is {len(prompt)} tokens and max_tokens {request.max_tokens}: over "
+                f"{self.name}'s {self.context_window}-token window; shorten it"
+            )
+        vocab = self.llm._model.vocab  # what llama-cpp-python's own completion loop checks
+        utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        with self._lock:
+            # Resolved under the lock: loading a re-registered adapter frees the old one, which
+            # must not happen under another thread's decode.
+            self._switch(self._resolve(request.adapter))
+            if request.seed is not None:
+                self.llm.set_seed(request.seed)
+            greedy = request.temperature <= 0
+            tokens = self.llm.generate(
+                prompt,
+                temp=0.0 if greedy else request.temperature,
+                top_p=1.0 if greedy else request.top_p,
+                # transformers samples with no top-k or min-p cut unless asked; so does this.
+                top_k=0,
+                min_p=0.0,
+                repeat_penalty=1.0,
+            )
+            try:
+                for token in tokens:
+                    ids.append(int(token))
+                    if llama_cpp.llama_token_is_eog(vocab, token):
+                        break
+                    # special=False: control tokens decode to nothing, as skip_special_tokens.
+                    text = utf8.decode(self.llm.detokenize([token], special=False))
+                    if text:
+                        yield text
+                    if len(ids) >= request.max_tokens:
+                        break
+                tail = utf8.decode(b"", final=True)
+                if tail:
+                    yield tail
+            finally:
+                tokens.close()
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        yield from self._stream(request, [])
+
+    def _stream(self, request: GenerationRequest, ids: list[int]) -> Iterator[str]:
+        """`stream`, with a stop string cut out and the tail that could begin one held back."""
+        stops = self._stops(request)
+        hold = max((len(s) for s in stops), default=0)
+        emitted, buffer, stopped = 0, "", False
+        pieces = self._decode(request, ids)
+        try:
+            for piece in pieces:
+                buffer += piece
+                text, stopped = cut_at_stop(buffer, stops)
+                if stopped:
+                    if len(text) > emitted:
+                        yield text[emitted:]
+                    return
+                safe = len(buffer) - hold
+                if safe > emitted:
+                    yield buffer[emitted:safe]
+                    emitted = safe
+            if len(buffer) > emitted:
+                yield buffer[emitted:]
+        finally:
+            pieces.close()  # stops decoding and releases the model lock
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        ids: list[int] = []
+        text = "".join(self._stream(request, ids))
+        prompt = self.count_prompt_tokens(request.messages)
+        ended = bool(ids) and self._is_end(ids[-1])
+        # Short of max_tokens without an end token: a stop string ended generation.
+        done = ended or len(ids) < request.max_tokens
+        return Generation(
+            text=text.strip(),
+            prompt_tokens=prompt,
+            completion_tokens=len(ids),
+            finish_reason="stop" if done else "length",
+        )
+
+    def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Greedy answers to several requests, each under its own adapter, one after another:
+        llama.cpp switches adapters per request without reloading, so a row is what its
+        request alone gives."""
+        if any(r.temperature > 0 for r in requests):
+            raise InputError("batched generation is greedy only; set temperature to 0")
+        return [self.generate(r) for r in requests]
+
+    def _is_end(self, token: int) -> bool:
+        import llama_cpp
+
+        return bool(llama_cpp.llama_token_is_eog(self.llm._model.vocab, token))
+
+    def close(self) -> None:
+        """Free the adapters and the model now rather than at garbage collection."""
+        import llama_cpp
+
+        with self._lock:
+            for ptr, _ in self._loras.values():
+                llama_cpp.llama_adapter_lora_free(ptr)
+            self._loras.clear()
+            self.llm.close()
+
+
+def _by_name(part: tuple[Any, float]) -> str:
+    return str(part[0].name)
+
+
+def _piece(llm: Any, token: int) -> str:
+    """The text of a special token (BOS, EOS) as the chat template writes it."""
+    if token < 0:
+        return ""
+    return bytes(llm.detokenize([token], special=True)).decode("utf-8", errors="replace")
+
+
+def _n_ctx_train(path: Path) -> int:
+    """The context length a GGUF was trained with (`<arch>.context_length`), 0 if absent; read
+    with gguf-py, without loading the weights."""
+    from gguf import GGUFReader
+
+    reader = GGUFReader(str(path))
+    arch = reader.fields.get("general.architecture")
+    if arch is None:
+        return 0
+    arch_name = bytes(arch.parts[arch.data[0]]).decode()
+    field = reader.fields.get(f"{arch_name}.context_length")
+    return int(field.parts[field.data[0]][0]) if field is not None else 0

@@ -1,0 +1,146 @@
+"""The llama.cpp backend against the transformers one: the same requests on the same bundled
+SmolLM2 GGUF render the same prompt, count the same tokens, honour stop strings, stream what
+they answer and refuse what overflows the window alike; and where llama-cpp-python is missing,
+auto falls back to transformers with one line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import pytest
+
+from outweigh.engine import AskOptions, Engine
+from outweigh.errors import InputError
+from outweigh.generate.base import GenerationRequest
+from outweigh.models.catalog import resolve
+from outweigh.models.options import LoadOptions
+from outweigh.prompt import build_messages
+
+QUESTION = "Name three colours of the rainbow."
+TEXTS = [
+    "hello world",
+    "Привет, как дела? Ünïcødé 日本語 🙂",
+    "<|im_start|>user\nhi<|im_end|>\n",  # special tokens in text count as one token each
+    "  leading and trailing spaces  ",
+]
+
+
+@pytest.fixture(scope="module")
+def both(smol_backend: Any, smol_llama: Any) -> list[Any]:
+    return [smol_backend, smol_llama]
+
+
+def messages(question: str = QUESTION) -> list[dict[str, str]]:
+    return build_messages([{"role": "user", "content": question}], [], False)
+
+
+def test_same_prompt_text_and_token_counts(both: list[Any]) -> None:
+    transformers, llama = both
+    assert llama.render(messages()) == transformers.render(messages())
+    for text in [*TEXTS, transformers.render(messages())]:
+        assert llama.count_tokens(text) == transformers.count_tokens(text), text
+    assert llama.count_prompt_tokens(messages()) == transformers.count_prompt_tokens(messages())
+
+
+def test_cap_and_accounting_alike(both: list[Any]) -> None:
+    """A capped answer reports `length` and exactly the cap; the prompt costs the same."""
+    gens = [b.generate(GenerationRequest(messages(), max_tokens=12)) for b in both]
+    for g in gens:
+        assert g.finish_reason == "length"
+        assert g.completion_tokens == 12
+        assert g.text
+    assert gens[0].prompt_tokens == gens[1].prompt_tokens
+
+
+def test_a_short_answer_ends_on_the_end_token_and_counts_it(both: list[Any]) -> None:
+    """An answer that ends by itself: finish `stop`, and the end token counted in the
+    completion, by both backends."""
+    request = GenerationRequest(messages("Reply with only the word: yes"), max_tokens=40)
+    for backend in both:
+        g = backend.generate(request)
+        assert g.finish_reason == "stop", (backend, g)
+        assert g.completion_tokens == backend.count_tokens(g.text) + 1, (backend, g)
+
+
+def test_stop_string_cuts_the_answer_and_the_stream_matches(both: list[Any]) -> None:
+    """Each backend stops before the first stop string of its own greedy answer, and its stream
+    yields the same text as its whole answer."""
+    for backend in both:
+        free = backend.generate(GenerationRequest(messages(), max_tokens=32)).text
+        word = free.split()[3]
+        request = GenerationRequest(messages(), max_tokens=32, stop=[word])
+        cut = backend.generate(request)
+        assert word not in cut.text
+        assert free.startswith(cut.text)
+        assert cut.finish_reason == "stop"
+        assert cut.completion_tokens < 32
+        streamed = "".join(backend.stream(request))
+        assert word not in streamed
+        assert streamed.strip() == cut.text
+
+
+def test_the_prompt_budget_refuses_alike(both: list[Any], paths: Any) -> None:
+    """A conversation over the window is refused before generation, in the same words."""
+    errors = []
+    for backend in both:
+        engine = Engine(paths, backend=backend)
+        with pytest.raises(InputError) as caught:
+            engine.ask("word " * 9000, AskOptions(rag=False, max_tokens=16))
+        errors.append(str(caught.value))
+        engine.close()
+    assert "over smollm2-135m's 8192-token window" in errors[0]
+    assert errors[0] == errors[1]
+
+
+def test_auto_picks_llamacpp_for_the_bundled_gguf(smol_llama: Any) -> None:
+    from outweigh.generate.llamacpp import pick_backend
+
+    entry = resolve("smollm2-135m")
+    assert pick_backend(entry, LoadOptions()) == "llamacpp"
+    assert pick_backend(entry, LoadOptions(backend="transformers")) == "transformers"
+    # A float precision or bitsandbytes asks for the transformers copy.
+    assert pick_backend(entry, LoadOptions(dtype="bf16")) == "transformers"
+    with pytest.raises(InputError, match="drop --dtype/--load-in"):
+        pick_backend(entry, LoadOptions(backend="llamacpp", dtype="fp32"))
+
+
+def test_without_llama_cpp_auto_falls_back_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import outweigh.generate.llamacpp as mod
+
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # import llama_cpp now fails
+    monkeypatch.setattr(mod, "_told_fallback", False)
+    entry = resolve("smollm2-135m")
+    with caplog.at_level(logging.WARNING, logger="outweigh"):
+        assert mod.pick_backend(entry, LoadOptions()) == "transformers"
+        assert mod.pick_backend(entry, LoadOptions()) == "transformers"
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1, lines
+    assert "llama-cpp-python is not installed" in lines[0]
+    assert "\n" not in lines[0]
+    assert "outweigh[llamacpp]" in lines[0]
+    with pytest.raises(InputError, match=r"needs llama-cpp-python.*outweigh\[llamacpp\]"):
+        mod.pick_backend(entry, LoadOptions(backend="llamacpp"))
+
+
+def test_bad_backend_flag_is_one_line(cli: Any) -> None:
+    result = cli("ask", "--no-rag", "--backend", "vllm", "hi")
+    assert result.code != 0
+    assert "unknown `--backend` 'vllm'; choose one of: auto, transformers, llamacpp" in (
+        result.err + result.out
+    )
+    assert "Traceback" not in result.err
+
+
+def test_llamacpp_refuses_a_transformers_dir(smol: Any, tmp_path: Any) -> None:
+    """A plain HF directory has no GGUF to hand llama.cpp."""
+    from outweigh.generate.llamacpp import pick_backend
+
+    smol.model.config.save_pretrained(tmp_path)
+    entry = resolve(str(tmp_path))
+    with pytest.raises(InputError, match="runs GGUF models"):
+        pick_backend(entry, LoadOptions(backend="llamacpp"))
+    assert pick_backend(entry, LoadOptions()) == "transformers"
