@@ -70,10 +70,12 @@ def test_real_small_model_answers_from_the_documents(paths, embedder, smol_backe
     grounded = e.ask(q, AskOptions(collection="suite", k=3, max_tokens=40))
     assert "412" not in bare.answer
     assert "412" in grounded.answer
-    # Cited: the passage that holds 412, not the others the prompt carried.
-    assert len(grounded.context) == 3
     assert [c.source.rsplit("/", 1)[-1] for c in grounded.citations] == ["equipment.md"]
-    assert "412" in grounded.citations[0].text
+    # Three whole chunks in the prompt: cited is the one that holds 412, not the others.
+    whole = e.ask(q, AskOptions(collection="suite", k=3, max_tokens=40, selection=NONE))
+    assert "412" in whole.answer and len(whole.context) == 3
+    assert [c.source.rsplit("/", 1)[-1] for c in whole.citations] == ["equipment.md"]
+    assert "412" in whole.citations[0].text
     assert grounded.usage["prompt_tokens"] > bare.usage["prompt_tokens"]
     assert 0 < grounded.usage["completion_tokens"] <= 40
 

@@ -405,6 +405,9 @@ def _count_params(backend: Backend) -> tuple[int, int] | None:
     elsewhere. The embedding is the input token table (vocab x hidden) plus the output head
     when it is a tensor of its own (an untied lm_head); parameters are counted once each.
     Counted before the config runs, once per model, so adapters loaded later do not count."""
+    counts = getattr(backend, "parameter_counts", None)
+    if counts is not None:  # llama.cpp counts its own GGUF
+        return counts()
     loaded = getattr(backend, "loaded", None)
     model = getattr(loaded, "model", None)
     if model is None or not hasattr(model, "get_input_embeddings"):

@@ -222,6 +222,17 @@ class LlamaCppBackend(Backend):
         self._active: tuple[tuple[str, float], ...] = ()
         """The adapters and scales set on the context now; the KV cache was computed under them."""
 
+    def parameter_counts(self) -> tuple[int, int]:
+        """(total, non-embedding) parameters of the GGUF, as llama.cpp counts them (each
+        tensor once). The embedding is the token table (vocab x hidden), plus the output head
+        where the file holds one of its own (`output.weight`; a tied model has none)."""
+        from gguf import GGUFReader
+
+        total = int(self.llm._model.n_params())
+        table = int(self.llm.n_vocab()) * int(self.llm.n_embd())
+        names = {t.name for t in GGUFReader(self.llm.model_path).tensors}
+        return total, total - table * (2 if "output.weight" in names else 1)
+
     @classmethod
     def load(
         cls,
