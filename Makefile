@@ -16,7 +16,7 @@ export TOKENIZERS_PARALLELISM := false
 # PIP_NO_CACHE_DIR=1 so a cached CPU wheel is not reused.
 LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 
-.PHONY: install chromium demo test lint format bench clean
+.PHONY: install chromium demo test lint format bench memory-reader clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,17 @@ format: install
 
 bench: install
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# Rebuilds the memory reader bundled for the default model (src/outweigh/adapters/bundled/):
+# 600 generated rows (outweigh/adapters/memory_rows.py), 60 steps, in a throwaway state dir.
+READER_DIR := src/outweigh/adapters/bundled/memory-reader/smollm2-135m
+memory-reader: install
+	rm -rf .cache/memory-reader && mkdir -p .cache/memory-reader $(READER_DIR)
+	$(BIN)/python -m outweigh.adapters.memory_rows .cache/memory-reader/rows.jsonl 600
+	OUTWEIGH_HOME=.cache/memory-reader $(BIN)/outweigh adapter train \
+	  .cache/memory-reader/rows.jsonl --name memory-reader --rank 8 --max-steps 60
+	cp .cache/memory-reader/adapters/memory-reader/adapter_config.json \
+	  .cache/memory-reader/adapters/memory-reader/adapter_model.safetensors $(READER_DIR)/
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

@@ -90,6 +90,10 @@ class AskOptions:
     """Recall the user's memories into the prompt and capture new facts after the answer;
     off (`--no-memory`) neither reads nor writes memory, even with a user."""
 
+    reader: bool = True
+    """Answer a question from recalled memories through the model's memory reader adapter
+    (`Engine._memory_reader`) when no other adapter is asked for; off runs the bare model."""
+
     def validate(self) -> None:
         if self.k < 1:
             raise InputError("`-k` must be at least 1")
@@ -696,6 +700,9 @@ class Engine:
             from outweigh.memory.abstain import DONT_KNOW, Fixed
 
             backend, memories, lines = Fixed(backend, DONT_KNOW), [], []
+        adapter = options.adapter
+        if lines and not citations and adapter is None and options.reader:
+            adapter = self._memory_reader(backend)
         request = GenerationRequest(
             messages=build_messages(messages, citations, rag=bool(citations), memories=lines),
             max_tokens=options.max_tokens,
@@ -703,9 +710,27 @@ class Engine:
             top_p=options.top_p,
             stop=list(options.stop),
             seed=options.seed,
-            adapter=options.adapter,
+            adapter=adapter,
         )
         return Prepared(request, citations, backend, memories)
+
+    def _memory_reader(self, backend: Backend) -> str | None:
+        """The adapter that reads recalled memories for `backend`'s model, if it has one: the
+        user's own `memory-reader` on that base, else the one bundled for it, registered on
+        first use (`outweigh.adapters.bundled`). None for a backend that takes no outweigh
+        adapters (an upstream server) or a model with no reader."""
+        if getattr(backend, "adapters", None) is None:
+            return None
+        from outweigh.adapters.bundled import MEMORY_READER, memory_reader
+
+        registry = self.adapters
+        if MEMORY_READER in registry.names():
+            return MEMORY_READER if registry.get(MEMORY_READER).base_model == backend.name else None
+        path = memory_reader(backend.name)
+        if path is None:
+            return None
+        registry.add(path, MEMORY_READER, base=backend.name)
+        return MEMORY_READER
 
     def _recall(self, question: str, options: AskOptions) -> list[MemoryItem]:
         """The user's memories for this question, best first; none when memory is off."""
