@@ -47,11 +47,10 @@ def test_a_backend_without_outweigh_adapters_gets_no_reader(paths):
 
 
 @pytest.mark.slow
-def test_the_bundled_reader_answers_from_memory_where_the_bare_model_does_not(
-    paths, embedder, smol_backend
-):
-    assert memory_reader(smol_backend.name) is not None
-    engine = Engine(paths, embedder=embedder, backend=smol_backend)
+def test_the_bundled_reader_answers_from_memory_where_the_bare_model_does_not(paths, embedder):
+    assert memory_reader("smollm2-135m") is not None
+    # The engine loads the model itself, with its adapter registry behind it.
+    engine = Engine(paths, embedder=embedder)
     said = [
         "Our cat is called Pirozhok.",
         "I work as a pharmacist.",
@@ -77,7 +76,7 @@ def test_the_bundled_reader_answers_from_memory_where_the_bare_model_does_not(
                 ok = gold in answer.answer and (stale is None or stale not in answer.answer)
                 right[reader] += ok
         info = engine.adapters.get(MEMORY_READER)
-        assert info.base_model == smol_backend.name
+        assert info.base_model == "smollm2-135m"
         assert right[True] == len(asked)
         assert right[False] < right[True]
     finally:

@@ -73,4 +73,4 @@ def test_every_door_reports_the_same_true_citations(
     (record,) = [r for r in result.records if r.part == "facts"]
     assert record.answer == out["answer"]
     assert record.cited == _names(served)
-    assert len(record.context) == K and record.diagnosis == "right"
+    assert 1 <= len(record.context) <= K and record.diagnosis == "right"

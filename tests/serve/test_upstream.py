@@ -65,9 +65,9 @@ def test_the_built_prompt_and_the_adapter_name_reach_the_upstream(
         assert (request.max_tokens, request.seed, request.stop) == (200, 3, ["zzz"])
         assert request.messages[0] == {"role": "system", "content": SYSTEM_RAG}
         cites = reply.model_extra["citations"]
-        assert len(cites) == 2
+        assert 1 <= len(cites) <= 2  # context selection may keep one passage of the k=2
         for c in cites:  # the outer server's retrieved context is inside the upstream prompt
-            assert c["text"] in request.messages[-1]["content"]
+            assert f"[{c['n']}] ({c['source']})" in request.messages[-1]["content"]
         # ... and the upstream's answer (the echo of that prompt) came back.
         assert reply.choices[0].message.content.startswith("Question: Context:\n[1]")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 
 Message = dict[str, str]
@@ -94,3 +94,25 @@ def cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
     """Text before the earliest stop string, and whether one was found."""
     cut = min((i for s in stop if s and (i := text.find(s)) >= 0), default=-1)
     return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def until_stop(pieces: Iterable[str], stops: list[str]) -> Generator[str, None, bool]:
+    """The text of `pieces` as it comes, up to the first stop string. A tail that could be the
+    start of a stop string is held back until the next piece shows it is not one. Returns
+    whether a stop string ended it (`pieces` may then hold more)."""
+    hold = max((len(s) for s in stops), default=0)
+    emitted, buffer = 0, ""
+    for piece in pieces:
+        buffer += piece
+        text, stopped = cut_at_stop(buffer, stops)
+        if stopped:
+            if len(text) > emitted:
+                yield text[emitted:]
+            return True
+        safe = len(buffer) - hold
+        if safe > emitted:
+            yield buffer[emitted:safe]
+            emitted = safe
+    if len(buffer) > emitted:
+        yield buffer[emitted:]
+    return False

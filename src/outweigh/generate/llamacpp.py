@@ -28,7 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from outweigh.errors import InputError, ModelLoadError
-from outweigh.generate.base import Backend, Generation, GenerationRequest, Message, cut_at_stop
+from outweigh.generate.base import (
+    Backend,
+    Generation,
+    GenerationRequest,
+    Message,
+    until_stop,
+)
 from outweigh.generate.local import BASE_MODEL_STOPS
 from outweigh.generate.lora import check_base, spell_mix
 from outweigh.prompt import MAX_PROMPT_TOKENS
@@ -396,24 +402,9 @@ class LlamaCppBackend(Backend):
 
     def _stream(self, request: GenerationRequest, ids: list[int]) -> Iterator[str]:
         """`stream`, with a stop string cut out and the tail that could begin one held back."""
-        stops = self._stops(request)
-        hold = max((len(s) for s in stops), default=0)
-        emitted, buffer, stopped = 0, "", False
         pieces = self._decode(request, ids)
         try:
-            for piece in pieces:
-                buffer += piece
-                text, stopped = cut_at_stop(buffer, stops)
-                if stopped:
-                    if len(text) > emitted:
-                        yield text[emitted:]
-                    return
-                safe = len(buffer) - hold
-                if safe > emitted:
-                    yield buffer[emitted:safe]
-                    emitted = safe
-            if len(buffer) > emitted:
-                yield buffer[emitted:]
+            yield from until_stop(pieces, self._stops(request))
         finally:
             pieces.close()  # stops decoding and releases the model lock
 

@@ -8,7 +8,14 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from outweigh.errors import InputError, OutweighError
-from outweigh.generate.base import Backend, Generation, GenerationRequest, Message, cut_at_stop
+from outweigh.generate.base import (
+    Backend,
+    Generation,
+    GenerationRequest,
+    Message,
+    cut_at_stop,
+    until_stop,
+)
 from outweigh.generate.lora import AdapterRuntime
 from outweigh.models.loader import LoadedModel
 
@@ -228,27 +235,10 @@ class LocalBackend(Backend):
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
-        stops = self._stops(request)
-        emitted, buffer, stopped = 0, "", False
-        hold = max((len(s) for s in stops), default=0)
         try:
-            for piece in streamer:
-                buffer += piece
-                text, stopped = cut_at_stop(buffer, stops)
-                if stopped:
-                    if len(text) > emitted:
-                        yield text[emitted:]
-                    break
-                # Hold back a tail that could be the start of a stop string.
-                safe = len(buffer) - hold
-                if safe > emitted:
-                    yield buffer[emitted:safe]
-                    emitted = safe
-            if stopped:
+            if (yield from until_stop(streamer, self._stops(request))):
                 for _ in streamer:  # drain, so the generating thread can finish
                     pass
-            elif len(buffer) > emitted:
-                yield buffer[emitted:]
         except queue.Empty:
             raise OutweighError(
                 f"{self.name} produced no token for {STREAM_STALL_S} s; generation stalled"
