@@ -337,3 +337,11 @@ def test_any_config_value_gives_a_plan_or_an_input_error(model: str, data: st.Da
         activation_bytes(arch, 70_000, 2, 2, "eager", engine)
     for q in ("q4_k_m", "awq", "bf16"):
         weight_bytes(arch, catalog.find_quant(q))
+
+
+def test_a_sliding_qwen_with_no_max_window_layers_is_an_input_error() -> None:
+    # Found by the property test above: `max_window_layers: null` with sliding on.
+    config = dict(catalog.find_model("qwen2.5-7b").config)
+    config.update(max_window_layers=None, use_sliding_window=True)
+    with pytest.raises(InputError, match="max_window_layers"):
+        parse_config(config)

@@ -208,7 +208,7 @@ def _layer_types(mt: str, cfg: dict[str, Any], layers: int) -> tuple[tuple[str, 
         )
         types = tuple("sliding" if (i + 1) % pattern else "full" for i in range(layers))
     elif mt in ("qwen2", "qwen2_moe", "qwen3", "qwen3_moe"):
-        first = cfg.get("max_window_layers", layers)
+        first = _int({"max_window_layers": layers} | cfg, "max_window_layers", minimum=0)
         types = tuple("sliding" if i >= first else "full" for i in range(layers))
     else:  # no layer_types: DynamicCache treats every layer as sliding (cache_utils.py)
         types = ("sliding",) * layers
