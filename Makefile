@@ -16,7 +16,7 @@ export TOKENIZERS_PARALLELISM := false
 # PIP_NO_CACHE_DIR=1 so a cached CPU wheel is not reused.
 LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 
-.PHONY: install chromium demo test lint format bench memory-reader clean
+.PHONY: install chromium demo test lint format bench memory-reader reader clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,25 @@ memory-reader: install
 	  .cache/memory-reader/rows.jsonl --name memory-reader --rank 8 --max-steps 60
 	cp .cache/memory-reader/adapters/memory-reader/adapter_config.json \
 	  .cache/memory-reader/adapters/memory-reader/adapter_model.safetensors $(READER_DIR)/
+
+# Rebuilds the passage reader bundled for the default model: a corpus of installed Python
+# packages' metadata and the man(1) pages of packages examples/suite-man does not draw from
+# (examples/reader/make_corpus.py), RAFT rows asked over what `ask` would retrieve
+# (outweigh/adapters/reader.py), then LoRA training; all in a throwaway state dir.
+RAG_READER_DIR := src/outweigh/adapters/bundled/reader/smollm2-135m
+READER_ROWS ?= 1600
+READER_STEPS ?= 200
+reader: install
+	rm -rf .cache/reader && mkdir -p .cache/reader $(RAG_READER_DIR)
+	$(BIN)/python examples/reader/make_corpus.py .cache/reader/corpus --man \
+	  --held-out examples/suite-man/docs
+	OUTWEIGH_HOME=.cache/reader $(BIN)/outweigh ingest .cache/reader/corpus \
+	  --collection reader-corpus
+	OUTWEIGH_HOME=.cache/reader $(BIN)/outweigh adapter train --reader reader-corpus \
+	  --reader-rows $(READER_ROWS) --name reader --rank 16 --max-length 1024 \
+	  --max-steps $(READER_STEPS)
+	cp .cache/reader/adapters/reader/adapter_config.json \
+	  .cache/reader/adapters/reader/adapter_model.safetensors $(RAG_READER_DIR)/
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

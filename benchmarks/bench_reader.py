@@ -2,8 +2,9 @@
 
 Ingests a suite's docs once, then answers its facts questions with each variant: the bare
 model; +rag with a fixed k and whole chunks (what +rag did before selection); the gap cut
-alone; line compression alone; both (the default); and, with `--adapter NAME`, the default
-selection read through that adapter. Per variant it prints accuracy (a gold answer inside
+alone; line compression alone; both (`selection`), all read by the bare model; `default`,
+what `ask` does: selection read through the model's bundled reader adapter, where it has
+one; and, with `--adapter NAME`, the default selection read through that adapter. Per variant it prints accuracy (a gold answer inside
 the answer), `gold in ctx` (the gold document among the passages the model read: what
 retrieval and selection gave it), `short` (accuracy AND an answer of at most SHORT_WORDS
 words), the median answer length in words, and p50 latency as a ratio to bare. Greedy
@@ -36,10 +37,11 @@ def variants(adapter: str | None) -> dict[str, dict[str, object]]:
 
     out: dict[str, dict[str, object]] = {
         "bare": {"rag": False},
-        "k=3 whole": {"k": 3, "selection": NONE},
-        "k=1 whole": {"k": 1, "selection": NONE},
-        "gap cut": {"k": 3, "selection": Selection(lines=0)},
-        "compress": {"k": 3, "selection": Selection(gap=0.0)},
+        "k=3 whole": {"k": 3, "selection": NONE, "reader": False},
+        "k=1 whole": {"k": 1, "selection": NONE, "reader": False},
+        "gap cut": {"k": 3, "selection": Selection(lines=0), "reader": False},
+        "compress": {"k": 3, "selection": Selection(gap=0.0), "reader": False},
+        "selection": {"k": 3, "selection": Selection(), "reader": False},
         "default": {"k": 3, "selection": Selection()},
     }
     if adapter:
@@ -100,7 +102,7 @@ def main() -> None:
                 right += ok
                 short += ok and n <= SHORT_WORDS
                 words.append(n)
-                in_ctx += any(Path(c.source).name == q.source for c in ans.citations)
+                in_ctx += any(Path(c.source).name == q.source for c in ans.context)
                 if args.show and not ok:
                     got = " ".join(ans.answer.split())[:160]
                     print(f"  [{name}] {q.question} gold={q.answers[0]!r} -> {got!r}")

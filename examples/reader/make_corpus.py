@@ -1,13 +1,21 @@
-"""Write the reader adapter's training corpus: installed Python packages' metadata, as text.
+"""Write the reader adapter's training corpus: installed Python packages' metadata and manual
+pages of packages the eval suites do not use, as text.
 
 Every `*.dist-info/METADATA` (and `*.egg-info/PKG-INFO`) of the Python environments on the
-machine becomes `OUT/<name>.txt`: its header fields (Name, Version, Summary, Author,
+machine becomes `OUT/python/<name>.txt`: its header fields (Name, Version, Summary, Author,
 Maintainer, License, Home-page, Project-URL ...) without the long lists of classifiers and
 requirements, then the first lines of the package's description. These are real `Key: value`
-records with a prose tail, the shape of much documentation metadata, and they are neither
-the eval suites, nor the bundled handbook, nor Debian package records.
+records with a prose tail, the shape of much documentation metadata.
+
+With `--man` (the default list is `MAN_PACKAGES`), the section-1 manual pages of those dpkg
+packages are rendered to 80-column text as `OUT/man/<page>.txt`. None of them belongs to a
+package examples/suite-man draws from, so the suite's pages stay held out; a page of the same
+name as a suite page is skipped too.
+
+Neither kind is an eval suite, the bundled handbook, or a Debian package record.
 
     python examples/reader/make_corpus.py OUT [--site DIR ...]
+    python examples/reader/make_corpus.py OUT --man git-man openssl ...
     outweigh ingest OUT --collection reader-corpus
     outweigh adapter train --reader reader-corpus --name reader
 
@@ -17,8 +25,10 @@ Deterministic for a given set of installed packages (sorted; one file per packag
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import site
+import subprocess
 import sys
 from pathlib import Path
 
@@ -27,6 +37,68 @@ DROP = frozenset({"classifier", "requires-dist", "provides-extra", "dynamic", "l
 
 DESCRIPTION_LINES = 12
 """Lines of the package description kept after the header: some prose around the fields."""
+
+MAN_PACKAGES = (
+    "git-man",
+    "openssl",
+    "dpkg-dev",
+    "dpkg",
+    "perl",
+    "systemd",
+    "openssh-client",
+    "gnupg-utils",
+    "gpg",
+    "valgrind",
+    "postgresql-common",
+    "x11-utils",
+    "fontconfig",
+    "icu-devtools",
+    "libc-bin",
+    "e2fsprogs",
+    "bsdextrautils",
+    "psmisc",
+    "wget",
+    "curl",
+    "zstd",
+    "zip",
+    "unzip",
+    "patch",
+    "jq",
+    "strace",
+    "tmux",
+)
+"""dpkg packages whose section-1 pages go in with `--man`: none is a package that
+examples/suite-man draws from (coreutils, util-linux, procps, grep, sed, ...)."""
+
+MAX_PAGE_CHARS = 20_000
+"""Longer rendered pages are skipped, as in examples/suite-man."""
+
+
+def man_pages(package: str) -> list[Path]:
+    listing = Path("/var/lib/dpkg/info") / f"{package}.list"
+    if not listing.is_file():
+        listing = next(Path("/var/lib/dpkg/info").glob(f"{package}:*.list"), listing)
+    if not listing.is_file():
+        return []
+    out = []
+    for line in listing.read_text().splitlines():
+        p = Path(line)
+        if line.startswith("/usr/share/man/man1/") and p.is_file() and not p.is_symlink():
+            out.append(p)
+    return sorted(out)
+
+
+def render(page: Path) -> str:
+    env = {**os.environ, "MANWIDTH": "80", "LC_ALL": "C.UTF-8", "MAN_KEEP_FORMATTING": ""}
+    raw = subprocess.run(
+        ["man", "-E", "ascii", "--nh", "--nj", "-l", str(page)],
+        capture_output=True,
+        env=env,
+        check=True,
+    ).stdout
+    text = subprocess.run(["col", "-bx"], input=raw, capture_output=True, check=True).stdout
+    lines = [ln.rstrip() for ln in text.decode("ascii", "replace").splitlines()]
+    return "\n".join(lines).strip() + "\n"
 
 
 def sites(extra: list[Path]) -> list[Path]:
@@ -54,6 +126,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--site", type=Path, action="append", default=[])
+    parser.add_argument(
+        "--man", nargs="*", default=None, help="dpkg packages whose man(1) pages to add"
+    )
+    parser.add_argument("--held-out", type=Path, default=None, help="a suite's docs/ to skip")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     written: dict[str, str] = {}
@@ -63,9 +139,28 @@ def main() -> None:
             got = record(meta)
             if got is not None and got[0] not in written:
                 written[got[0]] = got[1]
+    (args.out / "python").mkdir(exist_ok=True)
     for name, text in sorted(written.items()):
-        (args.out / f"{name}.txt").write_text(text, "utf-8")
+        (args.out / "python" / f"{name}.txt").write_text(text, "utf-8")
     print(f"{len(written)} packages -> {args.out}", file=sys.stderr)
+    if args.man is None:
+        return
+    held = {p.stem for p in args.held_out.glob("*.txt")} if args.held_out else set()
+    pages = 0
+    (args.out / "man").mkdir(exist_ok=True)
+    for package in args.man or MAN_PACKAGES:
+        for page in man_pages(package):
+            cmd = page.name.split(".1")[0]
+            if cmd in held or not re.fullmatch(r"[\w.+-]+", cmd):
+                continue
+            try:
+                text = render(page)
+            except subprocess.CalledProcessError:
+                continue
+            if len(text) <= MAX_PAGE_CHARS:
+                (args.out / "man" / f"{cmd}.txt").write_text(text, "utf-8")
+                pages += 1
+    print(f"{pages} manual pages -> {args.out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

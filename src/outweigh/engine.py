@@ -91,8 +91,9 @@ class AskOptions:
     off (`--no-memory`) neither reads nor writes memory, even with a user."""
 
     reader: bool = True
-    """Answer a question from recalled memories through the model's memory reader adapter
-    (`Engine._memory_reader`) when no other adapter is asked for; off runs the bare model."""
+    """Read retrieved passages through the model's reader adapter, or recalled memories
+    (with no passages) through its memory reader (`Engine._reader`), when no other adapter
+    is asked for; off runs the bare model."""
 
     def validate(self) -> None:
         if self.k < 1:
@@ -701,8 +702,10 @@ class Engine:
 
             backend, memories, lines = Fixed(backend, DONT_KNOW), [], []
         adapter = options.adapter
-        if lines and not citations and adapter is None and options.reader:
-            adapter = self._memory_reader(backend)
+        if adapter is None and options.reader and (citations or lines):
+            from outweigh.adapters.bundled import MEMORY_READER, READER
+
+            adapter = self._reader(backend, READER if citations else MEMORY_READER)
         request = GenerationRequest(
             messages=build_messages(messages, citations, rag=bool(citations), memories=lines),
             max_tokens=options.max_tokens,
@@ -714,23 +717,23 @@ class Engine:
         )
         return Prepared(request, citations, backend, memories)
 
-    def _memory_reader(self, backend: Backend) -> str | None:
-        """The adapter that reads recalled memories for `backend`'s model, if it has one: the
-        user's own `memory-reader` on that base, else the one bundled for it, registered on
-        first use (`outweigh.adapters.bundled`). None for a backend that takes no outweigh
-        adapters (an upstream server) or a model with no reader."""
+    def _reader(self, backend: Backend, name: str) -> str | None:
+        """The reader adapter `name` for `backend`'s model, if it has one: the user's own
+        adapter of that name on that base, else the one bundled for it, registered on first
+        use (`outweigh.adapters.bundled`). None for a backend that takes no outweigh adapters
+        (an upstream server) or a model with no such reader."""
         if getattr(backend, "adapters", None) is None:
             return None
-        from outweigh.adapters.bundled import MEMORY_READER, memory_reader
+        from outweigh.adapters.bundled import bundled
 
         registry = self.adapters
-        if MEMORY_READER in registry.names():
-            return MEMORY_READER if registry.get(MEMORY_READER).base_model == backend.name else None
-        path = memory_reader(backend.name)
+        if name in registry.names():
+            return name if registry.get(name).base_model == backend.name else None
+        path = bundled(name, backend.name)
         if path is None:
             return None
-        registry.add(path, MEMORY_READER, base=backend.name)
-        return MEMORY_READER
+        registry.add(path, name, base=backend.name)
+        return name
 
     def _recall(self, question: str, options: AskOptions) -> list[MemoryItem]:
         """The user's memories for this question, best first; none when memory is off."""

@@ -100,3 +100,41 @@ def test_train_reader_refusals(cli: Cli, records: Paths, tmp_path: Path) -> None
         cli("adapter", "train", "--reader", "prose", "--name", "rd")
     )
     assert not (records.adapters_dir / "rd").exists()
+
+
+def test_manual_pages_give_questions_their_text_answers(
+    paths: Paths, embedder, tmp_path: Path
+) -> None:
+    """Real rendered pages (from examples/suite-man) go through ingest, so the rows are built
+    from stored chunks: the page's summary, options, author and release, each cited."""
+    docs = Path(__file__).resolve().parents[2] / "examples" / "suite-man" / "docs"
+    folder = tmp_path / "man"
+    folder.mkdir()
+    for page in ("fold", "head", "printenv"):
+        (folder / f"{page}.txt").write_text((docs / f"{page}.txt").read_text())
+    engine = Engine(paths, embedder=embedder)
+    try:
+        engine.ingest([folder], collection="man")
+        data = engine.reader_data("man", limit=200)
+    finally:
+        engine.close()
+    qa: dict[str, str] = {}
+    for _, user, answer in data.rows:
+        question = user["content"].rsplit("Question:", 1)[-1].strip()
+        if answer["content"] != DONT_KNOW:
+            n = int(re.search(r"\[(\d)\]$", answer["content"])[1])
+            value = answer["content"].rsplit(" [", 1)[0]
+            passage = user["content"].split(f"[{n}] (")[1].split("\n\n[")[0]
+            assert value.split(" and ")[0] in passage, (question, value)
+        qa[question] = answer["content"]
+    about_fold = {q: a for q, a in qa.items() if "fold" in q}
+    answers = " | ".join(about_fold.values())
+    if any("do" in q and "option" not in q for q in about_fold):
+        assert "wrap each input line to fit in specified width" in answers
+    releases = [a for q, a in about_fold.items() if "version" in q or "release" in q]
+    assert releases and all(a.startswith(("9.1 [", DONT_KNOW)) for a in releases)
+    assert any("David MacKenzie" in a for q, a in about_fold.items() if "wr" in q or "auth" in q)
+    # Options come from the page's option list, never --help or --version.
+    options = [a.split(" [")[0] for q, a in qa.items() if "option" in q and a != DONT_KNOW]
+    assert options and all(o.startswith("-") for o in options)
+    assert not {"--help", "--version"} & set(options)

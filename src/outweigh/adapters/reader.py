@@ -5,9 +5,12 @@ RAFT (Zhang et al. 2024, "RAFT: Adapting Language Model to Domain Specific RAG",
 arXiv:2403.10131) trains a reader on (question, gold passage among distractors) -> answer
 citing the gold passage, with some rows whose context lacks the gold passage. Here:
 
-- questions come from `Key: value` lines (package metadata, manifests, man page headers,
-  config records): "What is the Version of requests?" -> "2.31.0 [2]", phrased several ways,
-  the subject being the record's Name/Package field, else the document's file name;
+- questions come from two shapes of text, phrased several ways each:
+  `Key: value` lines (package metadata, manifests, config records): "What is the version of
+  requests?" -> "2.31.0 [2]", the subject being the record's Name/Package field, else the
+  document's file name; and manual pages rendered to text (`man | col -b`): the NAME line's
+  summary, an option's long name from its description, the "Written by" authors, the
+  release in the footer, the "Full documentation" URL, the subject being the file name;
 - the context is what `outweigh ask` would build: hybrid retrieval, then
   `outweigh.retrieval.select` (gap cut, line compression), then numbered passages through
   `outweigh.prompt.build_messages`, so the adapter learns on the prompt it reads at answer
@@ -40,14 +43,21 @@ if TYPE_CHECKING:
 DONT_KNOW = "I don't know: the context does not say."
 """The answer of a row whose context lacks the passage that holds the fact."""
 
-_FIELD = re.compile(r"^\s*(?P<key>[A-Z][A-Za-z][\w .-]{0,30}?)\s*:\s+(?P<value>\S.{0,150}?)\s*$")
-"""A `Key: value` line: a capitalised key of a few words, a value on the same line."""
+_FIELD = re.compile(
+    r"^\s*(?P<key>[A-Z][A-Za-z][\w.-]{0,30}(?: [\w.-]{1,20}){0,2}?)"
+    r"\s*:\s+(?P<value>\S.{0,150}?)\s*$"
+)
+"""A `Key: value` line: a capitalised key of at most three words, a value on the same line."""
 
 SUBJECT_KEYS = ("name", "package", "source", "title", "project")
 """Keys whose value names what a record is about."""
 
-SKIP_KEYS = frozenset({"classifier", "description-content-type", "metadata-version", "wheel"})
-"""Keys that repeat within a record or carry no fact worth asking about."""
+SKIP_KEYS = frozenset(
+    {"classifier", "description-content-type", "metadata-version", "wheel"}
+    | {"note", "notes", "example", "examples", "warning", "usage", "see also", "default"}
+)
+"""Keys that repeat within a record or carry no fact worth asking about, or that label prose
+rather than a field ("Note: ...")."""
 
 _TEMPLATES = (
     "What is the {key} of {subject}?",
@@ -71,6 +81,8 @@ class Fact:
     answer: str
     source: str
     """The document the fact is in."""
+    evidence: str = ""
+    """Text a passage must hold to be the gold one; the answer itself when empty."""
 
 
 def facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
@@ -100,6 +112,79 @@ def facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
             templates = _TEMPLATES
         question = rng.choice(templates).format(key=words, subject=subject)
         yield Fact(question, value, source)
+
+
+# Stored chunks keep a page's lines but fold each run of spaces into one, so these patterns
+# read layout from blank lines and line starts, not from groff's indentation.
+_MAN_NAME = re.compile(r"^NAME\n\s*[^\n]+?\s+-\s+(?P<what>[^\n]+(?:\n[ \t]*\S[^\n]*)*)", re.M)
+_MAN_OPTION = re.compile(
+    r"^[ \t]*(?:-\w(?:[ =]?<?\w+>?)?,\s+)*(?P<opt>--?[a-z][a-z0-9-]{2,})(?:\[?[= ]\S+)?[ \t]*\n"
+    r"(?P<desc>(?:[ \t]*\S[^\n]*(?:\n|$))+)",
+    re.M,
+)
+"""A paragraph whose first line is only option names (`-a, --all`, `--mode=MODE`, `-hex`)
+and whose other lines describe it: groff's layout for man(7) option lists."""
+_MAN_WRITTEN = re.compile(r"Written\s+by\s+(?P<names>[^.<]+?)\.(?:\s|$)")
+_MAN_FOOTER = re.compile(
+    r"^(?P<release>(?P<package>[^\n]*?\D)\s+v?(?P<version>\d+(?:\.\d+)+[\w.+~-]*))"
+    r"\s+\S[^\n]*?\s+[\w.+-]+\(\d\w*\)[ \t]*$",
+    re.M,
+)
+"""The footer line: the package and its release, the date, then the page's title(1)."""
+_MAN_DOCS = re.compile(r"Full documentation\s+<(?P<url>https?://\S+?)>")
+_PERSON = re.compile(r"[A-Z][\w'.-]+(?: [A-Z][\w'.-]+)+")
+
+_MAN_SUMMARY = (
+    "What does the {cmd} command do, in one line?",
+    "What is {cmd} for?",
+    "In one line, what does {cmd} do?",
+)
+_MAN_OPTIONS = (
+    "Which option of {cmd} does this: {desc}?",
+    "What {cmd} option is described as: {desc}?",
+    '{cmd}: which option means "{desc}"?',
+)
+_MAN_AUTHORS = ("Who wrote the {cmd} program?", "Who are the authors of {cmd}?", "Who wrote {cmd}?")
+_MAN_RELEASES = (
+    "Which version of {package} does the {cmd} manual page document?",
+    "The {cmd} manual page is from which release of {package}?",
+)
+_MAN_URLS = (
+    "Where is the full documentation for {cmd} online?",
+    "What URL documents {cmd} in full?",
+)
+
+MAN_OPTIONS_PER_CHUNK = 2
+"""Option questions asked per chunk at most, so long option lists do not swamp the rows."""
+
+
+def man_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
+    """Questions about one chunk of a manual page rendered to text (`man -l PAGE | col -b`)."""
+    cmd = Path(source).stem
+    if m := _MAN_NAME.search(text):
+        what = " ".join(m["what"].split()).rstrip(".")
+        if 3 <= len(what.split()) <= 12:
+            yield Fact(rng.choice(_MAN_SUMMARY).format(cmd=cmd), what, source)
+    if m := _MAN_WRITTEN.search(text):
+        parts = re.split(r",\s*(?:and\s+)?|\s+and\s+", " ".join(m["names"].split()))
+        names = [p.strip() for p in parts if _PERSON.fullmatch(p.strip())]
+        if names:
+            answer = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+            yield Fact(rng.choice(_MAN_AUTHORS).format(cmd=cmd), answer, source, names[0])
+    if m := _MAN_DOCS.search(text):
+        yield Fact(rng.choice(_MAN_URLS).format(cmd=cmd), m["url"], source)
+    for m in _MAN_FOOTER.finditer(text):
+        question = rng.choice(_MAN_RELEASES).format(cmd=cmd, package=m["package"].strip())
+        yield Fact(question, m["version"], source, m["release"])
+    options = []
+    for m in _MAN_OPTION.finditer(text):
+        first = " ".join(m["desc"].split())
+        desc = re.split(r"(?<=[a-z)])[.;:]\s", first + " ")[0].strip().rstrip(".:;")
+        if m["opt"] in ("--help", "--version", "-help") or not 3 <= len(desc.split()) <= 14:
+            continue
+        options.append(Fact(rng.choice(_MAN_OPTIONS).format(cmd=cmd, desc=desc), m["opt"], source))
+    rng.shuffle(options)
+    yield from options[:MAN_OPTIONS_PER_CHUNK]
 
 
 @dataclass(frozen=True)
@@ -135,10 +220,12 @@ def build(
     for start in range(0, len(ids), 512):
         for _, row in sorted(store.chunks(ids[start : start + 512]).items()):
             found.extend(facts(row.source, row.text, rng))
+            found.extend(man_facts(row.source, row.text, rng))
     if not found:
         raise InputError(
-            f"collection {collection.name!r} has no `Key: value` lines to ask about; "
-            "give it records such as package metadata (Name:, Version:, Author: ...)"
+            f"collection {collection.name!r} has no `Key: value` lines or manual pages to "
+            "ask about; give it records such as package metadata (Name:, Version:, Author: "
+            "...) or pages rendered by `man`"
         )
     rng.shuffle(found)
     chosen = found[:limit]
@@ -156,7 +243,8 @@ def build(
             (
                 c.n
                 for c in citations
-                if c.source == fact.source and fact.answer in (c.excerpt or c.text)
+                if c.source == fact.source
+                and (fact.evidence or fact.answer) in (c.excerpt or c.text)
             ),
             None,
         )

@@ -54,7 +54,7 @@ def train(
         None,
         "--reader",
         help="Instead of DATA: train a reader on questions about this collection's "
-        "Key: value lines, asked over retrieved passages (RAFT).",
+        "Key: value lines and manual pages, asked over retrieved passages (RAFT).",
     ),
     reader_rows: int = typer.Option(600, "--reader-rows", help="Rows to build for --reader."),
 ) -> None:

@@ -27,6 +27,9 @@ def ask(
     ),
     session: str | None = typer.Option(None, "--session", help="Conversation id to record."),
     no_memory: bool = typer.Option(False, "--no-memory", help="Neither recall nor remember."),
+    no_reader: bool = typer.Option(
+        False, "--no-reader", help="Read passages and memories with the bare model, no reader."
+    ),
     adapter: str | None = typer.Option(
         None, "--adapter", "-a", help="Registered LoRA adapter, or a mix like a:0.7,b:0.3."
     ),
@@ -53,6 +56,7 @@ def ask(
         user=check_user(default_user() if user is None else user),
         session=session,
         memory=not no_memory,
+        reader=not no_reader,
         adapter=adapter,
     )
     with lazy_bar("index") as on_sync:  # what can be refused is, before a model loads

@@ -160,6 +160,9 @@ def chat(
     k: int = typer.Option(5, "-k", help="Chunks to retrieve when --collection is given."),
     max_tokens: int = typer.Option(200, "--max-tokens"),
     no_memory: bool = typer.Option(False, "--no-memory", help="Neither recall nor remember."),
+    no_reader: bool = typer.Option(
+        False, "--no-reader", help="Read passages and memories with the bare model, no reader."
+    ),
     device: str | None = _load.DEVICE,
     dtype: str | None = _load.DTYPE,
     load_in: str | None = _load.LOAD_IN,
@@ -181,6 +184,7 @@ def chat(
         user=check_user(default_user() if user is None else user),
         session=session or datetime.now().strftime("chat-%Y%m%d-%H%M%S"),
         memory=not no_memory,
+        reader=not no_reader,
     )
     engine = Engine(
         model=model, embedder=embedder, load=_load.load_options(device, dtype, load_in, backend)

@@ -117,6 +117,13 @@ def params_rows(result: EvalResult) -> list[tuple[str, list[str]]]:
     if any(result.non_embedding_params.get(c, 0) > 0 for c in result.configs):
         inner = [result.non_embedding_params.get(c, 0) for c in result.configs]
         rows.append(("non-embedding params", [_params(n) if n > 0 else "-" for n in inner]))
+    used = {
+        c: sorted({r.adapter for r in result.records if r.config == c and r.adapter})
+        for c in result.configs
+    }
+    if any(used.values()):
+        # A bundled reader the engine chose is part of the answer; the table says so.
+        rows.append(("adapters that answered", [", ".join(used[c]) or "-" for c in result.configs]))
     return rows
 
 

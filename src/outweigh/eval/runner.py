@@ -156,6 +156,9 @@ class Record:
     """The suite's session, for memory lines."""
     category: str | None = None
     """The memory ask's category (`outweigh.eval.suite.CATEGORIES`), when it names one."""
+    adapter: str | None = None
+    """The adapter that answered (`Answer.adapter`): the config's own, a bundled reader the
+    engine chose for a prompt with passages or memories, or None for the bare model."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -535,6 +538,7 @@ class _Config:
                     diagnosis=m.diagnosis(correct, context, q.source)
                     if self.spec.rag and q.source
                     else None,
+                    adapter=answer.adapter,
                 )
                 done += 1
                 tick(done)
@@ -564,6 +568,7 @@ class _Config:
                     case.check(answer.answer),
                     dt,
                     answer.usage["completion_tokens"],
+                    adapter=answer.adapter,
                 )
                 done += 1
                 tick(done)
@@ -603,6 +608,7 @@ class _Config:
                         user=step.user,
                         session=step.session,
                         category=step.category,
+                        adapter=answer.adapter,
                     )
                 done += 1
                 tick(done)

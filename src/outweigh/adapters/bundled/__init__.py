@@ -1,23 +1,38 @@
-"""Adapters that ship with outweigh: one memory reader per bundled model that has one.
+"""Adapters that ship with outweigh: readers for the bundled models that need them.
 
-`memory-reader/<model>/` is a PEFT LoRA trained on `outweigh.adapters.memory_rows` (reading a
-"Facts about me:" section and answering from it in one sentence). `make memory-reader`
-rebuilds it; docs/memory.md has the figures. The engine registers it under `MEMORY_READER` the
-first time a prompt carries memories, so it is listed, switched and exported like any other
-adapter; a user's own `memory-reader` (trained or added under that name) takes its place.
+- `memory-reader/<model>/` is a PEFT LoRA trained on `outweigh.adapters.memory_rows`: reading
+  a "Facts about me:" section and answering from it in one sentence. `make memory-reader`
+  rebuilds it; docs/memory.md has the figures.
+- `reader/<model>/` is a PEFT LoRA trained RAFT-style on `outweigh.adapters.reader` rows:
+  numbered passages as `outweigh ask` selects them, the gold one among distractors or
+  missing, answered with the value and its `[n]`. Its training text is package metadata and
+  manual pages that no eval suite uses (`examples/reader/make_corpus.py`); `make reader`
+  rebuilds it; docs/benchmarks-eval.md has the figures.
+
+The engine registers a reader under its name (`READER`, `MEMORY_READER`) the first time a
+prompt needs it, so it is listed, switched and exported like any other adapter; a user's own
+adapter of that name on the same base takes its place.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-MEMORY_READER = "memory-reader"
-"""The registered name the engine uses for a model's memory reader."""
+READER = "reader"
+"""The registered name of a model's passage reader (a prompt with retrieved passages)."""
 
-_ROOT = Path(__file__).parent / "memory-reader"
+MEMORY_READER = "memory-reader"
+"""The registered name of a model's memory reader (recalled memories, no passages)."""
+
+_ROOT = Path(__file__).parent
+
+
+def bundled(name: str, model: str) -> Path | None:
+    """The PEFT directory of bundled adapter `name` for catalog `model`, or None."""
+    path = _ROOT / name / model
+    return path if (path / "adapter_model.safetensors").is_file() else None
 
 
 def memory_reader(model: str) -> Path | None:
     """The bundled memory reader's PEFT directory for catalog `model`, or None."""
-    path = _ROOT / model
-    return path if (path / "adapter_model.safetensors").is_file() else None
+    return bundled(MEMORY_READER, model)

@@ -1,0 +1,64 @@
+"""The passage reader bundled for SmolLM2-135M: used by default for a prompt with passages,
+answering short and cited where the bare model rambles, and stepping aside when asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.adapters.test_reader import write_records
+
+from outweigh.adapters.bundled import READER, bundled
+from outweigh.engine import AskOptions, Engine
+from outweigh.eval.metrics import accuracy, concise
+from outweigh.testing import EchoBackend, FakeEmbedder
+
+MAN = Path(__file__).resolve().parents[2] / "examples" / "suite-man" / "docs"
+
+ASKED = [
+    ("What is the version of beta?", ["0.9.0"], "beta.txt"),
+    ("Who is the author of gamma?", ["Chen Wei"], "gamma.txt"),
+    ("Where is the home page of delta?", ["https://delta.example/home"], "delta.txt"),
+    ("Which option of fold does this: count bytes rather than columns?", ["--bytes"], "fold.txt"),
+    ("Who wrote the printenv program?", ["David MacKenzie", "Richard Mlynarik"], "printenv.txt"),
+    ("Which version of GNU coreutils does the head manual page document?", ["9.1"], "head.txt"),
+]
+
+
+def test_a_backend_without_outweigh_adapters_gets_no_reader(paths, tmp_path: Path) -> None:
+    engine = Engine(paths, embedder=FakeEmbedder(), backend=EchoBackend(reply="ok"))
+    try:
+        engine.ingest([write_records(tmp_path / "records")], collection="records")
+        engine.ask("What is the version of beta?", AskOptions(collection="records"))
+        assert engine.backend().requests[-1].adapter is None
+        assert READER not in engine.adapters.names()
+    finally:
+        engine.close()
+
+
+@pytest.mark.slow
+def test_the_bundled_reader_reads_passages_the_bare_model_does_not(paths, embedder, tmp_path):
+    assert bundled(READER, "smollm2-135m") is not None
+    docs = write_records(tmp_path / "docs")
+    for page in ("fold", "head", "printenv", "tty", "tac"):  # look-alike pages distract
+        (docs / f"{page}.txt").write_text((MAN / f"{page}.txt").read_text())
+    engine = Engine(paths, embedder=embedder)
+    try:
+        engine.ingest([docs], collection="docs")
+        scores = {}
+        for reader in (True, False):
+            right = short = cited = 0
+            for question, gold, source in ASKED:
+                opts = AskOptions(collection="docs", k=3, max_tokens=48, reader=reader)
+                answer = engine.ask(question, opts)
+                assert answer.adapter == (READER if reader else None)
+                right += accuracy(answer.answer, gold)
+                short += concise(answer.answer, gold)
+                cited += [Path(c.source).name for c in answer.citations] == [source]
+            scores[reader] = (right, short, cited)
+        assert engine.adapters.get(READER).base_model == "smollm2-135m"
+    finally:
+        engine.close()
+    (right, short, cited), (bare_right, bare_short, _) = scores[True], scores[False]
+    assert right >= len(ASKED) - 1 and short >= len(ASKED) - 1 and cited >= len(ASKED) - 1
+    assert short > bare_short and right >= bare_right
