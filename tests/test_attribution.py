@@ -54,6 +54,11 @@ def test_nothing_supported_cites_nothing(passages: list[Citation]) -> None:
     ):
         assert supporting(answer, passages, Q) == [], answer
     assert supporting("412 metres", [], Q) == []
+    # A negation alone states nothing, even where a passage says "not" too.
+    negative = [Citation(1, "a.md", 1, "Do not dive below 412 metres.", 0.1)]
+    for answer in ("I don't know: the context does not say.", "Not stated [1].", "No."):
+        assert supporting(answer, negative, Q) == [], answer
+    assert [c.n for c in supporting("Not below 412 metres [1].", negative, Q)] == [1]
 
 
 def test_markers_that_check_out_are_kept_in_order(passages: list[Citation]) -> None:

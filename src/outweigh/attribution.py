@@ -88,6 +88,10 @@ passage that happens to hold "context" or "answer" supports no fact."""
 
 _STOPWORDS = frozenset(" ".join((_ENGLISH, _RUSSIAN, _TASK)).split())
 
+_NEGATIONS = frozenset("not no never none nothing нет не ни никогда ничего".split())
+"""Kept as key tokens (they can turn a fact around), but alone they state nothing a passage
+could support: "I don't know: the context does not say." cites nothing."""
+
 
 def tokens(text: str) -> list[str]:
     """The words of `text` as attribution compares them: NFKC, case-folded, compounds and
@@ -162,7 +166,7 @@ def supporting(answer: str, passages: Sequence[Citation], question: str = "") ->
        prompt order.
     """
     keys = key_tokens(answer, question)
-    if not keys or not passages:
+    if not passages or set(keys) <= _NEGATIONS:
         return []
     vocab = {c.n: _vocabulary(c.text) for c in passages}
     held = {n: {t for t in keys if _holds(v, t)} for n, v in vocab.items()}
@@ -172,7 +176,7 @@ def supporting(answer: str, passages: Sequence[Citation], question: str = "") ->
     support: dict[int, float] = {}
     for sentence in _SENTENCE.split(_MARKER.sub(" ", answer)):
         words = key_tokens(sentence, question)
-        if not words:
+        if set(words) <= _NEGATIONS:
             continue
         weight = {t: 1 / max(1, sum(t in h for h in held.values())) for t in words}
         total = sum(weight.values())

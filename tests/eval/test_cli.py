@@ -109,6 +109,10 @@ def test_end_to_end_rag_beats_the_bare_small_model(
     assert all(set(q["cited"]) <= set(q["context"]) and len(q["cited"]) <= 2 for q in rows)
     assert all(q["diagnosis"] == ("right" if q["correct"] else "reading_miss") for q in rows
                if q["source"] in q["context"])  # fmt: skip
+    # +rag reads through the bundled reader, and the table says so; bare reads with none.
+    assert {q["adapter"] for q in rows if q["part"] == "facts"} == {"reader"}
+    assert {q["adapter"] for q in doc["per_question"] if q["config"] == "smollm2-135m"} == {None}
+    assert "adapters that answered" in stdout
     assert [c.name for c in Store(paths).collections()] == []  # the private collection is gone
 
 

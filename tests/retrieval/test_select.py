@@ -52,3 +52,19 @@ def test_a_question_two_passages_answer_keeps_both(embedder) -> None:
 def test_selection_off_is_the_top_k_whole(embedder) -> None:
     given = hits("shuf", "tac", "sort")
     assert select("Who wrote sort?", given, embedder, NONE, k=2) == given[:2]
+
+
+def test_a_page_read_whole_keeps_its_name_line_and_footer(embedder) -> None:
+    page = (MAN / "sort.txt").read_text()
+    retrieved = Hit(2, "/docs/sort.txt", page[-1000:], 0.03, 1, 1)
+    # `expand` added the page's first chunk: no retriever ranked it.
+    first = Hit(1, "/docs/sort.txt", page[:1000], 0.0, None, None)
+    ask = "What does the sort command do, in one line?"
+    got = select(ask, [retrieved, first], embedder, Selection(), k=3)
+    lines = got[0].excerpt.splitlines()
+    assert "sort - sort lines of text files" in lines  # the NAME line no question word matches
+    assert lines[-1] == units(page)[-1]  # the footer, with the release
+    assert lines[-1].startswith("GNU coreutils 9.1")
+    # Only a page read whole: retrieved chunks alone keep their best lines only.
+    alone = select(ask, [retrieved], embedder, Selection(), k=3)[0].excerpt
+    assert "sort - sort lines of text files" not in alone

@@ -75,6 +75,12 @@ class Selection:
     siblings: int = 12
     """Most chunks read per expanded document, the nearest to the retrieved chunk first: a
     man page or a record is a few chunks, a book is not read whole."""
+    head: int = 3
+    """First lines of each document read whole (`expand`) kept in its passage: the lines
+    that say what the document is (a man page's title and NAME summary, a record's
+    Package/Name, a file's heading), which no question's words need to match."""
+    tail: int = 1
+    """Last lines of such a document kept too: a man page's footer names its release."""
 
     @property
     def enabled(self) -> bool:
@@ -156,6 +162,8 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     for hit in hits:
         docs.setdefault(hit.source, []).append(hit)
     groups: list[tuple[list[str], list[Hit]]] = []  # (lines, the chunk of each line)
+    # A document `expand` read whole holds chunks that no retriever ranked.
+    whole = [any(h.bm25_rank is h.dense_rank is None for h in c) for c in docs.values()]
     for chunks in docs.values():
         lines: list[str] = []
         owner: list[Hit] = []
@@ -202,6 +210,8 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
         best_hit = owner[top[0]]
         if how.lines > 0:
             near = {j + d for j in top[: how.lines] for d in range(-how.window, how.window + 1)}
+            if whole[i]:
+                near |= set(range(how.head)) | set(range(len(lines) - how.tail, len(lines)))
             text = "\n".join(lines[j] for j in sorted(near & set(range(len(lines)))))
         else:
             text = best_hit.excerpt or best_hit.text
