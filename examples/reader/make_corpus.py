@@ -25,12 +25,15 @@ Deterministic for a given set of installed packages (sorted; one file per packag
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import site
 import subprocess
 import sys
 from pathlib import Path
+
+# Pages are rendered exactly as the suite's are, by the suite's own builder.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "suite-man"))
+from make_suite import MAX_PAGE_CHARS, pages, render
 
 DROP = frozenset({"classifier", "requires-dist", "provides-extra", "dynamic", "license-file"})
 """Fields that repeat dozens of times per package and name no fact worth asking about."""
@@ -69,36 +72,6 @@ MAN_PACKAGES = (
 )
 """dpkg packages whose section-1 pages go in with `--man`: none is a package that
 examples/suite-man draws from (coreutils, util-linux, procps, grep, sed, ...)."""
-
-MAX_PAGE_CHARS = 20_000
-"""Longer rendered pages are skipped, as in examples/suite-man."""
-
-
-def man_pages(package: str) -> list[Path]:
-    listing = Path("/var/lib/dpkg/info") / f"{package}.list"
-    if not listing.is_file():
-        listing = next(Path("/var/lib/dpkg/info").glob(f"{package}:*.list"), listing)
-    if not listing.is_file():
-        return []
-    out = []
-    for line in listing.read_text().splitlines():
-        p = Path(line)
-        if line.startswith("/usr/share/man/man1/") and p.is_file() and not p.is_symlink():
-            out.append(p)
-    return sorted(out)
-
-
-def render(page: Path) -> str:
-    env = {**os.environ, "MANWIDTH": "80", "LC_ALL": "C.UTF-8", "MAN_KEEP_FORMATTING": ""}
-    raw = subprocess.run(
-        ["man", "-E", "ascii", "--nh", "--nj", "-l", str(page)],
-        capture_output=True,
-        env=env,
-        check=True,
-    ).stdout
-    text = subprocess.run(["col", "-bx"], input=raw, capture_output=True, check=True).stdout
-    lines = [ln.rstrip() for ln in text.decode("ascii", "replace").splitlines()]
-    return "\n".join(lines).strip() + "\n"
 
 
 def sites(extra: list[Path]) -> list[Path]:
@@ -146,10 +119,10 @@ def main() -> None:
     if args.man is None:
         return
     held = {p.stem for p in args.held_out.glob("*.txt")} if args.held_out else set()
-    pages = 0
+    written_pages = 0
     (args.out / "man").mkdir(exist_ok=True)
     for package in args.man or MAN_PACKAGES:
-        for page in man_pages(package):
+        for page in pages(package):
             cmd = page.name.split(".1")[0]
             if cmd in held or not re.fullmatch(r"[\w.+-]+", cmd):
                 continue
@@ -159,8 +132,8 @@ def main() -> None:
                 continue
             if len(text) <= MAX_PAGE_CHARS:
                 (args.out / "man" / f"{cmd}.txt").write_text(text, "utf-8")
-                pages += 1
-    print(f"{pages} manual pages -> {args.out}", file=sys.stderr)
+                written_pages += 1
+    print(f"{written_pages} manual pages -> {args.out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

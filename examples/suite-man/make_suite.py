@@ -70,7 +70,10 @@ _NAME = re.compile(r"^NAME\n\s+(?P<names>[^\n]+?)\s+-\s+(?P<what>[^\n]+(?:\n {7}
 
 
 def pages(package: str) -> list[Path]:
+    """The section-1 pages dpkg lists for `package` (`pkg` or `pkg:arch`), sorted."""
     listing = Path("/var/lib/dpkg/info") / f"{package}.list"
+    if not listing.is_file():  # a Multi-Arch package's list is named pkg:arch.list
+        listing = next(Path("/var/lib/dpkg/info").glob(f"{package}:*.list"), listing)
     if not listing.is_file():
         return []
     out = []
