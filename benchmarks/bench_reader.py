@@ -4,10 +4,11 @@ Ingests a suite's docs once, then answers its facts questions with each variant:
 model; +rag with a fixed k and whole chunks (what +rag did before selection); the gap cut
 alone; line compression alone; both (`selection`), all read by the bare model; `default`,
 what `ask` does: selection read through the model's bundled reader adapter, where it has
-one; and, with `--adapter NAME`, the default selection read through that adapter. Per variant it prints accuracy (a gold answer inside
-the answer), `gold in ctx` (the gold document among the passages the model read: what
-retrieval and selection gave it), `short` (accuracy AND an answer of at most SHORT_WORDS
-words), the median answer length in words, and p50 latency as a ratio to bare. Greedy
+one; and, with `--adapter NAME`, the default selection read through that adapter. Per
+variant it prints accuracy (a gold answer inside the answer), `gold in ctx` (the gold
+document among the passages the model read: what retrieval and selection gave it), `short`
+(accuracy AND an answer of at most SHORT_WORDS words), the median answer length in words,
+and p50 latency as a ratio to bare. Greedy
 decoding; latency is the median of `--repeat` runs of each question.
 
     python benchmarks/bench_reader.py [--suite examples/suite-man] [--limit 40]

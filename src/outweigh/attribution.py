@@ -88,7 +88,9 @@ passage that happens to hold "context" or "answer" supports no fact."""
 
 _STOPWORDS = frozenset(" ".join((_ENGLISH, _RUSSIAN, _TASK)).split())
 
-_NEGATIONS = frozenset("not no never none nothing нет не ни никогда ничего".split())
+_NEGATIONS = frozenset(
+    {"not", "no", "never", "none", "nothing", "нет", "не", "ни", "никогда", "ничего"}
+)
 """Kept as key tokens (they can turn a fact around), but alone they state nothing a passage
 could support: "I don't know: the context does not say." cites nothing."""
 
