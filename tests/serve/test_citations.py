@@ -49,9 +49,10 @@ def test_every_door_reports_the_same_true_citations(
     assert _names(served) == ["equipment.md"] and "412" in served[0]["text"]
     assert chunks[-1].model_extra["citations"] == served
 
+    # The served backend takes no adapters, so the CLI reads without the bundled reader too.
     asked = cli(
         "ask", QUESTION, "--json", "-c", "docs", "-k", str(K),
-        "--max-tokens", str(MAX_TOKENS), "--no-memory",
+        "--max-tokens", str(MAX_TOKENS), "--no-memory", "--no-reader",
     )  # fmt: skip
     assert asked.code == 0, asked.err
     out = json.loads(asked.out)
