@@ -104,6 +104,8 @@ def main() -> None:
     )
     parser.add_argument("--held-out", type=Path, default=None, help="a suite's docs/ to skip")
     args = parser.parse_args()
+    if args.held_out is not None and not args.held_out.is_dir():
+        parser.error(f"--held-out {args.held_out} is not a folder; give the suite's docs/")
     args.out.mkdir(parents=True, exist_ok=True)
     written: dict[str, str] = {}
     for root in sites(args.site):

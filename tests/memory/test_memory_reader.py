@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from outweigh.adapters.bundled import MEMORY_READER, memory_reader
+from outweigh.adapters.bundled import MEMORY_READER, bundled
 from outweigh.adapters.memory_rows import PAST_MARK, rows
 from outweigh.engine import AskOptions, Engine
 from outweigh.memory.recall import PAST_MARK as RECALL_PAST_MARK
@@ -48,7 +48,7 @@ def test_a_backend_without_outweigh_adapters_gets_no_reader(paths):
 
 @pytest.mark.slow
 def test_the_bundled_reader_answers_from_memory_where_the_bare_model_does_not(paths, embedder):
-    assert memory_reader("smollm2-135m") is not None
+    assert bundled(MEMORY_READER, "smollm2-135m") is not None
     # The engine loads the model itself, with its adapter registry behind it.
     engine = Engine(paths, embedder=embedder)
     said = [

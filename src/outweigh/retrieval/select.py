@@ -162,8 +162,11 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     for hit in hits:
         docs.setdefault(hit.source, []).append(hit)
     groups: list[tuple[list[str], list[Hit]]] = []  # (lines, the chunk of each line)
-    # A document `expand` read whole holds chunks that no retriever ranked.
-    whole = [any(h.bm25_rank is h.dense_rank is None for h in c) for c in docs.values()]
+    # A document `expand` read whole holds chunks that neither retriever ranked.
+    whole = [
+        any(h.bm25_rank is None and h.dense_rank is None for h in chunks)
+        for chunks in docs.values()
+    ]
     for chunks in docs.values():
         lines: list[str] = []
         owner: list[Hit] = []

@@ -31,8 +31,3 @@ def bundled(name: str, model: str) -> Path | None:
     """The PEFT directory of bundled adapter `name` for catalog `model`, or None."""
     path = _ROOT / name / model
     return path if (path / "adapter_model.safetensors").is_file() else None
-
-
-def memory_reader(model: str) -> Path | None:
-    """The bundled memory reader's PEFT directory for catalog `model`, or None."""
-    return bundled(MEMORY_READER, model)
