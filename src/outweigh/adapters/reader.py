@@ -83,6 +83,8 @@ class Fact:
     """The document the fact is in."""
     evidence: str = ""
     """Text a passage must hold to be the gold one; the answer itself when empty."""
+    kind: str = "field"
+    """What sort of fact: rows are drawn evenly across kinds (`build`)."""
 
 
 def facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
@@ -105,13 +107,13 @@ def facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
         seen.add(lower)
         words = key.replace("-", " ").replace("_", " ").lower()
         if _URLISH.match(value):
-            templates = _URL
+            templates, kind = _URL, "url"
         elif _EMAIL.search(value) or words.endswith(("author", "maintainer", "owner", "by")):
-            templates = _WHO
+            templates, kind = _WHO, "person"
         else:
-            templates = _TEMPLATES
+            templates, kind = _TEMPLATES, "field"
         question = rng.choice(templates).format(key=words, subject=subject)
-        yield Fact(question, value, source)
+        yield Fact(question, value, source, kind=kind)
 
 
 # Stored chunks keep a page's lines but fold each run of spaces into one, so these patterns
@@ -164,25 +166,27 @@ def man_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
     if m := _MAN_NAME.search(text):
         what = " ".join(m["what"].split()).rstrip(".")
         if 3 <= len(what.split()) <= 12:
-            yield Fact(rng.choice(_MAN_SUMMARY).format(cmd=cmd), what, source)
+            yield Fact(rng.choice(_MAN_SUMMARY).format(cmd=cmd), what, source, kind="summary")
     if m := _MAN_WRITTEN.search(text):
         parts = re.split(r",\s*(?:and\s+)?|\s+and\s+", " ".join(m["names"].split()))
         names = [p.strip() for p in parts if _PERSON.fullmatch(p.strip())]
         if names:
             answer = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-            yield Fact(rng.choice(_MAN_AUTHORS).format(cmd=cmd), answer, source, names[0])
+            question = rng.choice(_MAN_AUTHORS).format(cmd=cmd)
+            yield Fact(question, answer, source, names[0], kind="person")
     if m := _MAN_DOCS.search(text):
-        yield Fact(rng.choice(_MAN_URLS).format(cmd=cmd), m["url"], source)
+        yield Fact(rng.choice(_MAN_URLS).format(cmd=cmd), m["url"], source, kind="url")
     for m in _MAN_FOOTER.finditer(text):
         question = rng.choice(_MAN_RELEASES).format(cmd=cmd, package=m["package"].strip())
-        yield Fact(question, m["version"], source, m["release"])
+        yield Fact(question, m["version"], source, m["release"], kind="release")
     options = []
     for m in _MAN_OPTION.finditer(text):
         first = " ".join(m["desc"].split())
         desc = re.split(r"(?<=[a-z)])[.;:]\s", first + " ")[0].strip().rstrip(".:;")
         if m["opt"] in ("--help", "--version", "-help") or not 3 <= len(desc.split()) <= 14:
             continue
-        options.append(Fact(rng.choice(_MAN_OPTIONS).format(cmd=cmd, desc=desc), m["opt"], source))
+        question = rng.choice(_MAN_OPTIONS).format(cmd=cmd, desc=desc)
+        options.append(Fact(question, m["opt"], source, kind="option"))
     rng.shuffle(options)
     yield from options[:MAN_OPTIONS_PER_CHUNK]
 
@@ -227,8 +231,7 @@ def build(
             "ask about; give it records such as package metadata (Name:, Version:, Author: "
             "...) or pages rendered by `man`"
         )
-    rng.shuffle(found)
-    chosen = found[:limit]
+    chosen = _balanced(found, limit, rng)
     rows: list[list[Message]] = []
     absent = 0
     for i, fact in enumerate(chosen, 1):
@@ -238,13 +241,14 @@ def build(
             Citation(n, h.source, h.chunk_id, h.text, h.score, h.excerpt)
             for n, h in enumerate(picked, 1)
         ]
-        # The gold passage: the fact's document, with the line that states it still in.
+        # The gold passage: the fact's document, with the line that states it still in
+        # (compared with runs of whitespace folded: a summary may wrap onto a second line).
+        evidence = _folded(fact.evidence or fact.answer)
         gold = next(
             (
                 c.n
                 for c in citations
-                if c.source == fact.source
-                and (fact.evidence or fact.answer) in (c.excerpt or c.text)
+                if c.source == fact.source and evidence in _folded(c.excerpt or c.text)
             ),
             None,
         )
@@ -259,6 +263,30 @@ def build(
         if on_row is not None:
             on_row(i, len(chosen))
     return ReaderData(rows, len(found), absent)
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _balanced(found: list[Fact], limit: int, rng: random.Random) -> list[Fact]:
+    """Up to `limit` facts drawn evenly across kinds, in random order: a collection of
+    package records has far more fields than a man page has summaries, and a reader
+    trained mostly on one kind answers the others "I don't know"."""
+    kinds: dict[str, list[Fact]] = {}
+    for fact in found:
+        kinds.setdefault(fact.kind, []).append(fact)
+    for group in kinds.values():
+        rng.shuffle(group)
+    chosen: list[Fact] = []
+    queues = [group for _, group in sorted(kinds.items())]
+    while len(chosen) < limit and queues:
+        queues = [q for q in queues if q]
+        for q in queues:
+            if len(chosen) < limit:
+                chosen.append(q.pop())
+    rng.shuffle(chosen)
+    return chosen
 
 
 def write(data: ReaderData, path: Path) -> Path:

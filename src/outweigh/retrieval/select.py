@@ -73,10 +73,11 @@ class Selection:
     """The documents of this many top hits are read whole (up to `siblings` chunks each),
     not just their retrieved chunks; 0 reads only what retrieval returned."""
     siblings: int = 12
-    """Most chunks read per expanded document, the nearest to the retrieved chunk first: a
-    man page or a record is a few chunks, a book is not read whole."""
+    """Most chunks read per expanded document, its first and last, then the nearest to the
+    retrieved chunk: a man page or a record is a few chunks, a book is not read whole."""
     head: int = 3
-    """First lines of each document read whole (`expand`) kept in its passage: the lines
+    """First lines of each document `expand` reads (it always reads the first and last
+    chunk) kept in its passage: the lines
     that say what the document is (a man page's title and NAME summary, a record's
     Package/Name, a file's heading), which no question's words need to match."""
     tail: int = 1
@@ -192,6 +193,9 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     # many of its lines, would outweigh the line that answers.
     titles = [_title(source) for source in docs]
     asks = [_without(question, t) if q_terms & t else question for t in titles]
+    # The documents the question names in full are its subject; another page's line that
+    # only mentions that name ("SEE ALSO sort(1)") earns nothing for it.
+    named = set().union(*(t for t in titles if t and t <= q_terms))
     variants = sorted(set(asks))
     q_vecs = embedder.embed_batch(variants)
     q_vec = {v: q_vecs[i] for i, v in enumerate(variants)}
@@ -201,11 +205,15 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     for i, (lines, owner) in enumerate(groups):
         span = range(start, start + len(lines))
         start += len(lines)
-        rest = q_terms - titles[i]
+        rest = q_terms - titles[i] - named
         rest_total = sum(idf(t) for t in rest) or 1.0
         dense = lines_vec[span.start : span.stop] @ q_vec[asks[i]]
+        # A question that is only the subject's name ("what is git-merge-tree for?") leaves
+        # nothing to match within its page: every line matches that empty rest, as fully as
+        # another page's line that mentions the name matches the whole question.
         scores = [
-            sum(idf(t) for t in rest & unit_terms[j]) / rest_total + float(dense[j - span.start])
+            (sum(idf(t) for t in rest & unit_terms[j]) / rest_total if rest else 1.0)
+            + float(dense[j - span.start])
             for j in span
         ]
         bonus = sum(idf(t) for t in q_terms & titles[i]) / total
@@ -226,8 +234,9 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
 
 def expand(store: Store, hits: list[Hit], how: Selection) -> list[Hit]:
     """`hits` and, for the documents of the first `how.expand` hits, their other chunks
-    (at most `how.siblings` each, nearest the retrieved one first): retrieval finds the
-    page, and the line that answers may sit in a chunk that ranked lower."""
+    (at most `how.siblings` each: its first and last, then those nearest the retrieved
+    one): retrieval finds the page, and the line that answers may sit in a chunk that
+    ranked lower."""
     if how.expand < 1 or not hits:
         return hits
     have = {h.chunk_id for h in hits}

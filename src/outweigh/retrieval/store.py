@@ -146,6 +146,17 @@ def fts_terms(text: str) -> list[str]:
     return _TOKEN.findall(fold(text))
 
 
+_COMPOUND = re.compile(r"[^\W_]+(?:[-.:/_][^\W_]+)+")
+"""A name the tokenizer splits: `git-merge-tree`, `os.path`, `std::vector`, `2.38.1`."""
+
+
+def compounds(text: str) -> list[str]:
+    """The split names in `text` as FTS5 phrases (`git merge tree`): matched as a phrase, a
+    program's own name outranks pages that only use its common parts (git, merge, tree)."""
+    found = (" ".join(fts_terms(c)) for c in _COMPOUND.findall(fold(text)))
+    return list(dict.fromkeys(found))[:8]
+
+
 @dataclass(frozen=True)
 class Collection:
     id: int
@@ -426,13 +437,15 @@ class Store:
         }
 
     def document_chunks(self, source: str, around: int, limit: int) -> list[ChunkRow]:
-        """Up to `limit` chunks of the document `source` in `around`'s collection, those
-        nearest chunk `around` in the document first (context selection reads them)."""
+        """Up to `limit` chunks of the document `source` in `around`'s collection: its first
+        and last chunk (what the document is, and a page's footer), then those nearest chunk
+        `around` (context selection reads them)."""
         rows = self.conn.execute(
             "SELECT ch.id, ch.document_id, ch.ord, ch.text, d.source FROM chunks ch "
             "JOIN documents d ON d.id = ch.document_id "
             "JOIN chunks me ON me.id = ? AND me.document_id = ch.document_id "
-            "ORDER BY abs(ch.ord - me.ord), ch.ord LIMIT ?",
+            "ORDER BY ch.ord = 0 OR ch.ord = (SELECT max(ord) FROM chunks "
+            "WHERE document_id = me.document_id) DESC, abs(ch.ord - me.ord), ch.ord LIMIT ?",
             (around, limit),
         ).fetchall()
         return [ChunkRow(r["id"], r["document_id"], r["source"], r["ord"], r["text"]) for r in rows]
@@ -443,12 +456,13 @@ class Store:
 
         The query is reduced to its words, each quoted and OR-ed, so FTS5 syntax in user text
         (quotes, NEAR, column filters, `*`) is matched literally and can never error. Words
-        and stems are kept rarest first within `POSTING_BUDGET`.
+        and stems are kept rarest first within `POSTING_BUDGET`; a hyphenated or dotted name
+        is matched as a phrase too (`compounds`).
         """
         exact = list(dict.fromkeys(fts_terms(query)))[:64]
         stemmed = list(dict.fromkeys(stems(query)))[:64]
         keep = set(self._within_budget(list(dict.fromkeys(exact + stemmed))))
-        exact = [w for w in exact if w in keep]
+        exact = [w for w in exact if w in keep] + compounds(query)
         stemmed = [w for w in stemmed if w in keep]
         if not exact and not stemmed:
             return []
