@@ -138,3 +138,31 @@ def test_manual_pages_give_questions_their_text_answers(
     options = [a.split(" [")[0] for q, a in qa.items() if "option" in q and a != DONT_KNOW]
     assert options and all(o.startswith("-") for o in options)
     assert not {"--help", "--version"} & set(options)
+
+
+def test_rows_are_drawn_evenly_across_kinds_of_fact(
+    paths: Paths, embedder, tmp_path: Path
+) -> None:
+    """Package records hold many more fields than a man page has summaries; a reader trained
+    on what falls out of a shuffle answers the rare kinds "I don't know"."""
+    docs = Path(__file__).resolve().parents[2] / "examples" / "suite-man" / "docs"
+    folder = write_records(tmp_path / "mixed")
+    for i in range(12):  # 16 + 36 record fields, against one man page
+        (folder / f"extra{i}.txt").write_text(
+            f"Name: extra{i}\nVersion: 1.{i}\nAuthor: Al Bo <al{i}@x.example>\n"
+        )
+    (folder / "fold.txt").write_text((docs / "fold.txt").read_text())
+    engine = Engine(paths, embedder=embedder)
+    try:
+        engine.ingest([folder], collection="mixed")
+        data = engine.reader_data("mixed", limit=12)
+    finally:
+        engine.close()
+    assert len(data.rows) == 12
+    # One of each kind in turn until a kind runs out: the page has one summary, one release
+    # and two options to ask (a shuffle of 60 facts would give the page about one row).
+    assert data.kinds == {
+        "field": 3, "option": 2, "person": 3, "release": 1, "summary": 1, "url": 2
+    }  # fmt: skip
+    questions = [user["content"].rsplit("Question:", 1)[-1] for _, user, _ in data.rows]
+    assert sum("fold" in q and "option" in q for q in questions) == 2

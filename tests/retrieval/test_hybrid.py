@@ -152,3 +152,39 @@ def test_bm25_stays_inside_its_collection_when_another_crowds_the_ranking(paths)
     in_big = store.bm25(big, "heron", 5)
     assert len(in_big) == 5
     assert {store.chunks(in_big)[i].source[:2] for i in in_big} == {"/b"}
+
+
+def test_bm25_matches_a_hyphenated_name_as_a_phrase(paths):
+    store = Store(paths)
+    coll = store.ensure_collection("c", "fake-bow", 64)
+    vec = np.ones((1, 64), np.float32) / 8
+    pages = {
+        # Uses git, merge and tree more often, but never as the one name.
+        "/git-read-tree.txt": "git read-tree reads a tree; a merge of a tree into git's index "
+        "is a three-way merge, and git merges each tree entry",
+        "/git-merge-tree.txt": "NAME\ngit-merge-tree - Perform merge without touching index",
+    }
+    pages |= {f"/note{i}.txt": f"note {i} on herons" for i in range(20)}  # for BM25's idf
+    for source, text in pages.items():
+        store.put_document(coll, source, source, 1, [(text, 0, len(text))], vec)
+    hits = store.bm25(coll, "What is git-merge-tree for?", 5)
+    assert store.chunks(hits)[hits[0]].source == "/git-merge-tree.txt"
+    # The phrase is quoted like every other word: FTS5 syntax inside it is literal.
+    assert store.bm25(coll, 'git-"merge*-tree NEAR', 5)
+
+
+def test_expand_reads_a_long_documents_first_and_last_chunk(paths):
+    from outweigh.retrieval.hybrid import Hit
+    from outweigh.retrieval.select import Selection, expand
+
+    store = Store(paths)
+    coll = store.ensure_collection("c", "fake-bow", 64)
+    texts = [f"part {i} of the book" for i in range(40)]
+    vecs = np.ones((40, 64), np.float32) / 8
+    store.put_document(coll, "/book.txt", "b", 1, [(t, 0, len(t)) for t in texts], vecs)
+    ids = sorted(int(i) for i in store.chunk_ids(coll))
+    middle = Hit(ids[20], "/book.txt", texts[20], 0.03, 1, 1)
+    read = expand(store, [middle], Selection(siblings=5))
+    got = {store.chunks([h.chunk_id])[h.chunk_id].text for h in read}
+    # The title page and the last page, then the retrieved chunk's neighbours.
+    assert got == {texts[0], texts[39], texts[20], texts[19], texts[21]}

@@ -68,3 +68,18 @@ def test_a_page_read_whole_keeps_its_name_line_and_footer(embedder) -> None:
     # Only a page read whole: retrieved chunks alone keep their best lines only.
     alone = select(ask, [retrieved], embedder, Selection(), k=3)[0].excerpt
     assert "sort - sort lines of text files" not in alone
+
+
+def test_the_page_a_question_names_beats_pages_that_only_mention_it(embedder) -> None:
+    # Each neighbour's SEE ALSO names the page, and its lines hold "one" or "line".
+    for name, neighbours in {
+        "su": ("runuser", "setpriv"),
+        "touch": ("last", "znew"),
+        "unlink": ("rm",),
+        "zless": ("xzless",),
+    }.items():
+        page = (MAN / f"{name}.txt").read_text()
+        given = [*hits(*neighbours), Hit(9, f"/docs/{name}.txt", page[:1000], 0.02, 3, 3)]
+        ask = f"What does the {name} command do, in one line?"
+        got = select(ask, given, embedder, Selection(), k=3)
+        assert got[0].source == f"/docs/{name}.txt", name

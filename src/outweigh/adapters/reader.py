@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -201,6 +202,8 @@ class ReaderData:
     """Questions found in the collection's text."""
     absent: int
     """Rows answering "I don't know" because the gold passage was not in the context."""
+    kinds: dict[str, int] = field(default_factory=dict)
+    """Rows per kind of fact (`Fact.kind`)."""
 
 
 def build(
@@ -262,7 +265,8 @@ def build(
         rows.append([*messages, {"role": "assistant", "content": answer}])
         if on_row is not None:
             on_row(i, len(chosen))
-    return ReaderData(rows, len(found), absent)
+    kinds = Counter(fact.kind for fact in chosen)
+    return ReaderData(rows, len(found), absent, dict(sorted(kinds.items())))
 
 
 def _folded(text: str) -> str:

@@ -130,7 +130,9 @@ def _reader_rows(collection: str, name: str, rows: int) -> Path:
     path = write(data, Paths().adapters_dir / ".reader" / f"{name}.jsonl")
     console.print(
         f"{len(data.rows)} reader rows from {data.facts} facts in {collection!r} "
-        f"({data.absent} without the gold passage): {path}",
+        f"({data.absent} without the gold passage; by kind: "
+        + ", ".join(f"{k} {n}" for k, n in data.kinds.items())
+        + f"): {path}",
         highlight=False,
     )
     return path

@@ -216,7 +216,12 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
             + float(dense[j - span.start])
             for j in span
         ]
-        bonus = sum(idf(t) for t in q_terms & titles[i]) / total
+        # A page the question names in full is its subject: the full title credit. Else the
+        # share of the question its name covers ("sort" in "what does sort-lines do").
+        if titles[i] and titles[i] <= q_terms:
+            bonus = 1.0
+        else:
+            bonus = sum(idf(t) for t in q_terms & titles[i]) / total
         top = sorted(range(len(lines)), key=lambda j: -scores[j])
         best_hit = owner[top[0]]
         if how.lines > 0:
