@@ -140,9 +140,7 @@ def test_manual_pages_give_questions_their_text_answers(
     assert not {"--help", "--version"} & set(options)
 
 
-def test_rows_are_drawn_evenly_across_kinds_of_fact(
-    paths: Paths, embedder, tmp_path: Path
-) -> None:
+def test_rows_are_drawn_evenly_across_kinds_of_fact(paths: Paths, embedder, tmp_path: Path) -> None:
     """Package records hold many more fields than a man page has summaries; a reader trained
     on what falls out of a shuffle answers the rare kinds "I don't know"."""
     docs = Path(__file__).resolve().parents[2] / "examples" / "suite-man" / "docs"
