@@ -3,6 +3,8 @@ kept, cut to the lines that answer, and a look-alike neighbour is dropped."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from outweigh.retrieval.hybrid import Hit
 from outweigh.retrieval.select import NONE, Selection, select, units
 from tests.conftest import ROOT
@@ -65,8 +67,12 @@ def test_a_page_read_whole_keeps_its_name_line_and_footer(embedder) -> None:
     assert "sort - sort lines of text files" in lines  # the NAME line no question word matches
     assert lines[-1] == units(page)[-1]  # the footer, with the release
     assert lines[-1].startswith("GNU coreutils 9.1")
+    # Retrieval may return every chunk of a short page itself: still read whole.
+    ranked = replace(first, bm25_rank=2, dense_rank=2)
+    both = select(ask, [retrieved, ranked], embedder, Selection(), k=3)[0].excerpt
+    assert "sort - sort lines of text files" in both.splitlines()
     # Only a page read whole: retrieved chunks alone keep their best lines only.
-    alone = select(ask, [retrieved], embedder, Selection(), k=3)[0].excerpt
+    alone = select(ask, [retrieved], embedder, Selection(expand=0), k=3)[0].excerpt
     assert "sort - sort lines of text files" not in alone
 
 

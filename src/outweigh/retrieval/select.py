@@ -153,21 +153,21 @@ def _without(question: str, title: set[str]) -> str:
 
 def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k: int) -> list[Hit]:
     """At most `k` passages from `hits`, one per document, chosen, cut and ordered as `how`
-    says. The chunks of one document (retrieved, or added by `expand`) are read as one run
-    of lines, so the line that answers is found wherever retrieval cut the page; the passage
-    keeps the chunk id of its best line and its text is whole lines of the document
-    (whitespace folded). Selection off returns the first `k` hits as given."""
+    says; `hits` are as `expand` returns them. The chunks of one document (retrieved, or
+    added by `expand`) are read as one run of lines, so the line that answers is found
+    wherever retrieval cut the page; the passage keeps the chunk id of its best line and its
+    text is whole lines of the document (whitespace folded). Selection off returns the first
+    `k` hits as given."""
     if not hits or not how.enabled:
         return hits[:k]
     docs: dict[str, list[Hit]] = {}
     for hit in hits:
         docs.setdefault(hit.source, []).append(hit)
     groups: list[tuple[list[str], list[Hit]]] = []  # (lines, the chunk of each line)
-    # A document `expand` read whole holds chunks that neither retriever ranked.
-    whole = [
-        any(h.bm25_rank is None and h.dense_rank is None for h in chunks)
-        for chunks in docs.values()
-    ]
+    # The documents `expand` read whole, with their first and last chunks: those of the top
+    # `how.expand` hits (retrieval may have returned every chunk already, adding none).
+    expanded = {hit.source for hit in hits[: how.expand]}
+    whole = [source in expanded for source in docs]
     for chunks in docs.values():
         lines: list[str] = []
         owner: list[Hit] = []
