@@ -144,3 +144,45 @@ def test_llamacpp_refuses_a_transformers_dir(smol: Any, tmp_path: Any) -> None:
     with pytest.raises(InputError, match="runs GGUF models"):
         pick_backend(entry, LoadOptions(backend="llamacpp"))
     assert pick_backend(entry, LoadOptions()) == "transformers"
+
+
+def test_smollm2_runs_on_the_cpu_as_a_q8_0_copy_made_once(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its Q4_1 file has no fast CPU kernel: llama.cpp requantizes it once to Q8_0, beside the
+    converted models, and every later load reuses the copy."""
+    pytest.importorskip("llama_cpp")
+    from gguf import GGUFReader
+
+    from outweigh.generate.llamacpp import cpu_gguf
+    from outweigh.models.loader import gguf_file
+    from outweigh.settings import Paths
+
+    monkeypatch.setenv("OUTWEIGH_MODELS_DIR", str(tmp_path / "models"))
+    paths = Paths(tmp_path)
+    entry = resolve("smollm2-135m")
+    copy = cpu_gguf(entry, paths)
+    assert copy.parent == tmp_path / "models" and copy != gguf_file(entry.name, paths)
+    assert [p.name for p in copy.parent.iterdir()] == [copy.name]  # no temporary left
+    kind = GGUFReader(copy).fields["general.file_type"]
+    assert int(kind.parts[kind.data[0]][0]) == 7  # LLAMA_FTYPE_MOSTLY_Q8_0
+    made = copy.stat().st_mtime_ns
+    assert cpu_gguf(entry, paths) == copy and copy.stat().st_mtime_ns == made
+    # Gemma's Q4_K_M has fast kernels: it runs as it ships.
+    gemma = resolve("gemma3-270m")
+    assert cpu_gguf(gemma, Paths(tmp_path / "g")) == gguf_file(gemma.name, Paths(tmp_path / "g"))
+
+
+def test_an_unwritable_models_dir_is_one_line(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("llama_cpp")
+    from outweigh.errors import ModelLoadError
+    from outweigh.generate.llamacpp import cpu_gguf
+    from outweigh.settings import Paths
+
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("OUTWEIGH_MODELS_DIR", str(tmp_path / "file" / "models"))
+    with pytest.raises(ModelLoadError, match=r"OUTWEIGH_MODELS_DIR at a writable folder") as e:
+        cpu_gguf(resolve("smollm2-135m"), Paths(tmp_path))
+    assert "\n" not in str(e.value)

@@ -1,11 +1,13 @@
-"""Local generation with llama.cpp (llama-cpp-python): a GGUF decoded as it ships.
+"""Local generation with llama.cpp (llama-cpp-python): a GGUF run in its quantized form.
 
 The bundled models are quantized GGUF files. transformers dequantizes them to float32 and
 decodes in PyTorch; llama.cpp runs the quantized weights directly, about 7x faster on 2 CPU
-cores (docs/benchmarks.md). The prompt is the same text as the transformers backend renders
-(the chat template carried in the GGUF, rendered by llama-cpp-python's Jinja2 formatter, which
-runs the same template as `apply_chat_template`), and decoding, stop strings, streaming and
-token accounting follow `LocalBackend`'s rules, so an answer is the same whichever backend runs.
+cores (docs/benchmarks.md). A file runs as it ships, except where the catalog names a CPU
+type its quant lacks fast kernels for (`cpu_gguf`). The prompt is the same text as the
+transformers backend renders (the chat template carried in the GGUF, rendered by
+llama-cpp-python's Jinja2 formatter, which runs the same template as `apply_chat_template`),
+and decoding, stop strings, streaming and token accounting follow `LocalBackend`'s rules, so
+an answer is the same whichever backend runs.
 
 LoRA adapters stay unmerged: each registered adapter's GGUF form (written at registration, see
 `outweigh.adapters.gguf`) is loaded once over the base with `llama_adapter_lora_init`, and every
@@ -75,6 +77,63 @@ def import_llama_cpp() -> Any:
     finally:
         del os.environ["OMP_WAIT_POLICY"]
     return llama_cpp
+
+
+_CPU_TYPES = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0"}
+"""Catalog `cpu_type` -> llama.cpp's file type constant."""
+
+
+def cpu_gguf(entry: ModelEntry, paths: Paths) -> Path:
+    """The GGUF llama.cpp runs `entry` from on a CPU: the file as it ships, or, where the
+    catalog names a `cpu_type`, a copy requantized to that type once with llama.cpp's own
+    `llama_model_quantize` and kept beside the converted models.
+
+    SmolLM2 ships as Q4_1, which llama.cpp has no fast CPU matrix kernel for: its prompt is
+    processed at 285 tok/s here, against 590 for the same weights as Q8_0, which also decodes
+    1.17x faster (docs/serving.md). Q8_0 holds the Q4_1 values to within 1/254 of each
+    32-weight block's largest magnitude. The copy is named after the shipped file's size and
+    mtime, so a reinstalled package gets a new one, and is written under a temporary name and
+    renamed."""
+    import hashlib
+
+    from outweigh.models.loader import gguf_file
+
+    shipped = gguf_file(entry.name, paths)
+    if not entry.cpu_type:
+        return shipped
+    stat = shipped.stat()
+    tag = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:8]
+    target = paths.models_dir / f"{Path(entry.file).stem}.{entry.cpu_type}-{tag}.gguf"
+    if target.is_file():
+        return target
+    llama_cpp = import_llama_cpp()
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, _CPU_TYPES[entry.cpu_type])
+    params.allow_requantize = True
+    params.nthread = cpu_threads()
+    work = target.with_name(f".{target.name}.partial")
+    fail = (
+        f"cannot write {entry.name}'s {entry.cpu_type} copy into {paths.models_dir}; "
+        "free space there or point OUTWEIGH_MODELS_DIR at a writable folder"
+    )
+    quiet = logging.getLogger("llama-cpp-python")  # its log callback prints every tensor
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        rc = llama_cpp.llama_model_quantize(
+            str(shipped).encode(), str(work).encode(), ctypes.byref(params)
+        )
+        if rc != 0:
+            raise ModelLoadError(f"{fail} (llama.cpp's quantize returned {rc})")
+        os.replace(work, target)
+    except OSError as e:
+        raise ModelLoadError(f"{fail} ({e.strerror or e})") from e
+    finally:
+        quiet.setLevel(level)
+        if work.parent.is_dir():
+            work.unlink(missing_ok=True)
+    return target
 
 
 def llamacpp_installed() -> bool:
@@ -252,8 +311,9 @@ class LlamaCppBackend(Backend):
 
         from outweigh.models.loader import gguf_file
 
-        path = gguf_file(entry.name, paths)
         where = placement(options)
+        # On a GPU every quant type has fast kernels: the file runs as it ships.
+        path = gguf_file(entry.name, paths) if where.on_gpu else cpu_gguf(entry, paths)
         try:
             # The window: what the model was trained on, capped where the prompt budget caps it,
             # so the KV cache is sized to what a request can use (llama.cpp allocates it whole).

@@ -38,6 +38,10 @@ class ModelEntry:
     """The command that installs the package, shown when it is missing."""
     params: int = 0
     """Parameter count, for display."""
+    cpu_type: str = ""
+    """For a GGUF: the type llama.cpp runs it in on a CPU, requantized once from the file as
+    it ships (`outweigh.models.loader.cpu_gguf`); empty runs the file as it ships. Q4_1 has
+    no fast CPU matrix kernel in llama.cpp, so SmolLM2's Q4_1 runs as Q8_0 (docs/serving.md)."""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -58,6 +62,7 @@ def catalog() -> dict[str, ModelEntry]:
             description=e["description"],
             install=e["install"],
             params=int(e.get("params", 0)),
+            cpu_type=e.get("cpu_type", ""),
         )
         for name, e in raw.items()
     }
