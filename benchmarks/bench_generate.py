@@ -1,9 +1,11 @@
 """Generation figures, measured side by side in one run.
 
 0. `outweigh ask --no-rag` on llama.cpp (Engine.ask -> LlamaCppBackend, the default where
-   llama-cpp-python is installed) vs raw llama-cpp-python on the same GGUF and rendered prompt,
-   greedy, same max_tokens, with the transformers path beside them: tokens/s ratio (target
-   >= 0.9).
+   llama-cpp-python is installed) vs raw llama-cpp-python on the same GGUF (the file outweigh
+   runs: SmolLM2's Q8_0 CPU copy) and on the file as it ships, same rendered prompt, greedy,
+   same max_tokens, with the transformers path beside them: tokens/s ratio (target >= 0.9).
+   `--only quant`: raw llama-cpp-python on the shipped file and on the CPU copy, prompt
+   processing (a 300-token prompt, cache reset) and decode tokens/s.
 1. `outweigh ask --no-rag` path (Engine.ask -> LocalBackend) vs raw `transformers.generate`
    on the same rendered prompt, greedy, same max_new_tokens: tokens/s ratio (target >= 0.95).
 2. Model load: first load (GGUF dequantize + save) vs cached safetensors load.
@@ -14,6 +16,7 @@ Run: .venv/bin/python benchmarks/bench_generate.py [--model smollm2-135m] [--rou
      .venv/bin/python benchmarks/bench_generate.py --only dtype   # part 3 alone
      .venv/bin/python benchmarks/bench_generate.py --only llamacpp   # part 0 alone
      .venv/bin/python benchmarks/bench_generate.py --only omp   # OpenMP wait policy, raw
+     .venv/bin/python benchmarks/bench_generate.py --only quant   # shipped file vs CPU copy
 """
 
 from __future__ import annotations
@@ -70,7 +73,8 @@ def bench_generate(model: str, rounds: int, max_tokens: int) -> None:
 
 def bench_llamacpp(model: str, rounds: int, max_tokens: int) -> None:
     """outweigh on llama.cpp, raw llama-cpp-python and outweigh on transformers, interleaved."""
-    from outweigh.generate.llamacpp import LlamaCppBackend, cpu_threads, open_local
+    from outweigh.generate.llamacpp import LlamaCppBackend, cpu_gguf, cpu_threads, open_local
+    from outweigh.models.catalog import resolve
     from outweigh.models.loader import gguf_file
 
     paths = Paths()
@@ -92,11 +96,15 @@ def bench_llamacpp(model: str, rounds: int, max_tokens: int) -> None:
         from llama_cpp import Llama
 
         # The strongest raw setup: every core (llama-cpp-python's default is half of them).
-        raw = Llama(
-            str(gguf_file(model, paths)), n_ctx=2048, n_threads=cpu_threads(), verbose=False
-        )
+        raws = {
+            name: Llama(str(file), n_ctx=2048, n_threads=cpu_threads(), verbose=False)
+            for name, file in (
+                ("raw llama-cpp-python", cpu_gguf(resolve(model), paths)),
+                ("raw llama-cpp-python, file as shipped", gguf_file(model, paths)),
+            )
+        }
 
-        def run_raw() -> float:
+        def run_raw(raw: Llama) -> float:
             t0 = time.perf_counter()
             out = raw.create_completion(prompt, max_tokens=max_tokens, temperature=0.0)
             return out["usage"]["completion_tokens"] / (time.perf_counter() - t0)
@@ -106,7 +114,7 @@ def bench_llamacpp(model: str, rounds: int, max_tokens: int) -> None:
             ans = engine.ask(PROMPT, opts)
             return ans.usage["completion_tokens"] / (time.perf_counter() - t0)
 
-        runs = {"raw llama-cpp-python": run_raw} | {
+        runs = {name: (lambda r=r: run_raw(r)) for name, r in raws.items()} | {
             name: (lambda e=e: run_engine(e)) for name, e in engines.items()
         }
         speeds: dict[str, list[float]] = {name: [] for name in runs}
@@ -117,11 +125,53 @@ def bench_llamacpp(model: str, rounds: int, max_tokens: int) -> None:
                 speeds[name].append(fn())
     med = {name: statistics.median(v) for name, v in speeds.items()}
     raw_speed = med["raw llama-cpp-python"]
-    print(f"llama.cpp: {model} GGUF as shipped, greedy, {max_tokens} new tokens")
+    print(f"llama.cpp: {model}, greedy, {max_tokens} new tokens")
     print(f"  median of {rounds} interleaved rounds, {cpu_threads()} threads")
     for name, v in med.items():
         print(f"  {name:<38} {v:7.1f} tok/s   ratio to raw {v / raw_speed:5.2f}")
     print("  target: outweigh on llama.cpp >= 0.9x raw")
+
+
+def bench_quant(model: str, rounds: int, max_tokens: int) -> None:
+    """Raw llama-cpp-python on the file as it ships and on outweigh's CPU copy
+    (`cpu_gguf`): prompt processing and decode, interleaved rounds, medians."""
+    from llama_cpp import Llama
+
+    from outweigh.generate.llamacpp import cpu_gguf, cpu_threads
+    from outweigh.models.catalog import resolve
+    from outweigh.models.loader import gguf_file
+
+    entry, paths = resolve(model), Paths()
+    files = {"as shipped": gguf_file(model, paths), "CPU copy": cpu_gguf(entry, paths)}
+    llms = {
+        name: Llama(str(f), n_ctx=2048, n_threads=cpu_threads(), verbose=False)
+        for name, f in files.items()
+    }
+    pp: dict[str, list[float]] = {name: [] for name in llms}
+    tg: dict[str, list[float]] = {name: [] for name in llms}
+    for r in range(rounds + 1):  # the first round warms up
+        for name, llm in llms.items():
+            tokens = llm.tokenize(f"round {r}: {PROMPT} ".encode() * 20)[:300]
+            llm.reset()
+            t0 = time.perf_counter()
+            llm.eval(tokens)
+            prompt_rate = len(tokens) / (time.perf_counter() - t0)
+            chat = [{"role": "user", "content": PROMPT}]
+            t0 = time.perf_counter()
+            out = llm.create_chat_completion(chat, max_tokens=max_tokens, temperature=0.0)
+            decode_rate = out["usage"]["completion_tokens"] / (time.perf_counter() - t0)
+            if r:
+                pp[name].append(prompt_rate)
+                tg[name].append(decode_rate)
+    print(f"llama.cpp file types: {model}, {cpu_threads()} threads, median of {rounds}")
+    base = {k: statistics.median(v) for k, v in pp.items()}["as shipped"]
+    base_tg = statistics.median(tg["as shipped"])
+    for name, f in files.items():
+        p, t = statistics.median(pp[name]), statistics.median(tg[name])
+        print(
+            f"  {name:<11} {f.name:<48} prompt {p:6.0f} tok/s ({p / base:4.2f}x)  "
+            f"decode {t:6.1f} tok/s ({t / base_tg:4.2f}x)"
+        )
 
 
 OMP_CHILD = """
@@ -197,11 +247,15 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument(
-        "--only", choices=("llamacpp", "omp", "generate", "load", "dtype"), help="run one part"
+        "--only",
+        choices=("llamacpp", "quant", "omp", "generate", "load", "dtype"),
+        help="run one part",
     )
     args = ap.parse_args()
     if args.only in (None, "llamacpp"):
         bench_llamacpp(args.model, args.rounds, args.max_tokens)
+    if args.only in (None, "quant"):
+        bench_quant(args.model, args.rounds, args.max_tokens)
     if args.only in (None, "omp"):
         bench_omp(args.model, args.rounds, args.max_tokens)
     if args.only in (None, "generate"):

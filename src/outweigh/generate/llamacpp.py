@@ -88,12 +88,12 @@ def cpu_gguf(entry: ModelEntry, paths: Paths) -> Path:
     catalog names a `cpu_type`, a copy requantized to that type once with llama.cpp's own
     `llama_model_quantize` and kept beside the converted models.
 
-    SmolLM2 ships as Q4_1, which llama.cpp has no fast CPU matrix kernel for: its prompt is
-    processed at 285 tok/s here, against 590 for the same weights as Q8_0, which also decodes
-    1.17x faster (docs/serving.md). Q8_0 holds the Q4_1 values to within 1/254 of each
-    32-weight block's largest magnitude. The copy is named after the shipped file's size and
-    mtime, so a reinstalled package gets a new one, and is written under a temporary name and
-    renamed."""
+    SmolLM2 ships as Q4_1, which llama.cpp has no fast CPU matrix kernel for: on 2 cores its
+    prompt is processed at 260 tok/s, against 484 for the same weights as Q8_0, which also
+    decodes 1.23x faster (`benchmarks/bench_generate.py --only quant`). Q8_0 holds the Q4_1
+    values to within 1/254 of each 32-weight block's largest magnitude. The copy is named
+    after the shipped file's size and mtime, so a reinstalled package gets a new one, and is
+    written under a temporary name and renamed."""
     import hashlib
 
     from outweigh.models.loader import gguf_file
