@@ -462,7 +462,9 @@ class Store:
         exact = list(dict.fromkeys(fts_terms(query)))[:64]
         stemmed = list(dict.fromkeys(stems(query)))[:64]
         keep = set(self._within_budget(list(dict.fromkeys(exact + stemmed))))
-        exact = [w for w in exact if w in keep] + compounds(query)
+        # A phrase reads the postings of each of its words: only phrases of kept words.
+        phrases = [p for p in compounds(query) if all(w in keep for w in p.split())]
+        exact = [w for w in exact if w in keep] + phrases
         stemmed = [w for w in stemmed if w in keep]
         if not exact and not stemmed:
             return []
