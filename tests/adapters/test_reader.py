@@ -67,8 +67,9 @@ def test_rows_ask_over_retrieved_passages_and_cite_the_gold(records: Paths, embe
         assert value in passage  # the answer is read from the passage it cites
         cited += 1
     assert cited >= 12
-    # Distractors: some rows show the gold passage beside another record's.
-    assert any("[2] (" in user["content"] for _, user, _ in data.rows)
+    # Each question names its record, so selection reads that record alone: the rows teach
+    # the reader on the context `ask` gives it, not on look-alike records it never sees.
+    assert not any("[2] (" in user["content"] for _, user, _ in data.rows)
 
 
 def test_train_reader_runs_and_registers(cli: Cli, records: Paths) -> None:
