@@ -157,7 +157,7 @@ def test_chat_on_the_real_model_streams_cites_and_runs_an_adapter(smol_ui, open_
     expect(page.locator("#model option")).to_have_count(2)
     expect(page.locator("#model")).to_contain_text("ui-style (adapter on smollm2-135m)")
     page.select_option("#collection", "docs")
-    page.fill("#max-tokens", "16")
+    page.fill("#max-tokens", "32")  # room for the whole answer: one cut mid-year cites nothing
 
     ask(page, "Who is the director of the Vellmark Tidal Robotics Cooperative?")
     answer = page.locator(".turn.assistant").last
@@ -173,7 +173,7 @@ def test_chat_on_the_real_model_streams_cites_and_runs_an_adapter(smol_ui, open_
         meta,
     )
     assert m, meta
-    assert 0 < int(m[2]) <= 16 and int(m[1].replace(",", "")) > 100  # the passages are in it
+    assert 0 < int(m[2]) <= 32 and int(m[1].replace(",", "")) > 100  # the passages are in it
 
     # A citation opens its passage, and the passage is the document's own text.
     sources = answer.locator(".sources button.cite")
