@@ -77,9 +77,9 @@ class Selection:
     retrieved chunk: a man page or a record is a few chunks, a book is not read whole."""
     head: int = 3
     """First lines of each document `expand` reads (it always reads the first and last
-    chunk) kept in its passage: the lines
-    that say what the document is (a man page's title and NAME summary, a record's
-    Package/Name, a file's heading), which no question's words need to match."""
+    chunk) kept in its passage: the lines that say what the document is (a man page's
+    title and NAME summary, a record's Package/Name, a file's heading), which no question's
+    words need to match."""
     tail: int = 1
     """Last lines of such a document kept too: a man page's footer names its release."""
 
@@ -195,7 +195,8 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     asks = [_without(question, t) if q_terms & t else question for t in titles]
     # The documents the question names in full are its subject; another page's line that
     # only mentions that name ("SEE ALSO sort(1)") earns nothing for it.
-    named = set().union(*(t for t in titles if t and t <= q_terms))
+    subject = [bool(t) and t <= q_terms for t in titles]
+    named = set().union(*(t for t, s in zip(titles, subject, strict=True) if s))
     variants = sorted(set(asks))
     q_vecs = embedder.embed_batch(variants)
     q_vec = {v: q_vecs[i] for i, v in enumerate(variants)}
@@ -218,10 +219,7 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
         ]
         # A page the question names in full is its subject: the full title credit. Else the
         # share of the question its name covers ("sort" in "what does sort-lines do").
-        if titles[i] and titles[i] <= q_terms:
-            bonus = 1.0
-        else:
-            bonus = sum(idf(t) for t in q_terms & titles[i]) / total
+        bonus = 1.0 if subject[i] else sum(idf(t) for t in q_terms & titles[i]) / total
         top = sorted(range(len(lines)), key=lambda j: -scores[j])
         best_hit = owner[top[0]]
         if how.lines > 0:
