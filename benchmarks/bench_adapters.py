@@ -14,8 +14,16 @@ bare base, the unmerged adapter and a two-adapter mix (interleaved, medians), an
 request's adapters costs; `--home DIR` reuses a state dir where `signoff` is registered (the
 demo's) instead of training.
 
+`--engine llamacpp --sweep` times pure decode (one token per llama.cpp eval after a fixed
+prompt, no stop, so every variant makes the same number of tokens) of the base against
+adapters on each set of target modules and ranks. Their weights are random (PEFT's
+`init_lora_weights=False`): speed does not depend on trained values. llama.cpp adds four graph
+nodes per adapted weight per layer (two small matmuls, a scale, an add:
+`llm_graph_context::build_lora_mm`), so on a 135M model the cost is the nodes, not the math.
+
 Run: .venv/bin/python benchmarks/bench_adapters.py [--tokens 64] [--repeats 5]
      .venv/bin/python benchmarks/bench_adapters.py --engine llamacpp [--home DIR]
+     .venv/bin/python benchmarks/bench_adapters.py --engine llamacpp --sweep
 """
 
 from __future__ import annotations
@@ -94,7 +102,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
     ap.add_argument("--engine", choices=("transformers", "llamacpp"), default="transformers")
     ap.add_argument("--home", type=Path, help="(llamacpp) a state dir with `signoff` registered")
+    ap.add_argument("--sweep", action="store_true", help="(llamacpp) random adapters per target")
     args = ap.parse_args()
+    if args.engine == "llamacpp" and args.sweep:
+        with tempfile.TemporaryDirectory(prefix="bench-adapters-") as tmp:
+            sweep_llamacpp(Path(tmp), args.tokens, args.repeats)
+        return
     if args.engine == "llamacpp":
         if args.home is not None:
             run_llamacpp(args.home, args.tokens, args.repeats)
@@ -158,6 +171,63 @@ def run_llamacpp(home: Path, tokens: int, repeats: int) -> None:
         print(f"  {name:<34} {r:7.1f} tok/s   ratio to base {r / med['base']:.3f}")
     print(f"\nset a request's adapters (and empty the KV cache): {switch_ms:.3f} ms")
     print(f"first request with an adapter (loads its GGUF): {first_load * 1000:.0f} ms")
+    backend.close()
+    registry.close()
+
+
+SWEEP = {
+    "q,v r16": (("q_proj", "v_proj"), 16),
+    "q,k,v,o r16": (("q_proj", "k_proj", "v_proj", "o_proj"), 16),
+    "q,k,v,o r64": (("q_proj", "k_proj", "v_proj", "o_proj"), 64),
+    "all 7 r16": (
+        ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+        16,
+    ),
+}
+
+
+def sweep_llamacpp(home: Path, tokens: int, repeats: int) -> None:
+    """Pure decode on llama.cpp: the base against random adapters on each target set."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from outweigh.adapters import AdapterRegistry
+    from outweigh.generate.llamacpp import cpu_threads, open_local
+    from outweigh.models import LoadOptions, load
+    from outweigh.settings import Paths
+
+    paths = Paths(home)
+    registry = AdapterRegistry(paths)
+    torch.manual_seed(0)
+    for name, (targets, rank) in SWEEP.items():
+        base = load("smollm2-135m", paths).model
+        cfg = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=list(targets),
+                         init_lora_weights=False)  # fmt: skip
+        peft_dir = home / "peft" / name.replace(",", "").replace(" ", "-")
+        get_peft_model(base, cfg).save_pretrained(peft_dir)
+        registry.add(peft_dir, peft_dir.name, base="smollm2-135m")
+    registry.add(registry.path("qv-r16"), "qv-r16-copy")  # a second adapter to mix
+    backend = open_local("smollm2-135m", paths, LoadOptions(backend="llamacpp"), registry)
+    llm = backend.llm
+    specs = {"base": None} | {n: n.replace(",", "").replace(" ", "-") for n in SWEEP}
+    specs["mix of two q,v r16"] = "qv-r16:0.7,qv-r16-copy:0.3"
+    prompt = llm.tokenize(b"Question: Describe the water cycle in detail.")
+    rates: dict[str, list[float]] = {k: [] for k in specs}
+    for r in range(repeats + 1):  # the first round warms up
+        for name, spec in specs.items():
+            with backend._lock:
+                backend._switch(backend._resolve(spec))
+                llm.reset()
+                llm.eval(prompt)
+                t0 = time.perf_counter()
+                for _ in range(tokens):
+                    llm.eval([prompt[-1]])
+                if r:
+                    rates[name].append(tokens / (time.perf_counter() - t0))
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    print(f"llama.cpp pure decode, {tokens} tokens, {cpu_threads()} threads, median of {repeats}")
+    for name, rate in med.items():
+        print(f"  {name:<22} {rate:7.1f} tok/s   ratio to base {rate / med['base']:.3f}")
     backend.close()
     registry.close()
 

@@ -54,8 +54,8 @@ def main() -> None:
             t0 = time.perf_counter()
             hits = engine.searcher.search_in(coll, q.question, 5)
             t1 = time.perf_counter()
-            select(q.question, expand(engine.store, hits, rag.selection), engine.embedder,
-                   rag.selection, 3)  # fmt: skip
+            how = rag.selection
+            select(q.question, expand(engine.store, q.question, hits, how), engine.embedder, how, 3)
             t2 = time.perf_counter()
             ans = engine.ask(q.question, rag, args.model)
             t3 = time.perf_counter()

@@ -48,6 +48,13 @@ def test_unknown_names_get_one_line_naming_the_choices(suite_docs):
     one_line_error(run("docs", "rm", "/nowhere.md"), "unknown collection")
 
 
+def test_typos_in_commands_and_options_get_one_line_and_the_help_to_run():
+    one_line_error(run("collections"), "No such command 'collections'", "outweigh --help")
+    one_line_error(run("ask", "hi", "--bogus"), "--bogus", "outweigh ask --help")
+    one_line_error(run("ask"), "Missing argument", "outweigh ask --help")
+    one_line_error(run("docs", "ls"), "Did you mean 'list'", "outweigh docs --help")
+
+
 def test_ingest_reports_bad_files_and_keeps_the_rest(tmp_path):
     (tmp_path / "ok.md").write_text("The harbour crane lifts 25 kilograms.")
     (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00\x00binary")

@@ -746,4 +746,6 @@ class Engine:
         coll = self.store.collection(options.collection)
         how = options.selection
         hits = self.searcher.search_in(coll, question, max(options.k, how.candidates))
-        return select(question, expand(self.store, hits, how), self.embedder, how, options.k)
+        return select(
+            question, expand(self.store, question, hits, how), self.embedder, how, options.k
+        )

@@ -184,7 +184,29 @@ def test_expand_reads_a_long_documents_first_and_last_chunk(paths):
     store.put_document(coll, "/book.txt", "b", 1, [(t, 0, len(t)) for t in texts], vecs)
     ids = sorted(int(i) for i in store.chunk_ids(coll))
     middle = Hit(ids[20], "/book.txt", texts[20], 0.03, 1, 1)
-    read = expand(store, [middle], Selection(siblings=5))
+    read = expand(store, "", [middle], Selection(siblings=5))
     got = {store.chunks([h.chunk_id])[h.chunk_id].text for h in read}
     # The title page and the last page, then the retrieved chunk's neighbours.
     assert got == {texts[0], texts[39], texts[20], texts[19], texts[21]}
+
+
+def test_expand_also_reads_a_retrieved_document_the_question_names(paths):
+    from outweigh.retrieval.hybrid import Hit
+    from outweigh.retrieval.select import Selection, expand
+
+    store = Store(paths)
+    coll = store.ensure_collection("c", "fake-bow", 64)
+    for name in ("chmod", "install", "cp"):
+        texts = [f"{name} part {i}" for i in range(4)]
+        vecs = np.ones((4, 64), np.float32) / 8
+        store.put_document(coll, f"/{name}.txt", name, 1, [(t, 0, len(t)) for t in texts], vecs)
+    rows = store.chunks([int(i) for i in store.chunk_ids(coll)])
+    first = {r.source: Hit(i, r.source, r.text, 0.03, 1, 1) for i, r in sorted(rows.items())}
+    given = [first["/chmod.txt"], first["/install.txt"], first["/cp.txt"]]
+    ask = "Which option of install does this: set permission mode (as in chmod)?"
+    read = expand(store, ask, given, Selection(siblings=5))
+    per_doc = {
+        s: sum(h.source == s for h in read) for s in ("/chmod.txt", "/install.txt", "/cp.txt")
+    }
+    # chmod ranked first; install is named too; cp, retrieved but not named, keeps its chunk.
+    assert per_doc == {"/chmod.txt": 4, "/install.txt": 4, "/cp.txt": 1}

@@ -89,3 +89,17 @@ def test_the_page_a_question_names_beats_pages_that_only_mention_it(embedder) ->
         ask = f"What does the {name} command do, in one line?"
         got = select(ask, given, embedder, Selection(), k=3)
         assert got[0].source == f"/docs/{name}.txt", name
+
+
+def test_an_options_description_keeps_its_name_not_the_next_option(embedder) -> None:
+    # head(1): "-v, --verbose" above its description, a blank line, "-z, --zero-terminated".
+    page = (MAN / "head.txt").read_text()
+    given = [Hit(1, "/docs/head.txt", page[:2000], 0.03, 1, 1)]
+    ask = "Which option of head does this: always print headers giving file names?"
+    lines = select(ask, given, embedder, Selection(), k=3)[0].excerpt.splitlines()
+    at = lines.index("always print headers giving file names")
+    assert lines[at - 1] == "-v, --verbose"
+    assert "-z, --zero-terminated" not in lines
+    # The paragraph is the bound, not the window: a window of 3 still stops at the blank line.
+    wide = select(ask, given, embedder, Selection(window=3), k=3)[0].excerpt.splitlines()
+    assert "-v, --verbose" in wide and "-z, --zero-terminated" not in wide

@@ -239,7 +239,7 @@ def build(
     absent = 0
     for i, fact in enumerate(chosen, 1):
         hits = searcher.search_in(collection, fact.question, max(k, how.candidates))
-        picked = select(fact.question, expand(store, hits, how), embedder, how, k)
+        picked = select(fact.question, expand(store, fact.question, hits, how), embedder, how, k)
         citations = [
             Citation(n, h.source, h.chunk_id, h.text, h.score, h.excerpt)
             for n, h in enumerate(picked, 1)

@@ -28,6 +28,15 @@ from outweigh.cli import serve as _serve  # noqa: F401  isort: skip
 from outweigh.cli import doctor as _doctor  # noqa: F401  isort: skip
 
 
+def _click_exceptions():
+    """The module whose exceptions the app raises: typer 0.2x carries its own copy of click."""
+    try:
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions
+    return exceptions
+
+
 def main() -> None:
     """Entry point: run the app and turn OutweighError into one red line and exit code 2."""
     try:
@@ -49,14 +58,18 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as e:  # click usage errors and aborts carry their own exit codes
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
+        ex = _click_exceptions()
+        if isinstance(e, ex.ClickException):  # a typo in a command or option: one line
+            hint = f"; run {e.ctx.command_path} --help" if getattr(e, "ctx", None) else ""
+            console_err.print(
+                f"[bold red]error:[/] {escape(e.format_message().rstrip('.'))}{escape(hint)}",
+                highlight=False,
+                soft_wrap=True,
+            )
             sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
+        if isinstance(e, ex.Abort):
             sys.exit(1)
-        if isinstance(e, click.exceptions.Exit):
+        if isinstance(e, ex.Exit):
             sys.exit(e.exit_code)
         raise
     if isinstance(code, int) and code:

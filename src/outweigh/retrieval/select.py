@@ -64,8 +64,9 @@ class Selection:
     """Best-scoring lines kept from each chunk (each with `window` lines either side);
     0 keeps chunks whole."""
     window: int = 1
-    """Neighbouring lines kept around each chosen line: an option's name sits on the line
-    above its description, a field's value may wrap onto the next."""
+    """Neighbouring lines kept around each chosen line, within its paragraph (a blank line
+    ends one): an option's name sits on the line above its description, a field's value may
+    wrap onto the next, and the next option or record is not part of the answer."""
     gap: float = 0.7
     """A passage is kept when its score is at least this share of the best one's; 0 keeps
     every candidate (a fixed k)."""
@@ -97,15 +98,22 @@ def units(text: str) -> list[str]:
     """The lines of a chunk as scored and shown: stripped, runs of spaces folded (a man page's
     indentation and column padding cost tokens and carry nothing), long prose lines split
     into sentences."""
-    out: list[str] = []
+    return [u for u, _ in _units(text)]
+
+
+def _units(text: str) -> list[tuple[str, bool]]:
+    """`units(text)`, each with whether a blank line comes before it: where one item ends
+    and the next begins (a man page's next option, a record's next package)."""
+    out: list[tuple[str, bool]] = []
+    gap = False
     for raw in text.splitlines():
         line = " ".join(raw.split())
         if not line:
+            gap = bool(out)
             continue
-        if len(line) > MAX_UNIT_CHARS:
-            out.extend(s for s in _SENTENCE.split(line) if s)
-        else:
-            out.append(line)
+        parts = [s for s in _SENTENCE.split(line) if s] if len(line) > MAX_UNIT_CHARS else [line]
+        out.extend((part, gap and n == 0) for n, part in enumerate(parts))
+        gap = False
     return out
 
 
@@ -164,18 +172,21 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     for hit in hits:
         docs.setdefault(hit.source, []).append(hit)
     groups: list[tuple[list[str], list[Hit]]] = []  # (lines, the chunk of each line)
-    # The documents `expand` read whole, with their first and last chunks: those of the top
-    # `how.expand` hits (retrieval may have returned every chunk already, adding none).
-    expanded = {hit.source for hit in hits[: how.expand]}
+    breaks: set[tuple[int, int]] = set()  # (group, line) that follows a blank line
+    # The documents `expand` read whole, with their first and last chunks (retrieval may
+    # have returned every chunk already, adding none).
+    expanded = _whole(question, hits, how)
     whole = [source in expanded for source in docs]
     for chunks in docs.values():
         lines: list[str] = []
         owner: list[Hit] = []
         for hit in sorted(chunks, key=lambda h: h.chunk_id):  # ids follow the document order
-            for u in units(hit.text) or [hit.text.strip()]:
+            for u, gap in _units(hit.text) or [(hit.text.strip(), False)]:
                 if u not in lines:  # consecutive chunks overlap
                     lines.append(u)
                     owner.append(hit)
+                    if gap:
+                        breaks.add((len(groups), len(lines) - 1))
         groups.append((lines, owner))
     flat = [u for lines, _ in groups for u in lines]
     q_terms = _terms(question)
@@ -223,7 +234,17 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
         top = sorted(range(len(lines)), key=lambda j: -scores[j])
         best_hit = owner[top[0]]
         if how.lines > 0:
-            near = {j + d for j in top[: how.lines] for d in range(-how.window, how.window + 1)}
+            near = set()
+            for j in top[: how.lines]:
+                near.add(j)
+                # Neighbours within the chosen line's paragraph: the option name above its
+                # description, not the next option below the blank line.
+                for step in (-1, 1):
+                    for d in range(1, how.window + 1):
+                        edge = j + step * d if step > 0 else j + step * d + 1
+                        if (i, edge) in breaks:
+                            break
+                        near.add(j + step * d)
             if whole[i]:
                 near |= set(range(how.head)) | set(range(len(lines) - how.tail, len(lines)))
             text = "\n".join(lines[j] for j in sorted(near & set(range(len(lines)))))
@@ -235,18 +256,32 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     return [hit for s, _, hit in chosen if s >= floor][:k]
 
 
-def expand(store: Store, hits: list[Hit], how: Selection) -> list[Hit]:
-    """`hits` and, for the documents of the first `how.expand` hits, their other chunks
-    (at most `how.siblings` each: its first and last, then those nearest the retrieved
-    one): retrieval finds the page, and the line that answers may sit in a chunk that
-    ranked lower."""
-    if how.expand < 1 or not hits:
+def _whole(question: str, hits: list[Hit], how: Selection) -> set[str]:
+    """The documents read whole: those of the first `how.expand` hits, and any retrieved
+    document the question names in full ("which option of install ... (as in chmod)" reads
+    install's page too, though chmod's ranked first)."""
+    if how.expand < 1:
+        return set()
+    q_terms = _terms(question)
+    named = {h.source for h in hits if (t := _title(h.source)) and t <= q_terms}
+    return {h.source for h in hits[: how.expand]} | named
+
+
+def expand(store: Store, question: str, hits: list[Hit], how: Selection) -> list[Hit]:
+    """`hits` and, for the documents `_whole` names, their other chunks (at most
+    `how.siblings` each: its first and last, then those nearest the retrieved one):
+    retrieval finds the page, and the line that answers may sit in a chunk that ranked
+    lower."""
+    whole = _whole(question, hits, how)
+    if not whole:
         return hits
     have = {h.chunk_id for h in hits}
     extra: list[Hit] = []
-    for hit in hits[: how.expand]:
-        if any(e.source == hit.source for e in extra):
+    done: set[str] = set()
+    for hit in hits:
+        if hit.source not in whole or hit.source in done:
             continue
+        done.add(hit.source)
         for row in store.document_chunks(hit.source, hit.chunk_id, how.siblings):
             if row.id not in have:
                 have.add(row.id)
