@@ -3,11 +3,13 @@ never every passage by default."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from outweigh.attribution import MAX_ATTRIBUTED, supporting
 from outweigh.prompt import Citation
-from tests.conftest import SUITE
+from tests.conftest import ROOT, SUITE
 
 
 def _section(doc: str, heading: str) -> str:
@@ -127,3 +129,16 @@ def test_an_embellished_answer_still_rests_on_its_passage() -> None:
     question = "What is the name of the Vellmark cooperative's otter mascot?"
     answer = "The Vellmark Tidal Robotics Cooperative's mascot is a female otter named Grumbold."
     assert [c.n for c in supporting(answer, docs, question)] == [2]
+
+
+def test_an_answer_is_checked_against_the_lines_the_model_read() -> None:
+    # Selection showed the tty page's NAME line and footer beside the best line's chunk: the
+    # release is in the footer, which lies in another chunk of the page.
+    page = (ROOT / "examples" / "suite-man" / "docs" / "tty.txt").read_text("utf-8")
+    chunk, footer = page[:600], " ".join(page.strip().splitlines()[-1].split())
+    assert "9.1" not in chunk and "9.1" in footer
+    shown = Citation(1, "tty.txt", 4, chunk, 0.9, excerpt=f"tty - print the file name\n{footer}")
+    q = "Which release of tty does this manual page document?"
+    assert supporting("9.1 [1]", [shown], q) == [shown]
+    # Unselected, the stored chunk is all it read, and it does not hold the release.
+    assert supporting("9.1 [1]", [replace(shown, excerpt=None)], q) == []

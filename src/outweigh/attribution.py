@@ -170,7 +170,9 @@ def supporting(answer: str, passages: Sequence[Citation], question: str = "") ->
     keys = key_tokens(answer, question)
     if not passages or set(keys) <= _NEGATIONS:
         return []
-    vocab = {c.n: _vocabulary(c.text) for c in passages}
+    # What the model read: the selected lines where selection cut the passage (they may come
+    # from the document's other chunks, its footer or NAME line), else the chunk.
+    vocab = {c.n: _vocabulary(c.excerpt or c.text) for c in passages}
     held = {n: {t for t in keys if _holds(v, t)} for n, v in vocab.items()}
     marked = [c for c in markers(answer, passages) if held[c.n]]
     if marked:

@@ -56,7 +56,13 @@ class Citation:
     match the question; `text` stays the stored chunk, byte for byte."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "source": self.source, "chunk_id": self.chunk_id, "text": self.text}
+        return {
+            "n": self.n,
+            "source": self.source,
+            "chunk_id": self.chunk_id,
+            "text": self.text,
+            "excerpt": self.excerpt,
+        }
 
 
 _CONTROL_TOKEN = re.compile(

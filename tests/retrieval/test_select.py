@@ -103,3 +103,16 @@ def test_an_options_description_keeps_its_name_not_the_next_option(embedder) -> 
     # The paragraph is the bound, not the window: a window of 3 still stops at the blank line.
     wide = select(ask, given, embedder, Selection(window=3), k=3)[0].excerpt.splitlines()
     assert "-v, --verbose" in wide and "-z, --zero-terminated" not in wide
+
+
+def test_lines_embedded_for_selection_match_the_index_path(embedder) -> None:
+    # embed_lines may run in bfloat16 (where the CPU has it); the vectors stay the float32
+    # ones to within rounding, and the best line for a question is the same.
+    lines = units((MAN / "head.txt").read_text())
+    fast, full = embedder.embed_lines(lines), embedder.embed_batch(lines)
+    assert fast.shape == full.shape and fast.dtype == full.dtype
+    assert (fast * full).sum(1).min() > 0.999
+    q = "always print headers giving file names"
+    assert int((fast @ embedder.embed_lines([q])[0]).argmax()) == int(
+        (full @ embedder.embed_batch([q])[0]).argmax()
+    )

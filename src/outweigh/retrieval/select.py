@@ -136,7 +136,7 @@ def _line_vectors(embedder: Embedder, lines: list[str]) -> np.ndarray:
 
     with _cache_lock:
         missing = sorted({u for u in lines if (embedder.name, u) not in _cache})
-    fresh = embedder.embed_batch(missing) if missing else []
+    fresh = embedder.embed_lines(missing) if missing else []
     with _cache_lock:
         for u, v in zip(missing, fresh, strict=True):
             _cache[(embedder.name, u)] = v
@@ -209,7 +209,7 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     subject = [bool(t) and t <= q_terms for t in titles]
     named = set().union(*(t for t, s in zip(titles, subject, strict=True) if s))
     variants = sorted(set(asks))
-    q_vecs = embedder.embed_batch(variants)
+    q_vecs = embedder.embed_lines(variants)
     q_vec = {v: q_vecs[i] for i, v in enumerate(variants)}
     lines_vec = _line_vectors(embedder, flat)
     chosen: list[tuple[float, int, Hit]] = []

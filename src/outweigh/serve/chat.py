@@ -307,6 +307,7 @@ def _citations(turn: _Turn, answer: str) -> list[Citation]:
             source=uploads.shown(paths, collection, c.source),
             chunk_id=c.chunk_id,
             text=c.text,
+            excerpt=c.excerpt,
         )
         for c in turn.prepared.cited(turn.question, answer)
     ]

@@ -121,6 +121,10 @@ class Citation(BaseModel):
     source: str
     chunk_id: int
     text: str
+    """The stored chunk, byte for byte."""
+    excerpt: str | None = None
+    """The document's lines the model was shown, where context selection cut the passage:
+    what the answer is checked against, possibly from the document's other chunks."""
 
 
 class Usage(BaseModel):
