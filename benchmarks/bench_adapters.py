@@ -9,14 +9,14 @@ process, so its peak RSS is its own, then measures in one process, side by side:
 - switching: `set_adapter` + on/off around one call, first load of an adapter, building a mix;
 - style adherence on the held-out prompts, base vs adapter.
 
-`--engine llamacpp` measures the same on the llama.cpp backend instead: decode tokens/s of the
-bare base, the unmerged adapter and a two-adapter mix (interleaved, medians), and what setting a
+`--engine llamacpp` measures the same on the llama.cpp backend instead: prefill and decode
+tokens/s of the bare base, the unmerged adapter and a two-adapter mix (interleaved, medians;
+every variant decodes the same number of tokens, `timed_llamacpp`), and what setting a
 request's adapters costs; `--home DIR` reuses a state dir where `signoff` is registered (the
 demo's) instead of training.
 
-`--engine llamacpp --sweep` times pure decode (one token per llama.cpp eval after a fixed
-prompt, no stop, so every variant makes the same number of tokens) of the base against
-adapters on each set of target modules and ranks. Their weights are random (PEFT's
+`--engine llamacpp --sweep` times the base against adapters on each set of target modules
+and ranks the same way. Their weights are random (PEFT's
 `init_lora_weights=False`): speed does not depend on trained values. llama.cpp adds four graph
 nodes per adapted weight per layer (two small matmuls, a scale, an add:
 `llm_graph_context::build_lora_mm`), so on a 135M model the cost is the nodes, not the math.
@@ -120,11 +120,50 @@ def main() -> None:
         run(Path(tmp), args.tokens, args.repeats)
 
 
+def timed_llamacpp(backend, specs: dict[str, str | None], tokens: int, repeats: int) -> None:
+    """Prefill and decode tokens/s of each adapter spec on one llama.cpp backend, interleaved
+    (the first round warms up), medians, printed with their ratio to the first spec. Each run
+    sets the spec's adapters as a request does, evaluates a 200-token prompt (a +rag prompt's
+    length), then `tokens` tokens one at a time with no stop, so every spec makes the same
+    number of tokens: a trained adapter's shorter answers must not count as slower decoding."""
+    from outweigh.generate.llamacpp import cpu_threads
+
+    llm = backend.llm
+    prompt = llm.tokenize(b"Question: Describe the water cycle in detail. " * 20)[:200]
+    decode: dict[str, list[float]] = {k: [] for k in specs}
+    prefill: dict[str, list[float]] = {k: [] for k in specs}
+    for r in range(repeats + 1):
+        for name, spec in specs.items():
+            with backend._lock:
+                backend._switch(backend._resolve(spec))
+                llm.reset()
+                t0 = time.perf_counter()
+                llm.eval(prompt)
+                t1 = time.perf_counter()
+                for _ in range(tokens):
+                    llm.eval([prompt[-1]])
+                if r:
+                    prefill[name].append(len(prompt) / (t1 - t0))
+                    decode[name].append(tokens / (time.perf_counter() - t1))
+    pre = {k: statistics.median(v) for k, v in prefill.items()}
+    dec = {k: statistics.median(v) for k, v in decode.items()}
+    base = next(iter(specs))
+    print(
+        f"llama.cpp, {len(prompt)}-token prompt then {tokens} tokens one at a time, "
+        f"{cpu_threads()} threads, median of {repeats} interleaved rounds:"
+    )
+    for name in specs:
+        print(
+            f"  {name:<34} prefill {pre[name]:5.0f} tok/s ({pre[name] / pre[base]:.3f})  "
+            f"decode {dec[name]:6.1f} tok/s ({dec[name] / dec[base]:.3f})"
+        )
+
+
 def run_llamacpp(home: Path, tokens: int, repeats: int) -> None:
     """Base, unmerged adapter and a mix on llama.cpp, interleaved; and the switch cost."""
     from outweigh.adapters import AdapterRegistry
     from outweigh.generate.base import GenerationRequest
-    from outweigh.generate.llamacpp import cpu_threads, open_local
+    from outweigh.generate.llamacpp import open_local
     from outweigh.models import LoadOptions
     from outweigh.settings import Paths
 
@@ -137,27 +176,20 @@ def run_llamacpp(home: Path, tokens: int, repeats: int) -> None:
     if "signoff-copy" not in registry.names():
         registry.add(registry.path("signoff"), "signoff-copy")  # a second adapter to mix
     backend = open_local("smollm2-135m", paths, LoadOptions(backend="llamacpp"), registry)
-    print(f"llama.cpp threads: {cpu_threads()}")
-    messages = [
-        {"role": "system", "content": "You are a helpful assistant. Answer briefly."},
-        {"role": "user", "content": "Question: Describe the water cycle in detail."},
-    ]
-    variants = {
-        "base": None,
-        "unmerged adapter": "signoff",
-        "mix signoff:0.7,signoff-copy:0.3": "signoff:0.7,signoff-copy:0.3",
-    }
+    messages = [{"role": "user", "content": "Question: Describe the water cycle in detail."}]
     t0 = time.perf_counter()
     backend.generate(GenerationRequest(messages, max_tokens=1, adapter="signoff"))
     first_load = time.perf_counter() - t0
-    for spec in variants.values():  # warm-up; loads every adapter's GGUF
-        backend.generate(GenerationRequest(messages, max_tokens=4, adapter=spec))
-    rates: dict[str, list[float]] = {k: [] for k in variants}
-    for _ in range(repeats):  # interleaved: each run also switches adapters, as a server does
-        for name, spec in variants.items():
-            t0 = time.perf_counter()
-            g = backend.generate(GenerationRequest(messages, max_tokens=tokens, adapter=spec))
-            rates[name].append(g.completion_tokens / (time.perf_counter() - t0))
+    timed_llamacpp(
+        backend,
+        {
+            "base": None,
+            "unmerged adapter signoff": "signoff",
+            "mix signoff:0.7,signoff-copy:0.3": "signoff:0.7,signoff-copy:0.3",
+        },
+        tokens,
+        repeats,
+    )
     n_switch = 200
     specs = [backend._resolve("signoff"), backend._resolve("signoff:0.7,signoff-copy:0.3")]
     t0 = time.perf_counter()
@@ -165,10 +197,6 @@ def run_llamacpp(home: Path, tokens: int, repeats: int) -> None:
         for i in range(n_switch):
             backend._switch(specs[i % 2])
     switch_ms = (time.perf_counter() - t0) / n_switch * 1000
-    med = {k: statistics.median(v) for k, v in rates.items()}
-    print(f"\nllama.cpp decode, up to {tokens} tokens x {repeats} interleaved rounds (median):")
-    for name, r in med.items():
-        print(f"  {name:<34} {r:7.1f} tok/s   ratio to base {r / med['base']:.3f}")
     print(f"\nset a request's adapters (and empty the KV cache): {switch_ms:.3f} ms")
     print(f"first request with an adapter (loads its GGUF): {first_load * 1000:.0f} ms")
     backend.close()
@@ -187,18 +215,19 @@ SWEEP = {
 
 
 def sweep_llamacpp(home: Path, tokens: int, repeats: int) -> None:
-    """Pure decode on llama.cpp: the base against random adapters on each target set."""
+    """The base against random adapters on each target set and rank, on llama.cpp."""
     import torch
     from peft import LoraConfig, get_peft_model
 
     from outweigh.adapters import AdapterRegistry
-    from outweigh.generate.llamacpp import cpu_threads, open_local
+    from outweigh.generate.llamacpp import open_local
     from outweigh.models import LoadOptions, load
     from outweigh.settings import Paths
 
     paths = Paths(home)
     registry = AdapterRegistry(paths)
     torch.manual_seed(0)
+    specs: dict[str, str | None] = {"base": None}
     for name, (targets, rank) in SWEEP.items():
         base = load("smollm2-135m", paths).model
         cfg = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=list(targets),
@@ -206,28 +235,11 @@ def sweep_llamacpp(home: Path, tokens: int, repeats: int) -> None:
         peft_dir = home / "peft" / name.replace(",", "").replace(" ", "-")
         get_peft_model(base, cfg).save_pretrained(peft_dir)
         registry.add(peft_dir, peft_dir.name, base="smollm2-135m")
+        specs[name] = peft_dir.name
     registry.add(registry.path("qv-r16"), "qv-r16-copy")  # a second adapter to mix
-    backend = open_local("smollm2-135m", paths, LoadOptions(backend="llamacpp"), registry)
-    llm = backend.llm
-    specs = {"base": None} | {n: n.replace(",", "").replace(" ", "-") for n in SWEEP}
     specs["mix of two q,v r16"] = "qv-r16:0.7,qv-r16-copy:0.3"
-    prompt = llm.tokenize(b"Question: Describe the water cycle in detail.")
-    rates: dict[str, list[float]] = {k: [] for k in specs}
-    for r in range(repeats + 1):  # the first round warms up
-        for name, spec in specs.items():
-            with backend._lock:
-                backend._switch(backend._resolve(spec))
-                llm.reset()
-                llm.eval(prompt)
-                t0 = time.perf_counter()
-                for _ in range(tokens):
-                    llm.eval([prompt[-1]])
-                if r:
-                    rates[name].append(tokens / (time.perf_counter() - t0))
-    med = {k: statistics.median(v) for k, v in rates.items()}
-    print(f"llama.cpp pure decode, {tokens} tokens, {cpu_threads()} threads, median of {repeats}")
-    for name, rate in med.items():
-        print(f"  {name:<22} {rate:7.1f} tok/s   ratio to base {rate / med['base']:.3f}")
+    backend = open_local("smollm2-135m", paths, LoadOptions(backend="llamacpp"), registry)
+    timed_llamacpp(backend, specs, tokens, repeats)
     backend.close()
     registry.close()
 

@@ -15,7 +15,7 @@
 Run: .venv/bin/python benchmarks/bench_generate.py [--model smollm2-135m] [--rounds 5]
      .venv/bin/python benchmarks/bench_generate.py --only dtype   # part 3 alone
      .venv/bin/python benchmarks/bench_generate.py --only llamacpp   # part 0 alone
-     .venv/bin/python benchmarks/bench_generate.py --only omp   # OpenMP wait policy, raw
+     .venv/bin/python benchmarks/bench_generate.py --only omp [--busy 2]   # OpenMP wait policy, raw
      .venv/bin/python benchmarks/bench_generate.py --only quant   # shipped file vs CPU copy
 """
 
@@ -177,9 +177,11 @@ def bench_quant(model: str, rounds: int, max_tokens: int) -> None:
 OMP_CHILD = """
 import statistics, sys, time
 from llama_cpp import Llama
-from outweigh.generate.llamacpp import cpu_threads
-from outweigh.models.loader import gguf_file
-llm = Llama(str(gguf_file(sys.argv[1])), n_ctx=2048, n_threads=cpu_threads(), verbose=False)
+from outweigh.generate.llamacpp import cpu_gguf, cpu_threads
+from outweigh.models.catalog import resolve
+from outweigh.settings import Paths
+llm = Llama(str(cpu_gguf(resolve(sys.argv[1]), Paths())), n_ctx=2048, n_threads=cpu_threads(),
+            verbose=False)
 prompt = "<|im_start|>user\\nWrite a story.<|im_end|>\\n<|im_start|>assistant\\n"
 rates = []
 for _ in range(int(sys.argv[2]) + 1):
@@ -189,19 +191,41 @@ for _ in range(int(sys.argv[2]) + 1):
 print(statistics.median(rates[1:]))
 """
 
+OMP_POLICIES = {
+    "ACTIVE": {"OMP_WAIT_POLICY": "ACTIVE"},
+    "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "unset (libgomp's default: spin a while, then sleep)": {},
+    "GOMP_SPINCOUNT=1000 (what outweigh sets)": {"GOMP_SPINCOUNT": "1000"},
+    "GOMP_SPINCOUNT=100000": {"GOMP_SPINCOUNT": "100000"},
+}
+"""The child imports llama_cpp before outweigh, so the runtime loads under exactly these."""
 
-def bench_omp(model: str, rounds: int, max_tokens: int) -> None:
-    """Raw llama-cpp-python with OpenMP's spinning (ACTIVE, its default) and sleeping (PASSIVE,
-    what outweigh sets) idle threads, each in a fresh process: libgomp reads the policy once."""
+
+def bench_omp(model: str, rounds: int, max_tokens: int, busy: int = 0) -> None:
+    """Raw llama-cpp-python under each OpenMP wait policy, each in a fresh process (libgomp
+    reads the policy once), on the file outweigh runs; with `busy` spinning processes beside
+    it, a shared machine's load."""
     import subprocess
     import sys
 
-    print(f"OpenMP wait policy, raw llama-cpp-python, {max_tokens} tokens, median of {rounds}")
-    for policy in ("ACTIVE", "PASSIVE"):
-        env = {**os.environ, "OMP_WAIT_POLICY": policy}
-        args = [sys.executable, "-c", OMP_CHILD, model, str(rounds), str(max_tokens)]
-        out = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
-        print(f"  {policy:<8} {float(out.stdout.strip().splitlines()[-1]):7.2f} tok/s")
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+    try:
+        print(
+            f"OpenMP wait policy, raw llama-cpp-python, {max_tokens} tokens, median of {rounds}, "
+            f"{busy} busy processes beside it"
+        )
+        for name, extra in OMP_POLICIES.items():
+            env = {
+                k: v
+                for k, v in os.environ.items()
+                if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+            } | extra
+            args = [sys.executable, "-c", OMP_CHILD, model, str(rounds), str(max_tokens)]
+            out = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+            print(f"  {name:<52} {float(out.stdout.strip().splitlines()[-1]):7.2f} tok/s")
+    finally:
+        for h in hogs:
+            h.kill()
 
 
 def bench_load(model: str) -> None:
@@ -251,13 +275,14 @@ def main() -> None:
         choices=("llamacpp", "quant", "omp", "generate", "load", "dtype"),
         help="run one part",
     )
+    ap.add_argument("--busy", type=int, default=0, help="(omp) spinning processes beside it")
     args = ap.parse_args()
     if args.only in (None, "llamacpp"):
         bench_llamacpp(args.model, args.rounds, args.max_tokens)
     if args.only in (None, "quant"):
         bench_quant(args.model, args.rounds, args.max_tokens)
     if args.only in (None, "omp"):
-        bench_omp(args.model, args.rounds, args.max_tokens)
+        bench_omp(args.model, args.rounds, args.max_tokens, args.busy)
     if args.only in (None, "generate"):
         bench_generate(args.model, args.rounds, args.max_tokens)
     if args.only in (None, "load"):

@@ -10,9 +10,20 @@ heavy dependencies (numpy, torch, transformers, faiss) load only when a model or
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# torch and llama.cpp's CPU build share one OpenMP runtime per process (both load a
+# `libgomp.so.1`; the first loaded serves both), and it reads its wait policy once, at load.
+# Idle threads that spin 1000 rounds and then sleep decode as fast as libgomp's default on an
+# idle machine and do not starve when other work shares the cores: raw llama-cpp-python on 2
+# cores, 126 tok/s idle (default 130, PASSIVE 36-42) and 52-57 beside two busy processes
+# (PASSIVE 21-70, default 1-37); `benchmarks/bench_generate.py --only omp [--busy 2]`.
+# A policy the user sets wins.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 _EXPORTS = {
     "AdapterInfo": "outweigh.adapters",

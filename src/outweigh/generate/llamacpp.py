@@ -57,25 +57,11 @@ _told_fallback = False
 
 
 def import_llama_cpp() -> Any:
-    """`llama_cpp`, imported with OpenMP's passive waiting unless `OMP_WAIT_POLICY` is set.
+    """`llama_cpp`, imported on first use. Its CPU threads are OpenMP threads; how idle ones
+    wait is set for the whole process when `outweigh` is imported (`GOMP_SPINCOUNT`, see
+    `outweigh/__init__.py`), since torch loads the same runtime and it reads the policy once."""
+    import llama_cpp
 
-    llama.cpp's CPU build runs its threads through OpenMP (libgomp), whose idle threads spin.
-    On a CPU shared with other work, two spinning threads on two busy cores decoded at 1.9 tok/s
-    against 32.7 passive (docs/benchmarks.md); passive threads sleep instead. libgomp reads the
-    variable once, when llama.cpp loads it, so it is set for the import only and torch's own
-    OpenMP runtime keeps its defaults.
-    """
-    import sys
-
-    if "llama_cpp" in sys.modules or "OMP_WAIT_POLICY" in os.environ:
-        import llama_cpp
-
-        return llama_cpp
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    try:
-        import llama_cpp
-    finally:
-        del os.environ["OMP_WAIT_POLICY"]
     return llama_cpp
 
 
