@@ -6,6 +6,8 @@ auto falls back to transformers with one line."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
 from typing import Any
 
@@ -186,3 +188,18 @@ def test_an_unwritable_models_dir_is_one_line(
     with pytest.raises(ModelLoadError, match=r"OUTWEIGH_MODELS_DIR at a writable folder") as e:
         cpu_gguf(resolve("smollm2-135m"), Paths(tmp_path))
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [({}, "1000"), ({"OMP_WAIT_POLICY": "ACTIVE"}, None), ({"GOMP_SPINCOUNT": "5"}, "5")],
+)
+def test_openmp_threads_spin_briefly_unless_the_user_chose(env, expected):
+    # torch and llama.cpp share one OpenMP runtime, which reads the policy once, when it loads;
+    # `import outweigh` comes first in every outweigh process.
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    probe = "import os, outweigh; print(os.environ.get('GOMP_SPINCOUNT'))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=base | env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == str(expected)
