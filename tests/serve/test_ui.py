@@ -204,7 +204,7 @@ def test_chat_on_the_real_model_streams_cites_and_runs_an_adapter(smol_ui, open_
     expect(answer.locator(".meta")).to_contain_text("ui-style · first token")
     direct = smol_ui.engine.chat(
         [{"role": "user", "content": question}],
-        AskOptions(collection="docs", rag=True, max_tokens=16, adapter="ui-style"),
+        AskOptions(collection="docs", rag=True, max_tokens=32, adapter="ui-style"),
     )
     assert words(answer.locator(".answer").inner_text()) == words(direct.answer)
 
