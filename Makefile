@@ -9,7 +9,7 @@ export OUTWEIGH_MODELS_DIR ?= $(CURDIR)/.cache/models
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 # llama-cpp-python (the `llamacpp` extra, the default CPU backend) has no Linux wheel on PyPI:
-# pip builds it from source once per machine (12-25 min on 2 cores) and keeps the wheel in its
+# pip builds it from source once per machine (under 5 min on 2 idle cores, 12-25 under load) and keeps the wheel in its
 # cache (~/.cache/pip/wheels), which every later install, this checkout or a fresh clone, reuses
 # in seconds; so never pass --no-cache-dir here. The CPU build skips the multimodal library
 # outweigh does not use. A CUDA build: LLAMA_CMAKE_ARGS="-DGGML_CUDA=on", once with
