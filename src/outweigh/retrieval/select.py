@@ -239,12 +239,14 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
                 near.add(j)
                 # Neighbours within the chosen line's paragraph: the option name above its
                 # description, not the next option below the blank line.
-                for step in (-1, 1):
-                    for d in range(1, how.window + 1):
-                        edge = j + step * d if step > 0 else j + step * d + 1
-                        if (i, edge) in breaks:
-                            break
-                        near.add(j + step * d)
+                for d in range(1, how.window + 1):  # above, up to a blank line
+                    if (i, j - d + 1) in breaks:
+                        break
+                    near.add(j - d)
+                for d in range(1, how.window + 1):  # below, up to a blank line
+                    if (i, j + d) in breaks:
+                        break
+                    near.add(j + d)
             if whole[i]:
                 near |= set(range(how.head)) | set(range(len(lines) - how.tail, len(lines)))
             text = "\n".join(lines[j] for j in sorted(near & set(range(len(lines)))))
