@@ -189,7 +189,12 @@ def test_chat_on_the_real_model_streams_cites_and_runs_an_adapter(smol_ui, open_
     expect(dialog).to_be_visible()
     expect(page.locator("#passage-title")).to_contain_text(name)
     passage = words(page.locator("#passage-text").inner_text())
-    assert len(passage) > 40 and passage in words((SUITE_DOCS / name).read_text())
+    doc = (SUITE_DOCS / name).read_text()
+    assert len(passage) > 40 and passage in words(doc)
+    # Above it, the lines selection showed the model, each one a line of the document.
+    expect(page.locator("#passage-excerpt")).to_be_visible()
+    shown = [ln for ln in page.locator("#passage-excerpt").inner_text().splitlines() if ln]
+    assert shown and all(words(ln) in words(doc) for ln in shown)
     shot(page, "chat-passage")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()

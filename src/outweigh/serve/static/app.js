@@ -191,6 +191,9 @@ let running = null; // the AbortController of the answer being streamed
 function showPassage(c) {
   $("passage-title").textContent = `[${c.n}] ${c.source}`;
   $("passage-text").replaceChildren(render(c.text));
+  // Selection's lines (null when it was off) may come from the document's other chunks.
+  $("passage-excerpt").textContent = c.excerpt || "";
+  $("passage-read").hidden = !c.excerpt;
   $("passage").showModal();
 }
 
