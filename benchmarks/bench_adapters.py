@@ -228,12 +228,14 @@ def sweep_llamacpp(home: Path, tokens: int, repeats: int) -> None:
     registry = AdapterRegistry(paths)
     torch.manual_seed(0)
     specs: dict[str, str | None] = {"base": None}
+    base = load("smollm2-135m", paths).model
     for name, (targets, rank) in SWEEP.items():
-        base = load("smollm2-135m", paths).model
         cfg = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=list(targets),
                          init_lora_weights=False)  # fmt: skip
         peft_dir = home / "peft" / name.replace(",", "").replace(" ", "-")
-        get_peft_model(base, cfg).save_pretrained(peft_dir)
+        wrapped = get_peft_model(base, cfg)
+        wrapped.save_pretrained(peft_dir)
+        base = wrapped.unload()  # the base again, without this adapter's layers
         registry.add(peft_dir, peft_dir.name, base="smollm2-135m")
         specs[name] = peft_dir.name
     registry.add(registry.path("qv-r16"), "qv-r16-copy")  # a second adapter to mix

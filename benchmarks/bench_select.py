@@ -45,15 +45,15 @@ def embed(rounds: int) -> None:
     ways = {"embed_batch": embedder.embed_batch, "embed_lines": embedder.embed_lines}
     embedder.embed_lines(pages[0])  # warm-up
     seconds: dict[str, list[float]] = {name: [] for name in ways}
+    vectors = {}
     for _ in range(rounds):  # interleaved: load hits both alike
         for name, fn in ways.items():
             t0 = time.perf_counter()
-            for lines in pages:
-                fn(lines)
+            vectors[name] = [fn(lines) for lines in pages]
             seconds[name].append(time.perf_counter() - t0)
     worst = min(
-        float((embedder.embed_batch(lines) * embedder.embed_lines(lines)).sum(1).min())
-        for lines in pages
+        float((a * b).sum(1).min())
+        for a, b in zip(vectors["embed_batch"], vectors["embed_lines"], strict=True)
     )
     base = statistics.median(seconds["embed_batch"])
     print(

@@ -25,7 +25,7 @@ in the tens of MB."""
 
 LINE_BATCH = 32
 """Lines per encode call in `embed_lines`: sentence-transformers pads a batch to its longest
-text, and 32 short lines pad less than 64 (0.36 s against 0.44 s for 110 lines in float32)."""
+text, and a smaller batch of short lines pads less."""
 
 
 def _native_bf16() -> bool:

@@ -99,11 +99,10 @@ def test_registering_writes_the_gguf_form(
 ) -> None:
     """`adapter add` leaves the PEFT files and the GGUF that llama.cpp's converter wrote, which
     llama.cpp loads."""
+    import llama_cpp
+
     from outweigh.adapters import AdapterRegistry
     from outweigh.adapters.gguf import GGUF_FILE
-    from outweigh.generate.llamacpp import import_llama_cpp
-
-    llama_cpp = import_llama_cpp()
 
     registry = AdapterRegistry(paths)
     registry.add(lora_dir("noise", seed=3), "fresh")

@@ -16,12 +16,12 @@ MIB = 1024**2
 
 def llama_report(n_ctx: int, capfd: pytest.CaptureFixture[str]) -> tuple[float, float]:
     """(KV cache MiB, compute buffer MiB) that llama.cpp logs when it opens the GGUF."""
-    from outweigh.generate.llamacpp import import_llama_cpp, llamacpp_installed
+    from outweigh.generate.llamacpp import llamacpp_installed
     from outweigh.models.loader import gguf_file
 
     if not llamacpp_installed():
         pytest.skip("llama-cpp-python is not installed")
-    llama_cpp = import_llama_cpp()
+    import llama_cpp
 
     capfd.readouterr()
     llm = llama_cpp.Llama(str(gguf_file("smollm2-135m")), n_ctx=n_ctx, n_threads=1, verbose=True)

@@ -56,15 +56,6 @@ _told_fallback = False
 """The missing-llama.cpp line is said once per process, not once per model."""
 
 
-def import_llama_cpp() -> Any:
-    """`llama_cpp`, imported on first use. Its CPU threads are OpenMP threads; how idle ones
-    wait is set for the whole process when `outweigh` is imported (`GOMP_SPINCOUNT`, see
-    `outweigh/__init__.py`), since torch loads the same runtime and it reads the policy once."""
-    import llama_cpp
-
-    return llama_cpp
-
-
 _CPU_TYPES = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0"}
 """Catalog `cpu_type` -> llama.cpp's file type constant."""
 
@@ -92,7 +83,8 @@ def cpu_gguf(entry: ModelEntry, paths: Paths) -> Path:
     target = paths.models_dir / f"{Path(entry.file).stem}.{entry.cpu_type}-{tag}.gguf"
     if target.is_file():
         return target
-    llama_cpp = import_llama_cpp()
+    import llama_cpp
+
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, _CPU_TYPES[entry.cpu_type])
     params.allow_requantize = True
@@ -186,7 +178,6 @@ def open_local(
     options.validate()
     entry = resolve(name)
     if pick_backend(entry, options) == "llamacpp":
-        import_llama_cpp()
         return LlamaCppBackend.load(entry, paths, options, adapters)
     from outweigh.generate.local import LocalBackend
     from outweigh.models.loader import load
@@ -293,7 +284,7 @@ class LlamaCppBackend(Backend):
         adapters: AdapterSource | None = None,
     ) -> LlamaCppBackend:
         """Open `entry`'s GGUF with llama.cpp, with a context as long as the prompt cap."""
-        Llama = import_llama_cpp().Llama
+        from llama_cpp import Llama
 
         from outweigh.models.loader import gguf_file
 

@@ -153,6 +153,11 @@ def _title(source: str) -> set[str]:
     return _terms(Path(source).stem.replace("_", " ").replace("-", " "))
 
 
+def _names(q_terms: set[str], title: set[str]) -> bool:
+    """Whether a question (its terms) names the document of `title` in full: its subject."""
+    return bool(title) and title <= q_terms
+
+
 def _without(question: str, title: set[str]) -> str:
     """The question with the words of the subject's name taken out."""
     kept = [w for w in question.split() if not (_terms(w) and _terms(w) <= title)]
@@ -206,7 +211,7 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     asks = [_without(question, t) if q_terms & t else question for t in titles]
     # The documents the question names in full are its subject; another page's line that
     # only mentions that name ("SEE ALSO sort(1)") earns nothing for it.
-    subject = [bool(t) and t <= q_terms for t in titles]
+    subject = [_names(q_terms, t) for t in titles]
     named = set().union(*(t for t, s in zip(titles, subject, strict=True) if s))
     variants = sorted(set(asks))
     q_vecs = embedder.embed_lines(variants)
@@ -265,7 +270,7 @@ def _whole(question: str, hits: list[Hit], how: Selection) -> set[str]:
     if how.expand < 1:
         return set()
     q_terms = _terms(question)
-    named = {h.source for h in hits if (t := _title(h.source)) and t <= q_terms}
+    named = {h.source for h in hits if _names(q_terms, _title(h.source))}
     return {h.source for h in hits[: how.expand]} | named
 
 
