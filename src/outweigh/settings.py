@@ -150,3 +150,15 @@ def load_env() -> dict[str, str]:
         "backend": "OUTWEIGH_BACKEND",
     }
     return {k: v.strip() for k, var in names.items() if (v := os.environ.get(var, "")).strip()}
+
+
+def llama_cpu() -> str | None:
+    """`$OUTWEIGH_LLAMA_CPU`: the llama.cpp CPU variant to load by name (`haswell`, `zen4`, ...)
+    instead of the one that scores best on this CPU; None when unset."""
+    return os.environ.get("OUTWEIGH_LLAMA_CPU", "").strip() or None
+
+
+def llama_probe() -> bool:
+    """`$OUTWEIGH_LLAMA_PROBE`: 0 skips the subprocess probe before llama.cpp first serves a
+    model file on this machine (`outweigh.generate.native.probe`); on by default."""
+    return os.environ.get("OUTWEIGH_LLAMA_PROBE", "1").strip().lower() not in ("0", "false", "no")

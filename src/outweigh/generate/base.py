@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 Message = dict[str, str]
 """One chat message: {"role": "system" | "user" | "assistant", "content": str}."""
@@ -96,23 +99,155 @@ def cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
+class StopCut:
+    """Pieces of text in, the text up to the first stop string out, as it comes. A tail that
+    could be the start of a stop string is held back until the next piece shows it is not one."""
+
+    def __init__(self, stops: list[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self.hold = max((len(s) for s in self.stops), default=0)
+        self.buffer = ""
+        self.emitted = 0
+        self.stopped = False
+        """A stop string was found: nothing more comes out."""
+
+    def feed(self, piece: str) -> str:
+        """The text `piece` makes safe to show ("" while it may still begin a stop string)."""
+        if self.stopped:
+            return ""
+        self.buffer += piece
+        text, self.stopped = cut_at_stop(self.buffer, self.stops)
+        safe = len(text) if self.stopped else len(self.buffer) - self.hold
+        if safe <= self.emitted:
+            return ""
+        out = self.buffer[self.emitted : safe]
+        self.emitted = safe
+        return out
+
+    def flush(self) -> str:
+        """The held-back tail, once the pieces have ended without a stop string."""
+        if self.stopped:
+            return ""
+        out = self.buffer[self.emitted :]
+        self.emitted = len(self.buffer)
+        return out
+
+
 def until_stop(pieces: Iterable[str], stops: list[str]) -> Generator[str, None, bool]:
-    """The text of `pieces` as it comes, up to the first stop string. A tail that could be the
-    start of a stop string is held back until the next piece shows it is not one. Returns
+    """The text of `pieces` as it comes, up to the first stop string (`StopCut`). Returns
     whether a stop string ended it (`pieces` may then hold more)."""
-    hold = max((len(s) for s in stops), default=0)
-    emitted, buffer = 0, ""
+    cut = StopCut(stops)
     for piece in pieces:
-        buffer += piece
-        text, stopped = cut_at_stop(buffer, stops)
-        if stopped:
-            if len(text) > emitted:
-                yield text[emitted:]
+        out = cut.feed(piece)
+        if out:
+            yield out
+        if cut.stopped:
             return True
-        safe = len(buffer) - hold
-        if safe > emitted:
-            yield buffer[emitted:safe]
-            emitted = safe
-    if len(buffer) > emitted:
-        yield buffer[emitted:]
+    tail = cut.flush()
+    if tail:
+        yield tail
     return False
+
+
+Produce = Callable[[Callable[[str], None], threading.Event], None]
+"""A producer: `produce(emit, cancelled)` decodes, calls `emit(piece)` for each piece of text,
+and returns at its next token step once `cancelled` is set."""
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_END = object()
+
+
+class Stream(Iterator[str]):
+    """An answer decoded by a thread of its own, ahead of whoever reads it.
+
+    The model is held only while the producer decodes: a reader that is slow, stalls or goes
+    away never holds it longer than the answer's own `max_tokens`. `close()` cancels from any
+    thread (an SSE client gone, the page's Stop, Ctrl-C, a caller that drops the iterator, whose
+    garbage collection closes it): the producer stops at its next token step and frees the
+    model. A producer's error is raised to the reader at that point of the answer."""
+
+    POLL_S = 0.5
+    """How often a blocked reader wakes, so Ctrl-C reaches it on every platform."""
+
+    def __init__(self, produce: Produce, name: str = "decode") -> None:
+        items: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        cancelled = threading.Event()
+
+        # The thread holds the queue and the event, never this object, so dropping the last
+        # reference to the Stream runs __del__, which cancels.
+        def run() -> None:
+            try:
+                produce(items.put, cancelled)
+            except BaseException as e:  # handed to the reader
+                items.put(_Failed(e))
+            else:
+                items.put(_END)
+
+        self._items = items
+        self.cancelled = cancelled
+        self._done = False
+        self._thread = threading.Thread(target=run, name=f"outweigh-{name}", daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> Stream:
+        return self
+
+    def __next__(self) -> str:
+        if self._done:
+            raise StopIteration
+        while True:
+            try:
+                item = self._items.get(timeout=self.POLL_S)
+                break
+            except queue.Empty:
+                continue
+        if item is _END:
+            self._done = True
+            raise StopIteration
+        if isinstance(item, _Failed):
+            self._done = True
+            raise item.error
+        return str(item)
+
+    def close(self) -> None:
+        """Cancel: the producer stops at its next token step. Safe from any thread."""
+        self.cancelled.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the producer has stopped (the model is free again); whether it has."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.cancelled.set()
+
+
+def detach(pieces: Iterator[str]) -> Stream:
+    """`pieces` as a Stream: a producer thread iterates it, so it can be cancelled from any
+    thread (closing a generator from a thread other than the one running it is an error)."""
+    if isinstance(pieces, Stream):
+        return pieces
+
+    def produce(emit: Callable[[str], None], cancelled: threading.Event) -> None:
+        try:
+            for piece in pieces:
+                if cancelled.is_set():
+                    return
+                emit(piece)
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
+
+    return Stream(produce)

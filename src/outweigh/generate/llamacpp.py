@@ -35,10 +35,12 @@ from outweigh.generate.base import (
     Generation,
     GenerationRequest,
     Message,
+    Stream,
     until_stop,
 )
 from outweigh.generate.local import BASE_MODEL_STOPS
 from outweigh.generate.lora import check_base, spell_mix
+from outweigh.generate.native import Verdict, cpu_threads, llama_cpp_module, probe
 from outweigh.prompt import MAX_PROMPT_TOKENS
 
 if TYPE_CHECKING:
@@ -54,6 +56,28 @@ LLAMACPP_EXTRA = "pip install 'outweigh[llamacpp]'"
 
 _told_fallback = False
 """The missing-llama.cpp line is said once per process, not once per model."""
+
+
+_told_crash: set[str] = set()
+"""Models whose failed probe was said this process."""
+
+
+def model_file(entry: ModelEntry, paths: Paths, options: LoadOptions) -> Path:
+    """The GGUF llama.cpp runs `entry` from under `options`: on a GPU the file as it ships
+    (every quant type has fast kernels there), on a CPU `cpu_gguf`."""
+    from outweigh.models.loader import gguf_file
+
+    return gguf_file(entry.name, paths) if placement(options).on_gpu else cpu_gguf(entry, paths)
+
+
+def runs_here(entry: ModelEntry, paths: Paths, options: LoadOptions) -> Verdict:
+    """Whether llama.cpp runs `entry` on this machine, probed in a subprocess the first time
+    (`outweigh.generate.native.probe`). `OUTWEIGH_LLAMA_PROBE=0` skips the probe."""
+    from outweigh.settings import llama_probe
+
+    if not llama_probe():
+        return Verdict(True, "", 0.0, 0.0)
+    return probe(model_file(entry, paths, options), paths.models_dir)
 
 
 _CPU_TYPES = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0"}
@@ -83,7 +107,7 @@ def cpu_gguf(entry: ModelEntry, paths: Paths) -> Path:
     target = paths.models_dir / f"{Path(entry.file).stem}.{entry.cpu_type}-{tag}.gguf"
     if target.is_file():
         return target
-    import llama_cpp
+    llama_cpp = llama_cpp_module()
 
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, _CPU_TYPES[entry.cpu_type])
@@ -178,7 +202,18 @@ def open_local(
     options.validate()
     entry = resolve(name)
     if pick_backend(entry, options) == "llamacpp":
-        return LlamaCppBackend.load(entry, paths, options, adapters)
+        verdict = runs_here(entry, paths, options)
+        if verdict.ok:
+            return LlamaCppBackend.load(entry, paths, options, adapters)
+        if options.backend == "llamacpp":
+            raise ModelLoadError(
+                verdict.line(entry.name).replace(
+                    "so transformers serves it (slower)", "so `--backend llamacpp` cannot serve it"
+                )
+            )
+        if entry.name not in _told_crash:
+            _told_crash.add(entry.name)
+            log.warning("%s", verdict.line(entry.name))
     from outweigh.generate.local import LocalBackend
     from outweigh.models.loader import load
 
@@ -203,7 +238,7 @@ def placement(options: LoadOptions) -> Placement:
     """`--device` for llama.cpp: every layer on the GPU when the build has CUDA (or another
     GPU backend) and the device is not cpu; a build without one runs on the CPU, and a device
     named explicitly on such a build is refused."""
-    import llama_cpp
+    llama_cpp = llama_cpp_module()
 
     if options.device == "cpu":
         return Placement(0)
@@ -219,15 +254,6 @@ def placement(options: LoadOptions) -> Placement:
     return Placement(-1, index)
 
 
-def cpu_threads() -> int:
-    """Threads for decoding: every core this process may run on. llama-cpp-python's default is
-    half the cores, which on a 2-core machine is one."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 class LlamaCppBackend(Backend):
     """A GGUF held by llama.cpp in this process; one generation at a time per model."""
 
@@ -238,6 +264,7 @@ class LlamaCppBackend(Backend):
         adapters: AdapterSource | None = None,
         where: Placement | None = None,
     ) -> None:
+        llama_cpp_module()
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.llm = llm
@@ -284,18 +311,13 @@ class LlamaCppBackend(Backend):
         adapters: AdapterSource | None = None,
     ) -> LlamaCppBackend:
         """Open `entry`'s GGUF with llama.cpp, with a context as long as the prompt cap."""
-        from llama_cpp import Llama
-
-        from outweigh.models.loader import gguf_file
-
         where = placement(options)
-        # On a GPU every quant type has fast kernels: the file runs as it ships.
-        path = gguf_file(entry.name, paths) if where.on_gpu else cpu_gguf(entry, paths)
+        path = model_file(entry, paths, options)
         try:
             # The window: what the model was trained on, capped where the prompt budget caps it,
             # so the KV cache is sized to what a request can use (llama.cpp allocates it whole).
             train = _n_ctx_train(path)
-            llm = Llama(
+            llm = llama_cpp_module().Llama(
                 str(path),
                 n_ctx=min(train or MAX_PROMPT_TOKENS, MAX_PROMPT_TOKENS),
                 n_threads=cpu_threads(),
@@ -352,7 +374,7 @@ class LlamaCppBackend(Backend):
         return tuple((info.name, weight) for info, weight in sorted(parts, key=_by_name))
 
     def _load_lora(self, name: str, sha256: str) -> None:
-        import llama_cpp
+        llama_cpp = llama_cpp_module()
 
         assert self.adapters is not None
         path = self.adapters.gguf(name)
@@ -368,7 +390,7 @@ class LlamaCppBackend(Backend):
     def _switch(self, wanted: tuple[tuple[str, float], ...]) -> None:
         """Set the request's adapters on the context, under the model lock. The KV cache holds
         keys and values computed under the previous adapters, so a change empties it."""
-        import llama_cpp
+        llama_cpp = llama_cpp_module()
 
         if wanted == self._active:
             return
@@ -388,10 +410,16 @@ class LlamaCppBackend(Backend):
         return sorted(self._loras)
 
     # -- generation -----------------------------------------------------------------------
-    def _decode(self, request: GenerationRequest, ids: list[int]) -> Iterator[str]:
+    def _decode(
+        self,
+        request: GenerationRequest,
+        ids: list[int],
+        cancelled: threading.Event | None = None,
+    ) -> Iterator[str]:
         """Text pieces as tokens are decoded; each generated id is appended to `ids`, the end
-        token included (it was generated, and counts, as in `LocalBackend._finish`)."""
-        import llama_cpp
+        token included (it was generated, and counts, as in `LocalBackend._finish`). Once
+        `cancelled` is set, decoding ends at the next token step and the model is free."""
+        llama_cpp = llama_cpp_module()
 
         prompt = self.tokens(self.render(request.messages))
         if len(prompt) + request.max_tokens > self.context_window:
@@ -419,6 +447,8 @@ class LlamaCppBackend(Backend):
             )
             try:
                 for token in tokens:
+                    if cancelled is not None and cancelled.is_set():
+                        return
                     ids.append(int(token))
                     if llama_cpp.llama_token_is_eog(vocab, token):
                         break
@@ -434,12 +464,21 @@ class LlamaCppBackend(Backend):
             finally:
                 tokens.close()
 
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
-        yield from self._stream(request, [])
+    def stream(self, request: GenerationRequest) -> Stream:
+        """The answer, decoded by a thread of its own (`Stream`): closing it, from any thread,
+        frees the model at the next token step."""
 
-    def _stream(self, request: GenerationRequest, ids: list[int]) -> Iterator[str]:
-        """`stream`, with a stop string cut out and the tail that could begin one held back."""
-        pieces = self._decode(request, ids)
+        def produce(emit: Any, cancelled: threading.Event) -> None:
+            for piece in self._stream(request, [], cancelled):
+                emit(piece)
+
+        return Stream(produce, f"llamacpp-{self.name}")
+
+    def _stream(
+        self, request: GenerationRequest, ids: list[int], cancelled: threading.Event | None = None
+    ) -> Iterator[str]:
+        """The pieces, with a stop string cut out and the tail that could begin one held back."""
+        pieces = self._decode(request, ids, cancelled)
         try:
             yield from until_stop(pieces, self._stops(request))
         finally:
@@ -468,13 +507,13 @@ class LlamaCppBackend(Backend):
         return [self.generate(r) for r in requests]
 
     def _is_end(self, token: int) -> bool:
-        import llama_cpp
+        llama_cpp = llama_cpp_module()
 
         return bool(llama_cpp.llama_token_is_eog(self.llm._model.vocab, token))
 
     def close(self) -> None:
         """Free the adapters and the model now rather than at garbage collection."""
-        import llama_cpp
+        llama_cpp = llama_cpp_module()
 
         with self._lock:
             for ptr, _ in self._loras.values():

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from outweigh.errors import InputError, OutweighError
+from outweigh.errors import InputError
 from outweigh.generate.base import (
     Backend,
     Generation,
     GenerationRequest,
     Message,
+    StopCut,
+    Stream,
     cut_at_stop,
-    until_stop,
 )
 from outweigh.generate.lora import AdapterRuntime
 from outweigh.models.loader import LoadedModel
@@ -201,48 +201,50 @@ class LocalBackend(Backend):
         ids = ids if isinstance(ids, list) else [ids]
         return {int(i) for i in ids if i is not None} | {int(self.tokenizer.pad_token_id)}
 
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
+    def stream(self, request: GenerationRequest) -> Stream:
+        """The answer, decoded by a thread of its own (`Stream`): closing it, from any thread,
+        stops `generate()` at the next token step (a stopping criterion reads the flag) and
+        frees the model; so does the first stop string."""
         import torch
-        from transformers import TextIteratorStreamer
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
 
         inputs = self._inputs(request)
         tok_lock = self._tok_lock
+        kwargs = self._generate_kwargs(request)
+        stops = self._stops(request)
 
-        class LockedStreamer(TextIteratorStreamer):
-            def put(self, value: Any) -> None:
-                with tok_lock:
-                    super().put(value)
+        def produce(emit: Any, cancelled: threading.Event) -> None:
+            cut = StopCut(stops)
 
-            def end(self) -> None:
-                with tok_lock:
-                    super().end()
+            class Pieces(TextStreamer):
+                def put(self, value: Any) -> None:
+                    with tok_lock:
+                        super().put(value)
 
-        # The timeout turns a generation thread that died silently into an error, not a hang.
-        streamer = LockedStreamer(
-            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_STALL_S
-        )
-        errors: list[BaseException] = []
+                def end(self) -> None:
+                    with tok_lock:
+                        super().end()
 
-        def run() -> None:
-            try:
-                with self._lock, torch.inference_mode():
-                    model = self.model_for(request)
-                    model.generate(**inputs, **self._generate_kwargs(request), streamer=streamer)
-            except BaseException as e:  # surfaced to the consumer below
-                errors.append(e)
-                # Not streamer.end(): it decodes again and could fail the same way.
-                streamer.text_queue.put(streamer.stop_signal)
+                def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+                    piece = cut.feed(text)
+                    if piece:
+                        emit(piece)
 
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        try:
-            if (yield from until_stop(streamer, self._stops(request))):
-                for _ in streamer:  # drain, so the generating thread can finish
-                    pass
-        except queue.Empty:
-            raise OutweighError(
-                f"{self.name} produced no token for {STREAM_STALL_S} s; generation stalled"
-            ) from None
-        thread.join()
-        if errors:
-            raise errors[0]
+            class Halt(StoppingCriteria):
+                def __call__(self, input_ids: Any, scores: Any, **_: Any) -> Any:
+                    halt = cancelled.is_set() or cut.stopped
+                    return torch.full((input_ids.shape[0],), halt, device=input_ids.device)
+
+            with self._lock, torch.inference_mode():
+                model = self.model_for(request)
+                model.generate(
+                    **inputs,
+                    **kwargs,
+                    streamer=Pieces(self.tokenizer, skip_prompt=True, skip_special_tokens=True),
+                    stopping_criteria=StoppingCriteriaList([Halt()]),
+                )
+            tail = cut.flush()
+            if tail and not cancelled.is_set():
+                emit(tail)
+
+        return Stream(produce, f"transformers-{self.name}")

@@ -246,12 +246,20 @@ def chunk_upload(
 
 
 def store_chunks(
-    pending: list[Pending], store: Store, embedder: Embedder, collection: str
+    pending: list[Pending],
+    store: Store,
+    embedder: Embedder,
+    collection: str,
+    vectors: np.ndarray | None = None,
 ) -> IngestReport:
-    """Embed and store documents chunked by `chunk_upload`, one transaction each."""
+    """Store documents chunked by `chunk_upload`, one transaction each, with their chunks'
+    `vectors` in order (embedded here when None)."""
     report = IngestReport()
     coll = store.ensure_collection(collection, embedder.name, embedder.dim)
-    _flush(pending, coll, store, embedder, report, None)
+    if vectors is None:
+        _flush(pending, coll, store, embedder, report, None)
+    elif pending:
+        commit(pending, vectors, coll, store, report, None)
     return report
 
 

@@ -111,9 +111,17 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
 
 def _add_routes(app: FastAPI) -> None:
     @app.get("/health", responses=ERROR_RESPONSES)
-    async def health(request: Request) -> dict[str, str]:
-        """Liveness: the server answers and knows its base model."""
-        return {"status": "ok", "model": state_of(request).engine.model}
+    async def health(request: Request) -> dict[str, str | int]:
+        """Liveness: the server answers, its base model, and the requests admitted to the
+        engine now (`running`) and waiting for a slot (`queued`)."""
+        state = state_of(request)
+        gate = state.gate
+        return {
+            "status": "ok",
+            "model": state.engine.model,
+            "running": gate.running,
+            "queued": gate.waiting,
+        }
 
     @app.get("/v1/models", response_model=ModelList, responses=ERROR_RESPONSES)
     async def list_models(request: Request) -> ModelList:
@@ -140,7 +148,9 @@ def _add_routes(app: FastAPI) -> None:
     @app.post("/v1/embeddings", response_model=EmbeddingList, responses=ERROR_RESPONSES)
     async def embeddings(body: EmbeddingRequest, request: Request) -> EmbeddingList:
         """Vectors from the server's embedder (float32, L2-normalised)."""
-        return await run_in_threadpool(_embed, state_of(request), body)
+        state = state_of(request)
+        async with state.gate.slot(bulk=True):
+            return await run_in_threadpool(_embed, state, body)
 
     @app.get("/v1/collections", response_model=CollectionList, responses=ERROR_RESPONSES)
     async def list_collections(request: Request) -> CollectionList:
@@ -164,9 +174,14 @@ def _add_routes(app: FastAPI) -> None:
         data = await file.read(state.settings.max_upload_bytes + 1)
         if len(data) > state.settings.max_upload_bytes:
             raise APIError(413, "upload is over its cap; send a smaller file", "request_too_large")
-        row, unchanged = await run_in_threadpool(
-            state.engine.upload, name, file.filename or "", data, state.settings.max_upload_bytes
-        )
+        async with state.gate.slot(bulk=True):
+            row, unchanged = await run_in_threadpool(
+                state.engine.upload,
+                name,
+                file.filename or "",
+                data,
+                state.settings.max_upload_bytes,
+            )
         return UploadResult(document=_document(state, row), unchanged=unchanged)
 
     @app.get(

@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from outweigh.engine import AskOptions, Engine, Prepared
 from outweigh.errors import NotFoundError
-from outweigh.generate.base import GenerationRequest, Message
+from outweigh.generate.base import GenerationRequest, Message, detach
 from outweigh.retrieval import uploads
 from outweigh.serve.config import ServerState, ServeSettings
 from outweigh.serve.errors import ERROR_RESPONSES, APIError, stream_error
@@ -217,9 +217,15 @@ async def _events(turn: _Turn) -> AsyncIterator[str]:
             request = _nth(prepared.request, i)
             yield event([ChunkChoice(index=i, delta=Delta(role="assistant", content=""))])
             pieces: list[str] = []
-            async for piece in iterate_in_threadpool(backend.stream(request)):
-                pieces.append(piece)
-                yield event([ChunkChoice(index=i, delta=Delta(content=piece))])
+            stream = detach(backend.stream(request))
+            try:
+                async for piece in iterate_in_threadpool(stream):
+                    pieces.append(piece)
+                    yield event([ChunkChoice(index=i, delta=Delta(content=piece))])
+            finally:
+                # A client gone (or Stop) cancels this task here: decoding stops at the next
+                # token step and the model is free for the next request.
+                stream.close()
             text = "".join(pieces)
             if i == 0:
                 first = text

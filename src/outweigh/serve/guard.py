@@ -220,28 +220,40 @@ class BodyLimitMiddleware:
 
 
 class Gate:
-    """At most `slots` generations at once and `queue` waiting; the next is refused.
+    """Admission for every request that uses the engine: at most `slots` at once and `queue`
+    waiting; the next is refused.
 
-    A full queue answers 429 at once, so clients back off (the openai SDK retries 429 with
-    backoff); a request that waited `timeout_s` for a slot answers 503. Runs on the event
-    loop only, so its counters need no lock.
+    Chat, embeddings and uploads share the slots, the queue and the 429. Bulk work
+    (embeddings, uploads) may hold at most `bulk_slots` of the slots, so however many bulk
+    requests arrive, a chat finds a slot. A full queue answers 429 at once, so clients back off
+    (the openai SDK retries 429 with backoff); a request that waited `timeout_s` for a slot
+    answers 503. Runs on the event loop only, so its counters need no lock.
     """
 
-    def __init__(self, slots: int, queue: int, timeout_s: float) -> None:
+    def __init__(
+        self, slots: int, queue: int, timeout_s: float, bulk_slots: int | None = None
+    ) -> None:
         self.slots = slots
         self.queue = queue
         self.timeout_s = timeout_s
+        self.bulk_slots = max(1, min(slots - 1, slots // 4)) if bulk_slots is None else bulk_slots
+        """Default: a quarter of the slots, at least 1, and one fewer than all where there are
+        two or more."""
         self.running = 0
         self.waiting = 0
+        self.running_bulk = 0
         self._free: asyncio.Semaphore | None = None
+        self._bulk: asyncio.Semaphore | None = None
 
-    async def acquire(self) -> None:
-        if self._free is None:
+    async def acquire(self, bulk: bool = False) -> None:
+        if self._free is None or self._bulk is None:
             self._free = asyncio.Semaphore(self.slots)
-        if self.running >= self.slots and self.waiting >= self.queue:
+            self._bulk = asyncio.Semaphore(self.bulk_slots)
+        full = self.running_bulk >= self.bulk_slots if bulk else self.running >= self.slots
+        if full and self.waiting >= self.queue:
             raise APIError(
                 429,
-                f"server busy: {self.running} generations running and {self.waiting} queued; "
+                f"server busy: {self.running} requests running and {self.waiting} queued; "
                 "retry shortly",
                 "queue_full",
             )
@@ -250,29 +262,41 @@ class Gate:
             # asyncio.timeout cancels the acquire itself, so a slot granted at the deadline is
             # handed on, never leaked (wait_for in 3.11 can lose it).
             async with asyncio.timeout(self.timeout_s):
-                await self._free.acquire()
+                if bulk:
+                    await self._bulk.acquire()
+                try:
+                    await self._free.acquire()
+                except BaseException:
+                    if bulk:
+                        self._bulk.release()
+                    raise
         except TimeoutError as e:
             raise APIError(
                 503,
-                f"no generation slot freed within {self.timeout_s:g} s; retry later",
+                f"no slot freed within {self.timeout_s:g} s; retry later",
                 "queue_timeout",
             ) from e
         finally:
             self.waiting -= 1
         self.running += 1
+        self.running_bulk += bulk
 
-    def release(self) -> None:
+    def release(self, bulk: bool = False) -> None:
         self.running -= 1
         if self._free is not None:
             self._free.release()
+        if bulk:
+            self.running_bulk -= 1
+            if self._bulk is not None:
+                self._bulk.release()
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        await self.acquire()
+    async def slot(self, bulk: bool = False) -> AsyncIterator[None]:
+        await self.acquire(bulk)
         try:
             yield
         finally:
-            self.release()
+            self.release(bulk)
 
 
 def _header(scope: Scope, name: bytes) -> bytes:
