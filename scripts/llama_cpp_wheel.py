@@ -12,7 +12,9 @@ the sdist, both plain text edits made here:
   (ivybridge, piledriver, cannonlake, cascadelake, cooperlake) are not built: an AMX machine
   loads `zen4` (AVX-512 with VBMI, VNNI and BF16), and the build is 6 variants shorter;
 - the remaining variants are installed beside libllama in the wheel (llama-cpp-python's
-  CMakeLists installs only a single `ggml-cpu`).
+  CMakeLists installs only a single `ggml-cpu`), and `llama_cpp` loads the best of them when it
+  is imported (`LOADER`), so any program using llama_cpp from this wheel works, not only
+  outweigh (whose `outweigh.generate.native` reports which one it is).
 
 The wheel is kept in a cache folder named by a hash of everything that shapes it (the sdist
 version, these edits, the CMake arguments, the machine architecture and compiler), so a wheel
@@ -65,6 +67,45 @@ PORTABLE_ARGS = (
 )
 
 
+LOADER = """
+# Added by outweigh's portable build (scripts/llama_cpp_wheel.py): the CPU code ships as one
+# library per SIMD level beside libllama; load the one that scores best on this CPU (or the
+# one $OUTWEIGH_LLAMA_CPU names), so every caller of llama_cpp gets a working backend.
+def _load_cpu_variant() -> None:
+    import glob
+
+    if not glob.glob(str(_base_path / "libggml-cpu-*.so")):
+        return
+    ggml = None
+    for name in sorted(glob.glob(str(_base_path / "libggml.so*"))):
+        try:  # the copy libllama is linked to, not a second ggml
+            ggml = ctypes.CDLL(name, mode=os.RTLD_NOLOAD | ctypes.RTLD_GLOBAL)
+            break
+        except OSError:
+            continue
+    if ggml is None:
+        return
+    ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
+    if ggml.ggml_backend_reg_count() > 0:
+        return
+    quiet = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)(
+        lambda *_: None
+    )
+    ggml.ggml_log_set(quiet, None)  # llama_cpp._logger sets its own callback at import
+    wanted = os.environ.get("OUTWEIGH_LLAMA_CPU", "").strip()
+    if wanted and (_base_path / f"libggml-cpu-{wanted}.so").is_file():
+        ggml.ggml_backend_load.restype = ctypes.c_void_p
+        ggml.ggml_backend_load(str(_base_path / f"libggml-cpu-{wanted}.so").encode())
+    else:
+        ggml.ggml_backend_load_all_from_path(str(_base_path).encode())
+    global _quiet_log
+    _quiet_log = quiet  # kept alive until llama_cpp._logger replaces it
+
+
+_load_cpu_variant()
+"""
+
+
 def _patch(src: Path) -> None:
     ggml = src / "vendor/llama.cpp/ggml/src/CMakeLists.txt"
     text = ggml.read_text()
@@ -94,6 +135,12 @@ def _patch(src: Path) -> None:
         "    endforeach()\n",
     )
     top.write_text(text)
+    module = src / "llama_cpp/llama_cpp.py"
+    text = module.read_text()
+    anchor = "_lib = load_shared_library(_lib_base_name, _base_path)\n"
+    if anchor not in text:
+        raise SystemExit("llama_cpp_wheel: llama_cpp.py changed; update the loader patch")
+    module.write_text(text.replace(anchor, anchor + LOADER))
 
 
 _X86_ALL = frozenset(
@@ -116,7 +163,7 @@ def _compiler() -> str:
         return cc
 
 
-PATCH = 1
+PATCH = 2
 """Raise when `_patch` changes what it does to the sources: the cache key includes it."""
 
 

@@ -51,13 +51,73 @@ class Finding:
         return self.ok or self.repaired
 
 
+def engine(paths: Paths | None = None) -> list[Finding]:
+    """What generates here: the llama.cpp build (version, the CPU code it loaded and the
+    features that code uses) and, for each catalog GGUF, what serves it on this machine, from
+    the probe's verdict (`outweigh.generate.native`; probed now if it has not been). A probe
+    that failed is a problem: its fix is in the detail."""
+    from outweigh.errors import OutweighError
+    from outweigh.generate.llamacpp import llamacpp_installed
+
+    paths = paths or Paths()
+    if not llamacpp_installed():
+        return [
+            Finding(
+                "engine",
+                True,
+                "llama-cpp-python is not installed: transformers serves every model (about 7x "
+                "slower on CPU); for llama.cpp: pip install 'outweigh[llamacpp]'",
+            )
+        ]
+    from outweigh.generate import native
+    from outweigh.generate.llamacpp import model_file
+    from outweigh.models.catalog import catalog
+    from outweigh.models.options import LoadOptions
+    from outweigh.settings import llama_probe
+
+    try:
+        module = native.llama_cpp_module()
+    except OutweighError as e:
+        return [Finding("engine", False, str(e))]
+    variant = native.loaded_variant() or "one CPU backend, chosen at build time"
+    features = " ".join(native.cpu_features()) or "none reported"
+    findings = [
+        Finding(
+            "engine",
+            True,
+            f"llama-cpp-python {module.__version__} (build {native.build_id()}); CPU code "
+            f"{variant}, using {features}; transformers decodes one request at a time",
+        )
+    ]
+    options = LoadOptions.from_env()
+    for name, entry in catalog().items():
+        if not entry.is_gguf:
+            continue
+        try:
+            path = model_file(entry, paths, options)
+        except OutweighError as e:
+            findings.append(Finding(f"engine {name}", True, f"not available: {e}"))
+            continue
+        if not llama_probe():
+            findings.append(Finding(f"engine {name}", True, "llama.cpp (OUTWEIGH_LLAMA_PROBE=0)"))
+            continue
+        verdict = native.probe(path, paths.models_dir)
+        if verdict.ok:
+            detail = f"llama.cpp (probe passed in {verdict.seconds:g} s)"
+        else:
+            detail = f"transformers: {verdict.line(name)}"
+        findings.append(Finding(f"engine {name}", verdict.ok, detail))
+    return findings
+
+
 def diagnose(
     paths: Paths | None = None,
     repair: bool = True,
     vectors: VectorStore | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[Finding]:
-    """Run every check; with `repair`, fix what can be fixed. `progress(what, done, total)`."""
+    """Run every check of the state directory; with `repair`, fix what can be fixed.
+    `progress(what, done, total)`."""
     paths = paths or Paths()
     if not paths.db.exists():
         return [Finding("database", True, f"{paths.db} does not exist yet; nothing to check")]

@@ -27,11 +27,14 @@ from tests.serve.conftest import Live, start
 
 pytestmark = pytest.mark.slow
 
-LONG = "Write the numbers from 1 to 400, separated by commas."
+LONG = "Write the numbers from 1 to 1000, separated by commas."
 """An answer that runs to any max_tokens on SmolLM2."""
+MAX = 1500
+"""Tokens a cancelled answer would run to: 15 s or more on either backend here, so a model
+that is free within a second was freed by the cancel, not by the answer's end."""
 
 
-def long_request(max_tokens: int = 400) -> GenerationRequest:
+def long_request(max_tokens: int = MAX) -> GenerationRequest:
     return GenerationRequest([{"role": "user", "content": LONG}], max_tokens=max_tokens)
 
 
@@ -77,14 +80,14 @@ def test_a_closed_or_dropped_stream_frees_the_model(engine_backend: Any) -> None
     next(stream)
     assert not model_is_free(engine_backend, 0.05)  # decoding ahead of the reader
     stream.close()
-    assert stream.join(timeout=5)
+    assert stream.join(timeout=1.5)
     assert model_is_free(engine_backend, 0.0)
 
     dropped = engine_backend.stream(long_request())
     next(dropped)
     del dropped  # the caller just lets go of it
     gc.collect()
-    assert model_is_free(engine_backend, 5)
+    assert model_is_free(engine_backend, 1.5)
 
 
 def disconnect_raw(live: Live) -> None:
@@ -94,7 +97,7 @@ def disconnect_raw(live: Live) -> None:
         {
             "model": live.engine.model,
             "stream": True,
-            "max_tokens": 400,
+            "max_tokens": MAX,
             "rag": False,
             "messages": [{"role": "user", "content": LONG}],
         }
@@ -115,7 +118,7 @@ def disconnect_sdk(live: Live) -> None:
     stream = live.client.chat.completions.create(
         model=live.engine.model,
         messages=[{"role": "user", "content": LONG}],
-        max_tokens=400,
+        max_tokens=MAX,
         stream=True,
         extra_body={"rag": False},
     )
@@ -133,7 +136,7 @@ def disconnect_timeout(live: Live) -> None:
     body = {
         "model": live.engine.model,
         "stream": True,
-        "max_tokens": 400,
+        "max_tokens": MAX,
         "rag": False,
         "messages": [{"role": "user", "content": LONG}],
     }
@@ -156,14 +159,28 @@ def disconnect_timeout(live: Live) -> None:
     assert b"data:" in done.stdout
 
 
-@pytest.mark.parametrize("disconnect", [disconnect_raw, disconnect_sdk, disconnect_timeout])
+def disconnect_whole(live: Live) -> None:
+    """A client of a whole (not streamed) answer that gives up after 0.5 s."""
+    body = {
+        "model": live.engine.model,
+        "max_tokens": MAX,
+        "rag": False,
+        "messages": [{"role": "user", "content": LONG}],
+    }
+    with pytest.raises(httpx.TimeoutException), httpx.Client(timeout=0.5) as client:
+        client.post(f"{live.url}/chat/completions", json=body)
+
+
+@pytest.mark.parametrize(
+    "disconnect", [disconnect_raw, disconnect_sdk, disconnect_timeout, disconnect_whole]
+)
 def test_after_a_client_drops_a_stream_the_next_chat_is_answered_at_once(
     live: Live, engine_backend: Any, disconnect: Any
 ) -> None:
     alone = short_chat(live)
     disconnect(live)
     # The model is freed within a token step or two of the disconnect being seen...
-    assert model_is_free(engine_backend, 5)
+    assert model_is_free(engine_backend, 1.5)
     # ...so the next client waits for nothing but its own answer.
     after = short_chat(live)
     print(f"{disconnect.__name__}: short chat {alone:.2f} s alone, {after:.2f} s after")

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -212,6 +213,42 @@ def test_chat_on_the_real_model_streams_cites_and_runs_an_adapter(smol_ui, open_
         AskOptions(collection="docs", rag=True, max_tokens=32, adapter="ui-style"),
     )
     assert words(answer.locator(".answer").inner_text()) == words(direct.answer)
+
+
+@pytest.fixture(scope="module")
+def llama_ui(tmp_path_factory, smol_llama) -> Iterator[Live]:
+    """The real SmolLM2 on llama.cpp, the engine whose model lock a dropped stream held."""
+    engine = Engine(
+        paths=Paths(tmp_path_factory.mktemp("ui-llama")),
+        backend=smol_llama,
+        embedder=FakeEmbedder(),
+    )
+    server, live = start(engine)
+    yield live
+    server.__exit__()
+    engine.close()
+
+
+@pytest.mark.slow
+def test_stop_on_the_real_engine_frees_it_for_the_next_question(llama_ui, open_page) -> None:
+    """Stop in the page mid-answer: the model is free at once, and the next question is
+    answered as fast as on an idle server."""
+    backend = llama_ui.engine.backend()
+    page = open_page(llama_ui)
+    page.fill("#max-tokens", "400")
+    page.fill("#prompt", "Write the numbers from 1 to 400, separated by commas.")
+    page.press("#prompt", "Enter")
+    expect(page.locator(".turn.assistant .answer")).to_contain_text(",")
+    page.click("#stop")
+    expect(page.locator(".turn.assistant .meta")).to_contain_text("stopped after")
+    assert backend._lock.acquire(timeout=5)  # the decode loop let go of the model
+    backend._lock.release()
+    page.fill("#max-tokens", "8")
+    started = time.perf_counter()
+    ask(page, "Say hi.")
+    waited = time.perf_counter() - started
+    assert page.locator(".turn.assistant .answer").last.inner_text().strip()
+    assert waited < 10, f"the next question took {waited:.1f} s"
 
 
 def test_stop_ends_a_running_answer(echo_ui, open_page) -> None:

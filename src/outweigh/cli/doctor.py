@@ -14,17 +14,19 @@ def doctor(
     dry_run: bool = typer.Option(False, "--dry-run", help="Check only; change nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Check the db, the FTS and vector indexes and leftover files; repair what it can.
+    """Check the engine (llama.cpp build, CPU code, what serves each model), the db, the FTS
+    and vector indexes and leftover files; repair what it can.
 
     Exits 1 if a problem remains: found under --dry-run, or one it cannot repair.
     """
     from dataclasses import asdict
 
     from outweigh.cli._progress import lazy_bar
-    from outweigh.doctor import diagnose
+    from outweigh.doctor import diagnose, engine
 
+    findings = engine()
     with lazy_bar("repair") as update:
-        findings = diagnose(repair=not dry_run, progress=lambda _w, d, t: update(d, t))
+        findings += diagnose(repair=not dry_run, progress=lambda _w, d, t: update(d, t))
     if as_json:
         print(json.dumps([asdict(f) for f in findings], ensure_ascii=False, indent=2))
     else:

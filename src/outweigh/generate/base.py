@@ -6,8 +6,14 @@ import queue
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+
+CANCEL: ContextVar[threading.Event | None] = ContextVar("outweigh_cancel", default=None)
+"""An event a caller sets to cancel a whole-answer `generate` it is waiting on (the server
+sets one per request and sets it when the client goes away); the local backends read it at
+every token step. Streams are cancelled by closing them (`Stream`)."""
 
 Message = dict[str, str]
 """One chat message: {"role": "system" | "user" | "assistant", "content": str}."""

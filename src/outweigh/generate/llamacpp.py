@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from outweigh.errors import InputError, ModelLoadError
 from outweigh.generate.base import (
+    CANCEL,
     Backend,
     Generation,
     GenerationRequest,
@@ -486,7 +487,7 @@ class LlamaCppBackend(Backend):
 
     def generate(self, request: GenerationRequest) -> Generation:
         ids: list[int] = []
-        text = "".join(self._stream(request, ids))
+        text = "".join(self._stream(request, ids, CANCEL.get()))
         prompt = self.count_prompt_tokens(request.messages)
         ended = bool(ids) and self._is_end(ids[-1])
         # Short of max_tokens without an end token: a stop string ended generation.

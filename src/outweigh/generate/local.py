@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from outweigh.errors import InputError
 from outweigh.generate.base import (
+    CANCEL,
     Backend,
     Generation,
     GenerationRequest,
@@ -123,9 +124,13 @@ class LocalBackend(Backend):
 
         inputs = self._inputs(request)
         n_prompt = int(inputs["input_ids"].shape[1])
+        kwargs = self._generate_kwargs(request)
+        cancelled = CANCEL.get()
+        if cancelled is not None:
+            kwargs["stopping_criteria"] = _halt_when(cancelled.is_set)
         with self._lock, torch.inference_mode():
             model = self.model_for(request)
-            out = model.generate(**inputs, **self._generate_kwargs(request))
+            out = model.generate(**inputs, **kwargs)
         return self._finish(out[0, n_prompt:].tolist(), n_prompt, request)
 
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
@@ -206,7 +211,7 @@ class LocalBackend(Backend):
         stops `generate()` at the next token step (a stopping criterion reads the flag) and
         frees the model; so does the first stop string."""
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextStreamer
+        from transformers import TextStreamer
 
         inputs = self._inputs(request)
         tok_lock = self._tok_lock
@@ -230,21 +235,29 @@ class LocalBackend(Backend):
                     if piece:
                         emit(piece)
 
-            class Halt(StoppingCriteria):
-                def __call__(self, input_ids: Any, scores: Any, **_: Any) -> Any:
-                    halt = cancelled.is_set() or cut.stopped
-                    return torch.full((input_ids.shape[0],), halt, device=input_ids.device)
-
             with self._lock, torch.inference_mode():
                 model = self.model_for(request)
                 model.generate(
                     **inputs,
                     **kwargs,
                     streamer=Pieces(self.tokenizer, skip_prompt=True, skip_special_tokens=True),
-                    stopping_criteria=StoppingCriteriaList([Halt()]),
+                    stopping_criteria=_halt_when(lambda: cancelled.is_set() or cut.stopped),
                 )
             tail = cut.flush()
             if tail and not cancelled.is_set():
                 emit(tail)
 
         return Stream(produce, f"transformers-{self.name}")
+
+
+def _halt_when(flag: Callable[[], bool]) -> Any:
+    """A stopping criterion for `generate()` that ends every row once `flag()` is true; read
+    at each token step."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class Halt(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **_: Any) -> Any:
+            return torch.full((input_ids.shape[0],), flag(), device=input_ids.device)
+
+    return StoppingCriteriaList([Halt()])

@@ -2,10 +2,11 @@
 
 **CPU code chosen at run time.** `make install` builds llama-cpp-python with its CPU backend
 as one shared library per SIMD level (`scripts/llama_cpp_wheel.py`: `GGML_BACKEND_DL`,
-`GGML_CPU_ALL_VARIANTS`, no `-march=native`, no AMX). `llama_cpp_module()` scores those libraries
-against this CPU, as llama.cpp's own loader does, and loads the best one before the first
-model, so one build runs on any x86-64 (or aarch64) machine. `OUTWEIGH_LLAMA_CPU=haswell`
-picks a variant by name instead. A build with a single CPU backend (pip's default) is used as
+`GGML_CPU_ALL_VARIANTS`, no `-march=native`, no AMX), and its `llama_cpp` module loads the one
+that scores best on this CPU when imported, so one build runs on any x86-64 (or aarch64)
+machine. `OUTWEIGH_LLAMA_CPU=haswell` picks a variant by name instead. `llama_cpp_module()`
+checks that choice, loads the variant itself for a build without that loader, and remembers
+which one runs (`loaded_variant`). A build with a single CPU backend (pip's default) is used as
 it is.
 
 **A native crash never takes the process down.** Before llama.cpp first serves a model file on
@@ -45,11 +46,22 @@ _loaded: dict[str, Any] = {}
 
 
 def llama_cpp_module() -> ModuleType:
-    """The `llama_cpp` module, with this CPU's backend variant loaded (once per process)."""
+    """The `llama_cpp` module, with this CPU's backend variant loaded (once per process).
+
+    A wheel from `make install` loads it itself when imported; a build with variants but
+    without that loader gets it loaded here. A variant named in `$OUTWEIGH_LLAMA_CPU` that the
+    build lacks is an InputError naming the ones it has."""
     import llama_cpp as module
 
     if "module" not in _loaded:
-        _loaded["variant"] = _load_variant(Path(module.llama_cpp._base_path))
+        from outweigh.settings import llama_cpu
+
+        lib_dir = Path(module.llama_cpp._base_path)
+        found = variants(lib_dir)
+        if found:
+            chosen = choose_variant(found, llama_cpu())
+            _load_variant(lib_dir, chosen)
+            _loaded["variant"] = variant_name(chosen)
         _loaded["module"] = module
     return module
 
@@ -65,18 +77,12 @@ def variant_name(path: Path) -> str:
     return path.name.split("ggml-cpu-", 1)[1].rsplit(".", 1)[0]
 
 
-def _load_variant(lib_dir: Path) -> str | None:
-    """Load the CPU variant for this machine; its name, or None for a single-backend build."""
-    found = variants(lib_dir)
-    if not found:
-        return None
+def _load_variant(lib_dir: Path, chosen: Path) -> None:
+    """Load `chosen` into the ggml libllama uses, unless a backend is loaded already."""
     ggml = _loaded_ggml(lib_dir)
     ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
-    if ggml.ggml_backend_reg_count() > 0:  # loaded already (by the host program)
-        return None
-    from outweigh.settings import llama_cpu
-
-    chosen = choose_variant(found, llama_cpu())
+    if ggml.ggml_backend_reg_count() > 0:  # by the wheel's own loader, or the host program
+        return
     ggml.ggml_backend_load.restype = ctypes.c_void_p
     ggml.ggml_backend_load.argtypes = [ctypes.c_char_p]
     quiet = logging.getLogger("llama-cpp-python")  # its log callback prints "loaded CPU backend"
@@ -90,7 +96,6 @@ def _load_variant(lib_dir: Path) -> str | None:
         from outweigh.errors import ModelLoadError
 
         raise ModelLoadError(f"llama.cpp could not load its CPU backend {chosen}")
-    return variant_name(chosen)
 
 
 def choose_variant(found: list[Path], wanted: str | None) -> Path:

@@ -7,8 +7,10 @@ generated outside it. A stream's slot is held until its last event is sent.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -16,12 +18,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from outweigh.engine import AskOptions, Engine, Prepared
 from outweigh.errors import NotFoundError
-from outweigh.generate.base import GenerationRequest, Message, detach
+from outweigh.generate.base import CANCEL, GenerationRequest, Message, detach
 from outweigh.retrieval import uploads
 from outweigh.serve.config import ServerState, ServeSettings
 from outweigh.serve.errors import ERROR_RESPONSES, APIError, stream_error
@@ -64,9 +66,16 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any
     messages = check_request(body, state.settings)
     await state.gate.acquire()
     if not body.stream:
+        # A client that goes away cancels the generation it waits for (CANCEL travels into
+        # the threadpool with the context); its answer is not remembered.
+        cancelled = threading.Event()
+        token = CANCEL.set(cancelled)
+        watcher = asyncio.create_task(_watch(request, cancelled))
         try:  # one trip to the threadpool: prepare, generate, remember
-            return await run_in_threadpool(_complete, state, body, messages)
+            return await run_in_threadpool(_complete, state, body, messages, cancelled)
         finally:
+            watcher.cancel()
+            CANCEL.reset(token)
             state.gate.release()
     try:
         prepared, options = await run_in_threadpool(_options_and_prompt, state, body, messages)
@@ -164,13 +173,27 @@ def _options_and_prompt(
     return engine.prepare(messages, options, base), options
 
 
+async def _watch(request: Request, gone: threading.Event) -> None:
+    """Set `gone` once the client has disconnected (polled every 0.2 s)."""
+    while not gone.is_set():
+        if await request.is_disconnected():
+            gone.set()
+            return
+        await asyncio.sleep(0.2)
+
+
 def _complete(
-    state: ServerState, body: ChatCompletionRequest, messages: list[Message]
-) -> ChatCompletion:
+    state: ServerState,
+    body: ChatCompletionRequest,
+    messages: list[Message],
+    gone: threading.Event | None = None,
+) -> ChatCompletion | Response:
     prepared, options = _options_and_prompt(state, body, messages)
     turn = _Turn(state, body, prepared, options, messages[-1]["content"])
     choices, prompt_tokens, completion_tokens = [], 0, 0
     for i in range(body.n):
+        if gone is not None and gone.is_set():
+            return Response(status_code=499)  # no one is there to read it
         gen = prepared.backend.generate(_nth(prepared.request, i))
         prompt_tokens = prompt_tokens or gen.prompt_tokens  # one prompt, however many choices
         completion_tokens += gen.completion_tokens
@@ -181,6 +204,8 @@ def _complete(
                 finish_reason="length" if gen.finish_reason == "length" else "stop",
             )
         )
+    if gone is not None and gone.is_set():
+        return Response(status_code=499)
     state.engine.record(turn.question, choices[0].message.content, options)
     return ChatCompletion(
         id=turn.id,
