@@ -163,3 +163,26 @@ def test_a_variant_this_build_lacks_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="choose one of: haswell, zen4") as e:
         native.choose_variant(found, "skylake")
     assert "OUTWEIGH_LLAMA_CPU='skylake'" in str(e.value)
+
+
+@needs_llama
+@pytest.mark.slow
+def test_doctor_shows_the_build_the_cpu_code_and_what_serves_each_model(
+    models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from outweigh.doctor import engine
+
+    findings = {f.check: f for f in engine(Paths())}
+    build = findings["engine"]
+    assert build.ok and "llama-cpp-python 0.3" in build.detail
+    if native.loaded_variant():
+        assert f"CPU code {native.loaded_variant()}" in build.detail
+    assert findings["engine smollm2-135m"].detail.startswith("llama.cpp (probe passed in ")
+
+    # The same check on a machine where llama.cpp crashes on the model: a problem, with its fix.
+    (models_dir / "llamacpp-verdicts.json").unlink()
+    crash_with(monkeypatch, SEGFAULT)
+    findings = {f.check: f for f in engine(Paths())}
+    smol = findings["engine smollm2-135m"]
+    assert not smol.ok and not smol.healthy
+    assert smol.detail.startswith("transformers: ") and "segmentation fault" in smol.detail
