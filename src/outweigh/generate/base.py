@@ -160,6 +160,30 @@ Produce = Callable[[Callable[[str], None], threading.Event], None]
 and returns at its next token step once `cancelled` is set."""
 
 
+class _Ended:
+    """End hooks, run once by the producer's thread; one added after the end runs at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hooks: list[Callable[[str], None]] = []
+        self._text: str | None = None
+
+    def add(self, hook: Callable[[str], None]) -> None:
+        with self._lock:
+            if self._text is None:
+                self._hooks.append(hook)
+                return
+            text = self._text
+        hook(text)
+
+    def run(self, text: str) -> None:
+        with self._lock:
+            self._text, hooks = text, self._hooks
+            self._hooks = []
+        for hook in hooks:
+            hook(text)
+
+
 class _Failed:
     def __init__(self, error: BaseException) -> None:
         self.error = error
@@ -183,18 +207,30 @@ class Stream(Iterator[str]):
     def __init__(self, produce: Produce, name: str = "decode") -> None:
         items: queue.SimpleQueue[Any] = queue.SimpleQueue()
         cancelled = threading.Event()
+        said: list[str] = []
+        ended = _Ended()
 
-        # The thread holds the queue and the event, never this object, so dropping the last
-        # reference to the Stream runs __del__, which cancels.
+        def emit(piece: str) -> None:
+            said.append(piece)
+            items.put(piece)
+
+        # The thread holds the queue, the event and the end hooks, never this object, so
+        # dropping the last reference to the Stream runs __del__, which cancels.
         def run() -> None:
             try:
-                produce(items.put, cancelled)
+                produce(emit, cancelled)
             except BaseException as e:  # handed to the reader
                 items.put(_Failed(e))
-            else:
-                items.put(_END)
+                return
+            try:
+                ended.run("".join(said))
+            except BaseException as e:  # the reader, if still there, learns of it
+                items.put(_Failed(e))
+                return
+            items.put(_END)
 
         self._items = items
+        self._ended = ended
         self.cancelled = cancelled
         self._done = False
         self._thread = threading.Thread(target=run, name=f"outweigh-{name}", daemon=True)
@@ -223,6 +259,12 @@ class Stream(Iterator[str]):
     def close(self) -> None:
         """Cancel: the producer stops at its next token step. Safe from any thread."""
         self.cancelled.set()
+
+    def on_end(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(text)` in the producer's thread once decoding has ended, complete
+        or cancelled (not when it failed), with all the text it produced; at once if it has
+        ended already."""
+        self._ended.add(callback)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until the producer has stopped (the model is free again); whether it has."""

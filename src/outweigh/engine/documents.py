@@ -1,0 +1,252 @@
+"""The engine's documents: ingest, upload, search, list and remove, and the embedding work on
+them, under the engine's lock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from outweigh.errors import IngestError, InputError, NotFoundError, printable
+from outweigh.locks import FairLock
+from outweigh.names import check_text
+from outweigh.retrieval.hybrid import Hit
+from outweigh.retrieval.ingest import IngestReport, chunk_upload, ingest, store_chunks
+from outweigh.retrieval.store import DocumentRow
+from outweigh.settings import DEFAULT_COLLECTION, IngestLimits, Paths
+from outweigh.settings import embedder as embedder_setting
+
+if TYPE_CHECKING:
+    from outweigh.adapters.reader import ReaderData
+
+from outweigh.engine.turn import CollectionInfo
+
+EMBED_SLICE = 16
+"""Texts embedded per turn of the engine's lock: about 0.1-0.4 s of the bundled embedder on
+2 CPU cores, the longest a short request waits behind a bulk embedding."""
+
+
+class Documents:
+    """Document methods of `Engine` (a mixin over its store, embedder, vectors and lock)."""
+
+    lock: FairLock
+    paths: Paths
+
+    # -- documents ------------------------------------------------------------------------
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        collection: str = DEFAULT_COLLECTION,
+        prune: bool = False,
+        limits: IngestLimits | None = None,
+        on_file: Any = None,
+        on_commit: Any = None,
+        on_sync: Any = None,
+        ray: str | None = None,
+        ray_workers: int | None = None,
+        follow_symlinks: bool = False,
+    ) -> IngestReport:
+        """Ingest files, then bring the vector index up to date so the next search is fast.
+
+        `on_file(path, total)` after each file is read, `on_commit(source, chunks)` after each
+        document is durably stored, `on_sync(done, total)` while vectors join the index.
+        `ray`: parse and embed on Ray actors ("local", or a cluster address such as
+        "ray://head:10001"); None ingests in this process. `ray_workers`: how many actors
+        (default: one per CPU of the Ray cluster). `follow_symlinks`: read file links in a
+        folder that point out of it (by default they are skipped with a reason).
+        """
+        common: dict[str, Any] = {
+            "prune": prune,
+            "limits": limits,
+            "on_file": on_file,
+            "on_commit": on_commit,
+            "follow_symlinks": follow_symlinks,
+        }
+        with self.lock:
+            if ray is None:
+                report = ingest(paths, self.store, self.embedder, collection, **common)
+            else:
+                from outweigh.retrieval.ray_ingest import ingest_ray
+
+                # The actors load their own embedders; this process loads none unless one was
+                # chosen, which the actors then copy.
+                chosen = self._embedder_spec is not None or embedder_setting() is not None
+                report = ingest_ray(
+                    paths,
+                    self.store,
+                    collection,
+                    address=ray,
+                    embedder=self.embedder if chosen else self._embedder,
+                    workers=ray_workers,
+                    **common,
+                )
+            if report.files or report.removed:
+                self.vectors.sync(self.store.collection(collection), on_sync)
+            return report
+
+    def search(
+        self, query: str, collection: str = DEFAULT_COLLECTION, k: int = 5, mode: str = "hybrid"
+    ) -> list[Hit]:
+        with self.lock:
+            return self.searcher.search(query, collection, k, mode)
+
+    def documents(self, collection: str | None = None) -> list[DocumentRow]:
+        """Documents of one collection (unknown: NotFoundError), or of all, by source."""
+        with self.lock:
+            return self.store.documents(collection)
+
+    def collections(self) -> list[CollectionInfo]:
+        """Every collection by name, with its document and chunk counts."""
+        with self.lock:
+            store = self.store
+            return [CollectionInfo(c.name, *store.counts(c)) for c in store.collections()]
+
+    def count_chunks(self, collection: str) -> int:
+        """Chunks in a collection (unknown: NotFoundError)."""
+        with self.lock:
+            return self.store.count_chunks(self.store.collection(collection))
+
+    def upload(
+        self, collection: str, filename: str, data: bytes, max_bytes: int | None = None
+    ) -> tuple[DocumentRow, bool]:
+        """Store `data` as `uploads/<collection>/<filename>` and ingest it: (its row, whether
+        it was unchanged). A re-upload of the same name replaces the document; a file that
+        cannot be read is refused before it replaces anything, and leaves nothing behind."""
+        from outweigh.names import check_name
+        from outweigh.retrieval import uploads
+
+        check_name(collection)
+        limits = IngestLimits() if max_bytes is None else IngestLimits(max_file_bytes=max_bytes)
+        # Parsed once, outside the lock (a hostile PDF must not stall other requests); chunked,
+        # placed, embedded and stored under it. Chunking fails before the file is placed, so a
+        # failed upload never replaces an earlier one.
+        # Embedded slice by slice between the two (`_embed_sliced`), so other requests get
+        # the lock in between.
+        staged = uploads.staged(self.paths, filename, data, limits.max_file_bytes)
+        with staged as (path, text):
+            with self.lock:
+                dest = uploads.destination(self.paths, collection, path)
+                try:
+                    store, embedder = self.store, self.embedder
+                    item = chunk_upload(dest, text, len(data), store, embedder, collection)
+                except IngestError as e:
+                    raise InputError(str(e).replace(str(dest), dest.name)) from e
+            vectors = self._embed_sliced([t for t, _, _ in item.chunks])[0] if item else None
+            with self.lock:
+                uploads.place(path, dest)
+                if item is not None:
+                    store_chunks([item], self.store, self.embedder, collection, vectors)
+                    self.vectors.sync(self.store.collection(collection))
+                row = self.store.document(self.store.collection(collection), str(dest))
+        if row is None:  # ingest reported success, so the row is there; guard the type anyway
+            raise NotFoundError(f"{dest.name} was not stored; retry the upload")
+        return row, item is None
+
+    def remove_document(self, collection: str, document: int | str | Path) -> DocumentRow:
+        """Remove one document, named by its id or its source path, with its chunks and
+        vectors; a file the engine itself stored (an upload) is deleted too, a user's own
+        file never is. Unknown: NotFoundError saying where to look."""
+        from outweigh.retrieval import uploads
+
+        with self.lock:
+            store = self.store
+            coll = store.collection(collection)
+            if isinstance(document, int):
+                row = next((d for d in store.documents(collection) if d.id == document), None)
+            else:
+                row = store.document(coll, str(Path(document).expanduser().resolve()))
+            if row is None:
+                raise NotFoundError(
+                    f"collection {collection!r} has no document {printable(str(document))}; "
+                    "see outweigh docs list"
+                )
+            store.remove_document(coll, row.source)
+            if uploads.owned(self.paths, collection, row.source):
+                Path(row.source).unlink(missing_ok=True)
+            return row
+
+    def drop_collection(self, collection: str) -> None:
+        """Remove a collection, its documents and its vector index (unknown: NotFoundError,
+        after the index is gone)."""
+        with self.lock:
+            try:
+                self.store.drop_collection(collection)
+            finally:
+                self.vectors.drop(collection)
+
+    def sync_index(
+        self, collection: str, on_sync: Callable[[int, int], None] | None = None
+    ) -> None:
+        """Bring a collection's vector index up to date (unknown collection: NotFoundError).
+        `on_sync(done, total)` reports vectors added while a stale or missing index rebuilds."""
+        with self.lock:
+            self.vectors.sync(self.store.collection(collection), on_sync)
+
+    def sync_all(self, on_sync: Callable[[int, int], None] | None = None) -> None:
+        """`sync_index` for every collection: what a server does before it listens."""
+        with self.lock:
+            for coll in self.store.collections():
+                self.vectors.sync(coll, on_sync)
+
+    def reindex(
+        self, collection: str, on_progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Re-embed every chunk of `collection` with the engine's embedder, from the chunk text
+        stored in SQLite, and rebuild its vector index; the number of chunks. The old vectors
+        stay until the new ones are committed, all at once. `on_progress(done, total)`."""
+        with self.lock:
+            coll = self.store.collection(collection)
+            embedder = self.embedder
+            coll = self.store.reembed(
+                coll, embedder.embed_batch, embedder.name, embedder.dim, on_progress
+            )
+            self.vectors.drop(collection)  # same ids, new vectors: a diff would keep the old
+            self.vectors.sync(coll, on_progress)
+            return self.store.count_chunks(coll)
+
+    def check_embedder(self, collection: str) -> None:
+        """Refuse (InputError naming `outweigh reindex`) a collection built by another
+        embedder than the engine's; unknown collection: NotFoundError."""
+        from outweigh.retrieval.store import check_embedder
+
+        with self.lock:
+            coll = self.store.collection(collection)
+            check_embedder(coll, self.embedder.name, self.embedder.dim)
+
+    def embed(self, texts: list[str]) -> tuple[Any, int]:
+        """(n, dim) float32 L2-normalised vectors for `texts`, and the tokens they cost."""
+        for i, text in enumerate(texts):
+            check_text(text, f"input {i}")
+        return self._embed_sliced(texts)
+
+    def _embed_sliced(self, texts: list[str]) -> tuple[Any, int]:
+        """Vectors and token count, `EMBED_SLICE` texts per turn of the lock."""
+        import numpy as np
+
+        embedder = self.embedder
+        parts, tokens = [], 0
+        for start in range(0, len(texts), EMBED_SLICE):
+            part = texts[start : start + EMBED_SLICE]
+            with self.lock:
+                parts.append(embedder.embed_batch(part))
+                tokens += sum(embedder.count_tokens(t) for t in part)
+        if not parts:
+            return np.zeros((0, embedder.dim), dtype=np.float32), 0
+        return np.concatenate(parts), tokens
+
+    def reader_data(
+        self,
+        collection: str,
+        limit: int = 600,
+        on_row: Callable[[int, int], None] | None = None,
+    ) -> ReaderData:
+        """Reader-adapter rows from a collection's own `Key: value` lines, each question asked
+        over the passages `ask` would retrieve and select (`outweigh.adapters.reader`).
+        Unknown collection: NotFoundError; empty, or nothing to ask: InputError."""
+        from outweigh.adapters.reader import build
+
+        with self.lock:
+            self.check_embedder(collection)
+            self.sync_index(collection)
+            coll = self.store.collection(collection)
+            return build(self.store, self.searcher, self.embedder, coll, limit=limit, on_row=on_row)
