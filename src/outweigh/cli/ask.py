@@ -60,10 +60,10 @@ def ask(
         adapter=adapter,
     )
     with lazy_bar("index") as on_sync:  # what can be refused is, before a model loads
-        engine.preflight(opts, question=question, on_sync=on_sync)
+        checked = engine.preflight(opts, question=question, on_sync=on_sync)
     with console.status(f"loading {model}"):
         engine.backend()
-    answer = engine.ask(question, opts)
+    answer = engine.ask(question, opts, checked=checked)
     if as_json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return

@@ -6,12 +6,12 @@ the server and the eval share one way of answering.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from outweigh.embed import Embedder
 from outweigh.errors import InputError, NotFoundError
-from outweigh.generate.base import Backend, GenerationRequest, Message, Stream, detach
+from outweigh.generate.base import Backend, GenerationRequest, Message, Stream
 from outweigh.locks import FairLock
 from outweigh.names import check_text
 from outweigh.prompt import MAX_PROMPT_TOKENS, PASSAGE_OVERHEAD_TOKENS, Citation, build_messages
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from outweigh.models.options import LoadOptions
 
 from outweigh.engine.documents import Documents
-from outweigh.engine.turn import Answer, AskOptions, Prepared
+from outweigh.engine.turn import Answer, AskOptions, Checked, Prepared, Turn
 
 
 class Engine(Documents):
@@ -197,6 +197,12 @@ class Engine(Documents):
             self._store = None
             self._searcher = None
 
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- models ---------------------------------------------------------------------------
     def models(self) -> dict[str, str | None]:
         """Model names a request may use: the base (parent None), each registered adapter
@@ -233,65 +239,43 @@ class Engine(Documents):
 
     # -- answers --------------------------------------------------------------------------
     def ask(
-        self, question: str, options: AskOptions | None = None, model: str | None = None
+        self,
+        question: str,
+        options: AskOptions | None = None,
+        model: str | None = None,
+        checked: Checked | None = None,
     ) -> Answer:
         """Answer one question, grounded in `options.collection` unless `rag` is off."""
-        return self.chat([{"role": "user", "content": question}], options, model)
+        return self.chat([{"role": "user", "content": question}], options, model, checked)
 
     def chat(
-        self, messages: list[Message], options: AskOptions | None = None, model: str | None = None
+        self,
+        messages: list[Message],
+        options: AskOptions | None = None,
+        model: str | None = None,
+        checked: Checked | None = None,
     ) -> Answer:
         """Answer the last user turn of a conversation, then remember what the user said."""
-        options = options or AskOptions()
-        prepared = self.prepare(messages, options, model)
-        gen = prepared.backend.generate(prepared.request)
-        self.record(messages[-1]["content"], gen.text, options)
-        return Answer(
-            answer=gen.text,
-            citations=prepared.cited(messages[-1]["content"], gen.text),
-            context=prepared.citations,
-            model=prepared.backend.name,
-            usage=gen.usage(),
-            finish_reason=gen.finish_reason,
-            adapter=prepared.request.adapter,
-            memories=prepared.memories,
-        )
+        turn = self.turn(messages, options or AskOptions(), model, checked)
+        return turn.answer(turn.generate())
 
     def stream(
-        self, messages: list[Message], options: AskOptions | None = None, model: str | None = None
-    ) -> tuple[Prepared, Iterator[str]]:
-        """The prepared request (with citations) and an iterator over the answer's pieces.
+        self,
+        messages: list[Message],
+        options: AskOptions | None = None,
+        model: str | None = None,
+        checked: Checked | None = None,
+    ) -> tuple[Prepared, Stream]:
+        """The prepared request (with citations) and the answer's pieces as they come.
 
-        The turn is remembered when the iterator ends, or with the partial answer if the
-        consumer closes it early (Ctrl-C in the REPL); not if generation fails.
-        """
-        options = options or AskOptions()
-        prepared = self.prepare(messages, options, model)
-        pieces = detach(prepared.backend.stream(prepared.request))
-        if not (options.memory and options.user is not None):
-            return prepared, pieces
-        return prepared, self._stream_then_capture(pieces, messages[-1]["content"], options)
-
-    def _stream_then_capture(
-        self, pieces: Stream, question: str, options: AskOptions
-    ) -> Iterator[str]:
-        said: list[str] = []
-        try:
-            for piece in pieces:
-                said.append(piece)
-                yield piece
-        except GeneratorExit:
-            self.record(question, "".join(said), options)
-            raise
-        finally:
-            pieces.close()  # frees the model at once, not at garbage collection
-        self.record(question, "".join(said), options)
+        The turn is remembered when the stream ends, with the partial answer if the reader
+        closes it early (Ctrl-C in the REPL); not if generation fails (`Turn`)."""
+        turn = self.turn(messages, options or AskOptions(), model, checked)
+        return turn.prepared, turn.stream()
 
     def record(self, question: str, answer: str, options: AskOptions) -> None:
-        """Persist the turn and the facts it states, when memory is on for a user.
-
-        `chat` and `stream` call it; a caller that runs the backend itself (the server) calls it
-        after the answer."""
+        """Persist the turn and the facts it states, when memory is on for a user (what
+        `Turn.finish` calls)."""
         if options.memory and options.user is not None:
             with self.lock:  # the capture embeds facts with the shared embedder
                 self.memory.capture(options.user, options.session, question, reply=answer)
@@ -302,15 +286,20 @@ class Engine(Documents):
         model: str | None = None,
         question: str | None = None,
         on_sync: Callable[[int, int], None] | None = None,
-    ) -> None:
+    ) -> Checked:
         """Everything that can refuse a request, checked before anything heavy loads: the
-        options, the model name, the adapter and the base it was trained on, the collection
-        (whose index is synced, `on_sync(done, total)` while it rebuilds), the user's session
-        and the question against the memory cap. One line naming the fix, per failure."""
+        options, the question, the model name, the adapter and the base it was trained on, the
+        collection (whose index is synced, `on_sync(done, total)` while it rebuilds), the
+        user's session and the question against the memory cap. One line naming the fix, per
+        failure. What it checked goes to `turn` (or `ask`, `chat`, `stream`), which then
+        checks none of it again."""
         options.validate()
         if question is not None:
             check_text(question, "the question")
+            if not question.strip():
+                raise InputError("the question is empty")
         name = model or self.model
+        collection = None
         with self.lock:
             # Backends from a factory (an upstream server: vLLM's --lora-modules) know their
             # own model and adapter names, and refuse unknown ones themselves.
@@ -331,38 +320,61 @@ class Engine(Documents):
                 # trained on is checked where its weights load (generate/lora.py).
                 self.adapters.resolve(options.adapter)
             if options.rag:
-                self.check_embedder(options.collection)
-                self.sync_index(options.collection, on_sync)
+                from outweigh.retrieval.store import check_embedder
+
+                collection = self.store.collection(options.collection)
+                check_embedder(collection, self.embedder.name, self.embedder.dim)
+                self.vectors.sync(collection, on_sync)
             if options.memory and options.user is not None:
                 from outweigh.names import check_session
 
                 check_session(options.session)
                 if question is not None:
                     self.memory.check_message(question)
-        if question is not None and not question.strip():
-            raise InputError("the question is empty")
+        return Checked(options, name, question, collection)
+
+    def turn(
+        self,
+        messages: list[Message],
+        options: AskOptions,
+        model: str | None = None,
+        checked: Checked | None = None,
+    ) -> Turn:
+        """The one answer path: check the request (unless `checked`, from `preflight` on the
+        same options, model and question, says it was), then retrieve, recall, fit the context
+        into the token budget and build the request, under the engine's lock. The `Turn`
+        generates outside the lock and remembers the turn when choice 0 ends."""
+        if not messages or messages[-1].get("role") != "user":
+            raise InputError("the conversation must end with a user message")
+        for i, m in enumerate(messages[:-1]):
+            check_text(m["content"], f"message {i}")
+        question = messages[-1]["content"]
+        with self.lock:
+            name = model or self.model
+            fresh = (
+                checked is not None
+                and checked.options is options
+                and checked.model == name
+                and checked.question == question
+            )
+            if not fresh:
+                checked = self.preflight(options, model, question)
+            assert checked is not None
+            prepared = self._build(messages, question, checked, self.backend(model))
+        return Turn(prepared, options, question, self.record)
 
     def prepare(
         self, messages: list[Message], options: AskOptions, model: str | None = None
     ) -> Prepared:
-        """Retrieve, recall, fit the context into the token budget, and build the request.
-
-        The first half of an answer, under the engine's lock; the caller generates with
-        `prepared.backend` outside it and then calls `finish` (`chat` and `stream` do both)."""
-        if not messages or messages[-1].get("role") != "user":
-            raise InputError("the conversation must end with a user message")
-        for i, m in enumerate(messages):
-            check_text(m["content"], f"message {i}")
-        question = messages[-1]["content"]
-        with self.lock:
-            self.preflight(options, model, question)
-            return self._build(messages, question, options, self.backend(model))
+        """The request `turn` builds, for a caller that runs the backend itself."""
+        return self.turn(messages, options, model).prepared
 
     def _build(
-        self, messages: list[Message], question: str, options: AskOptions, backend: Backend
+        self, messages: list[Message], question: str, checked: Checked, backend: Backend
     ) -> Prepared:
+        options = checked.options
         recalled = self._recall(question, options)
-        hits = self._retrieve(question, options) if options.rag else []
+        hits = self._retrieve(question, checked) if checked.collection is not None else []
         window = min(backend.context_window, MAX_PROMPT_TOKENS)
         base = build_messages(messages, [], rag=bool(hits))
         budget = window - options.max_tokens - backend.count_prompt_tokens(base)
@@ -441,8 +453,9 @@ class Engine(Documents):
         memory = self.memory
         return memory.recall(options.user, question, limit=memory.limits.recall)
 
-    def _retrieve(self, question: str, options: AskOptions) -> list[Hit]:
-        coll = self.store.collection(options.collection)
+    def _retrieve(self, question: str, checked: Checked) -> list[Hit]:
+        coll, options = checked.collection, checked.options
+        assert coll is not None
         how = options.selection
         hits = self.searcher.search_in(coll, question, max(options.k, how.candidates))
         return select(

@@ -1,14 +1,16 @@
-"""What one answer is made of: the options it is asked with, the request built for it, and the
-answer it gives."""
+"""What one answer is made of: the options it is asked with, what preflight checked, the request
+built for it (`Prepared`), the `Turn` every door answers through, and the `Answer`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from outweigh.attribution import supporting
 from outweigh.errors import InputError
-from outweigh.generate.base import Backend, GenerationRequest
+from outweigh.generate.base import Backend, Generation, GenerationRequest, Stream, detach
 from outweigh.names import check_text
 from outweigh.prompt import Citation
 from outweigh.retrieval.select import Selection
@@ -16,6 +18,7 @@ from outweigh.settings import DEFAULT_COLLECTION
 
 if TYPE_CHECKING:
     from outweigh.memory import MemoryItem
+    from outweigh.retrieval.store import Collection
 
 
 @dataclass
@@ -118,3 +121,107 @@ class CollectionInfo:
     """Documents ingested into it."""
     chunks: int
     """Chunks they were split into (what retrieval searches)."""
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What `Engine.preflight` checked, handed on to `Engine.turn` so that nothing is checked
+    or resolved twice: the options (the same object), the model name, the question and the
+    collection's row."""
+
+    options: AskOptions
+    model: str
+    question: str | None
+    collection: Collection | None = None
+    """The collection retrieval searches, resolved once (None with `rag` off)."""
+
+
+SEED_RANGE = (-(2**63), 2**63 - 1)
+"""Seeds a request may carry (a signed 64-bit integer, as OpenAI's API takes)."""
+
+
+class Turn:
+    """One answer, the one path every door takes: `Engine.ask`, `chat` and `stream`, the
+    server's whole and streamed answers, and the eval.
+
+    The request is built once (`Engine.turn`: preflight, retrieve, recall, fit the budget).
+    `generate(i)` answers choice `i` whole, `stream(i)` as a cancellable `Stream`; choice 0
+    is remembered once it ends (`finish`), however it ends: complete, cut off by a reader that
+    went away (the partial answer is what was said) or cancelled. A failed generation is not
+    remembered."""
+
+    def __init__(
+        self,
+        prepared: Prepared,
+        options: AskOptions,
+        question: str,
+        remember: Callable[[str, str, AskOptions], None],
+    ) -> None:
+        self.prepared = prepared
+        self.options = options
+        self.question = question
+        self._remember = remember
+        self._finished = False
+        self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> Backend:
+        return self.prepared.backend
+
+    @property
+    def request(self) -> GenerationRequest:
+        return self.prepared.request
+
+    @property
+    def citations(self) -> list[Citation]:
+        """Every passage the prompt carries, numbered as the model sees them."""
+        return self.prepared.citations
+
+    def nth(self, choice: int) -> GenerationRequest:
+        """The request for choice `choice`: the same prompt, the seed shifted so that seeded
+        choices differ (wrapping within `SEED_RANGE`)."""
+        request = self.prepared.request
+        if choice == 0 or request.seed is None:
+            return request
+        low, high = SEED_RANGE
+        seed = (request.seed + choice - low) % (high - low + 1) + low
+        return replace(request, seed=seed)
+
+    def generate(self, choice: int = 0) -> Generation:
+        """Choice `choice`, whole. A caller that may go away sets `generate.base.CANCEL`."""
+        gen = self.backend.generate(self.nth(choice))
+        if choice == 0:
+            self.finish(gen.text)
+        return gen
+
+    def stream(self, choice: int = 0) -> Stream:
+        """Choice `choice` as it is decoded; closing the stream cancels it at the next token."""
+        stream = detach(self.backend.stream(self.nth(choice)))
+        if choice == 0:
+            stream.on_end(self.finish)
+        return stream
+
+    def finish(self, answer: str) -> None:
+        """Remember the turn (the question and `answer`) when memory is on; once."""
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+        self._remember(self.question, answer, self.options)
+
+    def cited(self, answer: str) -> list[Citation]:
+        """The passages `answer` rests on (`Prepared.cited`)."""
+        return self.prepared.cited(self.question, answer)
+
+    def answer(self, gen: Generation) -> Answer:
+        """The `Answer` for choice 0's generation `gen`."""
+        return Answer(
+            answer=gen.text,
+            citations=self.cited(gen.text),
+            context=self.citations,
+            model=self.backend.name,
+            usage=gen.usage(),
+            finish_reason=gen.finish_reason,
+            adapter=self.request.adapter,
+            memories=self.prepared.memories,
+        )

@@ -21,15 +21,14 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from outweigh.engine import AskOptions, Engine, Prepared
+from outweigh.engine import AskOptions, Engine
+from outweigh.engine.turn import Turn
 from outweigh.errors import NotFoundError
-from outweigh.generate.base import CANCEL, GenerationRequest, Message, detach
+from outweigh.generate.base import CANCEL, Message
 from outweigh.retrieval import uploads
 from outweigh.serve.config import ServerState, ServeSettings
 from outweigh.serve.errors import ERROR_RESPONSES, APIError, stream_error
 from outweigh.serve.schemas import (
-    SEED_MAX,
-    SEED_MIN,
     AssistantMessage,
     ChatCompletion,
     ChatCompletionChunk,
@@ -78,23 +77,21 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any
             CANCEL.reset(token)
             state.gate.release()
     try:
-        prepared, options = await run_in_threadpool(_options_and_prompt, state, body, messages)
+        turn = await run_in_threadpool(_turn, state, body, messages)
     except BaseException:
         state.gate.release()
         raise
-    turn = _Turn(state, body, prepared, options, messages[-1]["content"])
-    return _GatedStream(_events(turn), release=state.gate.release)
+    return _GatedStream(_events(_Reply(state, body, turn)), release=state.gate.release)
 
 
 @dataclasses.dataclass
-class _Turn:
-    """One request on its way through generation."""
+class _Reply:
+    """One request's answer on its way to the client: the engine's `Turn` and the ids the
+    OpenAI chunks carry."""
 
     state: ServerState
     body: ChatCompletionRequest
-    prepared: Prepared
-    options: AskOptions
-    question: str
+    turn: Turn
     id: str = dataclasses.field(default_factory=lambda: f"chatcmpl-{uuid.uuid4().hex}")
     created: int = dataclasses.field(default_factory=lambda: int(time.time()))
 
@@ -135,11 +132,9 @@ def check_request(body: ChatCompletionRequest, settings: ServeSettings) -> list[
     return messages
 
 
-def _options_and_prompt(
-    state: ServerState, body: ChatCompletionRequest, messages: list[Message]
-) -> tuple[Prepared, AskOptions]:
-    """Choose base and adapter, fill AskOptions, and let the engine build the prompt
-    (recalling the user's memories and retrieving from the collection)."""
+def _turn(state: ServerState, body: ChatCompletionRequest, messages: list[Message]) -> Turn:
+    """Choose base and adapter, fill AskOptions, and let the engine check the request and
+    build the prompt (recalling the user's memories and retrieving from the collection)."""
     engine = state.engine
     try:
         base, adapter = engine.resolve_model(body.model)
@@ -170,7 +165,7 @@ def _options_and_prompt(
     if body.top_p is not None:
         options.top_p = body.top_p
     _memory_options(options, body)
-    return engine.prepare(messages, options, base), options
+    return engine.turn(messages, options, base)
 
 
 async def _watch(request: Request, gone: threading.Event) -> None:
@@ -188,13 +183,13 @@ def _complete(
     messages: list[Message],
     gone: threading.Event | None = None,
 ) -> ChatCompletion | Response:
-    prepared, options = _options_and_prompt(state, body, messages)
-    turn = _Turn(state, body, prepared, options, messages[-1]["content"])
+    reply = _Reply(state, body, _turn(state, body, messages))
+    turn = reply.turn
     choices, prompt_tokens, completion_tokens = [], 0, 0
     for i in range(body.n):
         if gone is not None and gone.is_set():
-            return Response(status_code=499)  # no one is there to read it
-        gen = prepared.backend.generate(_nth(prepared.request, i))
+            break
+        gen = turn.generate(i)
         prompt_tokens = prompt_tokens or gen.prompt_tokens  # one prompt, however many choices
         completion_tokens += gen.completion_tokens
         choices.append(
@@ -205,11 +200,10 @@ def _complete(
             )
         )
     if gone is not None and gone.is_set():
-        return Response(status_code=499)
-    state.engine.record(turn.question, choices[0].message.content, options)
+        return Response(status_code=499)  # no one is there to read it
     return ChatCompletion(
-        id=turn.id,
-        created=turn.created,
+        id=reply.id,
+        created=reply.created,
         model=body.model,
         choices=choices,
         usage=Usage(
@@ -217,21 +211,20 @@ def _complete(
             completion_tokens=completion_tokens,
             total_tokens=prompt_tokens + completion_tokens,
         ),
-        citations=_citations(turn, choices[0].message.content),
+        citations=_citations(reply, choices[0].message.content),
     )
 
 
-async def _events(turn: _Turn) -> AsyncIterator[str]:
+async def _events(reply: _Reply) -> AsyncIterator[str]:
     """SSE events: a role delta, content deltas and a finish per choice; citations (and usage,
-    when asked) ride on the last chunk before `[DONE]`. The first choice is remembered once
-    it is complete; a stream the client cuts off is not."""
-    body, prepared = turn.body, turn.prepared
+    when asked) ride on the last chunk before `[DONE]`. The first choice is remembered when
+    it ends, with what was said if the client cut it off (`Turn`)."""
+    body, turn = reply.body, reply.turn
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    backend = prepared.backend
 
     def event(choices: list[ChunkChoice], **extra: Any) -> str:
         chunk = ChatCompletionChunk(
-            id=turn.id, created=turn.created, model=body.model, choices=choices, **extra
+            id=reply.id, created=reply.created, model=body.model, choices=choices, **extra
         )
         return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
 
@@ -239,10 +232,9 @@ async def _events(turn: _Turn) -> AsyncIterator[str]:
         prompt_tokens = completion_tokens = 0
         first = ""
         for i in range(body.n):
-            request = _nth(prepared.request, i)
             yield event([ChunkChoice(index=i, delta=Delta(role="assistant", content=""))])
             pieces: list[str] = []
-            stream = detach(backend.stream(request))
+            stream = turn.stream(i)
             try:
                 async for piece in iterate_in_threadpool(stream):
                     pieces.append(piece)
@@ -252,17 +244,14 @@ async def _events(turn: _Turn) -> AsyncIterator[str]:
                 # token step and the model is free for the next request.
                 stream.close()
             text = "".join(pieces)
-            if i == 0:
-                first = text
-                engine = turn.state.engine
-                await run_in_threadpool(engine.record, turn.question, text, turn.options)
-            gen = await run_in_threadpool(backend.account, request, text)
+            first = first if i else text
+            gen = await run_in_threadpool(turn.backend.account, turn.nth(i), text)
             completion_tokens += gen.completion_tokens
             prompt_tokens = gen.prompt_tokens
             last = i == body.n - 1 and not include_usage
             yield event(
                 [ChunkChoice(index=i, delta=Delta(), finish_reason=gen.finish_reason)],
-                citations=_citations(turn, first) if last else None,
+                citations=_citations(reply, first) if last else None,
             )
         if include_usage:
             usage = Usage(
@@ -270,7 +259,7 @@ async def _events(turn: _Turn) -> AsyncIterator[str]:
                 completion_tokens=completion_tokens,
                 total_tokens=prompt_tokens + completion_tokens,
             )
-            yield event([], usage=usage, citations=_citations(turn, first))
+            yield event([], usage=usage, citations=_citations(reply, first))
     except Exception as e:  # the 200 is already sent: report in-band, as OpenAI does
         yield f"data: {json.dumps(stream_error(e))}\n\n"
     yield "data: [DONE]\n\n"
@@ -320,18 +309,10 @@ def _memory_options(options: AskOptions, body: ChatCompletionRequest) -> None:
     options.session = body.session
 
 
-def _nth(request: GenerationRequest, i: int) -> GenerationRequest:
-    """The request for choice `i`: same prompt, seed shifted so seeded choices differ."""
-    if i == 0 or request.seed is None:
-        return request
-    seed = (request.seed + i - SEED_MIN) % (SEED_MAX - SEED_MIN + 1) + SEED_MIN
-    return dataclasses.replace(request, seed=seed)
-
-
-def _citations(turn: _Turn, answer: str) -> list[Citation]:
-    """The passages the first choice's `answer` rests on (`Prepared.cited`, as `Answer`'s),
+def _citations(reply: _Reply, answer: str) -> list[Citation]:
+    """The passages the first choice's `answer` rests on (`Turn.cited`, as `Answer`'s),
     each source as the server shows it (no absolute paths)."""
-    paths, collection = turn.state.engine.paths, turn.options.collection
+    paths, collection = reply.state.engine.paths, reply.turn.options.collection
     return [
         Citation(
             n=c.n,
@@ -340,5 +321,5 @@ def _citations(turn: _Turn, answer: str) -> list[Citation]:
             text=c.text,
             excerpt=c.excerpt,
         )
-        for c in turn.prepared.cited(turn.question, answer)
+        for c in reply.turn.cited(answer)
     ]

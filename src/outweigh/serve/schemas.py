@@ -14,7 +14,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SEED_MIN, SEED_MAX = -(2**63), 2**63 - 1
+from outweigh.engine.turn import SEED_RANGE
+
+SEED_MIN, SEED_MAX = SEED_RANGE
 """torch.manual_seed takes a 64-bit seed; anything outside would be a 500, so it is a 400."""
 
 

@@ -1,0 +1,140 @@
+"""One answer path: every door (the library, `outweigh ask`, the server's whole and streamed
+answers, the eval) builds its request through `Engine.turn`, and each request is preflighted
+once. Generation here is EchoBackend where the test is about the path, not the model; `ask`
+runs the real default model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from outweigh.engine import AskOptions, Engine
+from outweigh.errors import InputError
+from outweigh.settings import Paths
+from outweigh.testing import EchoBackend, FakeEmbedder
+from tests.eval.conftest import make_suite  # noqa: F401 (a fixture)
+from tests.serve.conftest import live_factory  # noqa: F401 (a fixture)
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How many times `Engine.preflight` and `Engine.turn` ran, across every Engine."""
+    counts = {"preflight": 0, "turn": 0}
+
+    def counting(name: str) -> Callable[..., Any]:
+        real = getattr(Engine, name)
+
+        def wrapper(self: Engine, *args: Any, **kwargs: Any) -> Any:
+            counts[name] += 1
+            return real(self, *args, **kwargs)
+
+        return wrapper
+
+    for name in counts:
+        monkeypatch.setattr(Engine, name, counting(name))
+    return counts
+
+
+def echo_engine(paths: Paths) -> Engine:
+    return Engine(paths=paths, backend=EchoBackend(name="smollm2-135m"), embedder=FakeEmbedder())
+
+
+def test_the_library_preflights_each_request_once(paths: Paths, calls: dict[str, int]) -> None:
+    with echo_engine(paths) as engine:
+        engine.ask("hello?", AskOptions(rag=False))
+        assert calls == {"preflight": 1, "turn": 1}
+        _, stream = engine.stream([{"role": "user", "content": "hi"}], AskOptions(rag=False))
+        assert "".join(stream)
+        assert calls == {"preflight": 2, "turn": 2}
+        # Checked ahead (as `outweigh ask` does before loading the model): not again.
+        opts = AskOptions(rag=False)
+        checked = engine.preflight(opts, question="hello?")
+        engine.ask("hello?", opts, checked=checked)
+        assert calls == {"preflight": 3, "turn": 3}
+        # A check of other options does not count for these.
+        engine.ask("hello?", AskOptions(rag=False), checked=checked)
+        assert calls == {"preflight": 4, "turn": 4}
+
+
+def test_the_empty_question_is_refused_before_the_index_syncs(paths: Paths) -> None:
+    with echo_engine(paths) as engine:
+        synced: list[int] = []
+        with pytest.raises(InputError, match="the question is empty"):
+            engine.preflight(
+                AskOptions(collection="nowhere"),
+                question="   ",
+                on_sync=lambda d, t: synced.append(d),
+            )
+        assert synced == []
+
+
+@pytest.mark.slow
+def test_outweigh_ask_preflights_once(cli: Any, calls: dict[str, int]) -> None:
+    result = cli("ask", "What is 2+2?", "--no-rag", "--max-tokens", "8", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["answer"]
+    assert calls == {"preflight": 1, "turn": 1}
+
+
+def test_the_server_preflights_each_request_once(
+    live_factory: Any,  # noqa: F811
+    calls: dict[str, int],
+) -> None:
+    live = live_factory(backend=EchoBackend(name="smollm2-135m"))
+    body = {"model": "smollm2-135m", "messages": [{"role": "user", "content": "hi"}]}
+    live.client.chat.completions.create(**body, extra_body={"rag": False})
+    assert calls == {"preflight": 1, "turn": 1}
+    chunks = list(live.client.chat.completions.create(**body, stream=True, n=2))
+    assert chunks
+    assert calls == {"preflight": 2, "turn": 2}
+
+
+def test_the_eval_preflights_each_question_once(
+    make_suite: Any,  # noqa: F811
+    paths: Paths,
+    calls: dict[str, int],
+) -> None:
+    from outweigh.eval.runner import run_eval
+
+    questions = [{"question": f"What is fact {i}?", "answers": [f"fact {i}"]} for i in range(3)]
+    suite = make_suite(
+        questions=questions, docs={"facts.md": "# Facts\n\nfact 0, fact 1, fact 2\n"}
+    )
+    run_eval(
+        suite,
+        ["smollm2-135m"],
+        paths=paths,
+        embedder=FakeEmbedder(),
+        backend_factory=lambda name: EchoBackend(name=name),
+    )
+    # One check of the config before anything loads, then one per question.
+    assert calls == {"preflight": 1 + 3, "turn": 3}
+
+
+def test_a_stream_cut_off_remembers_what_was_said(paths: Paths) -> None:
+    """The REPL's Ctrl-C, a client gone: the turn is remembered once, with the partial
+    answer; a stream read to the end is remembered with all of it."""
+    backend = EchoBackend(name="smollm2-135m", reply="one two three four five")
+    with Engine(paths=paths, backend=backend, embedder=FakeEmbedder()) as engine:
+        seen: list[tuple[str, str]] = []
+        engine.record = lambda q, a, o: seen.append((q, a))  # type: ignore[method-assign]
+        opts = AskOptions(rag=False, user="olga")
+        _, stream = engine.stream([{"role": "user", "content": "I keep bees."}], opts)
+        first = next(stream)
+        stream.close()
+        assert stream.join(timeout=5)
+        assert seen and seen[0][0] == "I keep bees." and seen[0][1].startswith(first)
+        assert len(seen) == 1
+        _, stream = engine.stream([{"role": "user", "content": "Count."}], opts)
+        assert "".join(stream) == "one two three four five"
+        assert seen[1] == ("Count.", "one two three four five")
+
+
+def test_engine_is_a_context_manager(tmp_path: Path) -> None:
+    with Engine(paths=Paths(tmp_path / "h"), embedder=FakeEmbedder()) as engine:
+        assert engine.collections() == []
+    assert engine._store is None  # closed
