@@ -286,7 +286,7 @@ class Engine:
             if name not in self._backends and self._factory is not None:
                 self._backends[name] = self._factory(name)
             if name not in self._backends:
-                from outweigh.generate.llamacpp import open_local
+                from outweigh.generate.choose import open_local
 
                 # llama.cpp for a bundled GGUF where it is installed, else transformers.
                 self._backends[name] = open_local(name, self.paths, self.load, self.adapters)

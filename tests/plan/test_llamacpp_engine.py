@@ -16,7 +16,7 @@ MIB = 1024**2
 
 def llama_report(n_ctx: int, capfd: pytest.CaptureFixture[str]) -> tuple[float, float]:
     """(KV cache MiB, compute buffer MiB) that llama.cpp logs when it opens the GGUF."""
-    from outweigh.generate.llamacpp import llamacpp_installed
+    from outweigh.generate.choose import llamacpp_installed
     from outweigh.models.loader import gguf_file
 
     if not llamacpp_installed():
