@@ -126,7 +126,7 @@ def timed_llamacpp(backend, specs: dict[str, str | None], tokens: int, repeats: 
     sets the spec's adapters as a request does, evaluates a 200-token prompt (a +rag prompt's
     length), then `tokens` tokens one at a time with no stop, so every spec makes the same
     number of tokens: a trained adapter's shorter answers must not count as slower decoding."""
-    from outweigh.generate.llamacpp import cpu_threads
+    from outweigh.generate.native import cpu_threads
 
     llm = backend.llm
     prompt = llm.tokenize(b"Question: Describe the water cycle in detail. " * 20)[:200]
@@ -163,7 +163,7 @@ def run_llamacpp(home: Path, tokens: int, repeats: int) -> None:
     """Base, unmerged adapter and a mix on llama.cpp, interleaved; and the switch cost."""
     from outweigh.adapters import AdapterRegistry
     from outweigh.generate.base import GenerationRequest
-    from outweigh.generate.llamacpp import open_local
+    from outweigh.generate.choose import open_local
     from outweigh.models import LoadOptions
     from outweigh.settings import Paths
 
@@ -220,7 +220,7 @@ def sweep_llamacpp(home: Path, tokens: int, repeats: int) -> None:
     from peft import LoraConfig, get_peft_model
 
     from outweigh.adapters import AdapterRegistry
-    from outweigh.generate.llamacpp import open_local
+    from outweigh.generate.choose import open_local
     from outweigh.models import LoadOptions, load
     from outweigh.settings import Paths
 

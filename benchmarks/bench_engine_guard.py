@@ -95,7 +95,8 @@ def main() -> None:
     from outweigh.embed import SentenceTransformerEmbedder
     from outweigh.engine import Engine
     from outweigh.generate import native
-    from outweigh.generate.llamacpp import model_file, open_local
+    from outweigh.generate.choose import open_local
+    from outweigh.generate.llamacpp import model_file
     from outweigh.models.catalog import resolve
     from outweigh.models.options import LoadOptions
     from outweigh.serve import BackgroundServer, ServeSettings, create_app

@@ -73,7 +73,10 @@ def bench_generate(model: str, rounds: int, max_tokens: int) -> None:
 
 def bench_llamacpp(model: str, rounds: int, max_tokens: int) -> None:
     """outweigh on llama.cpp, raw llama-cpp-python and outweigh on transformers, interleaved."""
-    from outweigh.generate.llamacpp import LlamaCppBackend, cpu_gguf, cpu_threads, open_local
+    from outweigh.generate.choose import open_local
+    from outweigh.generate.llamacpp import LlamaCppBackend
+    from outweigh.generate.native import cpu_threads
+    from outweigh.generate.quantize import cpu_gguf
     from outweigh.models.catalog import resolve
     from outweigh.models.loader import gguf_file
 
@@ -137,7 +140,8 @@ def bench_quant(model: str, rounds: int, max_tokens: int) -> None:
     (`cpu_gguf`): prompt processing and decode, interleaved rounds, medians."""
     from llama_cpp import Llama
 
-    from outweigh.generate.llamacpp import cpu_gguf, cpu_threads
+    from outweigh.generate.native import cpu_threads
+    from outweigh.generate.quantize import cpu_gguf
     from outweigh.models.catalog import resolve
     from outweigh.models.loader import gguf_file
 
@@ -177,7 +181,8 @@ def bench_quant(model: str, rounds: int, max_tokens: int) -> None:
 OMP_CHILD = """
 import statistics, sys, time
 from llama_cpp import Llama
-from outweigh.generate.llamacpp import cpu_gguf, cpu_threads
+from outweigh.generate.native import cpu_threads
+from outweigh.generate.quantize import cpu_gguf
 from outweigh.models.catalog import resolve
 from outweigh.settings import Paths
 llm = Llama(str(cpu_gguf(resolve(sys.argv[1]), Paths())), n_ctx=2048, n_threads=cpu_threads(),

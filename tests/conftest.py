@@ -88,7 +88,7 @@ def smol_backend(smol):
 @pytest.fixture(scope="session")
 def smol_llama():
     """The same SmolLM2 GGUF through llama.cpp, loaded once; skipped without llama-cpp-python."""
-    from outweigh.generate.llamacpp import llamacpp_installed, open_local
+    from outweigh.generate.choose import llamacpp_installed, open_local
 
     if not llamacpp_installed():
         pytest.skip("llama-cpp-python is not installed")

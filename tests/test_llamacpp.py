@@ -97,7 +97,7 @@ def test_the_prompt_budget_refuses_alike(both: list[Any], paths: Any) -> None:
 
 
 def test_auto_picks_llamacpp_for_the_bundled_gguf(smol_llama: Any) -> None:
-    from outweigh.generate.llamacpp import pick_backend
+    from outweigh.generate.choose import pick_backend
 
     entry = resolve("smollm2-135m")
     assert pick_backend(entry, LoadOptions()) == "llamacpp"
@@ -111,7 +111,7 @@ def test_auto_picks_llamacpp_for_the_bundled_gguf(smol_llama: Any) -> None:
 def test_without_llama_cpp_auto_falls_back_in_one_line(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import outweigh.generate.llamacpp as mod
+    import outweigh.generate.choose as mod
 
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # import llama_cpp now fails
     monkeypatch.setattr(mod, "_told_fallback", False)
@@ -139,7 +139,7 @@ def test_bad_backend_flag_is_one_line(cli: Any) -> None:
 
 def test_llamacpp_refuses_a_transformers_dir(smol: Any, tmp_path: Any) -> None:
     """A plain HF directory has no GGUF to hand llama.cpp."""
-    from outweigh.generate.llamacpp import pick_backend
+    from outweigh.generate.choose import pick_backend
 
     smol.model.config.save_pretrained(tmp_path)
     entry = resolve(str(tmp_path))
@@ -156,7 +156,7 @@ def test_smollm2_runs_on_the_cpu_as_a_q8_0_copy_made_once(
     pytest.importorskip("llama_cpp")
     from gguf import GGUFReader
 
-    from outweigh.generate.llamacpp import cpu_gguf
+    from outweigh.generate.quantize import cpu_gguf
     from outweigh.models.loader import gguf_file
     from outweigh.settings import Paths
 
@@ -180,7 +180,7 @@ def test_an_unwritable_models_dir_is_one_line(
 ) -> None:
     pytest.importorskip("llama_cpp")
     from outweigh.errors import ModelLoadError
-    from outweigh.generate.llamacpp import cpu_gguf
+    from outweigh.generate.quantize import cpu_gguf
     from outweigh.settings import Paths
 
     (tmp_path / "file").write_text("not a folder")

@@ -15,7 +15,7 @@ import pytest
 
 from outweigh.errors import ModelLoadError
 from outweigh.generate import native
-from outweigh.generate.llamacpp import llamacpp_installed
+from outweigh.generate.choose import llamacpp_installed
 from outweigh.models.options import LoadOptions
 from outweigh.settings import Paths
 
@@ -35,7 +35,7 @@ def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         if f.name != "llamacpp-verdicts.json":
             (mine / f.name).symlink_to(f)
     monkeypatch.setenv("OUTWEIGH_MODELS_DIR", str(mine))
-    monkeypatch.setattr("outweigh.generate.llamacpp._told_crash", set())
+    monkeypatch.setattr("outweigh.generate.choose._told_crash", set())
     return mine
 
 
@@ -57,7 +57,7 @@ def crash_with(monkeypatch: pytest.MonkeyPatch, code: str) -> list[Path]:
 def test_a_segfaulting_engine_falls_back_in_one_line_and_the_verdict_is_kept(
     models_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from outweigh.generate.llamacpp import open_local
+    from outweigh.generate.choose import open_local
     from outweigh.generate.local import LocalBackend
 
     asked = crash_with(monkeypatch, SEGFAULT)
@@ -72,7 +72,7 @@ def test_a_segfaulting_engine_falls_back_in_one_line_and_the_verdict_is_kept(
     assert [v["ok"] for v in kept.values()] == [False]
 
     # A second run (a new process would read the same file) reuses the verdict: no probe.
-    monkeypatch.setattr("outweigh.generate.llamacpp._told_crash", set())
+    monkeypatch.setattr("outweigh.generate.choose._told_crash", set())
     assert isinstance(open_local("smollm2-135m", Paths(), LoadOptions()), LocalBackend)
     assert len(asked) == 1
 

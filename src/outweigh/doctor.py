@@ -57,7 +57,7 @@ def engine(paths: Paths | None = None) -> list[Finding]:
     the probe's verdict (`outweigh.generate.native`; probed now if it has not been). A probe
     that failed is a problem: its fix is in the detail."""
     from outweigh.errors import OutweighError
-    from outweigh.generate.llamacpp import llamacpp_installed
+    from outweigh.generate.choose import llamacpp_installed
 
     paths = paths or Paths()
     if not llamacpp_installed():

@@ -13,7 +13,7 @@ import pytest
 from tests.adapters.conftest import SIGNOFF, STYLE, Trained
 
 from outweigh.engine import AskOptions, Engine
-from outweigh.generate.llamacpp import llamacpp_installed
+from outweigh.generate.choose import llamacpp_installed
 
 if not llamacpp_installed():
     pytest.skip("llama-cpp-python is not installed", allow_module_level=True)
@@ -28,7 +28,7 @@ def llama(signoff: Trained) -> Iterator[Any]:
     from tests.adapters.conftest import write_lora
 
     from outweigh.adapters import AdapterRegistry
-    from outweigh.generate.llamacpp import open_local
+    from outweigh.generate.choose import open_local
     from outweigh.models.options import LoadOptions
 
     registry = AdapterRegistry(signoff.paths)

@@ -16,12 +16,13 @@ MIB = 1024**2
 
 def llama_report(n_ctx: int, capfd: pytest.CaptureFixture[str]) -> tuple[float, float]:
     """(KV cache MiB, compute buffer MiB) that llama.cpp logs when it opens the GGUF."""
-    from outweigh.generate.llamacpp import llamacpp_installed
+    from outweigh.generate.choose import llamacpp_installed
+    from outweigh.generate.native import llama_cpp_module
     from outweigh.models.loader import gguf_file
 
     if not llamacpp_installed():
         pytest.skip("llama-cpp-python is not installed")
-    import llama_cpp
+    llama_cpp = llama_cpp_module()  # with this CPU's backend variant loaded
 
     capfd.readouterr()
     llm = llama_cpp.Llama(str(gguf_file("smollm2-135m")), n_ctx=n_ctx, n_threads=1, verbose=True)

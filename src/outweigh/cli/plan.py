@@ -136,7 +136,7 @@ def _show_train_plan(p: TrainPlan) -> None:
     console.print(
         f"[bold]{p.model}[/] ({p.architecture}): {s.train} training, {_params(p.params_total)} "
         f"params, rank {s.lora_rank} on {','.join(s.lora_targets)}: "
-        f"{p.trainable_params:,} trainable; {s.batch} x {s.context:,} tokens, {ckpt} "
+        f"{p.trainable_params:,} trainable; {s.batch} x {s.seq_len:,} tokens, {ckpt} "
         "gradient checkpointing",
         highlight=False,
     )
@@ -154,7 +154,7 @@ def _show_train_plan(p: TrainPlan) -> None:
         table.add_row(name, _size(n), note)
     table.add_row("[bold]total[/]", f"[bold]{_size(b.total)}[/]", "")
     console.print(table)
-    gpus = Table("gpu", "usable", "free", "fits", "max seq (batch 1)", f"max batch @ {s.context:,}")
+    gpus = Table("gpu", "usable", "free", "fits", "max seq (batch 1)", f"max batch @ {s.seq_len:,}")
     for fit in p.gpus:
         gpus.add_row(
             fit.gpu,
@@ -286,7 +286,7 @@ def plan(
     from outweigh.plan import PlanSpec, parse_tokens, split_model_quant, train_plan
     from outweigh.plan import compare as do_compare
     from outweigh.plan import plan as do_plan
-    from outweigh.plan.planner import parse_fraction
+    from outweigh.plan.spec import parse_fraction
 
     if len(models) > 1 and not compare:
         raise InputError("give one MODEL, or `--compare` with several MODEL[:QUANT]")

@@ -176,7 +176,7 @@ class Engine(Documents):
             if name not in self._backends and self._factory is not None:
                 self._backends[name] = self._factory(name)
             if name not in self._backends:
-                from outweigh.generate.llamacpp import open_local
+                from outweigh.generate.choose import open_local
 
                 # llama.cpp for a bundled GGUF where it is installed, else transformers.
                 self._backends[name] = open_local(name, self.paths, self.load, self.adapters)

@@ -3,7 +3,7 @@
 The bundled models are quantized GGUF files. transformers dequantizes them to float32 and
 decodes in PyTorch; llama.cpp runs the quantized weights directly, about 7x faster on 2 CPU
 cores (docs/benchmarks.md). A file runs as it ships, except where the catalog names a CPU
-type its quant lacks fast kernels for (`cpu_gguf`). The prompt is the same text as the
+type its quant lacks fast kernels for (`quantize.cpu_gguf`). The prompt is the same text as the
 transformers backend renders (the chat template carried in the GGUF, rendered by
 llama-cpp-python's Jinja2 formatter, which runs the same template as `apply_chat_template`),
 and decoding, stop strings, streaming and token accounting follow `LocalBackend`'s rules, so
@@ -14,15 +14,14 @@ LoRA adapters stay unmerged: each registered adapter's GGUF form (written at reg
 request sets its own adapters and scales with `llama_set_adapters_lora`, so switching or mixing
 (`a:0.7,b:0.3` is the scales 0.7 and 0.3, the same 0.7·ΔW_a + 0.3·ΔW_b as PEFT's `cat` mix)
 costs no reload of the base.
+
+Whether llama.cpp or transformers serves a model is `choose.open_local`'s decision.
 """
 
 from __future__ import annotations
 
 import codecs
 import ctypes
-import importlib.util
-import logging
-import os
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -41,7 +40,8 @@ from outweigh.generate.base import (
 )
 from outweigh.generate.local import BASE_MODEL_STOPS
 from outweigh.generate.lora import check_base, spell_mix
-from outweigh.generate.native import Verdict, cpu_threads, llama_cpp_module, probe
+from outweigh.generate.native import cpu_threads, llama_cpp_module
+from outweigh.generate.quantize import cpu_gguf
 from outweigh.prompt import MAX_PROMPT_TOKENS
 
 if TYPE_CHECKING:
@@ -49,176 +49,6 @@ if TYPE_CHECKING:
     from outweigh.models.catalog import ModelEntry
     from outweigh.models.options import LoadOptions
     from outweigh.settings import Paths
-
-log = logging.getLogger("outweigh")
-
-LLAMACPP_EXTRA = "pip install 'outweigh[llamacpp]'"
-"""What installs llama-cpp-python (a source build; see the README's install section)."""
-
-_told_fallback = False
-"""The missing-llama.cpp line is said once per process, not once per model."""
-
-
-_told_crash: set[str] = set()
-"""Models whose failed probe was said this process."""
-
-
-def model_file(entry: ModelEntry, paths: Paths, options: LoadOptions) -> Path:
-    """The GGUF llama.cpp runs `entry` from under `options`: on a GPU the file as it ships
-    (every quant type has fast kernels there), on a CPU `cpu_gguf`."""
-    from outweigh.models.loader import gguf_file
-
-    return gguf_file(entry.name, paths) if placement(options).on_gpu else cpu_gguf(entry, paths)
-
-
-def runs_here(entry: ModelEntry, paths: Paths, options: LoadOptions) -> Verdict:
-    """Whether llama.cpp runs `entry` on this machine, probed in a subprocess the first time
-    (`outweigh.generate.native.probe`). `OUTWEIGH_LLAMA_PROBE=0` skips the probe."""
-    from outweigh.settings import llama_probe
-
-    if not llama_probe():
-        return Verdict(True, "", 0.0, 0.0)
-    return probe(model_file(entry, paths, options), paths.models_dir)
-
-
-_CPU_TYPES = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0"}
-"""Catalog `cpu_type` -> llama.cpp's file type constant."""
-
-
-def cpu_gguf(entry: ModelEntry, paths: Paths) -> Path:
-    """The GGUF llama.cpp runs `entry` from on a CPU: the file as it ships, or, where the
-    catalog names a `cpu_type`, a copy requantized to that type once with llama.cpp's own
-    `llama_model_quantize` and kept beside the converted models.
-
-    SmolLM2 ships as Q4_1, which llama.cpp has no fast CPU matrix kernel for: on 2 cores its
-    prompt is processed at 260 tok/s, against 484 for the same weights as Q8_0, which also
-    decodes 1.23x faster (`benchmarks/bench_generate.py --only quant`). Q8_0 holds the Q4_1
-    values to within 1/254 of each 32-weight block's largest magnitude. The copy is named
-    after the shipped file's size and mtime, so a reinstalled package gets a new one, and is
-    written under a temporary name and renamed."""
-    import hashlib
-
-    from outweigh.models.loader import gguf_file
-
-    shipped = gguf_file(entry.name, paths)
-    if not entry.cpu_type:
-        return shipped
-    stat = shipped.stat()
-    tag = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:8]
-    target = paths.models_dir / f"{Path(entry.file).stem}.{entry.cpu_type}-{tag}.gguf"
-    if target.is_file():
-        return target
-    llama_cpp = llama_cpp_module()
-
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = getattr(llama_cpp, _CPU_TYPES[entry.cpu_type])
-    params.allow_requantize = True
-    params.nthread = cpu_threads()
-    work = target.with_name(f".{target.name}.partial")
-    fail = (
-        f"cannot write {entry.name}'s {entry.cpu_type} copy into {paths.models_dir}; "
-        "free space there or point OUTWEIGH_MODELS_DIR at a writable folder"
-    )
-    quiet = logging.getLogger("llama-cpp-python")  # its log callback prints every tensor
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        rc = llama_cpp.llama_model_quantize(
-            str(shipped).encode(), str(work).encode(), ctypes.byref(params)
-        )
-        if rc != 0:
-            raise ModelLoadError(f"{fail} (llama.cpp's quantize returned {rc})")
-        os.replace(work, target)
-    except OSError as e:
-        raise ModelLoadError(f"{fail} ({e.strerror or e})") from e
-    finally:
-        quiet.setLevel(level)
-        if work.parent.is_dir():
-            work.unlink(missing_ok=True)
-    return target
-
-
-def llamacpp_installed() -> bool:
-    """Whether `llama_cpp` can be imported, without importing it (it loads a native library)."""
-    try:
-        return importlib.util.find_spec("llama_cpp") is not None
-    except (ImportError, ValueError):  # a stubbed-out module (sys.modules[...] = None)
-        return False
-
-
-def pick_backend(entry: ModelEntry, options: LoadOptions) -> str:
-    """ "llamacpp" or "transformers" for `entry` under `options`; one-line errors name the flag.
-
-    auto takes llama.cpp for a catalog GGUF when llama-cpp-python is installed and no
-    transformers-only option (`--dtype`, `--load-in`) was asked for; a machine without it says
-    so in one line and decodes with transformers.
-    """
-    global _told_fallback
-    if options.backend == "transformers":
-        return "transformers"
-    if options.backend == "llamacpp":
-        if not entry.is_gguf:
-            raise InputError(
-                f"`--backend llamacpp` runs GGUF models; {entry.name} is not one: "
-                "use --backend transformers"
-            )
-        if options.load_in or options.dtype != "auto":
-            raise InputError(
-                "`--backend llamacpp` runs the GGUF's own quantization; drop --dtype/--load-in "
-                "or use --backend transformers"
-            )
-        if not llamacpp_installed():
-            raise InputError(
-                f"`--backend llamacpp` needs llama-cpp-python, which is not installed; run: "
-                f"{LLAMACPP_EXTRA}"
-            )
-        return "llamacpp"
-    if not entry.is_gguf or options.load_in or options.dtype != "auto":
-        return "transformers"
-    if not llamacpp_installed():
-        if not _told_fallback:
-            _told_fallback = True
-            log.warning(
-                "llama-cpp-python is not installed, so %s decodes with transformers (about 7x "
-                "slower on CPU); for the fast path run: %s",
-                entry.name,
-                LLAMACPP_EXTRA,
-            )
-        return "transformers"
-    return "llamacpp"
-
-
-def open_local(
-    name: str,
-    paths: Paths,
-    options: LoadOptions | None = None,
-    adapters: AdapterSource | None = None,
-) -> Backend:
-    """The local backend for model `name`: llama.cpp or transformers, as `pick_backend` says."""
-    from outweigh.models.catalog import resolve
-    from outweigh.models.options import LoadOptions
-
-    options = options or LoadOptions.from_env()
-    options.validate()
-    entry = resolve(name)
-    if pick_backend(entry, options) == "llamacpp":
-        verdict = runs_here(entry, paths, options)
-        if verdict.ok:
-            return LlamaCppBackend.load(entry, paths, options, adapters)
-        if options.backend == "llamacpp":
-            raise ModelLoadError(
-                verdict.line(entry.name).replace(
-                    "so transformers serves it (slower)", "so `--backend llamacpp` cannot serve it"
-                )
-            )
-        if entry.name not in _told_crash:
-            _told_crash.add(entry.name)
-            log.warning("%s", verdict.line(entry.name))
-    from outweigh.generate.local import LocalBackend
-    from outweigh.models.loader import load
-
-    return LocalBackend(load(name, paths, options), adapters)
 
 
 @dataclass(frozen=True)
@@ -253,6 +83,14 @@ def placement(options: LoadOptions) -> Placement:
         return Placement(0)
     index = int(options.device.partition(":")[2] or 0)
     return Placement(-1, index)
+
+
+def model_file(entry: ModelEntry, paths: Paths, options: LoadOptions) -> Path:
+    """The GGUF llama.cpp runs `entry` from under `options`: on a GPU the file as it ships
+    (every quant type has fast kernels there), on a CPU `cpu_gguf`."""
+    from outweigh.models.loader import gguf_file
+
+    return gguf_file(entry.name, paths) if placement(options).on_gpu else cpu_gguf(entry, paths)
 
 
 class LlamaCppBackend(Backend):

@@ -22,7 +22,7 @@ DTYPES = ("auto", "bf16", "fp16", "fp32")
 LOAD_IN = ("4bit", "8bit")
 """`--load-in` choices: bitsandbytes nf4 (with double quantization) or LLM.int8()."""
 BACKENDS = ("auto", "transformers", "llamacpp")
-"""`--backend` choices (outweigh.generate.llamacpp.pick_backend decides what auto is)."""
+"""`--backend` choices (outweigh.generate.choose.pick_backend decides what auto is)."""
 TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 """torch attribute names of the dtypes."""
 GPU_EXTRA = "pip install 'outweigh[gpu]'"

@@ -14,20 +14,10 @@ from __future__ import annotations
 
 from outweigh.plan.catalog import gpus, models, quants
 from outweigh.plan.hf_config import Architecture, parse_config
-from outweigh.plan.planner import (
-    Breakdown,
-    Comparison,
-    GpuFit,
-    Plan,
-    PlanSpec,
-    TrainFit,
-    TrainPlan,
-    compare,
-    parse_tokens,
-    plan,
-    split_model_quant,
-    train_plan,
-)
+from outweigh.plan.planner import Comparison, compare
+from outweigh.plan.serving import Breakdown, GpuFit, Plan, plan
+from outweigh.plan.spec import PlanSpec, parse_tokens, split_model_quant
+from outweigh.plan.training import TrainFit, TrainPlan, train_plan
 
 __all__ = [
     "Architecture",

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from outweigh.errors import InputError
-from outweigh.plan.planner import Plan
+from outweigh.plan.serving import Plan
 
 GB = 1e9
 """Plot unit: decimal gigabytes, as GPU memory is marketed."""
