@@ -75,3 +75,58 @@ def test_rich_is_imported_only_by_the_cli() -> None:
             if any(n.split(".")[0] == "rich" for n in names):
                 outside.append(str(path.relative_to(SRC)))
     assert outside == []
+
+
+SHELLS = ("cli", "serve", "eval")
+PARTS = (
+    "outweigh.adapters.registry",
+    "outweigh.memory.store",
+    "outweigh.retrieval.store",
+    "outweigh.retrieval.vectors",
+)
+"""Modules that open the state directory's parts; only the engine may import them."""
+PART_NAMES = {"AdapterRegistry", "MemoryStore", "Store"}
+ENGINE_PARTS = {"memory", "adapters", "store", "vectors"}
+
+
+def _is_part(module: str) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in PARTS)
+
+
+def _is_engine(node: ast.expr) -> bool:
+    """`engine`, anything's `.engine` (`self.engine`, `state.engine`), or `Engine(...)`."""
+    if isinstance(node, ast.Call):
+        return isinstance(node.func, ast.Name) and node.func.id == "Engine"
+    return (isinstance(node, ast.Name) and node.id == "engine") or (
+        isinstance(node, ast.Attribute) and node.attr == "engine"
+    )
+
+
+def _reaches_past_the_engine(path: Path) -> list[str]:
+    """Where `path` imports a part of the state directory or reaches into an engine's parts."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        where = f"{path.relative_to(SRC)}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.Import):
+            found += [f"{where} imports {a.name}" for a in node.names if _is_part(a.name)]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("outweigh"):
+            for a in node.names:
+                if _is_part(f"{node.module}.{a.name}") or _is_part(str(node.module)):
+                    found.append(f"{where} imports {node.module}.{a.name}")
+                elif a.name in PART_NAMES:
+                    found.append(f"{where} imports {a.name}")
+        elif (
+            isinstance(node, ast.Attribute) and node.attr in ENGINE_PARTS and _is_engine(node.value)
+        ):
+            found.append(f"{where} reaches into {ast.unparse(node)}")
+    return found
+
+
+def test_the_shells_go_through_the_engine() -> None:
+    """The CLI, the server and the eval parse, call the engine and print: none opens the store,
+    the vector index, the memory store or the adapter registry, or reaches into an engine's."""
+    found = []
+    for shell in SHELLS:
+        for path in sorted((SRC / shell).rglob("*.py")):
+            found += _reaches_past_the_engine(path)
+    assert found == []

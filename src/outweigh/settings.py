@@ -5,6 +5,7 @@ Every environment variable outweigh reads is read here, so one file lists them a
 
 from __future__ import annotations
 
+import getpass
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,14 @@ def _env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise InputError(f"`{name}` must be an integer, not {raw[:20]!r}") from None
+
+
+def default_user() -> str:
+    """The OS user name, the default `--user`; "default" where the OS has none (containers)."""
+    try:
+        return getpass.getuser() or "default"
+    except (KeyError, OSError):
+        return "default"
 
 
 def max_message_chars() -> int:

@@ -59,8 +59,9 @@ def train(
     reader_rows: int = typer.Option(600, "--reader-rows", help="Rows to build for --reader."),
 ) -> None:
     """Train a LoRA adapter (loss on assistant tokens only) and register it when it finishes."""
-    from outweigh.adapters import TrainConfig, TrainProgress, train_adapter
+    from outweigh.adapters import TrainConfig, TrainProgress
     from outweigh.cli._progress import detail_bar
+    from outweigh.engine import Engine
     from outweigh.errors import InputError
 
     if (data is None) == (reader is None):
@@ -87,7 +88,7 @@ def train(
         grad_accum=grad_accum,
         max_length=max_length,
     )
-    with detail_bar(f"train {name}", transient=False) as update:
+    with detail_bar(f"train {name}", transient=False) as update, Engine() as engine:
         update(detail=f"loading {base}")
 
         def on_step(p: TrainProgress) -> None:
@@ -97,7 +98,7 @@ def train(
             update(completed=p.step, total=p.total, detail=detail)
 
         try:
-            info = train_adapter(data, name, config, progress=on_step)
+            info = engine.train_adapter(data, name, config, progress=on_step)
         except KeyboardInterrupt:
             console_err.print("[yellow]stopped; run the same command again to resume[/]")
             raise
@@ -115,19 +116,14 @@ def _reader_rows(collection: str, name: str, rows: int) -> Path:
     from outweigh.cli._progress import detail_bar
     from outweigh.engine import Engine
     from outweigh.errors import InputError
-    from outweigh.settings import Paths
 
     if rows < 1:
         raise InputError("`--reader-rows` must be at least 1")
-    engine = Engine()
-    try:
-        with detail_bar(f"reader rows from {collection}") as update:
-            data = engine.reader_data(
-                collection, rows, on_row=lambda i, n: update(completed=i, total=n)
-            )
-    finally:
-        engine.close()
-    path = write(data, Paths().adapters_dir / ".reader" / f"{name}.jsonl")
+    with Engine() as engine, detail_bar(f"reader rows from {collection}") as update:
+        data = engine.reader_data(
+            collection, rows, on_row=lambda i, n: update(completed=i, total=n)
+        )
+    path = write(data, engine.paths.adapters_dir / ".reader" / f"{name}.jsonl")
     console.print(
         f"{len(data.rows)} reader rows from {data.facts} facts in {collection!r} "
         f"({data.absent} without the gold passage; by kind: "
@@ -149,9 +145,10 @@ def add(
     ),
 ) -> None:
     """Validate and copy an existing PEFT adapter into the registry."""
-    from outweigh.adapters import AdapterRegistry
+    from outweigh.engine import Engine
 
-    info = AdapterRegistry().add(path, name, base)
+    with Engine() as engine:
+        info = engine.add_adapter(path, name, base)
     console.print(f"added [bold]{info.name}[/] (base {info.base_model}, rank {info.rank})")
 
 
@@ -160,9 +157,10 @@ def list_adapters(as_json: bool = typer.Option(False, "--json", help="Print JSON
     """Registered adapters."""
     from rich.table import Table
 
-    from outweigh.adapters import AdapterRegistry
+    from outweigh.engine import Engine
 
-    infos = AdapterRegistry().list()
+    with Engine() as engine:
+        infos = engine.adapter_list()
     if as_json:
         print(json.dumps([i.to_dict() for i in infos], indent=2))
         return
@@ -178,11 +176,11 @@ def list_adapters(as_json: bool = typer.Option(False, "--json", help="Print JSON
 @adapter_app.command("show")
 def show(name: str, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """One adapter: base, rank, alpha, targets, size, created, training figures."""
-    from outweigh.adapters import AdapterRegistry
+    from outweigh.engine import Engine
 
-    registry = AdapterRegistry()
-    d = registry.get(name).to_dict()
-    d["path"] = str(registry.path(name))
+    with Engine() as engine:
+        d = engine.adapter_info(name).to_dict()
+        d["path"] = str(engine.adapter_path(name))
     if as_json:
         print(json.dumps(d, indent=2))
         return
@@ -197,9 +195,10 @@ def show(name: str, as_json: bool = typer.Option(False, "--json", help="Print JS
 @adapter_app.command("rm")
 def rm(name: str) -> None:
     """Unregister an adapter and delete its files."""
-    from outweigh.adapters import AdapterRegistry
+    from outweigh.engine import Engine
 
-    AdapterRegistry().remove(name)
+    with Engine() as engine:
+        engine.remove_adapter(name)
     console.print(f"removed {name}")
 
 
@@ -209,10 +208,10 @@ def merge(
     out: Path = typer.Option(..., "--out", help="New directory for the merged model."),
 ) -> None:
     """Fold an adapter into the base weights and save a full model (load it with --model DIR)."""
-    from outweigh.adapters import merge_adapter
+    from outweigh.engine import Engine
 
-    with console.status(f"merging {spec}"):
-        where = merge_adapter(spec, out)
+    with Engine() as engine, console.status(f"merging {spec}"):
+        where = engine.merge_adapter(spec, out)
     console.print(f"merged model at {where}; use it with:", highlight=False)
     print(f"  outweigh ask --model {where} ...")  # plain print: never wrapped, copy-pasteable
 
@@ -224,8 +223,9 @@ def export(
     out: Path = typer.Option(..., "--out", help="New directory to write."),
 ) -> None:
     """Write an adapter for another runtime, and print the command that serves it."""
-    from outweigh.adapters import export_adapter
+    from outweigh.engine import Engine
 
-    result = export_adapter(name, out, target)
+    with Engine() as engine:
+        result = engine.export_adapter(name, out, target)
     console.print(f"wrote {result.path}; serve it with:", highlight=False)
     print(f"  {result.command}")  # plain print: never wrapped, copy-pasteable

@@ -42,12 +42,10 @@ def ask(
     """Retrieve, recall the user's memories, answer within the budget, cite, and remember."""
     from outweigh.cli._progress import lazy_bar
     from outweigh.engine import AskOptions, Engine
-    from outweigh.memory.store import default_user
     from outweigh.names import check_user
+    from outweigh.settings import default_user
 
-    engine = Engine(
-        model=model, embedder=embedder, load=_load.load_options(device, dtype, load_in, backend)
-    )
+    load = _load.load_options(device, dtype, load_in, backend)
     opts = AskOptions(
         collection=collection,
         rag=not no_rag,
@@ -59,11 +57,12 @@ def ask(
         reader=not no_reader,
         adapter=adapter,
     )
-    with lazy_bar("index") as on_sync:  # what can be refused is, before a model loads
-        checked = engine.preflight(opts, question=question, on_sync=on_sync)
-    with console.status(f"loading {model}"):
-        engine.backend()
-    answer = engine.ask(question, opts, checked=checked)
+    with Engine(model=model, embedder=embedder, load=load) as engine:
+        with lazy_bar("index") as on_sync:  # what can be refused is, before a model loads
+            checked = engine.preflight(opts, question=question, on_sync=on_sync)
+        with console.status(f"loading {model}"):
+            engine.backend()
+        answer = engine.ask(question, opts, checked=checked)
     if as_json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return

@@ -91,9 +91,8 @@ class Repl:
         user = self.options.user
         if not self.options.memory or user is None:
             raise InputError("memory is off in this chat (--no-memory); nothing is remembered")
-        memory = self.engine.memory
         if name == "/memories":
-            items = memory.list(user)
+            items = self.engine.memories(user)
             for m in items:
                 self.out.print(f"  [dim]#{m.id}[/] {escape(m.text)}", highlight=False)
             if not items:
@@ -101,13 +100,13 @@ class Repl:
         elif name == "/forget":
             if not arg:
                 raise InputError("usage: /forget ID (ids are shown by /memories)")
-            if not memory.forget(user, arg):
+            if not self.engine.forget(user, arg):
                 raise NotFoundError(f"no memory #{arg[:40]} for {user}; see /memories")
             self.out.print(f"  forgot #{escape(arg)}", highlight=False)
         else:
             if not arg:
                 raise InputError("usage: /remember TEXT")
-            item = memory.remember(user, arg, self.options.session)
+            item = self.engine.remember(user, arg, self.options.session)
             self.out.print(f"  remembered [dim]#{item.id}[/] {escape(item.text)}", highlight=False)
         return True
 
@@ -143,7 +142,7 @@ class Repl:
         ]
 
     def _known(self) -> set[int]:
-        return {m.id for m in self.engine.memory.list(self.options.user or "")}
+        return {m.id for m in self.engine.memories(self.options.user or "")}
 
 
 @app.command()
@@ -172,8 +171,8 @@ def chat(
     """Talk to the model: streaming answers, history, and memory across sessions."""
     from outweigh.cli._progress import lazy_bar
     from outweigh.engine import AskOptions, Engine
-    from outweigh.memory.store import default_user
     from outweigh.names import check_user
+    from outweigh.settings import default_user
 
     opts = AskOptions(
         collection=collection or DEFAULT_COLLECTION,
@@ -186,21 +185,17 @@ def chat(
         memory=not no_memory,
         reader=not no_reader,
     )
-    engine = Engine(
-        model=model, embedder=embedder, load=_load.load_options(device, dtype, load_in, backend)
-    )
-    with lazy_bar("index") as on_sync:  # what can be refused is, before a model loads
-        engine.preflight(opts, on_sync=on_sync)
-    with console.status(f"loading {model}"):
-        engine.backend()
-    if sys.stdin.isatty():
-        import readline  # noqa: F401  line editing and up-arrow history for input()
-    console.print(
-        f"[bold]outweigh chat[/] with {escape(model)} as [bold]{escape(opts.user or '')}[/]"
-        f"{'' if opts.memory else ' (memory off)'}; /help for commands, /exit to leave",
-        highlight=False,
-    )
-    try:
+    load = _load.load_options(device, dtype, load_in, backend)
+    with Engine(model=model, embedder=embedder, load=load) as engine:
+        with lazy_bar("index") as on_sync:  # what can be refused is, before a model loads
+            engine.preflight(opts, on_sync=on_sync)
+        with console.status(f"loading {model}"):
+            engine.backend()
+        if sys.stdin.isatty():
+            import readline  # noqa: F401  line editing and up-arrow history for input()
+        console.print(
+            f"[bold]outweigh chat[/] with {escape(model)} as [bold]{escape(opts.user or '')}[/]"
+            f"{'' if opts.memory else ' (memory off)'}; /help for commands, /exit to leave",
+            highlight=False,
+        )
         Repl(engine, opts, console, console_err).run(console.input)
-    finally:
-        engine.close()

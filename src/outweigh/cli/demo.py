@@ -141,8 +141,7 @@ def _setup(
     """Steps 2-4. Their engine (and its copy of the model) is gone before the eval measures."""
     from outweigh.engine import Engine  # numpy and the parts load only when the demo runs
 
-    engine = Engine(paths)
-    try:
+    with Engine(paths) as engine:
         with _step(console, 2, "Ingest the example documents"):
             with console.status("loading the embedder and ingesting"):
                 report = engine.ingest([suite.docs], DEMO_COLLECTION)
@@ -151,11 +150,9 @@ def _setup(
                 f"{report.skipped} unchanged, {report.chunks} chunks"
             )
         with _step(console, 3, f"Style adapter {options.adapter!r}: train once, then reuse"):
-            _adapter(console, options.adapter, style_data, paths)
+            _adapter(console, engine, options.adapter, style_data)
         with _step(console, 4, "Memory across two sessions"):
             _memory(console, engine, paths, suite)
-    finally:
-        engine.close()
 
 
 @contextmanager
@@ -215,18 +212,15 @@ def _fits(fits: bool, free: int) -> str:
     return f"[green]yes[/], {_gb(free)} free" if fits else f"[red]no[/], {_gb(-free)} short"
 
 
-def _adapter(console: Console, name: str, data: Path, paths: Paths) -> None:
-    from outweigh.adapters import AdapterRegistry, TrainConfig, train_adapter
+def _adapter(console: Console, engine: Engine, name: str, data: Path) -> None:
+    from outweigh.adapters import TrainConfig
 
-    registry = AdapterRegistry(paths)
     try:
-        info = registry.get(name)
+        info = engine.adapter_info(name)
         console.print(f"reusing adapter [bold]{name}[/] (trained {info.created})")
         return
     except NotFoundError:
         pass
-    finally:
-        registry.close()
     from outweigh.cli._progress import detail_bar
 
     with detail_bar(f"training {name}") as update:
@@ -234,7 +228,7 @@ def _adapter(console: Console, name: str, data: Path, paths: Paths) -> None:
         def report(p: TrainProgress) -> None:
             update(completed=p.step, total=p.total, detail=f"loss {p.loss:.3f}")
 
-        info = train_adapter(data, name, TrainConfig(), paths, progress=report)
+        info = engine.train_adapter(data, name, TrainConfig(), progress=report)
     metrics = info.metrics
     console.print(
         f"trained [bold]{name}[/] on {data.name}: {metrics.get('steps', 0):.0f} steps, "
@@ -260,17 +254,14 @@ def _memory(console: Console, engine: Engine, paths: Paths, suite: Suite) -> Non
     if say is None or ask is None:
         console.print("no memory.jsonl `ask` with a `say` that answers it; skipped")
         return
-    engine.memory.forget_all(DEMO_USER)  # a repeatable demo: start from an empty memory
+    engine.forget_all(DEMO_USER)  # a repeatable demo: start from an empty memory
     with console.status(f"loading {DEFAULT_MODEL}"):
         backend = engine.backend()
     for session, text in (("session-1", say.text), ("session-2", ask.text)):
         # A fresh engine per session: nothing carries over but what the store holds.
-        fresh = Engine(paths, embedder=engine.embedder, backend=backend)
-        try:
+        with Engine(paths, embedder=engine.embedder, backend=backend) as fresh:
             opts = AskOptions(rag=False, max_tokens=32, user=DEMO_USER, session=session)
             answer = fresh.ask(text, opts)
-        finally:
-            fresh.close()
         console.print(f"[bold]{session}[/] user: {text}", highlight=False)
         for item in answer.memories:
             console.print(f"  [dim]recalled: {item.text}[/]", highlight=False)

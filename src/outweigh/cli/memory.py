@@ -10,7 +10,8 @@ import typer
 from outweigh.cli._app import EMBEDDER, app, console
 
 if TYPE_CHECKING:
-    from outweigh.memory import MemoryItem, MemoryStore
+    from outweigh.engine import Engine
+    from outweigh.memory import MemoryItem
 
 memory_app = typer.Typer(
     help="What the assistant remembers about each user, across sessions.", no_args_is_help=True
@@ -23,15 +24,16 @@ USER = typer.Option(
 JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
-def _store(embedder: str | None = None) -> MemoryStore:
+def _engine(embedder: str | None = None) -> Engine:
+    """The engine of the state directory; its embedder loads only if a command embeds."""
     from outweigh.engine import Engine
 
-    return Engine(embedder=embedder).memory
+    return Engine(embedder=embedder)
 
 
 def _user(user: str | None) -> str:
-    from outweigh.memory.store import default_user
     from outweigh.names import check_user
+    from outweigh.settings import default_user
 
     return check_user(default_user() if user is None else user)
 
@@ -53,7 +55,8 @@ def list_memories(
     as_json: bool = JSON,
 ) -> None:
     """The user's current facts (with --all, their history too); empty for an unknown user."""
-    items = _store().list(_user(user), include_history=all_)
+    with _engine() as engine:
+        items = engine.memories(_user(user), include_history=all_)
     if as_json:
         print(json.dumps([m.to_dict() for m in items], ensure_ascii=False, indent=2))
         return
@@ -71,7 +74,8 @@ def search_memories(
 ) -> None:
     """Hybrid BM25 + dense search over the user's facts (re-embedding those another embedder
     wrote)."""
-    items = _store(embedder).search(_user(user), query, limit, include_history=all_)
+    with _engine(embedder) as engine:
+        items = engine.search_memories(_user(user), query, limit, include_history=all_)
     if as_json:
         print(json.dumps([m.to_dict() for m in items], ensure_ascii=False, indent=2))
         return
@@ -86,7 +90,8 @@ def remember(
     embedder: str | None = EMBEDDER,
 ) -> None:
     """Store a fact as given (like `/remember` in `outweigh chat`)."""
-    item = _store(embedder).remember(_user(user), text, session)
+    with _engine(embedder) as engine:
+        item = engine.remember(_user(user), text, session)
     console.print(f"remembered #{item.id}: {item.text}", highlight=False, markup=False)
 
 
@@ -102,16 +107,21 @@ def forget(
     if (memory_id is None) == (not all_):
         raise InputError("give exactly one of ID or --all; see `outweigh memory list` for ids")
     who = _user(user)
-    if all_:
-        n = _store().forget_all(who)
-        console.print(f"forgot {n} facts and every turn of {who}", highlight=False, markup=False)
-        return
-    if not _store().forget(who, str(memory_id)):
-        raise NotFoundError(f"{who} has no memory #{memory_id}; see `outweigh memory list`")
+    with _engine() as engine:
+        if all_:
+            n = engine.forget_all(who)
+            console.print(
+                f"forgot {n} facts and every turn of {who}", highlight=False, markup=False
+            )
+            return
+        if not engine.forget(who, str(memory_id)):
+            raise NotFoundError(f"{who} has no memory #{memory_id}; see `outweigh memory list`")
     console.print(f"forgot #{memory_id}", highlight=False, markup=False)
 
 
 @memory_app.command("export")
 def export(user: str | None = USER) -> None:
     """Everything stored about the user, as JSON: facts with history, and every turn."""
-    print(json.dumps(_store().export(_user(user)), ensure_ascii=False, indent=2))
+    with _engine() as engine:
+        data = engine.export_memories(_user(user))
+    print(json.dumps(data, ensure_ascii=False, indent=2))

@@ -58,8 +58,7 @@ def ingest(
     from outweigh.names import check_name
 
     check_name(collection)  # a bad name costs no embedder load
-    engine = Engine(embedder=embedder)
-    with detail_bar("ingest") as update:
+    with Engine(embedder=embedder) as engine, detail_bar("ingest") as update:
 
         def on_file(path: str, total: int) -> None:
             name = escape(printable(Path(path).name))  # a file name is not markup
@@ -121,7 +120,8 @@ def docs_list(
 
     from outweigh.engine import Engine
 
-    docs = Engine().documents(collection)
+    with Engine() as engine:
+        docs = engine.documents(collection)
     if as_json:
         print(json.dumps([asdict(d) for d in docs], ensure_ascii=False, indent=2))
         return
@@ -143,7 +143,8 @@ def docs_rm(
 
     # A bare number is an id, unless a file of that name is meant.
     ref: int | Path = int(str(path)) if str(path).isdigit() and not path.exists() else path
-    row = Engine().remove_document(collection, ref)
+    with Engine() as engine:
+        row = engine.remove_document(collection, ref)
     console.print(f"removed {printable(row.source)}", markup=False, highlight=False)
 
 
@@ -160,12 +161,12 @@ def search(
     from outweigh.cli._progress import lazy_bar
     from outweigh.engine import Engine
 
-    engine = Engine(embedder=embedder)
-    if mode != "bm25":
-        engine.check_embedder(collection)
-        with lazy_bar("index") as on_sync:
-            engine.sync_index(collection, on_sync)
-    hits = engine.search(query, collection, k, mode)
+    with Engine(embedder=embedder) as engine:
+        if mode != "bm25":
+            engine.check_embedder(collection)
+            with lazy_bar("index") as on_sync:
+                engine.sync_index(collection, on_sync)
+        hits = engine.search(query, collection, k, mode)
     if as_json:
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
         return
@@ -187,10 +188,10 @@ def reindex(
     from outweigh.cli._progress import detail_bar
     from outweigh.engine import Engine
 
-    engine = Engine(embedder=embedder)
-    engine.documents(collection)  # an unknown collection is refused before the model loads
-    with console.status("loading embedder"):
-        name = engine.embedder.name
-    with detail_bar("reindex") as update:
-        n = engine.reindex(collection, lambda done, total: update(completed=done, total=total))
+    with Engine(embedder=embedder) as engine:
+        engine.documents(collection)  # an unknown collection is refused before the model loads
+        with console.status("loading embedder"):
+            name = engine.embedder.name
+        with detail_bar("reindex") as update:
+            n = engine.reindex(collection, lambda done, total: update(completed=done, total=total))
     console.print(f"[bold]{collection}[/]: {n} chunks re-embedded with {escape(name)}")

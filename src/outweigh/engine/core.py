@@ -26,11 +26,13 @@ if TYPE_CHECKING:
     from outweigh.memory import MemoryItem, MemoryStore
     from outweigh.models.options import LoadOptions
 
+from outweigh.engine.adapters import Adapters
 from outweigh.engine.documents import Documents
+from outweigh.engine.memories import Memories
 from outweigh.engine.turn import Answer, AskOptions, Checked, Prepared, Turn
 
 
-class Engine(Documents):
+class Engine(Documents, Memories, Adapters):
     """The library's front door: ingest, search and answer against one state directory."""
 
     def __init__(

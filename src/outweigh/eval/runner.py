@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import functools
 import gc
+import itertools
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,7 +31,7 @@ from outweigh.engine import Answer, AskOptions, Engine
 from outweigh.errors import InputError, NotFoundError
 from outweigh.eval import metrics as m
 from outweigh.eval.spec import ConfigSpec, parse_specs
-from outweigh.eval.suite import CATEGORIES, Suite, load_suite
+from outweigh.eval.suite import CATEGORIES, MemoryStep, Suite, load_suite
 from outweigh.settings import Paths
 
 if TYPE_CHECKING:
@@ -284,6 +285,7 @@ def run_eval(
     progress = progress or (lambda task, done, total: None)
     run_id = secrets.token_hex(4)
     base = Engine(paths, embedder=embedder, load=load)
+    runs = _Runs(paths, specs, backend_factory, load)
     collection = f"eval-{run_id}"
     ingested = False
     gold: dict[str, str] = {}
@@ -295,7 +297,6 @@ def run_eval(
             retrieved = _ingest(base, suite, suite.docs, collection, options.k, progress)
             if options.reader_gap:
                 gold = _ingest_gold(base, suite, suite.docs, collection, progress)
-        runs = _Runs(paths, specs, backend_factory, load)
         records: list[Record] = []
         results: dict[str, dict[str, float | None]] = {}
         for i, spec in enumerate(specs):
@@ -329,6 +330,7 @@ def run_eval(
         if ingested:
             for name in [collection, *gold.values()]:
                 _drop(base, name)
+        runs.close()
         base.close()
     return EvalResult(
         suite=suite.name,
@@ -356,11 +358,8 @@ def _preflight(
 
     known = catalog()
     for spec in specs:
-        engine = Engine(paths, model=spec.model, backend_factory=factory)
-        try:
+        with Engine(paths, model=spec.model, backend_factory=factory) as engine:
             engine.preflight(AskOptions(rag=False, memory=False, adapter=spec.adapter))
-        finally:
-            engine.close()
     return {s.model: known[s.model].params if s.model in known else 0 for s in specs}
 
 
@@ -440,7 +439,8 @@ def _drop(engine: Engine, collection: str) -> None:
 
 
 class _Runs:
-    """Loads each model once per run and lets it go after the last config that uses it."""
+    """Loads each model once per run, in an engine of its own (whose adapter registry the
+    backend reads), and closes that engine after the last config that uses the model."""
 
     def __init__(
         self,
@@ -453,19 +453,24 @@ class _Runs:
         self.load = load
         self.specs = specs
         self.factory = factory
-        self.loaded: dict[str, Backend] = {}
+        self.engines: dict[str, Engine] = {}
 
     def backend(self, model: str) -> Backend:
-        if model not in self.loaded:
+        if model not in self.engines:
             engine = Engine(self.paths, model=model, backend_factory=self.factory, load=self.load)
-            self.loaded[model] = engine.backend()
-        return self.loaded[model]
+            self.engines[model] = engine
+        return self.engines[model].backend()
 
     def done(self, i: int) -> None:
         model = self.specs[i].model
-        if all(s.model != model for s in self.specs[i + 1 :]):
-            self.loaded.pop(model, None)
+        if model in self.engines and all(s.model != model for s in self.specs[i + 1 :]):
+            self.engines.pop(model).close()
             gc.collect()  # the weights go now, so the next config's peak RSS is its own
+
+    def close(self) -> None:
+        """Close the engines still open: those of a run that stopped early."""
+        while self.engines:
+            self.engines.popitem()[1].close()
 
 
 @dataclass
@@ -510,8 +515,7 @@ class _Config:
         self, suite: Suite, retrieved: dict[int, list[str]], tick: Callable[[int], None]
     ) -> Iterator[Record]:
         done = 0
-        engine = self.engine()
-        try:
+        with self.engine() as engine:
             for q in suite.questions:
                 answer, dt = self.ask(
                     engine, q.question, self.options.max_tokens, **self._rag(), memory=False
@@ -572,62 +576,56 @@ class _Config:
                 )
                 done += 1
                 tick(done)
-        finally:
-            engine.close()
         yield from self._memory(suite, done, tick)
 
     def _memory(self, suite: Suite, done: int, tick: Callable[[int], None]) -> Iterator[Record]:
         """Replay memory.jsonl in order; every (user, session) runs in a fresh engine."""
-        engine: Engine | None = None
-        current: tuple[str, str] | None = None
         try:
-            for step in suite.memory:
-                if (step.user, step.session) != current:
-                    if engine is not None:
-                        engine.close()
-                    engine, current = self.engine(), (step.user, step.session)
-                mem = {
-                    "rag": False,
-                    "memory": self.spec.memory,
-                    "user": self.namespace + step.user,
-                    "session": self.namespace + step.session,
-                }
-                limit = self.options.max_tokens if step.is_ask else SAY_MAX_TOKENS
-                answer, dt = self.ask(engine, step.text, limit, **mem)
-                if step.is_ask:
-                    yield Record(
-                        self.label,
-                        "memory",
-                        step.line,
-                        step.text,
-                        list(step.answers) or ["(abstain)"],
-                        answer.answer,
-                        m.memory_correct(answer.answer, step.answers, step.abstain, step.forbidden),
-                        dt,
-                        answer.usage["completion_tokens"],
-                        user=step.user,
-                        session=step.session,
-                        category=step.category,
-                        adapter=answer.adapter,
-                    )
-                done += 1
-                tick(done)
+            for _, steps in itertools.groupby(suite.memory, lambda s: (s.user, s.session)):
+                with self.engine() as engine:
+                    for step in steps:
+                        record = self._replay(engine, step)
+                        if record is not None:
+                            yield record
+                        done += 1
+                        tick(done)
         finally:
-            if engine is not None:
-                engine.close()
             if suite.memory:
                 self._forget({step.user for step in suite.memory})
 
+    def _replay(self, engine: Engine, step: MemoryStep) -> Record | None:
+        """Send one memory.jsonl line as its user; the scored record of an `ask`."""
+        mem = {
+            "rag": False,
+            "memory": self.spec.memory,
+            "user": self.namespace + step.user,
+            "session": self.namespace + step.session,
+        }
+        limit = self.options.max_tokens if step.is_ask else SAY_MAX_TOKENS
+        answer, dt = self.ask(engine, step.text, limit, **mem)
+        if not step.is_ask:
+            return None
+        return Record(
+            self.label,
+            "memory",
+            step.line,
+            step.text,
+            list(step.answers) or ["(abstain)"],
+            answer.answer,
+            m.memory_correct(answer.answer, step.answers, step.abstain, step.forbidden),
+            dt,
+            answer.usage["completion_tokens"],
+            user=step.user,
+            session=step.session,
+            category=step.category,
+            adapter=answer.adapter,
+        )
+
     def _forget(self, users: set[str]) -> None:
         """Delete what the replay stored: eval users must not linger in the user's db."""
-        from outweigh.memory.store import MemoryStore
-
-        store = MemoryStore(self.paths, embedder=self.embedder)
-        try:
+        with self.engine() as engine:
             for user in sorted(users):
-                store.forget_all(self.namespace + user)
-        finally:
-            store.close()
+                engine.forget_all(self.namespace + user)
 
 
 def _aggregate(spec: ConfigSpec, records: list[Record]) -> dict[str, float | None]:

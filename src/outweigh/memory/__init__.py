@@ -7,7 +7,7 @@ engine recalls them into the prompt and captures new ones after each answer.
 
 from outweigh.memory.capture import Extractor, Fact, ModelExtractor, RuleExtractor
 from outweigh.memory.items import MemoryItem
-from outweigh.memory.store import MemoryLimits, MemoryStore, default_user
+from outweigh.memory.store import MemoryLimits, MemoryStore
 
 __all__ = [
     "Extractor",
@@ -17,5 +17,4 @@ __all__ = [
     "MemoryStore",
     "ModelExtractor",
     "RuleExtractor",
-    "default_user",
 ]

@@ -16,7 +16,6 @@ write or none of it, and an acknowledged item is on disk (WAL).
 
 from __future__ import annotations
 
-import getpass
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -122,14 +121,6 @@ class MemoryLimits:
             raise InputError("`OUTWEIGH_MEMORY_TOKENS` must be 0 or more")
         if self.recall < 1:
             raise InputError("`recall` must be at least 1")
-
-
-def default_user() -> str:
-    """The OS user name, the default `--user`; "default" where the OS has none (containers)."""
-    try:
-        return getpass.getuser() or "default"
-    except (KeyError, OSError):
-        return "default"
 
 
 def check_id(memory_id: object) -> int:

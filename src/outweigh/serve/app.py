@@ -20,10 +20,9 @@ from fastapi import FastAPI, File, Path, Query, Request, UploadFile
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
-from outweigh.engine import Engine
+from outweigh.engine import DocumentRow, Engine
 from outweigh.errors import NotFoundError
 from outweigh.retrieval import uploads
-from outweigh.retrieval.store import DocumentRow
 from outweigh.serve.chat import router as chat_router
 from outweigh.serve.chat import state_of
 from outweigh.serve.config import ServerState, ServeSettings
@@ -211,7 +210,7 @@ def _add_memory_routes(app: FastAPI) -> None:
     async def list_memories(request: Request, user: str = USER) -> MemoryList:
         """One user's current memories; an unknown user has none."""
         state = state_of(request)
-        items = await run_in_threadpool(state.engine.memory.list, user)
+        items = await run_in_threadpool(state.engine.memories, user)
         return MemoryList(data=[Memory(**m.to_dict()) for m in items])
 
     @app.delete("/v1/memories/{memory_id}", response_model=Deleted, responses=ERROR_RESPONSES)
@@ -222,7 +221,7 @@ def _add_memory_routes(app: FastAPI) -> None:
     ) -> Deleted:
         """Delete one memory of `user` for good; another user's id is a 404."""
         state = state_of(request)
-        done = await run_in_threadpool(state.engine.memory.forget, user, memory_id)
+        done = await run_in_threadpool(state.engine.forget, user, memory_id)
         if not done:
             raise NotFoundError(f"user {user!r} has no memory {memory_id}; see /v1/memories")
         return Deleted(id=str(memory_id), object="memory", deleted=True)

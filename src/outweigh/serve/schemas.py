@@ -274,7 +274,7 @@ class Deleted(BaseModel):
 
 
 class Memory(BaseModel):
-    """One remembered fact of one user (outweigh.memory.MemoryItem)."""
+    """One remembered fact of one user: a `MemoryItem`, as `Engine.memories` lists it."""
 
     id: int
     user: str
