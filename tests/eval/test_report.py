@@ -20,7 +20,7 @@ from outweigh.eval.report import (
     write_markdown,
     write_plot,
 )
-from outweigh.eval.runner import EvalOptions, EvalResult, Record
+from outweigh.eval.results import EvalOptions, EvalResult, Record
 
 METRICS_BY_KEY = {m.key: m for m in METRICS}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -29,8 +29,9 @@ SMALL, AUGMENTED, BIG = "smollm2-135m", "smollm2-135m+rag+lora:signoff", "gemma3
 
 def _facts(config: str, right: list[bool]) -> list[Record]:
     return [
-        Record(config, "facts", i + 1, f"q{i}", ["amber"], "amber" if ok else "blue | red", ok,
-               0.5, 4, exact=ok, f1=float(ok), source="policies.md")
+        Record(config=config, part="facts", line=i + 1, prompt=f"q{i}", expected=["amber"],
+               answer="amber" if ok else "blue | red", correct=ok, seconds=0.5,
+               completion_tokens=4, exact=ok, f1=float(ok), source="policies.md")
         for i, ok in enumerate(right)
     ]  # fmt: skip
 

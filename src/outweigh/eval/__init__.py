@@ -6,7 +6,8 @@
 """
 
 from outweigh.eval.metrics import METRICS, Metric, accuracy, exact_match, f1, normalize
-from outweigh.eval.runner import EvalOptions, EvalResult, Record, run_eval
+from outweigh.eval.results import EvalOptions, EvalResult, Record
+from outweigh.eval.runner import run_eval
 from outweigh.eval.spec import ConfigSpec, parse_spec, parse_specs
 from outweigh.eval.suite import FactQuestion, MemoryStep, StyleCase, Suite, load_suite
 

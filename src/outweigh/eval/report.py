@@ -16,7 +16,7 @@ from pathlib import Path
 
 from outweigh.errors import InputError
 from outweigh.eval.metrics import METRICS, Metric
-from outweigh.eval.runner import EvalResult, Record
+from outweigh.eval.results import EvalResult, Record
 from outweigh.eval.spec import parse_spec
 
 MISSES_PER_CONFIG = 5

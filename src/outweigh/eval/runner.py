@@ -16,7 +16,6 @@ the adapter and the memory store from what the docs happen to say.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import gc
 import itertools
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from outweigh.engine import Answer, AskOptions, Engine
 from outweigh.errors import InputError, NotFoundError
 from outweigh.eval import metrics as m
+from outweigh.eval.results import EvalOptions, EvalResult, Record
 from outweigh.eval.spec import ConfigSpec, parse_specs
 from outweigh.eval.suite import CATEGORIES, MemoryStep, Suite, load_suite
 from outweigh.settings import Paths
@@ -44,217 +44,6 @@ Progress = Callable[[str, int, int], None]
 
 SAY_MAX_TOKENS = 8
 """Reply length for memory `say` lines: the reply is not scored, only the capture matters."""
-
-
-@dataclass(frozen=True)
-class EvalOptions:
-    """How every config answers; the same for all configs of a run."""
-
-    k: int = 3
-    """Chunks retrieved per question for `+rag` configs, and the k of retrieval_recall_at_k.
-    Three fit the small models' budget and hold the answer: more passages past the first few
-    rarely help small readers (Liu et al. 2023, "Lost in the Middle")."""
-    max_tokens: int = 48
-    """Answer cap in tokens; facts answers are a phrase, and CPU time grows with every token."""
-    style_max_tokens: int = 64
-    """Answer cap for style prompts: long enough for a short message and its sign-off."""
-    seed: int = 0
-    """Seeds generation; with greedy decoding it makes runs repeatable."""
-    limit: int | None = None
-    """Use only the first N questions, style prompts and memory asks; None uses all."""
-    reader_gap: bool = False
-    """Also answer each sourced question once more per `+rag` config with only its gold
-    document as context (its best k chunks), for `gold_only_accuracy` and `reader_gap`."""
-
-    def validate(self) -> None:
-        """One-line errors naming the flag."""
-        for flag, value in (
-            ("-k", self.k),
-            ("--max-tokens", self.max_tokens),
-            ("--style-max-tokens", self.style_max_tokens),
-        ):
-            if value < 1:
-                raise InputError(f"`{flag}` must be at least 1; got {value}")
-        if self.limit is not None and self.limit < 1:
-            raise InputError(f"`--limit` must be at least 1; got {self.limit}")
-        if self.seed < 0:
-            raise InputError(f"`--seed` must be 0 or more; got {self.seed}")
-
-    @classmethod
-    def parse(
-        cls,
-        k: str = "3",
-        max_tokens: str = "48",
-        seed: str = "0",
-        limit: str | None = None,
-        reader_gap: bool = False,
-    ) -> EvalOptions:
-        """Options from command-line text, so a typo is one `error:` line, not a usage screen."""
-        opts = cls(
-            k=_int(k, "-k"),
-            max_tokens=_int(max_tokens, "--max-tokens"),
-            seed=_int(seed, "--seed"),
-            limit=None if limit is None else _int(limit, "--limit"),
-            reader_gap=reader_gap,
-        )
-        opts.validate()
-        return opts
-
-
-def _int(text: str, flag: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise InputError(f"`{flag}` must be a whole number; got {text!r}") from None
-
-
-@dataclass
-class Record:
-    """One scored answer."""
-
-    config: str
-    """The canonical config spec."""
-    part: str
-    """facts, style or memory."""
-    line: int
-    """Line of the suite file the prompt came from."""
-    prompt: str
-    """What was asked."""
-    expected: list[str]
-    """Gold answers, or the style check."""
-    answer: str
-    """What the config answered."""
-    correct: bool
-    """accuracy for facts and memory, the check for style."""
-    seconds: float
-    """Wall time of the answer, retrieval included."""
-    completion_tokens: int
-    """Tokens generated."""
-    exact: bool | None = None
-    """exact_match, for facts."""
-    f1: float | None = None
-    """Token F1, for facts."""
-    source: str | None = None
-    """The gold document, for facts that name one."""
-    cited: list[str] = field(default_factory=list)
-    """Sources of the passages the answer rests on (`Answer.citations`), as paths under the
-    suite's docs/."""
-    retrieved: list[str] = field(default_factory=list)
-    """Sources of the top-k retrieved chunks (paths under docs/), for +rag configs."""
-    context: list[str] = field(default_factory=list)
-    """Sources of the passages the prompt carried (`Answer.context`, paths under docs/): the
-    retrieved ones that fit the budget."""
-    concise: bool | None = None
-    """Right and short (`metrics.concise`), for facts."""
-    diagnosis: str | None = None
-    """right, reading_miss or retrieval_miss (`metrics.diagnosis`), for +rag facts with a
-    gold document."""
-    gold_only: bool | None = None
-    """Right when given only the gold document (`--reader-gap`), for +rag facts."""
-    user: str | None = None
-    """The suite's user, for memory lines."""
-    session: str | None = None
-    """The suite's session, for memory lines."""
-    category: str | None = None
-    """The memory ask's category (`outweigh.eval.suite.CATEGORIES`), when it names one."""
-    adapter: str | None = None
-    """The adapter that answered (`Answer.adapter`): the config's own, a bundled reader the
-    engine chose for a prompt with passages or memories, or None for the bare model."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class EvalResult:
-    """Everything one run measured; `outweigh.eval.report` turns it into tables and files."""
-
-    suite: str
-    """The suite's directory name."""
-    configs: list[str]
-    """Canonical config specs, in run order."""
-    results: dict[str, dict[str, float | None]]
-    """Config -> metric -> value; None where the metric does not apply (e.g. no +rag)."""
-    records: list[Record]
-    """Every scored answer, per config, in suite order."""
-    options: EvalOptions
-    """How it was run."""
-    params: dict[str, int] = field(default_factory=dict)
-    """Config -> base model parameter count (0 when unknown), for the "bigger model" story."""
-    non_embedding_params: dict[str, int] = field(default_factory=dict)
-    """Config -> parameters less the token embeddings (and an untied output head); 0 when
-    unknown. Two models' sizes compare fairly here: Gemma-3-270M's 262k-token vocabulary is
-    168M of its 268M, leaving 100M, against SmolLM2-135M's 106M."""
-    seconds: float = 0.0
-    """Wall time of the whole run."""
-
-    def specs(self) -> list[ConfigSpec]:
-        return parse_specs(self.configs)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The `--json` document: suite, results, per_question, and where retrieval hurt."""
-        return {
-            "suite": self.suite,
-            "results": self.results,
-            "per_question": [r.to_dict() for r in self.records],
-            "retrieval_hurt": [h.to_dict() for h in self.retrieval_hurt()],
-            "options": dataclasses.asdict(self.options),
-            "params": self.params,
-            "non_embedding_params": self.non_embedding_params,
-            "seconds": round(self.seconds, 2),
-        }
-
-    def retrieval_hurt(self) -> list[Hurt]:
-        """Facts a config got right without retrieval and wrong with it (Self-RAG, Asai et al.
-        2023, measured this on TriviaQA: ChatGPT fell from 74.3 to 65.7 with retrieval).
-
-        Each `+rag` config is paired with the run's config that differs only in `rag`, else
-        with the one on the same model that shares the most of adapter and memory.
-        """
-        specs = self.specs()
-        by_key = {(r.config, r.line): r for r in self.records if r.part == "facts"}
-        hurt: list[Hurt] = []
-        for rag in (s for s in specs if s.rag):
-            plain = _closest_plain(rag, specs)
-            if plain is None:
-                continue
-            for (cfg, line), right in by_key.items():
-                if cfg != str(plain) or not right.correct:
-                    continue
-                wrong = by_key.get((str(rag), line))
-                if wrong is not None and not wrong.correct:
-                    hurt.append(Hurt(str(plain), str(rag), right, wrong))
-        return hurt
-
-
-@dataclass(frozen=True)
-class Hurt:
-    """One question retrieval turned from right to wrong."""
-
-    without: str
-    """The config without retrieval, which answered right."""
-    with_rag: str
-    """The config with retrieval, which answered wrong."""
-    right: Record
-    wrong: Record
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "question": self.right.prompt,
-            "answers": self.right.expected,
-            "without_rag": self.without,
-            "with_rag": self.with_rag,
-            "answer_without": self.right.answer,
-            "answer_with": self.wrong.answer,
-            "retrieved": self.wrong.retrieved,
-        }
-
-
-def _closest_plain(rag: ConfigSpec, specs: Sequence[ConfigSpec]) -> ConfigSpec | None:
-    candidates = [s for s in specs if not s.rag and s.model == rag.model]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda s: (s.adapter == rag.adapter) + (s.memory == rag.memory))
 
 
 # -- the run -----------------------------------------------------------------------------------
@@ -523,15 +312,15 @@ class _Config:
                 correct = m.accuracy(answer.answer, q.answers)
                 context = [shown(c.source, suite.docs) for c in answer.context]
                 record = Record(
-                    self.label,
-                    "facts",
-                    q.line,
-                    q.question,
-                    list(q.answers),
-                    answer.answer,
-                    correct,
-                    dt,
-                    answer.usage["completion_tokens"],
+                    config=self.label,
+                    part="facts",
+                    line=q.line,
+                    prompt=q.question,
+                    expected=list(q.answers),
+                    answer=answer.answer,
+                    correct=correct,
+                    seconds=dt,
+                    completion_tokens=answer.usage["completion_tokens"],
                     exact=m.exact_match(answer.answer, q.answers),
                     f1=m.f1(answer.answer, q.answers),
                     source=q.source,
@@ -563,15 +352,15 @@ class _Config:
                     engine, case.prompt, self.options.style_max_tokens, rag=False, memory=False
                 )
                 yield Record(
-                    self.label,
-                    "style",
-                    case.line,
-                    case.prompt,
-                    [case.description],
-                    answer.answer,
-                    case.check(answer.answer),
-                    dt,
-                    answer.usage["completion_tokens"],
+                    config=self.label,
+                    part="style",
+                    line=case.line,
+                    prompt=case.prompt,
+                    expected=[case.description],
+                    answer=answer.answer,
+                    correct=case.check(answer.answer),
+                    seconds=dt,
+                    completion_tokens=answer.usage["completion_tokens"],
                     adapter=answer.adapter,
                 )
                 done += 1
@@ -606,15 +395,15 @@ class _Config:
         if not step.is_ask:
             return None
         return Record(
-            self.label,
-            "memory",
-            step.line,
-            step.text,
-            list(step.answers) or ["(abstain)"],
-            answer.answer,
-            m.memory_correct(answer.answer, step.answers, step.abstain, step.forbidden),
-            dt,
-            answer.usage["completion_tokens"],
+            config=self.label,
+            part="memory",
+            line=step.line,
+            prompt=step.text,
+            expected=list(step.answers) or ["(abstain)"],
+            answer=answer.answer,
+            correct=m.memory_correct(answer.answer, step.answers, step.abstain, step.forbidden),
+            seconds=dt,
+            completion_tokens=answer.usage["completion_tokens"],
             user=step.user,
             session=step.session,
             category=step.category,
