@@ -146,9 +146,9 @@ class Turn:
 
     The request is built once (`Engine.turn`: preflight, retrieve, recall, fit the budget).
     `generate(i)` answers choice `i` whole, `stream(i)` as a cancellable `Stream`; choice 0
-    is remembered once it ends (`finish`), however it ends: complete, cut off by a reader that
-    went away (the partial answer is what was said) or cancelled. A failed generation is not
-    remembered."""
+    is remembered once (`finish`): a whole answer when it is generated, a stream when its
+    reader is done with it, with what the reader got (all of it, or what it had when it cut
+    the stream off: Ctrl-C, Stop, a client gone). A failed generation is not remembered."""
 
     def __init__(
         self,

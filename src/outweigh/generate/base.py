@@ -199,38 +199,52 @@ class Stream(Iterator[str]):
     away never holds it longer than the answer's own `max_tokens`. `close()` cancels from any
     thread (an SSE client gone, the page's Stop, Ctrl-C, a caller that drops the iterator, whose
     garbage collection closes it): the producer stops at its next token step and frees the
-    model. A producer's error is raised to the reader at that point of the answer."""
+    model. A producer's error is raised to the reader at that point of the answer.
+
+    `on_end` hooks run once the reader is done with the answer, with the text it read: all of
+    it when it read to the end, what it had read when it closed the stream. They run in the
+    producer's thread, after the model is free; a reader that reads to the end gets the
+    StopIteration after they ran (and their error instead, if one failed)."""
 
     POLL_S = 0.5
     """How often a blocked reader wakes, so Ctrl-C reaches it on every platform."""
 
+    CLOSE_WAIT_S = 30.0
+    """How long `close()` waits for the end hooks (a memory write) by default."""
+
     def __init__(self, produce: Produce, name: str = "decode") -> None:
         items: queue.SimpleQueue[Any] = queue.SimpleQueue()
         cancelled = threading.Event()
-        said: list[str] = []
+        reader_done = threading.Event()
+        hooks_done = threading.Event()
+        read: list[str] = []
+        failure: list[BaseException] = []
         ended = _Ended()
 
-        def emit(piece: str) -> None:
-            said.append(piece)
-            items.put(piece)
-
-        # The thread holds the queue, the event and the end hooks, never this object, so
-        # dropping the last reference to the Stream runs __del__, which cancels.
+        # The thread holds these, never this object, so dropping the last reference to the
+        # Stream runs __del__, which cancels and lets the thread end.
         def run() -> None:
             try:
-                produce(emit, cancelled)
+                produce(items.put, cancelled)
             except BaseException as e:  # handed to the reader
                 items.put(_Failed(e))
-                return
-            try:
-                ended.run("".join(said))
-            except BaseException as e:  # the reader, if still there, learns of it
-                items.put(_Failed(e))
+                hooks_done.set()
                 return
             items.put(_END)
+            reader_done.wait()
+            try:
+                ended.run("".join(read))
+            except BaseException as e:
+                failure.append(e)
+            finally:
+                hooks_done.set()
 
         self._items = items
         self._ended = ended
+        self._read = read
+        self._failure = failure
+        self._reader_done = reader_done
+        self._hooks_done = hooks_done
         self.cancelled = cancelled
         self._done = False
         self._thread = threading.Thread(target=run, name=f"outweigh-{name}", daemon=True)
@@ -250,24 +264,34 @@ class Stream(Iterator[str]):
                 continue
         if item is _END:
             self._done = True
+            self._reader_done.set()
+            self._hooks_done.wait()
+            if self._failure:
+                raise self._failure[0]
             raise StopIteration
         if isinstance(item, _Failed):
             self._done = True
             raise item.error
+        self._read.append(str(item))
         return str(item)
 
-    def close(self) -> None:
-        """Cancel: the producer stops at its next token step. Safe from any thread."""
+    def close(self, wait: bool = True) -> None:
+        """Cancel: the producer stops at its next token step. Safe from any thread; with
+        `wait`, returns once the end hooks have run (up to `CLOSE_WAIT_S`), so pass False
+        where blocking is not allowed (an event loop)."""
         self.cancelled.set()
+        self._reader_done.set()
+        if wait and threading.current_thread() is not self._thread:
+            self._hooks_done.wait(self.CLOSE_WAIT_S)
 
     def on_end(self, callback: Callable[[str], None]) -> None:
-        """Call `callback(text)` in the producer's thread once decoding has ended, complete
-        or cancelled (not when it failed), with all the text it produced; at once if it has
-        ended already."""
+        """Call `callback(text)` once the reader is done (read to the end, or closed the
+        stream) with the text it read; never if decoding failed."""
         self._ended.add(callback)
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait until the producer has stopped (the model is free again); whether it has."""
+        """Wait until the producer's thread has ended (the model is free and the end hooks
+        have run); whether it has."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
@@ -279,6 +303,7 @@ class Stream(Iterator[str]):
 
     def __del__(self) -> None:
         self.cancelled.set()
+        self._reader_done.set()
 
 
 def detach(pieces: Iterator[str]) -> Stream:

@@ -241,8 +241,9 @@ async def _events(reply: _Reply) -> AsyncIterator[str]:
                     yield event([ChunkChoice(index=i, delta=Delta(content=piece))])
             finally:
                 # A client gone (or Stop) cancels this task here: decoding stops at the next
-                # token step and the model is free for the next request.
-                stream.close()
+                # token step and the model is free for the next request. Not waited for: this
+                # is the event loop; the turn is remembered in the decoding thread.
+                stream.close(wait=False)
             text = "".join(pieces)
             first = first if i else text
             gen = await run_in_threadpool(turn.backend.account, turn.nth(i), text)
