@@ -10,7 +10,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "outweigh"
 
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"settings", "names", "db", "embed", "plan", "prompt", "attribution", "locks"},
+    {"settings", "names", "text", "db", "embed", "plan", "prompt", "attribution", "locks"},
     {"retrieval", "models"},
     {"generate"},
     {"memory", "adapters"},
