@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"__init__", "__main__"},
 ]
 """Bottom first. A module may import its own layer's parts and any layer below. Memory sits
-over generate because a model may extract facts (memory/capture.py); `testing` (shipped
+over generate because a model may extract facts (memory/extract.py); `testing` (shipped
 fakes) sits under the shells that tests drive through it."""
 
 
