@@ -10,7 +10,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "outweigh"
 
 LAYERS: list[set[str]] = [
     {"errors"},
-    {"settings", "names", "db", "embed", "plan", "prompt", "attribution", "locks"},
+    {"settings", "names", "text", "db", "embed", "plan", "prompt", "attribution", "locks"},
     {"retrieval", "models"},
     {"generate"},
     {"memory", "adapters"},
@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"__init__", "__main__"},
 ]
 """Bottom first. A module may import its own layer's parts and any layer below. Memory sits
-over generate because a model may extract facts (memory/capture.py); `testing` (shipped
+over generate because a model may extract facts (memory/extract.py); `testing` (shipped
 fakes) sits under the shells that tests drive through it."""
 
 

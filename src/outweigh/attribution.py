@@ -22,6 +22,8 @@ import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from outweigh.text import NEGATIONS, stop_words, wordset
+
 if TYPE_CHECKING:
     from outweigh.prompt import Citation
 
@@ -56,43 +58,19 @@ _DIGIT = re.compile(r"\d")
 
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")
 
-_ENGLISH = """i me my myself we our ours ourselves you your yours yourself yourselves he him his
-himself she her hers herself it its itself they them their theirs themselves what which who whom
-this that these those am is are was were be been being have has had having do does did doing
-would should could ought a an the and but if or because as until while of at by for with about
-against between into through during to from in out again further then once here there when
-where why how any both each other some such own so than too very can will just s t d ll m re ve
-don isn aren wasn weren doesn didn hasn haven hadn won wouldn shouldn couldn cannot also may
-might must shall"""
-"""English: the Snowball stop list (snowballstem.org/algorithms/english/stop.txt), less the
-words that can be an answer by themselves (no, not, on, off, up, down, over, under, before,
-after, all, more, most, few, same, only)."""
-
-_RUSSIAN = """и в во что он на я с со как а то все она так его но да ты к у же вы за бы по только
-ее мне было вот от меня еще о из ему теперь когда даже ну вдруг ли если уже или быть был него до
-вас нибудь опять уж вам ведь там потом себя ей может они тут где есть надо ней для мы тебя их чем
-была сам чтоб без будто чего раз тоже себе под будет ж тогда кто этот того потому этого какой
-совсем ним здесь этом почти мой тем чтобы нее сейчас были куда зачем всех можно при наконец об
-хоть над тот через эти нас про всего них какая разве эту моя впрочем свою этой перед иногда чуть
-том такой им всегда конечно всю между это"""
-"""Russian: the Snowball stop list (snowballstem.org/algorithms/russian/stop.txt), less
-numerals, negations and comparatives."""
-
-_TASK = """know knows known sure context passage passages answer answers question questions
-information info provided provide mention mentions mentioned according based text document
-documents say says said state states stated given use used using
-знаю знает контекст ответ вопрос информация информации текст текста документ документе сказано
-указано"""
+_TASK_WORDS = wordset(
+    "know knows known sure context passage passages answer answers question questions "
+    "information info provided provide mention mentions mentioned according based text document "
+    "documents say says said state states stated given use used using "
+    "знаю знает контекст ответ вопрос информация информации текст текста документ документе "
+    "сказано указано"
+)
 """How a model talks about the prompt or frames an answer ("use -i"), not about the world: a
 passage that happens to hold "context" or "answer" supports no fact."""
 
-_STOPWORDS = frozenset(" ".join((_ENGLISH, _RUSSIAN, _TASK)).split())
-
-_NEGATIONS = frozenset(
-    {"not", "no", "never", "none", "nothing", "нет", "не", "ни", "никогда", "ничего"}
-)
-"""Kept as key tokens (they can turn a fact around), but alone they state nothing a passage
-could support: "I don't know: the context does not say." cites nothing."""
+_STOPWORDS = stop_words("en", "ru") | _TASK_WORDS
+"""What a key token is not: English and Russian stop words (`outweigh.text`), which keep
+the words that can be an answer by themselves ("on", "off", "all"), and task words."""
 
 
 def tokens(text: str) -> list[str]:
@@ -155,8 +133,10 @@ def markers(answer: str, passages: Sequence[Citation]) -> list[Citation]:
 def supporting(answer: str, passages: Sequence[Citation], question: str = "") -> list[Citation]:
     """The passages `answer` rests on, each at most once; none when nothing supports it.
 
-    1. An answer with no key tokens (an abstention, a bare "yes") cites nothing: there is
-       nothing in it a passage could support.
+    1. An answer with no key tokens but negations (an abstention, a bare "yes") cites
+       nothing: there is nothing in it a passage could support. Negations stay key tokens,
+       as they can turn a fact around, but alone they state nothing ("I don't know: the
+       context does not say.").
     2. Its [n] markers, kept when the marked passage holds one of the answer's key tokens. A
        marker on a passage that shares nothing with the answer is a false citation and
        dropped (a small model numbers passages it did not use).
@@ -168,7 +148,7 @@ def supporting(answer: str, passages: Sequence[Citation], question: str = "") ->
        prompt order.
     """
     keys = key_tokens(answer, question)
-    if not passages or set(keys) <= _NEGATIONS:
+    if not passages or set(keys) <= NEGATIONS:
         return []
     # What the model read: the selected lines where selection cut the passage (they may come
     # from the document's other chunks, its footer or NAME line), else the chunk.
@@ -180,7 +160,7 @@ def supporting(answer: str, passages: Sequence[Citation], question: str = "") ->
     support: dict[int, float] = {}
     for sentence in _SENTENCE.split(_MARKER.sub(" ", answer)):
         words = key_tokens(sentence, question)
-        if set(words) <= _NEGATIONS:
+        if set(words) <= NEGATIONS:
             continue
         weight = {t: 1 / max(1, sum(t in h for h in held.values())) for t in words}
         total = sum(weight.values())

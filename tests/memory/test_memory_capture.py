@@ -102,6 +102,19 @@ def test_near_duplicates(a, b, cosine, same):
     assert near_duplicate(b, a, cosine) is same
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "cosine"),
+    [
+        ("I like him", "I like her", None),  # whom it is about
+        ("I moved out of Berlin", "I moved to Berlin", None),
+        ("I own a boat", "I have a boat", None),
+        ("I cannot swim", "I can swim", 0.99),  # "cannot" is a negation
+    ],
+)
+def test_stop_words_that_tell_facts_apart_keep_them_apart(a, b, cosine):
+    assert not near_duplicate(a, b, cosine)
+
+
 def test_model_extractor_keeps_only_grounded_lines_and_never_asks_about_explicit_requests():
     backend = EchoBackend(
         reply="Facts:\n- I live in Lisbon\n- I own a spaceship and a castle\n* I keep bees\nNONE"

@@ -1,9 +1,9 @@
 """Scoring: answer normalization, accuracy / exact match / F1, citations, style, memory, cost.
 
 Answer scoring follows the SQuAD v1.1 evaluation script (Rajpurkar et al. 2016): lowercase,
-drop punctuation and English articles, collapse whitespace; exact match and token F1 take the
-best score over the gold answers. Two changes make it work on any language and on chatty
-models:
+drop punctuation and English articles (`outweigh.text.ARTICLES`; other languages' words are
+kept), collapse whitespace; exact match and token F1 take the best score over the gold
+answers. Two changes make it work on any language and on chatty models:
 
 - Unicode: text is NFKC-normalized and case-folded first, and punctuation is every Unicode
   punctuation or symbol character, not just ASCII's, so Cyrillic, accented and full-width
@@ -27,8 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-ARTICLES = frozenset({"a", "an", "the"})
-"""English articles, dropped as in the SQuAD script; other languages' words are kept."""
+from outweigh.text import ARTICLES
 
 CONCISE_WORDS = 20
 """`concise_accuracy`'s floor on answer length, in normalized words: one plain sentence

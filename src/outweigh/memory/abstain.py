@@ -21,7 +21,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from outweigh.generate.base import Backend, GenerationRequest
-from outweigh.memory.capture import _stem, _stems, _wordset
+from outweigh.memory.content import content_stems
+from outweigh.text import ARTICLES, singular, wordset
 
 DONT_KNOW = "I don't know: you haven't told me that."
 """The answer to a personal question no memory is about. It states no fact."""
@@ -51,12 +52,12 @@ _THING = re.compile(
     r"ends|have|has|had|on|at|in|for|and|or)\b|[?.!,]|$)",
     re.IGNORECASE,
 )
-GENERIC = _wordset(
+GENERIC = wordset(
     "name favorite favourite number age job work address kind type much many long old "
     "hometown home city town country profession occupation living"
 )
 """Attributes, not things: "my name", "my job" are about the user, whoever holds them."""
-_NOT_SHARED = _wordset("name favorite favourite number kind type much many long old")
+_NOT_SHARED = wordset("name favorite favourite number kind type much many long old")
 """Words a question and an unrelated memory share without being about the same thing."""
 
 
@@ -77,17 +78,17 @@ def asked_things(question: str) -> set[str]:
     if m is None:
         return set()
     words = [w for w in re.findall(r"[\w'’]+", m.group("x")) if not w[:1].isupper()]
-    return {_stem(w) for w in words} - GENERIC - {"the", "a", "an", "new", "old"}
+    return {singular(w) for w in words} - GENERIC - ARTICLES - {"new", "old"}
 
 
 def about(question: str, memory: str, cosine: float) -> bool:
     """Whether `memory` is about what `question` asks (see the module docstring): it mentions
     the thing the question names, if any, and is close (cosine) or shares a content word."""
-    stems = _stems(memory)
+    stems = content_stems(memory)
     things = asked_things(question)
     if things and not things & stems:
         return False
-    shared = (_stems(question) - _NOT_SHARED) & stems
+    shared = (content_stems(question) - _NOT_SHARED) & stems
     return cosine >= RELEVANT_COSINE or bool(shared)
 
 

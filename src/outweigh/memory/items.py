@@ -1,4 +1,5 @@
-"""One remembered fact as the rest of outweigh sees it, and how a `memories` row becomes one.
+"""One remembered fact as the rest of outweigh sees it, how a `memories` row becomes one, and
+a `Fact`: a statement before it is stored.
 
 Shared by `store.py` (which writes and lists facts) and `recall.py` (which ranks them), so
 neither has to import the other.
@@ -76,3 +77,17 @@ def item_from_row(r: sqlite3.Row, score: float | None = None) -> MemoryItem:
         source_turn=r["source_turn"],
         score=score,
     )
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One statement worth remembering, before it is stored."""
+
+    text: str
+    """The statement in the user's own words (a span of the message, never rewritten)."""
+    subject: str | None = None
+    """Which single-valued attribute it sets, e.g. "cat:name"; a new fact with the same key
+    supersedes the old one. None for facts that can hold many values ("I like jazz")."""
+    kind: str = "auto"
+    """"explicit" (the user asked to remember it), "auto" (rules) or "model" (an extractor
+    model proposed it)."""

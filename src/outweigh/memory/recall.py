@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from outweigh.memory.capture import query_words
+from outweigh.memory.content import query_words
 from outweigh.memory.items import MemoryItem, item_from_row
 from outweigh.retrieval.hybrid import rrf
 

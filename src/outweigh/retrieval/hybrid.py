@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from outweigh.embed import Embedder
-from outweigh.retrieval.stems import covers
 from outweigh.retrieval.store import Collection, Store, check_embedder
 from outweigh.retrieval.vectors import VectorStore, open_vector_store
+from outweigh.text import covers
 
 RRF_K = 60
 """RRF constant k=60 (Cormack, Clarke & Buettcher, SIGIR 2009): damps the head of each list."""

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from outweigh.retrieval.hybrid import Hit
-from outweigh.retrieval.stems import stems
+from outweigh.text import stems, stop_words, wordset
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,13 +39,15 @@ if TYPE_CHECKING:
     from outweigh.retrieval.store import Store
 
 
-_STOP_WORDS = (
-    "a an and are as at be by can do does for from how i in is it of on or that the this to "
-    "what when where which who whom whose why with use used"
-    " about all also any my me you your its into than there their then these those"
-)
-STOP = frozenset(_STOP_WORDS.split())
-"""English function words (as stems), which say nothing about which line answers."""
+_FLAG_LETTERS = wordset("s t d m")
+"""Stop words only as the tails of contractions ("it's", "don't", "I'd", "I'm"), and also
+command-line flags ("-s", "-t") a question about a manual page may name."""
+
+STOP = (stop_words() - _FLAG_LETTERS) | wordset("on all use used")
+"""Words that say nothing about which line answers, dropped from the stems lines and
+questions are compared by: the stop words of every language (`outweigh.text`) but
+`_FLAG_LETTERS`, "on" and "all" (answers in themselves, so the stop lists keep them, but not
+what finds a line), and "use", "used" ("which option is used to")."""
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
 """A sentence boundary inside a long line of prose."""

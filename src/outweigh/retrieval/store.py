@@ -13,8 +13,8 @@ import numpy as np
 from outweigh.db import connect, migrate, transaction
 from outweigh.errors import InputError, NotFoundError
 from outweigh.names import check_name
-from outweigh.retrieval.stems import fold, stems
 from outweigh.settings import Paths
+from outweigh.text import WORD, fold, stems
 
 MIGRATIONS = [
     """
@@ -91,7 +91,7 @@ MIGRATIONS = [
     """
     CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, 'row');
     """,
-    # A second FTS5 column holds each chunk's Snowball stems (stems.py), so BM25 matches other
+    # A second FTS5 column holds each chunk's Snowball stems (text.py), so BM25 matches other
     # word forms; the exact column keeps identifiers, numbers and names. `stems` is NULL until
     # computed: `Store` backfills it from the chunk text when it opens (stemming is Python).
     """
@@ -137,13 +137,10 @@ are therefore used rarest first while their document counts fit this budget (the
 goes in): a common word adds little to BM25 and much to the cost. Collections of a few
 thousand chunks fit whole, so their ranking is unchanged."""
 
-_TOKEN = re.compile(r"[^\W_]+")
-"""Runs of letters and digits: the tokens of FTS5's unicode61 tokenizer."""
-
 
 def fts_terms(text: str) -> list[str]:
     """The terms FTS5 (`unicode61 remove_diacritics 2`) indexes for `text`, in order."""
-    return _TOKEN.findall(fold(text))
+    return WORD.findall(fold(text))
 
 
 _COMPOUND = re.compile(r"[^\W_]+(?:[-.:/_][^\W_]+)+")
