@@ -17,6 +17,8 @@ Run: .venv/bin/python benchmarks/bench_generate.py [--model smollm2-135m] [--rou
      .venv/bin/python benchmarks/bench_generate.py --only llamacpp   # part 0 alone
      .venv/bin/python benchmarks/bench_generate.py --only omp [--busy 2]   # OpenMP wait policy, raw
      .venv/bin/python benchmarks/bench_generate.py --only quant   # shipped file vs CPU copy
+     .venv/bin/python benchmarks/bench_generate.py --only build --other /tmp/native/site
+         # the portable build against another build of llama-cpp-python (e.g. -march=native)
 """
 
 from __future__ import annotations
@@ -196,6 +198,66 @@ for _ in range(int(sys.argv[2]) + 1):
 print(statistics.median(rates[1:]))
 """
 
+BUILD_CHILD = """
+import statistics, sys, time
+import llama_cpp
+from outweigh.generate.native import cpu_threads
+from outweigh.generate.quantize import cpu_gguf
+from outweigh.models.catalog import resolve
+from outweigh.settings import Paths
+llm = llama_cpp.Llama(str(cpu_gguf(resolve(sys.argv[1]), Paths())), n_ctx=2048,
+                      n_threads=cpu_threads(), verbose=False)
+prompt = "<|im_start|>user\\nWrite a story.<|im_end|>\\n<|im_start|>assistant\\n"
+long = llm.tokenize(b"Write a short story about a lighthouse keeper and a storm. " * 30)[:300]
+pp, tg = [], []
+for _ in range(int(sys.argv[2]) + 1):
+    llm.reset()
+    t0 = time.perf_counter()
+    llm.eval(long)
+    pp.append(len(long) / (time.perf_counter() - t0))
+    t0 = time.perf_counter()
+    out = llm.create_completion(prompt, max_tokens=int(sys.argv[3]), temperature=0.0)
+    tg.append(out["usage"]["completion_tokens"] / (time.perf_counter() - t0))
+info = llama_cpp.llama_print_system_info().decode().replace(" = 1", "").replace(" |", "")
+print(statistics.median(pp[1:]), statistics.median(tg[1:]), info.strip())
+"""
+
+
+def bench_build(model: str, rounds: int, max_tokens: int, other: str) -> None:
+    """Raw llama-cpp-python from this venv (the portable build `make install` makes) against
+    another build of the same version installed in `other` (`pip install --target`; e.g.
+    pip's default `-march=native` build), each in fresh processes, alternating, on the file
+    outweigh runs: prompt processing (300 tokens) and decode tok/s."""
+    import subprocess
+    import sys
+
+    builds = {"portable (make install)": {}, f"other ({other})": {"PYTHONPATH": other}}
+    pp: dict[str, list[float]] = {name: [] for name in builds}
+    tg: dict[str, list[float]] = {name: [] for name in builds}
+    info: dict[str, str] = {}
+    for _ in range(3):  # processes, alternating; each takes a median of `rounds`
+        for name, extra in builds.items():
+            out = subprocess.run(
+                [sys.executable, "-c", BUILD_CHILD, model, str(rounds), str(max_tokens)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, **extra},
+            ).stdout.split(maxsplit=2)
+            pp[name].append(float(out[0]))
+            tg[name].append(float(out[1]))
+            info[name] = out[2].strip()
+    base = "portable (make install)"
+    print(f"llama.cpp builds: {model}, CPU copy, median of 3 processes x {rounds} rounds")
+    for name in builds:
+        p, t = statistics.median(pp[name]), statistics.median(tg[name])
+        p0, t0 = statistics.median(pp[base]), statistics.median(tg[base])
+        print(
+            f"  {name:<40} prompt {p:6.0f} tok/s ({p / p0:4.2f}x)  "
+            f"decode {t:6.1f} tok/s ({t / t0:4.2f}x)  [{info[name]}]"
+        )
+
+
 OMP_POLICIES = {
     "ACTIVE": {"OMP_WAIT_POLICY": "ACTIVE"},
     "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
@@ -277,8 +339,11 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument(
         "--only",
-        choices=("llamacpp", "quant", "omp", "generate", "load", "dtype"),
+        choices=("llamacpp", "quant", "omp", "generate", "load", "dtype", "build"),
         help="run one part",
+    )
+    ap.add_argument(
+        "--other", help="(build) a folder holding another llama-cpp-python build to compare"
     )
     ap.add_argument("--busy", type=int, default=0, help="(omp) spinning processes beside it")
     args = ap.parse_args()
@@ -294,6 +359,10 @@ def main() -> None:
         bench_load(args.model)
     if args.only in (None, "dtype"):
         bench_dtype(args.model, args.rounds, args.max_tokens)
+    if args.only == "build":
+        if not args.other:
+            ap.error("--only build needs --other FOLDER (pip install --target FOLDER ...)")
+        bench_build(args.model, args.rounds, args.max_tokens, args.other)
 
 
 if __name__ == "__main__":
