@@ -123,24 +123,26 @@ def _patch(src: Path) -> None:
     if "sapphirerapids SSE42" in text.replace("# outweigh: variant sapphirerapids", ""):
         raise SystemExit("llama_cpp_wheel: could not remove the AMX variant; check the sdist")
     ggml.write_text(text)
-    top = src / "CMakeLists.txt"
-    text = top.read_text()
-    anchor = "    llama_cpp_python_install_target(ggml-cpu)\n"
-    if anchor not in text:
-        raise SystemExit("llama_cpp_wheel: llama-cpp-python's CMakeLists changed; update the patch")
     names = " ".join(f"ggml-cpu-{v}" for v in X86_VARIANTS + ARM_VARIANTS)
-    text = text.replace(
-        anchor,
-        anchor + f"    foreach(v {names})\n        llama_cpp_python_install_target(${{v}})\n"
+    _insert_after(
+        src / "CMakeLists.txt",
+        "    llama_cpp_python_install_target(ggml-cpu)\n",
+        f"    foreach(v {names})\n        llama_cpp_python_install_target(${{v}})\n"
         "    endforeach()\n",
     )
-    top.write_text(text)
-    module = src / "llama_cpp/llama_cpp.py"
-    text = module.read_text()
-    anchor = "_lib = load_shared_library(_lib_base_name, _base_path)\n"
-    if anchor not in text:
-        raise SystemExit("llama_cpp_wheel: llama_cpp.py changed; update the loader patch")
-    module.write_text(text.replace(anchor, anchor + LOADER))
+    _insert_after(
+        src / "llama_cpp/llama_cpp.py",
+        "_lib = load_shared_library(_lib_base_name, _base_path)\n",
+        LOADER,
+    )
+
+
+def _insert_after(path: Path, anchor: str, text: str) -> None:
+    """Put `text` after the line `anchor` of `path`; stop if the sdist no longer has it."""
+    source = path.read_text()
+    if anchor not in source:
+        raise SystemExit(f"llama_cpp_wheel: {path.name} changed; update the patch ({anchor!r})")
+    path.write_text(source.replace(anchor, anchor + text, 1))
 
 
 _X86_ALL = frozenset(
