@@ -230,3 +230,24 @@ def test_bulk_work_cannot_starve_a_chat(tmp_path: Any, smol_llama: Any, embedder
     finally:
         server.__exit__()
         engine.close()
+
+
+def test_a_cancel_during_a_long_prompt_lands_within_a_chunk(smol_llama: Any) -> None:
+    """A prompt of 1700 tokens takes seconds to prefill on a CPU; closing the stream half a
+    second in frees the model within one prefill chunk, not after the whole prompt."""
+    from outweigh.generate.llamacpp import PREFILL_CHUNK
+
+    words = " ".join(f"item{i}" for i in range(450))
+    request = GenerationRequest([{"role": "user", "content": f"Sort: {words}"}], max_tokens=8)
+    assert len(smol_llama.tokens(smol_llama.render(request.messages))) > 6 * PREFILL_CHUNK
+    started = time.perf_counter()
+    stream = smol_llama.stream(request)
+    time.sleep(0.5)
+    stream.close()
+    assert stream.join(timeout=10)
+    freed = time.perf_counter() - started
+    whole = smol_llama.generate(request)  # the same prompt, uncancelled, for scale
+    took = time.perf_counter() - started - freed
+    print(f"cancelled 0.5 s into a long prompt: model free after {freed:.2f} s; whole {took:.2f} s")
+    assert whole.completion_tokens > 0
+    assert freed < took / 2

@@ -93,6 +93,10 @@ def model_file(entry: ModelEntry, paths: Paths, options: LoadOptions) -> Path:
     return gguf_file(entry.name, paths) if placement(options).on_gpu else cpu_gguf(entry, paths)
 
 
+PREFILL_CHUNK = 256
+"""Prompt tokens evaluated between two checks for a cancel: under a second on 2 CPU cores."""
+
+
 class LlamaCppBackend(Backend):
     """A GGUF held by llama.cpp in this process; one generation at a time per model."""
 
@@ -275,6 +279,8 @@ class LlamaCppBackend(Backend):
             if request.seed is not None:
                 self.llm.set_seed(request.seed)
             greedy = request.temperature <= 0
+            if not self._prefill(prompt, cancelled):
+                return
             tokens = self.llm.generate(
                 prompt,
                 temp=0.0 if greedy else request.temperature,
@@ -302,6 +308,24 @@ class LlamaCppBackend(Backend):
                     yield tail
             finally:
                 tokens.close()
+
+    def _prefill(self, prompt: list[int], cancelled: threading.Event | None) -> bool:
+        """Evaluate all of `prompt` but its last token, `PREFILL_CHUNK` tokens at a time, after
+        the prefix the KV cache already holds (as `Llama.generate` reuses it), so a cancel
+        lands within one chunk of a long prompt rather than after all of it; `generate` then
+        finds the prefix cached and evaluates the last token. False once cancelled."""
+        llm, head = self.llm, prompt[:-1]
+        same = 0
+        for cached, token in zip(llm._input_ids, head, strict=False):
+            if cached != token:
+                break
+            same += 1
+        llm.n_tokens = same  # eval drops the cache past it
+        for start in range(same, len(head), PREFILL_CHUNK):
+            if cancelled is not None and cancelled.is_set():
+                return False
+            llm.eval(head[start : start + PREFILL_CHUNK])
+        return True
 
     def stream(self, request: GenerationRequest) -> Stream:
         """The answer, decoded by a thread of its own (`Stream`): closing it, from any thread,
