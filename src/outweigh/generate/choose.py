@@ -113,11 +113,7 @@ def open_local(
         if verdict.ok:
             return LlamaCppBackend.load(entry, paths, options, adapters)
         if options.backend == "llamacpp":
-            raise ModelLoadError(
-                verdict.line(entry.name).replace(
-                    "so transformers serves it (slower)", "so `--backend llamacpp` cannot serve it"
-                )
-            )
+            raise ModelLoadError(verdict.line(entry.name, "`--backend llamacpp` cannot serve it"))
         if entry.name not in _told_crash:
             _told_crash.add(entry.name)
             log.warning("%s", verdict.line(entry.name))

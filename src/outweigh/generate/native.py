@@ -212,11 +212,11 @@ class Verdict:
     seconds: float
     probed_at: float
 
-    def line(self, model: str) -> str:
-        """The one line that says what follows from a failed probe."""
+    def line(self, model: str, so: str = "transformers serves it (slower)") -> str:
+        """The one line that says what follows from a failed probe (`so`)."""
         return (
             f"llama.cpp failed on {model} on this machine ({self.reason}, in a test run in a "
-            "subprocess), so transformers serves it (slower). Fix: rebuild llama-cpp-python "
+            f"subprocess), so {so}. Fix: rebuild llama-cpp-python "
             f"portably with `make install` (or pick its CPU code with {CPU_ENV}=haswell); "
             "`outweigh doctor` shows the engine"
         )
