@@ -7,7 +7,9 @@ real `outweigh serve` (llama.cpp by default), measured side by side in one run.
    dropped stream held the model lock and later chats got 503 after the queue timeout.
 2. Bulk work: the same chat alone, and while 4 clients each send a /v1/embeddings request of
    256 inputs of 704 characters; median of `--rounds`. Target: answered (or 429) within 2 s.
-3. The probe: seconds a first use of llama.cpp on a model spends probing it in a subprocess,
+3. A cancel during a long prompt (llama.cpp): a 1700-token prompt closed 0.5 s in, seconds
+   until the model is free, beside the whole answer's time.
+4. The probe: seconds a first use of llama.cpp on a model spends probing it in a subprocess,
    and the same check when its verdict is kept.
 
     .venv/bin/python benchmarks/bench_engine_guard.py [--rounds 5] [--backend llamacpp]
@@ -86,6 +88,24 @@ def under_bulk(url: str, model: str, embedder: str) -> tuple[float, int]:
     return took
 
 
+def long_prompt(backend: object) -> tuple[float, float]:
+    """(seconds from start until a stream closed 0.5 s in has freed the model, seconds of the
+    whole uncancelled answer) for a 1700-token prompt."""
+    from outweigh.generate.base import GenerationRequest
+
+    words = " ".join(f"item{i}" for i in range(450))
+    request = GenerationRequest([{"role": "user", "content": f"Sort: {words}"}], max_tokens=8)
+    started = time.perf_counter()
+    stream = backend.stream(request)  # type: ignore[attr-defined]
+    time.sleep(0.5)
+    stream.close()
+    stream.join()
+    freed = time.perf_counter() - started
+    started = time.perf_counter()
+    backend.generate(request)  # type: ignore[attr-defined]
+    return freed, time.perf_counter() - started
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
@@ -118,6 +138,8 @@ def main() -> None:
             bulk = [under_bulk(url, model, embedder.name) for _ in range(args.rounds)]
         engine.close()
 
+        prefill = long_prompt(backend) if args.backend == "llamacpp" else None
+
         verdicts = Path(tmp) / "models"
         verdicts.mkdir()
         path = model_file(resolve("smollm2-135m"), Paths(), LoadOptions())
@@ -137,6 +159,11 @@ def main() -> None:
         f"  same chat under 4 x 256-input embeddings   {med(t for t, _ in bulk):6.2f} s "
         f"(status {codes}; target <= 2 s)"
     )
+    if prefill is not None:
+        print(
+            f"  cancel 0.5 s into a 1700-token prompt: model free after {prefill[0]:.2f} s "
+            f"(whole answer {prefill[1]:.2f} s)"
+        )
     print(
         f"  probe, first use: {probe_s:.2f} s (ok={first.ok}); verdict kept: {kept_s * 1e3:.1f} ms"
     )
