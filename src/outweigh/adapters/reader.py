@@ -192,6 +192,12 @@ def man_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
     yield from options[:MAN_OPTIONS_PER_CHUNK]
 
 
+def mine(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
+    """Every question one chunk of `source` answers, of every shape the miner reads."""
+    yield from facts(source, text, rng)
+    yield from man_facts(source, text, rng)
+
+
 @dataclass(frozen=True)
 class ReaderData:
     """Rows built from a collection, with what went into them."""
@@ -226,8 +232,7 @@ def build(
     found: list[Fact] = []
     for start in range(0, len(ids), 512):
         for _, row in sorted(store.chunks(ids[start : start + 512]).items()):
-            found.extend(facts(row.source, row.text, rng))
-            found.extend(man_facts(row.source, row.text, rng))
+            found.extend(mine(row.source, row.text, rng))
     if not found:
         raise InputError(
             f"collection {collection.name!r} has no `Key: value` lines or manual pages to "
