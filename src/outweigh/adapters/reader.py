@@ -222,8 +222,11 @@ def build(
     selection: Selection | None = None,
     seed: int = 0,
     on_row: Callable[[int, int], None] | None = None,
+    skip: frozenset[str] = frozenset(),
 ) -> ReaderData:
-    """Up to `limit` reader rows from `collection`; InputError when its text asks nothing."""
+    """Up to `limit` reader rows from `collection`; InputError when its text asks nothing.
+    No question is asked about a document whose source is in `skip` (an eval suite's
+    held-out half), though its passages may still be retrieved as distractors."""
     rng = random.Random(seed)
     how = selection or Selection()
     ids = [int(i) for i in store.chunk_ids(collection)]
@@ -232,7 +235,8 @@ def build(
     found: list[Fact] = []
     for start in range(0, len(ids), 512):
         for _, row in sorted(store.chunks(ids[start : start + 512]).items()):
-            found.extend(mine(row.source, row.text, rng))
+            if row.source not in skip:
+                found.extend(mine(row.source, row.text, rng))
     if not found:
         raise InputError(
             f"collection {collection.name!r} has no `Key: value` lines or manual pages to "

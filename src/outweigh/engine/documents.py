@@ -239,6 +239,7 @@ class Documents:
         collection: str,
         limit: int = 600,
         on_row: Callable[[int, int], None] | None = None,
+        skip: frozenset[str] = frozenset(),
     ) -> ReaderData:
         """Reader-adapter rows from a collection's own `Key: value` lines, each question asked
         over the passages `ask` would retrieve and select (`outweigh.adapters.reader`).
@@ -249,4 +250,12 @@ class Documents:
             self.check_embedder(collection)
             self.sync_index(collection)
             coll = self.store.collection(collection)
-            return build(self.store, self.searcher, self.embedder, coll, limit=limit, on_row=on_row)
+            return build(
+                self.store,
+                self.searcher,
+                self.embedder,
+                coll,
+                limit=limit,
+                on_row=on_row,
+                skip=skip,
+            )
