@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from outweigh.retrieval.hybrid import Hit
+from outweigh.retrieval.structure import Line, ancestors, asked, holds, lines_of, outline
 from outweigh.text import stems, stop_words, wordset
 
 if TYPE_CHECKING:
@@ -150,6 +151,97 @@ def _line_vectors(embedder: Embedder, lines: list[str]) -> np.ndarray:
     return out
 
 
+HEADING_SHARE = 0.5
+"""Share of the best score among the lines a line hangs from that it adds to its own."""
+TYPE_BONUS = 0.3
+"""Added to a line holding a value of the type the question asks for."""
+
+
+@dataclass(frozen=True)
+class _Document:
+    """A document's retrieved and expanded chunks read as one run of lines."""
+
+    units: list[str]
+    """Lines as scored and shown (whitespace folded, long prose split into sentences)."""
+    owner: list[Hit]
+    """The chunk each unit came from."""
+    breaks: set[int]
+    """Units that follow a blank line."""
+    parent: list[int | None]
+    """The unit each unit hangs from (`structure.outline`)."""
+
+    def signoff(self, j: int) -> list[int]:
+        """The last line of the entry j heads (the lines that hang from j) or else belongs
+        to (the lines that hang from j's parent), when it names a person or a date: a
+        changelog entry's `-- Name <mail>  date`, a letter's signature."""
+        members = [u for u, p in enumerate(self.parent) if p == j]
+        top = self.parent[j]
+        if not members and top is not None:
+            members = [u for u, p in enumerate(self.parent) if p == top and u != j]
+        if not members:
+            return []
+        last = members[-1]
+        line = self.units[last]
+        return [last] if holds(line, "person") or holds(line, "date") else []
+
+
+def _read(chunks: list[Hit]) -> _Document:
+    """The lines of one document's chunks, in document order, the overlap between
+    consecutive chunks read once, with the structure `structure.outline` finds."""
+    lines: list[Line] = []
+    owner: list[Hit] = []
+    prev: Hit | None = None
+    for hit in sorted(chunks, key=lambda h: h.chunk_id):  # ids follow the document order
+        new = lines_of(hit.text) or [Line(hit.text.strip(), False, False)]
+        skip = 0
+        if prev is not None and hit.chunk_id == prev.chunk_id + 1:
+            skip, fuller = _overlap([x.text for x in lines[-OVERLAP_LINES:]], [x.text for x in new])
+            if fuller:  # the earlier chunk ended mid-line
+                lines[-1] = replace(new[skip - 1], blank_before=lines[-1].blank_before)
+        elif lines:
+            new[0] = replace(new[0], blank_before=True)
+        lines.extend(new[skip:])
+        owner.extend([hit] * (len(new) - skip))
+        prev = hit
+    parent = outline(lines)
+    units: list[str] = []
+    unit_owner: list[Hit] = []
+    breaks: set[int] = set()
+    first: list[int] = []  # the first unit of each line
+    unit_parent: list[int | None] = []
+    for i, line in enumerate(lines):
+        text = " ".join(line.text.split())
+        parts = [s for s in _SENTENCE.split(text) if s] if len(text) > MAX_UNIT_CHARS else [text]
+        first.append(len(units))
+        if line.blank_before:
+            breaks.add(len(units))
+        for n, part in enumerate(parts):
+            units.append(part)
+            unit_owner.append(owner[i])
+            p = parent[i]
+            unit_parent.append(first[p] if p is not None else None if n == 0 else first[i])
+    return _Document(units, unit_owner, breaks, unit_parent)
+
+
+OVERLAP_LINES = 64
+"""Lines at the end of a chunk searched for where the next chunk's overlap begins."""
+
+
+def _overlap(before: list[str], new: list[str]) -> tuple[int, bool]:
+    """How many of `new`'s first lines repeat the end of `before` (consecutive chunks share
+    tokens; the later one may start mid-line), and whether the last of them is fuller than
+    the line it repeats (the earlier chunk ended mid-line)."""
+    for m in range(min(len(before), len(new)), 0, -1):
+        tail = before[-m:]
+        if not tail[0].endswith(new[0]):
+            continue
+        if m == 1:
+            return 1, False
+        if tail[1:-1] == new[1 : m - 1] and new[m - 1].startswith(tail[-1]):
+            return m, new[m - 1] != tail[-1]
+    return 0, False
+
+
 def _title(source: str) -> set[str]:
     """The terms of a document's file name: `csv-tool_2.md` -> {csv, tool, 2}."""
     return _terms(Path(source).stem.replace("_", " ").replace("-", " "))
@@ -178,23 +270,13 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     docs: dict[str, list[Hit]] = {}
     for hit in hits:
         docs.setdefault(hit.source, []).append(hit)
-    groups: list[tuple[list[str], list[Hit]]] = []  # (lines, the chunk of each line)
-    breaks: set[tuple[int, int]] = set()  # (group, line) that follows a blank line
     # The documents `expand` read whole, with their first and last chunks (retrieval may
     # have returned every chunk already, adding none).
     expanded = _whole(question, hits, how)
     whole = [source in expanded for source in docs]
-    for chunks in docs.values():
-        lines: list[str] = []
-        owner: list[Hit] = []
-        for hit in sorted(chunks, key=lambda h: h.chunk_id):  # ids follow the document order
-            for u, gap in _units(hit.text) or [(hit.text.strip(), False)]:
-                if u not in lines:  # consecutive chunks overlap
-                    lines.append(u)
-                    owner.append(hit)
-                    if gap:
-                        breaks.add((len(groups), len(lines) - 1))
-        groups.append((lines, owner))
+    read = [_read(chunks) for chunks in docs.values()]
+    groups = [(doc.units, doc.owner) for doc in read]
+    breaks = {(g, j) for g, doc in enumerate(read) for j in doc.breaks}
     flat = [u for lines, _ in groups for u in lines]
     q_terms = _terms(question)
     unit_terms = [_terms(u) for u in flat]
@@ -215,6 +297,7 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     # only mentions that name ("SEE ALSO sort(1)") earns nothing for it.
     subject = [_names(q_terms, t) for t in titles]
     named = set().union(*(t for t, s in zip(titles, subject, strict=True) if s))
+    kind = asked(question)
     variants = sorted(set(asks))
     q_vecs = embedder.embed_lines(variants)
     q_vec = {v: q_vecs[i] for i, v in enumerate(variants)}
@@ -230,11 +313,27 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
         # A question that is only the subject's name ("what is git-merge-tree for?") leaves
         # nothing to match within its page: every line matches that empty rest, as fully as
         # another page's line that mentions the name matches the whole question.
-        scores = [
+        own = [
             (sum(idf(t) for t in rest & unit_terms[j]) / rest_total if rest else 1.0)
             + float(dense[j - span.start])
             for j in span
         ]
+        # A line also answers for what it hangs from: the sign-off under the heading that
+        # names the release, the cell under the header that names the column. Lines that
+        # hold a value of the type the question asks for ("who": a person) are lifted.
+        # The lift needs a word of the question on the line or above it, or every line
+        # naming someone would rise for any "who" question.
+        parent = read[i].parent
+        base = span.start
+        scores = []
+        for j in range(len(lines)):
+            up = ancestors(parent, j)
+            matched = any(rest & unit_terms[base + a] for a in (j, *up))
+            scores.append(
+                own[j]
+                + HEADING_SHARE * max((own[a] for a in up), default=0.0)
+                + (TYPE_BONUS if kind and matched and holds(lines[j], kind) else 0.0)
+            )
         # A page the question names in full is its subject: the full title credit. Else the
         # share of the question its name covers ("sort" in "what does sort-lines do").
         bonus = 1.0 if subject[i] else sum(idf(t) for t in q_terms & titles[i]) / total
@@ -254,6 +353,10 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
                     if (i, j + d) in breaks:
                         break
                     near.add(j + d)
+                # What the line is about: the headings, lead line or header row it hangs
+                # from; and the last line of its entry when that says who or when.
+                near.update(ancestors(read[i].parent, j))
+                near.update(read[i].signoff(j))
             if whole[i]:
                 near |= set(range(how.head)) | set(range(len(lines) - how.tail, len(lines)))
             text = "\n".join(lines[j] for j in sorted(near & set(range(len(lines)))))

@@ -1,0 +1,210 @@
+"""The structure of plain text, read from the text itself: what each line is about, and what
+sort of value a line holds or a question asks for.
+
+A fact's value and the words that say what it is about are often on different lines: a
+changelog entry's sign-off (`-- Jane Doe <jane@example.org>  Mon, 01 Jan 2024`) under the
+heading that names the release, a table cell under its header row, an option's description
+under the line that names it, a section's sentence under its heading. `outline` gives each
+line the line it hangs from (its parent), from signals any text carries, not from a list of
+known formats:
+
+- headings: Markdown `#` lines, a line underlined by a run of one punctuation character
+  (setext, reStructuredText, Texinfo), a short line in capitals (a manual's NAME,
+  OPTIONS), ranked by the order their style first appears, as reStructuredText ranks its
+  underlines;
+- a lead line: a line at the margin followed by indented lines (a changelog entry's heading
+  over its items and sign-off, an option over its description) is the parent of that
+  indented block;
+- a label: a short line that ends in a colon ("Bug fixes:") is the parent of the rest of
+  its paragraph;
+- a table: the first row of a run of `|`-separated rows is the parent of the others;
+- a record: in a paragraph of `Key: value` lines, the first line is the parent of the rest.
+
+`kinds` and `asked` give a line's typed values (e-mail, URL, date, version, person, number)
+and the type a question asks for ("who" a person, "when" a date), the expected answer type
+of classic question answering, so the line that holds a value of the asked type under the
+heading the question names can win over a line that merely repeats the question's words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+\S")
+_UNDERLINE = re.compile(r"^\s*([=\-~^*+#`'\".:_])\1{2,}\s*$")
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]*-{3,}[\s:|-]*\|?\s*$")
+_FIELD = re.compile(r"^\s*[A-Z][\w.-]{0,30}(?: [\w.-]{1,20}){0,2}?\s*:\s+\S")
+_LETTERS = re.compile(r"[^\W\d_]")
+
+MAX_HEADING_WORDS = 12
+"""A line longer than this is prose, whatever its case or underline."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a document as `outline` reads it."""
+
+    text: str
+    """The line, stripped."""
+    indented: bool
+    blank_before: bool
+    """A blank line separates it from the line before: a new paragraph or item."""
+
+
+def lines_of(text: str) -> list[Line]:
+    """The non-blank lines of `text`, each with its indentation and paragraph break."""
+    out: list[Line] = []
+    gap = False
+    for raw in text.splitlines():
+        if not raw.strip():
+            gap = bool(out)
+            continue
+        out.append(Line(raw.strip(), raw[:1].isspace(), gap))
+        gap = False
+    return out
+
+
+def _heading_style(lines: list[Line], i: int) -> str | None:
+    """How line i is styled as a heading, if it is one: `#2`, `=` (the underline's
+    character), `CAPS`; None for any other line."""
+    text = lines[i].text
+    if _UNDERLINE.match(text):
+        return None
+    if m := _MD_HEADING.match(text):
+        return "#" + str(len(m.group(1)))
+    words = len(text.split())
+    if words > MAX_HEADING_WORDS:
+        return None
+    nxt = lines[i + 1].text if i + 1 < len(lines) and not lines[i + 1].blank_before else ""
+    if (m := _UNDERLINE.match(nxt)) and len(nxt.strip()) >= 0.6 * len(text):
+        return m.group(1)
+    letters = _LETTERS.findall(text)
+    if (
+        not lines[i].indented
+        and len(letters) >= 3
+        and all(c.isupper() for c in letters)
+        and words <= 6
+        and not text.endswith((".", ","))
+    ):
+        return "CAPS"
+    return None
+
+
+def outline(lines: list[Line]) -> list[int | None]:
+    """For each line, the index of the line it hangs from (see the module's docstring), or
+    None for a line at the top of the document."""
+    parent: list[int | None] = [None] * len(lines)
+    ranks: dict[str, int] = {}
+    stack: list[tuple[int, int]] = []  # (rank, line) of the open headings
+    lead: int | None = None  # the margin line over the current indented block
+    label: int | None = None  # the "Label:" line over the rest of its paragraph
+    record: int | None = None  # the first line of a paragraph of fields
+    table: int | None = None  # the header row of the current table
+    for i, line in enumerate(lines):
+        if _UNDERLINE.match(line.text) and i and not line.blank_before:
+            parent[i] = i - 1  # an underline belongs to its heading
+            continue
+        if line.blank_before:
+            label = record = None
+            if not line.indented:
+                lead = None
+        style = _heading_style(lines, i)
+        if style is not None:
+            rank = ranks.setdefault(style, len(ranks))
+            while stack and stack[-1][0] >= rank:
+                stack.pop()
+            parent[i] = stack[-1][1] if stack else None
+            stack.append((rank, i))
+            lead = label = record = table = None
+            continue
+        section = stack[-1][1] if stack else None
+        if _TABLE_ROW.match(line.text):
+            if table is None or line.blank_before:
+                table = i
+                parent[i] = section
+            else:
+                parent[i] = table
+            continue
+        table = None
+        if line.indented and lead is not None:
+            parent[i] = lead
+        elif label is not None:
+            parent[i] = label
+        elif record is not None and _FIELD.match(line.text):
+            parent[i] = record
+        else:
+            parent[i] = section
+        if not line.indented:
+            nxt = lines[i + 1] if i + 1 < len(lines) else None
+            if nxt is not None and nxt.indented:
+                lead = i
+            if len(line.text.split()) <= MAX_HEADING_WORDS and line.text.endswith(":"):
+                label = i
+            elif _FIELD.match(line.text) and record is None and (line.blank_before or i == 0):
+                record = i
+    return parent
+
+
+def ancestors(parent: list[int | None], i: int, depth: int = 3) -> list[int]:
+    """The lines `i` hangs from, nearest first, at most `depth`."""
+    out: list[int] = []
+    j = parent[i]
+    while j is not None and len(out) < depth and j not in out:
+        out.append(j)
+        j = parent[j]
+    return out
+
+
+# -- typed values ----------------------------------------------------------------------------
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+VALUES: dict[str, re.Pattern[str]] = {
+    "email": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    "url": re.compile(r"\b(?:https?|ftp)://[^\s<>\")\]]+|\bwww\.[\w-]+\.[^\s<>\")\]]+"),
+    "date": re.compile(
+        rf"\b\d{{4}}-\d{{2}}-\d{{2}}\b|\b\d{{4}}/\d{{2}}/\d{{2}}\b"
+        rf"|\b\d{{1,2}}(?:st|nd|rd|th)? {_MONTH},? \d{{4}}\b"
+        rf"|\b{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}\b"
+        rf"|\b{_MONTH} \d{{4}}\b|\b(?:19|20)\d{{2}}\b"
+    ),
+    "version": re.compile(r"(?<![\w.])v?\d+\.\d+(?:\.\d+)*(?:[-+~][\w.+~]+)?(?![\w.]*\d{4}\b)"),
+    "person": re.compile(
+        r"(?:\b(?i:by|authors?|maintainers?|copyright|\(c\)|written|contact|signed-off-by|"
+        r"thanks to)\b[:\s]+(?:[\d, -]+\s)?|^\s*--\s+)"
+        r"[A-Z][\w'.-]+(?: [A-Z][\w'.-]*\.?)?(?: [A-Z][\w'-]+)"
+        r"|[A-Z][\w'.-]+(?: [A-Z][\w'.-]*\.?)?(?: [A-Z][\w'-]+)(?=\s*<[^>\s]+@)"
+    ),
+    "number": re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w.])"),
+}
+"""What a line may hold that a question may ask for, by type."""
+
+_ASKED: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("email", re.compile(r"\be-?mail\b", re.I)),
+    ("url", re.compile(r"\b(?:url|website|web ?site|home ?page|web page|link|online)\b", re.I)),
+    ("date", re.compile(r"\bwhen\b|\b(?:what|which) (?:date|day|year|month)\b|\bdated?\b", re.I)),
+    (
+        "person",
+        re.compile(
+            r"^\W*who\b|\bwho(?:m|se)?\b|\b(?:author|maintainer|developer|creator|signed|wrote|"
+            r"written by|contributor|owner)s?\b",
+            re.I,
+        ),
+    ),
+    ("version", re.compile(r"\b(?:version|release)\b", re.I)),
+    ("number", re.compile(r"\bhow (?:many|much|long|big|large)\b|\bwhat (?:number|size)\b", re.I)),
+)
+
+
+def asked(question: str) -> str | None:
+    """The type of value `question` asks for, the first of `_ASKED` it matches; None when it
+    asks for none of them (a summary, a name, an option)."""
+    return next((kind for kind, pattern in _ASKED if pattern.search(question)), None)
+
+
+def holds(line: str, kind: str) -> bool:
+    """Whether `line` holds a value of type `kind`; a person is also any line with an
+    e-mail address (`Jane Doe <jane@example.org>`)."""
+    if VALUES[kind].search(line):
+        return True
+    return kind == "person" and bool(VALUES["email"].search(line))
