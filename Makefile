@@ -77,15 +77,16 @@ memory-reader: install
 	  .cache/memory-reader/adapters/memory-reader/adapter_model.safetensors $(READER_DIR)/
 
 # Rebuilds the passage reader bundled for the default model: a corpus of installed Python
-# packages' metadata and the man(1) pages of packages examples/suite-man does not draw from
-# (examples/reader/make_corpus.py), RAFT rows asked over what `ask` would retrieve
-# (outweigh/adapters/reader.py), then LoRA training; all in a throwaway state dir.
+# packages' metadata, READMEs and license files, and the man(1) pages of packages
+# examples/suite-man does not draw from (examples/reader/make_corpus.py), RAFT rows asked
+# over what `ask` would retrieve (outweigh/adapters/reader.py), then LoRA training; all in a
+# throwaway state dir.
 RAG_READER_DIR := src/outweigh/adapters/bundled/reader/smollm2-135m
-READER_ROWS ?= 1600
-READER_STEPS ?= 200
+READER_ROWS ?= 2400
+READER_STEPS ?= 300
 reader: install
 	rm -rf .cache/reader && mkdir -p .cache/reader $(RAG_READER_DIR)
-	$(BIN)/python examples/reader/make_corpus.py .cache/reader/corpus --man \
+	$(BIN)/python examples/reader/make_corpus.py .cache/reader/corpus --man --prose \
 	  --held-out examples/suite-man/docs
 	OUTWEIGH_HOME=.cache/reader $(BIN)/outweigh ingest .cache/reader/corpus \
 	  --collection reader-corpus

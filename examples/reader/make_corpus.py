@@ -12,7 +12,14 @@ packages are rendered to 80-column text as `OUT/man/<page>.txt`. None of them be
 package examples/suite-man draws from, so the suite's pages stay held out; a page of the same
 name as a suite page is skipped too.
 
-Neither kind is an eval suite, the bundled handbook, or a Debian package record.
+With `--prose`, each package's description (its README, often with a changelog, tables and
+lists, in Markdown or reStructuredText) becomes `OUT/readme/<name>.md`, at most
+`PROSE_CHARS` of it, and its license and authors files `OUT/license/<name>.txt`: prose of
+other shapes, read for typed values (dates, people, e-mail addresses, URLs, versions) by
+`outweigh.adapters.reader.prose_facts`.
+
+None of it is an eval suite, the bundled handbook, the project's own text, anything under
+/usr/share/doc, or a Debian package record.
 
     python examples/reader/make_corpus.py OUT [--site DIR ...]
     python examples/reader/make_corpus.py OUT --man git-man openssl ...
@@ -95,6 +102,43 @@ def record(meta: Path) -> tuple[str, str] | None:
     return name[1].lower().replace("_", "-"), out
 
 
+PROSE_CHARS = 24_000
+"""Most of a package description kept: the README's first sections and changelog."""
+SKIP = frozenset({"outweigh"})
+"""Packages whose text is this project's own."""
+
+
+def prose(out: Path, roots: list[Path]) -> None:
+    """Each package's description and license files, one document per package."""
+    readmes: dict[str, str] = {}
+    licenses: dict[str, str] = {}
+    for root in roots:
+        for meta in sorted(root.glob("*.dist-info/METADATA")):
+            text = meta.read_text("utf-8", "replace")
+            head, _, body = text.partition("\n\n")
+            name = re.search(r"^Name:\s*(\S+)", head, re.M)
+            if name is None:
+                continue
+            key = name[1].lower().replace("_", "-")
+            if key in SKIP or key in readmes:
+                continue
+            if len(body.strip()) > 400:
+                readmes[key] = body.strip()[:PROSE_CHARS] + "\n"
+            files = sorted(
+                p
+                for pattern in ("licenses/*", "LICENSE*", "LICENCE*", "AUTHORS*", "NOTICE*")
+                for p in meta.parent.glob(pattern)
+                if p.is_file()
+            )
+            if files:
+                licenses[key] = "\n\n".join(p.read_text("utf-8", "replace") for p in files)
+    for folder, docs, suffix in (("readme", readmes, ".md"), ("license", licenses, ".txt")):
+        (out / folder).mkdir(exist_ok=True)
+        for key, text in sorted(docs.items()):
+            (out / folder / f"{key}-{folder}{suffix}").write_text(text[:PROSE_CHARS], "utf-8")
+    print(f"{len(readmes)} READMEs, {len(licenses)} license files -> {out}", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
@@ -103,6 +147,7 @@ def main() -> None:
         "--man", nargs="*", default=None, help="dpkg packages whose man(1) pages to add"
     )
     parser.add_argument("--held-out", type=Path, default=None, help="a suite's docs/ to skip")
+    parser.add_argument("--prose", action="store_true", help="add READMEs and license files")
     args = parser.parse_args()
     if args.held_out is not None and not args.held_out.is_dir():
         parser.error(f"--held-out {args.held_out} is not a folder; give the suite's docs/")
@@ -112,12 +157,14 @@ def main() -> None:
         metas = sorted([*root.glob("*.dist-info/METADATA"), *root.glob("*.egg-info/PKG-INFO")])
         for meta in metas:
             got = record(meta)
-            if got is not None and got[0] not in written:
+            if got is not None and got[0] not in written and got[0] not in SKIP:
                 written[got[0]] = got[1]
     (args.out / "python").mkdir(exist_ok=True)
     for name, text in sorted(written.items()):
         (args.out / "python" / f"{name}.txt").write_text(text, "utf-8")
     print(f"{len(written)} packages -> {args.out}", file=sys.stderr)
+    if args.prose:
+        prose(args.out, sites(args.site))
     if args.man is None:
         return
     held = {p.stem for p in args.held_out.glob("*.txt")} if args.held_out else set()

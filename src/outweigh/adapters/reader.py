@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,12 @@ if TYPE_CHECKING:
     from outweigh.embed import Embedder
     from outweigh.retrieval.hybrid import HybridSearcher
     from outweigh.retrieval.store import Collection, Store
+
+WITHOUT_GOLD = 0.2
+"""Share of rows asked over the context with the fact's document taken out, answered
+`DONT_KNOW`: RAFT keeps the oracle passage in a share P of rows (its best P was 0.6 to
+0.8); without such rows a reader names whatever value of the asked type the context holds,
+and a question the documents do not answer gets a confident wrong value."""
 
 DONT_KNOW = "I don't know: the context does not say."
 """The answer of a row whose context lacks the passage that holds the fact."""
@@ -192,10 +198,143 @@ def man_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
     yield from options[:MAN_OPTIONS_PER_CHUNK]
 
 
+_SUBJECT_DROP = re.compile(r"[-_.]+")
+_LABEL = re.compile(r"([A-Za-z][\w' -]{1,40}?)\s*[:=]?\s*$")
+"""The words just before a value on its line ("Released on", "Homepage:", "Maintainer")."""
+_CLEAN = re.compile(r"^[#=*\-+>\s|]+|[:#=*\s|]+$")
+
+PROSE_KINDS = ("email", "url", "date", "person", "version")
+"""The typed values `prose_facts` asks about (`outweigh.retrieval.structure.VALUES`)."""
+
+_PROSE: dict[str, tuple[str, ...]] = {
+    "date": (
+        "When is {topic} dated, in {subject}?",
+        "What date does {subject} give for {topic}?",
+        "In {subject}, when was {topic}?",
+        "{subject}: what is the date of {topic}?",
+    ),
+    "person": (
+        "Who is named for {topic} in {subject}?",
+        "In {subject}, who is behind {topic}?",
+        "{subject}: which person goes with {topic}?",
+        "Who signed {topic} in {subject}?",
+    ),
+    "email": (
+        "What is the e-mail address of {who} in {subject}?",
+        "How can {who} be reached by e-mail, according to {subject}?",
+        "{subject}: what is {who}'s e-mail?",
+    ),
+    "url": (
+        "What URL does {subject} give for {topic}?",
+        "Where online is {topic}, according to {subject}?",
+        "In {subject}, what is the link for {topic}?",
+    ),
+    "version": (
+        "Which version does {subject} give for {topic}?",
+        "In {subject}, what version goes with {topic}?",
+        "{subject}: what is the version of {topic}?",
+    ),
+}
+"""Questions about a typed value, by type: the subject is the document, the topic what the
+value's line is about (its heading, lead line or label)."""
+
+_PICTURES = (".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp")
+"""Badge and logo URLs: values no one asks for."""
+MAX_TOPIC_WORDS = 10
+PROSE_PER_CHUNK = 3
+"""Typed-value questions asked per chunk at most, so long lists of links do not swamp the
+rows."""
+
+
+def _subject(source: str) -> str:
+    """A document's name as a question names it: `rust-1.70.0.md` -> `rust 1.70.0`."""
+    stem = Path(source).name
+    for suffix in (".gz", ".md", ".txt", ".rst", ".html", ".htm", ".pdf"):
+        stem = stem.removesuffix(suffix)
+    return " ".join(w for w in re.split(r"[_\s]+|(?<=[a-z])-(?=[a-z])", stem) if w)
+
+
+def prose_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
+    """Questions about the typed values (e-mail addresses, URLs, dates, people, versions) of
+    one chunk of any text, each tied to what its line is about: the heading, lead line or
+    label it hangs from (`outweigh.retrieval.structure.outline`), else the words before the
+    value on its line. A value also in that topic is not asked (the question would hold its
+    own answer)."""
+    from outweigh.retrieval.structure import VALUES, ancestors, lines_of, outline
+
+    lines = lines_of(text)
+    parent = outline(lines)
+    subject = _subject(source)
+    found: list[Fact] = []
+    keys: list[tuple[str, str, str]] = []
+    asked: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for i, line in enumerate(lines):
+        for kind in PROSE_KINDS:
+            m = VALUES[kind].search(line.text)
+            if m is None:
+                continue
+            value = m.group(0).strip().rstrip(".,;:)>")
+            if kind == "person":
+                value = (
+                    re.sub(
+                        r"^(?i:by|authors?|maintainers?|copyright|\(c\)|written|"
+                        r"contact|signed-off-by|thanks to)\b[:\s]+(?:[\d, -]+\s)?",
+                        "",
+                        value.strip(),
+                    )
+                    .lstrip("- ")
+                    .strip()
+                )
+            if len(value) < 4 or (kind == "date" and value.isdigit()):
+                continue
+            if kind == "url" and value.lower().endswith(_PICTURES):
+                continue
+            # The words before the value on its line say most precisely what it is
+            # ("Homepage:", "Released on"); else the heading or lead line it hangs from.
+            before = _LABEL.search(line.text[: m.start()])
+            topic = _CLEAN.sub("", before.group(1)) if before else ""
+            if len(topic) < 3:
+                up = ancestors(parent, i, depth=2)
+                topic = next(
+                    (_CLEAN.sub("", lines[a].text) for a in up if value not in lines[a].text),
+                    "",
+                )
+            topic = " ".join(topic.split()[:MAX_TOPIC_WORDS])
+            if len(topic) < 3 or value in topic or "<" in topic or "://" in topic:
+                continue
+            who = ""
+            if kind == "email":
+                near = VALUES["person"].search(line.text)
+                who = near.group(0).strip() if near else ""
+                who = re.sub(r"^\W+", "", who)
+                if not who or "@" in who:
+                    continue
+                who = re.sub(
+                    r"^(?i:by|authors?|maintainers?|copyright|\(c\)|written|"
+                    r"contact)\b[:\s]+",
+                    "",
+                    who,
+                ).strip()
+            keys.append((kind, topic.lower(), who.lower()))
+            question = rng.choice(_PROSE[kind]).format(topic=topic, subject=subject, who=who)
+            found.append(Fact(question, value, source, kind=f"prose-{kind}"))
+            asked[(kind, topic.lower(), who.lower())].add(value)
+            break  # one question per line, of the first type it holds
+    # A topic with two values of one type ("Links" over four URLs) asks nothing clear.
+    clear = [f for f, key in zip(found, keys, strict=True) if len(asked[key]) == 1]
+    rng.shuffle(clear)
+    yield from clear[:PROSE_PER_CHUNK]
+
+
 def mine(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
-    """Every question one chunk of `source` answers, of every shape the miner reads."""
-    yield from facts(source, text, rng)
+    """Every question one chunk of `source` answers, of every shape the miner reads: a chunk
+    of `Key: value` lines gets questions about its fields; any other text questions about
+    its typed values, and a manual page about its parts too."""
+    fields = list(facts(source, text, rng))
+    yield from fields
     yield from man_facts(source, text, rng)
+    if not fields:
+        yield from prose_facts(source, text, rng)
 
 
 @dataclass(frozen=True)
@@ -223,6 +362,7 @@ def build(
     seed: int = 0,
     on_row: Callable[[int, int], None] | None = None,
     skip: frozenset[str] = frozenset(),
+    without_gold: float = WITHOUT_GOLD,
 ) -> ReaderData:
     """Up to `limit` reader rows from `collection`; InputError when its text asks nothing.
     No question is asked about a document whose source is in `skip` (an eval suite's
@@ -248,6 +388,8 @@ def build(
     absent = 0
     for i, fact in enumerate(chosen, 1):
         hits = searcher.search_in(collection, fact.question, max(k, how.candidates))
+        if rng.random() < without_gold:  # RAFT's rows whose context lacks the answer
+            hits = [h for h in hits if h.source != fact.source]
         picked = select(fact.question, expand(store, fact.question, hits, how), embedder, how, k)
         citations = [
             Citation(n, h.source, h.chunk_id, h.text, h.score, h.excerpt)
