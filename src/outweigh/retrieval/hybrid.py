@@ -50,6 +50,9 @@ class Hit:
     excerpt: str | None = None
     """The lines of the document the prompt shows in place of `text`, when context selection
     cut them out (`outweigh.retrieval.select`); `text` stays the stored chunk."""
+    relevance: float | None = None
+    """How closely the passage bears on the question, as selection measured it: the highest
+    cosine similarity between the question and one of its lines (`Selection.floor`)."""
 
     def to_dict(self) -> dict[str, object]:
         return {

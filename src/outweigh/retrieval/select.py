@@ -86,6 +86,10 @@ class Selection:
     words need to match."""
     tail: int = 1
     """Last lines of such a document kept too: a man page's footer names its release."""
+    floor: float = 0.0
+    """A question whose best passage has no line this close to it (`Hit.relevance`) is not
+    about the collection ("What is 2 + 2?" over package records): it gets no passages, and
+    is answered as if retrieval were off, with no citation."""
 
     @property
     def enabled(self) -> bool:
@@ -93,7 +97,7 @@ class Selection:
         return self.lines > 0 or self.gap > 0 or self.expand > 0
 
 
-NONE = Selection(candidates=0, lines=0, gap=0.0, expand=0)
+NONE = Selection(candidates=0, lines=0, gap=0.0, expand=0, floor=0.0)
 """Selection off: the top-k chunks whole, in retrieval order."""
 
 
@@ -298,10 +302,11 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     subject = [_names(q_terms, t) for t in titles]
     named = set().union(*(t for t, s in zip(titles, subject, strict=True) if s))
     kind = asked(question)
-    variants = sorted(set(asks))
+    variants = sorted({*asks, question})
     q_vecs = embedder.embed_lines(variants)
     q_vec = {v: q_vecs[i] for i, v in enumerate(variants)}
     lines_vec = _line_vectors(embedder, flat)
+    full = lines_vec @ q_vec[question]
     chosen: list[tuple[float, int, Hit]] = []
     start = 0
     for i, (lines, owner) in enumerate(groups):
@@ -362,10 +367,16 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
             text = "\n".join(lines[j] for j in sorted(near & set(range(len(lines)))))
         else:
             text = best_hit.excerpt or best_hit.text
-        chosen.append((scores[top[0]] + bonus, i, replace(best_hit, excerpt=text)))
+        near_line = float(full[span.start : span.stop].max())
+        chosen.append(
+            (scores[top[0]] + bonus, i, replace(best_hit, excerpt=text, relevance=near_line))
+        )
     chosen.sort(key=lambda c: (-c[0], c[1]))
     floor = chosen[0][0] * how.gap
-    return [hit for s, _, hit in chosen if s >= floor][:k]
+    kept = [hit for s, _, hit in chosen if s >= floor][:k]
+    if how.floor and max(h.relevance or 0.0 for h in kept) < how.floor:
+        return []  # nothing here bears on the question
+    return kept
 
 
 def _whole(question: str, hits: list[Hit], how: Selection) -> set[str]:

@@ -1,0 +1,120 @@
+"""When retrieval applies: how close the best passage is to questions about the collection,
+to questions it does not answer, and to questions about something else entirely.
+
+Each suite's documents are ingested into a collection of their own; every question is
+retrieved and selected as `outweigh ask` does (`Selection()` without its floor), and the
+best passage's `Hit.relevance` (the highest cosine between the question and one of its
+lines) is kept. Off-topic questions (`examples/offtopic`) are asked over every collection.
+Prints, per threshold, the share of each kind of question that would keep its passages, and
+the threshold `Selection.floor` takes: the highest that keeps at least `KEEP` of the
+answerable questions of every suite, chosen without looking at the off-topic ones. Writes a
+picture of the trade-off with `--plot`.
+
+    python benchmarks/bench_gate.py [--plot docs/img/gate.png] [--suite examples/suite-man ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SUITES = ("suite-man", "suite", "suite-ru", "suite-log", "suite-info", "suite-readme")
+KEEP = 0.97
+"""Share of each suite's answerable questions the chosen floor must keep."""
+
+
+def _questions(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", type=Path, action="append", default=None)
+    parser.add_argument("--offtopic", type=Path, default=ROOT / "examples/offtopic")
+    parser.add_argument("--plot", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    suites = args.suite or [ROOT / "examples" / s for s in SUITES if (ROOT / "examples" / s).is_dir()]
+    offtopic = [q["question"] for q in _questions(args.offtopic / "questions.jsonl")]
+    os.environ["OUTWEIGH_HOME"] = tempfile.mkdtemp(prefix="outweigh-gate-")
+
+    from outweigh.engine import Engine
+    from outweigh.retrieval.select import Selection, expand, select
+
+    how = replace(Selection(), floor=0.0)
+    scores: dict[str, dict[str, list[float]]] = {}
+    with Engine() as engine:
+        for suite in suites:
+            name = suite.name
+            engine.ingest([suite / "docs"], collection=name)
+            coll = engine.store.collection(name)
+            engine.sync_index(name)
+            rows = _questions(suite / "questions.jsonl")
+            groups = {
+                "answerable": [q["question"] for q in rows if not q.get("abstain")],
+                "unanswerable": [q["question"] for q in rows if q.get("abstain")],
+                "offtopic": offtopic,
+            }
+            scores[name] = {}
+            for group, questions in groups.items():
+                got = []
+                for q in questions:
+                    hits = engine.searcher.search_in(coll, q, how.candidates)
+                    picked = select(q, expand(engine.store, q, hits, how), engine.embedder, how, 3)
+                    got.append(max((h.relevance or 0.0 for h in picked), default=0.0))
+                scores[name][group] = got
+            print(
+                name,
+                {g: (len(v), round(statistics.median(v), 3) if v else None) for g, v in scores[name].items()},
+                file=sys.stderr,
+            )
+    grid = [round(0.05 * i, 2) for i in range(0, 13)]
+
+    def kept(values: list[float], t: float) -> float | None:
+        return sum(v >= t for v in values) / len(values) if values else None
+
+    floor = max(
+        t
+        for t in [x / 100 for x in range(0, 61)]
+        if all((kept(s["answerable"], t) or 1.0) >= KEEP for s in scores.values())
+    )
+    print(f"| threshold | {' | '.join(f'{n} answerable / off-topic kept' for n in scores)} |")
+    print("|---" * (len(scores) + 1) + "|")
+    for t in sorted({*grid, floor}):
+        cells = []
+        for s in scores.values():
+            a, o = kept(s["answerable"], t), kept(s["offtopic"], t)
+            cells.append(f"{a:.2f} / {o:.2f}")
+        mark = " (floor)" if t == floor else ""
+        print(f"| {t:.2f}{mark} | {' | '.join(cells)} |")
+    print(f"\nfloor keeping >= {KEEP} of every suite's answerable questions: {floor:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps({"floor": floor, "scores": scores}, indent=1))
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ts = [x / 100 for x in range(0, 81)]
+        for name, s in scores.items():
+            ax.plot(ts, [kept(s["answerable"], t) for t in ts], label=f"{name}: answerable")
+            ax.plot(ts, [kept(s["offtopic"], t) for t in ts], "--", label=f"{name}: off-topic")
+        ax.axvline(floor, color="grey", lw=0.8)
+        ax.set_xlabel("floor (cosine of the closest line)")
+        ax.set_ylabel("share of questions that keep their passages")
+        ax.legend(fontsize=6)
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
