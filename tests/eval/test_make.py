@@ -11,6 +11,7 @@ import random
 import re
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -193,3 +194,45 @@ def test_cli_refusals_are_one_line_and_write_nothing(
         assert says in one_error_line(cli("eval", *args)), args
     assert _files(taken) == {"notes.md": b"mine"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "mine", "one", "taken"]
+
+
+def test_held_out_rows_skip_the_suites_documents(
+    cli: Cli, mine_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`adapter train --reader mine --held-out SUITE` builds rows about the training side only
+    (training itself is another test's: here it only records the rows it was given)."""
+    suite = tmp_path / "suite"
+    assert cli("eval", str(suite), "--make-from", "mine").code == 0
+    given: list[Path] = []
+
+    def train(self, data, name, config=None, progress=None):
+        given.append(Path(data))
+        return SimpleNamespace(name=name, metrics={"steps": 0, "seconds": 0, "train_loss": 0.0})
+
+    monkeypatch.setattr(Engine, "train_adapter", train)
+    args = ("adapter", "train", "--reader", "mine", "--name", "rd")
+    r = cli(*args, "--held-out", str(suite))
+    assert r.code == 0, r.err
+    assert "4 held-out documents skipped" in " ".join(r.out.split())
+    rows = [json.loads(line) for line in given[0].read_text().splitlines()]
+    asked = [row["messages"][1]["content"].rsplit("Question:", 1)[-1] for row in rows]
+    subjects = {Path(s).stem for s in read_held_out(suite)}  # a record's Name is its file's stem
+    kept = {Path(s).stem for s in _sources(mine_folder)} - subjects
+    assert asked and not any(re.search(rf"\b{s}\b", q) for q in asked for s in subjects)
+    assert any(re.search(rf"\b{s}\b", q) for q in asked for s in kept)
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    assert "make the suite with `outweigh eval" in one_error_line(
+        cli(*args, "--held-out", str(bare))
+    )
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / HELD_OUT).write_text("/elsewhere/x.txt\n")
+    assert "none of the documents" in one_error_line(cli(*args, "--held-out", str(other)))
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"prompt": "a", "completion": "b"}\n')
+    assert "--held-out goes with --reader" in one_error_line(
+        cli("adapter", "train", str(data), "--name", "rd", "--held-out", str(suite))
+    )
+    assert len(given) == 1
