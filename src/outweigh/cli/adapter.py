@@ -57,6 +57,13 @@ def train(
         "Key: value lines and manual pages, asked over retrieved passages (RAFT).",
     ),
     reader_rows: int = typer.Option(600, "--reader-rows", help="Rows to build for --reader."),
+    held_out: Path | None = typer.Option(
+        None,
+        "--held-out",
+        metavar="SUITE",
+        help="With --reader: ask nothing about the documents this suite holds out "
+        "(made by outweigh eval SUITE --make-from COLLECTION).",
+    ),
 ) -> None:
     """Train a LoRA adapter (loss on assistant tokens only) and register it when it finishes."""
     from outweigh.adapters import TrainConfig, TrainProgress
@@ -66,8 +73,12 @@ def train(
 
     if (data is None) == (reader is None):
         raise InputError("give training DATA (a JSONL file) or --reader COLLECTION, one of them")
+    if held_out is not None and reader is None:
+        raise InputError(
+            "--held-out goes with --reader COLLECTION: it names the documents reader rows skip"
+        )
     if reader is not None:
-        data = _reader_rows(reader, name, reader_rows)
+        data = _reader_rows(reader, name, reader_rows, held_out)
     assert data is not None
 
     load = _load.load_options(device, dtype)
@@ -110,22 +121,27 @@ def train(
     )
 
 
-def _reader_rows(collection: str, name: str, rows: int) -> Path:
-    """Build and write the --reader rows; the JSONL path they went to."""
+def _reader_rows(collection: str, name: str, rows: int, held_out: Path | None) -> Path:
+    """Build and write the --reader rows, skipping the documents a suite holds out; the JSONL
+    path they went to."""
     from outweigh.adapters.reader import write
     from outweigh.cli._progress import detail_bar
     from outweigh.engine import Engine
     from outweigh.errors import InputError
+    from outweigh.eval import held_out_of
 
     if rows < 1:
         raise InputError("`--reader-rows` must be at least 1")
-    with Engine() as engine, detail_bar(f"reader rows from {collection}") as update:
-        data = engine.reader_data(
-            collection, rows, on_row=lambda i, n: update(completed=i, total=n)
-        )
+    with Engine() as engine:
+        skip = frozenset() if held_out is None else held_out_of(engine, held_out, collection)
+        with detail_bar(f"reader rows from {collection}") as update:
+            data = engine.reader_data(
+                collection, rows, on_row=lambda i, n: update(completed=i, total=n), skip=skip
+            )
     path = write(data, engine.paths.adapters_dir / ".reader" / f"{name}.jsonl")
+    skipped = f", {len(skip)} held-out documents skipped" if skip else ""
     console.print(
-        f"{len(data.rows)} reader rows from {data.facts} facts in {collection!r} "
+        f"{len(data.rows)} reader rows from {data.facts} facts in {collection!r}{skipped} "
         f"({data.absent} without the gold passage; by kind: "
         + ", ".join(f"{k} {n}" for k, n in data.kinds.items())
         + f"): {path}",

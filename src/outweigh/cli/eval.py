@@ -1,4 +1,5 @@
-"""`outweigh eval SUITE --config SPEC ...`: measure configs side by side on a suite."""
+"""`outweigh eval SUITE --config SPEC ...`: measure configs side by side on a suite;
+`outweigh eval SUITE --make-from COLLECTION`: write a suite from a collection instead."""
 
 from __future__ import annotations
 
@@ -6,14 +7,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 
 from outweigh.cli import _load
 from outweigh.cli._app import EMBEDDER, app, console
+from outweigh.errors import printable
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from outweigh.eval import EvalResult
+    from outweigh.eval import EvalResult, MadeSuite
 
 
 @app.command("eval")
@@ -22,11 +25,15 @@ def eval_(
     config: list[str] = typer.Option(
         [], "--config", "-c", help="MODEL[+rag][+lora:NAME][+memory]; repeat to compare."
     ),
-    limit: str | None = typer.Option(None, "--limit", help="Only the first N of each part."),
+    limit: str | None = typer.Option(
+        None, "--limit", help="Only the first N of each part; with --make-from, N questions [200]."
+    ),
     json_out: Path | None = typer.Option(None, "--json", help="Write results as JSON here."),
     plot: Path | None = typer.Option(None, "--plot", help="Write a bar chart PNG here."),
     report: Path | None = typer.Option(None, "--report", help="Write a markdown report here."),
-    seed: str = typer.Option("0", "--seed", help="Generation seed (decoding is greedy)."),
+    seed: str = typer.Option(
+        "0", "--seed", help="Generation seed (decoding is greedy); with --make-from, the split's."
+    ),
     k: str = typer.Option("3", "-k", help="Chunks retrieved per question for +rag."),
     max_tokens: str = typer.Option("48", "--max-tokens", help="Answer cap in tokens."),
     reader_gap: bool = typer.Option(
@@ -37,9 +44,40 @@ def eval_(
     load_in: str | None = _load.LOAD_IN,
     backend: str | None = _load.BACKEND,
     embedder: str | None = EMBEDDER,
+    make_from: str | None = typer.Option(
+        None,
+        "--make-from",
+        metavar="COLLECTION",
+        help="Instead of running: write SUITE, questions about a held-out share of this "
+        "collection's documents; the rest is left to train a reader on.",
+    ),
+    share: str | None = typer.Option(
+        None, "--share", help="With --make-from: share of the documents held out [0.5]."
+    ),
 ) -> None:
     """Answer the suite with each config on the real models; print a table, write files."""
     from outweigh.cli._progress import bars
+    from outweigh.errors import InputError
+
+    if make_from is not None:
+        running = {
+            "--config": bool(config),
+            "--json": json_out is not None,
+            "--plot": plot is not None,
+            "--report": report is not None,
+            "--reader-gap": reader_gap,
+            "-k": k != "3",
+            "--max-tokens": max_tokens != "48",
+        }
+        if given := [flag for flag, on in running.items() if on]:
+            raise InputError(
+                f"{given[0]} runs a suite and --make-from writes one; make the suite first, "
+                f"then run it with {given[0]}"
+            )
+        _make(suite, make_from, share, limit, seed)
+        return
+    if share is not None:
+        raise InputError("--share goes with --make-from COLLECTION: it splits that collection")
     from outweigh.eval import EvalOptions, load_suite, parse_specs, run_eval
     from outweigh.eval import report as rep
 
@@ -61,6 +99,47 @@ def eval_(
             console.print(f"{path.suffix[1:]}: {write(result, path)}", highlight=False)
     if md is not None:
         console.print(f"report: {rep.write_markdown(result, md, plot)}", highlight=False)
+
+
+def _make(suite: str, collection: str, share: str | None, limit: str | None, seed: str) -> None:
+    """Write a suite from `collection`, then print what it holds and what to run next."""
+    from outweigh.cli._progress import bars
+    from outweigh.engine import Engine
+    from outweigh.eval import MakeOptions, make_suite
+
+    options = MakeOptions.parse(share, limit, seed)
+    with Engine() as engine, bars() as progress:
+        made = make_suite(engine, suite, collection, options, progress)
+    console.print(summary(made), highlight=False, soft_wrap=True)
+    for command in made.next_commands():
+        print(f"  {command}")  # plain print: never wrapped, copy-pasteable
+
+
+def summary(made: MadeSuite) -> str:
+    """What a made suite holds, and the lead-in to the commands that use it."""
+    kinds = ", ".join(f"{kind} {n}" for kind, n in made.kinds.items())
+    lines = [
+        f"wrote {printable(str(made.root))}: {_n(made.questions, 'question')} ({kinds}) about "
+        f"{_n(made.held_out, 'held-out document')} of {made.collection!r}; "
+        f"{_n(made.training, 'document')} left to train on",
+    ]
+    if made.ambiguous:
+        lines.append(
+            f"{_n(made.ambiguous, 'question')} dropped: more than one document or answer fit"
+        )
+    if made.missing:
+        shown = ", ".join(printable(s) for s in made.missing[:3])
+        more = f" and {len(made.missing) - 3} more" if len(made.missing) > 3 else ""
+        lines.append(
+            f"{_n(len(made.missing), 'document')} no longer on disk, left out with its "
+            f"questions: {shown}{more}"
+        )
+    lines.append("train a reader on the other side, then measure it against the bundled one:")
+    return "\n".join(escape(line) for line in lines)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def table(result: EvalResult) -> Table:

@@ -3,7 +3,7 @@ them, under the engine's lock."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +100,21 @@ class Documents:
         with self.lock:
             store = self.store
             return [CollectionInfo(c.name, *store.counts(c)) for c in store.collections()]
+
+    def chunk_texts(self, collection: str, batch: int = 512) -> Iterator[tuple[str, str]]:
+        """(source, text) of every chunk of a collection, in the order they were stored (each
+        document's in its own order), `batch` chunks per turn of the lock. Unknown
+        collection: NotFoundError, raised by this call rather than the first step."""
+        with self.lock:
+            ids = self.store.chunk_ids(self.store.collection(collection))
+        return self._chunk_texts([int(i) for i in ids], batch)
+
+    def _chunk_texts(self, ids: list[int], batch: int) -> Iterator[tuple[str, str]]:
+        for start in range(0, len(ids), batch):
+            with self.lock:
+                rows = self.store.chunks(ids[start : start + batch])
+            # A chunk removed since the ids were read is simply not there.
+            yield from ((row.source, row.text) for _, row in sorted(rows.items()))
 
     def count_chunks(self, collection: str) -> int:
         """Chunks in a collection (unknown: NotFoundError)."""

@@ -3,7 +3,8 @@
 A suite holds any subset of three parts (docs/eval.md documents the format):
 
 - facts: `docs/` (anything `outweigh ingest` reads) and `questions.jsonl`, one
-  `{"question": str, "answers": [str, ...], "source": "gold file under docs/" (optional)}`;
+  `{"question": str, "answers": [str, ...], "source": "gold file under docs/" (optional),
+  "kind": "what sort of fact" (optional)}`;
 - style: `style.jsonl`, one `{"prompt": str, "check": {KIND: str}}` per line, KIND being
   regex, starts_with or ends_with;
 - memory: `memory.jsonl`, `{"user", "session", "say": str}` and
@@ -58,6 +59,9 @@ class FactQuestion:
     """The gold document, relative to docs/ (or a file name); None skips citation metrics."""
     line: int
     """1-based line in questions.jsonl, for reports."""
+    kind: str | None = None
+    """What sort of fact it asks (a suite made by `make_suite` labels each: field, person,
+    url, option, ...); None when the line gives none."""
 
 
 @dataclass(frozen=True)
@@ -265,13 +269,15 @@ def _names(keys: tuple[str, ...]) -> str:
 
 
 def _question(obj: dict[str, Any], where: _Line, docs: Path) -> FactQuestion:
-    where.keys(obj, ("question", "answers"), ("source",))
+    where.keys(obj, ("question", "answers"), ("source", "kind"))
     source = None
     if obj.get("source") is not None:
         source = where.text(obj, "source")
         if not _doc_exists(docs, source):
             raise where.error(f"source {source!r} is not a file under {docs}")
-    return FactQuestion(where.text(obj, "question"), where.answers(obj), source, where.n)
+    kind = where.text(obj, "kind") if obj.get("kind") is not None else None
+    question, answers = where.text(obj, "question"), where.answers(obj)
+    return FactQuestion(question, answers, source, where.n, kind)
 
 
 def _doc_exists(docs: Path, source: str) -> bool:
