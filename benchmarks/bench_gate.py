@@ -40,8 +40,11 @@ def main() -> None:
     parser.add_argument("--offtopic", type=Path, default=ROOT / "examples/offtopic")
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--line-gap", type=float, default=None, help="override Selection's")
     args = parser.parse_args()
-    suites = args.suite or [ROOT / "examples" / s for s in SUITES if (ROOT / "examples" / s).is_dir()]
+    suites = args.suite or [
+        ROOT / "examples" / s for s in SUITES if (ROOT / "examples" / s).is_dir()
+    ]
     offtopic = [q["question"] for q in _questions(args.offtopic / "questions.jsonl")]
     os.environ["OUTWEIGH_HOME"] = tempfile.mkdtemp(prefix="outweigh-gate-")
 
@@ -49,6 +52,12 @@ def main() -> None:
     from outweigh.retrieval.select import Selection, expand, select
 
     how = replace(Selection(), floor=0.0)
+    if args.line_gap is not None:
+        how = replace(how, line_gap=args.line_gap)
+    from outweigh.eval.metrics import normalize
+
+    reach: dict[str, list[bool]] = {}
+    chars: dict[str, list[int]] = {}
     scores: dict[str, dict[str, list[float]]] = {}
     with Engine() as engine:
         for suite in suites:
@@ -63,16 +72,26 @@ def main() -> None:
                 "offtopic": offtopic,
             }
             scores[name] = {}
+            answers = {q["question"]: q.get("answers", []) for q in rows}
             for group, questions in groups.items():
                 got = []
                 for q in questions:
                     hits = engine.searcher.search_in(coll, q, how.candidates)
                     picked = select(q, expand(engine.store, q, hits, how), engine.embedder, how, 3)
                     got.append(max((h.relevance or 0.0 for h in picked), default=0.0))
+                    if group == "answerable":
+                        shown = normalize(" ".join(h.excerpt or h.text for h in picked))
+                        reach.setdefault(name, []).append(
+                            any(normalize(a) in shown for a in answers[q])
+                        )
+                        chars.setdefault(name, []).append(len(shown))
                 scores[name][group] = got
             print(
                 name,
-                {g: (len(v), round(statistics.median(v), 3) if v else None) for g, v in scores[name].items()},
+                {
+                    g: (len(v), round(statistics.median(v), 3) if v else None)
+                    for g, v in scores[name].items()
+                },
                 file=sys.stderr,
             )
     grid = [round(0.05 * i, 2) for i in range(0, 13)]
@@ -94,6 +113,11 @@ def main() -> None:
             cells.append(f"{a:.2f} / {o:.2f}")
         mark = " (floor)" if t == floor else ""
         print(f"| {t:.2f}{mark} | {' | '.join(cells)} |")
+    for name in reach:
+        print(
+            f"{name}: answer in the passages {sum(reach[name]) / len(reach[name]):.2f}, "
+            f"median passage chars {statistics.median(chars[name]):.0f}"
+        )
     print(f"\nfloor keeping >= {KEEP} of every suite's answerable questions: {floor:.2f}")
     if args.json:
         args.json.write_text(json.dumps({"floor": floor, "scores": scores}, indent=1))

@@ -116,3 +116,44 @@ def test_lines_embedded_for_selection_match_the_index_path(embedder) -> None:
     assert int((fast @ embedder.embed_lines([q])[0]).argmax()) == int(
         (full @ embedder.embed_batch([q])[0]).argmax()
     )
+
+
+def _changelog() -> str:
+    people = ["Ana Lima", "Bo Chen", "Cai Wu", "Dag Berg", "Eli Roth", "Fay Moss"]
+    items = [
+        "Fix the build on arm64.",
+        "Drop the old patch.",
+        "Translate the manual.",
+        "Add a test.",
+    ]
+    entries = []
+    for n, who in enumerate(people):
+        entries.append(
+            f"frobnicate (2.{9 - n}-1) unstable; urgency=medium\n\n"
+            f"  * New upstream release.\n  * {items[n % len(items)]}\n\n"
+            f" -- {who} <{who.split()[0].lower()}@example.org>  Mon, 0{n + 1} Jan 2024 09:00:00 +0100\n"
+        )
+    return "\n".join(entries)
+
+
+def test_a_sign_off_is_read_with_the_entry_it_closes(embedder) -> None:
+    # The question names the release (on the entry's heading) and asks who (on its sign-off
+    # line, three lines and a blank line below): the passage keeps both, and not the
+    # neighbouring entries' sign-offs.
+    hit = Hit(1, "/docs/frobnicate-changelog.txt", _changelog(), 0.03, 1, 1)
+    got = select("Who uploaded frobnicate 2.7-1?", [hit], embedder, Selection(expand=0), k=3)
+    excerpt = got[0].excerpt
+    assert "frobnicate (2.7-1) unstable; urgency=medium" in excerpt
+    assert "-- Cai Wu <cai@example.org> Mon, 03 Jan 2024 09:00:00 +0100" in excerpt
+    assert "Bo Chen" not in excerpt and "Dag Berg" not in excerpt
+
+
+def test_a_question_about_something_else_gets_no_passages(embedder) -> None:
+    how = Selection(floor=0.45)
+    off = select("What is the capital of France?", hits("sort", "shuf"), embedder, how, k=3)
+    assert off == []
+    on = select("Who wrote the sort program?", hits("sort", "shuf"), embedder, how, k=3)
+    assert [h.source for h in on] == ["/docs/sort.txt"]
+    assert on[0].relevance is not None and on[0].relevance >= 0.45
+    # Without a floor, retrieval always applies.
+    assert select("What is the capital of France?", hits("sort"), embedder, Selection(), k=3)

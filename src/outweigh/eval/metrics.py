@@ -265,6 +265,9 @@ METRICS: tuple[Metric, ...] = (
         "citation_accuracy", "facts", True, True, "the gold document is among the true citations"
     ),
     Metric("cited_per_answer", "facts", None, False, "passages an answer rests on, mean"),
+    Metric("cite_rate", "facts", None, True, "answers that cite a passage"),
+    Metric("abstention", "facts", True, True, "unanswerable: says it does not know, cites nothing"),
+    Metric("false_abstention", "facts", False, True, "answerable: says it does not know"),
     Metric("retrieval_recall_at_k", "facts", True, True, "the gold document is retrieved"),
     Metric("retrieval_miss", "facts", False, True, "wrong, gold document not in the prompt"),
     Metric("reading_miss", "facts", False, True, "wrong, gold document in the prompt"),

@@ -268,6 +268,14 @@ def markdown(result: EvalResult, folder: Path | None = None, plot: str | Path | 
         p = Path(plot)
         link = os.path.relpath(p.resolve(), folder.resolve()) if folder else str(p)
         lines += ["", f"![{result.suite}]({Path(link).as_posix()})"]
+    if kinds := result.by_kind():
+        lines += ["", "## By kind of question", ""]
+        lines += ["| kind | " + " | ".join(f"`{c}`" for c in result.configs) + " |"]
+        lines += ["|---|" + "---:|" * len(result.configs)]
+        for kind, row in kinds.items():
+            cells = ["-" if row[c] is None else f"{row[c]:.2f}" for c in result.configs]
+            lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+        lines += ["", "Accuracy; for `unanswerable` questions, abstention."]
     lines += ["", "## Worst misses", ""]
     any_miss = False
     for config in result.configs:

@@ -122,7 +122,10 @@ class Record:
     session: str | None = None
     """The suite's session, for memory lines."""
     category: str | None = None
-    """The memory ask's category (`outweigh.eval.suite.CATEGORIES`), when it names one."""
+    """The memory ask's category (`outweigh.eval.suite.CATEGORIES`), when it names one; a
+    fact's kind (`FactQuestion.kind`)."""
+    abstain: bool = False
+    """A fact question the documents do not answer: right is "I don't know", uncited."""
     adapter: str | None = None
     """The adapter that answered (`Answer.adapter`): the config's own, a bundled reader the
     engine chose for a prompt with passages or memories, or None for the bare model."""
@@ -163,12 +166,30 @@ class EvalResult:
             "suite": self.suite,
             "results": self.results,
             "per_question": [r.to_dict() for r in self.records],
+            "by_kind": self.by_kind(),
             "retrieval_hurt": [h.to_dict() for h in self.retrieval_hurt()],
             "options": dataclasses.asdict(self.options),
             "params": self.params,
             "non_embedding_params": self.non_embedding_params,
             "seconds": round(self.seconds, 2),
         }
+
+    def by_kind(self) -> dict[str, dict[str, float | None]]:
+        """Accuracy of each config on each kind of fact question (`FactQuestion.kind`;
+        unanswerable ones: abstention), for suites that label their kinds."""
+        out: dict[str, dict[str, float | None]] = {}
+        for r in self.records:
+            if r.part == "facts" and r.category is not None:
+                out.setdefault(r.category, {})
+        for kind in out:
+            for config in self.configs:
+                rows = [
+                    r.correct
+                    for r in self.records
+                    if r.config == config and r.part == "facts" and r.category == kind
+                ]
+                out[kind][config] = sum(rows) / len(rows) if rows else None
+        return dict(sorted(out.items()))
 
     def retrieval_hurt(self) -> list[Hurt]:
         """Facts a config got right without retrieval and wrong with it (Self-RAG, Asai et al.

@@ -309,7 +309,10 @@ class _Config:
                 answer, dt = self.ask(
                     engine, q.question, self.options.max_tokens, **self._rag(), memory=False
                 )
-                correct = m.accuracy(answer.answer, q.answers)
+                if q.abstain:  # right: says it does not know, cites nothing
+                    correct = m.abstains(answer.answer) and not answer.citations
+                else:
+                    correct = m.accuracy(answer.answer, q.answers)
                 context = [shown(c.source, suite.docs) for c in answer.context]
                 record = Record(
                     config=self.label,
@@ -332,6 +335,8 @@ class _Config:
                     if self.spec.rag and q.source
                     else None,
                     adapter=answer.adapter,
+                    category=q.kind,
+                    abstain=q.abstain,
                 )
                 done += 1
                 tick(done)
@@ -418,7 +423,9 @@ class _Config:
 
 
 def _aggregate(spec: ConfigSpec, records: list[Record]) -> dict[str, float | None]:
-    facts = [r for r in records if r.part == "facts"]
+    asked = [r for r in records if r.part == "facts"]
+    facts = [r for r in asked if not r.abstain]
+    unanswerable = [r for r in asked if r.abstain]
     sourced = [r for r in facts if r.source] if spec.rag else []
     gold = [r for r in sourced if r.gold_only is not None]
     gold_only = m.mean(bool(r.gold_only) for r in gold)
@@ -430,6 +437,9 @@ def _aggregate(spec: ConfigSpec, records: list[Record]) -> dict[str, float | Non
         "f1": m.mean(r.f1 or 0.0 for r in facts),
         "citation_accuracy": m.mean(m.any_source(r.cited, r.source or "") for r in sourced),
         "cited_per_answer": m.mean(len(r.cited) for r in facts) if spec.rag else None,
+        "cite_rate": m.mean(bool(r.cited) for r in asked) if spec.rag else None,
+        "abstention": m.mean(r.correct for r in unanswerable),
+        "false_abstention": m.mean(m.abstains(r.answer) for r in facts),
         "retrieval_recall_at_k": m.mean(m.any_source(r.retrieved, r.source or "") for r in sourced),
         **{d: m.mean(r.diagnosis == d for r in sourced) for d in m.DIAGNOSES[1:]},
         "gold_only_accuracy": gold_only,

@@ -4,7 +4,8 @@ A suite holds any subset of three parts (docs/eval.md documents the format):
 
 - facts: `docs/` (anything `outweigh ingest` reads) and `questions.jsonl`, one
   `{"question": str, "answers": [str, ...], "source": "gold file under docs/" (optional),
-  "kind": "what sort of fact" (optional)}`;
+  "kind": "what sort of fact" (optional)}`, or `{"question": str, "abstain": true}` for a
+  question the documents do not answer (the right answer is "I don't know", uncited);
 - style: `style.jsonl`, one `{"prompt": str, "check": {KIND: str}}` per line, KIND being
   regex, starts_with or ends_with;
 - memory: `memory.jsonl`, `{"user", "session", "say": str}` and
@@ -62,6 +63,8 @@ class FactQuestion:
     kind: str | None = None
     """What sort of fact it asks (a suite made by `make_suite` labels each: field, person,
     url, option, ...); None when the line gives none."""
+    abstain: bool = False
+    """The documents do not answer it: right is saying so, with no citation."""
 
 
 @dataclass(frozen=True)
@@ -269,6 +272,12 @@ def _names(keys: tuple[str, ...]) -> str:
 
 
 def _question(obj: dict[str, Any], where: _Line, docs: Path) -> FactQuestion:
+    if obj.get("abstain") is not None:
+        where.keys(obj, ("question", "abstain"), ("kind",))
+        if obj["abstain"] is not True:
+            raise where.error('"abstain" is true or absent; give "answers" otherwise')
+        kind = where.text(obj, "kind") if obj.get("kind") is not None else None
+        return FactQuestion(where.text(obj, "question"), (), None, where.n, kind, abstain=True)
     where.keys(obj, ("question", "answers"), ("source", "kind"))
     source = None
     if obj.get("source") is not None:
