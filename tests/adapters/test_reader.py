@@ -165,3 +165,42 @@ def test_rows_are_drawn_evenly_across_kinds_of_fact(paths: Paths, embedder, tmp_
     }  # fmt: skip
     questions = [user["content"].rsplit("Question:", 1)[-1] for _, user, _ in data.rows]
     assert sum("fold" in q and "option" in q for q in questions) == 2
+
+
+def test_any_text_gives_questions_about_its_typed_values() -> None:
+    import random
+
+    from outweigh.adapters.reader import mine
+
+    text = (
+        "frobnicate (2.4-1) unstable; urgency=medium\n\n"
+        "  * New upstream release.\n\n"
+        " -- Ana Lima <ana@example.org>  Tue, 03 Sep 2024 10:00:00 +0200\n\n"
+        "## Links\n\n"
+        "Homepage: see https://frobnicate.example/ for the manual.\n"
+        "![build](https://ci.example/badge.svg)\n"
+    )
+    got = list(mine("docs/frobnicate_changelog.md", text, random.Random(0)))
+    by_kind = {f.kind: f for f in got}
+    # Each value is asked with what its line is about, and is in its chunk's text.
+    assert {"prose-person", "prose-url"} <= set(by_kind) or {"prose-email", "prose-url"} <= set(
+        by_kind
+    )
+    for fact in (f for f in got if f.kind.startswith("prose-")):
+        assert fact.answer in text and fact.answer not in fact.question
+        assert "frobnicate changelog" in fact.question
+    assert by_kind["prose-url"].answer == "https://frobnicate.example/"
+    assert "Homepage" in by_kind["prose-url"].question
+    # A badge is not a fact anyone asks for.
+    assert all("badge.svg" not in f.answer for f in got)
+    who = by_kind.get("prose-person") or by_kind["prose-email"]
+    assert who.answer in ("Ana Lima", "ana@example.org")
+
+
+def test_a_topic_with_two_values_of_one_type_asks_nothing() -> None:
+    import random
+
+    from outweigh.adapters.reader import prose_facts
+
+    text = "Links:\nhttps://one.example/\nhttps://two.example/\n"
+    assert list(prose_facts("links.md", text, random.Random(0))) == []

@@ -276,3 +276,37 @@ def test_a_gold_document_in_a_folder_is_found_in_context_and_citations(
     assert record.cited == record.context == record.retrieved == ["hr/policies.md"]
     assert record.diagnosis == "right"
     assert result.results["m+rag"]["citation_accuracy"] == 1.0
+
+
+def dont_know_or_echo(model: str) -> EchoBackend:
+    """`idk` always says it does not know; `m` repeats its prompt, citing what it holds."""
+    if model == "idk":
+        return EchoBackend(name=model, reply="I don't know: the context does not say.")
+    return echo(model)
+
+
+def test_unanswerable_questions_score_abstention_and_kinds_are_reported(
+    make_suite: MakeSuite, paths: Paths
+) -> None:
+    unanswerable = {"question": "What is the dock's fax number?", "abstain": True}
+    kinds = [{**q, "kind": k} for q, k in zip(QUESTIONS, ("rule", "number", "name"), strict=True)]
+    root = make_suite(questions=[*kinds, {**unanswerable, "kind": "unanswerable"}], docs=DOCS)
+    result = run_eval(
+        root, ["m+rag", "idk+rag"], OPTS, paths, embedder=FakeEmbedder(),
+        backend_factory=dont_know_or_echo,
+    )  # fmt: skip
+    m, idk = result.results["m+rag"], result.results["idk+rag"]
+    # The echo states what its passages say, cited: right on every answerable question,
+    # wrong on the unanswerable one. "I don't know" is the reverse.
+    assert (m["accuracy"], m["abstention"], m["false_abstention"]) == (1.0, 0.0, 0.0)
+    assert (idk["accuracy"], idk["abstention"], idk["false_abstention"]) == (0.0, 1.0, 1.0)
+    assert m["cite_rate"] == 1.0 and idk["cite_rate"] == 0.0
+    assert result.by_kind() == {
+        "name": {"m+rag": 1.0, "idk+rag": 0.0},
+        "number": {"m+rag": 1.0, "idk+rag": 0.0},
+        "rule": {"m+rag": 1.0, "idk+rag": 0.0},
+        "unanswerable": {"m+rag": 0.0, "idk+rag": 1.0},
+    }
+    from outweigh.eval.report import markdown
+
+    assert "| unanswerable | 0.00 | 1.00 |" in markdown(result)

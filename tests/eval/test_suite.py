@@ -23,6 +23,17 @@ def test_the_bundled_suite_loads() -> None:
     assert suite.docs == SUITE / "docs"
 
 
+@pytest.mark.parametrize("name", ["suite-log", "suite-info", "suite-readme"])
+def test_the_development_suites_load_with_unanswerable_questions(name: str) -> None:
+    suite = load_suite(SUITE.parent / name)
+    answerable = [q for q in suite.questions if not q.abstain]
+    unanswerable = [q for q in suite.questions if q.abstain]
+    assert len(answerable) >= 40 and len(unanswerable) >= 12
+    assert all(q.source and q.answers and q.kind for q in answerable)
+    assert len({q.kind for q in answerable}) >= 5
+    assert all(not q.answers and q.source is None for q in unanswerable)
+
+
 def test_all_three_parts(make_suite: MakeSuite) -> None:
     root = make_suite(
         questions=[Q, "", {"question": "Extension?", "answers": ["4471", "ext. 4471"]}],
@@ -88,6 +99,12 @@ def test_limit_keeps_the_lines_said_before_each_ask(make_suite: MakeSuite) -> No
         ("questions", [{"answers": ["x"]}], "line 1: missing key 'question'"),
         ("questions", [{"question": "q"}], "line 1: missing key 'answers'"),
         ("questions", [{**Q, "answer": "x"}], "line 1: unknown key 'answer'"),
+        ("questions", [{"question": "q", "abstain": False}], '"abstain" is true or absent'),
+        (
+            "questions",
+            [{"question": "q", "abstain": True, "answers": ["x"]}],
+            "line 1: unknown key 'answers'",
+        ),
         ("questions", [{"question": "", "answers": ["x"]}], "'question' must be a non-empty"),
         (
             "questions",

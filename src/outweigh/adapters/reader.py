@@ -27,7 +27,7 @@ import random
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -198,9 +198,24 @@ def man_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
     yield from options[:MAN_OPTIONS_PER_CHUNK]
 
 
-_SUBJECT_DROP = re.compile(r"[-_.]+")
-_LABEL = re.compile(r"([A-Za-z][\w' -]{1,40}?)\s*[:=]?\s*$")
-"""The words just before a value on its line ("Released on", "Homepage:", "Maintainer")."""
+_KEYED = re.compile(r"([A-Za-z][\w' .-]{1,40}?)\s*[:=]")
+_LEAD_WORDS = re.compile(r"[A-Za-z][\w'.-]*")
+
+
+def _label(before: str) -> str:
+    """What the words before a value on its line call it: the key of `Homepage: see <url>`,
+    else the last few words that are not stop words ("Released on" -> "Released")."""
+    from outweigh.text import stop_words
+
+    keyed = _KEYED.findall(before)
+    if keyed:
+        return keyed[-1].strip()
+    stop = stop_words()
+    words = _LEAD_WORDS.findall(before)[-5:]
+    while words and words[-1].lower() in stop:
+        words.pop()
+    return " ".join(words)
+
 _CLEAN = re.compile(r"^[#=*\-+>\s|]+|[:#=*\s|]+$")
 
 PROSE_KINDS = ("email", "url", "date", "person", "version")
@@ -287,12 +302,11 @@ def prose_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
                 )
             if len(value) < 4 or (kind == "date" and value.isdigit()):
                 continue
-            if kind == "url" and value.lower().endswith(_PICTURES):
+            if kind == "url" and (value.lower().endswith(_PICTURES) or "badge" in value):
                 continue
             # The words before the value on its line say most precisely what it is
             # ("Homepage:", "Released on"); else the heading or lead line it hangs from.
-            before = _LABEL.search(line.text[: m.start()])
-            topic = _CLEAN.sub("", before.group(1)) if before else ""
+            topic = _label(line.text[: m.start()])
             if len(topic) < 3:
                 up = ancestors(parent, i, depth=2)
                 topic = next(
@@ -327,13 +341,13 @@ def prose_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
 
 
 def mine(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
-    """Every question one chunk of `source` answers, of every shape the miner reads: a chunk
-    of `Key: value` lines gets questions about its fields; any other text questions about
-    its typed values, and a manual page about its parts too."""
-    fields = list(facts(source, text, rng))
-    yield from fields
+    """Every question one chunk of `source` answers, of every shape the miner reads: its
+    `Key: value` fields, a manual page's parts, and, unless the chunk is a record (half its
+    lines fields), its typed values."""
+    yield from facts(source, text, rng)
     yield from man_facts(source, text, rng)
-    if not fields:
+    lines = [line for line in text.splitlines() if line.strip()]
+    if sum(bool(_FIELD.match(line)) for line in lines) < len(lines) / 2:  # not a record
         yield from prose_facts(source, text, rng)
 
 
@@ -368,7 +382,9 @@ def build(
     No question is asked about a document whose source is in `skip` (an eval suite's
     held-out half), though its passages may still be retrieved as distractors."""
     rng = random.Random(seed)
-    how = selection or Selection()
+    # Every row reads passages: the floor that sends off-topic questions to the bare model
+    # is not the reader's business.
+    how = replace(selection or Selection(), floor=0.0)
     ids = [int(i) for i in store.chunk_ids(collection)]
     if not ids:
         raise InputError(f"collection {collection.name!r} is empty; ingest documents into it")
