@@ -34,6 +34,17 @@ def test_the_development_suites_load_with_unanswerable_questions(name: str) -> N
     assert all(not q.answers and q.source is None for q in unanswerable)
 
 
+def test_questions_over_another_folder_of_documents(tmp_path: Path) -> None:
+    offtopic = SUITE.parent / "offtopic"
+    with pytest.raises(InputError, match="needs a docs/ folder beside it"):
+        load_suite(offtopic)
+    suite = load_suite(offtopic, SUITE / "docs")
+    assert suite.docs == SUITE / "docs" and len(suite.questions) == 40
+    assert all(q.source is None and q.kind == "offtopic" for q in suite.questions)
+    with pytest.raises(InputError, match="is not a folder"):
+        load_suite(offtopic, tmp_path / "missing")
+
+
 def test_all_three_parts(make_suite: MakeSuite) -> None:
     root = make_suite(
         questions=[Q, "", {"question": "Extension?", "answers": ["4471", "ext. 4471"]}],

@@ -131,7 +131,8 @@ def _changelog() -> str:
         entries.append(
             f"frobnicate (2.{9 - n}-1) unstable; urgency=medium\n\n"
             f"  * New upstream release.\n  * {items[n % len(items)]}\n\n"
-            f" -- {who} <{who.split()[0].lower()}@example.org>  Mon, 0{n + 1} Jan 2024 09:00:00 +0100\n"
+            f" -- {who} <{who.split()[0].lower()}@example.org>  "
+            f"Mon, 0{n + 1} Jan 2024 09:00:00 +0100\n"
         )
     return "\n".join(entries)
 

@@ -54,6 +54,9 @@ def eval_(
     share: str | None = typer.Option(
         None, "--share", help="With --make-from: share of the documents held out [0.5]."
     ),
+    docs: Path | None = typer.Option(
+        None, "--docs", help="Ask the questions over this folder instead of the suite's docs/."
+    ),
 ) -> None:
     """Answer the suite with each config on the real models; print a table, write files."""
     from outweigh.cli._progress import bars
@@ -68,6 +71,7 @@ def eval_(
             "--reader-gap": reader_gap,
             "-k": k != "3",
             "--max-tokens": max_tokens != "48",
+            "--docs": docs is not None,
         }
         if given := [flag for flag, on in running.items() if on]:
             raise InputError(
@@ -88,7 +92,7 @@ def eval_(
     )
     outs = [rep.check_output(json_out, "--json", ".json"), rep.check_output(plot, "--plot", ".png")]
     md = rep.check_output(report, "--report", ".md")
-    loaded = load_suite(suite)
+    loaded = load_suite(suite, docs)
     with bars() as progress:
         result = run_eval(loaded, specs, options, progress=progress, load=load, embedder=embedder)
     console.print(table(result))

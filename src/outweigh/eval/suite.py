@@ -164,8 +164,10 @@ class Suite:
         )
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Read and validate a suite directory; every problem is one line naming file and line."""
+def load_suite(path: str | Path, docs_dir: str | Path | None = None) -> Suite:
+    """Read and validate a suite directory; every problem is one line naming file and line.
+    `docs_dir` asks the questions over another folder of documents than the suite's own
+    docs/ (questions not about the documents, over any collection)."""
     root = Path(path).expanduser()
     if not root.exists():
         raise NotFoundError(f"suite {root} does not exist; give a folder with {QUESTIONS} + docs/")
@@ -173,10 +175,14 @@ def load_suite(path: str | Path) -> Suite:
         raise InputError(f"suite {root} is a file; give the folder that holds {QUESTIONS}")
     questions: tuple[FactQuestion, ...] = ()
     docs: Path | None = None
+    if docs_dir is not None and not Path(docs_dir).expanduser().is_dir():
+        raise InputError(f"--docs {docs_dir} is not a folder; give a folder of documents")
     if (root / QUESTIONS).is_file():
-        docs = root / DOCS
+        docs = Path(docs_dir).expanduser() if docs_dir is not None else root / DOCS
         if not docs.is_dir():
-            raise InputError(f"{root / QUESTIONS} needs a {DOCS}/ folder beside it to ask about")
+            raise InputError(
+                f"{root / QUESTIONS} needs a {DOCS}/ folder beside it to ask about, or --docs DIR"
+            )
         if not any(p.is_file() and p.suffix.lower() in SUFFIXES for p in docs.rglob("*")):
             kinds = " ".join(sorted(SUFFIXES))
             raise InputError(f"{docs} holds no documents to ingest ({kinds})")
