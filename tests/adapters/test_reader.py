@@ -69,7 +69,9 @@ def test_rows_ask_over_retrieved_passages_and_cite_the_gold(records: Paths, embe
     assert cited >= 12
     # Each question names its record, so selection reads that record alone: the rows teach
     # the reader on the context `ask` gives it, not on look-alike records it never sees.
-    assert not any("[2] (" in user["content"] for _, user, _ in data.rows)
+    # (A fifth of the rows are asked with the record taken out, and say "I don't know".)
+    gold = [(user, answer) for _, user, answer in data.rows if answer["content"] != DONT_KNOW]
+    assert not any("[2] (" in user["content"] for user, _ in gold)
 
 
 def test_train_reader_runs_and_registers(cli: Cli, records: Paths) -> None:
@@ -97,8 +99,14 @@ def test_train_reader_refusals(cli: Cli, records: Paths, tmp_path: Path) -> None
     prose.mkdir()
     (prose / "note.txt").write_text("the harbour opens at dawn and closes when the tide turns\n")
     assert cli("ingest", str(prose), "--collection", "prose").code == 0
-    assert "no `Key: value` lines" in one_error_line(
+    assert "nothing to ask about" in one_error_line(
         cli("adapter", "train", "--reader", "prose", "--name", "rd")
+    )
+    assert "--question-writer goes with --reader" in one_error_line(
+        cli("adapter", "train", str(data), "--name", "rd", "--question-writer", "smollm2-135m")
+    )
+    assert "--upstream goes with --question-writer" in one_error_line(
+        cli("adapter", "train", "--reader", "records", "--name", "rd", "--upstream", "http://x")
     )
     assert not (records.adapters_dir / "rd").exists()
 
@@ -160,8 +168,10 @@ def test_rows_are_drawn_evenly_across_kinds_of_fact(paths: Paths, embedder, tmp_
     assert len(data.rows) == 12
     # One of each kind in turn until a kind runs out: the page has one summary, one release
     # and two options to ask (a shuffle of 60 facts would give the page about one row).
+    # The page's typed values (its authors, its URLs, its date) are kinds of their own.
     assert data.kinds == {
-        "field": 3, "option": 2, "person": 3, "release": 1, "summary": 1, "url": 2
+        "field": 2, "option": 2, "person": 2, "prose-date": 1, "prose-person": 1,
+        "prose-url": 1, "release": 1, "summary": 1, "url": 1,
     }  # fmt: skip
     questions = [user["content"].rsplit("Question:", 1)[-1] for _, user, _ in data.rows]
     assert sum("fold" in q and "option" in q for q in questions) == 2
@@ -204,3 +214,35 @@ def test_a_topic_with_two_values_of_one_type_asks_nothing() -> None:
 
     text = "Links:\nhttps://one.example/\nhttps://two.example/\n"
     assert list(prose_facts("links.md", text, random.Random(0))) == []
+
+
+def test_a_written_question_is_kept_only_when_its_answer_is_in_the_passage() -> None:
+    from outweigh.adapters.reader import written_fact
+
+    text = "alpha 1.4.2 was released on 3 May 2024 by Ana Lindqvist."
+    kept = written_fact("a.txt", text, "Q: Who released alpha 1.4.2?\nA: Ana Lindqvist.")
+    assert kept is not None and (kept.answer, kept.kind) == ("Ana Lindqvist", "written")
+    for reply in (
+        "Q: Who released alpha 1.4.2?\nA: Bo Okafor",  # not in the passage
+        "Q: When did Ana Lindqvist release it?\nA: in the spring",  # a paraphrase
+        "Q: Was alpha released on 3 May 2024?\nA: 3 May 2024",  # the question holds it
+        "Who released alpha?",  # no answer line
+        "Q: Who released alpha 1.4.2\nA: Ana Lindqvist",  # not a question
+    ):
+        assert written_fact("a.txt", text, reply) is None, reply
+
+
+def test_a_model_writes_questions_from_the_collection(records: Paths, embedder) -> None:
+    # The real bundled model as the writer, over every chunk: each is asked for a question,
+    # and each question kept answers from its own document, word for word.
+    calls: list[tuple[int, int]] = []
+    with Engine(records, embedder=embedder) as engine:
+        written = engine._written(
+            "records", 4, frozenset(), "smollm2-135m", lambda i, n: calls.append((i, n))
+        )
+        data = engine.reader_data("records", limit=8, writer="smollm2-135m")
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    for fact in written:
+        assert fact.kind == "written" and fact.question.endswith("?")
+        assert fact.answer.lower() in " ".join(Path(fact.source).read_text().split()).lower()
+    assert len(data.rows) == 8 and data.kinds.get("written", 0) <= len(written) + 2

@@ -216,6 +216,7 @@ def _label(before: str) -> str:
         words.pop()
     return " ".join(words)
 
+
 _CLEAN = re.compile(r"^[#=*\-+>\s|]+|[:#=*\s|]+$")
 
 PROSE_KINDS = ("email", "url", "date", "person", "version")
@@ -351,6 +352,54 @@ def mine(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
         yield from prose_facts(source, text, rng)
 
 
+WRITE_PROMPT = (
+    "Read the passage. Write one question that the passage answers, about a specific fact "
+    "in it, naming what the fact is about so the question makes sense on its own. Then give "
+    "the answer, copied word for word from the passage, in at most eight words.\n\n"
+    "Passage:\n{passage}\n\nReply in exactly two lines:\nQ: <question>\nA: <answer>"
+)
+"""How a capable model is asked to write a question from a passage (RAFT had GPT-4 write its
+questions from each document)."""
+_QA = re.compile(r"Q:\s*(?P<q>[^\n]+?)\s*\n\s*A:\s*(?P<a>[^\n]+)")
+MAX_WRITTEN_WORDS = 8
+WRITE_CHARS = 1500
+"""Most of a chunk shown to the question writer."""
+
+
+def written_fact(source: str, text: str, reply: str) -> Fact | None:
+    """The question and answer a model wrote from `text`, kept only when the answer is in
+    the passage word for word, short, and not in the question: a writer's invention, its
+    paraphrase of a value, or a question holding its own answer teaches a reader nothing
+    true."""
+    m = _QA.search(reply)
+    if m is None:
+        return None
+    question = " ".join(m["q"].split())
+    answer = " ".join(m["a"].split()).strip().strip("\"'`").rstrip(".")
+    if not question.endswith("?") or not 1 <= len(answer.split()) <= MAX_WRITTEN_WORDS:
+        return None
+    if answer.lower() not in _folded(text).lower() or answer.lower() in question.lower():
+        return None
+    return Fact(question, answer, source, kind="written")
+
+
+def write_questions(
+    chunks: list[tuple[str, str]],
+    write: Callable[[str], str],
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> list[Fact]:
+    """Questions a model writes (`write(prompt) -> reply`) from `(source, text)` chunks, the
+    ones `written_fact` keeps."""
+    out: list[Fact] = []
+    for i, (source, text) in enumerate(chunks, 1):
+        reply = write(WRITE_PROMPT.format(passage=text[:WRITE_CHARS]))
+        if (fact := written_fact(source, text, reply)) is not None:
+            out.append(fact)
+        if on_chunk is not None:
+            on_chunk(i, len(chunks))
+    return out
+
+
 @dataclass(frozen=True)
 class ReaderData:
     """Rows built from a collection, with what went into them."""
@@ -377,10 +426,12 @@ def build(
     on_row: Callable[[int, int], None] | None = None,
     skip: frozenset[str] = frozenset(),
     without_gold: float = WITHOUT_GOLD,
+    written: list[Fact] | None = None,
 ) -> ReaderData:
     """Up to `limit` reader rows from `collection`; InputError when its text asks nothing.
     No question is asked about a document whose source is in `skip` (an eval suite's
-    held-out half), though its passages may still be retrieved as distractors."""
+    held-out half), though its passages may still be retrieved as distractors. `written`
+    adds questions a model wrote (`write_questions`), drawn as one more kind."""
     rng = random.Random(seed)
     # Every row reads passages: the floor that sends off-topic questions to the bare model
     # is not the reader's business.
@@ -393,11 +444,13 @@ def build(
         for _, row in sorted(store.chunks(ids[start : start + 512]).items()):
             if row.source not in skip:
                 found.extend(mine(row.source, row.text, rng))
+    found.extend(f for f in written or () if f.source not in skip)
     if not found:
         raise InputError(
-            f"collection {collection.name!r} has no `Key: value` lines or manual pages to "
-            "ask about; give it records such as package metadata (Name:, Version:, Author: "
-            "...) or pages rendered by `man`"
+            f"collection {collection.name!r} has nothing to ask about: no `Key: value` "
+            "lines, manual pages, or e-mail addresses, URLs, dates, names or versions tied "
+            "to a heading or label; add such documents, or let a model write questions "
+            "with --question-writer MODEL"
         )
     chosen = _balanced(found, limit, rng)
     rows: list[list[Message]] = []

@@ -64,6 +64,19 @@ def train(
         help="With --reader: ask nothing about the documents this suite holds out "
         "(made by outweigh eval SUITE --make-from COLLECTION).",
     ),
+    question_writer: str | None = typer.Option(
+        None,
+        "--question-writer",
+        metavar="MODEL",
+        help="With --reader: this model also writes questions from passages (a quarter as "
+        "many as rows); kept only where its answer is in the passage word for word.",
+    ),
+    upstream: str | None = typer.Option(
+        None,
+        "--upstream",
+        metavar="URL",
+        help="With --question-writer: the writer runs on this OpenAI-compatible server.",
+    ),
 ) -> None:
     """Train a LoRA adapter (loss on assistant tokens only) and register it when it finishes."""
     from outweigh.adapters import TrainConfig, TrainProgress
@@ -77,8 +90,12 @@ def train(
         raise InputError(
             "--held-out goes with --reader COLLECTION: it names the documents reader rows skip"
         )
+    if question_writer is not None and reader is None:
+        raise InputError("--question-writer goes with --reader COLLECTION: it writes its rows")
+    if upstream is not None and question_writer is None:
+        raise InputError("--upstream goes with --question-writer MODEL: the writer runs there")
     if reader is not None:
-        data = _reader_rows(reader, name, reader_rows, held_out)
+        data = _reader_rows(reader, name, reader_rows, held_out, question_writer, upstream)
     assert data is not None
 
     load = _load.load_options(device, dtype)
@@ -121,9 +138,16 @@ def train(
     )
 
 
-def _reader_rows(collection: str, name: str, rows: int, held_out: Path | None) -> Path:
-    """Build and write the --reader rows, skipping the documents a suite holds out; the JSONL
-    path they went to."""
+def _reader_rows(
+    collection: str,
+    name: str,
+    rows: int,
+    held_out: Path | None,
+    writer: str | None = None,
+    upstream: str | None = None,
+) -> Path:
+    """Build and write the --reader rows, skipping the documents a suite holds out, with the
+    questions `writer` writes from passages; the JSONL path they went to."""
     from outweigh.adapters.reader import write
     from outweigh.cli._progress import detail_bar
     from outweigh.engine import Engine
@@ -132,11 +156,18 @@ def _reader_rows(collection: str, name: str, rows: int, held_out: Path | None) -
 
     if rows < 1:
         raise InputError("`--reader-rows` must be at least 1")
-    with Engine() as engine:
+    with Engine.upstream(upstream, writer) if upstream else Engine() as engine:
         skip = frozenset() if held_out is None else held_out_of(engine, held_out, collection)
         with detail_bar(f"reader rows from {collection}") as update:
             data = engine.reader_data(
-                collection, rows, on_row=lambda i, n: update(completed=i, total=n), skip=skip
+                collection,
+                rows,
+                on_row=lambda i, n: update(completed=i, total=n, detail="asking"),
+                skip=skip,
+                writer=writer,
+                on_written=lambda i, n: update(
+                    completed=i, total=n, detail=f"{writer} writing questions"
+                ),
             )
     path = write(data, engine.paths.adapters_dir / ".reader" / f"{name}.jsonl")
     skipped = f", {len(skip)} held-out documents skipped" if skip else ""
@@ -144,7 +175,8 @@ def _reader_rows(collection: str, name: str, rows: int, held_out: Path | None) -
         f"{len(data.rows)} reader rows from {data.facts} facts in {collection!r}{skipped} "
         f"({data.absent} without the gold passage; by kind: "
         + ", ".join(f"{k} {n}" for k, n in data.kinds.items())
-        + f"): {path}",
+        + f"): {path}"
+        + (f"; {writer} wrote the {data.kinds.get('written', 0)} `written` rows" if writer else ""),
         highlight=False,
     )
     return path

@@ -17,7 +17,7 @@ from outweigh.settings import DEFAULT_COLLECTION, IngestLimits, Paths
 from outweigh.settings import embedder as embedder_setting
 
 if TYPE_CHECKING:
-    from outweigh.adapters.reader import ReaderData
+    from outweigh.adapters.reader import Fact, ReaderData
 
 from outweigh.engine.turn import CollectionInfo
 
@@ -255,11 +255,20 @@ class Documents:
         limit: int = 600,
         on_row: Callable[[int, int], None] | None = None,
         skip: frozenset[str] = frozenset(),
+        writer: str | None = None,
+        on_written: Callable[[int, int], None] | None = None,
     ) -> ReaderData:
         """Reader-adapter rows from a collection's own `Key: value` lines, each question asked
         over the passages `ask` would retrieve and select (`outweigh.adapters.reader`).
-        Unknown collection: NotFoundError; empty, or nothing to ask: InputError."""
+        Unknown collection: NotFoundError; empty, or nothing to ask: InputError. `writer`
+        names a model (this engine's, local or upstream) that also writes questions from a
+        quarter as many of the collection's chunks as there are rows (`reader.write_questions`).
+        """
         from outweigh.adapters.reader import build
+
+        written = None
+        if writer is not None:
+            written = self._written(collection, limit // 4, skip, writer, on_written)
 
         with self.lock:
             self.check_embedder(collection)
@@ -273,4 +282,40 @@ class Documents:
                 limit=limit,
                 on_row=on_row,
                 skip=skip,
+                written=written,
             )
+
+    def _written(
+        self,
+        collection: str,
+        n: int,
+        skip: frozenset[str],
+        writer: str,
+        on_chunk: Callable[[int, int], None] | None,
+    ) -> list[Fact]:
+        """Questions `writer` writes from `n` of the collection's chunks, drawn at random
+        (seeded), none from a document in `skip`."""
+        import random
+
+        from outweigh.adapters.reader import write_questions
+        from outweigh.generate.base import GenerationRequest
+
+        with self.lock:
+            coll = self.store.collection(collection)
+            ids = [int(i) for i in self.store.chunk_ids(coll)]
+        random.Random(0).shuffle(ids)
+        chunks: list[tuple[str, str]] = []
+        for start in range(0, len(ids), 256):
+            with self.lock:
+                rows = self.store.chunks(ids[start : start + 256])
+            chunks += [(r.source, r.text) for r in rows.values() if r.source not in skip]
+            if len(chunks) >= n:
+                break
+        backend = self.backend(writer)
+
+        def write(prompt: str) -> str:
+            request = GenerationRequest([{"role": "user", "content": prompt}], max_tokens=64)
+            with self.lock:
+                return backend.generate(request).text
+
+        return write_questions(chunks[:n], write, on_chunk)

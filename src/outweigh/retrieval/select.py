@@ -374,9 +374,9 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
         else:
             text = best_hit.excerpt or best_hit.text
         near_line = float(full[span.start : span.stop].max())
-        chosen.append(
-            (scores[top[0]] + bonus, i, replace(best_hit, excerpt=text, relevance=near_line))
-        )
+        # Documents are ranked and cut by their best line's own score: structure chooses
+        # lines within a document, and would lift every record's look-alike field alike.
+        chosen.append((max(own) + bonus, i, replace(best_hit, excerpt=text, relevance=near_line)))
     chosen.sort(key=lambda c: (-c[0], c[1]))
     floor = chosen[0][0] * how.gap
     kept = [hit for s, _, hit in chosen if s >= floor][:k]
