@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ("suite-man", "suite", "suite-ru", "suite-log", "suite-info", "suite-readme")
-KEEP = 0.97
+KEEP = 0.99
 """Share of each suite's answerable questions the chosen floor must keep."""
 
 
@@ -94,14 +94,16 @@ def main() -> None:
                 },
                 file=sys.stderr,
             )
-    grid = [round(0.05 * i, 2) for i in range(0, 13)]
+    top = max(v for s in scores.values() for g in s.values() for v in g)
+    step = 0.05 if top <= 1.0 else 0.1
+    grid = [round(step * i, 2) for i in range(0, int(top / step) + 1)]
 
     def kept(values: list[float], t: float) -> float | None:
         return sum(v >= t for v in values) / len(values) if values else None
 
     floor = max(
         t
-        for t in [x / 100 for x in range(0, 61)]
+        for t in [x / 100 for x in range(0, int(top * 100) + 1)]
         if all((kept(s["answerable"], t) or 1.0) >= KEEP for s in scores.values())
     )
     print(f"| threshold | {' | '.join(f'{n} answerable / off-topic kept' for n in scores)} |")
@@ -128,12 +130,12 @@ def main() -> None:
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(7, 4))
-        ts = [x / 100 for x in range(0, 81)]
+        ts = [x / 100 for x in range(0, int(top * 100) + 1)]
         for name, s in scores.items():
             ax.plot(ts, [kept(s["answerable"], t) for t in ts], label=f"{name}: answerable")
             ax.plot(ts, [kept(s["offtopic"], t) for t in ts], "--", label=f"{name}: off-topic")
         ax.axvline(floor, color="grey", lw=0.8)
-        ax.set_xlabel("floor (cosine of the closest line)")
+        ax.set_xlabel("floor (Hit.relevance of the best passage)")
         ax.set_ylabel("share of questions that keep their passages")
         ax.legend(fontsize=6)
         fig.tight_layout()

@@ -151,11 +151,13 @@ def test_a_sign_off_is_read_with_the_entry_it_closes(embedder) -> None:
 
 
 def test_a_question_about_something_else_gets_no_passages(embedder) -> None:
-    how = Selection(floor=0.45)
+    how = Selection()  # the bundled embedder's own floor
+    assert embedder.relevance_floor == 0.45
     off = select("What is the capital of France?", hits("sort", "shuf"), embedder, how, k=3)
     assert off == []
     on = select("Who wrote the sort program?", hits("sort", "shuf"), embedder, how, k=3)
     assert [h.source for h in on] == ["/docs/sort.txt"]
     assert on[0].relevance is not None and on[0].relevance >= 0.45
     # Without a floor, retrieval always applies.
-    assert select("What is the capital of France?", hits("sort"), embedder, Selection(), k=3)
+    no_floor = Selection(floor=0.0)
+    assert select("What is the capital of France?", hits("sort"), embedder, no_floor, k=3)

@@ -90,10 +90,12 @@ class Selection:
     """A line past the best one is kept only when its score is at least this share of the
     best line's: the heading of a look-alike entry ("2.8-1" for a question about "2.7-1")
     is not part of the answer."""
-    floor: float = 0.0
+    floor: float | None = None
     """A question whose best passage has no line this close to it (`Hit.relevance`) is not
     about the collection ("What is 2 + 2?" over package records): it gets no passages, and
-    is answered as if retrieval were off, with no citation."""
+    is answered as if retrieval were off, with no citation. None takes the embedder's own
+    measured floor (`Embedder.relevance_floor`: 0.45 for the bundled one); 0 always
+    retrieves."""
 
     @property
     def enabled(self) -> bool:
@@ -378,9 +380,10 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
         # lines within a document, and would lift every record's look-alike field alike.
         chosen.append((max(own) + bonus, i, replace(best_hit, excerpt=text, relevance=near_line)))
     chosen.sort(key=lambda c: (-c[0], c[1]))
-    floor = chosen[0][0] * how.gap
-    kept = [hit for s, _, hit in chosen if s >= floor][:k]
-    if how.floor and max(h.relevance or 0.0 for h in kept) < how.floor:
+    cut = chosen[0][0] * how.gap
+    kept = [hit for s, _, hit in chosen if s >= cut][:k]
+    floor = embedder.relevance_floor if how.floor is None else how.floor
+    if floor and max(h.relevance or 0.0 for h in kept) < floor:
         return []  # nothing here bears on the question
     return kept
 
