@@ -41,7 +41,11 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--line-gap", type=float, default=None, help="override Selection's")
+    parser.add_argument("--from-json", type=Path, default=None, help="redraw a --json run")
     args = parser.parse_args()
+    if args.from_json is not None:
+        report(json.loads(args.from_json.read_text())["scores"], args, {}, {})
+        return
     suites = args.suite or [
         ROOT / "examples" / s for s in SUITES if (ROOT / "examples" / s).is_dir()
     ]
@@ -94,6 +98,16 @@ def main() -> None:
                 },
                 file=sys.stderr,
             )
+    report(scores, args, reach, chars)
+
+
+def report(
+    scores: dict[str, dict[str, list[float]]],
+    args: argparse.Namespace,
+    reach: dict[str, list[bool]],
+    chars: dict[str, list[int]],
+) -> None:
+    """The trade-off table, the chosen floor, and the picture."""
     top = max(v for s in scores.values() for g in s.values() for v in g)
     step = 0.05 if top <= 1.0 else 0.1
     grid = [round(step * i, 2) for i in range(0, int(top / step) + 1)]
@@ -131,9 +145,12 @@ def main() -> None:
 
         fig, ax = plt.subplots(figsize=(7, 4))
         ts = [x / 100 for x in range(0, int(top * 100) + 1)]
-        for name, s in scores.items():
-            ax.plot(ts, [kept(s["answerable"], t) for t in ts], label=f"{name}: answerable")
-            ax.plot(ts, [kept(s["offtopic"], t) for t in ts], "--", label=f"{name}: off-topic")
+        for i, (name, s) in enumerate(scores.items()):
+            color = f"C{i}"
+            ax.plot(ts, [kept(s["answerable"], t) for t in ts], color=color, label=f"{name}")
+            ax.plot(ts, [kept(s["offtopic"], t) for t in ts], "--", color=color)
+        ax.plot([], [], "k-", label="answerable (solid)")
+        ax.plot([], [], "k--", label="off-topic (dashed)")
         ax.axvline(floor, color="grey", lw=0.8)
         ax.set_xlabel("floor (Hit.relevance of the best passage)")
         ax.set_ylabel("share of questions that keep their passages")
