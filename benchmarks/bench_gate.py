@@ -40,7 +40,6 @@ def main() -> None:
     parser.add_argument("--offtopic", type=Path, default=ROOT / "examples/offtopic")
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--line-gap", type=float, default=None, help="override Selection's")
     parser.add_argument("--from-json", type=Path, default=None, help="redraw a --json run")
     args = parser.parse_args()
     if args.from_json is not None:
@@ -56,8 +55,6 @@ def main() -> None:
     from outweigh.retrieval.select import Selection, expand, select
 
     how = replace(Selection(), floor=0.0)
-    if args.line_gap is not None:
-        how = replace(how, line_gap=args.line_gap)
     from outweigh.eval.metrics import normalize
 
     reach: dict[str, list[bool]] = {}

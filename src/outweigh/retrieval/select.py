@@ -86,10 +86,6 @@ class Selection:
     words need to match."""
     tail: int = 1
     """Last lines of such a document kept too: a man page's footer names its release."""
-    line_gap: float = 0.0
-    """A line past the best one is kept only when its score is at least this share of the
-    best line's: the heading of a look-alike entry ("2.8-1" for a question about "2.7-1")
-    is not part of the answer."""
     floor: float | None = None
     """A question whose best passage has no line this close to it (`Hit.relevance`) is not
     about the collection ("What is 2 + 2?" over package records): it gets no passages, and
@@ -353,8 +349,6 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
         if how.lines > 0:
             near = set()
             for j in top[: how.lines]:
-                if scores[j] < how.line_gap * scores[top[0]]:
-                    break
                 near.add(j)
                 # Neighbours within the chosen line's paragraph: the option name above its
                 # description, not the next option below the blank line.
