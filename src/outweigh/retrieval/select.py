@@ -14,7 +14,11 @@ lines, as BM25 weighs terms, and cosine similarity under the loaded embedder), a
 - a chunk whose best line scores far below the best chunk's is dropped (a gap cut, not a
   fixed k), so a question that two passages answer keeps both, and a question that one
   passage answers is not read next to distractors;
-- the chunks are ordered best first.
+- the chunks are ordered best first;
+- a line also counts for what it hangs from (its heading, lead line, label or header row,
+  `outweigh.retrieval.structure`), and a chosen line brings those lines and its entry's
+  sign-off along, so a value reaches the reader with the words that say what it is;
+- a question no passage line comes close to (`Selection.floor`) gets no passages at all.
 
 docs/retrieval.md has the measurements behind the defaults.
 """
