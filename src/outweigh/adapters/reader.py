@@ -276,7 +276,7 @@ def prose_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
     label it hangs from (`outweigh.retrieval.structure.outline`), else the words before the
     value on its line. A value also in that topic is not asked (the question would hold its
     own answer)."""
-    from outweigh.retrieval.structure import VALUES, ancestors, lines_of, outline
+    from outweigh.retrieval.structure import VALUES, ancestors, lines_of, name_of, outline
 
     lines = lines_of(text)
     parent = outline(lines)
@@ -291,16 +291,7 @@ def prose_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
                 continue
             value = m.group(0).strip().rstrip(".,;:)>")
             if kind == "person":
-                value = (
-                    re.sub(
-                        r"^(?i:by|authors?|maintainers?|copyright|\(c\)|written|"
-                        r"contact|signed-off-by|thanks to)\b[:\s]+(?:[\d, -]+\s)?",
-                        "",
-                        value.strip(),
-                    )
-                    .lstrip("- ")
-                    .strip()
-                )
+                value = name_of(value)
             if len(value) < 4 or (kind == "date" and value.isdigit()):
                 continue
             if kind == "url" and (value.lower().endswith(_PICTURES) or "badge" in value):
@@ -320,16 +311,9 @@ def prose_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
             who = ""
             if kind == "email":
                 near = VALUES["person"].search(line.text)
-                who = near.group(0).strip() if near else ""
-                who = re.sub(r"^\W+", "", who)
+                who = name_of(near.group(0)) if near else ""
                 if not who or "@" in who:
                     continue
-                who = re.sub(
-                    r"^(?i:by|authors?|maintainers?|copyright|\(c\)|written|"
-                    r"contact)\b[:\s]+",
-                    "",
-                    who,
-                ).strip()
             keys.append((kind, topic.lower(), who.lower()))
             question = rng.choice(_PROSE[kind]).format(topic=topic, subject=subject, who=who)
             found.append(Fact(question, value, source, kind=f"prose-{kind}"))

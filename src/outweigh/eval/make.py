@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 from outweigh.adapters.reader import Fact, mine
 from outweigh.errors import InputError
 from outweigh.eval.metrics import normalize
+from outweigh.eval.results import whole_number
 from outweigh.eval.suite import DOCS, QUESTIONS
 from outweigh.names import check_adapter_name
 from outweigh.settings import DEFAULT_MODEL
@@ -89,18 +90,11 @@ class MakeOptions:
             raise InputError(f"`--share` must be a number such as 0.5; got {share!r}") from None
         opts = cls(
             share=held,
-            limit=cls.limit if limit is None else _whole(limit, "--limit"),
-            seed=_whole(seed, "--seed"),
+            limit=cls.limit if limit is None else whole_number(limit, "--limit"),
+            seed=whole_number(seed, "--seed"),
         )
         opts.validate()
         return opts
-
-
-def _whole(text: str, flag: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise InputError(f"`{flag}` must be a whole number; got {text!r}") from None
 
 
 @dataclass(frozen=True)

@@ -57,17 +57,18 @@ class EvalOptions:
     ) -> EvalOptions:
         """Options from command-line text, so a typo is one `error:` line, not a usage screen."""
         opts = cls(
-            k=_int(k, "-k"),
-            max_tokens=_int(max_tokens, "--max-tokens"),
-            seed=_int(seed, "--seed"),
-            limit=None if limit is None else _int(limit, "--limit"),
+            k=whole_number(k, "-k"),
+            max_tokens=whole_number(max_tokens, "--max-tokens"),
+            seed=whole_number(seed, "--seed"),
+            limit=None if limit is None else whole_number(limit, "--limit"),
             reader_gap=reader_gap,
         )
         opts.validate()
         return opts
 
 
-def _int(text: str, flag: str) -> int:
+def whole_number(text: str, flag: str) -> int:
+    """`text` as an int, or a one-line error naming the option it came from."""
     try:
         return int(text)
     except ValueError:

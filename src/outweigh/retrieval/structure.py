@@ -159,6 +159,13 @@ def ancestors(parent: list[int | None], i: int, depth: int = 3) -> list[int]:
 
 # -- typed values ----------------------------------------------------------------------------
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+_CUE = (
+    r"(?i:by|authors?|maintainers?|copyright|\(c\)|written|contact|signed-off-by|thanks to)"
+    r"\b[:\s]+(?:[\d, -]+\s)?"
+)
+"""The words that introduce a person's name: "Written by", "Maintainer:", "Copyright 2024"."""
+_LEADING_CUE = re.compile(rf"^\W*(?:{_CUE})?")
+
 VALUES: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
     "url": re.compile(r"\b(?:https?|ftp)://[^\s<>\")\]]+|\bwww\.[\w-]+\.[^\s<>\")\]]+"),
@@ -170,8 +177,7 @@ VALUES: dict[str, re.Pattern[str]] = {
     ),
     "version": re.compile(r"(?<![\w.])v?\d+\.\d+(?:\.\d+)*(?:[-+~][\w.+~]+)?(?![\w.]*\d{4}\b)"),
     "person": re.compile(
-        r"(?:\b(?i:by|authors?|maintainers?|copyright|\(c\)|written|contact|signed-off-by|"
-        r"thanks to)\b[:\s]+(?:[\d, -]+\s)?|^\s*--\s+)"
+        rf"(?:\b{_CUE}|^\s*--\s+)"
         r"[A-Z][\w'.-]+(?: [A-Z][\w'.-]*\.?)?(?: [A-Z][\w'-]+)"
         r"|[A-Z][\w'.-]+(?: [A-Z][\w'.-]*\.?)?(?: [A-Z][\w'-]+)(?=\s*<[^>\s]+@)"
     ),
@@ -194,6 +200,11 @@ _ASKED: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("version", re.compile(r"\b(?:version|release)\b", re.I)),
     ("number", re.compile(r"\bhow (?:many|much|long|big|large)\b|\bwhat (?:number|size)\b", re.I)),
 )
+
+
+def name_of(person: str) -> str:
+    """The name in a `VALUES["person"]` match, without the words that introduced it."""
+    return _LEADING_CUE.sub("", person.strip()).strip()
 
 
 def asked(question: str) -> str | None:
