@@ -11,7 +11,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "outweigh"
 LAYERS: list[set[str]] = [
     {"errors"},
     {"settings", "names", "text", "db", "embed", "plan", "prompt", "attribution", "locks"},
-    {"retrieval", "models"},
+    {"retrieval", "models", "users"},
     {"generate"},
     {"memory", "adapters"},
     {"engine", "doctor"},

@@ -22,6 +22,11 @@ class NotFoundError(OutweighError, LookupError):
     """An unknown model, collection, adapter, document or memory."""
 
 
+class ForbiddenError(OutweighError, PermissionError):
+    """The caller is known but may not do this: another user's memories, a collection it may
+    only read."""
+
+
 class IngestError(InputError):
     """One file could not be ingested; the rest of the batch goes on."""
 

@@ -54,6 +54,12 @@ class Citation:
     excerpt: str | None = None
     """What the prompt shows of the passage when context selection cut it to the lines that
     match the question; `text` stays the stored chunk, byte for byte."""
+    collection: str | None = None
+    """The collection the passage came from."""
+    origin: str | None = None
+    """"ingested" (by the operator, from files) or "uploaded" (through the server)."""
+    uploader: str | None = None
+    """The user who uploaded the document; None for the operator."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +68,9 @@ class Citation:
             "chunk_id": self.chunk_id,
             "text": self.text,
             "excerpt": self.excerpt,
+            "collection": self.collection,
+            "origin": self.origin,
+            "uploader": self.uploader,
         }
 
 

@@ -74,10 +74,31 @@ def test_supersession_keeps_one_current_fact_and_the_old_one_as_history(mem_real
     assert was.superseded_by == new.id and was.valid_until is not None and not was.current
     recalled = mem_real.recall("ada", "What is my cat called?")
     assert [m.id for m in recalled] == [new.id]
-    # Forgetting the new fact does not make the old one true again.
-    assert mem_real.forget("ada", new.id)
-    assert mem_real.list("ada") == []
-    assert [m.id for m in mem_real.list("ada", include_history=True)] == [old.id]
+    assert was.to_dict()["superseded_by"] == new.uid  # shown by its id, not the row's
+    # Forgetting the old version alone leaves the current fact as it is.
+    assert mem_real.forget("ada", old.uid)
+    assert [m.id for m in mem_real.list("ada", include_history=True)] == [new.id]
+
+
+def test_forgetting_a_fact_forgets_its_history_and_the_turns_that_said_it(mem_real):
+    """"My bank PIN is 1111", "...is now 2222", then forgetting the current fact: nothing of
+    either version is left, in the facts or in the conversation log."""
+    import sqlite3
+
+    (old,) = mem_real.capture("ada", "s1", "My cat is Bublik")
+    (new,) = mem_real.capture("ada", "s2", "my cat is now called Murka")
+    mem_real.capture("ada", "s2", "I live in Lisbon")
+    assert old.superseded_by is None and new.uid.startswith("mem_")
+    # Forgetting the new fact does not make the old one true again: it goes too.
+    assert mem_real.forget("ada", new.uid)
+    assert [m.text for m in mem_real.list("ada", include_history=True)] == ["I live in Lisbon"]
+    db = sqlite3.connect(mem_real.paths.db)
+    texts = [r[0] for r in db.execute("SELECT text FROM memory_turns WHERE user = 'ada'")]
+    stored = [r[0] for r in db.execute("SELECT text FROM memories")]
+    assert not any("Bublik" in t or "Murka" in t for t in texts + stored), (texts, stored)
+    assert texts == ["I live in Lisbon"]
+    # A row id still works from the CLI; someone else's id is no id at all.
+    assert not mem_real.forget("bob", mem_real.list("ada")[0].uid)
 
 
 def test_near_duplicates_merge_and_different_facts_coexist(mem_real):

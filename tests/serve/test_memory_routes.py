@@ -62,4 +62,6 @@ def test_bad_memory_requests_are_4xx(live_factory) -> None:
     assert httpx.get(f"{live.url}/memories", params={"user": ""}).status_code == 400
     bad_id = httpx.delete(f"{live.url}/memories/abc", params={"user": "ann"})
     assert bad_id.status_code == 400 and bad_id.json()["error"]["param"] == "memory_id"
-    assert httpx.delete(f"{live.url}/memories/99", params={"user": "ann"}).status_code == 404
+    assert httpx.delete(f"{live.url}/memories/99", params={"user": "ann"}).status_code == 400
+    unknown = httpx.delete(f"{live.url}/memories/mem_0123456789abcdef", params={"user": "ann"})
+    assert unknown.status_code == 404

@@ -84,7 +84,7 @@ def test_loopback_only_without_a_key() -> None:
         ServeSettings(host=host).check_bind()
     for host in ("0.0.0.0", "::", "192.168.1.5", "example.com"):
         assert not is_loopback(host)
-        with pytest.raises(InputError, match=f"refusing to bind {host} without an API key"):
+        with pytest.raises(InputError, match=f"refusing to bind {host} without keys"):
             ServeSettings(host=host).check_bind()
         ServeSettings(host=host, api_key=KEY).check_bind()
 
@@ -103,7 +103,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 @pytest.mark.parametrize(
     "args, env, message",
     [
-        (["--host", "0.0.0.0"], None, "refusing to bind 0.0.0.0 without an API key"),
+        (["--host", "0.0.0.0"], None, "refusing to bind 0.0.0.0 without keys"),
         (["--api-key-env", "OW_TEST_UNSET"], None, "OW_TEST_UNSET is unset or empty"),
         (["--api-key-env", "OW_TEST_KEY"], {"OW_TEST_KEY": "  "}, "OW_TEST_KEY is unset"),
         (["--port", "70000"], None, "`--port` must be between 0 and 65535"),

@@ -26,6 +26,7 @@ from outweigh.cli import demo as _demo  # noqa: F401  isort: skip
 from outweigh.cli import eval as _eval  # noqa: F401  isort: skip
 from outweigh.cli import serve as _serve  # noqa: F401  isort: skip
 from outweigh.cli import doctor as _doctor  # noqa: F401  isort: skip
+from outweigh.cli import users as _users  # noqa: F401  isort: skip
 
 
 def _click_exceptions():

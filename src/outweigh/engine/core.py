@@ -17,7 +17,7 @@ from outweigh.names import check_text
 from outweigh.prompt import MAX_PROMPT_TOKENS, PASSAGE_OVERHEAD_TOKENS, Citation, build_messages
 from outweigh.retrieval.hybrid import Hit, HybridSearcher
 from outweigh.retrieval.select import expand, select
-from outweigh.retrieval.store import Store
+from outweigh.retrieval.store import Collection, Store
 from outweigh.retrieval.vectors import VectorStore, open_vector_store
 from outweigh.settings import DEFAULT_MODEL, Paths
 
@@ -26,13 +26,14 @@ if TYPE_CHECKING:
     from outweigh.memory import MemoryItem, MemoryStore
     from outweigh.models.options import LoadOptions
 
+from outweigh.engine.access import Access
 from outweigh.engine.adapters import Adapters
 from outweigh.engine.documents import Documents
 from outweigh.engine.memories import Memories
 from outweigh.engine.turn import Answer, AskOptions, Checked, Prepared, Turn
 
 
-class Engine(Documents, Memories, Adapters):
+class Engine(Documents, Memories, Adapters, Access):
     """The library's front door: ingest, search and answer against one state directory."""
 
     def __init__(
@@ -185,6 +186,9 @@ class Engine(Documents, Memories, Adapters):
             return self._backends[name]
 
     def close(self) -> None:
+        if self._users is not None:
+            self._users.close()
+            self._users = None
         if self._adapters is not None:
             self._adapters.close()
             self._adapters = None
@@ -324,7 +328,7 @@ class Engine(Documents, Memories, Adapters):
             if options.rag:
                 from outweigh.retrieval.store import check_embedder
 
-                collection = self.store.collection(options.collection)
+                collection = self.readable(options.collection, options.principal)
                 check_embedder(collection, self.embedder.name, self.embedder.dim)
                 self.vectors.sync(collection, on_sync)
             if options.memory and options.user is not None:
@@ -405,7 +409,13 @@ class Engine(Documents, Memories, Adapters):
             budget -= cost
             citations.append(
                 Citation(
-                    len(citations) + 1, hit.source, hit.chunk_id, hit.text, hit.score, hit.excerpt
+                    len(citations) + 1,
+                    hit.source,
+                    hit.chunk_id,
+                    hit.text,
+                    hit.score,
+                    hit.excerpt,
+                    *self._origin(checked.collection, hit.source),
                 )
             )
         # A question about the user's own world that no memory is about: say so.
@@ -429,6 +439,16 @@ class Engine(Documents, Memories, Adapters):
             adapter=adapter,
         )
         return Prepared(request, citations, backend, memories)
+
+    def _origin(self, coll: Collection | None, source: str) -> tuple[str | None, str, str | None]:
+        """(collection, "ingested" or "uploaded", uploader) of a retrieved passage's document,
+        so a citation says where it came from and who put it there."""
+        from outweigh.retrieval import uploads
+
+        assert coll is not None
+        row = self.store.document(coll, source)
+        origin = "uploaded" if uploads.owned(self.paths, coll.name, source) else "ingested"
+        return coll.name, origin, row.uploader if row is not None else None
 
     def _reader(self, backend: Backend, name: str) -> str | None:
         """The reader adapter `name` for `backend`'s model, if it has one: the user's own

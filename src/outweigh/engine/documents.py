@@ -12,9 +12,10 @@ from outweigh.locks import FairLock
 from outweigh.names import check_text
 from outweigh.retrieval.hybrid import Hit
 from outweigh.retrieval.ingest import IngestReport, chunk_upload, ingest, store_chunks
-from outweigh.retrieval.store import DocumentRow
+from outweigh.retrieval.store import Collection, DocumentRow, unknown_collection
 from outweigh.settings import DEFAULT_COLLECTION, IngestLimits, Paths
 from outweigh.settings import embedder as embedder_setting
+from outweigh.users import OPERATOR, Principal
 
 if TYPE_CHECKING:
     from outweigh.adapters.reader import Fact, ReaderData
@@ -31,6 +32,9 @@ class Documents:
 
     lock: FairLock
     paths: Paths
+    readable: Callable[..., Collection]
+    writable: Callable[..., Collection | None]
+    visible: Callable[..., list[Collection]]
 
     # -- documents ------------------------------------------------------------------------
     def ingest(
@@ -90,16 +94,27 @@ class Documents:
         with self.lock:
             return self.searcher.search(query, collection, k, mode)
 
-    def documents(self, collection: str | None = None) -> list[DocumentRow]:
-        """Documents of one collection (unknown: NotFoundError), or of all, by source."""
+    def documents(
+        self, collection: str | None = None, who: Principal = OPERATOR
+    ) -> list[DocumentRow]:
+        """Documents of one collection (unknown, or not `who`'s to read: NotFoundError), or
+        of every collection `who` may read, by source."""
         with self.lock:
-            return self.store.documents(collection)
+            if collection is not None:
+                self.readable(collection, who)
+                return self.store.documents(collection)
+            names = {c.name for c in self.visible(who)}
+            return [d for d in self.store.documents() if d.collection in names]
 
-    def collections(self) -> list[CollectionInfo]:
-        """Every collection by name, with its document and chunk counts."""
+    def collections(self, who: Principal = OPERATOR) -> list[CollectionInfo]:
+        """The collections `who` may read, by name, with their document and chunk counts,
+        owners and shares."""
         with self.lock:
             store = self.store
-            return [CollectionInfo(c.name, *store.counts(c)) for c in store.collections()]
+            return [
+                CollectionInfo(c.name, *store.counts(c), c.owner, store.shares(c))
+                for c in self.visible(who)
+            ]
 
     def chunk_texts(self, collection: str, batch: int = 512) -> Iterator[tuple[str, str]]:
         """(source, text) of every chunk of a collection, in the order they were stored (each
@@ -116,21 +131,29 @@ class Documents:
             # A chunk removed since the ids were read is simply not there.
             yield from ((row.source, row.text) for _, row in sorted(rows.items()))
 
-    def count_chunks(self, collection: str) -> int:
-        """Chunks in a collection (unknown: NotFoundError)."""
+    def count_chunks(self, collection: str, who: Principal = OPERATOR) -> int:
+        """Chunks in a collection (unknown, or not `who`'s to read: NotFoundError)."""
         with self.lock:
-            return self.store.count_chunks(self.store.collection(collection))
+            return self.store.count_chunks(self.readable(collection, who))
 
     def upload(
-        self, collection: str, filename: str, data: bytes, max_bytes: int | None = None
+        self,
+        collection: str,
+        filename: str,
+        data: bytes,
+        max_bytes: int | None = None,
+        who: Principal = OPERATOR,
     ) -> tuple[DocumentRow, bool]:
         """Store `data` as `uploads/<collection>/<filename>` and ingest it: (its row, whether
         it was unchanged). A re-upload of the same name replaces the document; a file that
-        cannot be read is refused before it replaces anything, and leaves nothing behind."""
+        cannot be read is refused before it replaces anything, and leaves nothing behind.
+        `who` must be allowed to write to the collection; a new collection is made owned by
+        `who` (the operator's, readable by every user, when `who` is the operator)."""
         from outweigh.names import check_name
         from outweigh.retrieval import uploads
 
         check_name(collection)
+        self.writable(collection, who)  # refuses before anything is read
         limits = IngestLimits() if max_bytes is None else IngestLimits(max_file_bytes=max_bytes)
         # Parsed once, outside the lock (a hostile PDF must not stall other requests); chunked,
         # placed, embedded and stored under it. Chunking fails before the file is placed, so a
@@ -143,21 +166,27 @@ class Documents:
                 dest = uploads.destination(self.paths, collection, path)
                 try:
                     store, embedder = self.store, self.embedder
+                    if self.writable(collection, who) is None:  # checked again: under the lock
+                        store.ensure_collection(collection, embedder.name, embedder.dim, who.name)
                     item = chunk_upload(dest, text, len(data), store, embedder, collection)
                 except IngestError as e:
                     raise InputError(str(e).replace(str(dest), dest.name)) from e
             vectors = self._embed_sliced([t for t, _, _ in item.chunks])[0] if item else None
             with self.lock:
                 uploads.place(path, dest)
+                coll = self.store.collection(collection)
                 if item is not None:
                     store_chunks([item], self.store, self.embedder, collection, vectors)
-                    self.vectors.sync(self.store.collection(collection))
-                row = self.store.document(self.store.collection(collection), str(dest))
+                    self.store.set_uploader(coll, str(dest), who.name)
+                    self.vectors.sync(coll)
+                row = self.store.document(coll, str(dest))
         if row is None:  # ingest reported success, so the row is there; guard the type anyway
             raise NotFoundError(f"{dest.name} was not stored; retry the upload")
         return row, item is None
 
-    def remove_document(self, collection: str, document: int | str | Path) -> DocumentRow:
+    def remove_document(
+        self, collection: str, document: int | str | Path, who: Principal = OPERATOR
+    ) -> DocumentRow:
         """Remove one document, named by its id or its source path, with its chunks and
         vectors; a file the engine itself stored (an upload) is deleted too, a user's own
         file never is. Unknown: NotFoundError saying where to look."""
@@ -165,7 +194,9 @@ class Documents:
 
         with self.lock:
             store = self.store
-            coll = store.collection(collection)
+            coll = self.writable(collection, who)
+            if coll is None:
+                raise NotFoundError(unknown_collection(collection))
             if isinstance(document, int):
                 row = next((d for d in store.documents(collection) if d.id == document), None)
             else:

@@ -15,6 +15,7 @@ from outweigh.names import check_text
 from outweigh.prompt import Citation
 from outweigh.retrieval.select import Selection
 from outweigh.settings import DEFAULT_COLLECTION
+from outweigh.users import OPERATOR, Principal
 
 if TYPE_CHECKING:
     from outweigh.memory import MemoryItem
@@ -78,6 +79,9 @@ class AskOptions:
     """Recall the user's memories into the prompt and capture new facts after the answer;
     off (`--no-memory`) neither reads nor writes memory, even with a user."""
 
+    principal: Principal = OPERATOR
+    """Who is asking: retrieval reads only a collection it may read (`outweigh.users`)."""
+
     reader: bool = True
     """Read retrieved passages through the model's reader adapter, or recalled memories
     (with no passages) through its memory reader (`Engine._reader`), when no other adapter
@@ -121,6 +125,10 @@ class CollectionInfo:
     """Documents ingested into it."""
     chunks: int
     """Chunks they were split into (what retrieval searches)."""
+    owner: str | None = None
+    """The user whose upload made it; None: the operator's, readable by every user."""
+    shared: dict[str, bool] = field(default_factory=dict)
+    """Users it is shared with -> whether they may write."""
 
 
 @dataclass(frozen=True)

@@ -40,14 +40,20 @@ class MemoryItem:
     """The conversation turn it came from (None for `/remember` and `remember()`)."""
     score: float | None = field(default=None, compare=False)
     """Fused RRF score when it came from `recall`/`search`; None otherwise."""
+    uid: str | None = None
+    """The id it is shown and forgotten by (`mem_` and 16 random hex digits): unlike `id`, it
+    says nothing about other users' memories."""
+    successor: str | None = None
+    """The `uid` of the fact that replaced it, when known."""
 
     @property
     def current(self) -> bool:
         return self.valid_until is None
 
     def to_dict(self) -> dict[str, Any]:
+        """As the server and `--json` show it: the shown ids, not the row ids."""
         return {
-            "id": self.id,
+            "id": self.uid or str(self.id),
             "user": self.user,
             "session": self.session,
             "text": self.text,
@@ -55,14 +61,14 @@ class MemoryItem:
             "kind": self.kind,
             "created": self.created,
             "updated": self.updated,
-            "superseded_by": self.superseded_by,
+            "superseded_by": self.successor,
             "valid_until": self.valid_until,
-            "source_turn": self.source_turn,
             "current": self.current,
         }
 
 
 def item_from_row(r: sqlite3.Row, score: float | None = None) -> MemoryItem:
+    columns = r.keys()  # a Row's `in` looks at its values, not its column names
     return MemoryItem(
         id=int(r["id"]),
         user=r["user"],
@@ -76,6 +82,8 @@ def item_from_row(r: sqlite3.Row, score: float | None = None) -> MemoryItem:
         kind=r["kind"],
         source_turn=r["source_turn"],
         score=score,
+        uid=r["uid"] if "uid" in columns else None,
+        successor=r["successor"] if "successor" in columns else None,
     )
 
 

@@ -92,7 +92,9 @@ def hybrid(
     ids = [i for i, _ in fused]
     marks = ",".join("?" * len(ids))
     rows = conn.execute(
-        f"SELECT * FROM memories m WHERE m.user = ? AND m.id IN ({marks}){state}", (user, *ids)
+        f"SELECT m.*, s.uid AS successor FROM memories m LEFT JOIN memories s "
+        f"ON s.id = m.superseded_by WHERE m.user = ? AND m.id IN ({marks}){state}",
+        (user, *ids),
     ).fetchall()
     by_id = {int(r["id"]): r for r in rows}
     return [item_from_row(by_id[i], score) for i, score in fused if i in by_id]

@@ -16,6 +16,8 @@ write or none of it, and an acknowledged item is on disk (WAL).
 
 from __future__ import annotations
 
+import re
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -87,7 +89,23 @@ MIGRATIONS = [
       INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text);
     END;
     """,
+    # The id a memory is shown and forgotten by: random, so it says nothing about how many
+    # memories anyone has and cannot be guessed (`id` stays the row's internal key).
+    """
+    ALTER TABLE memories ADD COLUMN uid TEXT;
+    UPDATE memories SET uid = 'mem_' || lower(hex(randomblob(8)));
+    CREATE UNIQUE INDEX memories_by_uid ON memories(uid);
+    """,
 ]
+
+_ITEMS = (
+    "SELECT m.*, s.uid AS successor FROM memories m LEFT JOIN memories s ON s.id = m.superseded_by"
+)
+"""Memory rows with the shown id of the fact that replaced each (`MemoryItem.superseded_by`)."""
+
+
+def new_uid() -> str:
+    return "mem_" + secrets.token_hex(8)
 
 
 @dataclass(frozen=True)
@@ -123,8 +141,14 @@ class MemoryLimits:
             raise InputError("`recall` must be at least 1")
 
 
-def check_id(memory_id: object) -> int:
-    """A memory id as the user typed it ("12", "#12", 12) -> 12; anything else is refused."""
+_UID = re.compile(r"mem_[0-9a-f]{16}")
+
+
+def check_id(memory_id: object) -> int | str:
+    """A memory id as shown (`mem_` and 16 hex digits), or the internal row id the user
+    typed ("12", "#12", 12) -> 12; anything else is refused."""
+    if isinstance(memory_id, str) and _UID.fullmatch(memory_id.strip()):
+        return memory_id.strip()
     if isinstance(memory_id, int) and not isinstance(memory_id, bool):
         value = memory_id
     elif (
@@ -137,7 +161,7 @@ def check_id(memory_id: object) -> int:
         value = 0
     if not 0 < value < 2**63:
         raise InputError(
-            f"malformed memory id {str(memory_id)[:40]!r}; ids are positive integers, "
+            f"malformed memory id {str(memory_id)[:40]!r}; ids look like mem_0123456789abcdef, "
             "see `outweigh memory list`"
         )
     return value
@@ -294,8 +318,20 @@ class MemoryStore:
         blob = np.ascontiguousarray(vec, dtype=np.float32).tobytes() if vec is not None else None
         cur = c.execute(
             "INSERT INTO memories (user, session, text, subject, kind, embedding, embedder, "
-            "created, updated, source_turn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (user, session, fact.text, fact.subject, fact.kind, blob, embedder, now, now, turn_id),
+            "created, updated, source_turn, uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                user,
+                session,
+                fact.text,
+                fact.subject,
+                fact.kind,
+                blob,
+                embedder,
+                now,
+                now,
+                turn_id,
+                new_uid(),
+            ),
         )
         new_id = int(cur.lastrowid or 0)
         # History, not deletion: the replaced fact stays, no longer valid (the Zep pattern).
@@ -323,7 +359,7 @@ class MemoryStore:
         vec = self.embedder.embed(span)
         c.execute(
             "INSERT INTO memories (user, session, text, subject, kind, embedding, embedder, "
-            "created, updated, source_turn) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "created, updated, source_turn, uid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 user,
                 session,
@@ -335,16 +371,18 @@ class MemoryStore:
                 now,
                 now,
                 r["source_turn"],
+                new_uid(),
             ),
         )
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, user: str, memory_id: int | str) -> MemoryItem | None:
         """One of the user's facts by id; None if it does not exist or is someone else's."""
-        user, mid = check_user(user), check_id(memory_id)
+        user = check_user(user)
         with self._lock:
-            found = self._items(self.conn, user, [mid])
-        return found.get(mid)
+            mid = self._row_id(self.conn, user, check_id(memory_id))
+            found = self._items(self.conn, user, [mid]) if mid is not None else {}
+        return found.get(mid) if mid is not None else None
 
     def turns(self, user: str, session: str | None = None) -> list[dict[str, Any]]:
         """The user's conversation turns, oldest first; one session's if `session` is given."""
@@ -429,26 +467,36 @@ class MemoryStore:
 
     # -- deletes ----------------------------------------------------------------------------
     def forget(self, user: str, memory_id: int | str) -> bool:
-        """Delete one fact for real: its row, embedding, FTS entry and source turn.
+        """Delete one fact for real, with its history: its row, embedding and FTS entry, the
+        older facts it replaced (each version of it), and the turns that stated any of them.
 
         False if the user has no such fact (someone else's id looks the same as a missing one).
-        An older fact it had superseded stays history: forgetting "Murka" does not make
-        "Bublik" true again.
+        Forgetting a fact that was itself replaced removes that version and what it replaced,
+        and leaves the newer one: forgetting "Murka" does not make "Bublik" true again.
         """
-        user, mid = check_user(user), check_id(memory_id)
+        user = check_user(user)
         with self._lock:
             with transaction(self.conn) as c:
-                row = c.execute(
-                    "SELECT source_turn FROM memories WHERE id = ? AND user = ?", (mid, user)
-                ).fetchone()
-                if row is None:
+                mid = self._row_id(c, user, check_id(memory_id))
+                if mid is None:
                     return False
-                c.execute("DELETE FROM memories WHERE id = ?", (mid,))
-                if row["source_turn"] is not None:
-                    # The turn holds the same words; forgetting the fact forgets where it came from.
+                rows = c.execute(
+                    "WITH RECURSIVE chain(id) AS (SELECT ? UNION SELECT m.id FROM memories m "
+                    "JOIN chain ON m.superseded_by = chain.id WHERE m.user = ?) "
+                    "SELECT id, source_turn FROM memories WHERE id IN (SELECT id FROM chain)",
+                    (mid, user),
+                ).fetchall()
+                ids = [r["id"] for r in rows]
+                turns = [r["source_turn"] for r in rows if r["source_turn"] is not None]
+                marks = ",".join("?" * len(ids))
+                c.execute(f"DELETE FROM memories WHERE id IN ({marks})", ids)
+                if turns:
+                    # The turns hold the same words; forgetting a fact forgets where it came from.
+                    marks = ",".join("?" * len(turns))
                     c.execute(
-                        "DELETE FROM memory_turns WHERE user = ? AND (id = ? OR reply_to = ?)",
-                        (user, row["source_turn"], row["source_turn"]),
+                        f"DELETE FROM memory_turns WHERE user = ? AND (id IN ({marks}) "
+                        f"OR reply_to IN ({marks}))",
+                        (user, *turns, *turns),
                     )
             self._purge()
         return True
@@ -488,10 +536,10 @@ class MemoryStore:
         An unknown user simply has no memories: the result is empty, not an error.
         """
         user = check_user(user)
-        where = "" if include_history else " AND valid_until IS NULL"
+        where = "" if include_history else " AND m.valid_until IS NULL"
         with self._lock:
             rows = self.conn.execute(
-                f"SELECT * FROM memories WHERE user = ?{where} ORDER BY id", (user,)
+                f"{_ITEMS} WHERE m.user = ?{where} ORDER BY m.id", (user,)
             ).fetchall()
         return [item_from_row(r) for r in rows]
 
@@ -500,10 +548,16 @@ class MemoryStore:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = c.execute(
-            f"SELECT * FROM memories WHERE user = ? AND id IN ({marks})", (user, *ids)
-        ).fetchall()
-        return {int(r["id"]): item_from_row(r) for r in rows}
+        rows = c.execute(f"{_ITEMS} WHERE m.user = ? AND m.id IN ({marks})", (user, *ids))
+        return {int(r["id"]): item_from_row(r) for r in rows.fetchall()}
+
+    def _row_id(self, c: sqlite3.Connection, user: str, memory_id: int | str) -> int | None:
+        """The row id of the user's memory shown as `memory_id` (or with that row id)."""
+        column = "uid" if isinstance(memory_id, str) else "id"
+        row = c.execute(
+            f"SELECT id FROM memories WHERE {column} = ? AND user = ?", (memory_id, user)
+        ).fetchone()
+        return int(row["id"]) if row else None
 
 
 def _candidates(

@@ -119,6 +119,20 @@ MIGRATIONS = [
     INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');
     CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, 'row');
     """,
+    # Who a collection and a document belong to (users.py has the rules): a collection made
+    # by a user's upload is that user's (`owner`; NULL: the operator's, readable by every
+    # user), shared per user, read-only or with write; a document records who uploaded it
+    # (`uploader`; NULL: the operator).
+    """
+    ALTER TABLE collections ADD COLUMN owner TEXT;
+    ALTER TABLE documents ADD COLUMN uploader TEXT;
+    CREATE TABLE collection_shares (
+      collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+      user TEXT NOT NULL,
+      write INTEGER NOT NULL DEFAULT 0,
+      PRIMARY KEY (collection_id, user)
+    );
+    """,
 ]
 
 BM25_WEIGHTS = (1.0, 1.0)
@@ -161,6 +175,8 @@ class Collection:
     embedder: str | None
     dim: int | None
     generation: int
+    owner: str | None = None
+    """The user whose upload made it; None: the operator's (ingested from the CLI)."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +188,8 @@ class DocumentRow:
     bytes: int
     n_chunks: int
     ingested: str
+    uploader: str | None = None
+    """The user who uploaded it; None: the operator (ingested, or uploaded with its key)."""
 
 
 @dataclass(frozen=True)
@@ -216,26 +234,29 @@ class Store:
     # -- collections ----------------------------------------------------------------------
     def collections(self) -> list[Collection]:
         rows = self.conn.execute("SELECT * FROM collections ORDER BY name").fetchall()
-        return [
-            Collection(r["id"], r["name"], r["embedder"], r["dim"], r["generation"]) for r in rows
-        ]
+        return [_collection(r) for r in rows]
+
+    def find(self, name: str) -> Collection | None:
+        """The collection called `name`, or None."""
+        row = self.conn.execute("SELECT * FROM collections WHERE name = ?", (name,)).fetchone()
+        return _collection(row) if row else None
 
     def collection(self, name: str) -> Collection:
         """An existing collection, or a one-line error. It does not list the others: a server
         would show one client's collection names to any other."""
-        row = self.conn.execute("SELECT * FROM collections WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            raise NotFoundError(
-                f"unknown collection {name!r}; ingest documents into it first "
-                "(outweigh docs list shows the collections)"
-            )
-        return Collection(row["id"], row["name"], row["embedder"], row["dim"], row["generation"])
+        found = self.find(name)
+        if found is None:
+            raise NotFoundError(unknown_collection(name))
+        return found
 
-    def ensure_collection(self, name: str, embedder: str, dim: int) -> Collection:
+    def ensure_collection(
+        self, name: str, embedder: str, dim: int, owner: str | None = None
+    ) -> Collection:
+        """The collection `name`, made (owned by `owner`) if it does not exist."""
         check_name(name)
         self.conn.execute(
-            "INSERT OR IGNORE INTO collections (name, embedder, dim) VALUES (?, ?, ?)",
-            (name, embedder, dim),
+            "INSERT OR IGNORE INTO collections (name, embedder, dim, owner) VALUES (?, ?, ?, ?)",
+            (name, embedder, dim, owner),
         )
         coll = self.collection(name)
         check_embedder(coll, embedder, dim)
@@ -278,6 +299,34 @@ class Store:
             )
             self._bump(collection.id)
         return self.collection(collection.name)
+
+    def shares(self, collection: Collection) -> dict[str, bool]:
+        """Who the collection is shared with: user -> may write."""
+        rows = self.conn.execute(
+            "SELECT user, write FROM collection_shares WHERE collection_id = ?", (collection.id,)
+        )
+        return {r["user"]: bool(r["write"]) for r in rows}
+
+    def share(self, collection: Collection, user: str, write: bool | None) -> None:
+        """Share with `user` (read-only, or with write); `write` None takes the share away."""
+        with transaction(self.conn) as c:
+            if write is None:
+                c.execute(
+                    "DELETE FROM collection_shares WHERE collection_id = ? AND user = ?",
+                    (collection.id, user),
+                )
+            else:
+                c.execute(
+                    "INSERT INTO collection_shares (collection_id, user, write) VALUES (?, ?, ?) "
+                    "ON CONFLICT (collection_id, user) DO UPDATE SET write = excluded.write",
+                    (collection.id, user, int(write)),
+                )
+
+    def set_uploader(self, collection: Collection, source: str, user: str | None) -> None:
+        self.conn.execute(
+            "UPDATE documents SET uploader = ? WHERE collection_id = ? AND source = ?",
+            (user, collection.id, source),
+        )
 
     def drop_collection(self, name: str) -> None:
         coll = self.collection(name)
@@ -540,7 +589,27 @@ def check_embedder(collection: Collection, embedder: str, dim: int) -> None:
     )
 
 
+def unknown_collection(name: str) -> str:
+    """The one message for a collection that does not exist, or that the asker may not read:
+    the two must look alike, or the answer would tell who has which collection."""
+    return (
+        f"unknown collection {name!r}; ingest documents into it first "
+        "(outweigh docs list shows the collections)"
+    )
+
+
+def _collection(r: sqlite3.Row) -> Collection:
+    return Collection(r["id"], r["name"], r["embedder"], r["dim"], r["generation"], r["owner"])
+
+
 def _doc(r: sqlite3.Row) -> DocumentRow:
     return DocumentRow(
-        r["id"], r["cname"], r["source"], r["sha256"], r["bytes"], r["n_chunks"], r["ingested"]
+        r["id"],
+        r["cname"],
+        r["source"],
+        r["sha256"],
+        r["bytes"],
+        r["n_chunks"],
+        r["ingested"],
+        r["uploader"],
     )

@@ -25,13 +25,14 @@ from outweigh.errors import NotFoundError
 from outweigh.retrieval import uploads
 from outweigh.serve.chat import router as chat_router
 from outweigh.serve.chat import state_of
-from outweigh.serve.config import ServerState, ServeSettings
+from outweigh.serve.config import ServerState, ServeSettings, is_loopback, principal_of
 from outweigh.serve.errors import ERROR_RESPONSES, APIError, install_handlers
 from outweigh.serve.guard import AuthMiddleware, BodyLimitMiddleware, Gate, OriginMiddleware
 from outweigh.serve.plan import router as plan_router
 from outweigh.serve.schemas import (
     CollectionCard,
     CollectionList,
+    CollectionShares,
     Deleted,
     Document,
     DocumentList,
@@ -39,10 +40,12 @@ from outweigh.serve.schemas import (
     EmbeddingList,
     EmbeddingRequest,
     EmbeddingUsage,
+    Me,
     Memory,
     MemoryList,
     ModelCard,
     ModelList,
+    ShareRequest,
     UploadResult,
 )
 from outweigh.serve.ui import add_page
@@ -51,7 +54,12 @@ from outweigh.settings import DEFAULT_MODEL
 log = logging.getLogger("outweigh.serve")
 
 COLLECTION = Path(min_length=1, max_length=64, description="Collection name.")
-USER = Query(min_length=1, max_length=256, description="Whose memories.")
+USER = Query(
+    None,
+    min_length=1,
+    max_length=256,
+    description="Whose memories: leave it out for your own; only an admin names another user.",
+)
 
 
 def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI:
@@ -79,10 +87,15 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
         upload_bytes=settings.max_upload_bytes,
         read_timeout_s=settings.read_timeout_s,
     )
-    if settings.api_key:
-        # Added after the body cap, so it runs before it: nothing is read for a caller
-        # without a key.
-        app.add_middleware(AuthMiddleware, api_key=settings.api_key)
+    # Added after the body cap, so it runs before it: nothing is read for a caller without a
+    # key. Always on: a user added while the server runs makes keys required at once.
+    app.add_middleware(
+        AuthMiddleware,
+        api_key=settings.api_key,
+        who=engine.principal,
+        keyed=engine.keyed,
+        loopback=is_loopback(settings.host),
+    )
     app.add_middleware(
         OriginMiddleware,
         bound=settings.host,
@@ -151,11 +164,54 @@ def _add_routes(app: FastAPI) -> None:
         async with state.gate.slot(bulk=True):
             return await run_in_threadpool(_embed, state, body)
 
+    @app.get("/v1/me", response_model=Me, responses=ERROR_RESPONSES)
+    async def me(request: Request) -> Me:
+        """Who this request's key is: a user (with `admin`), or the operator (`name` null:
+        the server's own key, or a loopback server with no users). `keys`: whether the
+        server asks for keys."""
+        who = principal_of(request)
+        state = state_of(request)
+        keyed = bool(state.settings.api_key) or await run_in_threadpool(state.engine.keyed)
+        return Me(name=who.name, admin=who.admin, operator=who.operator, keys=keyed)
+
     @app.get("/v1/collections", response_model=CollectionList, responses=ERROR_RESPONSES)
     async def list_collections(request: Request) -> CollectionList:
-        """Every collection, with its document and chunk counts."""
-        rows = await run_in_threadpool(state_of(request).engine.collections)
+        """The collections this key may read, with their document and chunk counts, owner
+        and shares."""
+        rows = await run_in_threadpool(state_of(request).engine.collections, principal_of(request))
         return CollectionList(data=[CollectionCard(**dataclasses.asdict(r)) for r in rows])
+
+    @app.put(
+        "/v1/collections/{name}/shares/{user}",
+        response_model=CollectionShares,
+        responses=ERROR_RESPONSES,
+    )
+    async def share_collection(
+        body: ShareRequest,
+        request: Request,
+        name: str = COLLECTION,
+        user: str = Path(min_length=1, max_length=64, description="The user to share with."),
+    ) -> CollectionShares:
+        """Share a collection with a user, read-only or with `write`; its owner or an admin."""
+        engine = state_of(request).engine
+        shared = await run_in_threadpool(
+            engine.share, name, user, body.write, principal_of(request)
+        )
+        return CollectionShares(collection=name, shared=shared)
+
+    @app.delete(
+        "/v1/collections/{name}/shares/{user}",
+        response_model=CollectionShares,
+        responses=ERROR_RESPONSES,
+    )
+    async def unshare_collection(
+        request: Request,
+        name: str = COLLECTION,
+        user: str = Path(min_length=1, max_length=64, description="The user to unshare."),
+    ) -> CollectionShares:
+        engine = state_of(request).engine
+        shared = await run_in_threadpool(engine.share, name, user, None, principal_of(request))
+        return CollectionShares(collection=name, shared=shared)
 
     @app.post(
         "/v1/collections/{name}/documents",
@@ -180,6 +236,7 @@ def _add_routes(app: FastAPI) -> None:
                 file.filename or "",
                 data,
                 state.settings.max_upload_bytes,
+                principal_of(request),
             )
         return UploadResult(document=_document(state, row), unchanged=unchanged)
 
@@ -188,7 +245,7 @@ def _add_routes(app: FastAPI) -> None:
     )
     async def list_documents(request: Request, name: str = COLLECTION) -> DocumentList:
         state = state_of(request)
-        rows = await run_in_threadpool(state.engine.documents, name)
+        rows = await run_in_threadpool(state.engine.documents, name, principal_of(request))
         return DocumentList(data=[_document(state, r) for r in rows])
 
     @app.delete(
@@ -201,30 +258,53 @@ def _add_routes(app: FastAPI) -> None:
         name: str = COLLECTION,
         doc_id: int = Path(ge=1, le=2**63 - 1, description="The document's id."),
     ) -> Deleted:
-        await run_in_threadpool(state_of(request).engine.remove_document, name, doc_id)
+        engine = state_of(request).engine
+        await run_in_threadpool(engine.remove_document, name, doc_id, principal_of(request))
         return Deleted(id=str(doc_id), object="document", deleted=True)
 
 
 def _add_memory_routes(app: FastAPI) -> None:
     @app.get("/v1/memories", response_model=MemoryList, responses=ERROR_RESPONSES)
-    async def list_memories(request: Request, user: str = USER) -> MemoryList:
-        """One user's current memories; an unknown user has none."""
-        state = state_of(request)
-        items = await run_in_threadpool(state.engine.memories, user)
+    async def list_memories(
+        request: Request,
+        user: str | None = USER,
+        history: bool = Query(False, description="Superseded facts too, oldest first."),
+    ) -> MemoryList:
+        """The current memories of this key's user (an admin or the operator names `user`);
+        with `history`, the facts they replaced too. An unknown user has none."""
+        engine = state_of(request).engine
+        who = _memory_user(request, user, "listed the memories")
+        items = await run_in_threadpool(engine.memories, who, history)
         return MemoryList(data=[Memory(**m.to_dict()) for m in items])
 
     @app.delete("/v1/memories/{memory_id}", response_model=Deleted, responses=ERROR_RESPONSES)
     async def forget_memory(
         request: Request,
-        memory_id: int = Path(ge=1, le=2**63 - 1, description="The memory's id."),
-        user: str = USER,
+        memory_id: str = Path(
+            pattern=r"^mem_[0-9a-f]{16}$", description="The memory's id (`mem_` + 16 hex)."
+        ),
+        user: str | None = USER,
     ) -> Deleted:
-        """Delete one memory of `user` for good; another user's id is a 404."""
-        state = state_of(request)
-        done = await run_in_threadpool(state.engine.forget, user, memory_id)
+        """Forget one memory for good, with the facts it replaced and the turns that said
+        them; another user's id is a 404."""
+        engine = state_of(request).engine
+        who = _memory_user(request, user, "forgot a memory")
+        done = await run_in_threadpool(engine.forget, who, memory_id)
         if not done:
-            raise NotFoundError(f"user {user!r} has no memory {memory_id}; see /v1/memories")
-        return Deleted(id=str(memory_id), object="memory", deleted=True)
+            raise NotFoundError(f"no memory {memory_id!r} of {who!r}; see /v1/memories")
+        return Deleted(id=memory_id, object="memory", deleted=True)
+
+
+def _memory_user(request: Request, requested: str | None, action: str) -> str:
+    """Whose memories: the key's user; an admin or the operator must name one."""
+    from outweigh.names import check_user
+
+    if requested is not None:
+        requested = check_user(requested)
+    user = state_of(request).engine.memory_user(principal_of(request), requested, action)
+    if user is None:
+        raise APIError(400, "name whose memories with ?user=NAME", None, "user")
+    return user
 
 
 # -- work done in the threadpool ---------------------------------------------------------------
@@ -268,8 +348,10 @@ def _embed(state: ServerState, body: EmbeddingRequest) -> EmbeddingList:
 
 
 def _document(state: ServerState, row: DocumentRow) -> Document:
-    source = uploads.shown(state.engine.paths, row.collection, row.source)
-    return Document(**{**dataclasses.asdict(row), "source": source})
+    paths = state.engine.paths
+    source = uploads.shown(paths, row.collection, row.source)
+    origin = "uploaded" if uploads.owned(paths, row.collection, row.source) else "ingested"
+    return Document(**{**dataclasses.asdict(row), "source": source, "origin": origin})
 
 
 # -- running it -------------------------------------------------------------------------------
@@ -295,8 +377,8 @@ def ready(
     `on_sync(done, total)` reports vectors added while a stale or missing index is rebuilt.
     """
     settings.validate()
-    settings.check_bind()
     engine = engine or build_engine(settings)
+    settings.check_bind(engine.keyed())
     engine.backend()  # load (or reach) the model now, so a bad one fails here, not per request
     if settings.embedder is not None:
         _ = engine.embedder  # a bad --embedder fails here, before the server listens

@@ -26,7 +26,7 @@ from outweigh.engine.turn import Turn
 from outweigh.errors import NotFoundError
 from outweigh.generate.base import CANCEL, Message
 from outweigh.retrieval import uploads
-from outweigh.serve.config import ServerState, ServeSettings
+from outweigh.serve.config import ServerState, ServeSettings, principal_of
 from outweigh.serve.errors import ERROR_RESPONSES, APIError, stream_error
 from outweigh.serve.schemas import (
     AssistantMessage,
@@ -40,6 +40,7 @@ from outweigh.serve.schemas import (
     Usage,
 )
 from outweigh.settings import DEFAULT_COLLECTION
+from outweigh.users import Principal
 
 router = APIRouter()
 
@@ -62,6 +63,7 @@ def state_of(request: Request) -> ServerState:
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
     """OpenAI chat completions, grounded in a collection, optionally through an adapter."""
     state = state_of(request)
+    who = principal_of(request)
     messages = check_request(body, state.settings)
     await state.gate.acquire()
     if not body.stream:
@@ -71,13 +73,13 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any
         token = CANCEL.set(cancelled)
         watcher = asyncio.create_task(_watch(request, cancelled))
         try:  # one trip to the threadpool: prepare, generate, remember
-            return await run_in_threadpool(_complete, state, body, messages, cancelled)
+            return await run_in_threadpool(_complete, state, body, messages, who, cancelled)
         finally:
             watcher.cancel()
             CANCEL.reset(token)
             state.gate.release()
     try:
-        turn = await run_in_threadpool(_turn, state, body, messages)
+        turn = await run_in_threadpool(_turn, state, body, messages, who)
     except BaseException:
         state.gate.release()
         raise
@@ -132,7 +134,9 @@ def check_request(body: ChatCompletionRequest, settings: ServeSettings) -> list[
     return messages
 
 
-def _turn(state: ServerState, body: ChatCompletionRequest, messages: list[Message]) -> Turn:
+def _turn(
+    state: ServerState, body: ChatCompletionRequest, messages: list[Message], who: Principal
+) -> Turn:
     """Choose base and adapter, fill AskOptions, and let the engine check the request and
     build the prompt (recalling the user's memories and retrieving from the collection)."""
     engine = state.engine
@@ -153,18 +157,19 @@ def _turn(state: ServerState, body: ChatCompletionRequest, messages: list[Messag
     collection = body.collection or DEFAULT_COLLECTION
     options = AskOptions(
         collection=collection,
-        rag=body.rag if body.rag is not None else _has_documents(engine, collection),
+        rag=body.rag if body.rag is not None else _has_documents(engine, collection, who),
         k=body.k or 5,
         max_tokens=requested or min(state.settings.default_max_tokens, window // 2),
         stop=_stops(body),
         seed=body.seed,
         adapter=adapter,
+        principal=who,
     )
     if body.temperature is not None:
         options.temperature = body.temperature
     if body.top_p is not None:
         options.top_p = body.top_p
-    _memory_options(options, body)
+    _memory_options(engine, options, body, who)
     return engine.turn(messages, options, base)
 
 
@@ -181,9 +186,10 @@ def _complete(
     state: ServerState,
     body: ChatCompletionRequest,
     messages: list[Message],
+    who: Principal,
     gone: threading.Event | None = None,
 ) -> ChatCompletion | Response:
-    reply = _Reply(state, body, _turn(state, body, messages))
+    reply = _Reply(state, body, _turn(state, body, messages, who))
     turn = reply.turn
     choices, prompt_tokens, completion_tokens = [], 0, 0
     for i in range(body.n):
@@ -291,22 +297,28 @@ def _stops(body: ChatCompletionRequest) -> list[str]:
     return [s for s in stop if s]
 
 
-def _has_documents(engine: Engine, collection: str) -> bool:
-    """RAG's default: on when the collection exists and holds chunks."""
+def _has_documents(engine: Engine, collection: str, who: Principal) -> bool:
+    """RAG's default: on when the collection exists, `who` may read it, and it holds chunks."""
     try:
-        return engine.count_chunks(collection) > 0
+        return engine.count_chunks(collection, who) > 0
     except NotFoundError:
         return False
 
 
-def _memory_options(options: AskOptions, body: ChatCompletionRequest) -> None:
-    """Memory is keyed by `user` and on by default when one is given. Without a user it stays
-    off: the server must never pool different clients' memories under one default user."""
-    wanted = body.memory if body.memory is not None else body.user is not None
-    if wanted and not body.user:
+def _memory_options(
+    engine: Engine, options: AskOptions, body: ChatCompletionRequest, who: Principal
+) -> None:
+    """Memory is the key's user's, and on by default when there is one; a user's key may not
+    name another `user` (403), an admin's may (logged). With the operator's key (or none),
+    `user` names whose memory, and without one memory stays off: the server must never pool
+    different clients' memories under one default user."""
+    requested = body.user or None
+    user = engine.memory_user(who, requested, "chatted") if requested or who.name else None
+    wanted = body.memory if body.memory is not None else user is not None
+    if wanted and not user:
         raise APIError(400, "`memory` needs `user`: memories are kept per user", None, "user")
     options.memory = wanted
-    options.user = body.user if wanted else None
+    options.user = user if wanted else None
     options.session = body.session
 
 
@@ -321,6 +333,9 @@ def _citations(reply: _Reply, answer: str) -> list[Citation]:
             chunk_id=c.chunk_id,
             text=c.text,
             excerpt=c.excerpt,
+            collection=c.collection,
+            origin=c.origin,
+            uploader=c.uploader,
         )
         for c in reply.turn.cited(answer)
     ]

@@ -14,9 +14,12 @@ from outweigh.errors import InputError
 from outweigh.settings import IngestLimits, env_secret
 
 if TYPE_CHECKING:
+    from fastapi import Request
+
     from outweigh.engine import Engine
     from outweigh.models.options import LoadOptions
     from outweigh.serve.guard import Gate
+    from outweigh.users import Principal
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
@@ -102,13 +105,14 @@ class ServeSettings:
         if self.api_key is not None and not self.api_key.strip():
             raise InputError("the API key is empty; put a non-empty key in the variable")
 
-    def check_bind(self) -> None:
-        """Refuse to listen beyond this machine without a key: anyone on the network could
-        read the documents and memories and spend the GPU."""
-        if not is_loopback(self.host) and not self.api_key:
+    def check_bind(self, users: bool = False) -> None:
+        """Refuse to listen beyond this machine without keys: anyone on the network could
+        read the documents and memories and spend the GPU. `users`: whether any user (and so
+        a key per user) exists."""
+        if not is_loopback(self.host) and not self.api_key and not users:
             raise InputError(
-                f"refusing to bind {self.host} without an API key; set one with "
-                "--api-key-env VAR (the variable holds the key) or bind 127.0.0.1"
+                f"refusing to bind {self.host} without keys; add a user with `outweigh users "
+                "add NAME`, or set a key with --api-key-env VAR, or bind 127.0.0.1"
             )
 
 
@@ -133,6 +137,16 @@ def api_key_from_env(var: str | None, default_var: str) -> str | None:
     if var and not value:
         raise InputError(f"{var} is unset or empty; export the key in it, or drop the flag")
     return value or None
+
+
+def principal_of(request: Request) -> Principal:
+    """Who sent `request` (set by `AuthMiddleware`); a request it did not see is refused."""
+    from outweigh.serve.errors import APIError
+
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        raise APIError(401, "missing API key; send Authorization: Bearer <key>", "invalid_api_key")
+    return principal  # type: ignore[no-any-return]
 
 
 @dataclass

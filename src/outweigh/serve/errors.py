@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from outweigh.errors import (
     CapacityError,
+    ForbiddenError,
     InputError,
     ModelLoadError,
     NotFoundError,
@@ -71,6 +72,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     for status, kind in [
         (400, "invalid request"),
         (401, "missing or wrong API key"),
+        (403, "this key may not do that"),
         (404, "unknown model, collection, document or memory"),
         (413, "request body or upload over its cap"),
         (429, "generation queue full"),
@@ -123,6 +125,8 @@ def from_outweigh(e: OutweighError) -> APIError:
     message = str(e).split("\n")[0]
     if isinstance(e, NotFoundError):
         return APIError(404, message, "not_found")
+    if isinstance(e, ForbiddenError):
+        return APIError(403, message, "forbidden")
     if isinstance(e, InputError):
         return APIError(400, message)
     if isinstance(e, CapacityError):  # a size cap of the library (e.g. a memory message)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from outweigh.serve.errors import APIError, StartWatch, error_response
+from outweigh.users import OPERATOR, Principal
 
 UPLOAD_PATH = re.compile(r"^/v1/collections/[^/]+/documents/?$")
 """Routes that take a document upload, and so the bigger body cap."""
@@ -108,13 +109,33 @@ def _hostport(origin: str) -> str:
 
 
 class AuthMiddleware:
-    """Every HTTP request must carry `Authorization: Bearer <key>` (what the openai SDK
-    sends); others get 401 in OpenAI's shape. The comparison is constant-time. The one
-    exception is a GET or HEAD of the web page's static files (`PAGE_PATH`)."""
+    """Who is asking, for every HTTP request: `scope["state"]["principal"]`.
 
-    def __init__(self, app: ASGIApp, api_key: str) -> None:
+    - `Authorization: Bearer <key>` with the server's own key (`--api-key-env`): the
+      operator, who may do anything. The comparison is constant-time.
+    - A user's key (`outweigh users add`): that user (`Engine.principal`).
+    - No users and no server key, on a loopback bind: the operator, as a loopback server has
+      always been. Bound beyond this machine (possible only while users existed), removing
+      the last user locks everyone out rather than opening the server.
+    - Anything else: 401 in OpenAI's shape.
+    The one exception is a GET or HEAD of the web page's static files (`PAGE_PATH`). Users
+    are looked up per request, so one added while the server runs needs no restart, and the
+    first one added makes keys required from the next request on.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        api_key: str | None,
+        who: Callable[[str], Principal | None],
+        keyed: Callable[[], bool],
+        loopback: bool = True,
+    ) -> None:
         self.app = app
-        self._key = api_key.encode()
+        self._key = api_key.encode() if api_key else None
+        self._who = who
+        self._keyed = keyed
+        self._open = loopback and self._key is None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -125,18 +146,27 @@ class AuthMiddleware:
             return
         header = _header(scope, b"authorization")
         scheme, _, token = header.partition(b" ")
-        if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self._key):
-            await self.app(scope, receive, send)
+        token = token.strip() if scheme.lower() == b"bearer" else b""
+        principal: Principal | None = None
+        if self._key is not None and token and hmac.compare_digest(token, self._key):
+            principal = OPERATOR
+        elif token:
+            principal = self._who(token.decode("latin-1"))
+        if principal is None and self._open and not self._keyed():
+            principal = OPERATOR
+        if principal is None:
+            message = (
+                "missing API key; send Authorization: Bearer <key>"
+                if not token
+                else "wrong API key; use the key `outweigh users add` printed, or the server's"
+            )
+            response = error_response(
+                401, message, "invalid_api_key", headers={"www-authenticate": "Bearer"}
+            )
+            await response(scope, receive, send)
             return
-        message = (
-            "missing API key; send Authorization: Bearer <key>"
-            if not header
-            else "wrong API key; check the key this server was started with"
-        )
-        response = error_response(
-            401, message, "invalid_api_key", headers={"www-authenticate": "Bearer"}
-        )
-        await response(scope, receive, send)
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
 
 
 class _BodyError(StarletteHTTPException):

@@ -127,6 +127,12 @@ class Citation(BaseModel):
     excerpt: str | None = None
     """The document's lines the model was shown, where context selection cut the passage:
     what the answer is checked against, possibly from the document's other chunks."""
+    collection: str | None = None
+    """The collection the passage came from."""
+    origin: Literal["ingested", "uploaded"] | None = None
+    """How the document got there: ingested by the operator, or uploaded through the server."""
+    uploader: str | None = None
+    """The user who uploaded it; null for the operator."""
 
 
 class Usage(BaseModel):
@@ -235,6 +241,10 @@ class CollectionCard(BaseModel):
     name: str
     documents: int
     chunks: int
+    owner: str | None = None
+    """The user whose upload made it; null: the operator's, readable by every user."""
+    shared: dict[str, bool] = {}
+    """Users it is shared with -> whether they may write."""
 
 
 class CollectionList(BaseModel):
@@ -252,6 +262,9 @@ class Document(BaseModel):
     bytes: int
     n_chunks: int
     ingested: str
+    uploader: str | None = None
+    """The user who uploaded it; null for the operator (ingested, or uploaded with its key)."""
+    origin: Literal["ingested", "uploaded"] = "ingested"
 
 
 class DocumentList(BaseModel):
@@ -276,7 +289,8 @@ class Deleted(BaseModel):
 class Memory(BaseModel):
     """One remembered fact of one user: a `MemoryItem`, as `Engine.memories` lists it."""
 
-    id: int
+    id: str
+    """`mem_` and 16 random hex digits: what `DELETE /v1/memories/{id}` takes."""
     user: str
     session: str | None
     text: str
@@ -287,10 +301,35 @@ class Memory(BaseModel):
     """`explicit`, `auto` or `model`: how it was captured."""
     created: str
     updated: str
-    superseded_by: int | None
+    superseded_by: str | None
+    """The id of the fact that replaced it."""
     valid_until: str | None
-    source_turn: int | None
     current: bool
+
+
+class Me(BaseModel):
+    """Who the request's key is."""
+
+    object: Literal["user"] = "user"
+    name: str | None
+    """The user's name; null for the operator (the server's own key, or no keys at all)."""
+    admin: bool
+    operator: bool
+    keys: bool
+    """Whether the server asks for keys (users exist, or it was started with a key)."""
+
+
+class ShareRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    write: bool = False
+    """Whether the user may upload to and delete from the collection too."""
+
+
+class CollectionShares(BaseModel):
+    object: Literal["collection.shares"] = "collection.shares"
+    collection: str
+    shared: dict[str, bool]
 
 
 class MemoryList(BaseModel):
