@@ -49,7 +49,7 @@ def test_unknown_names_get_one_line_naming_the_choices(suite_docs):
 
 
 def test_typos_in_commands_and_options_get_one_line_and_the_help_to_run():
-    one_line_error(run("collections"), "No such command 'collections'", "outweigh --help")
+    one_line_error(run("colections"), "No such command 'colections'", "outweigh --help")
     one_line_error(run("ask", "hi", "--bogus"), "--bogus", "outweigh ask --help")
     one_line_error(run("ask"), "Missing argument", "outweigh ask --help")
     one_line_error(run("docs", "ls"), "Did you mean 'list'", "outweigh docs --help")

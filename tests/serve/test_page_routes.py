@@ -26,6 +26,8 @@ def test_collections_lists_every_collection_with_its_counts(echo_live: Live) -> 
             "name": "docs",
             "documents": len(docs),
             "chunks": echo_live.engine.count_chunks("docs"),
+            "owner": None,  # ingested by the operator: every user reads it
+            "shared": {},
         }
     ]
     assert got[0]["chunks"] == sum(d.n_chunks for d in docs)

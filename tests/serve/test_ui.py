@@ -438,7 +438,7 @@ def test_the_page_asks_for_the_key_once_per_tab(live_factory, open_page) -> None
     page.fill("#key", "not-the-key")
     page.press("#key", "Enter")
     expect(page.locator("#key-why")).to_have_text(
-        "wrong API key; check the key this server was started with"
+        "wrong API key; use the key `outweigh users add` printed, or the server's"
     )
     expect(dialog).to_be_visible()
     page.fill("#key", KEY)
@@ -451,6 +451,43 @@ def test_the_page_asks_for_the_key_once_per_tab(live_factory, open_page) -> None
     page.reload()  # kept for the tab: no second prompt
     expect(page.locator("#model option")).to_have_count(1)
     expect(dialog).to_be_hidden()
+
+
+def test_a_users_page_says_who_they_are_and_sends_no_user(paths, open_page) -> None:
+    """With users on the server, the page asks for a key, shows whose it is, keeps memory
+    for that user without ever sending a `user` of its own, and lists history."""
+    engine = Engine(paths=paths, backend=EchoBackend("smollm2-135m"), embedder=FakeEmbedder())
+    key = engine.add_user("ui-alice")
+    engine.add_user("ui-bob")
+    server, live = start(engine)
+    try:
+        page = open_page(live)
+        sent: list[str] = []
+        page.on("request", lambda r: sent.append(r.post_data or "") if r.method == "POST" else None)
+        expect(page.locator("#key-dialog")).to_be_visible()
+        page.fill("#key", key)
+        page.press("#key", "Enter")
+        expect(page.locator("#me")).to_have_text("Signed in as ui-alice")
+        expect(page.locator("#user")).to_be_hidden()
+        expect(page.locator("#memory-on")).to_be_enabled()
+        ask(page, "My cat is called Bublik.")  # no collection here: no retrieval either
+        ask(page, "My cat is now called Murka.")
+        assert sent and not any("user" in json.loads(body) for body in sent)
+        assert [m.text for m in engine.memories("ui-alice")] == ["My cat is now called Murka."]
+        assert engine.memories("ui-bob") == []
+        page.keyboard.press("Alt+3")
+        rows = page.locator("#memory-table tbody tr")
+        expect(rows).to_have_count(1)
+        page.check("#memory-history")
+        expect(rows).to_have_count(2)
+        expect(page.locator("#memory-table")).to_contain_text("My cat is called Bublik. (replaced)")
+        shot(page, "memory-history")
+        page.click("button[aria-label='Forget: My cat is now called Murka.']")
+        expect(rows).to_have_count(0)
+        assert engine.memories("ui-alice", include_history=True) == []
+    finally:
+        server.__exit__()
+        engine.close()
 
 
 def test_docs_render_their_operations_with_no_network(echo_ui, open_page) -> None:

@@ -232,7 +232,10 @@ async def _events(reply: _Reply) -> AsyncIterator[str]:
         chunk = ChatCompletionChunk(
             id=reply.id, created=reply.created, model=body.model, choices=choices, **extra
         )
-        return f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
+        data = chunk.model_dump(mode="json", exclude_none=True)
+        if chunk.citations is not None:  # whole, nulls included: as the plain answer has them
+            data["citations"] = [c.model_dump(mode="json") for c in chunk.citations]
+        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
     try:
         prompt_tokens = completion_tokens = 0

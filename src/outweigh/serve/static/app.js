@@ -115,19 +115,52 @@ document.addEventListener("keydown", (e) => {
 });
 
 // -- who ----------------------------------------------------------------------------------
+// The key says who is asking (GET /v1/me): a user's page sends no `user` at all, and the
+// server keeps memory for the key's user. Only the operator (the server's own key, or a
+// loopback server with no users) names whose memory, in the "You" box.
+let me = null;
 const userField = $("user");
 userField.value = localStorage.getItem(USER) || "";
-const user = () => userField.value.trim();
-/** Memory is kept per user: without a name, the switch is off and says why. */
+const naming = () => Boolean(me && me.operator);
+const user = () => (naming() ? userField.value.trim() : me?.name || "");
+/** `?user=NAME` for the operator, nothing for a user (the key names them). */
+const userQuery = () => (naming() && user() ? `user=${encodeURIComponent(user())}` : "");
+/** Memory is kept per user: without one, the switch is off and says why. */
 function memoryToggle() {
   const box = $("memory-on");
   box.disabled = !user();
-  box.parentElement.title = user() ? `recall and record what ${user()} says` : "enter your name at the top to use memory";
+  box.parentElement.title = user() ? `recall and record what ${user()} says` : "enter a name at the top to use memory";
 }
 userField.addEventListener("input", memoryToggle);
 userField.addEventListener("change", () => {
-  localStorage.setItem(USER, user());
+  localStorage.setItem(USER, userField.value.trim());
   if (!$("memory").hidden) loadMemories();
+});
+
+async function loadMe() {
+  try {
+    me = await getJSON("/v1/me");
+  } catch (e) {
+    $("me").textContent = e.message;
+    return;
+  }
+  $("user-label").hidden = !naming();
+  $("switch-key").hidden = !me.keys;
+  if (naming()) {
+    $("user-title").textContent = me.keys ? "Acting for" : "You";
+    $("me").textContent = me.keys ? "operator key" : "no keys on this server:";
+    userField.placeholder = me.keys ? "user name" : "name, for memory";
+  } else {
+    $("me").textContent = `Signed in as ${me.name}${me.admin ? " (admin)" : ""}`;
+  }
+  memoryToggle();
+}
+$("switch-key").addEventListener("click", async () => {
+  sessionStorage.removeItem(KEY);
+  if (await askKey("Paste the key `outweigh users add` printed for you.")) {
+    await loadMe();
+    if (!$("memory").hidden) loadMemories();
+  }
 });
 memoryToggle();
 
@@ -188,8 +221,15 @@ async function loadCollections() {
 const history = []; // {role, content} turns sent with each request
 let running = null; // the AbortController of the answer being streamed
 
+/** Where a passage is from: its collection, and who uploaded it (or that it was ingested). */
+function origin(c) {
+  if (!c.collection) return "";
+  const how = c.origin === "uploaded" ? `uploaded by ${c.uploader || "the operator"}` : "ingested";
+  return ` · ${c.collection}, ${how}`;
+}
+
 function showPassage(c) {
-  $("passage-title").textContent = `[${c.n}] ${c.source}`;
+  $("passage-title").textContent = `[${c.n}] ${c.source}${origin(c)}`;
   $("passage-text").replaceChildren(render(c.text));
   // Selection's lines (null when it was off) may come from the document's other chunks.
   $("passage-excerpt").textContent = c.excerpt || "";
@@ -199,7 +239,7 @@ function showPassage(c) {
 
 function citeButton(c) {
   const b = button(`[${c.n}]`, () => showPassage(c), "cite");
-  b.title = `${c.source}: open the cited passage`;
+  b.title = `${c.source}${origin(c)}: open the cited passage`;
   return b;
 }
 
@@ -243,7 +283,7 @@ async function send(question) {
   const maxTokens = Number($("max-tokens").value);
   if (maxTokens > 0) request.max_tokens = maxTokens;
   if (collection) request.collection = collection;
-  if (user()) request.user = user();
+  if (naming() && user()) request.user = user();
 
   running = new AbortController();
   $("stop").disabled = false;
@@ -402,7 +442,7 @@ async function loadDocuments() {
       const cell = el("td");
       cell.append(del);
       row.append(
-        el("td", null, d.source),
+        el("td", null, d.origin === "uploaded" && d.uploader ? `${d.source} (${d.uploader})` : d.source),
         el("td", "num", fmt.format(d.n_chunks)),
         el("td", "num", fmt.format(d.bytes)),
         el("td", null, d.ingested.replace("T", " ").slice(0, 16)),
@@ -536,13 +576,14 @@ async function loadMemories() {
   body.replaceChildren();
   $("memory-status").textContent = "";
   if (!who) {
-    $("memory-who").textContent = "Enter your name at the top to see what outweigh remembers.";
+    $("memory-who").textContent = "Enter a name at the top to see what outweigh remembers.";
     return;
   }
   $("memory-who").textContent = `What outweigh remembers about ${who}`;
+  const query = [userQuery(), $("memory-history").checked ? "history=true" : ""].filter(Boolean);
   let items;
   try {
-    items = (await getJSON(`/v1/memories?user=${encodeURIComponent(who)}`)).data;
+    items = (await getJSON(`/v1/memories${query.length ? "?" + query.join("&") : ""}`)).data;
   } catch (e) {
     $("memory-status").textContent = e.message;
     return;
@@ -555,8 +596,9 @@ async function loadMemories() {
       forget.setAttribute("aria-label", `Forget: ${m.text}`);
       const cell = el("td");
       cell.append(forget);
+      if (!m.current) row.className = "replaced";
       row.append(
-        el("td", null, m.text),
+        el("td", null, m.current ? m.text : `${m.text} (replaced)`),
         el("td", null, m.kind),
         el("td", null, m.created.replace("T", " ").slice(0, 16)),
         cell,
@@ -567,18 +609,20 @@ async function loadMemories() {
 }
 
 async function forgetMemory(who, memory, row) {
-  const res = await api(`/v1/memories/${memory.id}?user=${encodeURIComponent(who)}`, {
+  const query = userQuery();
+  const res = await api(`/v1/memories/${memory.id}${query ? "?" + query : ""}`, {
     method: "DELETE",
   });
   if (!res.ok) {
     $("memory-status").textContent = await errorOf(res);
     return;
   }
-  row.remove();
-  $("memory-status").textContent = `Forgot: ${memory.text}`;
+  $("memory-status").textContent = `Forgot: ${memory.text}, and what it replaced`;
+  loadMemories().then(() => ($("memory-status").textContent = `Forgot: ${memory.text}, and what it replaced`));
 }
 
 $("memory-refresh").addEventListener("click", loadMemories);
+$("memory-history").addEventListener("change", loadMemories);
 onShow.memory = loadMemories;
 
 // -- plan ---------------------------------------------------------------------------------
@@ -769,6 +813,7 @@ $("eval-file").addEventListener("change", async (e) => {
 
 // -- start --------------------------------------------------------------------------------
 async function start() {
+  await loadMe(); // first, alone: a 401 asks for the key once
   try {
     await Promise.all([loadModels(), loadCollections()]);
   } catch (e) {
