@@ -81,7 +81,7 @@ def test_supersession_keeps_one_current_fact_and_the_old_one_as_history(mem_real
 
 
 def test_forgetting_a_fact_forgets_its_history_and_the_turns_that_said_it(mem_real):
-    """"My bank PIN is 1111", "...is now 2222", then forgetting the current fact: nothing of
+    """ "My bank PIN is 1111", "...is now 2222", then forgetting the current fact: nothing of
     either version is left, in the facts or in the conversation log."""
     import sqlite3
 

@@ -17,9 +17,7 @@ users_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(users_app, name="users")
-collections_app = typer.Typer(
-    help="Who may read and write each collection.", no_args_is_help=True
-)
+collections_app = typer.Typer(help="Who may read and write each collection.", no_args_is_help=True)
 app.add_typer(collections_app, name="collections")
 
 
