@@ -89,6 +89,10 @@ def test_ask_json_with_the_real_model(suite_docs, smol):  # smol: converted once
     assert {"n", "source", "chunk_id", "text"} <= set(cited)
     text = run("ask", question, "-k", "3", "--max-tokens", "32", "--no-memory").stdout
     assert f"[{cited['n']}] " in text and "equipment.md" in text
+    assert "bears on this" not in text
+    # A question nothing in the collection bears on is answered bare, and says so.
+    off = run("ask", "What is 2 + 2?", "--max-tokens", "16", "--no-memory").stdout
+    assert "(nothing in default bears on this; answered without it)" in off and "[1]" not in off
 
 
 def test_arguments_that_are_not_utf8_are_one_line_errors(cli) -> None:

@@ -69,3 +69,9 @@ def ask(
     console.print(answer.answer, highlight=False, markup=False)
     for c in answer.citations:
         console.print(f"[dim][{c.n}] {escape(printable(c.source))}[/]", highlight=False)
+    if opts.rag and checked.collection is not None and not answer.context:
+        # The relevance floor (retrieval/select.py) found no passage that bears on it.
+        console.print(
+            f"[dim](nothing in {escape(collection)} bears on this; answered without it)[/]",
+            highlight=False,
+        )
