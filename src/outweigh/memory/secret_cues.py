@@ -1,0 +1,366 @@
+"""Secrets stated in words: a cue ("password", "PIN", "пароль", "код от домофона") and its value.
+
+A cue alone is not a secret ("I forgot my password" leaks nothing); the value near it is.
+Where the value is, by the cue's strength:
+
+- a *strong* cue names a credential (password and its spellings, PIN, passcode, backup or
+  2FA code, door code, wifi key, API key, seed phrase, CVV, card number, IBAN; пароль,
+  пин-код, код доступа, код от ..., кодовое слово, номер карты ...). After a copula ("is",
+  ":", "=", "—", "это", "был") everything to the end of the clause is the value, whatever
+  its shape ("my password is swordfish", "кодовое слово — Ромашка"). Without one, the value
+  is the first token nearby that looks like one (`shaped`: digits, letters mixed with digits
+  or symbols, inner capitals, quotes, high entropy, or Latin after a Russian cue), or the one
+  word the clause ends with ("Мой пароль солнышко").
+- a *weak* cue ("key", "code", "token", "secret", "pass", "ключ", "код", "секрет") names a
+  credential only when a value-shaped token follows it or its copula: "my key is under the
+  mat" is not a secret, "my key is Zk39fQ" is.
+
+Cues are matched on two folded copies of the text, so leetspeak and mixed scripts read as
+the word they imitate: "passw0rd", "p@$$word", "pa55word" -> "password"; "пар0ль", "п@роль"
+and "пapoль" (Latin a, p, o) -> "пароль". Both copies keep every character's position, so a
+match in a copy is a span in the text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+from outweigh.text import wordset
+
+Span = tuple[int, int]
+
+# -- folding --------------------------------------------------------------------------------
+_LATIN = str.maketrans(
+    {
+        **dict(zip("0134578@$!|", "oieastbasil", strict=True)),
+        **dict(zip("аеорсхукмтвні", "aeopcxykmtbhi", strict=True)),
+    }
+)
+"""Leet digits and symbols, and Cyrillic letters that look Latin, to the Latin letter."""
+_CYRILLIC = str.maketrans(dict(zip("aeopcxykmthb03468@$", "аеорсхукмтнвозчбвас", strict=True)))
+"""Latin letters that look Cyrillic, and leet digits and symbols, to the Cyrillic letter."""
+
+
+def _lower(text: str) -> str:
+    """`text` lower-cased with every character kept in place (a few letters lower-case to
+    two characters; those stay as they are)."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+# -- cues -----------------------------------------------------------------------------------
+def _phrase(pattern: str) -> re.Pattern[str]:
+    """A cue pattern whose spaces match any run of whitespace."""
+    return re.compile(pattern.replace(" ?", r"\s*").replace(" ", r"\s+"))
+
+
+_EN_STRONG = _phrase(
+    r"(?<![^\W\d_])(?:"
+    r"pass ?(?:word|wd|wrd|wort|phrase|code)s?|pa?sswd|pswd|psw|pword|pwd|pw|p/w|parol\w*"
+    r"|pin(?: ?(?:code|number|no|#))?"
+    r"|(?:2fa|mfa|otp|totp|one[\s-]time|backup|recovery|verification|verify|security|"
+    r"authentication|auth|authenticator|login|sign[\s-]?in|sms|access|unlock|activation|"
+    r"confirmation|door|gate|garage|alarm|lock|padlock|safe|entry|entrance|building|intercom|"
+    r"buzzer|locker|keypad|wi-?fi|wlan|wpa2?|router|network|master|admin)"
+    r" (?:codes?|keys?|pins?|combination|combo)"
+    r"|2fa|mfa|otp|totp|combination (?:to|for|of) (?:my|the|our) (?:lock|safe|locker|padlock|bike)"
+    r"|(?:seed|mnemonic) (?:phrase|words)|(?:recovery|wallet) (?:phrase|words|seed)"
+    r"|secret (?:recovery )?phrase"
+    r"|(?:api|secret|private|access|auth|signing|encryption|ssh|gpg|pgp|licen[cs]e|product|"
+    r"serial|activation|master|wallet|app|client|aws|bearer|refresh|session|personal access|"
+    r"oauth|jwt|github|gitlab|slack|stripe|openai|telegram|discord)[\s_-]?"
+    r"(?:keys?|tokens?|secrets?)"
+    r"|cvv2?|cvc2?|csc|card (?:number|no|pin|code|details)|(?:credit|debit|bank) card"
+    r"(?: number)?|iban|account (?:number|no)|routing number|sort code"
+    r"|ssn|social security(?: number)?"
+    r"|(?:security|secret) (?:questions?|answers?)|memorable (?:word|phrase)|code ?word"
+    r"|safe ?word|credentials|creds|login details"
+    r")(?![^\W\d_])"
+    r"(?! (?:manager|managers|app|vault|reset|resets|policy|policies|requirements?|rules|"
+    r"strength|field|prompt|generator|protected|protection|change|recovery|expir\w*)\b)"
+)
+_EN_WEAK = re.compile(r"(?<![^\W\d_])(?:keys?|codes?|tokens?|secrets?|pass)(?![^\W\d_])")
+_EN_NOT_SECRET_BEFORE = re.compile(
+    r"(?:zip|postal|post|area|country|city|dialling|dialing|error|status|exit|return|http|"
+    r"response|source|qr|bar|promo|promotional|discount|coupon|voucher|referral|invite|"
+    r"invitation|dress|morse|colou?r|airport|language|product|tracking|booking|tax|region|"
+    r"bus|boarding|season|ski|day|travel|hall|train|metro|transit|museum|gym|free|press|"
+    r"house|car|spare|room|office|primary|foreign|music|piano)\s$"
+)
+"""A weak cue after these words is not a credential: "zip code", "bus pass", "car key"."""
+
+_RU_STRONG = _phrase(
+    r"(?<![^\W\d_])(?:"
+    r"пар[оа]л\w*|порол[ья]\w*|пасс?ворд\w*|пин(?:[\s-]?код\w*)?|пинкод\w*|(?:смс|sмs)[\s-]?код\w*"
+    r"|код\w* (?:доступа|подтверждени\w*|безопасности|активации|разблокировки|"
+    r"восстановлени\w*|авторизации|входа|верификации|из (?:смс|sмs|сообщени\w*)|от \w+)"
+    r"|(?:резервн|запасн|одноразов|секретн|кодов|проверочн|двухфакторн)\w* "
+    r"(?:код\w*|слов\w*|ключ\w*|фраз\w*|вопрос\w*|ответ\w*)"
+    r"|сид[\s-]?фраз\w*|мнемоническ\w* фраз\w*|фраз\w* восстановлени\w*"
+    r"|(?:апи|ар[i1і])[\s-]?ключ\w*|ключ\w* (?:апи|ар[i1і]|доступа|шифровани\w*|активации|"
+    r"продукта|от (?:wi-?fi|вай-?фа\w*|сети|роутера|api|апи))"
+    r"|(?:приватн|закрыт|секретн|личн)\w* ключ\w*"
+    r"|токен\w*|номер\w* (?:\w+ )?карт\w*|учётн\w* данн\w*|учетн\w* данн\w*"
+    r")(?![^\W\d_])"
+    r"(?! (?:менеджер\w*|политик\w*|требовани\w*)(?![^\W\d_]))"
+)
+_RU_WEAK = re.compile(r"(?<![^\W\d_])(?:код\w*|ключ\w*|секрет\w*|шифр\w*)(?![^\W\d_])")
+_RU_NOT_SECRET = re.compile(
+    r"(?:промо|штрих|qr|qr-|исходн\w*|почтов\w*|менеджер\w*)\s*-?$"
+    r"|^\S*\s+(?:города|страны|ошибки|региона|товара|купона)\b"
+)
+
+_PHRASE_CUES = re.compile(
+    r"seed|mnemonic|phrase|words|фраз|слов|данн|credentials|creds|answer|ответ|question|вопрос"
+)
+"""Cues whose value may run to many words: a seed phrase, a security answer."""
+
+
+# -- the shape of a value ---------------------------------------------------------------------
+_QUOTES = "'\"«»“”‘’`"
+_STRIP = _QUOTES + "()[]{}<>.,;:!?"
+MARKS = ("[withheld: a secret]", "[secret]")
+"""What a redacted value reads as; never itself a value."""
+_VERSION = re.compile(r"^v?\d+(?:\.\d+)+[a-z]?$", re.IGNORECASE)
+_INNER_SYMBOL = re.compile(r"[^\W_][@#$%^&*!?+=_~|\\/<>][^\W_]|[@#$%^&*!?+=~|\\<>]")
+_URLISH = re.compile(r"^(?:https?://|www\.)|^[\w.+-]+@[\w-]+\.[\w.]+$", re.IGNORECASE)
+
+
+def entropy(s: str) -> float:
+    """Shannon entropy of `s` in bits per character."""
+    n = len(s)
+    return -sum(c / n * math.log2(c / n) for c in Counter(s).values()) if n else 0.0
+
+
+def shaped(token: str, cue_script: str | None = None) -> bool:
+    """Whether `token` looks like a credential's value rather than a word: three digits or
+    more ("4821", "884-221"), letters mixed with digits ("hunter3", "qwerty777"), inner
+    capitals ("CorrectHorse99"), inner symbols ("p@ss"), quotes, high entropy; with
+    `cue_script` "cyrillic", also a Latin word ("qwerty" after "пароль")."""
+    if token in MARKS:
+        return False
+    if len(token) >= 2 and token[0] in _QUOTES and token[-1] in _QUOTES:
+        return True
+    t = token.strip(_STRIP)
+    if not t or t in MARKS or _URLISH.search(t) or _VERSION.match(t):
+        return False
+    digits = sum(c.isdigit() for c in t)
+    letters = sum(c.isalpha() for c in t)
+    if digits >= 3 or (digits and letters and len(t) >= 4):
+        return True
+    if re.search(r"[a-zа-яё][A-ZА-ЯЁ]", t) or _INNER_SYMBOL.search(t):
+        return True
+    if len(t) >= 10 and entropy(t) >= 3.3:
+        return True
+    return cue_script == "cyrillic" and letters > 0 and _script(t) == "latin"
+
+
+def _script(word: str) -> str:
+    for c in word:
+        if "a" <= c.lower() <= "z":
+            return "latin"
+        if "а" <= c.lower() <= "я" or c in "ёЁ":
+            return "cyrillic"
+    return ""
+
+
+# -- where a value is -----------------------------------------------------------------------
+_SENTENCE_END = re.compile(r"[.!?…]+(?=\s|$)|\n")
+_CLAUSE_END = re.compile(
+    r"[.!?;…]+(?=\s|$)|\n"
+    r"|,\s+(?=(?:and|but|or|so|also|please|thanks|thank|my|our|i|i'm|we|и|а|но|или|также|"
+    r"ещё|еще|спасибо|пожалуйста|мой|моя|моё|мое|мои|наш\w*|я|мы)\b)"
+    r"|\s+(?:and|but|и|а|но)\s+(?=(?:my|our|i|i'm|we|мой|моя|моё|мое|мои|наш\w*|я|мы|у меня)\b)",
+    re.IGNORECASE,
+)
+_COPULA_WORDS = (
+    r"is|was|are|were|be|equals|reads|это|был[аио]?|были|будет|стал[аио]?|теперь|такой|такая|"
+    r"такое"
+)
+_AFTER_COPULA = (
+    r"(?:(?:now|still|just|simply|actually|literally|currently|set to|changed to|сейчас|"
+    r"теперь|просто|вот)\s+)*"
+)
+_COPULA = re.compile(
+    r"(?:[\s,]+[^\s:=—–,]+){0,8}?"
+    r"(?:\s*(?:[:=]+|[—–]+|->|=>)\s*|\s+-+\s+|(?:'s|’s)\s+"
+    rf"|[\s,]+(?:{_COPULA_WORDS})\s+)" + _AFTER_COPULA,
+    re.IGNORECASE,
+)
+"""The words between a cue and its value: a few of the cue's own ("for my bank", "от почты")
+up to a copula ("is", ":", "=", "—", "это", "был"): "my password for gmail is ..."."""
+_COPULA_TO = re.compile(
+    r"(?:[\s,]+[^\s:=—–,]+){0,3}?[\s,]+(?:to|на)\s+" + _AFTER_COPULA, re.IGNORECASE
+)
+""""set my password to ...", "поменял пароль на ...": tried when no other copula is there."""
+_SENTENCE_GAP = re.compile(r"[.!?…\s]*")
+_IT_IS = re.compile(r"(?:it'?s|it’s|it is|it was|that'?s|это|он|она|оно)[\s:—–-]+", re.IGNORECASE)
+_QUALIFIER = re.compile(
+    r"\s+(?:for|to|of|at|on|from|in|от|для|к|на|в|у|с|со)"
+    r"(?:\s+(?:my|our|the|a|an|мой|моя|моей|моего|моему|моих|мою|нашей|нашего|этот|этой))?"
+    r"\s+\S+",
+    re.IGNORECASE,
+)
+_BEFORE_LINK = re.compile(r"\b(?:is|was|as|are|это|как|в качестве)\b|[—–:=]|\s-\s", re.IGNORECASE)
+_REACH = 400
+"""How far from a cue its value is looked for, in characters: a long message with many cues
+costs time in proportion to its length, not its square."""
+_FILLER = wordset(
+    "again now today yesterday tomorrow recently already too also though please thanks it "
+    "this that them him her me you up down here there soon later twice once anyway lol "
+    "опять снова сейчас сегодня вчера завтра недавно уже тоже также пожалуйста спасибо его "
+    "её ее их это тут там потом позже"
+)
+"""Words that end a clause without being a value: "I changed my password yesterday"."""
+
+
+def cued_spans(text: str) -> list[Span]:
+    """Spans of `text` that are values of a secret stated in words (unmerged, maybe empty)."""
+    low = _lower(text)
+    latin, cyrillic = low.translate(_LATIN), low.translate(_CYRILLIC)
+    spans: list[Span] = []
+    for folded, strong, weak, script in (
+        (latin, _EN_STRONG, _EN_WEAK, "latin"),
+        (cyrillic, _RU_STRONG, _RU_WEAK, "cyrillic"),
+    ):
+        seen: list[Span] = []
+        for m in strong.finditer(folded):
+            seen.append(m.span())
+            spans += _value(text, m.start(), m.end(), True, script, m.group())
+        for m in weak.finditer(folded):
+            if any(a <= m.start() < b for a, b in seen) or _not_secret(folded, m, script):
+                continue
+            spans += _value(text, m.start(), m.end(), False, script, m.group())
+    return spans
+
+
+def _not_secret(folded: str, m: re.Match[str], script: str) -> bool:
+    """A weak cue that names something else: "zip code", "bus pass", "промокод"."""
+    if script == "latin":
+        return _EN_NOT_SECRET_BEFORE.search(folded[max(0, m.start() - 24) : m.start()]) is not None
+    before = folded[max(0, m.start() - 16) : m.start()]
+    return _RU_NOT_SECRET.search(before) is not None or bool(
+        _RU_NOT_SECRET.search(folded[m.start() : m.end() + 16])
+    )
+
+
+def _value(text: str, start: int, end: int, strong: bool, script: str, cue: str) -> list[Span]:
+    """The value a cue at `text[start:end]` states, as spans of `text`: before it ("hunter3
+    is my password"), after it, or opening the next sentence ("My PIN? 4821.")."""
+    sentence_start = _sentence_start(text, start)
+    sentence_end = _end(_SENTENCE_END, text, end)
+    out = _before(text, sentence_start, start)
+    found = _after(text, end, sentence_end, strong, script, cue)
+    if not found:
+        nxt = _next_sentence(text, end, sentence_end, strong)
+        found = [nxt] if nxt is not None else []
+    return out + found
+
+
+def _after(
+    text: str, end: int, sentence_end: int, strong: bool, script: str, cue: str
+) -> list[Span]:
+    clause_end = _end(_CLAUSE_END, text, end)
+    out: list[Span] = []
+    cop = _COPULA.match(text, end, clause_end) or _COPULA_TO.match(text, end, clause_end)
+    if cop is not None and cop.end() < clause_end:
+        cap = 25 if _PHRASE_CUES.search(cue) else 8
+        found = _tail(text, cop.end(), clause_end, cap, strong)
+        out += [found] if found is not None else []
+    # A value-shaped word near the cue counts even past a copula: "пароль 1234 на телефон".
+    window = list(re.finditer(r"\S+", text[end:sentence_end]))[:10]
+    first = next(
+        (i for i, t in enumerate(window) if shaped(t.group(), script if strong else None)),
+        None,
+    )
+    if first is not None and (strong or first == 0):
+        b = first
+        while b + 1 < len(window) and shaped(window[b + 1].group()):
+            b += 1
+        out.append((end + window[first].start(), end + window[b].end()))
+    if not out and strong:
+        bare = _bare(text, end, clause_end, 4 if script == "cyrillic" else 1)
+        out += [bare] if bare is not None else []
+    return out
+
+
+def _bare(text: str, end: int, clause_end: int, most: int) -> Span | None:
+    """The words a clause ends with after a strong cue and no copula (past "от почты", "for
+    gmail"): "Мой пароль солнышко", at most `most` of them (Russian drops the copula, English
+    rarely does); not filler alone ("I changed my password yesterday")."""
+    q = _QUALIFIER.match(text, end, clause_end)
+    begin = q.end() if q else end
+    tokens = list(re.finditer(r"\S+", text[begin:clause_end]))
+    words = [t.group().strip(_STRIP).lower() for t in tokens]
+    if not 1 <= len(tokens) <= most or all(not w or w in _FILLER or w in MARKS for w in words):
+        return None
+    if not any(c.isalnum() for w in words for c in w):
+        return None
+    return (begin + tokens[0].start(), begin + tokens[-1].end())
+
+
+def _next_sentence(text: str, end: int, sentence_end: int, strong: bool) -> Span | None:
+    """A value that opens the next sentence or line when the cue's own sentence ends with
+    it: "My PIN? 4821.", "The door code? It's 4711.", "Here is my password:\nhunter3"."""
+    q = _QUALIFIER.match(text, end, sentence_end)
+    rest = text[q.end() if q else end : sentence_end].strip(" \t:?—–-").lower()
+    if rest not in ("", "is", "was", "are", "это"):
+        return None
+    colon = text[end:sentence_end].rstrip().endswith(":")
+    begin = _SENTENCE_GAP.match(text, sentence_end).end()
+    stop = _end(_CLAUSE_END, text, begin)
+    it = _IT_IS.match(text, begin, stop)
+    if it is not None or (colon and strong):
+        return _tail(text, it.end() if it else begin, stop, 8, strong)
+    first = re.compile(r"\S+").match(text, begin, stop)
+    return first.span() if first is not None and shaped(first.group()) else None
+
+
+def _tail(text: str, start: int, stop: int, cap: int, strong: bool) -> Span | None:
+    """The value after a copula: up to `cap` words to the clause end for a strong cue (a
+    quoted one to its closing quote), the value-shaped words that open it for a weak one."""
+    if start < len(text) and text[start] in _QUOTES:
+        close = _QUOTES[_QUOTES.index(text[start]) + 1] if text[start] in "«“‘" else text[start]
+        q = text.find(close, start + 1, start + 200)
+        if q > start:
+            return (start, q + 1)
+    tokens = list(re.finditer(r"\S+", text[start:stop]))[:cap]
+    if not tokens:
+        return None
+    if strong:
+        if all(t.group() in MARKS for t in tokens):
+            return None
+        return (start + tokens[0].start(), start + tokens[-1].end())
+    n = 0
+    while n < len(tokens) and shaped(tokens[n].group()):
+        n += 1
+    return (start + tokens[0].start(), start + tokens[n - 1].end()) if n else None
+
+
+def _before(text: str, sentence_start: int, start: int) -> list[Span]:
+    """A value-shaped word up to three words before the cue, linked to it by a copula or
+    "as": "hunter3 is my password", "884-221 — мой резервный код", "use X as my pw"."""
+    words = list(re.finditer(r"\S+", text[sentence_start:start]))[-4:]
+    for i, w in enumerate(words):
+        between = text[sentence_start + w.end() : start]
+        if shaped(w.group()) and _BEFORE_LINK.search(between) and len(words) - i <= 4:
+            return [(sentence_start + w.start(), sentence_start + w.end())]
+    return []
+
+
+def _sentence_start(text: str, pos: int) -> int:
+    """Where the sentence around `pos` starts, looking back at most `_REACH` characters."""
+    last = max(0, pos - _REACH)
+    for m in _SENTENCE_END.finditer(text, last, pos):
+        last = m.end()
+    return last
+
+
+def _end(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where `pattern` first matches after `pos`, at most `_REACH` characters on."""
+    m = pattern.search(text, pos, pos + _REACH)
+    return m.start() if m else min(len(text), pos + _REACH)
