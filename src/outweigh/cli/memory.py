@@ -91,7 +91,7 @@ def remember(
 ) -> None:
     """Store a fact as given (like `/remember` in `outweigh chat`)."""
     with _engine(embedder) as engine:
-        item = engine.remember(_user(user), text, session)
+        item = engine.remember(_user(user), text, session).masked()  # a secret is not echoed
     console.print(f"remembered #{item.id}: {item.text}", highlight=False, markup=False)
 
 

@@ -280,7 +280,7 @@ class Memory(BaseModel):
     user: str
     session: str | None
     text: str
-    """The fact in the user's own words."""
+    """The fact in the user's own words (a secret's value masked)."""
     subject: str | None
     """Single-valued attribute key, e.g. `cat:name`; a newer fact on it supersedes this one."""
     kind: str
@@ -291,6 +291,9 @@ class Memory(BaseModel):
     valid_until: str | None
     source_turn: int | None
     current: bool
+    secret: bool = False
+    """A secret the user asked to remember: `text` shows `[secret]` in place of its value,
+    which only the user's own prompts see."""
 
 
 class MemoryList(BaseModel):
