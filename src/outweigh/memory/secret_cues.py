@@ -27,7 +27,7 @@ import math
 import re
 from collections import Counter
 
-from outweigh.text import wordset
+from outweigh.text import stop_words, wordset
 
 Span = tuple[int, int]
 
@@ -43,13 +43,17 @@ _CYRILLIC = str.maketrans(dict(zip("aeopcxykmthb03468@$", "аеорсхукмт�
 """Latin letters that look Cyrillic, and leet digits and symbols, to the Cyrillic letter."""
 
 
+_FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
+"""Fullwidth forms ("ｐａｓｓｗｏｒｄ") to ASCII, one character for one."""
+
+
 def _lower(text: str) -> str:
-    """`text` lower-cased with every character kept in place (a few letters lower-case to
-    two characters; those stay as they are)."""
-    low = text.lower()
+    """`text` lower-cased, fullwidth letters as ASCII, every character kept in place (a few
+    letters lower-case to two characters; those stay as they are)."""
+    low = text.lower() if text.isascii() else text.translate(_FULLWIDTH).lower()
     if len(low) == len(text):
         return low
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text.translate(_FULLWIDTH))
 
 
 # -- cues -----------------------------------------------------------------------------------
@@ -60,13 +64,13 @@ def _phrase(pattern: str) -> re.Pattern[str]:
 
 _EN_STRONG = _phrase(
     r"(?<![^\W\d_])(?:"
-    r"pass ?(?:word|wd|wrd|wort|phrase|code)s?|pa?sswd|pswd|psw|pword|pwd|pw|p/w|parol\w*"
+    r"pass ?(?:word|wd|wrd|wort|phrase|code|key)s?|pa?sswd|pswd|psw|pword|pwd|pw|p/w|parol\w*"
     r"|pin(?: ?(?:code|number|no|#))?"
     r"|(?:2fa|mfa|otp|totp|one[\s-]time|backup|recovery|verification|verify|security|"
     r"authentication|auth|authenticator|login|sign[\s-]?in|sms|access|unlock|activation|"
     r"confirmation|door|gate|garage|alarm|lock|padlock|safe|entry|entrance|building|intercom|"
     r"buzzer|locker|keypad|wi-?fi|wlan|wpa2?|router|network|master|admin)"
-    r" (?:codes?|keys?|pins?|combination|combo)"
+    r" (?:codes?|keys?|pins?|pass|combination|combo)"
     r"|2fa|mfa|otp|totp|combination (?:to|for|of) (?:my|the|our) (?:lock|safe|locker|padlock|bike)"
     r"|(?:seed|mnemonic) (?:phrase|words)|(?:recovery|wallet) (?:phrase|words|seed)"
     r"|secret (?:recovery )?phrase"
@@ -77,13 +81,16 @@ _EN_STRONG = _phrase(
     r"|cvv2?|cvc2?|csc|card (?:number|no|pin|code|details)|(?:credit|debit|bank) card"
     r"(?: number)?|iban|account (?:number|no)|routing number|sort code"
     r"|ssn|social security(?: number)?"
-    r"|(?:security|secret) (?:questions?|answers?)|memorable (?:word|phrase)|code ?word"
+    r"|(?:security|secret) (?:questions?|answers?)|(?:memorable|secret) (?:word|phrase)"
+    r"|code ?word"
     r"|safe ?word|credentials|creds|login details"
     r")(?![^\W\d_])"
     r"(?! (?:manager|managers|app|vault|reset|resets|policy|policies|requirements?|rules|"
     r"strength|field|prompt|generator|protected|protection|change|recovery|expir\w*)\b)"
 )
-_EN_WEAK = re.compile(r"(?<![^\W\d_])(?:keys?|codes?|tokens?|secrets?|pass)(?![^\W\d_])")
+_EN_WEAK = re.compile(
+    r"(?<![^\W\d_])(?:keys?|codes?|tokens?|secrets?|pass|combination|combo)(?![^\W\d_])"
+)
 _EN_NOT_SECRET_BEFORE = re.compile(
     r"(?:zip|postal|post|area|country|city|dialling|dialing|error|status|exit|return|http|"
     r"response|source|qr|bar|promo|promotional|discount|coupon|voucher|referral|invite|"
@@ -187,7 +194,7 @@ _AFTER_COPULA = (
 )
 _COPULA = re.compile(
     r"(?:[\s,]+[^\s:=—–,]+){0,8}?"
-    r"(?:\s*(?:[:=]+|[—–]+|->|=>)\s*|\s+-+\s+|(?:'s|’s)\s+"
+    r"(?:[\"'\]`]*\s*(?:[:=]+|[—–]+|->|=>)\s*|\s+-+\s+|(?:'s|’s)\s+"
     rf"|[\s,]+(?:{_COPULA_WORDS})\s+)" + _AFTER_COPULA,
     re.IGNORECASE,
 )
@@ -197,6 +204,9 @@ _COPULA_TO = re.compile(
     r"(?:[\s,]+[^\s:=—–,]+){0,3}?[\s,]+(?:to|на)\s+" + _AFTER_COPULA, re.IGNORECASE
 )
 """"set my password to ...", "поменял пароль на ...": tried when no other copula is there."""
+_WORD_AFTER = re.compile(r"[^\s:=][^\s]*")
+"""A word after a cue, a ":" or "=" glued to its front left out ("pw=hunter3")."""
+_HYPHENATED = re.compile(r"-[^\W\d_]+")
 _SENTENCE_GAP = re.compile(r"[.!?…\s]*")
 _IT_IS = re.compile(r"(?:it'?s|it’s|it is|it was|that'?s|это|он|она|оно)[\s:—–-]+", re.IGNORECASE)
 _QUALIFIER = re.compile(
@@ -213,9 +223,15 @@ _FILLER = wordset(
     "again now today yesterday tomorrow recently already too also though please thanks it "
     "this that them him her me you up down here there soon later twice once anyway lol "
     "опять снова сейчас сегодня вчера завтра недавно уже тоже также пожалуйста спасибо его "
-    "её ее их это тут там потом позже"
+    "её ее их это тут там потом позже everywhere anywhere everything online offline on in at to "
+    "for of with from by off over under about into onto again back away out"
 )
 """Words that end a clause without being a value: "I changed my password yesterday"."""
+_STOP = stop_words("en", "ru") | _FILLER
+_DETERMINERS = wordset(
+    "the my our your his her their a an this that мой моя моё мое мои наш наша наше ваш ваша "
+    "твой твоя этот эта"
+)
 
 
 def cued_spans(text: str) -> list[Span]:
@@ -251,10 +267,12 @@ def _not_secret(folded: str, m: re.Match[str], script: str) -> bool:
 def _value(text: str, start: int, end: int, strong: bool, script: str, cue: str) -> list[Span]:
     """The value a cue at `text[start:end]` states, as spans of `text`: before it ("hunter3
     is my password"), after it, or opening the next sentence ("My PIN? 4821.")."""
+    hyphenated = _HYPHENATED.match(text, end)
+    end = hyphenated.end() if hyphenated else end  # "PIN-код": the cue is the whole word
     sentence_start = _sentence_start(text, start)
     sentence_end = _end(_SENTENCE_END, text, end)
     out = _before(text, sentence_start, start)
-    found = _after(text, end, sentence_end, strong, script, cue)
+    found = _after(text, start, end, sentence_end, strong, script, cue)
     if not found:
         nxt = _next_sentence(text, end, sentence_end, strong)
         found = [nxt] if nxt is not None else []
@@ -262,7 +280,7 @@ def _value(text: str, start: int, end: int, strong: bool, script: str, cue: str)
 
 
 def _after(
-    text: str, end: int, sentence_end: int, strong: bool, script: str, cue: str
+    text: str, start: int, end: int, sentence_end: int, strong: bool, script: str, cue: str
 ) -> list[Span]:
     clause_end = _end(_CLAUSE_END, text, end)
     out: list[Span] = []
@@ -272,7 +290,7 @@ def _after(
         found = _tail(text, cop.end(), clause_end, cap, strong)
         out += [found] if found is not None else []
     # A value-shaped word near the cue counts even past a copula: "пароль 1234 на телефон".
-    window = list(re.finditer(r"\S+", text[end:sentence_end]))[:10]
+    window = list(_WORD_AFTER.finditer(text[end:sentence_end]))[:10]
     first = next(
         (i for i, t in enumerate(window) if shaped(t.group(), script if strong else None)),
         None,
@@ -284,8 +302,23 @@ def _after(
         out.append((end + window[first].start(), end + window[b].end()))
     if not out and strong:
         bare = _bare(text, end, clause_end, 4 if script == "cyrillic" else 1)
+        bare = bare or _apposition(text, start, end, clause_end)
         out += [bare] if bare is not None else []
     return out
+
+
+def _apposition(text: str, start: int, end: int, clause_end: int) -> Span | None:
+    """The word right after "the/my password" when it is no common word: "I use the
+    password swordfish for everything"; not "I pin tweets" (no determiner) nor "my password
+    doesn't work" (a stop word)."""
+    before = re.search(r"(\S+)\s+$", text[max(0, start - 24) : start])
+    if before is None or before.group(1).lower() not in _DETERMINERS:
+        return None
+    m = re.compile(r"\s+(\S+)").match(text, end, clause_end)
+    word = re.split(r"['’]", m.group(1).strip(_STRIP).lower())[0] if m else ""
+    if not word or word in _STOP or word in MARKS or not any(c.isalnum() for c in word):
+        return None
+    return m.span(1) if m else None
 
 
 def _bare(text: str, end: int, clause_end: int, most: int) -> Span | None:
@@ -295,7 +328,7 @@ def _bare(text: str, end: int, clause_end: int, most: int) -> Span | None:
     q = _QUALIFIER.match(text, end, clause_end)
     begin = q.end() if q else end
     tokens = list(re.finditer(r"\S+", text[begin:clause_end]))
-    words = [t.group().strip(_STRIP).lower() for t in tokens]
+    words = [re.split(r"['’]", t.group().strip(_STRIP).lower())[0] for t in tokens]
     if not 1 <= len(tokens) <= most or all(not w or w in _FILLER or w in MARKS for w in words):
         return None
     if not any(c.isalnum() for w in words for c in w):
@@ -342,12 +375,12 @@ def _tail(text: str, start: int, stop: int, cap: int, strong: bool) -> Span | No
 
 
 def _before(text: str, sentence_start: int, start: int) -> list[Span]:
-    """A value-shaped word up to three words before the cue, linked to it by a copula or
-    "as": "hunter3 is my password", "884-221 — мой резервный код", "use X as my pw"."""
-    words = list(re.finditer(r"\S+", text[sentence_start:start]))[-4:]
-    for i, w in enumerate(words):
+    """A value-shaped word up to six words before the cue, linked to it by a copula or "as":
+    "hunter3 is my online banking pw", "884-221 — мой резервный код", "use X as my pw"."""
+    words = list(re.finditer(r"\S+", text[sentence_start:start]))[-6:]
+    for w in words:
         between = text[sentence_start + w.end() : start]
-        if shaped(w.group()) and _BEFORE_LINK.search(between) and len(words) - i <= 4:
+        if shaped(w.group()) and _BEFORE_LINK.search(between):
             return [(sentence_start + w.start(), sentence_start + w.end())]
     return []
 

@@ -63,11 +63,13 @@ def find_secrets(text: str) -> list[Span]:
         return []
     spans = _merge(_library(text) + _shapes(text) + cued_spans(text), text)
     # The same value said again without its cue ("my PIN is 4821. Again: 4821") goes too.
-    again = []
-    for a, b in spans:
-        value = text[a:b].strip(_EDGES)
-        if len(value) >= 6 or (len(value) >= 3 and shaped(value)):
-            again += [m.span() for m in re.finditer(rf"(?<!\w){re.escape(value)}(?!\w)", text)]
+    values = {text[a:b].strip(_EDGES) for a, b in spans}
+    again = [
+        m.span()
+        for value in values
+        if len(value) >= 6 or (len(value) >= 3 and shaped(value))
+        for m in re.finditer(rf"(?<!\w){re.escape(value)}(?!\w)", text)
+    ]
     return _merge(spans + again, text) if again else spans
 
 
