@@ -317,8 +317,11 @@ def test_an_explicit_remember_keeps_the_secret_marked_and_masks_every_listing(me
         f"Remember that my door code is {WITHHELD}.",
         WITHHELD,
     ]
-    # Recall gives the real text: the user asked for it to be remembered and used.
+    # Recall gives the real text: the user asked for it to be remembered and used. Said
+    # back without its cue, the value is still withheld from the stored turns.
     assert any("4711" in m.text for m in mem.recall("ana", "What is my door code?"))
+    mem.capture("ana", "s2", "What is my door code?", reply="It's 4711.")
+    assert mem.turns("ana", "s2")[-1]["text"] == f"It's {WITHHELD}."
     conn = sqlite3.connect(paths.db)
     assert conn.execute("SELECT secret FROM memories WHERE text LIKE '%4711%'").fetchall() == [(1,)]
     conn.close()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from outweigh.memory.secret_cues import MARKS, Span, cued_spans, entropy, shaped
 
@@ -57,13 +57,14 @@ _PRIVATE_KEY = re.compile(
 )
 
 
-def find_secrets(text: str) -> list[Span]:
-    """Spans of `text` that are secret values, sorted and merged; empty when there is none."""
+def find_secrets(text: str, known: Iterable[str] = ()) -> list[Span]:
+    """Spans of `text` that are secret values, sorted and merged; empty when there is none.
+    `known` values (a user's remembered secrets) count wherever they stand."""
     if not text:
         return []
     spans = _merge(_library(text) + _shapes(text) + cued_spans(text), text)
     # The same value said again without its cue ("my PIN is 4821. Again: 4821") goes too.
-    values = {text[a:b].strip(_EDGES) for a, b in spans}
+    values = {text[a:b].strip(_EDGES) for a, b in spans} | {v.strip(_EDGES) for v in known}
     again = [
         m.span()
         for value in values
@@ -89,10 +90,11 @@ def leaks(piece: str, values: list[str]) -> bool:
     return is_secret(piece) or any(v in piece for v in values)
 
 
-def withhold_secrets(text: str) -> str:
+def withhold_secrets(text: str, known: Iterable[str] = ()) -> str:
     """`text` with every secret value replaced by `WITHHELD`; for stored turns, so a
-    password said in passing is not kept in the conversation log, and the rest is."""
-    return _replace(text, find_secrets(text), WITHHELD)
+    password said in passing is not kept in the conversation log, and the rest is. `known`
+    values go wherever they stand: an answer "It's 4711." from a remembered door code."""
+    return _replace(text, find_secrets(text, known), WITHHELD)
 
 
 def mask_secret(text: str) -> str:

@@ -227,14 +227,24 @@ class MemoryStore:
             for f in self.extractor.extract(text)
             if f.kind == "explicit" or not leaks(f.text, values)
         ]
+        known = self._secret_values(user)  # remembered secrets, said back or asked about
         if values:
             # The reply may repeat the secret in words the check cannot see ("Noted: 4821").
-            text = withhold_secrets(text)
+            text = withhold_secrets(text, known)
             reply = WITHHELD if reply is not None else None
-        elif reply is not None:
-            reply = withhold_secrets(reply)  # a secret recalled and said back
+        else:
+            text = withhold_secrets(text, known)
+            reply = withhold_secrets(reply, known) if reply is not None else None
         turns = [("user", text)] + ([("assistant", reply)] if reply is not None else [])
         return self._write(user, session, facts, turns)
+
+    def _secret_values(self, user: str) -> list[str]:
+        """The values of the secrets `user` asked to remember."""
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT text FROM memories WHERE user = ? AND secret = 1", (user,)
+            ).fetchall()
+        return [v for r in rows for v in secret_values(r["text"])]
 
     def _write(
         self,
