@@ -218,6 +218,8 @@ def test_a_secret_said_in_a_message_is_in_no_memory_and_no_turn(mem, paths, said
         ("8814-7445 — это мой PIN-код", "8814-7445"),
         ("Login: ana\nPassword: Qwerty!23", "Qwerty!23"),
         ("https://ana:hunter22@example.com/files", "hunter22"),
+        ("Мой пин-код один два три четыре", "один два три четыре"),
+        ("my password is on a sticky note", "sticky note"),
     ],
 )
 def test_the_kinds_the_adversarial_round_found_are_withheld(mem, paths, message, value):
@@ -248,6 +250,12 @@ ORDINARY = [
     "Мне 34 года, я живу в Москве на улице Ленина 15.",
     "Мой ключ от квартиры потерялся.",
     "I forgot my password.",
+    "My password is too weak.",
+    "Пароль неверный.",
+    "I run SmolLM2-135M-Instruct on a laptop.",
+    "I keep the API key in `sessionStorage`.",
+    "Who wrote the pwd.txt file?",
+    "I commit 3f9c2a1e4b5d6c7e8f9a0b1c2d3e4f5a6b7c8d9e every day.",
 ]
 
 

@@ -9,8 +9,10 @@ Where the value is, by the cue's strength:
   ":", "=", "—", "это", "был") everything to the end of the clause is the value, whatever
   its shape ("my password is swordfish", "кодовое слово — Ромашка"). Without one, the value
   is the first token nearby that looks like one (`shaped`: digits, letters mixed with digits
-  or symbols, inner capitals, quotes, high entropy, or Latin after a Russian cue), or the one
-  word the clause ends with ("Мой пароль солнышко").
+  or symbols, inner capitals, quotes, high entropy, or Latin after a Russian cue), the words
+  the clause ends with ("Мой пароль солнышко"; one word in English), or the word right after
+  "the/my password" ("I use the password swordfish for everything"). A value may also stand
+  before the cue ("hunter3 is my password") or open the next sentence ("My PIN? 4821.").
 - a *weak* cue ("key", "code", "token", "secret", "pass", "ключ", "код", "секрет") names a
   credential only when a value-shaped token follows it or its copula: "my key is under the
   mat" is not a secret, "my key is Zk39fQ" is.
@@ -88,9 +90,8 @@ _EN_STRONG = _phrase(
     r"(?! (?:manager|managers|app|vault|reset|resets|policy|policies|requirements?|rules|"
     r"strength|field|prompt|generator|protected|protection|change|recovery|expir\w*)\b)"
 )
-_EN_WEAK = re.compile(
-    r"(?<![^\W\d_])(?:keys?|codes?|tokens?|secrets?|pass|combination|combo)(?![^\W\d_])"
-)
+_EN_WEAK = re.compile(r"(?<![\w-])(?:key|code|token|secret|pass|combination|combo)(?![\w-])")
+"""Singular, and whole words: "max_tokens" and "256 tokens" are no cue."""
 _EN_NOT_SECRET_BEFORE = re.compile(
     r"(?:zip|postal|post|area|country|city|dialling|dialing|error|status|exit|return|http|"
     r"response|source|qr|bar|promo|promotional|discount|coupon|voucher|referral|invite|"
@@ -115,7 +116,7 @@ _RU_STRONG = _phrase(
     r")(?![^\W\d_])"
     r"(?! (?:менеджер\w*|политик\w*|требовани\w*)(?![^\W\d_]))"
 )
-_RU_WEAK = re.compile(r"(?<![^\W\d_])(?:код\w*|ключ\w*|секрет\w*|шифр\w*)(?![^\W\d_])")
+_RU_WEAK = re.compile(r"(?<![\w-])(?:код\w*|ключ\w*|секрет\w*|шифр\w*)(?![\w-])")
 _RU_NOT_SECRET = re.compile(
     r"(?:промо|штрих|qr|qr-|исходн\w*|почтов\w*|менеджер\w*)\s*-?$"
     r"|^\S*\s+(?:города|страны|ошибки|региона|товара|купона)\b"
@@ -133,7 +134,7 @@ _STRIP = _QUOTES + "()[]{}<>.,;:!?"
 MARKS = ("[withheld: a secret]", "[secret]")
 """What a redacted value reads as; never itself a value."""
 _VERSION = re.compile(r"^v?\d+(?:\.\d+)+[a-z]?$", re.IGNORECASE)
-_INNER_SYMBOL = re.compile(r"[^\W_][@#$%^&*!?+=_~|\\/<>][^\W_]|[@#$%^&*!?+=~|\\<>]")
+_INNER_SYMBOL = re.compile(r"[^\W_][@#$%^&*!?+=_~|\\/<>][^\W_]")
 _URLISH = re.compile(r"^(?:https?://|www\.)|^[\w.+-]+@[\w-]+\.[\w.]+$", re.IGNORECASE)
 
 
@@ -143,15 +144,20 @@ def entropy(s: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(s).values()) if n else 0.0
 
 
-def shaped(token: str, cue_script: str | None = None) -> bool:
+def shaped(
+    token: str, cue_script: str | None = None, near: bool = False, quoted: bool = True
+) -> bool:
     """Whether `token` looks like a credential's value rather than a word: three digits or
     more ("4821", "884-221"), letters mixed with digits ("hunter3", "qwerty777"), inner
-    capitals ("CorrectHorse99"), inner symbols ("p@ss"), quotes, high entropy; with
-    `cue_script` "cyrillic", also a Latin word ("qwerty" after "пароль")."""
+    capitals ("CorrectHorse"), inner symbols ("p@ss"), quotes, high entropy; with
+    `cue_script` "cyrillic", also a Latin word ("qwerty" after "пароль"). A word `near` a cue
+    but not after its copula needs more: inner capitals and code in backticks
+    ("the API key in `sessionStorage`") are a program's words, not a value; with `quoted`
+    off, so are quotes ("missing key 'answers'")."""
     if token in MARKS:
         return False
     if len(token) >= 2 and token[0] in _QUOTES and token[-1] in _QUOTES:
-        return True
+        return quoted and not (near and token[0] == "`")
     t = token.strip(_STRIP)
     if not t or t in MARKS or _URLISH.search(t) or _VERSION.match(t):
         return False
@@ -159,9 +165,11 @@ def shaped(token: str, cue_script: str | None = None) -> bool:
     letters = sum(c.isalpha() for c in t)
     if digits >= 3 or (digits and letters and len(t) >= 4):
         return True
-    if re.search(r"[a-zа-яё][A-ZА-ЯЁ]", t) or _INNER_SYMBOL.search(t):
-        return True
-    if len(t) >= 10 and entropy(t) >= 3.3:
+    if _INNER_SYMBOL.search(t) or (not near and re.search(r"[a-zа-яё][A-ZА-ЯЁ]", t)):
+        return not (near and token.startswith("`"))
+    symbols = sum(not c.isalnum() and c not in "-'’." for c in t)  # these join words
+    classes = (t != t.lower()) + (t != t.upper()) + (digits > 0) + (symbols > 0)
+    if len(t) >= 10 and classes >= 2 and entropy(t) >= 3.3:
         return True
     return cue_script == "cyrillic" and letters > 0 and _script(t) == "latin"
 
@@ -193,9 +201,9 @@ _AFTER_COPULA = (
     r"теперь|просто|вот)\s+)*"
 )
 _COPULA = re.compile(
-    r"(?:[\s,]+[^\s:=—–,]+){0,8}?"
-    r"(?:[\"'\]`]*\s*(?:[:=]+|[—–]+|->|=>)\s*|\s+-+\s+|(?:'s|’s)\s+"
-    rf"|[\s,]+(?:{_COPULA_WORDS})\s+)" + _AFTER_COPULA,
+    r"(?:(?:'s|’s)\s+|(?:[\s,]+[^\s:=—–,]+){0,8}?"
+    r"(?:[\"'\]`]*\s*(?:[:=]+|[—–]+|->|=>)\s*|\s+-+\s+"
+    rf"|[\s,]+(?:{_COPULA_WORDS})\s+))" + _AFTER_COPULA,
     re.IGNORECASE,
 )
 """The words between a cue and its value: a few of the cue's own ("for my bank", "от почты")
@@ -204,6 +212,10 @@ _COPULA_TO = re.compile(
     r"(?:[\s,]+[^\s:=—–,]+){0,3}?[\s,]+(?:to|на)\s+" + _AFTER_COPULA, re.IGNORECASE
 )
 """"set my password to ...", "поменял пароль на ...": tried when no other copula is there."""
+_WORD = re.compile(r"\S+")
+_CODE_BEFORE = re.compile(r"(?:[/.]|\$\(|--)$")
+_CODE_AFTER = re.compile(r"[.)/\\][^\s.,;:!?]")
+_NEXT_WORD = re.compile(r"\s+(\S+)")
 _WORD_AFTER = re.compile(r"[^\s:=][^\s]*")
 """A word after a cue, a ":" or "=" glued to its front left out ("pw=hunter3")."""
 _HYPHENATED = re.compile(r"-[^\W\d_]+")
@@ -224,10 +236,24 @@ _FILLER = wordset(
     "this that them him her me you up down here there soon later twice once anyway lol "
     "опять снова сейчас сегодня вчера завтра недавно уже тоже также пожалуйста спасибо его "
     "её ее их это тут там потом позже everywhere anywhere everything online offline on in at to "
-    "for of with from by off over under about into onto again back away out"
+    "for of with from by off over under about into onto back away out"
 )
 """Words that end a clause without being a value: "I changed my password yesterday"."""
 _STOP = stop_words("en", "ru") | _FILLER
+_NUMBERS = wordset(
+    "zero oh one two three four five six seven eight nine ноль нуль один одна два две три "
+    "четыре пять шесть семь восемь девять"
+)
+_DEGREE = wordset("too very so not really quite pretty still also слишком очень не совсем тоже")
+_STATES = wordset(
+    "set unset required needed missing optional wrong invalid valid correct incorrect expired "
+    "revoked stored saved encrypted hashed compromised leaked weak strong long short safe "
+    "secure insecure empty blank changed reset locked unlocked ok okay fine important private "
+    "hidden visible unknown new old same different secret forgotten lost stolen "
+    "неверный верный правильный неправильный слабый сильный длинный короткий пустой новый "
+    "старый сброшен изменён изменен утерян забыт украден надёжный надежный простой сложный"
+)
+"""What a secret is, said of it without its value: "my password is too weak"."""
 _DETERMINERS = wordset(
     "the my our your his her their a an this that мой моя моё мое мои наш наша наше ваш ваша "
     "твой твоя этот эта"
@@ -246,12 +272,23 @@ def cued_spans(text: str) -> list[Span]:
         seen: list[Span] = []
         for m in strong.finditer(folded):
             seen.append(m.span())
-            spans += _value(text, m.start(), m.end(), True, script, m.group())
+            if not _in_code(folded, m):
+                spans += _value(text, m.start(), m.end(), True, script, m.group())
         for m in weak.finditer(folded):
             if any(a <= m.start() < b for a, b in seen) or _not_secret(folded, m, script):
                 continue
+            if _in_code(folded, m):
+                continue
             spans += _value(text, m.start(), m.end(), False, script, m.group())
     return spans
+
+
+def _in_code(folded: str, m: re.Match[str]) -> bool:
+    """A cue inside a name in code or a path: "pwd.txt", "$(pwd)/data", "--api-key-env"."""
+    return bool(
+        _CODE_BEFORE.search(folded, max(0, m.start() - 2), m.start())
+        or _CODE_AFTER.match(folded, m.end())
+    )
 
 
 def _not_secret(folded: str, m: re.Match[str], script: str) -> bool:
@@ -271,7 +308,7 @@ def _value(text: str, start: int, end: int, strong: bool, script: str, cue: str)
     end = hyphenated.end() if hyphenated else end  # "PIN-код": the cue is the whole word
     sentence_start = _sentence_start(text, start)
     sentence_end = _end(_SENTENCE_END, text, end)
-    out = _before(text, sentence_start, start)
+    out = _before(text, sentence_start, start, strong)
     found = _after(text, start, end, sentence_end, strong, script, cue)
     if not found:
         nxt = _next_sentence(text, end, sentence_end, strong)
@@ -282,9 +319,14 @@ def _value(text: str, start: int, end: int, strong: bool, script: str, cue: str)
 def _after(
     text: str, start: int, end: int, sentence_end: int, strong: bool, script: str, cue: str
 ) -> list[Span]:
+    """The value after a cue that ends at `end`: past a copula, a value-shaped word nearby,
+    or (for a strong cue) the words the clause ends with."""
     clause_end = _end(_CLAUSE_END, text, end)
+    question = text[sentence_end : sentence_end + 1] == "?"
     out: list[Span] = []
-    cop = _COPULA.match(text, end, clause_end) or _COPULA_TO.match(text, end, clause_end)
+    cop = _COPULA.match(text, end, clause_end)
+    if cop is None and not question:
+        cop = _COPULA_TO.match(text, end, clause_end)
     if cop is not None and cop.end() < clause_end:
         cap = 25 if _PHRASE_CUES.search(cue) else 8
         found = _tail(text, cop.end(), clause_end, cap, strong)
@@ -292,16 +334,21 @@ def _after(
     # A value-shaped word near the cue counts even past a copula: "пароль 1234 на телефон".
     window = list(_WORD_AFTER.finditer(text[end:sentence_end]))[:10]
     first = next(
-        (i for i, t in enumerate(window) if shaped(t.group(), script if strong else None)),
+        (
+            i
+            for i, t in enumerate(window)
+            if shaped(t.group(), script if strong else None, near=True, quoted=strong)
+        ),
         None,
     )
     if first is not None and (strong or first == 0):
         b = first
-        while b + 1 < len(window) and shaped(window[b + 1].group()):
+        while b + 1 < len(window) and shaped(window[b + 1].group(), near=True, quoted=strong):
             b += 1
         out.append((end + window[first].start(), end + window[b].end()))
-    if not out and strong:
-        bare = _bare(text, end, clause_end, 4 if script == "cyrillic" else 1)
+    if not out and strong and not question:
+        # A question asks about a secret; these looser readings would only take its words.
+        bare = _bare(text, end, clause_end, 2 if script == "cyrillic" else 1)
         bare = bare or _apposition(text, start, end, clause_end)
         out += [bare] if bare is not None else []
     return out
@@ -314,11 +361,11 @@ def _apposition(text: str, start: int, end: int, clause_end: int) -> Span | None
     before = re.search(r"(\S+)\s+$", text[max(0, start - 24) : start])
     if before is None or before.group(1).lower() not in _DETERMINERS:
         return None
-    m = re.compile(r"\s+(\S+)").match(text, end, clause_end)
+    m = _NEXT_WORD.match(text, end, clause_end)
     word = re.split(r"['’]", m.group(1).strip(_STRIP).lower())[0] if m else ""
-    if not word or word in _STOP or word in MARKS or not any(c.isalnum() for c in word):
+    if not word or word in _STOP or word in MARKS or word.endswith("ly"):
         return None
-    return m.span(1) if m else None
+    return m.span(1) if m and any(c.isalnum() for c in word) else None
 
 
 def _bare(text: str, end: int, clause_end: int, most: int) -> Span | None:
@@ -327,9 +374,15 @@ def _bare(text: str, end: int, clause_end: int, most: int) -> Span | None:
     rarely does); not filler alone ("I changed my password yesterday")."""
     q = _QUALIFIER.match(text, end, clause_end)
     begin = q.end() if q else end
-    tokens = list(re.finditer(r"\S+", text[begin:clause_end]))
+    tokens = list(_WORD.finditer(text[begin:clause_end]))
     words = [re.split(r"['’]", t.group().strip(_STRIP).lower())[0] for t in tokens]
-    if not 1 <= len(tokens) <= most or all(not w or w in _FILLER or w in MARKS for w in words):
+    if tokens and all(w in _NUMBERS for w in words):
+        most = len(tokens)  # digits spelled out: "пин-код один два три четыре"
+    if (
+        not 1 <= len(tokens) <= most
+        or _state(words)
+        or all(not w or w in _FILLER or w in MARKS or w.endswith("ly") for w in words)
+    ):
         return None
     if not any(c.isalnum() for w in words for c in w):
         return None
@@ -349,7 +402,7 @@ def _next_sentence(text: str, end: int, sentence_end: int, strong: bool) -> Span
     it = _IT_IS.match(text, begin, stop)
     if it is not None or (colon and strong):
         return _tail(text, it.end() if it else begin, stop, 8, strong)
-    first = re.compile(r"\S+").match(text, begin, stop)
+    first = _WORD.match(text, begin, stop)
     return first.span() if first is not None and shaped(first.group()) else None
 
 
@@ -361,11 +414,12 @@ def _tail(text: str, start: int, stop: int, cap: int, strong: bool) -> Span | No
         q = text.find(close, start + 1, start + 200)
         if q > start:
             return (start, q + 1)
-    tokens = list(re.finditer(r"\S+", text[start:stop]))[:cap]
+    tokens = list(_WORD.finditer(text[start:stop]))[:cap]
     if not tokens:
         return None
     if strong:
-        if all(t.group() in MARKS for t in tokens):
+        words = [t.group().strip(_STRIP).lower() for t in tokens]
+        if all(w in MARKS for w in words) or _state(words):
             return None
         return (start + tokens[0].start(), start + tokens[-1].end())
     n = 0
@@ -374,13 +428,22 @@ def _tail(text: str, start: int, stop: int, cap: int, strong: bool) -> Span | No
     return (start + tokens[0].start(), start + tokens[n - 1].end()) if n else None
 
 
-def _before(text: str, sentence_start: int, start: int) -> list[Span]:
+def _state(words: list[str]) -> bool:
+    """Whether the words after a copula say how a secret is, not what: "my password is too
+    weak", "the API key is not set", "пароль неверный"."""
+    words = [w for w in words if w]
+    while words and words[0] in _DEGREE:
+        words = words[1:]
+    return len(words) == 1 and (words[0] in _STATES or words[0].endswith("ly"))
+
+
+def _before(text: str, sentence_start: int, start: int, strong: bool) -> list[Span]:
     """A value-shaped word up to six words before the cue, linked to it by a copula or "as":
     "hunter3 is my online banking pw", "884-221 — мой резервный код", "use X as my pw"."""
-    words = list(re.finditer(r"\S+", text[sentence_start:start]))[-6:]
+    words = list(_WORD.finditer(text[sentence_start:start]))[-6:]
     for w in words:
         between = text[sentence_start + w.end() : start]
-        if shaped(w.group()) and _BEFORE_LINK.search(between):
+        if shaped(w.group(), near=True, quoted=strong) and _BEFORE_LINK.search(between):
             return [(sentence_start + w.start(), sentence_start + w.end())]
     return []
 

@@ -40,12 +40,15 @@ _LEFT_OUT = ("IPPublicDetector",)
 """detect-secrets plugins that flag what is not a secret in a chat (an IP address)."""
 
 _PREFIXED = re.compile(
-    r"(?<![\w-])(?:gh[pousr]_|github_pat_|glpat-|gl[a-z]{2,5}-|xox[abposr]-|xapp-|"
+    r"(?<![\w-])(?:gh[pousr]_|github_pat_|glpat-|xox[abposr]-|xapp-|"
     r"sk-(?:proj-|ant-|live-)?|[rsp]k_(?:live|test)_|whsec_|hf_|AIza|A[KS]IA|ya29\.|npm_|pypi-|"
-    r"SG\.|dop_v1_|shp(?:at|ss|ca)_|EAA[A-Za-z]|key-|sq0[a-z]{3}-)[A-Za-z0-9_.\-]{16,}"
+    r"SG\.|dop_v1_|shp(?:at|ss|ca)_|EAA[A-Za-z]|key-|sq0[a-z]{3}-)(?P<body>[A-Za-z0-9_.\-]{16,})"
 )
-"""Tokens whose prefix names a service's key, whatever their body."""
+"""Tokens whose prefix names a service's key, and whose body has digits ("key-value-store"
+is no key)."""
 _RUN = re.compile(r"[A-Za-z0-9+/=_\-]{20,}")
+_PARTS = re.compile(r"[-_./]")
+_WORDISH = re.compile(r"[a-z]{4,}")
 _HASH_WORDS = re.compile(
     r"\b(?:commit|sha\d*|hash|checksum|digest|md5|uuid|guid|id)\W{0,3}$", re.IGNORECASE
 )
@@ -87,7 +90,7 @@ def secret_values(text: str) -> list[str]:
 def leaks(piece: str, values: list[str]) -> bool:
     """Whether `piece` (a fact drawn from a message) states a secret or repeats one of the
     message's secret `values` ("password, I made it hunter3" -> "I made it hunter3")."""
-    return is_secret(piece) or any(v in piece for v in values)
+    return is_secret(piece) or bool(find_secrets(piece, values))
 
 
 def withhold_secrets(text: str, known: Iterable[str] = ()) -> str:
@@ -143,7 +146,7 @@ def _library(text: str) -> list[Span]:
 def _shapes(text: str) -> list[Span]:
     """Secrets told by their shape alone: prefixed and random-looking tokens, card numbers,
     IBANs, private key blocks."""
-    spans = [m.span() for m in _PREFIXED.finditer(text)]
+    spans = [m.span() for m in _PREFIXED.finditer(text) if _digit(m.group("body"))]
     spans += [m.span() for m in _PRIVATE_KEY.finditer(text)]
     for m in _RUN.finditer(text):
         run = m.group()
@@ -159,16 +162,24 @@ def _shapes(text: str) -> list[Span]:
     return spans
 
 
+def _digit(s: str) -> bool:
+    return any(c.isdigit() for c in s)
+
+
 def _random(run: str) -> bool:
-    """A run of 20+ key characters that reads as random: letters and digits, not hex alone,
-    entropy near the most its length allows (a random 20-character key has about 4.1 bits
-    per character; "AbstractSingletonProxyFactoryBean" 3.8, a slug far less)."""
-    if not (any(c.isdigit() for c in run) and any(c.isalpha() for c in run)):
-        return False
-    if all(c in "0123456789abcdefABCDEF-" for c in run):
-        return False  # a hash or a UUID: not a secret without a cue
-    n = len(run)
-    return entropy(run) >= min(0.85 * math.log2(n), 4.2)
+    """A run of key characters with a part of 20 or more (between "-", "_", ".", "/") that
+    reads as random: letters and digits, not hex alone, Shannon entropy near the most its
+    length allows. A random 20-character key has 3.8 bits per character or more (95% of
+    them); "SmolLM2-135M-Instruct" and "src/outweigh/adapters" have no such part."""
+    for part in _PARTS.split(run):
+        n = len(part)
+        if n < 20 or not _digit(part) or all(c in "0123456789abcdefABCDEF" for c in part):
+            continue  # short, no digits, or a hash: not a secret without a cue
+        if len(_WORDISH.findall(part)) >= 3:
+            continue  # "LlamaForCausalLM3Model": words run together
+        if any(c.isalpha() for c in part) and entropy(part) >= min(0.85 * math.log2(n), 4.2):
+            return True
+    return False
 
 
 def _luhn(digits: str) -> bool:
