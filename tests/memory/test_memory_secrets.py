@@ -137,7 +137,12 @@ EN = [
     "Here is my {cue}:\n{v}",
     "My {cue}? {v}.",
 ]
-EN_STRONG = ["I have a new {cue}, I made it {v}", "My {cue} for the bank I use since 2019 is {v}"]
+EN_STRONG = [
+    "I have a new {cue}, I made it {v}",
+    "My {cue} for the bank I use since 2019 is {v}",
+    "{v} <- my {cue}",
+    "{cue}\n{v}",
+]
 """Where the value stands far from the cue: only a cue that names a credential reaches it."""
 RU = [
     "Мой {cue} {v}",
@@ -146,7 +151,13 @@ RU = [
     "Кстати, мой {cue} {v}, не забудь.",
     "Я поставил {cue} {v}",
     "{v} — это мой {cue}",
+    "{v} это {cue} от почты",
 ]
+PLAIN = {
+    False: ["My {cue} is {v}", "{v} is my {cue}", "Use {v} as the {cue}", "{cue}: {v}"],
+    True: ["Мой {cue} — {v}", "{v} — это мой {cue}", "{cue}: {v}", "Мой {cue} {v}"],
+}
+"""Where a credential's value may be a plain word ("swordfish", "солнышко")."""
 
 
 @st.composite
@@ -157,13 +168,16 @@ def said_secrets(draw: st.DrawFn) -> tuple[str, str]:
     russian = r.random() < 0.4
     cue = r.choice(CUES[kind][russian].split("/"))
     templates = RU if russian else EN + ([] if cue in WEAK else EN_STRONG)
+    value = {"password": _password, "code": _code, "token": _token}[kind](r)
+    if kind == "token" and r.random() < 0.5:
+        value = _token(r)
+    if kind == "password" and cue not in WEAK and r.random() < 0.3:
+        letters = "абвгдежзиклмнопрстуфхцчшэюя" if russian and r.random() < 0.5 else "fgjkmqrvwxz"
+        value, templates = _chars(r, letters, r.randint(6, 10)), PLAIN[russian]
     if r.random() < 0.3:
         cue = _leet(r, cue)
     if r.random() < 0.2:
         cue = cue.upper()
-    value = {"password": _password, "code": _code, "token": _token}[kind](r)
-    if kind == "token" and r.random() < 0.5:
-        value = _token(r)
     return r.choice(templates).format(cue=cue, v=value), value
 
 

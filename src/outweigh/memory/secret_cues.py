@@ -25,9 +25,11 @@ match in a copy is a span in the text.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
+from dataclasses import dataclass
 
 from outweigh.text import stop_words, wordset
 
@@ -222,12 +224,22 @@ _HYPHENATED = re.compile(r"-[^\W\d_]+")
 _SENTENCE_GAP = re.compile(r"[.!?…\s]*")
 _IT_IS = re.compile(r"(?:it'?s|it’s|it is|it was|that'?s|это|он|она|оно)[\s:—–-]+", re.IGNORECASE)
 _QUALIFIER = re.compile(
-    r"\s+(?:for|to|of|at|on|from|in|от|для|к|на|в|у|с|со)"
+    r"\s+(?:for|to|of|at|on|from|in|от|ot|для|к|на|в|у|с|со)"
     r"(?:\s+(?:my|our|the|a|an|мой|моя|моей|моего|моему|моих|мою|нашей|нашего|этот|этой))?"
     r"\s+\S+",
     re.IGNORECASE,
 )
-_BEFORE_LINK = re.compile(r"\b(?:is|was|as|are|это|как|в качестве)\b|[—–:=]|\s-\s", re.IGNORECASE)
+"""What a credential is for, right after its cue: "for gmail", "от почты" ("ot" is "от" in
+the Latin-folded copy, where a Latin cue in a Russian sentence is read)."""
+_BEFORE_LINK = re.compile(
+    r"\b(?:is|was|as|are|это|как|в качестве)\b|[—–:=←]|\s-\s|<-", re.IGNORECASE
+)
+_LINKED_BEFORE = re.compile(
+    r"(\S+)\s+(?:is|was|as|это|эto|как|в качестве|—|–|-|<-|←)\s+(?:\S+\s+){0,3}$",
+    re.IGNORECASE,
+)
+"""A word linked to the cue after it: "swordfish is my password", "use X as the pw" ("эto"
+is "это" in the Latin-folded copy, where a Latin cue in a Russian sentence is read)."""
 _REACH = 400
 """How far from a cue its value is looked for, in characters: a long message with many cues
 costs time in proportion to its length, not its square."""
@@ -260,6 +272,26 @@ _DETERMINERS = wordset(
 )
 
 
+@dataclass(frozen=True)
+class _Cue:
+    """One cue found in a message, and what finding its value needs to know."""
+
+    text: str
+    """The message."""
+    folded: str
+    """The folded copy the cue was found in (same positions): qualifiers and filler are read
+    there too, so "пароль 0т в@йфая" reads "от вайфая"."""
+    start: int
+    end: int
+    strong: bool
+    script: str
+    """"latin" or "cyrillic": the language of the cue."""
+
+    @property
+    def word(self) -> str:
+        return self.folded[self.start : self.end]
+
+
 def cued_spans(text: str) -> list[Span]:
     """Spans of `text` that are values of a secret stated in words (unmerged, maybe empty)."""
     low = _lower(text)
@@ -273,14 +305,19 @@ def cued_spans(text: str) -> list[Span]:
         for m in strong.finditer(folded):
             seen.append(m.span())
             if not _in_code(folded, m):
-                spans += _value(text, m.start(), m.end(), True, script, m.group())
+                spans += _value(_Cue(text, folded, *_whole(text, m), True, script))
         for m in weak.finditer(folded):
             if any(a <= m.start() < b for a, b in seen) or _not_secret(folded, m, script):
                 continue
-            if _in_code(folded, m):
-                continue
-            spans += _value(text, m.start(), m.end(), False, script, m.group())
+            if not _in_code(folded, m):
+                spans += _value(_Cue(text, folded, *_whole(text, m), False, script))
     return spans
+
+
+def _whole(text: str, m: re.Match[str]) -> Span:
+    """The cue's span, a hyphenated ending included: "PIN-код" is one cue."""
+    hyphenated = _HYPHENATED.match(text, m.end())
+    return m.start(), hyphenated.end() if hyphenated else m.end()
 
 
 def _in_code(folded: str, m: re.Match[str]) -> bool:
@@ -301,26 +338,23 @@ def _not_secret(folded: str, m: re.Match[str], script: str) -> bool:
     )
 
 
-def _value(text: str, start: int, end: int, strong: bool, script: str, cue: str) -> list[Span]:
-    """The value a cue at `text[start:end]` states, as spans of `text`: before it ("hunter3
-    is my password"), after it, or opening the next sentence ("My PIN? 4821.")."""
-    hyphenated = _HYPHENATED.match(text, end)
-    end = hyphenated.end() if hyphenated else end  # "PIN-код": the cue is the whole word
-    sentence_start = _sentence_start(text, start)
-    sentence_end = _end(_SENTENCE_END, text, end)
-    out = _before(text, sentence_start, start, strong)
-    found = _after(text, start, end, sentence_end, strong, script, cue)
+def _value(c: _Cue) -> list[Span]:
+    """The value a cue states, as spans of the text: before it ("hunter3 is my password"),
+    after it, or opening the next sentence ("My PIN? 4821.")."""
+    sentence_start = _sentence_start(c.text, c.start)
+    sentence_end = _end(_SENTENCE_END, c.text, c.end)
+    out = _before(c, sentence_start)
+    found = _after(c, sentence_end)
     if not found:
-        nxt = _next_sentence(text, end, sentence_end, strong)
+        nxt = _next_sentence(c, sentence_end)
         found = [nxt] if nxt is not None else []
     return out + found
 
 
-def _after(
-    text: str, start: int, end: int, sentence_end: int, strong: bool, script: str, cue: str
-) -> list[Span]:
-    """The value after a cue that ends at `end`: past a copula, a value-shaped word nearby,
-    or (for a strong cue) the words the clause ends with."""
+def _after(c: _Cue, sentence_end: int) -> list[Span]:
+    """The value after the cue: past a copula, value-shaped words nearby (past a qualifier
+    such as "от почты"), or (for a strong cue) the words the clause ends with."""
+    text, end, strong = c.text, c.end, c.strong
     clause_end = _end(_CLAUSE_END, text, end)
     question = text[sentence_end : sentence_end + 1] == "?"
     out: list[Span] = []
@@ -328,54 +362,49 @@ def _after(
     if cop is None and not question:
         cop = _COPULA_TO.match(text, end, clause_end)
     if cop is not None and cop.end() < clause_end:
-        cap = 25 if _PHRASE_CUES.search(cue) else 8
+        cap = 25 if _PHRASE_CUES.search(c.word) else 8
         found = _tail(text, cop.end(), clause_end, cap, strong)
         out += [found] if found is not None else []
     # A value-shaped word near the cue counts even past a copula: "пароль 1234 на телефон".
-    window = list(_WORD_AFTER.finditer(text[end:sentence_end]))[:10]
-    first = next(
-        (
-            i
-            for i, t in enumerate(window)
-            if shaped(t.group(), script if strong else None, near=True, quoted=strong)
-        ),
-        None,
-    )
-    if first is not None and (strong or first == 0):
-        b = first
-        while b + 1 < len(window) and shaped(window[b + 1].group(), near=True, quoted=strong):
-            b += 1
-        out.append((end + window[first].start(), end + window[b].end()))
+    q = _QUALIFIER.match(c.folded, end, sentence_end) if strong else None
+    begin = q.end() if q else end
+    window = list(_WORD_AFTER.finditer(text, begin, sentence_end))[:10]
+    script = c.script if strong else None
+    near = [t for t in window if shaped(t.group(), script, near=True, quoted=strong)]
+    if not strong:  # only the words that open the text after a weak cue: "token ghp_…"
+        near = list(itertools.takewhile(lambda t: t in near, window))
+    # After a strong cue, every such word: "пароль от банка ixenfx53 или Qwerty12".
+    out += [t.span() for t in near]
     if not out and strong and not question:
         # A question asks about a secret; these looser readings would only take its words.
-        bare = _bare(text, end, clause_end, 2 if script == "cyrillic" else 1)
-        bare = bare or _apposition(text, start, end, clause_end)
+        bare = _bare(c, clause_end, 2 if c.script == "cyrillic" else 1)
+        bare = bare or _apposition(c, clause_end)
         out += [bare] if bare is not None else []
     return out
 
 
-def _apposition(text: str, start: int, end: int, clause_end: int) -> Span | None:
+def _apposition(c: _Cue, clause_end: int) -> Span | None:
     """The word right after "the/my password" when it is no common word: "I use the
     password swordfish for everything"; not "I pin tweets" (no determiner) nor "my password
     doesn't work" (a stop word)."""
-    before = re.search(r"(\S+)\s+$", text[max(0, start - 24) : start])
-    if before is None or before.group(1).lower() not in _DETERMINERS:
+    before = re.search(r"(\S+)\s+$", c.folded[max(0, c.start - 24) : c.start])
+    if before is None or before.group(1) not in _DETERMINERS:
         return None
-    m = _NEXT_WORD.match(text, end, clause_end)
-    word = re.split(r"['’]", m.group(1).strip(_STRIP).lower())[0] if m else ""
+    m = _NEXT_WORD.match(c.folded, c.end, clause_end)
+    word = _plain(m.group(1)) if m else ""
     if not word or word in _STOP or word in MARKS or word.endswith("ly"):
         return None
-    return m.span(1) if m and any(c.isalnum() for c in word) else None
+    return m.span(1) if m and any(ch.isalnum() for ch in word) else None
 
 
-def _bare(text: str, end: int, clause_end: int, most: int) -> Span | None:
+def _bare(c: _Cue, clause_end: int, most: int) -> Span | None:
     """The words a clause ends with after a strong cue and no copula (past "от почты", "for
     gmail"): "Мой пароль солнышко", at most `most` of them (Russian drops the copula, English
     rarely does); not filler alone ("I changed my password yesterday")."""
-    q = _QUALIFIER.match(text, end, clause_end)
-    begin = q.end() if q else end
-    tokens = list(_WORD.finditer(text[begin:clause_end]))
-    words = [re.split(r"['’]", t.group().strip(_STRIP).lower())[0] for t in tokens]
+    q = _QUALIFIER.match(c.folded, c.end, clause_end)
+    begin = q.end() if q else c.end
+    tokens = list(_WORD.finditer(c.folded, begin, clause_end))
+    words = [_plain(t.group()) for t in tokens]
     if tokens and all(w in _NUMBERS for w in words):
         most = len(tokens)  # digits spelled out: "пин-код один два три четыре"
     if (
@@ -384,24 +413,35 @@ def _bare(text: str, end: int, clause_end: int, most: int) -> Span | None:
         or all(not w or w in _FILLER or w in MARKS or w.endswith("ly") for w in words)
     ):
         return None
-    if not any(c.isalnum() for w in words for c in w):
+    if not any(ch.isalnum() for w in words for ch in w):
         return None
-    return (begin + tokens[0].start(), begin + tokens[-1].end())
+    return (tokens[0].start(), tokens[-1].end())
 
 
-def _next_sentence(text: str, end: int, sentence_end: int, strong: bool) -> Span | None:
+def _plain(word: str) -> str:
+    """A word as the word lists hold it: no quotes or punctuation around it, no "'s"."""
+    return re.split(r"['’]", word.strip(_STRIP).lower())[0]
+
+
+def _next_sentence(c: _Cue, sentence_end: int) -> Span | None:
     """A value that opens the next sentence or line when the cue's own sentence ends with
-    it: "My PIN? 4821.", "The door code? It's 4711.", "Here is my password:\nhunter3"."""
-    q = _QUALIFIER.match(text, end, sentence_end)
-    rest = text[q.end() if q else end : sentence_end].strip(" \t:?—–-").lower()
+    it: "My PIN? 4821.", "The door code? It's 4711.", "Here is my password:\nhunter3", a
+    cue alone on its line like a form's label ("Password\nhunter3")."""
+    text = c.text
+    q = _QUALIFIER.match(c.folded, c.end, sentence_end)
+    rest = c.folded[q.end() if q else c.end : sentence_end].strip(" \t:?—–-")
     if rest not in ("", "is", "was", "are", "это"):
         return None
-    colon = text[end:sentence_end].rstrip().endswith(":")
+    line_start = text.rfind("\n", 0, c.start) + 1
+    label = len(text[line_start : c.start].split()) <= 2  # "Password", "My wifi password"
+    colon = text[c.end : sentence_end].rstrip().endswith(":") or (
+        label and text[sentence_end : sentence_end + 1] == "\n"
+    )
     begin = _SENTENCE_GAP.match(text, sentence_end).end()
     stop = _end(_CLAUSE_END, text, begin)
     it = _IT_IS.match(text, begin, stop)
-    if it is not None or (colon and strong):
-        return _tail(text, it.end() if it else begin, stop, 8, strong)
+    if it is not None or (colon and c.strong):
+        return _tail(text, it.end() if it else begin, stop, 8, c.strong)
     first = _WORD.match(text, begin, stop)
     return first.span() if first is not None and shaped(first.group()) else None
 
@@ -414,18 +454,18 @@ def _tail(text: str, start: int, stop: int, cap: int, strong: bool) -> Span | No
         q = text.find(close, start + 1, start + 200)
         if q > start:
             return (start, q + 1)
-    tokens = list(_WORD.finditer(text[start:stop]))[:cap]
+    tokens = list(_WORD.finditer(text, start, stop))[:cap]
     if not tokens:
         return None
     if strong:
         words = [t.group().strip(_STRIP).lower() for t in tokens]
         if all(w in MARKS for w in words) or _state(words):
             return None
-        return (start + tokens[0].start(), start + tokens[-1].end())
+        return (tokens[0].start(), tokens[-1].end())
     n = 0
     while n < len(tokens) and shaped(tokens[n].group()):
         n += 1
-    return (start + tokens[0].start(), start + tokens[n - 1].end()) if n else None
+    return (tokens[0].start(), tokens[n - 1].end()) if n else None
 
 
 def _state(words: list[str]) -> bool:
@@ -437,14 +477,21 @@ def _state(words: list[str]) -> bool:
     return len(words) == 1 and (words[0] in _STATES or words[0].endswith("ly"))
 
 
-def _before(text: str, sentence_start: int, start: int, strong: bool) -> list[Span]:
+def _before(c: _Cue, sentence_start: int) -> list[Span]:
     """A value-shaped word up to six words before the cue, linked to it by a copula or "as":
-    "hunter3 is my online banking pw", "884-221 — мой резервный код", "use X as my pw"."""
-    words = list(_WORD.finditer(text[sentence_start:start]))[-6:]
-    for w in words:
-        between = text[sentence_start + w.end() : start]
-        if shaped(w.group(), near=True, quoted=strong) and _BEFORE_LINK.search(between):
-            return [(sentence_start + w.start(), sentence_start + w.end())]
+    "hunter3 is my online banking pw", "884-221 — мой резервный код", "use X as my pw"; for
+    a strong cue, any word but a common one so linked ("swordfish это пароль от почты"), not
+    in a question ("What is my password?")."""
+    text = c.text
+    for w in list(_WORD.finditer(text, sentence_start, c.start))[-6:]:
+        shaped_here = shaped(w.group(), near=True, quoted=c.strong)
+        if shaped_here and _BEFORE_LINK.search(text, w.end(), c.start):
+            return [w.span()]
+    linked = _LINKED_BEFORE.search(c.folded, sentence_start, c.start) if c.strong else None
+    if linked is not None and text[_end(_SENTENCE_END, text, c.start) :][:1] != "?":
+        word = _plain(linked.group(1))
+        if word and word not in _STOP and word not in MARKS and any(ch.isalnum() for ch in word):
+            return [linked.span(1)]
     return []
 
 

@@ -199,7 +199,8 @@ def _iban(candidate: str) -> bool:
 
 
 def _merge(spans: list[Span], text: str) -> list[Span]:
-    """Overlapping or touching spans as one, sorted; surrounding spaces trimmed."""
+    """Overlapping spans, or spans with only spaces between, as one, sorted; surrounding
+    spaces trimmed."""
     out: list[Span] = []
     for a, b in sorted(spans):
         while a < b and text[a].isspace():
@@ -208,7 +209,7 @@ def _merge(spans: list[Span], text: str) -> list[Span]:
             b -= 1
         if a >= b:
             continue
-        if out and a <= out[-1][1]:
+        if out and (a <= out[-1][1] or not text[out[-1][1] : a].strip()):
             out[-1] = (out[-1][0], max(out[-1][1], b))
         else:
             out.append((a, b))
