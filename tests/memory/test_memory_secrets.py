@@ -344,6 +344,7 @@ def test_an_explicit_remember_keeps_the_secret_marked_and_masks_every_listing(me
     assert any("4711" in m.text for m in mem.recall("ana", "What is my door code?"))
     mem.capture("ana", "s2", "What is my door code?", reply="It's 4711.")
     assert mem.turns("ana", "s2")[-1]["text"] == f"It's {WITHHELD}."
+    assert mem.capture("ana", "s2", "My gym locker is 4711.") == []  # it would list the value
     conn = sqlite3.connect(paths.db)
     assert conn.execute("SELECT secret FROM memories WHERE text LIKE '%4711%'").fetchall() == [(1,)]
     conn.close()

@@ -222,19 +222,18 @@ class MemoryStore:
         user, session = check_user(user), check_session(session)
         text = self.check_message(text)
         values = secret_values(text)
+        known = self._secret_values(user)  # remembered secrets, said again or said back
         facts = [
             f
             for f in self.extractor.extract(text)
-            if f.kind == "explicit" or not leaks(f.text, values)
+            if f.kind == "explicit" or not leaks(f.text, values + known)
         ]
-        known = self._secret_values(user)  # remembered secrets, said back or asked about
+        text = withhold_secrets(text, known)
         if values:
             # The reply may repeat the secret in words the check cannot see ("Noted: 4821").
-            text = withhold_secrets(text, known)
             reply = WITHHELD if reply is not None else None
-        else:
-            text = withhold_secrets(text, known)
-            reply = withhold_secrets(reply, known) if reply is not None else None
+        elif reply is not None:
+            reply = withhold_secrets(reply, known)
         turns = [("user", text)] + ([("assistant", reply)] if reply is not None else [])
         return self._write(user, session, facts, turns)
 
