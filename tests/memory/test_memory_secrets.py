@@ -383,6 +383,20 @@ def test_the_cli_never_shows_a_remembered_secret(monkeypatch, capsys, paths):
         assert code == 0 and "4821" not in out + err and "[secret]" in out, args
 
 
+def test_without_detect_secrets_memory_refuses_in_one_line(mem, monkeypatch):
+    from outweigh.errors import OutweighError
+    from outweigh.memory import secrets
+
+    secrets._patterns.cache_clear()
+    monkeypatch.setitem(sys.modules, "detect_secrets.core.plugins.util", None)
+    try:
+        with pytest.raises(OutweighError, match=r"^memory's secret check needs detect-secrets"):
+            mem.capture("ana", "s1", "I keep bees.")
+        assert mem.turns("ana") == []  # nothing kept unchecked
+    finally:
+        secrets._patterns.cache_clear()
+
+
 # -- cost -----------------------------------------------------------------------------------
 def test_the_check_is_cheap_per_message_and_loads_nothing_at_import():
     messages = [m for m in ORDINARY if not is_secret(m)] * 10

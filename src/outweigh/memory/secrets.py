@@ -28,6 +28,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 
+from outweigh.errors import OutweighError
 from outweigh.memory.secret_cues import MARKS, Span, cued_spans, entropy, shaped
 
 WITHHELD = MARKS[0]
@@ -113,9 +114,15 @@ def mask_secret(text: str) -> str:
 # -- the detectors --------------------------------------------------------------------------
 @functools.cache
 def _patterns() -> tuple[tuple[re.Pattern[str], Callable[[str], bool] | None], ...]:
-    """detect-secrets' regex plugins, made once: (pattern, the plugin's own validity check)."""
-    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-    from detect_secrets.plugins.base import RegexBasedDetector
+    """detect-secrets' regex plugins, made once: (pattern, the plugin's own validity check).
+    Without the package memory refuses to run rather than let tokens through."""
+    try:
+        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+        from detect_secrets.plugins.base import RegexBasedDetector
+    except ImportError:
+        raise OutweighError(
+            "memory's secret check needs detect-secrets: pip install 'detect-secrets>=1.5'"
+        ) from None
 
     out: list[tuple[re.Pattern[str], Callable[[str], bool] | None]] = []
     for cls in get_mapping_from_secret_type_to_class().values():
