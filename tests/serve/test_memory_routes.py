@@ -65,3 +65,18 @@ def test_bad_memory_requests_are_4xx(live_factory) -> None:
     assert httpx.delete(f"{live.url}/memories/99", params={"user": "ann"}).status_code == 400
     unknown = httpx.delete(f"{live.url}/memories/mem_0123456789abcdef", params={"user": "ann"})
     assert unknown.status_code == 404
+
+
+def test_a_secret_is_masked_over_http_and_withheld_from_the_turns(live_factory) -> None:
+    live = live_factory()
+    say = live.client.chat.completions.create
+    said = [{"role": "user", "content": "Remember that my door code is 4711."}]
+    say(model="echo", user="ann", messages=said)
+    say(model="echo", user="ann", messages=[{"role": "user", "content": "My PIN is 4821."}])
+    facts = _memories(live, "ann")
+    assert [(f["text"], f["secret"]) for f in facts] == [("my door code is [secret].", True)]
+    # Recalled into ann's own prompt: she asked for it to be remembered.
+    echoed = say(model="echo", user="ann", messages=[{"role": "user", "content": "door code?"}])
+    assert "4711" in echoed.choices[0].message.content
+    turns = " ".join(t["text"] for t in live.engine.export_memories("ann")["turns"])
+    assert "4711" not in turns and "4821" not in turns and "[withheld: a secret]" in turns

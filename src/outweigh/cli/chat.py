@@ -106,7 +106,7 @@ class Repl:
         else:
             if not arg:
                 raise InputError("usage: /remember TEXT")
-            item = self.engine.remember(user, arg, self.options.session)
+            item = self.engine.remember(user, arg, self.options.session).masked()
             self.out.print(f"  remembered [dim]#{item.id}[/] {escape(item.text)}", highlight=False)
         return True
 

@@ -39,12 +39,14 @@ def _user(user: str | None) -> str:
 
 
 def _table(items: list[MemoryItem], history: bool) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table("id", "fact", "updated", *(["status"] if history else []))
     for m in items:
         status = ["current" if m.current else f"superseded by {m.superseded_by or '-'}"]
-        table.add_row(str(m.id), m.text, m.updated[:19], *(status if history else []))
+        # Escaped: a fact's "[...]" (a masked secret's "[secret]") is text, not rich markup.
+        table.add_row(str(m.id), escape(m.text), m.updated[:19], *(status if history else []))
     console.print(table)
 
 
@@ -91,7 +93,7 @@ def remember(
 ) -> None:
     """Store a fact as given (like `/remember` in `outweigh chat`)."""
     with _engine(embedder) as engine:
-        item = engine.remember(_user(user), text, session)
+        item = engine.remember(_user(user), text, session).masked()  # a secret is not echoed
     console.print(f"remembered #{item.id}: {item.text}", highlight=False, markup=False)
 
 

@@ -12,7 +12,8 @@ The store captures through this module; each job has its own:
   single-valued attribute; a later fact with the same key supersedes the earlier one (the Zep
   pattern: keep the old fact as history, mark it no longer valid).
 - `decide.py`: ADD, UPDATE or NOOP for a new fact among the user's current memories.
-- `secrets.py`: PINs, passwords and keys, never captured unasked.
+- `secrets.py` (with `secret_cues.py`): passwords, PINs, codes, keys and tokens, never
+  captured unasked, withheld from stored turns, masked in listings.
 - `content.py`: the content words that near-duplicates and grounding compare.
 """
 
@@ -28,10 +29,19 @@ from outweigh.memory.extract import (
     parse_lines,
 )
 from outweigh.memory.items import Fact
-from outweigh.memory.secrets import WITHHELD, withhold_secrets
+from outweigh.memory.secrets import (
+    SECRET_MARK,
+    WITHHELD,
+    is_secret,
+    leaks,
+    mask_secret,
+    secret_values,
+    withhold_secrets,
+)
 from outweigh.memory.subjects import subject_of
 
 __all__ = [
+    "SECRET_MARK",
     "WITHHELD",
     "Candidate",
     "Decision",
@@ -42,9 +52,13 @@ __all__ = [
     "decide",
     "explicit_fact",
     "grounded",
+    "is_secret",
     "kept_name",
+    "leaks",
+    "mask_secret",
     "near_duplicate",
     "parse_lines",
+    "secret_values",
     "subject_of",
     "withhold_secrets",
 ]

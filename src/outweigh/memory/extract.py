@@ -18,7 +18,7 @@ from outweigh.memory.content import grounded, near_duplicate
 from outweigh.memory.decide import Candidate, Decision, decide, shortlist_of
 from outweigh.memory.grammar import clauses, is_first_person_fact
 from outweigh.memory.items import Fact
-from outweigh.memory.secrets import is_secret
+from outweigh.memory.secrets import leaks, secret_values
 from outweigh.memory.subjects import subject_of
 
 _EXPLICIT = re.compile(
@@ -54,8 +54,9 @@ class RuleExtractor(Extractor):
         if explicit is not None:
             return [explicit]
         facts: list[Fact] = []
+        values = secret_values(text)
         for clause in clauses(text):
-            if is_first_person_fact(clause) and not is_secret(clause):
+            if is_first_person_fact(clause) and not leaks(clause, values):
                 facts.append(Fact(clause, subject_of(clause), "auto"))
         return _unique(facts)
 
@@ -115,10 +116,11 @@ class ModelExtractor(Extractor):
             max_tokens=self.max_tokens,
         )
         reply = self.backend.generate(request).text
+        values = secret_values(text)
         facts = [
             Fact(line, subject_of(line), "model")
             for line in parse_lines(reply)
-            if grounded(line, text, self.grounding) and not is_secret(line)
+            if grounded(line, text, self.grounding) and not leaks(line, values)
         ]
         # Rules catch what the model missed; a near-identical pair collapses in the store.
         return _unique(facts + self.rules.extract(text))

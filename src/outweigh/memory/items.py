@@ -8,8 +8,10 @@ neither has to import the other.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from outweigh.memory.secrets import is_secret, mask_secret
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class MemoryItem:
     """"explicit", "auto" or "model": how it was captured."""
     source_turn: int | None = None
     """The conversation turn it came from (None for `/remember` and `remember()`)."""
+    secret: bool = False
+    """A secret the user asked to remember ("remember that my door code is 4711"): recalled
+    into their prompts like any fact, masked wherever facts are listed (`masked`)."""
     score: float | None = field(default=None, compare=False)
     """Fused RRF score when it came from `recall`/`search`; None otherwise."""
     uid: str | None = None
@@ -50,13 +55,23 @@ class MemoryItem:
     def current(self) -> bool:
         return self.valid_until is None
 
+    def masked(self) -> MemoryItem:
+        """This fact as a listing shows it: a secret's value replaced by "[secret]" ("my door
+        code is [secret]"). A fact stored before secrets were marked is checked again, so an
+        older secret is masked too. Masking twice changes nothing."""
+        if not (self.secret or is_secret(self.text)):
+            return self
+        return replace(self, text=mask_secret(self.text), secret=True)
+
     def to_dict(self) -> dict[str, Any]:
-        """As the server and `--json` show it: the shown ids, not the row ids."""
+        """The fact for JSON (the server, `memory list --json`, `memory export`), masked, with
+        its shown id rather than its row id."""
+        shown = self.masked()
         return {
             "id": self.uid or str(self.id),
             "user": self.user,
             "session": self.session,
-            "text": self.text,
+            "text": shown.text,
             "subject": self.subject,
             "kind": self.kind,
             "created": self.created,
@@ -64,6 +79,7 @@ class MemoryItem:
             "superseded_by": self.successor,
             "valid_until": self.valid_until,
             "current": self.current,
+            "secret": shown.secret,
         }
 
 
@@ -81,6 +97,7 @@ def item_from_row(r: sqlite3.Row, score: float | None = None) -> MemoryItem:
         subject=r["subject"],
         kind=r["kind"],
         source_turn=r["source_turn"],
+        secret=bool(r["secret"]),
         score=score,
         uid=r["uid"] if "uid" in columns else None,
         successor=r["successor"] if "successor" in columns else None,

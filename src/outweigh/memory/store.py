@@ -6,7 +6,8 @@ Tables (migrations of component "memory"):
 - `memories`: one fact each, with its embedding, its source turn, and a
   `superseded_by` / `valid_until` pair: a contradicted fact is kept as history, not destroyed
   (the Zep pattern, Rasmussen et al. 2025, arXiv:2501.13956). A fact is *current* while
-  `valid_until` is NULL;
+  `valid_until` is NULL. `secret` marks one the user asked to remember although it states a
+  secret: recalled into their prompts, masked wherever facts are listed;
 - `memories_fts`: FTS5 over the facts' text, kept in step by triggers.
 
 Every public method takes a user and refuses an empty one: there is no "all users" path.
@@ -38,7 +39,10 @@ from outweigh.memory.capture import (
     Fact,
     RuleExtractor,
     explicit_fact,
+    is_secret,
     kept_name,
+    leaks,
+    secret_values,
     subject_of,
     withhold_secrets,
 )
@@ -88,6 +92,10 @@ MIGRATIONS = [
       INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.id, old.text);
       INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text);
     END;
+    """,
+    """
+    -- A secret the user asked to remember: recalled into their prompts, masked in listings.
+    ALTER TABLE memories ADD COLUMN secret INTEGER NOT NULL DEFAULT 0;
     """,
     # The id a memory is shown and forgotten by: random, so it says nothing about how many
     # memories anyone has and cannot be guessed (`id` stays the row's internal key).
@@ -231,18 +239,35 @@ class MemoryStore:
         """Persist a user turn (and the assistant's `reply`), and store the facts it states.
 
         Returns the items written, merged or updated, in message order; empty when it stated
-        none. A sentence that mentions a secret is withheld from the stored turn and reply
-        unless the message is an explicit "remember ..." (docs/memory.md, "Secrets").
+        none. A secret's value is withheld from the stored turn, and the reply with it; it
+        becomes a fact only on an explicit "remember ...", marked secret (docs/memory.md,
+        "Secrets").
         """
         user, session = check_user(user), check_session(session)
         text = self.check_message(text)
-        facts = self.extractor.extract(text)
-        if explicit_fact(text) is None and withhold_secrets(text) != text:
+        values = secret_values(text)
+        known = self._secret_values(user)  # remembered secrets, said again or said back
+        facts = [
+            f
+            for f in self.extractor.extract(text)
+            if f.kind == "explicit" or not leaks(f.text, values + known)
+        ]
+        text = withhold_secrets(text, known)
+        if values:
             # The reply may repeat the secret in words the check cannot see ("Noted: 4821").
-            text = withhold_secrets(text)
             reply = WITHHELD if reply is not None else None
+        elif reply is not None:
+            reply = withhold_secrets(reply, known)
         turns = [("user", text)] + ([("assistant", reply)] if reply is not None else [])
         return self._write(user, session, facts, turns)
+
+    def _secret_values(self, user: str) -> list[str]:
+        """The values of the secrets `user` asked to remember."""
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT text FROM memories WHERE user = ? AND secret = 1", (user,)
+            ).fetchall()
+        return [v for r in rows for v in secret_values(r["text"])]
 
     def _write(
         self,
@@ -334,6 +359,8 @@ class MemoryStore:
             ),
         )
         new_id = int(cur.lastrowid or 0)
+        if fact.kind == "explicit" and is_secret(fact.text):
+            c.execute("UPDATE memories SET secret = 1 WHERE id = ?", (new_id,))
         # History, not deletion: the replaced fact stays, no longer valid (the Zep pattern).
         supersede = (
             "UPDATE memories SET superseded_by = ?, valid_until = ?, updated = ? "
@@ -393,8 +420,12 @@ class MemoryStore:
             args.append(session)
         with self._lock:
             rows = self.conn.execute(sql + " ORDER BY id", args).fetchall()
+        # Turns are stored with secrets withheld; older ones are withheld as they are read.
         return [
-            {k: r[k] for k in ("id", "session", "role", "text", "reply_to", "created")}
+            {
+                k: withhold_secrets(r[k]) if k == "text" else r[k]
+                for k in ("id", "session", "role", "text", "reply_to", "created")
+            }
             for r in rows
         ]
 
@@ -442,7 +473,8 @@ class MemoryStore:
     def search(
         self, user: str, query: str, limit: int = 10, include_history: bool = False
     ) -> list[MemoryItem]:
-        """Like `recall`, for people: an empty query is an error, and history can be included."""
+        """Like `recall`, for people: an empty query is an error, history can be included, and
+        a secret is masked (`MemoryItem.masked`)."""
         from outweigh.memory.recall import hybrid
 
         user = check_user(user)
@@ -451,9 +483,10 @@ class MemoryStore:
         if limit < 1:
             raise InputError("`--limit` must be at least 1")
         with self._lock:
-            return hybrid(
+            found = hybrid(
                 self, user, query, limit, self.limits.min_similarity, current=not include_history
             )
+        return [m.masked() for m in found]
 
     def export(self, user: str) -> dict[str, Any]:
         """Everything stored about `user`: facts with their history, and every turn."""
@@ -533,7 +566,8 @@ class MemoryStore:
     def list(self, user: str, include_history: bool = False) -> list[MemoryItem]:
         """The user's current facts, oldest first; with `include_history`, superseded ones too.
 
-        An unknown user simply has no memories: the result is empty, not an error.
+        An unknown user simply has no memories: the result is empty, not an error. A secret
+        the user asked to remember is masked (`MemoryItem.masked`); `recall` gives its text.
         """
         user = check_user(user)
         where = "" if include_history else " AND m.valid_until IS NULL"
@@ -541,7 +575,7 @@ class MemoryStore:
             rows = self.conn.execute(
                 f"{_ITEMS} WHERE m.user = ?{where} ORDER BY m.id", (user,)
             ).fetchall()
-        return [item_from_row(r) for r in rows]
+        return [item_from_row(r).masked() for r in rows]
 
     # -- helpers ----------------------------------------------------------------------------
     def _items(self, c: sqlite3.Connection, user: str, ids: Sequence[int]) -> dict[int, MemoryItem]:

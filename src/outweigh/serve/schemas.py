@@ -294,7 +294,7 @@ class Memory(BaseModel):
     user: str
     session: str | None
     text: str
-    """The fact in the user's own words."""
+    """The fact in the user's own words (a secret's value masked)."""
     subject: str | None
     """Single-valued attribute key, e.g. `cat:name`; a newer fact on it supersedes this one."""
     kind: str
@@ -305,6 +305,9 @@ class Memory(BaseModel):
     """The id of the fact that replaced it."""
     valid_until: str | None
     current: bool
+    secret: bool = False
+    """A secret the user asked to remember: `text` shows `[secret]` in place of its value,
+    which only the user's own prompts see."""
 
 
 class Me(BaseModel):
