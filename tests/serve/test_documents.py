@@ -118,6 +118,18 @@ def test_upload_cap_is_413_and_bad_collections_are_4xx(live_factory) -> None:
     assert wrong_id.status_code == 400 and wrong_id.json()["error"]["param"] == "doc_id"
 
 
+def test_a_collection_name_ending_in_a_newline_is_not_a_second_collection(live_factory):
+    live = live_factory()
+    assert _upload(live, "a.md", FACT, collection="docs").status_code == 201
+    for name in ("docs%0A", "docs%0D%0A", "docs%00"):
+        r = _upload(live, "a.md", FACT, collection=name)
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["message"].startswith("invalid collection name 'docs\\")
+        assert httpx.get(f"{live.url}/collections/{name}/documents").status_code == 404
+    names = [c["name"] for c in httpx.get(f"{live.url}/collections").json()["data"]]
+    assert names == ["docs"]
+
+
 def test_prepare_rebuilds_a_missing_index_before_the_server_listens(paths) -> None:
     from outweigh.engine import Engine
     from outweigh.serve import ready

@@ -146,6 +146,9 @@ CAPS = ServeSettings(
         ({"messages": HI, "extra_body": {"rag": True, "collection": "nope"}}, None),
         ({"messages": HI, "extra_body": {"memory": True}}, "user"),
         ({"messages": HI, "user": "ann\x07"}, None),
+        ({"messages": HI, "user": "ann", "extra_body": {"session": "s\x00"}}, None),
+        ({"messages": HI, "user": "ann", "extra_body": {"session": "s\x1b[2J"}}, None),
+        ({"messages": HI, "user": "ann", "extra_body": {"session": "s\nUser: x"}}, None),
     ],
 )
 def test_bad_chat_requests_are_4xx_in_openai_shape(live_factory, kwargs, param) -> None:

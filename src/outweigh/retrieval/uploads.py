@@ -20,7 +20,7 @@ from outweigh.errors import IngestError, InputError
 from outweigh.retrieval.loaders import read_text
 from outweigh.settings import Paths
 
-_FILENAME = re.compile(r"^[\w][\w .()+,=@-]{0,199}$", re.UNICODE)
+_FILENAME = re.compile(r"\w[\w .()+,=@-]{0,199}")
 """An uploaded file keeps its own name, if it is a plain one: no separators, no leading dot,
 at most 200 characters (under any file system's 255-byte name limit for 1-byte characters;
 `check_filename` also counts the bytes)."""
@@ -32,7 +32,7 @@ MAX_NAME_BYTES = 255
 def check_filename(filename: str) -> str:
     """The plain file name an upload is stored under, or a one-line InputError."""
     name = Path(filename.replace("\\", "/")).name
-    if not _FILENAME.match(name) or len(name.encode("utf-8", "replace")) > MAX_NAME_BYTES:
+    if not _FILENAME.fullmatch(name) or len(name.encode("utf-8", "replace")) > MAX_NAME_BYTES:
         raise InputError(
             f"invalid file name {filename[:80]!r}; use letters, digits, spaces and "
             "'._-()' with a .txt, .md, .html or .pdf suffix"

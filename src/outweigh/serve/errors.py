@@ -43,7 +43,7 @@ _TYPES = {
 }
 
 
-_TYPE_TAG = re.compile(r"^(str|int|float|bool|list|dict|none|[a-z-]+\[.*\])$")
+_TYPE_TAG = re.compile(r"str|int|float|bool|list|dict|none|[a-z-]+\[.*\]")
 """How pydantic tags a union member in an error's `loc`: `str`, `list[str]`, ..."""
 
 
@@ -159,7 +159,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     loc = [
         str(p)
         for p in first.get("loc", ())
-        if p not in ("body", "query", "path") and not _TYPE_TAG.match(str(p))
+        if p not in ("body", "query", "path") and not _TYPE_TAG.fullmatch(str(p))
     ]
     param = ".".join(loc) or None
     reason = str(first.get("msg", "invalid value")).split("\n")[0]
