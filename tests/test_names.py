@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from outweigh.errors import InputError
+from outweigh.errors import InputError, echo
 from outweigh.models.catalog import resolve
 from outweigh.models.options import LoadOptions
-from outweigh.names import check_adapter_name, check_name, check_session, check_user, echo
+from outweigh.names import check_adapter_name, check_name, check_session, check_user
 from outweigh.retrieval.uploads import check_filename
 from outweigh.retrieval.vectors.qdrant import parse_spec
 
@@ -28,7 +28,7 @@ def test_adapter_names_are_matched_whole_too():
 def test_a_long_name_is_quoted_short_in_its_error():
     with pytest.raises(InputError) as e:
         check_name("x" * 5000 + "!")
-    assert len(str(e.value)) < 200 and "5001 characters" in str(e.value)
+    assert len(str(e.value)) < 200 and "5,001 characters" in str(e.value)
     assert echo("ab") == "'ab'"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from outweigh.errors import InputError
+from outweigh.errors import InputError, echo
 
 MAX_USER_CHARS = 256
 """An OpenAI `user` field is an opaque id (often a hash or an e-mail); 256 covers them all."""
@@ -17,19 +17,6 @@ MAX_USER_CHARS = 256
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 """Matched whole (`fullmatch`): with `re.match` and `$`, a name ending in a newline passes,
 and `docs\n` would be a second collection that prints like `docs`."""
-
-MAX_ECHO_CHARS = 80
-"""The most of a rejected value an error message quotes: enough to recognise it, never a
-page of it."""
-
-
-def echo(value: object) -> str:
-    """`value` quoted for an error message: repr'd (so control characters show escaped) and cut
-    to `MAX_ECHO_CHARS` characters."""
-    text = value if isinstance(value, str) else str(value)
-    if len(text) > MAX_ECHO_CHARS:
-        return repr(text[:MAX_ECHO_CHARS]) + f"... ({len(text)} characters)"
-    return repr(text)
 
 
 def has_controls(text: str) -> bool:

@@ -60,7 +60,8 @@ def test_upload_list_ask_delete_round_trip(live_factory) -> None:
         ("empty.md", b"", "empty file"),
         ("fake.pdf", b"not a pdf", "not a PDF"),
         (".hidden.md", FACT, "invalid file name"),
-        ("", FACT, "file: "),  # no filename: a plain form field, not a file
+        # No file name: the part arrives as a plain form field, not a file.
+        ("", FACT, "send the document as a multipart file part named `file` with a file name"),
     ],
 )
 def test_bad_uploads_are_one_line_400s_and_leave_nothing(live_factory, name, data, message):
@@ -74,6 +75,29 @@ def test_bad_uploads_are_one_line_400s_and_leave_nothing(live_factory, name, dat
     assert not (live.engine.paths.root / "uploads" / "notes").exists() or not any(
         (live.engine.paths.root / "uploads" / "notes").iterdir()
     )
+
+
+def test_a_form_without_one_named_file_part_is_told_how_to_send_one(live_factory) -> None:
+    live = live_factory()
+    url = f"{live.url}/collections/notes/documents"
+    how = "send the document as a multipart file part named `file` with a file name"
+    for request in (
+        {"data": {"file": "just text"}},  # a text field, not a file
+        {"files": {"document": ("a.md", FACT)}},  # another name
+        {},  # nothing
+    ):
+        r = httpx.post(url, **request)
+        assert r.status_code == 400 and r.json()["error"] == {
+            "message": how,
+            "type": "invalid_request_error",
+            "param": "file",
+            "code": "invalid_request",
+        }, r.text
+    two = httpx.post(url, files=[("file", ("a.md", FACT)), ("file", ("b.md", FACT))])
+    assert two.status_code == 400 and two.json()["error"]["message"] == "send one file per request"
+    assert two.json()["error"]["param"] == "file"
+    _no_leftovers(live)
+    assert live.engine.collections() == []
 
 
 def test_a_traversal_name_stays_inside_the_uploads_folder(live_factory) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from outweigh.errors import IngestError, InputError, NotFoundError, printable
+from outweigh.errors import IngestError, InputError, NotFoundError, echo
 from outweigh.locks import FairLock
 from outweigh.names import check_text
 from outweigh.retrieval.hybrid import Hit
@@ -172,7 +172,7 @@ class Documents:
                 row = store.document(coll, str(Path(document).expanduser().resolve()))
             if row is None:
                 raise NotFoundError(
-                    f"collection {collection!r} has no document {printable(str(document))}; "
+                    f"collection {echo(collection)} has no document {echo(str(document))}; "
                     "see outweigh docs list"
                 )
             store.remove_document(coll, row.source)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from outweigh.db import connect, migrate, transaction
-from outweigh.errors import InputError, NotFoundError
+from outweigh.errors import InputError, NotFoundError, echo
 from outweigh.names import check_name
 from outweigh.settings import Paths
 from outweigh.text import WORD, fold, stems
@@ -226,7 +226,7 @@ class Store:
         row = self.conn.execute("SELECT * FROM collections WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise NotFoundError(
-                f"unknown collection {name!r}; ingest documents into it first "
+                f"unknown collection {echo(name)}; ingest documents into it first "
                 "(outweigh docs list shows the collections)"
             )
         return Collection(row["id"], row["name"], row["embedder"], row["dim"], row["generation"])

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from outweigh.errors import IngestError, InputError
+from outweigh.errors import IngestError, InputError, echo
 from outweigh.retrieval.loaders import read_text
 from outweigh.settings import Paths
 
@@ -34,7 +34,7 @@ def check_filename(filename: str) -> str:
     name = Path(filename.replace("\\", "/")).name
     if not _FILENAME.fullmatch(name) or len(name.encode("utf-8", "replace")) > MAX_NAME_BYTES:
         raise InputError(
-            f"invalid file name {filename[:80]!r}; use letters, digits, spaces and "
+            f"invalid file name {echo(filename)}; use letters, digits, spaces and "
             "'._-()' with a .txt, .md, .html or .pdf suffix"
         )
     return name
