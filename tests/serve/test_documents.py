@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -107,6 +109,59 @@ def test_a_traversal_name_stays_inside_the_uploads_folder(live_factory) -> None:
     assert response.json()["document"]["source"] == "escape.md"
     assert (live.engine.paths.root / "uploads" / "notes" / "escape.md").is_file()
     assert not (live.engine.paths.root / "escape.md").exists()
+
+
+def test_an_upload_cannot_pose_as_another_document(live_factory, tmp_path) -> None:
+    live = live_factory()
+    mine = tmp_path / "docs" / "overview.md"
+    mine.parent.mkdir()
+    mine.write_bytes(FACT)
+    live.engine.ingest([mine], "notes")
+    [ingested] = live.engine.documents("notes")
+    assert _upload(live, "report.md", FACT + b"Report.\n").status_code == 201
+    refused = {
+        # The ingested file's own name: it would be cited as "overview.md" twice.
+        "overview.md": f"already has document {ingested.id} under the same name",
+        # Cyrillic о (U+043E) for the Latin o, in one word with Latin letters.
+        "\u043everview.md": "mixes look-alike letters of different scripts in '\u043everview'",
+        # All Cyrillic but the suffix, and each word in one script: refused by its look alone.
+        "\u0441\u043e\u0440.md": "under a name that looks like it, 'cop.md'",
+        "Overview.md": "under a name that looks like it, 'overview.md'",
+        "rep0rt.md": "under a name that looks like it, 'report.md'",
+        "\u0391\u03b2c.md": "mixes look-alike letters of different scripts",  # Greek Α, β
+    }
+    live.engine.ingest([_write(tmp_path / "docs" / "cop.md")], "notes")
+    for name, message in refused.items():
+        r = _upload(live, name, FACT)
+        assert r.status_code == 400, (name, r.text)
+        error = r.json()["error"]["message"]
+        assert message in error, error
+        assert "another name" in error or "one script" in error
+        assert "\n" not in error
+    _no_leftovers(live)
+    names = sorted(d["source"] for d in _listed(live))
+    assert names == ["cop.md", "overview.md", "report.md"]
+
+
+def test_names_in_one_script_are_accepted_whatever_the_script(live_factory) -> None:
+    live = live_factory()
+    for name in ("отчёт.md", "Отчёт Q3.md", "東京タワー.md", "iPhone手机.md", "Ωμέγα.md"):
+        r = _upload(live, name, FACT)
+        assert r.status_code == 201, (name, r.text)
+        assert r.json()["document"]["source"] == name
+    # The same name typed on macOS arrives decomposed (е + U+0308): the same document.
+    again = _upload(live, "отчёт.md".replace("ё", "е\u0308"), FACT)
+    assert again.status_code == 201 and again.json()["unchanged"] is True
+    assert len(_listed(live)) == 5
+
+
+def _write(path: Path) -> Path:
+    path.write_bytes(FACT)
+    return path
+
+
+def _listed(live: Live) -> list[dict]:
+    return httpx.get(f"{live.url}/collections/notes/documents").json()["data"]
 
 
 def test_no_response_shows_an_absolute_path_or_another_collection(live_factory, tmp_path):

@@ -141,6 +141,7 @@ class Documents:
         with staged as (path, text):
             with self.lock:
                 dest = uploads.destination(self.paths, collection, path)
+                uploads.check_lookalike(self.paths, self.store, collection, dest)
                 try:
                     store, embedder = self.store, self.embedder
                     item = chunk_upload(dest, text, len(data), store, embedder, collection)
