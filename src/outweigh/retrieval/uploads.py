@@ -2,29 +2,36 @@
 
 An upload lives at `uploads/<collection>/<name>` under the state directory, so the engine can
 ingest it like any file and remove it with its document. It is first written to
-`uploads/.incoming/<random>/` and read through the same loader ingest uses: a file that cannot
-be read never replaces an earlier upload of the same name, and a staging folder left by a
-crash is what `outweigh doctor` cleans up.
+`uploads/.incoming/<random>/<collection>/<name>` and read through the same loader ingest uses:
+a file that cannot be read never replaces an earlier upload of the same name. A replace swaps
+the rows in one transaction, then renames the file into place, so a crash leaves the earlier
+document whole or the new one committed with its file still staged; `survey` tells which, and
+`outweigh doctor` removes the staging folder or finishes the rename.
 """
 
 from __future__ import annotations
 
-import functools
+import fcntl
+import hashlib
+import os
 import re
 import shutil
+import time
 import unicodedata
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from outweigh.errors import IngestError, InputError, NotFoundError, echo
 from outweigh.retrieval.loaders import read_text
+from outweigh.retrieval.lookalike import posing_word, skeleton
 from outweigh.settings import Paths
 
 if TYPE_CHECKING:
-    from outweigh.retrieval.store import Store
+    from outweigh.retrieval.store import DocumentRow, Store
 
 _FILENAME = re.compile(r"\w[\w .()+,=@-]{0,199}")
 """An uploaded file keeps its own name, if it is a plain one: no separators, no leading dot,
@@ -45,70 +52,12 @@ def check_filename(filename: str) -> str:
             f"invalid file name {echo(filename)}; use letters, digits, spaces and "
             "'._-()' with a .txt, .md, .html or .pdf suffix"
         )
-    if (word := _posing_word(name)) is not None:
+    if (word := posing_word(name)) is not None:
         raise InputError(
             f"file name {echo(name)} mixes look-alike letters of different scripts in "
             f"{echo(word)}; write each word in one script"
         )
     return name
-
-
-SCRIPT_SETS = (
-    frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}),
-    frozenset({"LATIN", "HAN", "BOPOMOFO"}),
-    frozenset({"LATIN", "HAN", "HANGUL"}),
-)
-"""Scripts one word may mix, as UTS #39's "highly restrictive" level allows: Japanese, Chinese
-and Korean words mix their scripts (東京タワー), with Latin too; Latin with Cyrillic or Greek
-in one word is how a name poses as another."""
-
-
-def _posing_word(name: str) -> str | None:
-    """The first word (run of letters) of `name` that mixes scripts outside `SCRIPT_SETS`
-    with a letter that looks like a letter of another of its scripts; None if none does."""
-    from confusable_homoglyphs import categories, confusables
-
-    for word in re.findall(r"[^\W\d_]+", name):
-        scripts = categories.unique_aliases(word) - {"COMMON", "INHERITED"}
-        if len(scripts) < 2 or any(scripts <= allowed for allowed in SCRIPT_SETS):
-            continue
-        if any(confusables.is_confusable(word, preferred_aliases=[s]) for s in scripts):
-            return word
-    return None
-
-
-def skeleton(name: str) -> str:
-    """How `name` looks: each character replaced by its prototype in Unicode's confusables
-    table (UTS #39), in one case. Two names with one skeleton are confusable: `overview.md`
-    and `оverview.md` (a Cyrillic о), `rep0rt.md`, `Overview.md`."""
-    once = _prototypes(unicodedata.normalize("NFD", name)).casefold()
-    return _prototypes(unicodedata.normalize("NFD", once))
-
-
-def _prototypes(text: str) -> str:
-    return "".join(_prototype(ch) for ch in text)
-
-
-@functools.lru_cache(maxsize=8192)
-def _prototype(ch: str) -> str:
-    """The prototype `ch` stands for. confusable-homoglyphs keeps each line of the table
-    (source -> prototype) as a link both ways: a source links to its prototype alone, a
-    prototype to all its sources; a pair linked only to each other is one class either way,
-    and the smaller character stands for it."""
-    links = _homoglyphs(ch)
-    if len(links) != 1:
-        return ch  # a prototype (or a character the table does not name)
-    other = links[0]
-    if len(other) > 1 or len(_homoglyphs(other)) > 1:
-        return other  # the table's prototypes may be sequences: m -> rn
-    return min(ch, other)
-
-
-def _homoglyphs(ch: str) -> list[str]:
-    from confusable_homoglyphs import confusables
-
-    found = confusables.is_confusable(ch, greedy=True)
-    return [h["c"] for h in found[0]["homoglyphs"]] if found else []
 
 
 def check_lookalike(paths: Paths, store: Store, collection: str, dest: Path) -> None:
@@ -135,15 +84,25 @@ def check_lookalike(paths: Paths, store: Store, collection: str, dest: Path) -> 
 
 
 @contextmanager
-def staged(paths: Paths, filename: str, data: bytes, max_bytes: int) -> Iterator[tuple[Path, str]]:
-    """`data` written under `uploads/.incoming/` and parsed, once: (its path, its text).
-    Removed afterwards unless the caller moved it into place."""
+def staged(
+    paths: Paths, collection: str, filename: str, data: bytes, max_bytes: int
+) -> Iterator[tuple[Path, str]]:
+    """`data` written to `uploads/.incoming/<random>/<collection>/<name>` (durably) and parsed,
+    once: (its path, its text). The `<random>` folder is locked (flock) while this runs, so
+    `outweigh doctor` tells an upload in progress from one a crash stopped; it is removed
+    afterwards, the file too unless `place` moved it."""
     name = check_filename(filename)
     incoming = paths.staging_dir / uuid.uuid4().hex
     incoming.mkdir(parents=True)
+    held = os.open(incoming, os.O_RDONLY)
     try:
-        path = incoming / name
-        path.write_bytes(data)
+        fcntl.flock(held, fcntl.LOCK_EX)
+        path = incoming / collection / name
+        path.parent.mkdir()
+        with open(path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())  # a replace finished by doctor after a crash needs it whole
         try:
             text = read_text(path, max_bytes)
         except IngestError as e:
@@ -151,6 +110,7 @@ def staged(paths: Paths, filename: str, data: bytes, max_bytes: int) -> Iterator
         yield path, text
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
+        os.close(held)
 
 
 def destination(paths: Paths, collection: str, staged_path: Path) -> Path:
@@ -159,9 +119,15 @@ def destination(paths: Paths, collection: str, staged_path: Path) -> Path:
 
 
 def place(staged_path: Path, dest: Path) -> None:
-    """Move a checked upload into place (an atomic rename over an earlier upload)."""
+    """Move a checked upload into place: an atomic rename over an earlier upload, made
+    durable. Called once its rows are committed: until then the earlier file stays."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     staged_path.replace(dest)
+    folder = os.open(dest.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def owned(paths: Paths, collection: str, source: str) -> bool:
@@ -177,3 +143,117 @@ def shown(paths: Paths, collection: str, source: str) -> str:
     folder = (paths.uploads_dir / collection).resolve()
     path = Path(source)
     return str(path.relative_to(folder)) if path.is_relative_to(folder) else path.name
+
+
+# -- what a crash can leave, for `outweigh doctor` ----------------------------------------------
+@dataclass
+class Survey:
+    """Upload files set against the documents that hold them.
+
+    An upload writes its file to a locked staging folder, commits its rows, then renames the
+    file into place, so a crash leaves one of: a staging folder no one holds (before the
+    commit: the earlier document is whole, the folder is removed), or a document whose file
+    still waits in one (after it: the rename is finished). A removal deletes its rows, then
+    its file, so it may leave a file no document holds.
+    """
+
+    uploads: int = 0
+    """Upload documents checked (all but those a running upload is replacing)."""
+    unmoved: list[tuple[DocumentRow, Path]] = field(default_factory=list)
+    """Documents whose file differs from their rows, each with the staged file that matches
+    them: a replace committed and stopped before its rename."""
+    differ: list[DocumentRow] = field(default_factory=list)
+    """Documents whose file differs from their rows, with no staged file that matches."""
+    missing: list[DocumentRow] = field(default_factory=list)
+    """Documents whose file is gone, with no staged file that matches."""
+    orphans: list[Path] = field(default_factory=list)
+    """Files (and folders) under `uploads/<collection>/` that no document holds."""
+    abandoned: list[Path] = field(default_factory=list)
+    """Staging folders no running upload holds."""
+    busy: int = 0
+    """Staging folders an upload holds now; left alone, with the documents they name."""
+
+    @property
+    def ok(self) -> bool:
+        return not (self.unmoved or self.differ or self.missing or self.orphans or self.abandoned)
+
+
+def survey(paths: Paths, store: Store, stale_s: float) -> Survey:
+    """Every upload document's file against its rows (the hash of its text), every file under
+    `uploads/` against the documents, and every staging folder: held by a running upload, or
+    not. A staging folder no one holds that has no file yet is left for `stale_s` seconds
+    (an upload creates it an instant before it takes the lock)."""
+    found = Survey()
+    staged: dict[tuple[str, str], list[Path]] = {}
+    busy_names: set[tuple[str, str]] = set()
+    for folder in sorted(paths.staging_dir.glob("*")) if paths.staging_dir.is_dir() else []:
+        if not folder.is_dir() or folder.is_symlink():
+            if time.time() - _mtime(folder) > stale_s:
+                found.abandoned.append(folder)
+            continue
+        files = [f for f in folder.glob("*/*") if f.is_file()]
+        if _held(folder):
+            found.busy += 1
+            busy_names |= {(f.parent.name, f.name) for f in files}
+            continue
+        for f in files:
+            staged.setdefault((f.parent.name, f.name), []).append(f)
+        if files or any(folder.iterdir()) or time.time() - _mtime(folder) > stale_s:
+            found.abandoned.append(folder)
+    held_files: set[Path] = set()
+    for row in store.documents():
+        if not owned(paths, row.collection, row.source):
+            continue
+        file = Path(row.source)
+        held_files.add(file)
+        key = (row.collection, file.name)
+        if key in busy_names:
+            continue
+        found.uploads += 1
+        if text_sha256(file, row.bytes) == row.sha256:
+            continue
+        copies = staged.get(key, [])
+        match = next((f for f in copies if text_sha256(f, row.bytes) == row.sha256), None)
+        if match is not None:
+            found.unmoved.append((row, match))
+        elif file.exists():
+            found.differ.append(row)
+        else:
+            found.missing.append(row)
+    for folder in sorted(paths.uploads_dir.glob("*")) if paths.uploads_dir.is_dir() else []:
+        if folder == paths.staging_dir or not folder.is_dir():
+            continue
+        real = folder.resolve()
+        found.orphans += [f for f in sorted(folder.iterdir()) if real / f.name not in held_files]
+    return found
+
+
+def text_sha256(path: Path, size: int) -> str | None:
+    """The hash a document row keeps of `path`: of its text as ingest reads it; None when it
+    cannot be read."""
+    try:
+        return hashlib.sha256(read_text(path, max(size, path.stat().st_size)).encode()).hexdigest()
+    except (OSError, IngestError):
+        return None
+
+
+def _held(folder: Path) -> bool:
+    """Whether a running upload holds this staging folder's lock."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock this took
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
