@@ -32,6 +32,7 @@ def posing_word(name: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=65536)  # a collection's names, compared on each upload
 def skeleton(name: str) -> str:
     """How `name` looks: each character replaced by its prototype in Unicode's confusables
     table (UTS #39), in one case. Two names with one skeleton are confusable: `overview.md`
