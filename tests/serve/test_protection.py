@@ -235,6 +235,12 @@ def test_an_error_quotes_at_most_80_characters_of_the_request(live_factory) -> N
     key = "k" * 500
     unknown = _error(httpx.post(f"{live.url}/plan", json={"model": "qwen2.5-32b", key: 1}))
     assert len(unknown["message"]) < 300 and "(500 characters)" in unknown["message"]
+    bad_text = httpx.post(
+        f"{live.url}/chat/completions",
+        content=b'{"model": "echo", "messages": [], "' + b"k" * 500 + b'": "\\ud800"}',
+        headers={"content-type": "application/json"},
+    )
+    assert bad_text.status_code == 400 and len(_error(bad_text)["message"]) < 200
 
 
 def test_embedding_caps(live_factory) -> None:

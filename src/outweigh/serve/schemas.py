@@ -62,7 +62,8 @@ def _check_utf8(value: Any, where: str) -> None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError(
-                f"{where or 'a string'} is not valid Unicode (a lone surrogate); send UTF-8"
+                f"{clip(where) if where else 'a string'} is not valid Unicode (a lone surrogate); "
+                "send UTF-8"
             ) from None
     elif isinstance(value, dict):
         for key, item in value.items():
