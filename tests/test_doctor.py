@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from outweigh.db import connect, migrate
 from outweigh.doctor import STALE_S, diagnose
+from outweigh.errors import InputError
 from outweigh.retrieval.hybrid import HybridSearcher
 from outweigh.retrieval.ingest import ingest
 from outweigh.retrieval.store import MIGRATIONS, Store
@@ -141,10 +143,12 @@ def test_killed_uploads_conversions_and_checkpoints_leave_nothing_for_long(
         d.mkdir(parents=True)
         (d / "half").write_bytes(b"half")
         os.utime(d, (old, old))
-    dry = _by_check(diagnose(paths, repair=False))["leftovers"]
-    assert not dry.ok and "3 stale temporary files" in dry.detail
-    found = _by_check(diagnose(paths))["leftovers"]
-    assert found.repaired and "removed 3" in found.detail
+    dry = _by_check(diagnose(paths, repair=False))
+    assert not dry["leftovers"].ok and "2 stale temporary files" in dry["leftovers"].detail
+    assert "1 uploads that stopped before they were stored" in dry["uploads"].detail
+    found = _by_check(diagnose(paths))
+    assert found["leftovers"].repaired and "removed 2" in found["leftovers"].detail
+    assert found["uploads"].repaired and "deleted 1 stray" in found["uploads"].detail
     assert not any(d.exists() for d in debris)
 
 
@@ -222,3 +226,93 @@ def test_durable_commits_are_configured(paths):
     conn = connect(paths.db)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+# -- uploads -----------------------------------------------------------------------------------
+@pytest.fixture
+def uploaded(paths):
+    """An engine with two uploads in `notes`: a.md and b.md."""
+    from outweigh.engine import Engine
+    from outweigh.testing import EchoBackend
+
+    engine = Engine(paths=paths, backend=EchoBackend(), embedder=FakeEmbedder())
+    engine.upload("notes", "a.md", b"Otters swim in the river.")
+    engine.upload("notes", "b.md", b"Herons fly over the marsh.")
+    yield engine
+    engine.close()
+
+
+def test_uploads_that_match_their_documents_pass(uploaded, paths):
+    found = _by_check(diagnose(paths, repair=False))["uploads"]
+    assert found.ok and found.detail == "2 upload files match their documents"
+
+
+def test_an_edited_upload_is_ingested_again_with_its_collections_embedder(uploaded, paths):
+    a = paths.uploads_dir / "notes" / "a.md"
+    a.write_bytes(b"Otters swim in the sea now.")  # edited by hand, or an older crash
+    dry = _by_check(diagnose(paths, repair=False))["uploads"]
+    assert not dry.ok and "1 documents that differ from their file (a.md in notes)" in dry.detail
+    asked = []
+    fixed = _by_check(diagnose(paths, embedder=lambda n: asked.append(n) or FakeEmbedder()))
+    assert fixed["uploads"].repaired and "ingested a.md in notes again" in fixed["uploads"].detail
+    assert asked == ["fake-bow"]  # the embedder the collection was built with
+    assert all(f.ok for f in diagnose(paths, repair=False))
+    [hit] = uploaded.search("sea", "notes", k=1)
+    assert "sea now" in hit.text
+
+
+def test_an_edited_upload_whose_embedder_cannot_load_says_what_to_run(uploaded, paths):
+    (paths.uploads_dir / "notes" / "a.md").write_bytes(b"Otters swim in the sea now.")
+
+    def missing(name):
+        raise InputError(f"cannot load embedder {name!r}")
+
+    found = _by_check(diagnose(paths, embedder=missing))["uploads"]
+    assert not found.healthy
+    assert "cannot ingest a.md in notes again (cannot load embedder 'fake-bow')" in found.detail
+    assert "run `outweigh ingest " in found.detail and "--collection notes`" in found.detail
+
+
+def test_an_upload_whose_file_is_gone_is_removed_and_strays_deleted(uploaded, paths):
+    (paths.uploads_dir / "notes" / "b.md").unlink()
+    stray = paths.uploads_dir / "notes" / "c.md"
+    stray.write_bytes(b"no row holds this")
+    dropped = paths.uploads_dir / "gone" / "x.md"  # a collection that no longer exists
+    dropped.parent.mkdir()
+    dropped.write_bytes(b"nor this")
+    dry = _by_check(diagnose(paths, repair=False))["uploads"]
+    assert "1 documents whose file is gone (b.md in notes)" in dry.detail
+    assert "2 files under uploads/ that no document holds" in dry.detail
+    fixed = _by_check(diagnose(paths))["uploads"]
+    assert fixed.repaired and "removed 1 documents; upload them again" in fixed.detail
+    assert not stray.exists() and not dropped.exists()
+    assert [Path(d.source).name for d in uploaded.documents("notes")] == ["a.md"]
+    assert all(f.ok for f in diagnose(paths, repair=False))
+
+
+def test_a_running_upload_is_left_alone(uploaded, paths):
+    import fcntl
+
+    running = paths.staging_dir / "0badc0de"
+    (running / "notes").mkdir(parents=True)
+    (running / "notes" / "a.md").write_bytes(b"a new text, being embedded")
+    (paths.uploads_dir / "notes" / "a.md").write_bytes(b"Otters swim in the sea now.")
+    held = os.open(running, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # what `uploads.staged` holds while it runs
+    try:
+        found = _by_check(diagnose(paths))["uploads"]
+        assert (
+            found.detail
+            == "1 upload files match their documents; 1 uploads running now, left alone"
+        )
+        assert (running / "notes" / "a.md").exists()
+    finally:
+        os.close(held)
+    dry = _by_check(diagnose(paths, repair=False))["uploads"]
+    assert "1 uploads that stopped before they were stored" in dry.detail
+
+
+def test_dropping_a_collection_deletes_its_uploads(uploaded, paths):
+    uploaded.drop_collection("notes")
+    assert not (paths.uploads_dir / "notes").exists()
+    assert all(f.ok for f in diagnose(paths, repair=False))

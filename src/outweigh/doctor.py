@@ -8,6 +8,13 @@ is derived from it or disposable, so it can be checked against the db and rebuil
 - each document holds exactly its `n_chunks` chunks, of the collection's dimension; a broken
   one is removed, and ingesting its file again restores it;
 - the FTS5 indexes of chunks and memories match their tables; repair: FTS5 `rebuild`;
+- each upload's file holds the text its document's rows were made from (the hash of its
+  text), every file under `uploads/<collection>/` belongs to a document, and no staging
+  folder under `uploads/.incoming/` was left by an upload that died (`uploads.survey`);
+  repair: a replace that committed its rows and died before its rename is finished with the
+  staged file, a file that differs otherwise is ingested again (with the collection's own
+  embedder), a document whose file is gone is removed, and stray files and abandoned staging
+  folders are deleted;
 - each vector index holds exactly the collection's chunk ids; repair: sync (orphans out,
   missing vectors in, an unreadable index rebuilt);
 - no write leftovers (`index/*.tmp`, `adapters/.staging-*`); repair: delete those older than
@@ -22,11 +29,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from outweigh.db import transaction
-from outweigh.retrieval.store import Collection, Store
+from outweigh.errors import printable
+from outweigh.retrieval import uploads
+from outweigh.retrieval.store import Collection, DocumentRow, Store
 from outweigh.retrieval.vectors import VectorStore, open_vector_store
 from outweigh.settings import Paths
+
+if TYPE_CHECKING:
+    from outweigh.embed import Embedder
 
 STALE_S = 600
 """A leftover file younger than this may belong to a write still running; it is left alone."""
@@ -115,9 +128,12 @@ def diagnose(
     repair: bool = True,
     vectors: VectorStore | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    embedder: Callable[[str], Embedder] | None = None,
 ) -> list[Finding]:
     """Run every check of the state directory; with `repair`, fix what can be fixed.
-    `progress(what, done, total)`."""
+    `progress(what, done, total)`. `embedder(name)` loads the embedder a collection was
+    built with, to ingest again an upload whose file differs from its document (default: the
+    sentence-transformers model of that name, loaded only then)."""
     paths = paths or Paths()
     if not paths.db.exists():
         return [Finding("database", True, f"{paths.db} does not exist yet; nothing to check")]
@@ -131,6 +147,7 @@ def diagnose(
             return findings  # a damaged file: repairs on top of it could make things worse
         findings.append(_documents(store, repair))
         findings += [_fts(store.conn, fts, table, repair) for fts, table in FTS_TABLES]
+        findings.append(_uploads(paths, store, repair, embedder or _load_embedder))
         mirror = vectors or open_vector_store(store)
         try:
             findings += [_vectors(mirror, c, repair, progress) for c in store.collections()]
@@ -192,6 +209,84 @@ def _documents(store: Store, repair: bool) -> Finding:
     return Finding("documents", False, f"{detail}; removed{hint}", repaired=True)
 
 
+def _uploads(
+    paths: Paths, store: Store, repair: bool, embedder: Callable[[str], Embedder]
+) -> Finding:
+    """Upload files against their documents, and what crashed uploads left (`survey`)."""
+    found = uploads.survey(paths, store, STALE_S)
+    busy = f"; {found.busy} uploads running now, left alone" if found.busy else ""
+    if found.ok:
+        return Finding("uploads", True, f"{found.uploads} upload files match their documents{busy}")
+    problems = [
+        f"{len(rows)} documents {what} ({_names(rows)})"
+        for rows, what in (
+            ([row for row, _ in found.unmoved], "replaced, with the new file still staged"),
+            (found.differ, "that differ from their file"),
+            (found.missing, "whose file is gone"),
+        )
+        if rows
+    ]
+    if found.orphans:
+        problems.append(f"{len(found.orphans)} files under uploads/ that no document holds")
+    if found.abandoned:
+        problems.append(f"{len(found.abandoned)} uploads that stopped before they were stored")
+    detail = "; ".join(problems)
+    if not repair:
+        return Finding("uploads", False, f"{detail}; run outweigh doctor to repair{busy}")
+    done, left = [], []
+    for row, copy in found.unmoved:  # committed, then stopped: finish its rename
+        uploads.place(copy, Path(row.source))
+    if found.unmoved:
+        done.append(f"moved {len(found.unmoved)} staged files into place")
+    for row in found.differ:
+        problem = _ingest_again(store, row, embedder)
+        (left if problem else done).append(problem or f"ingested {_names([row])} again")
+    for row in found.missing:
+        store.remove_document(store.collection(row.collection), row.source)
+    if found.missing:
+        done.append(f"removed {len(found.missing)} documents; upload them again")
+    for path in [*found.orphans, *found.abandoned]:
+        _remove(path)
+    if found.orphans or found.abandoned:
+        done.append(f"deleted {len(found.orphans) + len(found.abandoned)} stray files and folders")
+    return Finding("uploads", False, f"{detail}; " + ", ".join(done + left), not left)
+
+
+def _ingest_again(store: Store, row: DocumentRow, embedder: Callable[[str], Embedder]) -> str:
+    """Store an upload's file as it is now, as `outweigh ingest` would; "" when done, else
+    what stopped it and the command that does it by hand."""
+    from outweigh.errors import OutweighError
+    from outweigh.retrieval.ingest import ingest
+    from outweigh.settings import IngestLimits
+
+    coll = store.collection(row.collection)
+    by_hand = f"run `outweigh ingest {printable(row.source)} --collection {row.collection}`"
+    try:
+        report = ingest(
+            [row.source],
+            store,
+            embedder(coll.embedder or ""),
+            row.collection,
+            limits=IngestLimits(max_file_bytes=max(IngestLimits().max_file_bytes, row.bytes)),
+        )
+    except OutweighError as e:
+        return f"cannot ingest {_names([row])} again ({e}); {by_hand}"
+    if report.failed:
+        return f"cannot ingest {_names([row])} again ({report.failed[0][1]}); {by_hand}"
+    return ""
+
+
+def _load_embedder(name: str) -> Embedder:
+    from outweigh.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(name or None)
+
+
+def _names(rows: list[DocumentRow]) -> str:
+    shown = [f"{printable(Path(r.source).name)} in {r.collection}" for r in rows[:3]]
+    return ", ".join(shown) + (" ..." if len(rows) > 3 else "")
+
+
 def _fts(conn: sqlite3.Connection, fts: str, table: str, repair: bool) -> Finding:
     try:
         # rank=1: compare the index with the content table, not only with itself.
@@ -246,7 +341,6 @@ def _leftovers(paths: Paths, repair: bool) -> Finding:
         *paths.index_dir.glob("*.tmp"),
         *paths.adapters_dir.glob(".staging-*"),
         *paths.adapters_dir.glob(".checkpoints/*.tmp"),  # a checkpoint killed mid-write
-        *paths.staging_dir.glob("*"),
         *paths.models_dir.glob("*.partial"),  # a model conversion killed mid-write
     ]
     now = time.time()

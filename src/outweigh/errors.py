@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 
 class OutweighError(Exception):
@@ -52,3 +53,35 @@ def printable(text: str) -> str:
     every message and listing shows names through this.
     """
     return _UNPRINTABLE.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+MAX_ECHO_CHARS = 80
+"""The most of a rejected value a message quotes: enough to recognise it, never a page of it
+(a 4,300-digit number, a 64 KB model name)."""
+
+
+def clip(value: object, limit: int = MAX_ECHO_CHARS) -> str:
+    """`value` as one printable line for a message, cut to `limit` characters (and its length
+    said)."""
+    text = printable(_text(value, str))
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def echo(value: object) -> str:
+    """`value` quoted for a message as `repr` writes it (a string quoted and escaped, a number
+    bare), cut to `MAX_ECHO_CHARS` characters."""
+    text = _text(value, repr)
+    if len(text) <= MAX_ECHO_CHARS:
+        return text
+    if isinstance(value, str):
+        return f"{value[:MAX_ECHO_CHARS]!r}... ({len(value):,} characters)"
+    return f"{text[:MAX_ECHO_CHARS]}... ({len(text):,} characters)"
+
+
+def _text(value: object, how: Callable[[object], str]) -> str:
+    try:
+        return value if isinstance(value, str) and how is str else how(value)
+    except ValueError:  # an int past Python's 4,300-digit conversion limit
+        return "a number of more than 4,300 digits"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -60,7 +62,8 @@ def test_upload_list_ask_delete_round_trip(live_factory) -> None:
         ("empty.md", b"", "empty file"),
         ("fake.pdf", b"not a pdf", "not a PDF"),
         (".hidden.md", FACT, "invalid file name"),
-        ("", FACT, "file: "),  # no filename: a plain form field, not a file
+        # No file name: the part arrives as a plain form field, not a file.
+        ("", FACT, "send the document as a multipart file part named `file` with a file name"),
     ],
 )
 def test_bad_uploads_are_one_line_400s_and_leave_nothing(live_factory, name, data, message):
@@ -76,6 +79,29 @@ def test_bad_uploads_are_one_line_400s_and_leave_nothing(live_factory, name, dat
     )
 
 
+def test_a_form_without_one_named_file_part_is_told_how_to_send_one(live_factory) -> None:
+    live = live_factory()
+    url = f"{live.url}/collections/notes/documents"
+    how = "send the document as a multipart file part named `file` with a file name"
+    for request in (
+        {"data": {"file": "just text"}},  # a text field, not a file
+        {"files": {"document": ("a.md", FACT)}},  # another name
+        {},  # nothing
+    ):
+        r = httpx.post(url, **request)
+        assert r.status_code == 400 and r.json()["error"] == {
+            "message": how,
+            "type": "invalid_request_error",
+            "param": "file",
+            "code": "invalid_request",
+        }, r.text
+    two = httpx.post(url, files=[("file", ("a.md", FACT)), ("file", ("b.md", FACT))])
+    assert two.status_code == 400 and two.json()["error"]["message"] == "send one file per request"
+    assert two.json()["error"]["param"] == "file"
+    _no_leftovers(live)
+    assert live.engine.collections() == []
+
+
 def test_a_traversal_name_stays_inside_the_uploads_folder(live_factory) -> None:
     live = live_factory()
     response = _upload(live, "../../escape.md", FACT)
@@ -83,6 +109,59 @@ def test_a_traversal_name_stays_inside_the_uploads_folder(live_factory) -> None:
     assert response.json()["document"]["source"] == "escape.md"
     assert (live.engine.paths.root / "uploads" / "notes" / "escape.md").is_file()
     assert not (live.engine.paths.root / "escape.md").exists()
+
+
+def test_an_upload_cannot_pose_as_another_document(live_factory, tmp_path) -> None:
+    live = live_factory()
+    mine = tmp_path / "docs" / "overview.md"
+    mine.parent.mkdir()
+    mine.write_bytes(FACT)
+    live.engine.ingest([mine], "notes")
+    [ingested] = live.engine.documents("notes")
+    assert _upload(live, "report.md", FACT + b"Report.\n").status_code == 201
+    refused = {
+        # The ingested file's own name: it would be cited as "overview.md" twice.
+        "overview.md": f"already has document {ingested.id} under the same name",
+        # Cyrillic о (U+043E) for the Latin o, in one word with Latin letters.
+        "\u043everview.md": "mixes look-alike letters of different scripts in '\u043everview'",
+        # All Cyrillic but the suffix, and each word in one script: refused by its look alone.
+        "\u0441\u043e\u0440.md": "under a name that looks like it, 'cop.md'",
+        "Overview.md": "under a name that looks like it, 'overview.md'",
+        "rep0rt.md": "under a name that looks like it, 'report.md'",
+        "\u0391\u03b2c.md": "mixes look-alike letters of different scripts",  # Greek Α, β
+    }
+    live.engine.ingest([_write(tmp_path / "docs" / "cop.md")], "notes")
+    for name, message in refused.items():
+        r = _upload(live, name, FACT)
+        assert r.status_code == 400, (name, r.text)
+        error = r.json()["error"]["message"]
+        assert message in error, error
+        assert "another name" in error or "one script" in error
+        assert "\n" not in error
+    _no_leftovers(live)
+    names = sorted(d["source"] for d in _listed(live))
+    assert names == ["cop.md", "overview.md", "report.md"]
+
+
+def test_names_in_one_script_are_accepted_whatever_the_script(live_factory) -> None:
+    live = live_factory()
+    for name in ("отчёт.md", "Отчёт Q3.md", "東京タワー.md", "iPhone手机.md", "Ωμέγα.md"):
+        r = _upload(live, name, FACT)
+        assert r.status_code == 201, (name, r.text)
+        assert r.json()["document"]["source"] == name
+    # The same name typed on macOS arrives decomposed (е + U+0308): the same document.
+    again = _upload(live, "отчёт.md".replace("ё", "е\u0308"), FACT)
+    assert again.status_code == 201 and again.json()["unchanged"] is True
+    assert len(_listed(live)) == 5
+
+
+def _write(path: Path) -> Path:
+    path.write_bytes(FACT)
+    return path
+
+
+def _listed(live: Live) -> list[dict]:
+    return httpx.get(f"{live.url}/collections/notes/documents").json()["data"]
 
 
 def test_no_response_shows_an_absolute_path_or_another_collection(live_factory, tmp_path):
@@ -116,6 +195,18 @@ def test_upload_cap_is_413_and_bad_collections_are_4xx(live_factory) -> None:
     assert missing.status_code == 404 and "unknown collection 'nope'" in missing.text
     wrong_id = httpx.delete(f"{live.url}/collections/nope/documents/abc")
     assert wrong_id.status_code == 400 and wrong_id.json()["error"]["param"] == "doc_id"
+
+
+def test_a_collection_name_ending_in_a_newline_is_not_a_second_collection(live_factory):
+    live = live_factory()
+    assert _upload(live, "a.md", FACT, collection="docs").status_code == 201
+    for name in ("docs%0A", "docs%0D%0A", "docs%00"):
+        r = _upload(live, "a.md", FACT, collection=name)
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["message"].startswith("invalid collection name 'docs\\")
+        assert httpx.get(f"{live.url}/collections/{name}/documents").status_code == 404
+    names = [c["name"] for c in httpx.get(f"{live.url}/collections").json()["data"]]
+    assert names == ["docs"]
 
 
 def test_prepare_rebuilds_a_missing_index_before_the_server_listens(paths) -> None:

@@ -3,6 +3,8 @@ own files (served without the key, with a strict CSP) and the offline API docs."
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 
 import httpx
@@ -63,6 +65,11 @@ def test_plan_route_answers_what_the_planner_answers(echo_live: Live) -> None:
         ({"model": "qwen2.5-32b", "lora_rank": 0}, "lora_rank: Input should be greater"),
         ({"model": "qwen2.5-32b", "batch": "many"}, "batch: Input should be a valid integer"),
         ({}, "model: Field required"),
+        (
+            {"model": "qwen2.5-32b", "train": "lora"},
+            "unknown field `train`; known: model, quant, gpus, context, batch, loras, ",
+        ),
+        ({"model": "qwen2.5-32b", "contxt": 8192}, "unknown field `contxt`; known: model, "),
     ],
 )
 def test_a_bad_plan_request_is_a_400_with_one_line(echo_live: Live, body, message) -> None:
@@ -95,6 +102,30 @@ def test_the_page_is_served_with_a_strict_content_security_policy(echo_live: Liv
     for f in STATIC.iterdir():
         urls = re.findall(r"(?:src|href)=\"([^\"]+)\"", f.read_text(encoding="utf-8"))
         assert all(u.startswith(("/", "#", "data:")) for u in urls), (f.name, urls)
+
+
+def test_the_docs_are_served_with_a_csp_and_no_framing(echo_live: Live) -> None:
+    root = _root(echo_live)
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        r = httpx.get(root + path)
+        assert r.status_code == 200
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        csp = dict(d.strip().split(" ", 1) for d in r.headers["content-security-policy"].split(";"))
+        assert csp["default-src"] == "'none'" and csp["frame-ancestors"] == "'none'"
+        assert csp["connect-src"] == "'self'" and csp["base-uri"] == "'none'"
+        # Scripts: this server's files, and the page's own inline start-up script by its hash.
+        inline = re.findall(r"<script>(.*?)</script>", r.text, re.S)
+        hashes = [
+            "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
+            for s in inline
+        ]
+        assert csp["script-src"].split() == ["'self'", *hashes]
+        assert "unsafe-eval" not in r.headers["content-security-policy"]
+    assert "unsafe-inline" not in httpx.get(root + "/docs").headers["content-security-policy"]
+    asset = httpx.get(root + "/static-offline-docs/swagger-ui-bundle.js")
+    assert asset.headers["x-content-type-options"] == "nosniff"
+    assert httpx.get(root + "/").headers["x-frame-options"] == "DENY"
 
 
 def test_docs_load_their_assets_from_this_server(echo_live: Live) -> None:

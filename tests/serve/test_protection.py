@@ -146,6 +146,9 @@ CAPS = ServeSettings(
         ({"messages": HI, "extra_body": {"rag": True, "collection": "nope"}}, None),
         ({"messages": HI, "extra_body": {"memory": True}}, "user"),
         ({"messages": HI, "user": "ann\x07"}, None),
+        ({"messages": HI, "user": "ann", "extra_body": {"session": "s\x00"}}, None),
+        ({"messages": HI, "user": "ann", "extra_body": {"session": "s\x1b[2J"}}, None),
+        ({"messages": HI, "user": "ann", "extra_body": {"session": "s\nUser: x"}}, None),
     ],
 )
 def test_bad_chat_requests_are_4xx_in_openai_shape(live_factory, kwargs, param) -> None:
@@ -178,6 +181,66 @@ def test_an_oversize_body_is_413_before_it_is_read(live_factory) -> None:
     )
     assert streamed.status_code == 413
     assert _error(streamed)["code"] == "request_too_large"
+
+
+@pytest.mark.parametrize(
+    "body, message, code",
+    [
+        (
+            b'{"model": "echo", "messages": [',
+            "the body is not valid JSON: Expecting value at line 1, column 32; send one JSON "
+            "object",
+            "invalid_json",
+        ),
+        (
+            b'{"model": "echo",\n  "messages": [],,}',
+            "the body is not valid JSON: Expecting property name enclosed in double quotes at "
+            "line 2, column 18",
+            "invalid_json",
+        ),
+        (b'{"a": 1}\n{"b": 2}', "the body is not valid JSON: Extra data at line 2, column 1", None),
+        (b"[1, 2]", "the body must be one JSON object, sent with Content-Type: application/", None),
+        (b"", "the body must be one JSON object", None),
+        (b"\xff\xfe{", "the body is not valid UTF-8 (byte 2); send UTF-8 JSON", "invalid_json"),
+        (
+            b'{"model": "echo", "messages": [], "seed": ' + b"9" * 5000 + b"}",
+            "the body holds a number of more than 4,300 digits",
+            "invalid_json",
+        ),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_one_clear_line(live_factory, body, message, code):
+    live = live_factory()
+    for route in ("chat/completions", "embeddings", "plan"):
+        r = httpx.post(
+            f"{live.url}/{route}", content=body, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 400, r.text
+        error = _error(r)
+        assert error["message"].startswith(message), error
+        assert error["param"] is None
+        assert code is None or error["code"] == code
+
+
+def test_an_error_quotes_at_most_80_characters_of_the_request(live_factory) -> None:
+    live = live_factory()
+    long_model = httpx.get(f"{live.url}/models/" + "m" * 3000)
+    assert long_model.status_code == 404
+    assert "'" + "m" * 80 + "'... (3,000 characters)" in _error(long_model)["message"]
+    huge = httpx.post(f"{live.url}/plan", json={"model": "qwen2.5-32b", "context": 10**4299})
+    message = _error(huge)["message"]
+    assert huge.status_code == 400 and len(message) < 200
+    assert message.startswith("`--context` must be an integer from 0 to 10,000,000; got 1000")
+    assert message.endswith("... (4,300 characters)")
+    key = "k" * 500
+    unknown = _error(httpx.post(f"{live.url}/plan", json={"model": "qwen2.5-32b", key: 1}))
+    assert len(unknown["message"]) < 300 and "(500 characters)" in unknown["message"]
+    bad_text = httpx.post(
+        f"{live.url}/chat/completions",
+        content=b'{"model": "echo", "messages": [], "' + b"k" * 500 + b'": "\\ud800"}',
+        headers={"content-type": "application/json"},
+    )
+    assert bad_text.status_code == 400 and len(_error(bad_text)["message"]) < 200
 
 
 def test_embedding_caps(live_factory) -> None:

@@ -498,3 +498,20 @@ def test_docs_render_their_operations_with_no_network(echo_ui, open_page) -> Non
     expect(operations).to_have_count(sum(len(methods) for methods in paths.values()))
     expect(page.locator(".opblock-summary-path").first).to_contain_text("/v1/")
     shot(page, "docs")
+
+
+def test_the_docs_run_under_their_csp_with_nothing_refused(echo_ui, open_page) -> None:
+    paths = httpx.get(echo_ui.url.removesuffix("/v1") + "/openapi.json").json()["paths"]
+    operations = sum(len(methods) for methods in paths.values())
+    for path in ("/docs", "/redoc"):
+        page = open_page(echo_ui, path)
+        console: list[str] = []
+        page.on("console", lambda m, console=console: console.append(m.text))
+        page.reload()  # again, now with the console watched from the start
+        if path == "/docs":
+            expect(page.locator(".opblock")).to_have_count(operations)
+        else:
+            expect(page.locator("h2").filter(has_text="Chat Completions")).to_be_visible()
+        refused = [m for m in console if "Content Security Policy" in m]
+        # ReDoc's footer logo comes from its CDN: refused, as every other host is.
+        assert [m for m in refused if "cdn.redoc.ly" not in m] == [], refused

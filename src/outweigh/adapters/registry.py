@@ -34,7 +34,7 @@ from outweigh.adapters.validate import (
     read_header,
 )
 from outweigh.db import connect, migrate, transaction
-from outweigh.errors import InputError, ModelLoadError, NotFoundError
+from outweigh.errors import InputError, ModelLoadError, NotFoundError, echo
 from outweigh.generate.lora import spell_mix
 from outweigh.names import check_adapter_name
 from outweigh.settings import DEFAULT_MODEL, Paths
@@ -130,7 +130,7 @@ class AdapterRegistry:
         row = self.conn.execute("SELECT * FROM adapters WHERE name = ?", (name,)).fetchone()
         if row is None:
             names = ", ".join(self.names()) or "none yet; see outweigh adapter train / add"
-            raise NotFoundError(f"unknown adapter {name!r}; registered: {names}")
+            raise NotFoundError(f"unknown adapter {echo(name)}; registered: {names}")
         return _info(row)
 
     def path(self, name: str) -> Path:

@@ -15,7 +15,8 @@ def doctor(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Check the engine (llama.cpp build, CPU code, what serves each model), the db, the FTS
-    and vector indexes and leftover files; repair what it can.
+    and vector indexes, uploaded files against their documents (and what a crashed upload
+    left) and leftover files; repair what it can.
 
     Exits 1 if a problem remains: found under --dry-run, or one it cannot repair.
     """

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from outweigh.embed import Embedder
-from outweigh.errors import InputError, NotFoundError
+from outweigh.errors import InputError, NotFoundError, echo
 from outweigh.generate.base import Backend, GenerationRequest, Message, Stream
 from outweigh.locks import FairLock
 from outweigh.names import check_text
@@ -232,10 +232,10 @@ class Engine(Documents, Memories, Adapters, Access):
             other = next((a for a in self.adapters.list() if a.name == name), None)
             if other is not None:
                 raise InputError(
-                    f"adapter {name!r} runs on {other.base_model}, and this engine serves "
+                    f"adapter {echo(name)} runs on {other.base_model}, and this engine serves "
                     f"{self.model}; start one with --model {other.base_model} for it"
                 )
-            raise NotFoundError(f"unknown model {name!r}; choose one of: {', '.join(models)}")
+            raise NotFoundError(f"unknown model {echo(name)}; choose one of: {', '.join(models)}")
         parent = models[name]
         return (name, None) if parent is None else (parent, name)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from outweigh.errors import IngestError, InputError, NotFoundError, printable
+from outweigh.errors import IngestError, InputError, NotFoundError, echo
 from outweigh.locks import FairLock
 from outweigh.names import check_text
 from outweigh.retrieval.hybrid import Hit
@@ -148,22 +148,25 @@ class Documents:
         it was unchanged). A re-upload of the same name replaces the document; a file that
         cannot be read is refused before it replaces anything, and leaves nothing behind.
         `who` must be allowed to write to the collection; a new collection is made owned by
-        `who` (the operator's, readable by every user, when `who` is the operator)."""
+        `who` (the operator's, readable by every user, when `who` is the operator).
+        The new rows commit in one transaction before the file is renamed into place, so a
+        crash leaves the earlier document whole, or the new one with its file still staged
+        (`outweigh doctor` finishes the rename); an unchanged text keeps the earlier file."""
         from outweigh.names import check_name
         from outweigh.retrieval import uploads
 
         check_name(collection)
         self.writable(collection, who)  # refuses before anything is read
         limits = IngestLimits() if max_bytes is None else IngestLimits(max_file_bytes=max_bytes)
-        # Parsed once, outside the lock (a hostile PDF must not stall other requests); chunked,
-        # placed, embedded and stored under it. Chunking fails before the file is placed, so a
-        # failed upload never replaces an earlier one.
-        # Embedded slice by slice between the two (`_embed_sliced`), so other requests get
-        # the lock in between.
-        staged = uploads.staged(self.paths, filename, data, limits.max_file_bytes)
+        # Parsed once, outside the lock (a hostile PDF must not stall other requests); chunked
+        # under it, embedded slice by slice (`_embed_sliced`, so other requests get the lock in
+        # between), then stored and placed under it. A failure before the commit replaces
+        # nothing.
+        staged = uploads.staged(self.paths, collection, filename, data, limits.max_file_bytes)
         with staged as (path, text):
             with self.lock:
                 dest = uploads.destination(self.paths, collection, path)
+                uploads.check_lookalike(self.paths, self.store, collection, dest)
                 try:
                     store, embedder = self.store, self.embedder
                     if self.writable(collection, who) is None:  # checked again: under the lock
@@ -173,12 +176,13 @@ class Documents:
                     raise InputError(str(e).replace(str(dest), dest.name)) from e
             vectors = self._embed_sliced([t for t, _, _ in item.chunks])[0] if item else None
             with self.lock:
-                uploads.place(path, dest)
                 coll = self.store.collection(collection)
-                if item is not None:
-                    store_chunks([item], self.store, self.embedder, collection, vectors)
-                    self.store.set_uploader(coll, str(dest), who.name)
+                if item is not None:  # rows first, then the file: see the docstring
+                    store_chunks([item], self.store, self.embedder, collection, vectors, who.name)
+                    uploads.place(path, dest)
                     self.vectors.sync(coll)
+                elif not dest.exists():  # same text, but its file was lost: put it back
+                    uploads.place(path, dest)
                 row = self.store.document(coll, str(dest))
         if row is None:  # ingest reported success, so the row is there; guard the type anyway
             raise NotFoundError(f"{dest.name} was not stored; retry the upload")
@@ -203,7 +207,7 @@ class Documents:
                 row = store.document(coll, str(Path(document).expanduser().resolve()))
             if row is None:
                 raise NotFoundError(
-                    f"collection {collection!r} has no document {printable(str(document))}; "
+                    f"collection {echo(collection)} has no document {echo(str(document))}; "
                     "see outweigh docs list"
                 )
             store.remove_document(coll, row.source)
@@ -212,13 +216,17 @@ class Documents:
             return row
 
     def drop_collection(self, collection: str) -> None:
-        """Remove a collection, its documents and its vector index (unknown: NotFoundError,
-        after the index is gone)."""
+        """Remove a collection, its documents, its uploaded files and its vector index
+        (unknown: NotFoundError, after the index is gone)."""
+        import shutil
+
         with self.lock:
             try:
                 self.store.drop_collection(collection)
             finally:
                 self.vectors.drop(collection)
+            # Its uploads go with it (only a known, and so well-named, collection gets here).
+            shutil.rmtree(self.paths.uploads_dir / collection, ignore_errors=True)
 
     def sync_index(
         self, collection: str, on_sync: Callable[[int, int], None] | None = None

@@ -15,7 +15,7 @@ from pathlib import Path
 from outweigh.errors import NotFoundError
 
 # A hub id is `org/name` with the hub's allowed characters; anything else is a path or a typo.
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def resolve(name: str) -> ModelEntry:
             location=str(path.resolve()),
             chat=_has_chat_template(path),
         )
-    if _HUB_ID.match(name) and not path.exists():
+    if _HUB_ID.fullmatch(name) and not path.exists():
         return ModelEntry(name=name, kind="hub", location=name, chat=True)
     raise NotFoundError(
         f"unknown model {name!r}; choose one of: {', '.join(sorted(entries))}, "

@@ -28,7 +28,7 @@ TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 GPU_EXTRA = "pip install 'outweigh[gpu]'"
 """What installs bitsandbytes (and nothing else) for 4-bit / 8-bit loading and QLoRA."""
 
-_CUDA_N = re.compile(r"^cuda:\d{1,3}$")
+_CUDA_N = re.compile(r"cuda:\d{1,3}")
 
 # bitsandbytes (imported by PEFT whenever it is installed) warns on CPU that the optional
 # `kernels` package is missing; it only speeds up the CPU 4-bit matmul, and a warning on every
@@ -96,7 +96,7 @@ class LoadOptions:
 
     def validate(self) -> None:
         """One-line errors naming the flag."""
-        if self.device not in ("auto", "cpu", "cuda") and not _CUDA_N.match(self.device):
+        if self.device not in ("auto", "cpu", "cuda") and not _CUDA_N.fullmatch(self.device):
             raise InputError(
                 f"unknown `--device` {self.device!r}; choose one of: {', '.join(DEVICES)}"
             )

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from outweigh.errors import NotFoundError
+from outweigh.errors import NotFoundError, echo
 
 DATA = Path(__file__).parent / "data"
 """Folder of the catalog data files shipped inside the package."""
@@ -223,7 +223,9 @@ def _lookup(table: dict[str, T], name: str, what: str, flag: str) -> T:
         names = (key, *getattr(item, "aliases", ()))
         if wanted in (n.lower() for n in names):
             return item
-    raise NotFoundError(f"unknown {what} {name!r} for {flag}; choose one of: {', '.join(table)}")
+    raise NotFoundError(
+        f"unknown {what} {echo(name)} for {flag}; choose one of: {', '.join(table)}"
+    )
 
 
 def find_gpu(name: str) -> Gpu:

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from outweigh.errors import InputError
+from outweigh.errors import InputError, echo
 from outweigh.plan import catalog, tensors
 from outweigh.plan.catalog import Gpu, ServingEngine
 from outweigh.plan.hf_config import Architecture
@@ -48,11 +48,13 @@ def parse_tokens(text: str | int, flag: str) -> int:
         try:
             value = float(s[:-1] if scale > 1 else s) * scale
         except ValueError:
-            raise InputError(f"`{flag}` must be a count like 4096 or 16k; got {text!r}") from None
+            raise InputError(
+                f"`{flag}` must be a count like 4096 or 16k; got {echo(text)}"
+            ) from None
     if not math.isfinite(value) or value != int(value):
-        raise InputError(f"`{flag}` must be a whole number; got {text!r}")
+        raise InputError(f"`{flag}` must be a whole number; got {echo(text)}")
     if value < 0:
-        raise InputError(f"`{flag}` must not be negative; got {text!r}")
+        raise InputError(f"`{flag}` must not be negative; got {echo(text)}")
     return int(value)
 
 
@@ -61,9 +63,9 @@ def parse_fraction(text: str | float, flag: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise InputError(f"`{flag}` must be a number between 0 and 1; got {text!r}") from None
+        raise InputError(f"`{flag}` must be a number between 0 and 1; got {echo(text)}") from None
     if not 0.0 <= value <= 1.0:  # also rejects nan
-        raise InputError(f"`{flag}` must be between 0 and 1; got {text!r}")
+        raise InputError(f"`{flag}` must be between 0 and 1; got {echo(text)}")
     return value
 
 
@@ -130,7 +132,7 @@ class PlanSpec:
         for flag, value, low, high in checks:
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise InputError(
-                    f"`{flag}` must be an integer from {low} to {high:,}; got {value!r}"
+                    f"`{flag}` must be an integer from {low} to {high:,}; got {echo(value)}"
                 )
         if self.context + self.rag_tokens > MAX_CONTEXT:
             raise InputError(
@@ -139,11 +141,12 @@ class PlanSpec:
             )
         if self.kv_dtype not in KV_DTYPES:
             raise InputError(
-                f"unknown `--kv-dtype` {self.kv_dtype!r}; choose one of: {', '.join(KV_DTYPES)}"
+                f"unknown `--kv-dtype` {echo(self.kv_dtype)}; choose one of: {', '.join(KV_DTYPES)}"
             )
         if self.attention not in ATTENTIONS:
             raise InputError(
-                f"unknown `--attention` {self.attention!r}; choose one of: {', '.join(ATTENTIONS)}"
+                f"unknown `--attention` {echo(self.attention)}; "
+                f"choose one of: {', '.join(ATTENTIONS)}"
             )
         if not 0.0 <= self.gpu_memory_utilization <= 1.0:  # also rejects nan
             raise InputError(
@@ -152,7 +155,8 @@ class PlanSpec:
         if self.train:
             if self.train not in TRAIN_METHODS:
                 raise InputError(
-                    f"unknown `--train` {self.train!r}; choose one of: {', '.join(TRAIN_METHODS)}"
+                    f"unknown `--train` {echo(self.train)}; "
+                    f"choose one of: {', '.join(TRAIN_METHODS)}"
                 )
             if self.engine != "transformers":
                 raise InputError(
@@ -219,7 +223,7 @@ def targets_for(spec: PlanSpec, a: Architecture) -> tuple[str, ...]:
     for t in spec.lora_targets:
         if t != "all-linear" and t not in valid:
             raise InputError(
-                f"unknown `--lora-targets` {t!r} for {a.model_type}; "
+                f"unknown `--lora-targets` {echo(t)} for {a.model_type}; "
                 f"choose from: all-linear, {', '.join(valid)}"
             )
     return spec.lora_targets or ("all-linear",)

@@ -251,15 +251,16 @@ def store_chunks(
     embedder: Embedder,
     collection: str,
     vectors: np.ndarray | None = None,
+    uploader: str | None = None,
 ) -> IngestReport:
     """Store documents chunked by `chunk_upload`, one transaction each, with their chunks'
-    `vectors` in order (embedded here when None)."""
+    `vectors` in order (embedded here when None), as uploaded by `uploader`."""
     report = IngestReport()
     coll = store.ensure_collection(collection, embedder.name, embedder.dim)
-    if vectors is None:
-        _flush(pending, coll, store, embedder, report, None)
-    elif pending:
-        commit(pending, vectors, coll, store, report, None)
+    if vectors is None and pending:
+        vectors = embedder.embed_batch([t for p in pending for t, _, _ in p.chunks])
+    if pending and vectors is not None:
+        commit(pending, vectors, coll, store, report, None, uploader)
     return report
 
 
@@ -284,14 +285,14 @@ def commit(
     store: Store,
     report: IngestReport,
     on_commit: Callable[[str, int], None] | None,
+    uploader: str | None = None,
 ) -> None:
     """Store each document with its slice of `vecs` (sum of chunks, dim), one transaction each."""
     offset = 0
     for p in pending:
         n = len(p.chunks)
-        store.put_document(
-            coll, p.source, p.sha256, p.size, p.chunks, np.asarray(vecs[offset : offset + n])
-        )
+        vectors = np.asarray(vecs[offset : offset + n])
+        store.put_document(coll, p.source, p.sha256, p.size, p.chunks, vectors, uploader)
         offset += n
         report.files += 1
         report.chunks += n

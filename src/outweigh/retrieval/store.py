@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from outweigh.db import connect, migrate, transaction
-from outweigh.errors import InputError, NotFoundError
+from outweigh.errors import InputError, NotFoundError, echo
 from outweigh.names import check_name
 from outweigh.settings import Paths
 from outweigh.text import WORD, fold, stems
@@ -322,12 +322,6 @@ class Store:
                     (collection.id, user, int(write)),
                 )
 
-    def set_uploader(self, collection: Collection, source: str, user: str | None) -> None:
-        self.conn.execute(
-            "UPDATE documents SET uploader = ? WHERE collection_id = ? AND source = ?",
-            (user, collection.id, source),
-        )
-
     def drop_collection(self, name: str) -> None:
         coll = self.collection(name)
         with transaction(self.conn):
@@ -379,17 +373,19 @@ class Store:
         size: int,
         chunks: Sequence[tuple[str, int, int]],
         embeddings: np.ndarray,
+        uploader: str | None = None,
     ) -> int:
-        """Insert or replace one document with its chunks and embeddings, in one transaction."""
+        """Insert or replace one document with its chunks and embeddings, in one transaction;
+        `uploader`: the user whose upload it is (None: the operator)."""
         if len(chunks) != len(embeddings):
             raise ValueError("one embedding per chunk")
         vecs = np.ascontiguousarray(embeddings, dtype=np.float32)
         with transaction(self.conn) as c:
             self._delete_document(collection.id, source)
             cur = c.execute(
-                "INSERT INTO documents (collection_id, source, sha256, bytes, n_chunks) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (collection.id, source, sha256, size, len(chunks)),
+                "INSERT INTO documents (collection_id, source, sha256, bytes, n_chunks, uploader) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (collection.id, source, sha256, size, len(chunks), uploader),
             )
             doc_id = int(cur.lastrowid or 0)
             c.executemany(
@@ -593,7 +589,7 @@ def unknown_collection(name: str) -> str:
     """The one message for a collection that does not exist, or that the asker may not read:
     the two must look alike, or the answer would tell who has which collection."""
     return (
-        f"unknown collection {name!r}; ingest documents into it first "
+        f"unknown collection {echo(name)}; ingest documents into it first "
         "(outweigh docs list shows the collections)"
     )
 

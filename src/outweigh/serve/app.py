@@ -21,7 +21,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from outweigh.engine import DocumentRow, Engine
-from outweigh.errors import NotFoundError
+from outweigh.errors import NotFoundError, echo
 from outweigh.retrieval import uploads
 from outweigh.serve.chat import router as chat_router
 from outweigh.serve.chat import state_of
@@ -151,7 +151,7 @@ def _add_routes(app: FastAPI) -> None:
         if model_id not in models:
             raise APIError(
                 404,
-                f"unknown model {model_id!r}; choose one of: {', '.join(models)}",
+                f"unknown model {echo(model_id)}; choose one of: {', '.join(models)}",
                 "model_not_found",
                 "model",
             )
@@ -226,6 +226,8 @@ def _add_routes(app: FastAPI) -> None:
     ) -> UploadResult:
         """Ingest one document into the collection; a re-upload of the same name replaces it."""
         state = state_of(request)
+        if len((await request.form()).getlist("file")) > 1:  # FastAPI would keep the last
+            raise APIError(400, "send one file per request", "too_many_files", "file")
         data = await file.read(state.settings.max_upload_bytes + 1)
         if len(data) > state.settings.max_upload_bytes:
             raise APIError(413, "upload is over its cap; send a smaller file", "request_too_large")
@@ -291,7 +293,7 @@ def _add_memory_routes(app: FastAPI) -> None:
         who = _memory_user(request, user, "forgot a memory")
         done = await run_in_threadpool(engine.forget, who, memory_id)
         if not done:
-            raise NotFoundError(f"no memory {memory_id!r} of {who!r}; see /v1/memories")
+            raise NotFoundError(f"no memory {echo(memory_id)} of {echo(who)}; see /v1/memories")
         return Deleted(id=memory_id, object="memory", deleted=True)
 
 

@@ -27,6 +27,7 @@ from outweigh.errors import (
     ModelLoadError,
     NotFoundError,
     OutweighError,
+    clip,
 )
 
 log = logging.getLogger("outweigh.serve")
@@ -44,7 +45,7 @@ _TYPES = {
 }
 
 
-_TYPE_TAG = re.compile(r"^(str|int|float|bool|list|dict|none|[a-z-]+\[.*\])$")
+_TYPE_TAG = re.compile(r"str|int|float|bool|list|dict|none|[a-z-]+\[.*\]")
 """How pydantic tags a union member in an error's `loc`: `str`, `list[str]`, ..."""
 
 
@@ -151,23 +152,70 @@ def stream_error(e: BaseException) -> dict[str, Any]:
     return error_body(500, "generation failed; see the server log", "internal_error")
 
 
-def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
-    """The first problem as `field: reason`, and the field as OpenAI's dotted `param`."""
+BODY_FIELD_HINTS = {
+    "file": "send the document as a multipart file part named `file` with a file name",
+}
+"""What to do when a form field is missing or of the wrong kind. A part with an empty file
+name arrives as a plain text field, and FastAPI's own words for that are `Expected
+UploadFile, received: <class 'str'>`."""
+
+NOT_AN_OBJECT = "the body must be one JSON object, sent with Content-Type: application/json"
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None, str]:
+    """The first problem as `field: reason`, the field as OpenAI's dotted `param` (None for
+    the body as a whole), and the error code."""
     # A union field (`stop: str | list[str]`) fails once per member, each tagged with the
     # member's type in `loc`; the tags are dropped, and "wrong type" errors rank last, so
     # `stop: List should have at most 4 items` wins over `stop: Input should be a string`.
     errors = sorted(exc.errors(), key=lambda e: str(e.get("type", "")).endswith("_type"))
     if not errors:
-        return "invalid request", None
+        return "invalid request", None, "invalid_request"
     first = errors[0]
+    kind = str(first.get("type", ""))
+    if kind == "json_invalid":
+        return _json_message(exc.body, first), None, "invalid_json"
     loc = [
         str(p)
         for p in first.get("loc", ())
-        if p not in ("body", "query", "path") and not _TYPE_TAG.match(str(p))
+        if p not in ("body", "query", "path") and not _TYPE_TAG.fullmatch(str(p))
     ]
-    param = ".".join(loc) or None
-    reason = str(first.get("msg", "invalid value")).split("\n")[0]
-    return (f"{param}: {reason}" if param else reason), param
+    if loc and first.get("loc", ())[0] == "body" and loc[0] in BODY_FIELD_HINTS:
+        return BODY_FIELD_HINTS[loc[0]], loc[0], "invalid_request"
+    reason = str(first.get("msg", "invalid value")).split("\n")[0].removeprefix("Value error, ")
+    if not loc and first.get("loc", ()) == ("body",):
+        if kind in ("missing", "model_attributes_type", "dict_type", "model_type"):
+            return NOT_AN_OBJECT, None, "invalid_request"
+        return reason, None, "invalid_request"
+    # Field names come from the client (a key of an object it sent): quoted short.
+    param = clip(".".join(loc)) if loc else None
+    return (f"{param}: {reason}" if param else reason), param, "invalid_request"
+
+
+def _json_message(body: object, error: dict[str, Any]) -> str:
+    """`the body is not valid JSON: <what> at line L, column C`. FastAPI gives the offset."""
+    loc = error.get("loc", ())
+    pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    what = clip(str((error.get("ctx") or {}).get("error", "cannot parse it")))
+    if pos is None:
+        return f"the body is not valid JSON: {what}; send one JSON object"
+    where = f"character {pos}"
+    if isinstance(body, str):
+        line = body.count("\n", 0, pos) + 1
+        column = pos - body.rfind("\n", 0, pos)
+        where = f"line {line}, column {column}"
+    return f"the body is not valid JSON: {what} at {where}; send one JSON object"
+
+
+def _unparsed_message(cause: BaseException | None) -> str:
+    """Why FastAPI could not read the body at all ("There was an error parsing the body")."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the body is not valid UTF-8 (byte {cause.start}); send UTF-8 JSON"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return (
+            "the body holds a number of more than 4,300 digits; send one within the field's range"
+        )
+    return "the body cannot be parsed; send one JSON object, or a multipart form for an upload"
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -188,12 +236,14 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
         # OpenAI answers malformed requests with 400, not FastAPI's 422.
-        message, param = _validation_message(e)
-        return error_response(400, message, "invalid_request", param)
+        message, param, code = _validation_message(e)
+        return error_response(400, message, code, param)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
         message = e.detail if isinstance(e.detail, str) else "request failed"
+        if e.status_code == 400 and message == "There was an error parsing the body":
+            return error_response(400, _unparsed_message(e.__cause__), "invalid_json")
         if e.status_code == 404 and message == "Not Found":
             message = "no such route; see /docs for the routes this server has"
         code = getattr(e, "code", None)

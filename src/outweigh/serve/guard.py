@@ -19,10 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from outweigh.serve.errors import APIError, StartWatch, error_response
 from outweigh.users import OPERATOR, Principal
 
-UPLOAD_PATH = re.compile(r"^/v1/collections/[^/]+/documents/?$")
+UPLOAD_PATH = re.compile(r"/v1/collections/[^/]+/documents/?")
 """Routes that take a document upload, and so the bigger body cap."""
 
-PAGE_PATH = re.compile(r"^/(ui/[A-Za-z0-9._-]+)?$")
+PAGE_PATH = re.compile(r"/(ui/[A-Za-z0-9._-]+)?")
 """The web page (`/`) and its files (`/ui/NAME`): static, no secrets, so no key is asked for
 them; a browser opening a URL cannot send one. The page asks for the key and sends it on
 every API call."""
@@ -141,7 +141,7 @@ class AuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope.get("method") in ("GET", "HEAD") and PAGE_PATH.match(scope.get("path", "")):
+        if scope.get("method") in ("GET", "HEAD") and PAGE_PATH.fullmatch(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
         header = _header(scope, b"authorization")
@@ -214,7 +214,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        upload = bool(UPLOAD_PATH.match(scope.get("path", "")))
+        upload = bool(UPLOAD_PATH.fullmatch(scope.get("path", "")))
         limit = self.upload_bytes if upload else self.body_bytes
         what = "upload" if upload else "request body"
         cap = limit - (MULTIPART_OVERHEAD if upload else 0)

@@ -13,9 +13,9 @@ from fastapi import APIRouter
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from outweigh.errors import NotFoundError
+from outweigh.errors import NotFoundError, echo
 from outweigh.serve.errors import ERROR_RESPONSES, APIError
-from outweigh.serve.schemas import RequestBody
+from outweigh.serve.schemas import OwnRequestBody
 
 if TYPE_CHECKING:
     from outweigh.plan import PlanSpec
@@ -23,11 +23,12 @@ if TYPE_CHECKING:
 router = APIRouter()
 
 
-class PlanRequest(RequestBody):
+class PlanRequest(OwnRequestBody):
     """POST /v1/plan: the flags of `outweigh plan MODEL`, by the same names.
 
     New planner options (a training mode, say) become new fields here; GET /v1/plan lists
-    the fields, so the page shows a control only for what the server knows.
+    the fields, so the page shows a control only for what the server knows, and a field it
+    does not know is refused rather than planned without.
     """
 
     model: str = Field(min_length=1, max_length=128)
@@ -86,7 +87,7 @@ def _plan(body: PlanRequest) -> dict[str, Any]:
     entry = catalog.find_model(body.model)
     if entry is None:
         raise APIError(
-            400, f"unknown model {body.model!r}; GET /v1/plan lists the catalog", None, "model"
+            400, f"unknown model {echo(body.model)}; GET /v1/plan lists the catalog", None, "model"
         )
     try:
         result = plan(_spec(entry.name, body))

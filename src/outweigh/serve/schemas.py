@@ -4,8 +4,8 @@ Field names and shapes follow the OpenAI API reference (Chat Completions, Models
 Embeddings), so the openai SDK, LangChain and Open WebUI parse them unchanged. outweigh's
 additions ride beside the standard fields: the request's `rag`, `collection`, `k`, `memory`
 and `session` (the SDK's `extra_body`), and the response's `citations`.
-Unknown request fields are ignored, as OpenAI-compatible servers do, so clients that send
-newer parameters still work.
+Unknown fields of the OpenAI routes are ignored, as OpenAI-compatible servers do, so clients
+that send newer parameters still work; outweigh's own routes (`OwnRequestBody`) refuse them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from outweigh.engine.turn import SEED_RANGE
+from outweigh.errors import clip
 
 SEED_MIN, SEED_MAX = SEED_RANGE
 """torch.manual_seed takes a 64-bit seed; anything outside would be a 500, so it is a 400."""
@@ -36,13 +37,33 @@ class RequestBody(BaseModel):
         return data
 
 
+class OwnRequestBody(RequestBody):
+    """A body of one of outweigh's own routes (not OpenAI's): an unknown field is refused,
+    naming the known ones. No other client sends it newer fields, and a typo (`contxt`) or an
+    option this server does not have (`train`) would otherwise be answered with the default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = [key for key in data if key not in cls.model_fields]
+            if unknown:
+                raise ValueError(
+                    f"unknown field `{clip(unknown[0])}`; known: {', '.join(cls.model_fields)}"
+                )
+        return data
+
+
 def _check_utf8(value: Any, where: str) -> None:
     if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError(
-                f"{where or 'a string'} is not valid Unicode (a lone surrogate); send UTF-8"
+                f"{clip(where) if where else 'a string'} is not valid Unicode (a lone surrogate); "
+                "send UTF-8"
             ) from None
     elif isinstance(value, dict):
         for key, item in value.items():

@@ -55,7 +55,7 @@ came from (a collection dropped and made again under the same name starts a new 
 FORMS = (
     "qdrant://host:port, qdrants://host:port, qdrant:///abs/path, qdrant:rel/path, qdrant::memory:"
 )
-_PREFIX = re.compile(r"^[A-Za-z0-9_.-]{0,64}$")
+_PREFIX = re.compile(r"[A-Za-z0-9_.-]{0,64}")
 _DOCKER = 'docker run -p 6333:6333 -v "$(pwd)/qdrant_storage:/qdrant/storage:z" qdrant/qdrant'
 
 
@@ -94,7 +94,7 @@ def parse_spec(spec: str) -> QdrantSpec:
     if (parts.query and not options) or set(options) - {"api_key", "prefix", "timeout"}:
         raise InputError(f"bad vector store {spec!r}: options are api_key=, prefix=, timeout=")
     prefix = options.get("prefix", "outweigh_")
-    if not _PREFIX.match(prefix):
+    if not _PREFIX.fullmatch(prefix):
         raise InputError(f"bad prefix {prefix!r} in {spec!r}; use letters, digits, '_', '.', '-'")
     try:
         timeout = int(options.get("timeout", TIMEOUT_S))
