@@ -11,8 +11,8 @@ shares, so the engine checks one rule everywhere (docs/security.md has the table
   server with no users) may do anything;
 - an *admin* user may do anything, and acting for another user is logged;
 - a *user* reads collections ingested by the operator (no owner), its own, and those shared
-  with it; writes its own and those shared with write; and reads and writes only its own
-  memories.
+  with it; writes its own and those shared with it with write (an operator's collection
+  too, when the operator shares it so); and reads and writes only its own memories.
 
 Tables (migrations of component "users"): `users` (name, key hash, admin flag, times).
 """
@@ -178,7 +178,7 @@ def can_write(who: Principal, owner: str | None, shared: dict[str, bool]) -> boo
     """Whether `who` may upload to, delete from, or share such a collection."""
     if who.privileged:
         return True
-    return owner is not None and (owner == who.name or shared.get(str(who.name), False))
+    return (owner is not None and owner == who.name) or shared.get(str(who.name), False)
 
 
 def memory_user(who: Principal, requested: str | None) -> str | None:

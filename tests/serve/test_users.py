@@ -38,6 +38,7 @@ class Team:
     """alice and bob (users) and root (admin) on one server; `docs` ingested by the operator."""
 
     def __init__(self, home: Path) -> None:
+        self.home = home
         self.keys = {}
         for name, flags in (("alice", []), ("bob", []), ("root", ["--admin"])):
             done = _cli(home, "users", "add", name, *flags)
@@ -218,6 +219,19 @@ def test_the_admin_acts_for_a_user_and_is_logged(team: Team, caplog) -> None:
         target = next(f["id"] for f in facts if "555-0100" in f["text"])
         assert c.delete(f"/memories/{target}", params={"user": "alice"}).status_code == 200
     assert not any("555-0100" in f["text"] for f in _facts(team, "alice"))
+
+
+def test_the_operator_shares_its_own_collection_with_write(team: Team) -> None:
+    done = _cli(team.home, "collections", "share", "docs", "--with", "bob", "--write")
+    assert done.returncode == 0 and "bob (write)" in done.stdout, done.stderr
+    with team.http("bob") as c:
+        added = c.post("/collections/docs/documents", files={"file": ("bob.md", b"# B\n\nok")})
+        assert added.status_code == 201
+    with team.http("alice") as c:  # still read-only for everyone else
+        refused = c.post("/collections/docs/documents", files={"file": ("a.md", b"# A\n\nno")})
+    assert refused.status_code == 403
+    listed = _cli(team.home, "collections", "list").stdout
+    assert "docs" in listed and "(operator)" in listed and "alice-notes" in listed
 
 
 def test_a_rotated_key_stops_working_and_a_removed_user_is_locked_out(

@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from outweigh.errors import ForbiddenError, InputError, NotFoundError
+from outweigh.errors import ForbiddenError, NotFoundError
 from outweigh.locks import FairLock
-from outweigh.names import check_name
+from outweigh.names import check_name, check_user
 from outweigh.retrieval.store import Collection, Store, unknown_collection
 from outweigh.settings import Paths
 from outweigh.users import OPERATOR, Principal, UserRow, Users, can_read, can_write, memory_user
@@ -63,6 +63,8 @@ class Access:
     def memory_user(self, who: Principal, requested: str | None, action: str) -> str | None:
         """Whose memories `who` touches when it names `requested` (`users.memory_user`); an
         admin acting for another user is logged with `action`."""
+        if requested is not None:
+            requested = check_user(requested)  # "bob " is bob
         user = memory_user(who, requested)
         if who.admin and not who.operator and user is not None and user != who.name:
             audit.warning("admin %r %s for user %r", who.name, action, user)
@@ -114,11 +116,6 @@ class Access:
             raise ForbiddenError(f"only the owner of {collection!r} or an admin may share it")
         if not self.users.exists(user):
             raise NotFoundError(f"no user {user!r}; `outweigh users list` shows them")
-        if coll.owner is None and write:
-            raise InputError(
-                f"{collection!r} is the operator's; users read it already, and only admins "
-                "write to it"
-            )
         with self.lock:
             self.store.share(coll, user, write)
             return self.store.shares(coll)
