@@ -261,6 +261,7 @@ function addTurn(role, text) {
 }
 
 async function send(question) {
+  await pageReady; // a message typed while the page loads waits for the model list
   const model = $("model").value;
   const collection = $("collection").value;
   const rag = Boolean(collection) && $("rag").checked;
@@ -813,12 +814,12 @@ $("eval-file").addEventListener("change", async (e) => {
 
 // -- start --------------------------------------------------------------------------------
 async function start() {
-  await loadMe(); // first, alone: a 401 asks for the key once
   try {
-    await Promise.all([loadModels(), loadCollections()]);
+    // Concurrent 401s share one key prompt (askKey), so these may run side by side.
+    await Promise.all([loadMe(), loadModels(), loadCollections()]);
   } catch (e) {
     $("log").append(el("p", "error", e.message));
   }
   $("prompt").focus();
 }
-start();
+const pageReady = start();
