@@ -24,9 +24,11 @@ not prefilled again. Models with a sliding-window cache (Gemma 3) drop old posit
 them a slot starts empty.
 
 **Adapters.** llama.cpp sets LoRA adapters per context, so the running answers share one
-adapter set. Requests queue in arrival order; one that needs another set than the batch runs
-stops admissions until the batch has drained, then the context switches to its set (loading its
-adapters, `switch`) and admits every waiting request of that set, first come first served.
+adapter set. Requests queue in arrival order; while the oldest one waiting runs under the
+batch's set, every waiting request of that set joins as slots free up. One that needs another
+set stops admissions until the batch has drained; the context then switches to its set (loading
+its adapters, `switch`) and admits every waiting request of that set. Sets take turns in the
+order of their oldest request, so none waits behind a stream of others.
 A slot's cached prefix is reused only under the adapter set it was computed with.
 
 **Cancellation.** A request whose `cancelled` event is set (a closed stream, a client gone) is
@@ -257,10 +259,12 @@ class Batcher:
                     return
                 self.active = head.key
                 self.counters.switches += 1
-            while self._pending and self._pending[0].key == self.active:
-                if not self._place(self._pending[0]):
+            if self._pending[0].key != self.active:
+                return  # the batch drains first, then the context switches to the head's set
+            for job in [j for j in self._pending if j.key == self.active]:
+                if not self._place(job):
                     break
-                self._pending.popleft()
+                self._pending.remove(job)
 
     def _place(self, job: Job) -> bool:
         """Give `job` the free slot whose cache shares the longest prefix with its prompt (the
