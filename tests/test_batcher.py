@@ -157,3 +157,29 @@ def test_a_bad_slot_count_is_one_line(bad: str, monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(InputError, match="OUTWEIGH_LLAMA_SLOTS") as e:
         llama_slots()
     assert "\n" not in str(e.value)
+
+
+def test_a_backend_dropped_without_close_frees_its_context() -> None:
+    """The batcher's thread holds no reference to its backend: dropping the backend ends the
+    thread, which frees the context (no 1.5 GB cache kept alive by a forgotten backend)."""
+    import gc
+
+    from outweigh.generate.choose import open_local
+    from outweigh.models.options import LoadOptions
+    from outweigh.settings import Paths
+
+    backend = open_local("smollm2-135m", Paths(), LoadOptions(backend="llamacpp", slots=2))
+    assert backend.generate(request("Say hi.", 4)).text
+    thread = backend.batcher._thread
+    del backend
+    gc.collect()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_slots_are_checked_in_one_line() -> None:
+    from outweigh.errors import InputError
+    from outweigh.models.options import LoadOptions
+
+    with pytest.raises(InputError, match="`slots` must be from 1 to 64"):
+        LoadOptions(slots=0).validate()

@@ -88,8 +88,9 @@ def engine(paths: Paths | None = None) -> list[Finding]:
             "engine",
             True,
             f"llama-cpp-python {module.__version__} (build {native.build_id()}); CPU code "
-            f"{variant}, using {features}; llama.cpp decodes up to {llama_slots()} answers at "
-            "once in one batch (OUTWEIGH_LLAMA_SLOTS), transformers one request at a time",
+            f"{variant}, using {features}; under `outweigh serve` llama.cpp decodes up to "
+            f"{llama_slots()} answers at once in one batch (OUTWEIGH_LLAMA_SLOTS), "
+            "transformers one request at a time",
         )
     ]
     options = LoadOptions.from_env()

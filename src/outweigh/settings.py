@@ -174,12 +174,13 @@ def llama_probe() -> bool:
 
 
 LLAMA_SLOTS = 8
-"""Answers llama.cpp decodes together in one batch by default (`$OUTWEIGH_LLAMA_SLOTS`)."""
+"""Answers `outweigh serve` decodes together on llama.cpp by default (`$OUTWEIGH_LLAMA_SLOTS`)."""
 
 
 def llama_slots() -> int:
-    """`$OUTWEIGH_LLAMA_SLOTS`: how many answers the llama.cpp backend decodes at once (its
-    batch slots, `n_seq_max`); 8 by default. Not a whole number from 1 to 64 is an InputError."""
+    """`$OUTWEIGH_LLAMA_SLOTS`: how many answers `outweigh serve` decodes at once on llama.cpp
+    (its batch slots, `n_seq_max`, each with a window of KV cache); 8 by default. Not a whole
+    number from 1 to 64 is an InputError."""
     raw = os.environ.get("OUTWEIGH_LLAMA_SLOTS", "").strip()
     if not raw:
         return LLAMA_SLOTS

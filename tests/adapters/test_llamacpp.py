@@ -34,7 +34,8 @@ def llama(signoff: Trained) -> Iterator[Any]:
     registry = AdapterRegistry(signoff.paths)
     if "noise" not in registry.names():
         registry.add(write_lora(signoff.paths.root / "noise-src", seed=7, scale=0.08), "noise")
-    backend = open_local("smollm2-135m", signoff.paths, LoadOptions(backend="llamacpp"), registry)
+    options = LoadOptions(backend="llamacpp", slots=4)
+    backend = open_local("smollm2-135m", signoff.paths, options, registry)
     yield backend
     backend.close()
     registry.close()

@@ -130,8 +130,11 @@ class Batcher:
         threads: int,
         switch: Callable[[Any, Hashable], None],
         name: str = "llamacpp",
+        keep: Any = None,
     ) -> None:
         self._api = llama_cpp
+        self._keep = keep
+        """What must outlive the context (the `Llama` owning the model): freed after it."""
         self.slots = slots
         self.window = window
         self._switch = switch
@@ -192,15 +195,17 @@ class Batcher:
             time.sleep(0.01)
         return True
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """End the thread after its current step; it frees the context as it ends."""
         with self._cv:
             self._closed = True
             self._cv.notify()
-        self._thread.join(timeout=30)
-        for s in self._slots:
-            self._free_sampler(s)
-        self._api.llama_batch_free(self._batch)
-        self._api.llama_free(self.ctx)
+
+    def close(self) -> None:
+        """`stop`, and wait for the context to be freed."""
+        self.stop()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=30)
 
     # -- the decoding thread --------------------------------------------------------------
     def _run(self) -> None:
@@ -220,7 +225,19 @@ class Batcher:
         except BaseException as e:  # every waiting reader gets the error, none hangs
             self._fail(e)
             raise
+        finally:
+            self._release()
         self._fail(ModelLoadError("the model was closed while answering"))
+
+    def _release(self) -> None:
+        """Free the samplers, the batch and the context (in this thread: nothing else uses
+        them), then let go of what had to outlive them."""
+        for s in self._slots:
+            self._free_sampler(s)
+        self._api.llama_batch_free(self._batch)
+        self._api.llama_free(self.ctx)
+        self.ctx = None
+        self._keep = None
 
     def _fail(self, error: BaseException) -> None:
         with self._cv:

@@ -28,6 +28,7 @@ import codecs
 import ctypes
 import queue
 import threading
+import weakref
 from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,6 @@ from outweigh.generate.lora import check_base, spell_mix
 from outweigh.generate.native import cpu_threads, llama_cpp_module
 from outweigh.generate.quantize import cpu_gguf
 from outweigh.prompt import MAX_PROMPT_TOKENS
-from outweigh.settings import llama_slots
 
 if TYPE_CHECKING:
     from outweigh.generate.lora import AdapterSource
@@ -143,8 +143,9 @@ class LlamaCppBackend(Backend):
             slots=slots,
             window=self.context_window,
             threads=cpu_threads(),
-            switch=self._switch,
+            switch=_weak(self._switch),
             name=f"llamacpp-{self.name}",
+            keep=llm,
         )
 
     def parameter_counts(self) -> tuple[int, int]:
@@ -167,7 +168,7 @@ class LlamaCppBackend(Backend):
         adapters: AdapterSource | None = None,
     ) -> LlamaCppBackend:
         """Open `entry`'s GGUF with llama.cpp, each answer's window as long as the prompt cap,
-        `$OUTWEIGH_LLAMA_SLOTS` answers at once (`settings.llama_slots`)."""
+        `options.slots` answers at once."""
         where = placement(options)
         path = model_file(entry, paths, options)
         try:
@@ -187,7 +188,7 @@ class LlamaCppBackend(Backend):
         except (ValueError, RuntimeError, OSError) as e:
             raise ModelLoadError(f"llama.cpp cannot load {entry.name} ({path}): {e}") from e
         window = min(train or MAX_PROMPT_TOKENS, MAX_PROMPT_TOKENS)
-        return cls(llm, entry, adapters, where, window=window, slots=llama_slots())
+        return cls(llm, entry, adapters, where, window=window, slots=options.slots)
 
     # -- prompt ---------------------------------------------------------------------------
     def render(self, messages: list[Message]) -> str:
@@ -410,6 +411,13 @@ class LlamaCppBackend(Backend):
 
         return bool(llama_cpp.llama_token_is_eog(self.llm._model.vocab, token))
 
+    def __del__(self) -> None:
+        # The batcher's thread holds no reference to this backend (`_weak`), so a backend
+        # dropped without close() is collected: its thread ends and frees the context.
+        batcher = getattr(self, "batcher", None)
+        if batcher is not None:
+            batcher.stop()
+
     def close(self) -> None:
         """Free the batcher, the adapters and the model now rather than at garbage collection."""
         llama_cpp = llama_cpp_module()
@@ -420,6 +428,19 @@ class LlamaCppBackend(Backend):
                 llama_cpp.llama_adapter_lora_free(ptr)
             self._loras.clear()
             self.llm.close()
+
+
+def _weak(method: Any) -> Any:
+    """`method`, called through a weak reference to its object."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: Any) -> Any:
+        bound = ref()
+        if bound is None:
+            raise ModelLoadError("the model was closed")
+        return bound(*args)
+
+    return call
 
 
 def _by_name(part: tuple[Any, float]) -> str:

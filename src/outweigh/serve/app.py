@@ -364,9 +364,12 @@ def build_engine(settings: ServeSettings) -> Engine:
         return Engine.upstream(
             settings.upstream, settings.model, settings.upstream_api_key, embedder=settings.embedder
         )
-    return Engine(
-        model=settings.model or DEFAULT_MODEL, embedder=settings.embedder, load=settings.load
-    )
+    from outweigh.models.options import LoadOptions
+    from outweigh.settings import llama_slots
+
+    # Many clients at once: llama.cpp decodes up to $OUTWEIGH_LLAMA_SLOTS answers together.
+    load = dataclasses.replace(settings.load or LoadOptions.from_env(), slots=llama_slots())
+    return Engine(model=settings.model or DEFAULT_MODEL, embedder=settings.embedder, load=load)
 
 
 def ready(
