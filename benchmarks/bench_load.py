@@ -10,6 +10,7 @@ the usage that ends the stream; a request that takes over `--stuck-s` counts as 
 
     python benchmarks/bench_load.py [--clients 8] [--duration 30] [--rounds 3] [--max-tokens 96]
     python benchmarks/bench_load.py --soak 600 --clients 16     # mixed load on outweigh only
+    python benchmarks/bench_load.py --src /tmp/old/src         # an older tree's server
 
 A round runs, for `--duration` seconds each: outweigh with 1 client, outweigh with N,
 llama-server with N, llama-server with 1. The figures are medians over rounds, and the ratios
@@ -144,13 +145,13 @@ def prepare_home(home: Path, adapter: bool) -> None:
         registry.close()
 
 
-def start_outweigh(home: Path, slots: int) -> Server:
+def start_outweigh(home: Path, slots: int, src: Path = ROOT / "src") -> Server:
     port = free_port()
     env = dict(
         os.environ,
         OUTWEIGH_HOME=str(home),
         OUTWEIGH_LLAMA_SLOTS=str(slots),
-        PYTHONPATH=str(ROOT / "src"),
+        PYTHONPATH=str(src),
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "outweigh", "serve", "--port", str(port)],
@@ -327,7 +328,7 @@ def compare(args: argparse.Namespace, home: Path) -> None:
 
     window = MAX_PROMPT_TOKENS
     print(f"GGUF: {gguf}\nllama-server: {binary}\n")
-    ow = start_outweigh(home, args.clients)
+    ow = start_outweigh(home, args.clients, args.src)
     ls = start_llama_server(binary, gguf, args.clients, window)
     try:
         ow.wait_ready()
@@ -411,6 +412,12 @@ def main() -> None:
     parser.add_argument("--mix", choices=("plain", "mixed"), default="plain")
     parser.add_argument("--soak", type=float, default=0.0, help="Seconds of mixed load instead.")
     parser.add_argument("--stuck-s", type=float, default=180.0)
+    parser.add_argument(
+        "--src",
+        type=Path,
+        default=ROOT / "src",
+        help="Run outweigh's server from this source tree (e.g. an older commit's).",
+    )
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="bench-load-"))
     prepare_home(home, adapter=bool(args.soak) or args.mix == "mixed")
