@@ -69,6 +69,8 @@ class Job:
     seed: int | None = None
     cancelled: threading.Event | None = None
     """Set by the caller (a closed stream, a client gone) to drop the answer at the next step."""
+    ignore_eos: bool = False
+    """Decode to `max_tokens` past end tokens (benchmarks: every run the same length)."""
     out: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)
     """Token ids as they are sampled, then `END`, or an exception."""
     stopped: threading.Event = field(default_factory=threading.Event)
@@ -394,7 +396,8 @@ class Batcher:
             s.generated += 1
             sampled += 1
             job.out.put(token)
-            if self._api.llama_vocab_is_eog(self._vocab, token) or s.generated >= job.max_tokens:
+            eog = not job.ignore_eos and self._api.llama_vocab_is_eog(self._vocab, token)
+            if eog or s.generated >= job.max_tokens:
                 self.counters.finished += 1
                 self._finish(s)
             else:
