@@ -126,30 +126,32 @@ def timed_llamacpp(backend, specs: dict[str, str | None], tokens: int, repeats: 
     sets the spec's adapters as a request does, evaluates a 200-token prompt (a +rag prompt's
     length), then `tokens` tokens one at a time with no stop, so every spec makes the same
     number of tokens: a trained adapter's shorter answers must not count as slower decoding."""
+    from outweigh.generate.batcher import END, Job
     from outweigh.generate.native import cpu_threads
 
     llm = backend.llm
-    prompt = llm.tokenize(b"Question: Describe the water cycle in detail. " * 20)[:200]
+    text = b"Question: Describe the water cycle in detail. " * 20
     decode: dict[str, list[float]] = {k: [] for k in specs}
     prefill: dict[str, list[float]] = {k: [] for k in specs}
     for r in range(repeats + 1):
-        for name, spec in specs.items():
-            with backend._lock:
-                backend._switch(backend._resolve(spec))
-                llm.reset()
-                t0 = time.perf_counter()
-                llm.eval(prompt)
-                t1 = time.perf_counter()
-                for _ in range(tokens):
-                    llm.eval([prompt[-1]])
-                if r:
-                    prefill[name].append(len(prompt) / (t1 - t0))
-                    decode[name].append(tokens / (time.perf_counter() - t1))
+        for i, (name, spec) in enumerate(specs.items()):
+            # A prompt of its own per run, so no slot's cached prefix serves it.
+            prompt = llm.tokenize(f"Run {r} {i}. ".encode() + text)[:200]
+            job = Job(prompt, tokens, key=backend._resolve(spec), ignore_eos=True)
+            t0 = time.perf_counter()
+            backend.batcher.submit(job)  # switches the context's adapters, prefills, samples
+            job.out.get()
+            t1 = time.perf_counter()
+            while job.out.get() is not END:
+                pass
+            if r:
+                prefill[name].append(len(prompt) / (t1 - t0))
+                decode[name].append((tokens - 1) / (time.perf_counter() - t1))
     pre = {k: statistics.median(v) for k, v in prefill.items()}
     dec = {k: statistics.median(v) for k, v in decode.items()}
     base = next(iter(specs))
     print(
-        f"llama.cpp, {len(prompt)}-token prompt then {tokens} tokens one at a time, "
+        f"llama.cpp's batcher, one answer at a time: a 200-token prompt then {tokens} tokens, "
         f"{cpu_threads()} threads, median of {repeats} interleaved rounds:"
     )
     for name in specs:
@@ -192,12 +194,13 @@ def run_llamacpp(home: Path, tokens: int, repeats: int) -> None:
     )
     n_switch = 200
     specs = [backend._resolve("signoff"), backend._resolve("signoff:0.7,signoff-copy:0.3")]
+    assert backend.wait_idle(60)  # the batcher is idle: its context may be switched from here
     t0 = time.perf_counter()
-    with backend._lock:
-        for i in range(n_switch):
-            backend._switch(specs[i % 2])
+    for i in range(n_switch):
+        backend._switch(backend.batcher.ctx, specs[i % 2])
     switch_ms = (time.perf_counter() - t0) / n_switch * 1000
-    print(f"\nset a request's adapters (and empty the KV cache): {switch_ms:.3f} ms")
+    backend.batcher.active = specs[(n_switch - 1) % 2]
+    print(f"\nset a batch's adapters on the context: {switch_ms:.3f} ms")
     print(f"first request with an adapter (loads its GGUF): {first_load * 1000:.0f} ms")
     backend.close()
     registry.close()

@@ -87,14 +87,15 @@ def smol_backend(smol):
 
 @pytest.fixture(scope="session")
 def smol_llama():
-    """The same SmolLM2 GGUF through llama.cpp, loaded once; skipped without llama-cpp-python."""
+    """The same SmolLM2 GGUF through llama.cpp with 8 batch slots (as `outweigh serve` runs
+    it), loaded once; skipped without llama-cpp-python."""
     from outweigh.generate.choose import llamacpp_installed, open_local
 
     if not llamacpp_installed():
         pytest.skip("llama-cpp-python is not installed")
     from outweigh.models.options import LoadOptions
 
-    backend = open_local("smollm2-135m", Paths(), LoadOptions(backend="llamacpp"))
+    backend = open_local("smollm2-135m", Paths(), LoadOptions(backend="llamacpp", slots=8))
     yield backend
     backend.close()
 

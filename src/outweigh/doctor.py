@@ -71,6 +71,7 @@ def engine(paths: Paths | None = None) -> list[Finding]:
     that failed is a problem: its fix is in the detail."""
     from outweigh.errors import OutweighError
     from outweigh.generate.choose import llamacpp_installed
+    from outweigh.settings import llama_slots
 
     paths = paths or Paths()
     if not llamacpp_installed():
@@ -79,7 +80,8 @@ def engine(paths: Paths | None = None) -> list[Finding]:
                 "engine",
                 True,
                 "llama-cpp-python is not installed: transformers serves every model (about 7x "
-                "slower on CPU); for llama.cpp: pip install 'outweigh[llamacpp]'",
+                "slower on CPU), one request at a time; for llama.cpp (up to "
+                f"{llama_slots()} answers at once): pip install 'outweigh[llamacpp]'",
             )
         ]
     from outweigh.generate import native
@@ -99,7 +101,9 @@ def engine(paths: Paths | None = None) -> list[Finding]:
             "engine",
             True,
             f"llama-cpp-python {module.__version__} (build {native.build_id()}); CPU code "
-            f"{variant}, using {features}; transformers decodes one request at a time",
+            f"{variant}, using {features}; under `outweigh serve` llama.cpp decodes up to "
+            f"{llama_slots()} answers at once in one batch (OUTWEIGH_LLAMA_SLOTS), "
+            "transformers one request at a time",
         )
     ]
     options = LoadOptions.from_env()

@@ -171,3 +171,19 @@ def llama_probe() -> bool:
     """`$OUTWEIGH_LLAMA_PROBE`: 0 skips the subprocess probe before llama.cpp first serves a
     model file on this machine (`outweigh.generate.native.probe`); on by default."""
     return os.environ.get("OUTWEIGH_LLAMA_PROBE", "1").strip().lower() not in ("0", "false", "no")
+
+
+LLAMA_SLOTS = 8
+"""Answers `outweigh serve` decodes together on llama.cpp by default (`$OUTWEIGH_LLAMA_SLOTS`)."""
+
+
+def llama_slots() -> int:
+    """`$OUTWEIGH_LLAMA_SLOTS`: how many answers `outweigh serve` decodes at once on llama.cpp
+    (its batch slots, `n_seq_max`, each with a window of KV cache); 8 by default. Not a whole
+    number from 1 to 64 is an InputError."""
+    raw = os.environ.get("OUTWEIGH_LLAMA_SLOTS", "").strip()
+    if not raw:
+        return LLAMA_SLOTS
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise InputError(f"OUTWEIGH_LLAMA_SLOTS={raw!r}: give a whole number from 1 to 64")
+    return int(raw)

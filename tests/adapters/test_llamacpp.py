@@ -34,7 +34,8 @@ def llama(signoff: Trained) -> Iterator[Any]:
     registry = AdapterRegistry(signoff.paths)
     if "noise" not in registry.names():
         registry.add(write_lora(signoff.paths.root / "noise-src", seed=7, scale=0.08), "noise")
-    backend = open_local("smollm2-135m", signoff.paths, LoadOptions(backend="llamacpp"), registry)
+    options = LoadOptions(backend="llamacpp", slots=4)
+    backend = open_local("smollm2-135m", signoff.paths, options, registry)
     yield backend
     backend.close()
     registry.close()
@@ -113,3 +114,39 @@ def test_registering_writes_the_gguf_form(
     assert ptr
     llama_cpp.llama_adapter_lora_free(ptr)
     registry.close()
+
+
+def test_requests_under_different_adapters_at_once_answer_as_alone(llama: Any) -> None:
+    """Base, adapter, mix and base requests sent together: a batch runs one adapter set, the
+    sets take turns, and each answer is the one its request gets alone."""
+    import threading
+
+    from outweigh.generate.base import GenerationRequest
+
+    specs = [None, "signoff", None, "noise", "signoff:0.5,noise:0.5", "signoff", None]
+    questions = ["What is the capital of Peru?", "Name a large animal."]
+    requests = [
+        GenerationRequest(
+            [{"role": "user", "content": questions[i % 2]}], max_tokens=24, adapter=spec
+        )
+        for i, spec in enumerate(specs)
+    ]
+    alone = [llama.generate(r).text for r in requests]
+    switches = llama.batcher.counters.switches
+    together: list[str] = [""] * len(requests)
+
+    def run(i: int) -> None:
+        together[i] = llama.generate(requests[i]).text
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert together == alone
+    # Grouped: a switch per distinct set (4, and one back to the set that ran first), not
+    # one per request.
+    assert llama.batcher.counters.switches - switches <= 5
+    assert (
+        llama.generate_batch(requests) and [g.text for g in llama.generate_batch(requests)] == alone
+    )

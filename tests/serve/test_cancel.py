@@ -39,7 +39,10 @@ def long_request(max_tokens: int = MAX) -> GenerationRequest:
 
 
 def model_is_free(backend: Any, within_s: float) -> bool:
-    """Whether the backend's model lock can be taken within `within_s`."""
+    """Whether the backend runs no answer within `within_s`: llama.cpp's batcher has no
+    answer running or queued, transformers' model lock can be taken."""
+    if hasattr(backend, "wait_idle"):
+        return bool(backend.wait_idle(within_s))
     if not backend._lock.acquire(timeout=within_s):
         return False
     backend._lock.release()
@@ -235,7 +238,7 @@ def test_bulk_work_cannot_starve_a_chat(tmp_path: Any, smol_llama: Any, embedder
 def test_a_cancel_during_a_long_prompt_lands_within_a_chunk(smol_llama: Any) -> None:
     """A prompt of 1700 tokens takes seconds to prefill on a CPU; closing the stream half a
     second in frees the model within one prefill chunk, not after the whole prompt."""
-    from outweigh.generate.llamacpp import PREFILL_CHUNK
+    from outweigh.generate.batcher import PREFILL_CHUNK
 
     words = " ".join(f"item{i}" for i in range(450))
     request = GenerationRequest([{"role": "user", "content": f"Sort: {words}"}], max_tokens=8)

@@ -52,6 +52,7 @@ def test_a_wrong_or_missing_key_raises_authentication_error(live_factory) -> Non
         ("GET", "/openapi.json"),
         ("GET", "/redoc"),
         ("GET", "/health"),
+        ("GET", "/metrics"),
         ("GET", "/v1/models"),
         ("POST", "/v1/embeddings"),
         ("GET", "/v1/collections/docs/documents"),

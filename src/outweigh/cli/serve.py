@@ -24,7 +24,11 @@ def serve(
     upstream_key_env: str | None = typer.Option(
         None, help="Env var holding the upstream's key (else OUTWEIGH_UPSTREAM_API_KEY, if set)."
     ),
-    max_concurrent: int = typer.Option(4, help="Generations at once (raise it for vLLM)."),
+    max_concurrent: int | None = typer.Option(
+        None,
+        help="Requests using the engine at once (default: llama.cpp's batch slots, at least 4; "
+        "raise it for vLLM).",
+    ),
     queue: int = typer.Option(16, help="Requests waiting for a slot; more get 429."),
     allow_host: list[str] = typer.Option(
         [], "--allow-host", help="Another Host name clients may use (loopback is always on)."

@@ -185,6 +185,11 @@ class Engine(Documents, Memories, Adapters, Access):
                 self._backends[name] = open_local(name, self.paths, self.load, self.adapters)
             return self._backends[name]
 
+    def loaded_backend(self, model: str | None = None) -> Backend | None:
+        """The backend for `model` if it is loaded already; never loads one."""
+        with self.lock:
+            return self._backends.get(model or self.model)
+
     def close(self) -> None:
         if self._users is not None:
             self._users.close()

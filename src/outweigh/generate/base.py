@@ -65,6 +65,9 @@ class Backend(ABC):
     """The model name reported in answers."""
     context_window: int = 2048
     """Tokens the model can attend to, prompt and answer together."""
+    parallel: int = 1
+    """Answers it decodes at once in this process (llama.cpp's batch slots); a backend that
+    queues work elsewhere (an upstream server) says 1 and is sized by `--max-concurrent`."""
 
     @abstractmethod
     def stream(self, request: GenerationRequest) -> Iterator[str]:
@@ -92,6 +95,11 @@ class Backend(ABC):
             completion_tokens=completion,
             finish_reason="length" if completion >= request.max_tokens else "stop",
         )
+
+    def load_stats(self) -> dict[str, float] | None:
+        """What it decodes now and has decoded (`running`, `queued`, `tokens_per_s`, ...),
+        for the server's /health and /metrics; None where it keeps no such figures."""
+        return None
 
     def served_adapters(self) -> dict[str, str]:
         """Adapter name -> base model for adapters the backend serves by itself (an upstream

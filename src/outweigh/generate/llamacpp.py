@@ -15,6 +15,10 @@ request sets its own adapters and scales with `llama_set_adapters_lora`, so swit
 (`a:0.7,b:0.3` is the scales 0.7 and 0.3, the same 0.7·ΔW_a + 0.3·ΔW_b as PEFT's `cat` mix)
 costs no reload of the base.
 
+Answers are decoded together: `generate.batcher.Batcher` runs up to `slots` of them in one
+batch over one context (continuous batching), reusing cached prompt prefixes; requests under
+different adapter sets take turns (a batch runs one set).
+
 Whether llama.cpp or transformers serves a model is `choose.open_local`'s decision.
 """
 
@@ -22,8 +26,10 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import queue
 import threading
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +44,7 @@ from outweigh.generate.base import (
     Stream,
     until_stop,
 )
+from outweigh.generate.batcher import END, Batcher, Job
 from outweigh.generate.local import BASE_MODEL_STOPS
 from outweigh.generate.lora import check_base, spell_mix
 from outweigh.generate.native import cpu_threads, llama_cpp_module
@@ -93,12 +100,8 @@ def model_file(entry: ModelEntry, paths: Paths, options: LoadOptions) -> Path:
     return gguf_file(entry.name, paths) if placement(options).on_gpu else cpu_gguf(entry, paths)
 
 
-PREFILL_CHUNK = 256
-"""Prompt tokens evaluated between two checks for a cancel: under a second on 2 CPU cores."""
-
-
 class LlamaCppBackend(Backend):
-    """A GGUF held by llama.cpp in this process; one generation at a time per model."""
+    """A GGUF held by llama.cpp in this process; up to `parallel` answers decoded together."""
 
     def __init__(
         self,
@@ -106,15 +109,19 @@ class LlamaCppBackend(Backend):
         entry: ModelEntry,
         adapters: AdapterSource | None = None,
         where: Placement | None = None,
+        window: int | None = None,
+        slots: int = 1,
     ) -> None:
-        llama_cpp_module()
+        llama_cpp = llama_cpp_module()
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.llm = llm
-        """The `llama_cpp.Llama` over the GGUF."""
+        """The `llama_cpp.Llama` over the GGUF: its vocabulary, metadata and weights (the
+        batcher decodes in a context of its own)."""
         self.entry = entry
         self.name = entry.name
-        self.context_window = int(llm.n_ctx())
+        self.context_window = int(window or llm.n_ctx())
+        """Tokens one answer may span, prompt and answer together."""
         self.adapters = adapters
         """Where adapter names resolve (an `AdapterRegistry`); None runs the base model only."""
         self.placement = where or Placement(0)
@@ -126,13 +133,20 @@ class LlamaCppBackend(Backend):
             if template
             else None
         )
-        self._lock = threading.Lock()
-        """A llama.cpp context decodes one sequence at a time. Tokenizing reads only the
-        vocabulary (const in llama.cpp), so counting tokens does not take this lock."""
         self._loras: dict[str, tuple[Any, str]] = {}
         """Registered name -> (llama_adapter_lora pointer, sha256 of the weights it holds)."""
-        self._active: tuple[tuple[str, float], ...] = ()
-        """The adapters and scales set on the context now; the KV cache was computed under them."""
+        self._lora_lock = threading.Lock()
+        self.parallel = slots
+        self.batcher = Batcher(
+            llama_cpp,
+            llm.model,
+            slots=slots,
+            window=self.context_window,
+            threads=cpu_threads(),
+            switch=_weak(self._switch),
+            name=f"llamacpp-{self.name}",
+            keep=llm,
+        )
 
     def parameter_counts(self) -> tuple[int, int]:
         """(total, non-embedding) parameters of the GGUF, as llama.cpp counts them (each
@@ -153,16 +167,19 @@ class LlamaCppBackend(Backend):
         options: LoadOptions,
         adapters: AdapterSource | None = None,
     ) -> LlamaCppBackend:
-        """Open `entry`'s GGUF with llama.cpp, with a context as long as the prompt cap."""
+        """Open `entry`'s GGUF with llama.cpp, each answer's window as long as the prompt cap,
+        `options.slots` answers at once."""
         where = placement(options)
         path = model_file(entry, paths, options)
         try:
             # The window: what the model was trained on, capped where the prompt budget caps it,
             # so the KV cache is sized to what a request can use (llama.cpp allocates it whole).
             train = _n_ctx_train(path)
+            # This Llama's own context decodes nothing (the batcher's does): keep it small.
             llm = llama_cpp_module().Llama(
                 str(path),
-                n_ctx=min(train or MAX_PROMPT_TOKENS, MAX_PROMPT_TOKENS),
+                n_ctx=64,
+                n_batch=64,
                 n_threads=cpu_threads(),
                 n_gpu_layers=where.n_gpu_layers,
                 main_gpu=where.main_gpu,
@@ -170,7 +187,8 @@ class LlamaCppBackend(Backend):
             )
         except (ValueError, RuntimeError, OSError) as e:
             raise ModelLoadError(f"llama.cpp cannot load {entry.name} ({path}): {e}") from e
-        return cls(llm, entry, adapters, where)
+        window = min(train or MAX_PROMPT_TOKENS, MAX_PROMPT_TOKENS)
+        return cls(llm, entry, adapters, where, window=window, slots=options.slots)
 
     # -- prompt ---------------------------------------------------------------------------
     def render(self, messages: list[Message]) -> str:
@@ -199,8 +217,9 @@ class LlamaCppBackend(Backend):
         return request.stop + ([] if self.entry.chat else BASE_MODEL_STOPS)
 
     # -- adapters -------------------------------------------------------------------------
-    def _resolve(self, spec: str | None) -> tuple[tuple[str, float], ...]:
-        """(name, scale) pairs for a request's adapter spec, each one's GGUF loaded."""
+    def _resolve(self, spec: str | None) -> tuple[tuple[str, float, str], ...]:
+        """(name, scale, sha256) for a request's adapter spec, checked against this base: the
+        key of the adapter set its answer runs under (a re-registered adapter is another set)."""
         if spec is None:
             return ()
         if self.adapters is None:
@@ -210,11 +229,9 @@ class LlamaCppBackend(Backend):
             )
         parts = list(self.adapters.resolve(spec))
         check_base((info for info, _ in parts), self.name)
-        for info, _ in parts:
-            held = self._loras.get(info.name)
-            if held is None or held[1] != info.sha256:
-                self._load_lora(info.name, info.sha256)
-        return tuple((info.name, weight) for info, weight in sorted(parts, key=_by_name))
+        return tuple(
+            (info.name, weight, info.sha256) for info, weight in sorted(parts, key=_by_name)
+        )
 
     def _load_lora(self, name: str, sha256: str) -> None:
         llama_cpp = llama_cpp_module()
@@ -227,105 +244,109 @@ class LlamaCppBackend(Backend):
         old = self._loras.pop(name, None)
         self._loras[name] = (ptr, sha256)
         if old is not None:
-            self._active = (("<reloaded>", 0.0),)  # forces set_adapters and a fresh KV cache
             llama_cpp.llama_adapter_lora_free(old[0])
 
-    def _switch(self, wanted: tuple[tuple[str, float], ...]) -> None:
-        """Set the request's adapters on the context, under the model lock. The KV cache holds
-        keys and values computed under the previous adapters, so a change empties it."""
+    def _switch(self, ctx: Any, key: Hashable) -> None:
+        """Set the adapters of `key` on the batcher's context; called by its thread when no
+        answer runs, so an adapter re-registered since is reloaded (and the old one freed)
+        while nothing uses it. Cached prefixes are kept per adapter set by the batcher."""
         llama_cpp = llama_cpp_module()
 
-        if wanted == self._active:
-            return
-        n = len(wanted)
-        ptrs = (llama_cpp.llama_adapter_lora_p_ctypes * n)(*(self._loras[a][0] for a, _ in wanted))
-        scales = (ctypes.c_float * n)(*(w for _, w in wanted))
-        rc = llama_cpp.llama_set_adapters_lora(
-            self.llm.ctx, ptrs if n else None, n, scales if n else None
-        )
+        wanted: tuple[tuple[str, float, str], ...] = key  # type: ignore[assignment]
+        with self._lora_lock:
+            for name, _, sha in wanted:
+                held = self._loras.get(name)
+                if held is None or held[1] != sha:
+                    self._load_lora(name, sha)
+            n = len(wanted)
+            ptrs = (llama_cpp.llama_adapter_lora_p_ctypes * n)(
+                *(self._loras[a][0] for a, _, _ in wanted)
+            )
+            scales = (ctypes.c_float * n)(*(w for _, w, _ in wanted))
+            rc = llama_cpp.llama_set_adapters_lora(
+                ctx, ptrs if n else None, n, scales if n else None
+            )
         if rc != 0:
-            raise ModelLoadError(f"llama.cpp could not set adapters {spell_mix(wanted)!r}")
-        self.llm.reset()
-        self._active = wanted
+            mix = spell_mix(tuple((a, w) for a, w, _ in wanted))
+            raise ModelLoadError(f"llama.cpp could not set adapters {mix!r}")
 
     def loaded_adapters(self) -> list[str]:
         """Registered names whose GGUF adapters are loaded over the base."""
         return sorted(self._loras)
 
     # -- generation -----------------------------------------------------------------------
-    def _decode(
-        self,
-        request: GenerationRequest,
-        ids: list[int],
-        cancelled: threading.Event | None = None,
-    ) -> Iterator[str]:
-        """Text pieces as tokens are decoded; each generated id is appended to `ids`, the end
-        token included (it was generated, and counts, as in `LocalBackend._finish`). Once
-        `cancelled` is set, decoding ends at the next token step and the model is free."""
-        llama_cpp = llama_cpp_module()
-
+    def _submit(self, request: GenerationRequest, cancelled: threading.Event | None = None) -> Job:
+        """Check `request` and hand it to the batcher; its tokens come on `Job.out`."""
         prompt = self.tokens(self.render(request.messages))
         if len(prompt) + request.max_tokens > self.context_window:
             raise InputError(
                 f"the prompt is {len(prompt)} tokens and max_tokens {request.max_tokens}: over "
                 f"{self.name}'s {self.context_window}-token window; shorten it"
             )
-        vocab = self.llm._model.vocab  # what llama-cpp-python's own completion loop checks
-        utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        with self._lock:
-            # Resolved under the lock: loading a re-registered adapter frees the old one, which
-            # must not happen under another thread's decode.
-            self._switch(self._resolve(request.adapter))
-            if request.seed is not None:
-                self.llm.set_seed(request.seed)
-            greedy = request.temperature <= 0
-            if not self._prefill(prompt, cancelled):
-                return
-            tokens = self.llm.generate(
-                prompt,
-                temp=0.0 if greedy else request.temperature,
-                top_p=1.0 if greedy else request.top_p,
-                # transformers samples with no top-k or min-p cut unless asked; so does this.
-                top_k=0,
-                min_p=0.0,
-                repeat_penalty=1.0,
-            )
-            try:
-                for token in tokens:
-                    if cancelled is not None and cancelled.is_set():
-                        return
-                    ids.append(int(token))
-                    if llama_cpp.llama_token_is_eog(vocab, token):
-                        break
-                    # special=False: control tokens decode to nothing, as skip_special_tokens.
-                    text = utf8.decode(self.llm.detokenize([token], special=False))
-                    if text:
-                        yield text
-                    if len(ids) >= request.max_tokens:
-                        break
-                tail = utf8.decode(b"", final=True)
-                if tail:
-                    yield tail
-            finally:
-                tokens.close()
+        greedy = request.temperature <= 0
+        job = Job(
+            prompt=prompt,
+            max_tokens=request.max_tokens,
+            key=self._resolve(request.adapter),
+            temperature=0.0 if greedy else request.temperature,
+            top_p=1.0 if greedy else request.top_p,
+            seed=request.seed,
+            cancelled=cancelled,
+        )
+        self.batcher.submit(job)
+        return job
 
-    def _prefill(self, prompt: list[int], cancelled: threading.Event | None) -> bool:
-        """Evaluate all of `prompt` but its last token, `PREFILL_CHUNK` tokens at a time, after
-        the prefix the KV cache already holds (as `Llama.generate` reuses it), so a cancel
-        lands within one chunk of a long prompt rather than after all of it; `generate` then
-        finds the prefix cached and evaluates the last token. False once cancelled."""
-        llm, head = self.llm, prompt[:-1]
-        same = 0
-        for cached, token in zip(llm._input_ids, head, strict=False):
-            if cached != token:
-                break
-            same += 1
-        llm.n_tokens = same  # eval drops the cache past it
-        for start in range(same, len(head), PREFILL_CHUNK):
-            if cancelled is not None and cancelled.is_set():
-                return False
-            llm.eval(head[start : start + PREFILL_CHUNK])
-        return True
+    def _decode(self, job: Job, ids: list[int]) -> Iterator[str]:
+        """Text pieces as the job's tokens come; each generated id is appended to `ids`, the end
+        token included (it was generated, and counts, as in `LocalBackend._finish`). Closing
+        this iterator (a stop string found, a reader gone) drops the job at the next step."""
+        llama_cpp = llama_cpp_module()
+
+        vocab = self.llm._model.vocab
+        utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        try:
+            while True:
+                try:
+                    token = job.out.get(timeout=0.5)  # wakes so Ctrl-C reaches a CLI caller
+                except queue.Empty:
+                    continue
+                if token is END:
+                    break
+                if isinstance(token, BaseException):
+                    raise token
+                ids.append(int(token))
+                if llama_cpp.llama_token_is_eog(vocab, token):
+                    break
+                # special=False: control tokens decode to nothing, as skip_special_tokens.
+                text = utf8.decode(self.llm.detokenize([token], special=False))
+                if text:
+                    yield text
+            tail = utf8.decode(b"", final=True)
+            if tail:
+                yield tail
+        finally:
+            job.stopped.set()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Whether no answer is running or queued within `timeout_s`."""
+        return self.batcher.wait_idle(timeout_s)
+
+    def load_stats(self) -> dict[str, float]:
+        """What the batcher does now and has done (`/health`, `/metrics`)."""
+        c = self.batcher.counters
+        return {
+            "slots": self.batcher.slots,
+            "running": self.batcher.running,
+            "queued": self.batcher.waiting,
+            "tokens_per_s": round(self.batcher.tokens_per_s(), 2),
+            "tokens": c.tokens,
+            "prompt_tokens": c.prompt_tokens,
+            "reused_prompt_tokens": c.reused_tokens,
+            "decode_steps": c.steps,
+            "finished": c.finished,
+            "cancelled": c.cancelled,
+            "adapter_switches": c.switches,
+        }
 
     def stream(self, request: GenerationRequest) -> Stream:
         """The answer, decoded by a thread of its own (`Stream`): closing it, from any thread,
@@ -334,6 +355,8 @@ class LlamaCppBackend(Backend):
         def produce(emit: Any, cancelled: threading.Event) -> None:
             for piece in self._stream(request, [], cancelled):
                 emit(piece)
+                if cancelled.is_set():
+                    return
 
         return Stream(produce, f"llamacpp-{self.name}")
 
@@ -341,16 +364,22 @@ class LlamaCppBackend(Backend):
         self, request: GenerationRequest, ids: list[int], cancelled: threading.Event | None = None
     ) -> Iterator[str]:
         """The pieces, with a stop string cut out and the tail that could begin one held back."""
-        pieces = self._decode(request, ids, cancelled)
+        yield from self._cut(request, self._submit(request, cancelled), ids)
+
+    def _cut(self, request: GenerationRequest, job: Job, ids: list[int]) -> Iterator[str]:
+        pieces = self._decode(job, ids)
         try:
             yield from until_stop(pieces, self._stops(request))
         finally:
-            pieces.close()  # stops decoding and releases the model lock
+            pieces.close()  # drops the job: its slot is free at the next step
 
     def generate(self, request: GenerationRequest) -> Generation:
+        return self._whole(request, self._submit(request, CANCEL.get()))
+
+    def _whole(self, request: GenerationRequest, job: Job) -> Generation:
         ids: list[int] = []
-        text = "".join(self._stream(request, ids, CANCEL.get()))
-        prompt = self.count_prompt_tokens(request.messages)
+        text = "".join(self._cut(request, job, ids))
+        prompt = len(job.prompt)
         ended = bool(ids) and self._is_end(ids[-1])
         # Short of max_tokens without an end token: a stop string ended generation.
         done = ended or len(ids) < request.max_tokens
@@ -362,27 +391,56 @@ class LlamaCppBackend(Backend):
         )
 
     def generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        """Greedy answers to several requests, each under its own adapter, one after another:
-        llama.cpp switches adapters per request without reloading, so a row is what its
-        request alone gives."""
+        """Greedy answers to several requests, each under its own adapter, decoded together:
+        the batcher runs the requests of one adapter set in one batch and the sets in turn,
+        and a row is what its request alone gives."""
         if any(r.temperature > 0 for r in requests):
             raise InputError("batched generation is greedy only; set temperature to 0")
-        return [self.generate(r) for r in requests]
+        cancelled = CANCEL.get()
+        jobs: list[Job] = []
+        try:
+            for r in requests:
+                jobs.append(self._submit(r, cancelled))
+            return [self._whole(r, job) for r, job in zip(requests, jobs, strict=True)]
+        finally:
+            for job in jobs:
+                job.stopped.set()
 
     def _is_end(self, token: int) -> bool:
         llama_cpp = llama_cpp_module()
 
         return bool(llama_cpp.llama_token_is_eog(self.llm._model.vocab, token))
 
+    def __del__(self) -> None:
+        # The batcher's thread holds no reference to this backend (`_weak`), so a backend
+        # dropped without close() is collected: its thread ends and frees the context.
+        batcher = getattr(self, "batcher", None)
+        if batcher is not None:
+            batcher.stop()
+
     def close(self) -> None:
-        """Free the adapters and the model now rather than at garbage collection."""
+        """Free the batcher, the adapters and the model now rather than at garbage collection."""
         llama_cpp = llama_cpp_module()
 
-        with self._lock:
+        self.batcher.close()
+        with self._lora_lock:
             for ptr, _ in self._loras.values():
                 llama_cpp.llama_adapter_lora_free(ptr)
             self._loras.clear()
             self.llm.close()
+
+
+def _weak(method: Any) -> Any:
+    """`method`, called through a weak reference to its object."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: Any) -> Any:
+        bound = ref()
+        if bound is None:
+            raise ModelLoadError("the model was closed")
+        return bound(*args)
+
+    return call
 
 
 def _by_name(part: tuple[Any, float]) -> str:

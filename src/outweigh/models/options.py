@@ -93,9 +93,15 @@ class LoadOptions:
     llama-cpp-python is installed and neither --dtype nor --load-in is given, else
     transformers), transformers (PyTorch, the float32 copy of a GGUF) or llamacpp (the GGUF as
     it ships)."""
+    slots: int = 1
+    """Answers llama.cpp decodes at once in one batch, each with a KV cache of a whole window
+    (`generate.batcher`). One for the CLI and the library; `outweigh serve` takes
+    `$OUTWEIGH_LLAMA_SLOTS` (8 by default). transformers ignores it."""
 
     def validate(self) -> None:
         """One-line errors naming the flag."""
+        if not 1 <= self.slots <= 64:
+            raise InputError(f"`slots` must be from 1 to 64, not {self.slots}")
         if self.device not in ("auto", "cpu", "cuda") and not _CUDA_N.fullmatch(self.device):
             raise InputError(
                 f"unknown `--device` {self.device!r}; choose one of: {', '.join(DEVICES)}"

@@ -25,9 +25,17 @@ from outweigh.errors import NotFoundError, echo
 from outweigh.retrieval import uploads
 from outweigh.serve.chat import router as chat_router
 from outweigh.serve.chat import state_of
-from outweigh.serve.config import ServerState, ServeSettings, is_loopback, principal_of
+from outweigh.serve.config import (
+    ServerState,
+    ServeSettings,
+    is_loopback,
+    principal_of,
+    slots_for,
+)
 from outweigh.serve.errors import ERROR_RESPONSES, APIError, install_handlers
 from outweigh.serve.guard import AuthMiddleware, BodyLimitMiddleware, Gate, OriginMiddleware
+from outweigh.serve.metrics import health_of
+from outweigh.serve.metrics import router as metrics_router
 from outweigh.serve.plan import router as plan_router
 from outweigh.serve.schemas import (
     CollectionCard,
@@ -77,7 +85,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
     app.state.outweigh = ServerState(
         engine=engine,
         settings=settings,
-        gate=Gate(settings.max_concurrent, settings.max_queue, settings.queue_timeout_s),
+        gate=Gate(slots_for(settings, engine), settings.max_queue, settings.queue_timeout_s),
     )
     app.state.started = int(time.time())
     install_handlers(app)
@@ -115,6 +123,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
         )
     app.include_router(chat_router)
     app.include_router(plan_router)
+    app.include_router(metrics_router)
     _add_routes(app)
     _add_memory_routes(app)
     add_page(app)
@@ -123,17 +132,11 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
 
 def _add_routes(app: FastAPI) -> None:
     @app.get("/health", responses=ERROR_RESPONSES)
-    async def health(request: Request) -> dict[str, str | int]:
-        """Liveness: the server answers, its base model, and the requests admitted to the
-        engine now (`running`) and waiting for a slot (`queued`)."""
-        state = state_of(request)
-        gate = state.gate
-        return {
-            "status": "ok",
-            "model": state.engine.model,
-            "running": gate.running,
-            "queued": gate.waiting,
-        }
+    async def health(request: Request) -> dict[str, str | int | float]:
+        """Liveness: the server answers, its base model, the requests admitted to the engine
+        now (`running`) and waiting for a slot (`queued`), the slots, and what the model
+        decodes (`decoding`, `tokens_per_s`; `serve/metrics.py`)."""
+        return health_of(state_of(request))
 
     @app.get("/v1/models", response_model=ModelList, responses=ERROR_RESPONSES)
     async def list_models(request: Request) -> ModelList:
@@ -363,9 +366,12 @@ def build_engine(settings: ServeSettings) -> Engine:
         return Engine.upstream(
             settings.upstream, settings.model, settings.upstream_api_key, embedder=settings.embedder
         )
-    return Engine(
-        model=settings.model or DEFAULT_MODEL, embedder=settings.embedder, load=settings.load
-    )
+    from outweigh.models.options import LoadOptions
+    from outweigh.settings import llama_slots
+
+    # Many clients at once: llama.cpp decodes up to $OUTWEIGH_LLAMA_SLOTS answers together.
+    load = dataclasses.replace(settings.load or LoadOptions.from_env(), slots=llama_slots())
+    return Engine(model=settings.model or DEFAULT_MODEL, embedder=settings.embedder, load=load)
 
 
 def ready(

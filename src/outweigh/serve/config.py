@@ -41,9 +41,10 @@ class ServeSettings:
     """Bearer key sent to the upstream, if it wants one."""
     api_key: str | None = field(default=None, repr=False)
     """When set, every route (docs and management included) requires `Bearer <api_key>`."""
-    max_concurrent: int = 4
-    """Generations running at once. The local backend runs one at a time per model anyway;
-    raise it for vLLM, which batches concurrent requests on the GPU."""
+    max_concurrent: int | None = None
+    """Requests using the engine at once; None: the local model's batch slots (llama.cpp
+    decodes `$OUTWEIGH_LLAMA_SLOTS` answers together, 8 by default), at least 4. Raise it for
+    vLLM, which batches concurrent requests on the GPU."""
     max_queue: int = 16
     """Requests waiting for a generation slot; one more is answered 429."""
     queue_timeout_s: float = 120.0
@@ -82,7 +83,7 @@ class ServeSettings:
     def validate(self) -> None:
         """Raise InputError naming the flag when a value is out of range."""
         positive = {
-            "--max-concurrent": self.max_concurrent,
+            "--max-concurrent": 1 if self.max_concurrent is None else self.max_concurrent,
             "--max-n": self.max_n,
             "--max-messages": self.max_messages,
             "--max-message-chars": self.max_message_chars,
@@ -114,6 +115,15 @@ class ServeSettings:
                 f"refusing to bind {self.host} without keys; add a user with `outweigh users "
                 "add NAME`, or set a key with --api-key-env VAR, or bind 127.0.0.1"
             )
+
+
+def slots_for(settings: ServeSettings, engine: Engine) -> int:
+    """The gate's slots: `--max-concurrent`, else the loaded model's batch slots (at least
+    4, the old default, so a one-at-a-time model still queues in the engine, not in 429s)."""
+    if settings.max_concurrent is not None:
+        return settings.max_concurrent
+    backend = engine.loaded_backend()
+    return max(4, backend.parallel if backend is not None else 1)
 
 
 def is_loopback(host: str) -> bool:

@@ -251,7 +251,8 @@ class BodyLimitMiddleware:
 
 class Gate:
     """Admission for every request that uses the engine: at most `slots` at once and `queue`
-    waiting; the next is refused.
+    waiting; the next is refused. The server sizes `slots` to the model's batch slots
+    (`config.slots_for`), so every admitted chat decodes in the running batch.
 
     Chat, embeddings and uploads share the slots, the queue and the 429. Bulk work
     (embeddings, uploads) may hold at most `bulk_slots` of the slots, so however many bulk
@@ -272,6 +273,8 @@ class Gate:
         self.running = 0
         self.waiting = 0
         self.running_bulk = 0
+        self.refused = 0
+        """Requests answered 429 or 503 since the start."""
         self._free: asyncio.Semaphore | None = None
         self._bulk: asyncio.Semaphore | None = None
 
@@ -281,6 +284,7 @@ class Gate:
             self._bulk = asyncio.Semaphore(self.bulk_slots)
         full = self.running_bulk >= self.bulk_slots if bulk else self.running >= self.slots
         if full and self.waiting >= self.queue:
+            self.refused += 1
             raise APIError(
                 429,
                 f"server busy: {self.running} requests running and {self.waiting} queued; "
@@ -301,6 +305,7 @@ class Gate:
                         self._bulk.release()
                     raise
         except TimeoutError as e:
+            self.refused += 1
             raise APIError(
                 503,
                 f"no slot freed within {self.timeout_s:g} s; retry later",
