@@ -5,7 +5,6 @@ engine's store, under its lock, and logs every time an admin acts for someone el
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from outweigh.errors import ForbiddenError, NotFoundError
 from outweigh.locks import FairLock
@@ -13,9 +12,6 @@ from outweigh.names import check_name, check_user
 from outweigh.retrieval.store import Collection, Store, unknown_collection
 from outweigh.settings import Paths
 from outweigh.users import OPERATOR, Principal, UserRow, Users, can_read, can_write, memory_user
-
-if TYPE_CHECKING:
-    pass
 
 audit = logging.getLogger("outweigh.audit")
 """One line per act of an admin on another user's memories or collections."""

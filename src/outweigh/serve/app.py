@@ -95,6 +95,7 @@ def create_app(engine: Engine, settings: ServeSettings | None = None) -> FastAPI
         upload_bytes=settings.max_upload_bytes,
         read_timeout_s=settings.read_timeout_s,
     )
+    engine.keyed()  # opens the users table now, not in the event loop's first request
     # Added after the body cap, so it runs before it: nothing is read for a caller without a
     # key. Always on: a user added while the server runs makes keys required at once.
     app.add_middleware(
