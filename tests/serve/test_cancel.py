@@ -84,7 +84,9 @@ def test_a_closed_or_dropped_stream_frees_the_model(engine_backend: Any) -> None
     assert not model_is_free(engine_backend, 0.05)  # decoding ahead of the reader
     stream.close()
     assert stream.join(timeout=1.5)
-    assert model_is_free(engine_backend, 0.0)
+    # llama.cpp's batcher drops a closed answer at its next step (a token, or one prompt
+    # chunk), not the instant its reader leaves: free within a second of a 15 s answer.
+    assert model_is_free(engine_backend, 1.0)
 
     dropped = engine_backend.stream(long_request())
     next(dropped)
