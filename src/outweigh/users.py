@@ -26,7 +26,7 @@ import threading
 from dataclasses import dataclass
 
 from outweigh.db import connect, migrate, transaction
-from outweigh.errors import InputError, NotFoundError
+from outweigh.errors import ForbiddenError, InputError, NotFoundError
 from outweigh.names import check_name
 from outweigh.settings import Paths
 
@@ -185,8 +185,6 @@ def memory_user(who: Principal, requested: str | None) -> str | None:
     """Whose memories a request from `who` naming `requested` (the `user` field, maybe
     absent) touches. A user: its own, and naming anyone else is refused. The operator and
     admins: the one named (an admin without a name: its own)."""
-    from outweigh.errors import ForbiddenError
-
     if who.privileged:
         return requested if requested is not None else who.name
     if requested is not None and requested != who.name:

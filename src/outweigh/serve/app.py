@@ -303,10 +303,6 @@ def _add_memory_routes(app: FastAPI) -> None:
 
 def _memory_user(request: Request, requested: str | None, action: str) -> str:
     """Whose memories: the key's user; an admin or the operator must name one."""
-    from outweigh.names import check_user
-
-    if requested is not None:
-        requested = check_user(requested)
     user = state_of(request).engine.memory_user(principal_of(request), requested, action)
     if user is None:
         raise APIError(400, "name whose memories with ?user=NAME", None, "user")
