@@ -183,3 +183,57 @@ def test_slots_are_checked_in_one_line() -> None:
 
     with pytest.raises(InputError, match="`slots` must be from 1 to 64"):
         LoadOptions(slots=0).validate()
+
+
+@pytest.fixture(scope="module")
+def with_adapter(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The SmolLM2 GGUF through llama.cpp with 4 slots and a registry holding `noise`, a LoRA of
+    random weights (what an adapter holds does not matter to how the batch schedules it)."""
+    from outweigh.adapters import AdapterRegistry
+    from outweigh.generate.choose import open_local
+    from outweigh.models.options import LoadOptions
+    from outweigh.settings import Paths
+    from tests.adapters.conftest import write_lora
+
+    root = tmp_path_factory.mktemp("batch-adapters")
+    paths = Paths(root)
+    registry = AdapterRegistry(paths)
+    registry.add(write_lora(root / "noise-src", seed=7, scale=0.08), "noise")
+    backend = open_local("smollm2-135m", paths, LoadOptions(backend="llamacpp", slots=4), registry)
+    yield backend
+    backend.close()
+    registry.close()
+
+
+def test_an_adapter_request_does_not_wait_for_a_long_base_answer(with_adapter: Any) -> None:
+    """An adapter request arriving while a long base answer decodes gets its turn within
+    TURN_STEPS steps and ends first, where draining the batch made it wait for the long one;
+    both answers are the ones they get alone."""
+    from outweigh.generate.batcher import TURN_STEPS
+
+    llama = with_adapter
+    long = request("Write a long story about a dragon who learns to fly.", max_tokens=160)
+    short = request(QUESTIONS[1], max_tokens=8, adapter="noise")
+    alone = [llama.generate(long), llama.generate(short)]
+    assert alone[0].completion_tokens == 160  # the long answer runs many turns
+    ended: dict[str, float] = {}
+    texts: dict[str, str] = {}
+
+    def run(name: str, r: GenerationRequest) -> None:
+        texts[name] = llama.generate(r).text
+        ended[name] = time.monotonic()
+
+    first = threading.Thread(target=run, args=("long", long))
+    first.start()
+    while llama.batcher.counters.tokens == 0 or not llama.batcher.running:
+        time.sleep(0.01)
+    started = llama.batcher.counters.steps
+    second = threading.Thread(target=run, args=("short", short))
+    second.start()
+    second.join(timeout=300)
+    # The short one ended while the long one ran: within its prefill and 8 tokens, plus at most
+    # two turns of the other set.
+    assert llama.batcher.counters.steps - started < 8 + 2 + 2 * TURN_STEPS
+    first.join(timeout=300)
+    assert [texts["long"], texts["short"]] == [a.text for a in alone]
+    assert ended["short"] < ended["long"]

@@ -306,3 +306,25 @@ def test_bad_training_flags_are_one_line(
 ) -> None:
     r = cli("plan", "qwen2.5-32b", *args)
     assert r.code == 2 and message in r.err and r.err.count("\n") == 1, r.err
+
+
+def test_a_llamacpp_plan_counts_the_slots_serve_decodes(
+    cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """llama.cpp allocates a whole context per slot up front, so `--engine llamacpp` plans the
+    slots `outweigh serve` runs ($OUTWEIGH_LLAMA_SLOTS, 8) unless `--batch` says otherwise."""
+    args = ("plan", "smollm2-135m", "--engine", "llamacpp", "--quant", "q4_1", "--json")
+
+    def kv(*extra: str) -> tuple[int, int]:
+        r = cli(*args, *extra)
+        assert r.code == 0, r.err
+        d = json.loads(r.out)
+        return d["batch"], d["kv_context_bytes"]
+
+    one = kv("--batch", "1")
+    assert kv() == (8, 8 * one[1])
+    monkeypatch.setenv("OUTWEIGH_LLAMA_SLOTS", "2")
+    assert kv() == (2, 2 * one[1])
+    monkeypatch.delenv("OUTWEIGH_LLAMA_SLOTS")
+    r = cli("plan", "smollm2-135m", "--json")  # transformers plans one sequence
+    assert json.loads(r.out)["batch"] == 1

@@ -239,7 +239,13 @@ def plan(
     context: str = typer.Option(
         "4096", "--context", "-c", help="Conversation tokens per sequence (16k = 16384)."
     ),
-    batch: str = typer.Option("1", "--batch", "-b", help="Sequences served at once."),
+    batch: str = typer.Option(
+        "auto",
+        "--batch",
+        "-b",
+        help="Sequences served at once; auto: 1, or with --engine llamacpp the slots "
+        "`outweigh serve` decodes together ($OUTWEIGH_LLAMA_SLOTS, 8), each a whole context.",
+    ),
     loras: str = typer.Option("0", "--loras", help="LoRA adapters loaded at once."),
     lora_rank: str = typer.Option("16", "--lora-rank", help="Rank of each adapter."),
     lora_targets: list[str] = typer.Option(
@@ -306,7 +312,7 @@ def plan(
                 quant=q,
                 kv_dtype=kv_dtype,
                 context=parse_tokens(context, "--seq-len" if train else "--context"),
-                batch=parse_tokens(batch, "--batch"),
+                batch=_batch(batch, engine, train),
                 loras=parse_tokens(loras, "--loras"),
                 lora_rank=parse_tokens(lora_rank, "--lora-rank"),
                 lora_targets=targets,
@@ -345,3 +351,18 @@ def plan(
         _show_plan(result)
     if plot is not None and not as_json:
         console.print(f"plot: {plot}", highlight=False)
+
+
+def _batch(text: str, engine: str, train: str | None) -> int:
+    """`--batch`: `auto` is what the plan's engine allocates for. llama.cpp sizes its cache
+    for every slot up front (`n_ctx` = slots x context), so a plan for `outweigh serve` on it
+    counts the slots it serves with; other engines and training plan one sequence."""
+    from outweigh.plan import parse_tokens
+
+    if text.strip().lower() != "auto":
+        return parse_tokens(text, "--batch")
+    if engine == "llamacpp" and not train:
+        from outweigh.settings import llama_slots
+
+        return llama_slots()
+    return 1

@@ -23,13 +23,13 @@ evaluates only the rest: a system prompt and the passages that follow-up request
 not prefilled again. Models with a sliding-window cache (Gemma 3) drop old positions, so for
 them a slot starts empty.
 
-**Adapters.** llama.cpp sets LoRA adapters per context, so the running answers share one
-adapter set. Requests queue in arrival order; while the oldest one waiting runs under the
-batch's set, every waiting request of that set joins as slots free up. One that needs another
-set stops admissions until the batch has drained; the context then switches to its set (loading
-its adapters, `switch`) and admits every waiting request of that set. Sets take turns in the
-order of their oldest request, so none waits behind a stream of others.
-A slot's cached prefix is reused only under the adapter set it was computed with.
+**Adapters.** llama.cpp sets LoRA adapters per context, so one decode step runs one adapter
+set. Free slots go to waiting requests in arrival order whatever their set; the sets with
+answers in slots then take turns of `TURN_STEPS` steps, switching the context's adapters
+(`switch`) between turns, oldest answer's set first. An answer waiting for its set's turn keeps
+its slot and its cache, so no set waits for the others to drain. A set that would reload an
+adapter another set's started answer holds (re-registered with new weights) waits until that
+answer ends. A slot's cached prefix is reused only under the adapter set it was computed with.
 
 **Cancellation.** A request whose `cancelled` event is set (a closed stream, a client gone) is
 dropped at the next step and its slot freed; one still queued never starts.
@@ -51,6 +51,10 @@ PREFILL_CHUNK = 256
 """Prompt tokens evaluated per step, over all joining answers: under a second on 2 CPU cores,
 the most a running answer's next token waits for a joining one, and the granularity at which a
 cancel lands during a long prompt."""
+
+TURN_STEPS = 16
+"""Decode steps an adapter set runs before another set with answers in slots gets a turn:
+about half a second on 2 CPU cores, so a switch (microseconds) costs nothing measurable."""
 
 END = object()
 """Put on a job's queue after its last token."""
@@ -76,6 +80,8 @@ class Job:
     stopped: threading.Event = field(default_factory=threading.Event)
     """Set by the reader once it wants no more tokens (a stop string, an early exit)."""
     queued_at: float = field(default_factory=time.monotonic)
+    order: int = 0
+    """Its place in arrival order (set on `submit`)."""
 
     def is_cancelled(self) -> bool:
         return self.stopped.is_set() or (self.cancelled is not None and self.cancelled.is_set())
@@ -133,6 +139,7 @@ class Batcher:
         switch: Callable[[Any, Hashable], None],
         name: str = "llamacpp",
         keep: Any = None,
+        conflicts: Callable[[Hashable, Hashable], bool] | None = None,
     ) -> None:
         self._api = llama_cpp
         self._keep = keep
@@ -140,7 +147,9 @@ class Batcher:
         self.slots = slots
         self.window = window
         self._switch = switch
-        """`switch(ctx, key)` sets the adapters of `key` on the context (drained when called)."""
+        """`switch(ctx, key)` sets the adapters of `key` on the context."""
+        self._conflicts = conflicts or (lambda a, b: False)
+        """Whether switching to one set would unload an adapter the other holds."""
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = slots * window
         params.n_batch = params.n_ubatch = PREFILL_CHUNK + slots
@@ -161,6 +170,9 @@ class Batcher:
         self._cv = threading.Condition()
         self._closed = False
         self.active: Hashable = ()
+        self._turn = 0
+        """Steps run under `active` since the context switched to it."""
+        self._arrivals = 0
         self.counters = Counters()
         self._recent: deque[tuple[float, int]] = deque()
         self._thread = threading.Thread(target=self._run, name=f"outweigh-{name}", daemon=True)
@@ -171,6 +183,8 @@ class Batcher:
         with self._cv:
             if self._closed:
                 raise ModelLoadError("the model is closed")
+            self._arrivals += 1
+            job.order = self._arrivals
             self._pending.append(job)
             self._cv.notify()
 
@@ -265,25 +279,41 @@ class Batcher:
             job.out.put(END)
 
     def _admit(self) -> None:
+        """Free slots to waiting requests, in arrival order; then pick the set that runs."""
         with self._cv:
-            if not self._pending:
+            while self._pending and self._place(self._pending[0]):
+                self._pending.popleft()
+        self._choose()
+
+    def _choose(self) -> None:
+        """Keep the context's set for its turn, then switch to the set of the oldest answer
+        of another set in a slot (one whose switch unloads nothing a started answer holds)."""
+        keys = {s.job.key for s in self._slots if s.job is not None}
+        if not keys or (self.active in keys and (self._turn < TURN_STEPS or len(keys) == 1)):
+            return
+        started = {s.key for s in self._slots if s.job is not None and s.cached}
+        waiting = sorted(
+            (s.job.order, s.job.key)
+            for s in self._slots
+            if s.job is not None and s.job.key != self.active
+        )
+        for _, key in waiting:
+            if any(self._conflicts(key, k) for k in started if k != key):
+                continue
+            try:
+                self._switch(self.ctx, key)
+            except Exception as e:  # that set's answers fail (an adapter would not load)
+                for s in self._slots:
+                    if s.job is not None and s.job.key == key:
+                        s.job.out.put(e)
+                        s.job = None
+                        self._free_sampler(s)
+                        self._clear(s)
                 return
-            if not self.running and self._pending[0].key != self.active:
-                head = self._pending[0]
-                try:
-                    self._switch(self.ctx, head.key)
-                except Exception as e:  # that request fails (its adapter would not load)
-                    self._pending.popleft()
-                    head.out.put(e)
-                    return
-                self.active = head.key
-                self.counters.switches += 1
-            if self._pending[0].key != self.active:
-                return  # the batch drains first, then the context switches to the head's set
-            for job in [j for j in self._pending if j.key == self.active]:
-                if not self._place(job):
-                    break
-                self._pending.remove(job)
+            self.active = key
+            self._turn = 0
+            self.counters.switches += 1
+            return
 
     def _place(self, job: Job) -> bool:
         """Give `job` the free slot whose cache shares the longest prefix with its prompt (the
@@ -296,7 +326,7 @@ class Batcher:
         keep = 0
         if self.keeps:
             for s in free:
-                n = _common(s.cached, job.prompt, limit) if s.key == self.active else 0
+                n = _common(s.cached, job.prompt, limit) if s.key == job.key else 0
                 if n > keep:
                     slot, keep = s, n
         if keep and not self._api.llama_memory_seq_rm(self._mem, slot.seq, keep, -1):
@@ -305,7 +335,7 @@ class Batcher:
             slot.cached = slot.cached[:keep]
         else:
             self._clear(slot)
-        slot.key = self.active
+        slot.key = job.key
         slot.job = job
         slot.done = keep
         slot.next_token = -1
@@ -353,17 +383,18 @@ class Batcher:
         n = 0
         wants: list[tuple[_Slot, int]] = []  # (slot, batch row whose logits it samples from)
         rows: list[tuple[_Slot, int]] = []  # (slot, token) appended to its cache on success
-        for s in self._slots:
-            if s.job is not None and s.next_token >= 0:
+        turn = [s for s in self._slots if s.job is not None and s.job.key == self.active]
+        for s in turn:
+            if s.next_token >= 0:
                 _put(b, n, s.next_token, len(s.cached), s.seq, True)
                 rows.append((s, s.next_token))
                 wants.append((s, n))
                 n += 1
         budget = PREFILL_CHUNK
-        for s in self._slots:
+        for s in turn:
             if budget <= 0:
                 break
-            if s.job is None or s.next_token >= 0:
+            if s.next_token >= 0:
                 continue
             prompt = s.job.prompt
             take = min(budget, len(prompt) - s.done)
@@ -383,6 +414,7 @@ class Batcher:
             self._decode_failed(rc)
             return
         self.counters.steps += 1
+        self._turn += 1
         for s, token in rows:
             s.cached.append(token)
             if s.next_token < 0:
@@ -412,7 +444,7 @@ class Batcher:
         """Each slot's stream holds a whole window, so a step never lacks room (1) unless
         llama.cpp disagrees: the newest answer then ends with an error and the others go on.
         Anything else fails every running answer."""
-        running = [s for s in self._slots if s.job is not None]
+        running = [s for s in self._slots if s.job is not None and s.job.key == self.active]
         victims = running[-1:] if rc == 1 and len(running) > 1 else running
         for s in victims:
             job = s.job

@@ -144,6 +144,7 @@ class LlamaCppBackend(Backend):
             window=self.context_window,
             threads=cpu_threads(),
             switch=_weak(self._switch),
+            conflicts=_reloads,
             name=f"llamacpp-{self.name}",
             keep=llm,
         )
@@ -247,9 +248,10 @@ class LlamaCppBackend(Backend):
             llama_cpp.llama_adapter_lora_free(old[0])
 
     def _switch(self, ctx: Any, key: Hashable) -> None:
-        """Set the adapters of `key` on the batcher's context; called by its thread when no
-        answer runs, so an adapter re-registered since is reloaded (and the old one freed)
-        while nothing uses it. Cached prefixes are kept per adapter set by the batcher."""
+        """Set the adapters of `key` on the batcher's context, from its thread between two
+        steps. An adapter re-registered since it loaded is reloaded (and the old one freed):
+        the batcher switches so only while no started answer holds the old one (`_reloads`).
+        Cached prefixes are kept per adapter set by the batcher."""
         llama_cpp = llama_cpp_module()
 
         wanted: tuple[tuple[str, float, str], ...] = key  # type: ignore[assignment]
@@ -428,6 +430,13 @@ class LlamaCppBackend(Backend):
                 llama_cpp.llama_adapter_lora_free(ptr)
             self._loras.clear()
             self.llm.close()
+
+
+def _reloads(a: Any, b: Any) -> bool:
+    """Whether adapter sets `a` and `b` (tuples of (name, weight, sha256)) hold one name at
+    two versions: switching to one unloads the other's."""
+    held = {name: sha for name, _, sha in b}
+    return any(held.get(name, sha) != sha for name, _, sha in a)
 
 
 def _weak(method: Any) -> Any:
