@@ -17,7 +17,7 @@ import numpy as np
 
 from outweigh.embed import Embedder
 from outweigh.errors import IngestError, InputError, printable
-from outweigh.retrieval.chunking import chunk_text
+from outweigh.retrieval.chunking import Chunk, chunk_text
 from outweigh.retrieval.loaders import SUFFIXES, read_document
 from outweigh.retrieval.location import Document
 from outweigh.retrieval.store import Collection, Store
@@ -224,7 +224,14 @@ def chunk_document(
     sha = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
     if sha == known_sha256:
         return None
-    chunks = chunk_text(doc.text, embedder.token_spans, chunk_tokens, overlap)
+    # Each located part (a page, a slide, a sheet, a mail) is chunked on its own, so that a
+    # passage, and so its citation, never straddles two of them.
+    bounds = [m[0] for m in doc.marks if m[0] > 0] + [len(doc.text)]
+    chunks, start = [], 0
+    for end in bounds:
+        part = chunk_text(doc.text[start:end], embedder.token_spans, chunk_tokens, overlap)
+        chunks += [Chunk(c.text, c.start + start, c.end + start) for c in part]
+        start = end
     if not chunks:
         raise IngestError(f"{path}: no text found")
     where = doc.locations([(c.start, c.end) for c in chunks])
