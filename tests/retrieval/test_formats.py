@@ -153,3 +153,28 @@ def test_ask_json_on_a_scanned_pdf_cites_its_page(paths, tmp_path):
     answer = engine.ask(question, AskOptions(collection="scans", memory=False))
     [cited] = answer.to_dict()["citations"]
     assert cited["location"]["page"] == 2 and cited["where"].startswith("p. 2")
+
+
+RUSSIAN = Path(__file__).resolve().parents[2] / "examples" / "suite-ru" / "docs"
+
+
+@needs_tesseract
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_ocr_of_a_rendered_page_finds_its_words(tmp_path, language):
+    import re
+
+    if language == "en":
+        text = " ".join(" ".join(ps) for _, ps in man("cut")[2:4])
+    else:
+        files = sorted(RUSSIAN.glob("*.txt"))[:12]
+        text = " ".join(f.read_text("utf-8") for f in files)
+    lines = build.wrap(text, 60)[:40]
+    build.scanned_pdf(tmp_path / "page.pdf", [lines])
+    read = read_document(tmp_path / "page.pdf", 2**20).text
+
+    def words(s: str) -> list[str]:
+        return re.findall(r"[^\W_]{3,}", s.lower())
+
+    want, got = words(" ".join(lines)), set(words(read))
+    found = sum(w in got for w in want) / len(want)
+    assert len(want) > 150 and found >= 0.95, found

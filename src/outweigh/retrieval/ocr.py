@@ -74,7 +74,9 @@ def main(languages: str, pages: list[str]) -> None:
             backend="tesseract",
             language=languages,
             # Its table detection lays out plain lines of a scan as Markdown tables.
-            tesseract_config=TesseractConfig(output_format="text", enable_table_detection=False),
+            tesseract_config=TesseractConfig(
+                language=languages, output_format="text", enable_table_detection=False
+            ),
         ),
         force_ocr_pages=[int(p) for p in pages],
         pages=PageConfig(extract_pages=True, insert_page_markers=True, marker_format=MARK),
