@@ -73,7 +73,7 @@ class IngestLimits:
     It also caps what a PDF may inflate to and the text it may yield (loaders.py)."""
     ocr_pages: int = field(default_factory=lambda: _env_int("OUTWEIGH_OCR_PAGES", 50))
     """Most pages without a text layer one PDF may have OCR'd (`OUTWEIGH_OCR_PAGES`); a scan
-    of more is refused before OCR starts. 50 pages take about 2.5 min on one core."""
+    of more is refused before OCR starts. 50 pages take about 4 min on one core."""
     ocr_seconds: int = field(default_factory=lambda: _env_int("OUTWEIGH_OCR_SECONDS", 600))
     """Most seconds the OCR of one PDF may take (`OUTWEIGH_OCR_SECONDS`); then it is killed."""
     ocr_languages: str = field(
