@@ -19,8 +19,8 @@ from pathlib import Path
 from outweigh.errors import IngestError
 
 SECONDS_PER_PAGE = 5
-"""Rough OCR cost of one A4 page at 300 dpi in English and Russian on one core
-(4.6 s measured under load, docs/benchmarks.md), used only to say how long a refused scan would take."""
+"""Rough OCR cost of one A4 page at 300 dpi in English and Russian on one core (4.6 s
+measured under load, docs/benchmarks.md), used only to say how long a refused scan takes."""
 
 INSTALL = "apt-get install tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus"
 
