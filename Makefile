@@ -18,7 +18,7 @@ export TOKENIZERS_PARALLELISM := false
 LLAMA_PORTABLE_ARGS := -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DLLAVA_BUILD=OFF
 LLAMA_CMAKE_ARGS ?=
 
-.PHONY: install chromium demo test lint format bench memory-reader reader clean
+.PHONY: install chromium tesseract demo test lint format bench memory-reader reader clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml scripts/llama_cpp_wheel.py
 	  $(BIN)/pip install -q -e ".[dev,qdrant,ray,gpu,llamacpp]"
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed tesseract
 
 demo: install
 	$(BIN)/outweigh demo
@@ -49,6 +49,19 @@ chromium:
 	      || echo "chromium: apt-get install failed; the browser tests will be skipped"; \
 	  else \
 	    echo "chromium: not installed, and installing it needs root and apt-get; the browser tests will be skipped"; \
+	  fi; }
+
+# Debian's Tesseract with its English and Russian data does the OCR of scanned PDFs
+# (retrieval/ocr.py) and its tests. Without root or apt-get, one line says so and the OCR
+# tests are skipped.
+tesseract:
+	@command -v tesseract >/dev/null 2>&1 && [ -f /usr/share/tesseract-ocr/5/tessdata/rus.traineddata ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus >/dev/null; } \
+	      || echo "tesseract: apt-get install failed; scanned PDFs are refused and the OCR tests skipped"; \
+	  else \
+	    echo "tesseract: not installed, and installing it needs root and apt-get; scanned PDFs are refused and the OCR tests skipped"; \
 	  fi; }
 
 test: install lint chromium

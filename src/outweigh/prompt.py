@@ -60,6 +60,11 @@ class Citation:
     """"ingested" (by the operator, from files) or "uploaded" (through the server)."""
     uploader: str | None = None
     """The user who uploaded the document; None for the operator."""
+    location: dict[str, Any] | None = None
+    """Where the passage is in its document (`retrieval.location.Location.to_dict`): page,
+    slide, sheet, section, mail subject and date; None when unknown."""
+    where: str | None = None
+    """That location in words, "p. 12, §3.2 Budget"; None when unknown."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +76,8 @@ class Citation:
             "collection": self.collection,
             "origin": self.origin,
             "uploader": self.uploader,
+            "location": self.location,
+            "where": self.where,
         }
 
 

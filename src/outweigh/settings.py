@@ -71,6 +71,15 @@ class IngestLimits:
     max_file_bytes: int = field(default_factory=lambda: _max_file_mb() * 1024 * 1024)
     """Files above this are refused with a one-line error (`OUTWEIGH_MAX_FILE_MB`, default 50).
     It also caps what a PDF may inflate to and the text it may yield (loaders.py)."""
+    ocr_pages: int = field(default_factory=lambda: _env_int("OUTWEIGH_OCR_PAGES", 50))
+    """Most pages without a text layer one PDF may have OCR'd (`OUTWEIGH_OCR_PAGES`); a scan
+    of more is refused before OCR starts. 50 pages take about 4 min on one core."""
+    ocr_seconds: int = field(default_factory=lambda: _env_int("OUTWEIGH_OCR_SECONDS", 600))
+    """Most seconds the OCR of one PDF may take (`OUTWEIGH_OCR_SECONDS`); then it is killed."""
+    ocr_languages: str = field(
+        default_factory=lambda: os.environ.get("OUTWEIGH_OCR_LANGUAGES", "").strip() or "eng+rus"
+    )
+    """Tesseract languages for OCR (`OUTWEIGH_OCR_LANGUAGES`), Debian's tesseract-ocr-* data."""
 
 
 def _max_file_mb() -> int:

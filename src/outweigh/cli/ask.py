@@ -68,7 +68,8 @@ def ask(
         return
     console.print(answer.answer, highlight=False, markup=False)
     for c in answer.citations:
-        console.print(f"[dim][{c.n}] {escape(printable(c.source))}[/]", highlight=False)
+        where = f", {c.where}" if c.where else ""
+        console.print(f"[dim][{c.n}] {escape(printable(c.source + where))}[/]", highlight=False)
     if opts.rag and checked.collection is not None and not answer.context:
         # The relevance floor (retrieval/select.py) found no passage that bears on it.
         console.print(

@@ -131,7 +131,8 @@ class Repl:
             self.out.print(" [dim](interrupted)[/]", end="")
         self.out.print()
         for c in prepared.cited(text, "".join(said)):
-            self.out.print(f"[dim][{c.n}] {escape(printable(c.source))}[/]", highlight=False)
+            where = printable(c.source + (f", {c.where}" if c.where else ""))
+            self.out.print(f"[dim][{c.n}] {escape(where)}[/]", highlight=False)
         if remembering:
             new = sorted(self._known() - before)
             if new:

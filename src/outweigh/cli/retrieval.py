@@ -20,7 +20,11 @@ COLLECTION = typer.Option(DEFAULT_COLLECTION, "--collection", "-c", help="Collec
 
 @app.command()
 def ingest(
-    paths: list[Path] = typer.Argument(..., help="Files or folders (.txt .md .html .pdf)."),
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="Files or folders (.txt .md .html .pdf .docx .pptx .xlsx .csv .odt .ods .odp "
+        ".epub .rtf .eml .mbox).",
+    ),
     collection: str = COLLECTION,
     prune: bool = typer.Option(False, help="Remove documents whose files are gone."),
     verbose: bool = typer.Option(

@@ -421,6 +421,8 @@ class Engine(Documents, Memories, Adapters, Access):
                     hit.score,
                     hit.excerpt,
                     *self._origin(checked.collection, hit.source),
+                    location=hit.location.to_dict() if hit.location else None,
+                    where=hit.location.label() if hit.location else None,
                 )
             )
         # A question about the user's own world that no memory is about: say so.

@@ -106,6 +106,8 @@ class Record:
     cited: list[str] = field(default_factory=list)
     """Sources of the passages the answer rests on (`Answer.citations`), as paths under the
     suite's docs/."""
+    cited_where: list[str | None] = field(default_factory=list)
+    """Where each of `cited` is in its document ("p. 12, §3.2 Budget"); None when unknown."""
     retrieved: list[str] = field(default_factory=list)
     """Sources of the top-k retrieved chunks (paths under docs/), for +rag configs."""
     context: list[str] = field(default_factory=list)

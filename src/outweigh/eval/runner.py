@@ -328,6 +328,7 @@ class _Config:
                     f1=m.f1(answer.answer, q.answers),
                     source=q.source,
                     cited=[shown(c.source, suite.docs) for c in answer.citations],
+                    cited_where=[c.where for c in answer.citations],
                     retrieved=retrieved.get(q.line, []) if self.spec.rag else [],
                     context=context,
                     concise=m.concise(answer.answer, q.answers),

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from outweigh.embed import Embedder
+from outweigh.retrieval.location import Location
 from outweigh.retrieval.store import Collection, Store, check_embedder
 from outweigh.retrieval.vectors import VectorStore, open_vector_store
 from outweigh.text import covers
@@ -53,6 +54,8 @@ class Hit:
     relevance: float | None = None
     """How closely the passage bears on the question, as selection measured it: the highest
     cosine similarity between the question and one of its lines (`Selection.floor`)."""
+    location: Location | None = None
+    """Where the chunk is in its document; None when unknown."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -62,6 +65,8 @@ class Hit:
             "text": self.text,
             "bm25_rank": self.bm25_rank,
             "dense_rank": self.dense_rank,
+            "location": self.location.to_dict() if self.location else None,
+            "where": self.location.label() if self.location else None,
         }
 
 
@@ -121,7 +126,15 @@ class HybridSearcher:
         b_rank = {c: r for r, c in enumerate(bm25, start=1)}
         d_rank = {c: r for r, c in enumerate(dense, start=1)}
         return [
-            Hit(cid, rows[cid].source, rows[cid].text, score, b_rank.get(cid), d_rank.get(cid))
+            Hit(
+                cid,
+                rows[cid].source,
+                rows[cid].text,
+                score,
+                b_rank.get(cid),
+                d_rank.get(cid),
+                location=rows[cid].location,
+            )
             for cid, score in fused
             if cid in rows
         ]

@@ -17,8 +17,9 @@ import numpy as np
 
 from outweigh.embed import Embedder
 from outweigh.errors import IngestError, InputError, printable
-from outweigh.retrieval.chunking import chunk_text
-from outweigh.retrieval.loaders import SUFFIXES, read_text
+from outweigh.retrieval.chunking import Chunk, chunk_text
+from outweigh.retrieval.loaders import SUFFIXES, read_document
+from outweigh.retrieval.location import Document
 from outweigh.retrieval.store import Collection, Store
 from outweigh.settings import IngestLimits
 
@@ -53,6 +54,8 @@ class Pending:
     """File size in bytes."""
     chunks: list[tuple[str, int, int]]
     """(text, start, end) with character offsets into the decoded text."""
+    locations: list[str | None] = field(default_factory=list)
+    """Each chunk's `Location` as JSON (None: nothing known), in the order of `chunks`."""
 
 
 def discover(
@@ -194,40 +197,56 @@ def _read_and_chunk(
     overlap: int,
 ) -> Pending | None:
     """Read and chunk one file; None when it is unchanged since the last ingest."""
-    text = read_text(path, limits.max_file_bytes)
+    doc = read_document(path, limits.max_file_bytes)
     existing = store.document(coll, source)
     known = existing.sha256 if existing is not None else None
     return chunk_document(
-        path, source, text, path.stat().st_size, known, embedder, chunk_tokens, overlap
+        path, source, doc, path.stat().st_size, known, embedder, chunk_tokens, overlap
     )
 
 
 def chunk_document(
     path: Path,
     source: str,
-    text: str,
+    doc: Document | str,
     size: int,
     known_sha256: str | None,
     embedder: Embedder,
     chunk_tokens: int,
     overlap: int,
 ) -> Pending | None:
-    """Hash and chunk one document's text; None when the hash is `known_sha256` (unchanged).
+    """Hash and chunk one document's text, each chunk located in it; None when the hash is
+    `known_sha256` (unchanged).
 
     The hash is of the decoded text, so a re-encoded but identical file is not re-embedded.
     """
-    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    doc = Document(doc) if isinstance(doc, str) else doc
+    sha = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
     if sha == known_sha256:
         return None
-    chunks = chunk_text(text, embedder.token_spans, chunk_tokens, overlap)
+    # Each located part (a page, a slide, a sheet, a mail) is chunked on its own, so that a
+    # passage, and so its citation, never straddles two of them.
+    bounds = [m[0] for m in doc.marks if m[0] > 0] + [len(doc.text)]
+    chunks, start = [], 0
+    for end in bounds:
+        part = chunk_text(doc.text[start:end], embedder.token_spans, chunk_tokens, overlap)
+        chunks += [Chunk(c.text, c.start + start, c.end + start) for c in part]
+        start = end
     if not chunks:
         raise IngestError(f"{path}: no text found")
-    return Pending(source, sha, size, [(c.text, c.start, c.end) for c in chunks])
+    where = doc.locations([(c.start, c.end) for c in chunks])
+    return Pending(
+        source,
+        sha,
+        size,
+        [(c.text, c.start, c.end) for c in chunks],
+        [w.to_json() if w is not None else None for w in where],
+    )
 
 
 def chunk_upload(
     source: Path,
-    text: str,
+    text: Document | str,
     size: int,
     store: Store,
     embedder: Embedder,
@@ -292,7 +311,9 @@ def commit(
     for p in pending:
         n = len(p.chunks)
         vectors = np.asarray(vecs[offset : offset + n])
-        store.put_document(coll, p.source, p.sha256, p.size, p.chunks, vectors, uploader)
+        store.put_document(
+            coll, p.source, p.sha256, p.size, p.chunks, vectors, uploader, p.locations
+        )
         offset += n
         report.files += 1
         report.chunks += n

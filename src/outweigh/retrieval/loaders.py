@@ -1,4 +1,7 @@
-"""Turning files into text: .txt, .md, .html and .pdf. Every failure is one-line IngestError."""
+"""Turning files into text: .txt, .md, .html and .pdf here, the Office, OpenDocument, e-book,
+RTF, CSV and mail formats through `extract`, the scanned pages of a PDF through `ocr`. Each
+document comes with where its parts start (`location.Document`). Every failure is one-line
+IngestError."""
 
 from __future__ import annotations
 
@@ -6,14 +9,16 @@ import codecs
 import errno
 import html
 import os
-import re
 import stat
 from html.parser import HTMLParser
 from pathlib import Path
 
 from outweigh.errors import IngestError
+from outweigh.retrieval import extract, ocr
+from outweigh.retrieval.location import Document, Location, normalise
+from outweigh.settings import IngestLimits
 
-SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", *extract.SUFFIXES)
 
 PAGE_CONTENT_BYTES = 8 * 2**20
 """Most decompressed content one PDF page may have. A page dense with text draws it in about
@@ -22,7 +27,12 @@ PAGE_CONTENT_BYTES = 8 * 2**20
 
 def read_text(path: Path, max_bytes: int) -> str:
     """The document's text; raises IngestError naming the file and what to do."""
-    return parse_bytes(path, read_bytes(path, max_bytes), max_bytes)
+    return read_document(path, max_bytes).text
+
+
+def read_document(path: Path, max_bytes: int) -> Document:
+    """The document's text and the location of its parts; IngestError as `read_text`."""
+    return parse_document(path, read_bytes(path, max_bytes), max_bytes)
 
 
 def read_bytes(path: Path, max_bytes: int) -> bytes:
@@ -68,23 +78,38 @@ def _os_reason(e: OSError) -> str:
 
 
 def parse_bytes(path: Path, data: bytes, max_bytes: int | None = None) -> str:
-    """The text in `data`, the bytes of `path`: `path`'s suffix picks the parser and names the
-    file in errors. Split from `read_bytes` so a Ray worker can parse bytes the driver read.
+    """The text in `data`, the bytes of `path` (`parse_document`'s text)."""
+    return parse_document(path, data, max_bytes).text
 
-    `max_bytes` (default: `IngestLimits`) also bounds what a PDF may inflate to.
+
+def parse_document(path: Path, data: bytes, max_bytes: int | None = None) -> Document:
+    """The text in `data`, the bytes of `path`, with its parts' locations: `path`'s suffix
+    picks the parser and names the file in errors. Split from `read_bytes` so a Ray worker can
+    parse bytes the driver read.
+
+    `max_bytes` (default: `IngestLimits`) also bounds what a PDF or a zip may inflate to.
     """
     suffix = path.suffix.lower()
+    limits = IngestLimits()
     if max_bytes is None:
-        from outweigh.settings import IngestLimits
-
-        max_bytes = IngestLimits().max_file_bytes
-    text = _pdf(path, data, max_bytes) if suffix == ".pdf" else _decode(path, data)
-    if suffix in (".html", ".htm"):
-        text = html_to_text(text)
-    text = _normalise(text)
-    if not text.strip():
+        max_bytes = limits.max_file_bytes
+    if suffix == ".pdf":
+        doc = _pdf(path, data, max_bytes, limits)
+    elif suffix in extract.SUFFIXES:
+        doc = extract.extract(path, data, max_bytes)
+    else:
+        text = _decode(path, data)
+        if suffix in (".html", ".htm"):
+            text = html_to_text(text)
+        doc = Document(normalise(text))
+    if not doc.text.strip():
         raise IngestError(f"{path}: no text found")
-    return text
+    if len(doc.text) > max_bytes:
+        raise IngestError(
+            f"{path}: its text is over the {max_bytes / 2**20:.0f} MiB limit; raise "
+            "OUTWEIGH_MAX_FILE_MB to ingest it"
+        )
+    return doc
 
 
 _WIDE_BOMS = (
@@ -119,8 +144,9 @@ def _decode(path: Path, data: bytes) -> str:
         ) from e
 
 
-def _pdf(path: Path, data: bytes, max_bytes: int) -> str:
-    """A PDF's text, with pypdf's resource limits tied to the size cap.
+def _pdf(path: Path, data: bytes, max_bytes: int, limits: IngestLimits) -> Document:
+    """A PDF's text page by page, with pypdf's resource limits tied to the size cap; pages
+    without a text layer (a scan) are OCR'd (`_scanned`).
 
     A FlateDecode stream can inflate about 1000x (a 256 KiB file holds 256 MiB of zeros), so no
     stream may inflate, and the text of all pages together may not grow, past `max_bytes`: the
@@ -177,7 +203,6 @@ def _pdf(path: Path, data: bytes, max_bytes: int) -> str:
                     raise IngestError(
                         f"{path}: PDF text is over {limit}; raise OUTWEIGH_MAX_FILE_MB to ingest it"
                     )
-            return "\n\n".join(pages)
     except IngestError:
         raise
     except LimitReachedError as e:
@@ -187,6 +212,25 @@ def _pdf(path: Path, data: bytes, max_bytes: int) -> str:
         ) from e
     except Exception as e:  # a parser fed hostile bytes can fail in any way; it is one file
         raise IngestError(f"{path}: corrupt PDF ({type(e).__name__}: {str(e)[:200]})") from e
+    _scanned(path, data, pages, limits)
+    return extract.join([(Location(page=i), p) for i, p in enumerate(pages, start=1)])
+
+
+def _scanned(path: Path, data: bytes, pages: list[str], limits: IngestLimits) -> None:
+    """Fill in the pages of `pages` that have no text by OCR, within `limits`' bounds."""
+    blank = [i for i, p in enumerate(pages, start=1) if not p.strip()]
+    if not blank:
+        return
+    if len(blank) > limits.ocr_pages:
+        raise IngestError(
+            f"{path}: {len(blank)} scanned pages (no text layer), over the OCR limit of "
+            f"{limits.ocr_pages} pages (about {ocr.SECONDS_PER_PAGE} s a page); raise "
+            "OUTWEIGH_OCR_PAGES to ingest it"
+        )
+    for page, text in ocr.ocr_pages(
+        path, data, blank, limits.ocr_languages, limits.ocr_seconds
+    ).items():
+        pages[page - 1] = text
 
 
 class _TextExtractor(HTMLParser):
@@ -243,9 +287,3 @@ def html_to_text(source: str) -> str:
     parser.feed(source)
     parser.close()
     return html.unescape("".join(parser.parts))
-
-
-def _normalise(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = re.sub(r"[ \t\f\v]+", " ", text)
-    return re.sub(r"\n\s*\n+", "\n\n", text).strip()

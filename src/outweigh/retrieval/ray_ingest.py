@@ -38,7 +38,7 @@ from outweigh.retrieval.ingest import (
     plan,
     remove_vanished,
 )
-from outweigh.retrieval.loaders import parse_bytes, read_bytes
+from outweigh.retrieval.loaders import parse_document, read_bytes
 from outweigh.retrieval.store import Collection, Store
 from outweigh.settings import IngestLimits
 
@@ -101,7 +101,7 @@ class _Worker:
         failed: list[tuple[str, str]] = []
         for f in batch:
             try:
-                text = parse_bytes(Path(f.path), f.data, self.limits.max_file_bytes)
+                text = parse_document(Path(f.path), f.data, self.limits.max_file_bytes)
                 item = chunk_document(
                     Path(f.path),
                     f.source,

@@ -122,4 +122,10 @@ MIGRATIONS = [
       PRIMARY KEY (collection_id, user)
     );
     """,
+    # Where each chunk is in its document (location.py): PDF page, slide, sheet, section
+    # heading path, mail subject and date, as JSON; NULL for chunks stored before (and for
+    # plain text without headings).
+    """
+    ALTER TABLE chunks ADD COLUMN location TEXT;
+    """,
 ]

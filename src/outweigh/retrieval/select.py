@@ -415,5 +415,7 @@ def expand(store: Store, question: str, hits: list[Hit], how: Selection) -> list
         for row in store.document_chunks(hit.source, hit.chunk_id, how.siblings):
             if row.id not in have:
                 have.add(row.id)
-                extra.append(Hit(row.id, row.source, row.text, 0.0, None, None))
+                extra.append(
+                    Hit(row.id, row.source, row.text, 0.0, None, None, location=row.location)
+                )
     return hits + extra

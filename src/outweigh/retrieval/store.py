@@ -13,6 +13,7 @@ import numpy as np
 from outweigh.db import connect, migrate, transaction
 from outweigh.errors import InputError, NotFoundError, echo
 from outweigh.names import check_name
+from outweigh.retrieval.location import Location, from_json
 from outweigh.retrieval.schema import MIGRATIONS
 from outweigh.settings import Paths
 from outweigh.text import WORD, fold, stems
@@ -81,6 +82,8 @@ class ChunkRow:
     source: str
     ord: int
     text: str
+    location: Location | None = None
+    """Where it is in its document; None when unknown (plain text, or stored before)."""
 
 
 class Store:
@@ -256,11 +259,16 @@ class Store:
         chunks: Sequence[tuple[str, int, int]],
         embeddings: np.ndarray,
         uploader: str | None = None,
+        locations: Sequence[str | None] = (),
     ) -> int:
         """Insert or replace one document with its chunks and embeddings, in one transaction;
-        `uploader`: the user whose upload it is (None: the operator)."""
+        `uploader`: the user whose upload it is (None: the operator); `locations`: each
+        chunk's `Location` as JSON (none given: unknown)."""
         if len(chunks) != len(embeddings):
             raise ValueError("one embedding per chunk")
+        where = list(locations) or [None] * len(chunks)
+        if len(where) != len(chunks):
+            raise ValueError("one location per chunk")
         vecs = np.ascontiguousarray(embeddings, dtype=np.float32)
         with transaction(self.conn) as c:
             self._delete_document(collection.id, source)
@@ -272,9 +280,19 @@ class Store:
             doc_id = int(cur.lastrowid or 0)
             c.executemany(
                 "INSERT INTO chunks (document_id, collection_id, ord, text, start, end, embedding,"
-                " stems) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " stems, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (doc_id, collection.id, i, t, s, e, vecs[i].tobytes(), " ".join(stems(t)))
+                    (
+                        doc_id,
+                        collection.id,
+                        i,
+                        t,
+                        s,
+                        e,
+                        vecs[i].tobytes(),
+                        " ".join(stems(t)),
+                        where[i],
+                    )
                     for i, (t, s, e) in enumerate(chunks)
                 ],
             )
@@ -351,28 +369,25 @@ class Store:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.conn.execute(
-            f"SELECT ch.id, ch.document_id, ch.ord, ch.text, d.source FROM chunks ch "
+            f"SELECT ch.id, ch.document_id, ch.ord, ch.text, ch.location, d.source FROM chunks ch "
             f"JOIN documents d ON d.id = ch.document_id WHERE ch.id IN ({marks})",
             ids,
         ).fetchall()
-        return {
-            r["id"]: ChunkRow(r["id"], r["document_id"], r["source"], r["ord"], r["text"])
-            for r in rows
-        }
+        return {r["id"]: _chunk(r) for r in rows}
 
     def document_chunks(self, source: str, around: int, limit: int) -> list[ChunkRow]:
         """Up to `limit` chunks of the document `source` in `around`'s collection: its first
         and last chunk (what the document is, and a page's footer), then those nearest chunk
         `around` (context selection reads them)."""
         rows = self.conn.execute(
-            "SELECT ch.id, ch.document_id, ch.ord, ch.text, d.source FROM chunks ch "
+            "SELECT ch.id, ch.document_id, ch.ord, ch.text, ch.location, d.source FROM chunks ch "
             "JOIN documents d ON d.id = ch.document_id "
             "JOIN chunks me ON me.id = ? AND me.document_id = ch.document_id "
             "ORDER BY ch.ord = 0 OR ch.ord = (SELECT max(ord) FROM chunks "
             "WHERE document_id = me.document_id) DESC, abs(ch.ord - me.ord), ch.ord LIMIT ?",
             (around, limit),
         ).fetchall()
-        return [ChunkRow(r["id"], r["document_id"], r["source"], r["ord"], r["text"]) for r in rows]
+        return [_chunk(r) for r in rows]
 
     def bm25(self, collection: Collection, query: str, limit: int) -> list[int]:
         """Chunk ids best-first by BM25 (FTS5 defaults k1=1.2, b=0.75) over two columns: the
@@ -491,3 +506,8 @@ def _doc(r: sqlite3.Row) -> DocumentRow:
         r["ingested"],
         r["uploader"],
     )
+
+
+def _chunk(r: sqlite3.Row) -> ChunkRow:
+    where = from_json(r["location"])
+    return ChunkRow(r["id"], r["document_id"], r["source"], r["ord"], r["text"], where)

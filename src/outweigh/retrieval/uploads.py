@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from outweigh.errors import IngestError, InputError, NotFoundError, echo
-from outweigh.retrieval.loaders import read_text
+from outweigh.retrieval.loaders import SUFFIXES, read_document, read_text
+from outweigh.retrieval.location import Document
 from outweigh.retrieval.lookalike import posing_word, skeleton
 from outweigh.settings import IngestLimits, Paths
 
@@ -50,7 +51,7 @@ def check_filename(filename: str) -> str:
     if not _FILENAME.fullmatch(name) or len(name.encode("utf-8", "replace")) > MAX_NAME_BYTES:
         raise InputError(
             f"invalid file name {echo(filename)}; use letters, digits, spaces and "
-            "'._-()' with a .txt, .md, .html or .pdf suffix"
+            f"'._-()' with one of the suffixes {' '.join(SUFFIXES)}"
         )
     if (word := posing_word(name)) is not None:
         raise InputError(
@@ -88,11 +89,11 @@ def check_lookalike(paths: Paths, store: Store, collection: str, dest: Path) -> 
 @contextmanager
 def staged(
     paths: Paths, collection: str, filename: str, data: bytes, max_bytes: int
-) -> Iterator[tuple[Path, str]]:
+) -> Iterator[tuple[Path, Document]]:
     """`data` written to `uploads/.incoming/<random>/<collection>/<name>` (durably) and parsed,
-    once: (its path, its text). The `<random>` folder is locked (flock) while this runs, so
-    `outweigh doctor` tells an upload in progress from one a crash stopped; it is removed
-    afterwards, the file too unless `place` moved it."""
+    once: (its path, its text with its parts' locations). The `<random>` folder is locked
+    (flock) while this runs, so `outweigh doctor` tells an upload in progress from one a crash
+    stopped; it is removed afterwards, the file too unless `place` moved it."""
     name = check_filename(filename)
     incoming = paths.staging_dir / uuid.uuid4().hex
     incoming.mkdir(parents=True)
@@ -106,10 +107,10 @@ def staged(
             f.flush()
             os.fsync(f.fileno())  # a replace finished by doctor after a crash needs it whole
         try:
-            text = read_text(path, max_bytes)
+            doc = read_document(path, max_bytes)
         except IngestError as e:
             raise InputError(str(e).replace(str(path), name)) from e
-        yield path, text
+        yield path, doc
     finally:
         shutil.rmtree(incoming, ignore_errors=True)
         os.close(held)

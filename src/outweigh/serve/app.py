@@ -226,7 +226,10 @@ def _add_routes(app: FastAPI) -> None:
     async def upload_document(
         request: Request,
         name: str = COLLECTION,
-        file: UploadFile = File(description="A .txt, .md, .html or .pdf document."),
+        file: UploadFile = File(
+            description="A document (.txt .md .html .pdf .docx .pptx .xlsx .csv .odt .ods .odp "
+            ".epub .rtf .eml .mbox)."
+        ),
     ) -> UploadResult:
         """Ingest one document into the collection; a re-upload of the same name replaces it."""
         state = state_of(request)

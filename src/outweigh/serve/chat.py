@@ -339,6 +339,8 @@ def _citations(reply: _Reply, answer: str) -> list[Citation]:
             collection=c.collection,
             origin=c.origin,
             uploader=c.uploader,
+            location=c.location,
+            where=c.where,
         )
         for c in reply.turn.cited(answer)
     ]

@@ -154,6 +154,11 @@ class Citation(BaseModel):
     """How the document got there: ingested by the operator, or uploaded through the server."""
     uploader: str | None = None
     """The user who uploaded it; null for the operator."""
+    location: dict[str, Any] | None = None
+    """Where the passage is in its document: `page` (and `last_page`), `slide`, `sheet`,
+    `section` (heading path), mail `subject` and `date`; null when unknown."""
+    where: str | None = None
+    """That location in words, e.g. "p. 12, §3.2 Budget"; null when unknown."""
 
 
 class Usage(BaseModel):

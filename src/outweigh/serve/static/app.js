@@ -228,8 +228,14 @@ function origin(c) {
   return ` · ${c.collection}, ${how}`;
 }
 
+// "report.pdf, p. 12, §3.2 Budget": the source's file name and where in it the passage is.
+function located(c) {
+  const name = c.source.split("/").pop();
+  return c.where ? `${name}, ${c.where}` : c.source;
+}
+
 function showPassage(c) {
-  $("passage-title").textContent = `[${c.n}] ${c.source}${origin(c)}`;
+  $("passage-title").textContent = `[${c.n}] ${located(c)}${origin(c)}`;
   $("passage-text").replaceChildren(render(c.text));
   // Selection's lines (null when it was off) may come from the document's other chunks.
   $("passage-excerpt").textContent = c.excerpt || "";
@@ -239,7 +245,7 @@ function showPassage(c) {
 
 function citeButton(c) {
   const b = button(`[${c.n}]`, () => showPassage(c), "cite");
-  b.title = `${c.source}${origin(c)}: open the cited passage`;
+  b.title = `${located(c)}${origin(c)}: open the cited passage`;
   return b;
 }
 
@@ -356,7 +362,7 @@ function finish(turn, body, meta, { model, text, citations, usage, started, firs
     const sources = el("p", "sources", "Sources: ");
     citations.forEach((c, i) => {
       if (i) sources.append(" ");
-      sources.append(citeButton(c), ` ${c.source}`);
+      sources.append(citeButton(c), ` ${located(c)}`);
     });
     turn.append(sources);
   }

@@ -1,0 +1,180 @@
+"""Every document kind `ingest` reads, built here from the man pages of examples/suite-man by
+each format's own writer library, ingested together with the rest of the suite's pages; each
+is found by search, and each passage knows where it is (page, slide, sheet, section, mail)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from outweigh.engine import AskOptions, Engine
+from outweigh.retrieval import ingest
+from outweigh.retrieval.hybrid import HybridSearcher
+from outweigh.retrieval.loaders import read_document
+from outweigh.retrieval.location import Document, Location
+from outweigh.retrieval.store import Store
+from outweigh.testing import EchoBackend, FakeEmbedder
+
+from . import documents as build
+
+MAN = Path(__file__).resolve().parents[2] / "examples" / "suite-man" / "docs"
+
+needs_tesseract = pytest.mark.skipif(
+    shutil.which("tesseract") is None, reason="tesseract-ocr is not installed (make tesseract)"
+)
+
+
+def man(page: str) -> build.Sections:
+    return build.man_sections((MAN / f"{page}.txt").read_text("utf-8"))
+
+
+def table(page: str) -> list[list[str]]:
+    """A man page as a two-column table under a header row."""
+    return [["Section", "Text"], *([h, " ".join(ps)] for h, ps in man(page))]
+
+
+KINDS = {
+    # file name: (man page, how it is built, the location its NAME passage has)
+    "bzip2.docx": ("bzip2", lambda p: build.docx(p, man("bzip2")), {"section": ["Name"]}),
+    "base64.pptx": ("base64", lambda p: build.pptx(p, man("base64")), {"slide": 1}),
+    "ar.xlsx": ("ar", lambda p: build.xlsx(p, {"Options": table("ar")}), {"sheet": "Options"}),
+    "basenc.csv": ("basenc", lambda p: build.csv(p, table("basenc")), {}),
+    "arch.odt": ("arch", lambda p: build.odt(p, man("arch")), {"section": ["Name"]}),
+    "basename.ods": (
+        "basename",
+        lambda p: build.ods(p, {"Pages": table("basename")}),
+        {"sheet": "Pages"},
+    ),
+    "apropos.odp": ("apropos", lambda p: build.odp(p, man("apropos")), {"slide": None}),
+    "addr2line.epub": ("addr2line", lambda p: build.epub(p, man("addr2line")), {}),
+    "b2sum.rtf": ("b2sum", lambda p: build.rtf(p, man("b2sum")), {}),
+    "bzgrep.eml": (
+        "bzgrep",
+        lambda p: build.eml(p, "bzgrep manual", " ".join(man("bzgrep")[0][1])),
+        {"subject": "bzgrep manual"},
+    ),
+    "captoinfo.mbox": (
+        "captoinfo",
+        lambda p: build.mbox(
+            p, [("Weekly notes", "Nothing new."), ("captoinfo", " ".join(man("captoinfo")[0][1]))]
+        ),
+        {"subject": "captoinfo", "date": "Wed, 05 Mar 2025 09:30:00 +0000"},
+    ),
+    "du.pdf": (
+        "du",
+        lambda p: build.text_pdf(p, [("Cover", ["An empty first page."]), *man("du")]),
+        {"page": 2},
+    ),
+}
+
+
+def name_line(page: str) -> str:
+    """The man page's NAME paragraph: a phrase that only its own document holds."""
+    return man(page)[0][1][0]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """One file of each kind, beside the suite's other man pages as plain text."""
+    root = tmp_path_factory.mktemp("formats")
+    used = {page for page, _, _ in KINDS.values()}
+    for txt in sorted(MAN.glob("*.txt"))[:40]:
+        if txt.stem not in used:
+            shutil.copy(txt, root / txt.name)
+    for name, (_, make, _) in KINDS.items():
+        make(root / name)
+    return root
+
+
+def test_each_kind_is_ingested_found_and_located(folder, paths):
+    store = Store(paths)
+    embedder = FakeEmbedder()
+    report = ingest([folder], store, embedder, "c")
+    assert report.failed == []
+    searcher = HybridSearcher(store, embedder)
+    for name, (page, _, where) in KINDS.items():
+        [hit] = searcher.search(name_line(page), "c", k=1, mode="bm25")
+        assert Path(hit.source).name == name
+        found = hit.location.to_dict() if hit.location else {}
+        # None: the key must be there, whatever its value (a chunk may start a slide later).
+        assert all(k in found and v in (None, found[k]) for k, v in where.items()), (name, found)
+
+
+def test_a_table_row_keeps_its_header(folder):
+    doc = read_document(folder / "ar.xlsx", 2**20)
+    lines = doc.text.splitlines()
+    header = lines.index("| Section | Text |")
+    assert lines[header + 1].startswith("| ---")
+    assert any(line.startswith("| Name | ar - create") for line in lines[header + 2 :])
+
+
+def test_a_section_path_is_the_headings_above():
+    text = "# 3 Costs\n\nIntro.\n\n## 3.2 Budget\n\nThe budget is 12 k.\n\n# 4 Risks\n\nNone."
+    doc = Document(text, [(0, Location(page=12))])
+    at = text.index("The budget")
+    [loc] = doc.locations([(at, at + 10)])
+    assert loc is not None and loc.section == ["3 Costs", "3.2 Budget"]
+    assert loc.label() == "p. 12, §3.2 Budget"
+    [after] = doc.locations([(text.index("None"), len(text))])
+    assert after is not None and after.section == ["4 Risks"]
+
+
+def test_an_older_db_upgrades_and_its_chunks_have_no_location(paths, tmp_path):
+    import sqlite3
+
+    from outweigh.db import connect, migrate
+    from outweigh.retrieval.schema import MIGRATIONS
+
+    conn = connect(paths.db)
+    migrate(conn, "retrieval", MIGRATIONS[:5])  # the schema before locations
+    conn.close()
+    (tmp_path / "a.md").write_text("# Title\n\nThe dock code is KX-19.")
+    store = Store(paths)
+    ingest([tmp_path / "a.md"], store, FakeEmbedder(), "c")
+    [hit] = HybridSearcher(store, FakeEmbedder()).search("dock code", "c", k=1, mode="bm25")
+    assert hit.location is not None and hit.location.section == ["Title"]
+    with sqlite3.connect(paths.db) as raw:
+        assert "location" in {r[1] for r in raw.execute("PRAGMA table_info(chunks)")}
+
+
+@needs_tesseract
+def test_ask_json_on_a_scanned_pdf_cites_its_page(paths, tmp_path):
+    lines = build.wrap(" ".join(man("cut")[2][1]), 60)  # its DESCRIPTION
+    build.scanned_pdf(
+        tmp_path / "scan.pdf",
+        [["Contents", "Cover page of the cut manual."], lines],
+    )
+    engine = Engine(paths, embedder=FakeEmbedder(), backend=EchoBackend(reply=lines[0]))
+    report = engine.ingest([tmp_path], "scans")
+    assert report.failed == [] and report.files == 1
+    question = "What does cut print from each file?"
+    answer = engine.ask(question, AskOptions(collection="scans", memory=False))
+    [cited] = answer.to_dict()["citations"]
+    assert cited["location"]["page"] == 2 and cited["where"].startswith("p. 2")
+
+
+RUSSIAN = Path(__file__).resolve().parents[2] / "examples" / "suite-ru" / "docs"
+
+
+@needs_tesseract
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_ocr_of_a_rendered_page_finds_its_words(tmp_path, language):
+    import re
+
+    if language == "en":
+        text = " ".join(" ".join(ps) for _, ps in man("cut")[2:4])
+    else:
+        files = sorted(RUSSIAN.glob("*.txt"))[:12]
+        text = " ".join(f.read_text("utf-8") for f in files)
+    lines = build.wrap(text, 60)[:40]
+    build.scanned_pdf(tmp_path / "page.pdf", [lines])
+    read = read_document(tmp_path / "page.pdf", 2**20).text
+
+    def words(s: str) -> list[str]:
+        return re.findall(r"[^\W_]{3,}", s.lower())
+
+    want, got = words(" ".join(lines)), set(words(read))
+    found = sum(w in got for w in want) / len(want)
+    assert len(want) > 150 and found >= 0.95, found
