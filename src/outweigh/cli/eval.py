@@ -23,7 +23,21 @@ if TYPE_CHECKING:
 def eval_(
     suite: str = typer.Argument(..., help="Suite folder: docs/ + questions.jsonl, style, memory."),
     config: list[str] = typer.Option(
-        [], "--config", "-c", help="MODEL[+rag][+lora:NAME][+memory]; repeat to compare."
+        [],
+        "--config",
+        "-c",
+        help="MODEL[@URL][+rag][+lora:NAME][+memory]; repeat to compare. @URL: the model an "
+        "OpenAI-compatible server serves (vLLM, llama.cpp, Ollama, outweigh serve, an API).",
+    ),
+    api_key_env: list[str] = typer.Option(
+        [],
+        "--api-key-env",
+        metavar="[URL=]VAR",
+        help="Env var holding the key of every @URL endpoint, or of URL's; repeatable "
+        "[default: $OUTWEIGH_UPSTREAM_API_KEY, if set].",
+    ),
+    timeout: str | None = typer.Option(
+        None, "--timeout", help="Seconds to wait for one answer from an @URL endpoint [600]."
     ),
     limit: str | None = typer.Option(
         None, "--limit", help="Only the first N of each part; with --make-from, N questions [200]."
@@ -84,9 +98,11 @@ def eval_(
         raise InputError("--share goes with --make-from COLLECTION: it splits that collection")
     from outweigh.eval import EvalOptions, load_suite, parse_specs, run_eval
     from outweigh.eval import report as rep
+    from outweigh.eval.endpoints import Endpoints
 
     load = _load.load_options(device, dtype, load_in, backend)
     specs = parse_specs(config)
+    endpoints = Endpoints.parse(api_key_env, timeout)
     options = EvalOptions.parse(
         k=k, max_tokens=max_tokens, seed=seed, limit=limit, reader_gap=reader_gap
     )
@@ -94,7 +110,15 @@ def eval_(
     md = rep.check_output(report, "--report", ".md")
     loaded = load_suite(suite, docs)
     with bars() as progress:
-        result = run_eval(loaded, specs, options, progress=progress, load=load, embedder=embedder)
+        result = run_eval(
+            loaded,
+            specs,
+            options,
+            progress=progress,
+            load=load,
+            embedder=embedder,
+            endpoints=endpoints,
+        )
     console.print(table(result))
     if (line := rep.headline(result)) is not None:
         console.print(line, style="bold", highlight=False)

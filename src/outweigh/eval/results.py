@@ -239,7 +239,7 @@ class Hurt:
 
 
 def _closest_plain(rag: ConfigSpec, specs: Sequence[ConfigSpec]) -> ConfigSpec | None:
-    candidates = [s for s in specs if not s.rag and s.model == rag.model]
+    candidates = [s for s in specs if not s.rag and s.runs_on == rag.runs_on]
     if not candidates:
         return None
     return max(candidates, key=lambda s: (s.adapter == rag.adapter) + (s.memory == rag.memory))

@@ -1,10 +1,12 @@
 """Running a suite against several configs on the real models, greedy and seeded.
 
 One run:
-1. checks every config (model known, adapter registered) before anything heavy loads;
+1. checks every config (model known, adapter registered; an endpoint config's server answers
+   with its model and adapter) before anything heavy loads;
 2. ingests the suite's docs once into a collection private to the run (`eval-<hex>`), and
    drops it afterwards, so the user's collections are neither read nor touched;
-3. for each config, loads its model once (configs sharing a model share the load), answers
+3. for each config, loads its model once (configs sharing a model share the load; an
+   endpoint config (`MODEL@URL`, `outweigh.eval.endpoints`) generates there instead), answers
    the facts questions, the style prompts and the memory replay, and measures cost;
 4. returns an `EvalResult` that `outweigh.eval.report` renders as a table, JSON, PNG and markdown.
 
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from outweigh.engine import Answer, AskOptions, Engine
 from outweigh.errors import InputError, NotFoundError
 from outweigh.eval import metrics as m
+from outweigh.eval.endpoints import Endpoints
 from outweigh.eval.results import EvalOptions, EvalResult, Record
 from outweigh.eval.spec import ConfigSpec, parse_specs
 from outweigh.eval.suite import CATEGORIES, MemoryStep, Suite, load_suite
@@ -56,13 +59,15 @@ def run_eval(
     embedder: Embedder | str | None = None,
     backend_factory: Callable[[str], Backend] | None = None,
     load: LoadOptions | None = None,
+    endpoints: Endpoints | None = None,
 ) -> EvalResult:
     """Evaluate every config on the suite; see the module docstring for what happens.
 
     `embedder`: an Embedder, or a sentence-transformers folder or hub id (None: the setting).
     `backend_factory(model)` builds the backend for a model name, as `Engine` takes it (e.g.
     an upstream OpenAI-compatible server); by default models load locally, once per run, placed
-    by `load` (device, dtype, quantization), as is the embedder.
+    by `load` (device, dtype, quantization), as is the embedder. `endpoints`: the keys,
+    timeout and retries of `MODEL@URL` configs (default: no key but $OUTWEIGH_UPSTREAM_API_KEY).
     """
     started = time.perf_counter()
     options = options or EvalOptions()
@@ -70,11 +75,12 @@ def run_eval(
     specs = parse_specs(str(c) for c in configs)
     suite = (suite if isinstance(suite, Suite) else load_suite(suite)).limited(options.limit)
     paths = paths or Paths()
-    params = _preflight(specs, paths, backend_factory)
+    endpoints = endpoints or Endpoints.parse([])
+    params = _preflight(specs, paths, backend_factory, endpoints)
     progress = progress or (lambda task, done, total: None)
     run_id = secrets.token_hex(4)
     base = Engine(paths, embedder=embedder, load=load)
-    runs = _Runs(paths, specs, backend_factory, load)
+    runs = _Runs(paths, specs, backend_factory, load, endpoints)
     collection = f"eval-{run_id}"
     ingested = False
     gold: dict[str, str] = {}
@@ -92,7 +98,7 @@ def run_eval(
             sourced = sum(q.source in gold for q in suite.questions) if spec.rag else 0
             total = len(suite.questions) + sourced + len(suite.style) + len(suite.memory)
             progress(str(spec), 0, total)
-            backend = runs.backend(spec.model)
+            backend = runs.backend(spec)
             if spec.model not in non_embedding and (counted := _count_params(backend)):
                 params[spec.model], non_embedding[spec.model] = counted
             ctx = _Config(
@@ -138,17 +144,23 @@ def _tick(progress: Progress, label: str, total: int, done: int) -> None:
 
 
 def _preflight(
-    specs: list[ConfigSpec], paths: Paths, factory: Callable[[str], Backend] | None
+    specs: list[ConfigSpec],
+    paths: Paths,
+    factory: Callable[[str], Backend] | None,
+    endpoints: Endpoints,
 ) -> dict[str, int]:
     """Each config through the engine's preflight: an unknown model or adapter, or an adapter
-    trained on another base, fails before anything loads. The parameter counts come from the
-    catalog, 0 when it lacks them."""
+    trained on another base, fails before anything loads; each endpoint answers one token
+    (`Endpoints.check`). The parameter counts come from the catalog, 0 when it lacks them."""
     from outweigh.models.catalog import catalog
 
     known = catalog()
     for spec in specs:
+        if spec.endpoint is not None:
+            continue  # the server knows its own models and adapters: Endpoints.check asks it
         with Engine(paths, model=spec.model, backend_factory=factory) as engine:
             engine.preflight(AskOptions(rag=False, memory=False, adapter=spec.adapter))
+    endpoints.check(specs)
     return {s.model: known[s.model].params if s.model in known else 0 for s in specs}
 
 
@@ -228,8 +240,9 @@ def _drop(engine: Engine, collection: str) -> None:
 
 
 class _Runs:
-    """Loads each model once per run, in an engine of its own (whose adapter registry the
-    backend reads), and closes that engine after the last config that uses the model."""
+    """Loads each model once per run (or opens one connection per endpoint and model), in an
+    engine of its own (whose adapter registry the backend reads), and closes that engine after
+    the last config that uses it."""
 
     def __init__(
         self,
@@ -237,23 +250,30 @@ class _Runs:
         specs: list[ConfigSpec],
         factory: Callable[[str], Backend] | None,
         load: LoadOptions | None = None,
+        endpoints: Endpoints | None = None,
     ) -> None:
         self.paths = paths
         self.load = load
         self.specs = specs
         self.factory = factory
-        self.engines: dict[str, Engine] = {}
+        self.endpoints = endpoints or Endpoints()
+        self.engines: dict[tuple[str, str | None], Engine] = {}
 
-    def backend(self, model: str) -> Backend:
-        if model not in self.engines:
-            engine = Engine(self.paths, model=model, backend_factory=self.factory, load=self.load)
-            self.engines[model] = engine
-        return self.engines[model].backend()
+    def backend(self, spec: ConfigSpec) -> Backend:
+        key = spec.runs_on
+        if key not in self.engines:
+            factory = self.factory
+            if spec.endpoint is not None:
+                factory = functools.partial(self.endpoints.backend, spec)
+            self.engines[key] = Engine(
+                self.paths, model=spec.model, backend_factory=factory, load=self.load
+            )
+        return self.engines[key].backend()
 
     def done(self, i: int) -> None:
-        model = self.specs[i].model
-        if model in self.engines and all(s.model != model for s in self.specs[i + 1 :]):
-            self.engines.pop(model).close()
+        key = self.specs[i].runs_on
+        if key in self.engines and all(s.runs_on != key for s in self.specs[i + 1 :]):
+            self.engines.pop(key).close()
             gc.collect()  # the weights go now, so the next config's peak RSS is its own
 
     def close(self) -> None:
