@@ -174,19 +174,25 @@ def table(result: EvalResult) -> Table:
     """Metrics as rows, configs as columns (spec names wrap better as headers); best in bold."""
     from rich.table import Table
 
-    from outweigh.eval.report import best, fmt, params_rows, shown
+    from outweigh.eval.report import best, cell, params_rows, shown
 
-    t = Table(title=f"eval of {result.suite}", title_justify="left")
+    t = Table(
+        title=f"eval of {result.suite}",
+        title_justify="left",
+        caption="under each rate: its 95% bootstrap interval over the questions",
+        caption_justify="left",
+    )
     t.add_column("metric", no_wrap=True)
     for config in result.configs:
-        t.add_column(config.replace("+", "\n+"), justify="right")
+        t.add_column(escape(config).replace("@", "\n@").replace("+", "\n+"), justify="right")
     for name, cells in params_rows(result):
         t.add_row(name, *cells, style="dim")
     for metric in shown(result):
         winners = best(result, metric)
         cells = []
         for config in result.configs:
-            cell = fmt(metric, result.results[config].get(metric.key))
-            cells.append(f"[bold green]{cell}[/]" if config in winners else cell)
+            value, interval = cell(result, config, metric)
+            value = f"[bold green]{value}[/]" if config in winners else value
+            cells.append(f"{value}\n[dim]{interval}[/]" if interval else value)
         t.add_row(metric.key, *cells)
     return t

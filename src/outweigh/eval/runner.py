@@ -34,6 +34,7 @@ from outweigh.eval import metrics as m
 from outweigh.eval.endpoints import Endpoints
 from outweigh.eval.results import EvalOptions, EvalResult, Record
 from outweigh.eval.spec import ConfigSpec, parse_specs
+from outweigh.eval.stats import bootstrap_ci
 from outweigh.eval.suite import CATEGORIES, MemoryStep, Suite, load_suite
 from outweigh.settings import Paths
 
@@ -94,6 +95,7 @@ def run_eval(
                 gold = _ingest_gold(base, suite, suite.docs, collection, progress)
         records: list[Record] = []
         results: dict[str, dict[str, float | None]] = {}
+        intervals: dict[str, dict[str, tuple[float, float]]] = {}
         for i, spec in enumerate(specs):
             sourced = sum(q.source in gold for q in suite.questions) if spec.rag else 0
             total = len(suite.questions) + sourced + len(suite.style) + len(suite.memory)
@@ -117,7 +119,7 @@ def run_eval(
             m.reset_peak_vram()
             tick = functools.partial(_tick, progress, ctx.label, total)
             mine = list(ctx.run(suite, retrieved, tick))
-            results[ctx.label] = _aggregate(spec, mine)
+            results[ctx.label], intervals[ctx.label] = _aggregate(spec, mine, options.seed)
             records.extend(mine)
             del ctx  # the last reference to the backend but the pool's, so done() can free it
             runs.done(i)
@@ -131,6 +133,7 @@ def run_eval(
         suite=suite.name,
         configs=[str(s) for s in specs],
         results=results,
+        intervals=intervals,
         records=records,
         options=options,
         params={str(s): params[s.model] for s in specs},
@@ -442,40 +445,59 @@ class _Config:
                 engine.forget_all(self.namespace + user)
 
 
-def _aggregate(spec: ConfigSpec, records: list[Record]) -> dict[str, float | None]:
+def _aggregate(
+    spec: ConfigSpec, records: list[Record], seed: int
+) -> tuple[dict[str, float | None], dict[str, tuple[float, float]]]:
+    """The config's metrics, and the 95% bootstrap interval of each rate (`eval.stats`)."""
+    rates = _rates(spec, records)
+    out: dict[str, float | None] = {k: m.mean(v) for k, v in rates.items()}
+    gold_only, with_rag = out["gold_only_accuracy"], m.mean(rates["_gold_with_rag"])
+    del out["_gold_with_rag"]
+    facts = [r for r in records if r.part == "facts" and not r.abstain]
+    out.update(
+        cited_per_answer=m.mean(len(r.cited) for r in facts) if spec.rag else None,
+        reader_gap=None if gold_only is None or with_rag is None else gold_only - with_rag,
+        latency_p50_s=m.p50([r.seconds for r in records]),
+        tokens_per_s=m.tokens_per_s(
+            [r.completion_tokens for r in records], [r.seconds for r in records]
+        ),
+        peak_rss_mb=m.peak_rss_mb(),
+        peak_vram_mb=m.peak_vram_mb(),
+    )
+    order = [x.key for x in m.METRICS]
+    results = {k: out.get(k) for k in order}
+    intervals = {
+        k: ci for k in order if k in rates and (ci := bootstrap_ci(rates[k], seed)) is not None
+    }
+    return results, intervals
+
+
+def _rates(spec: ConfigSpec, records: list[Record]) -> dict[str, list[float]]:
+    """Each rate's per-question values (1/0, or F1), which its mean and interval come from;
+    a rate with no values does not apply to this config."""
     asked = [r for r in records if r.part == "facts"]
     facts = [r for r in asked if not r.abstain]
     unanswerable = [r for r in asked if r.abstain]
     sourced = [r for r in facts if r.source] if spec.rag else []
     gold = [r for r in sourced if r.gold_only is not None]
-    gold_only = m.mean(bool(r.gold_only) for r in gold)
-    with_rag = m.mean(r.correct for r in gold)
+    memory = [r for r in records if r.part == "memory"]
     return {
-        "accuracy": m.mean(r.correct for r in facts),
-        "concise_accuracy": m.mean(bool(r.concise) for r in facts),
-        "exact_match": m.mean(bool(r.exact) for r in facts),
-        "f1": m.mean(r.f1 or 0.0 for r in facts),
-        "citation_accuracy": m.mean(m.any_source(r.cited, r.source or "") for r in sourced),
-        "cited_per_answer": m.mean(len(r.cited) for r in facts) if spec.rag else None,
-        "cite_rate": m.mean(bool(r.cited) for r in asked) if spec.rag else None,
-        "abstention": m.mean(r.correct for r in unanswerable),
-        "false_abstention": m.mean(m.abstains(r.answer) for r in facts),
-        "retrieval_recall_at_k": m.mean(m.any_source(r.retrieved, r.source or "") for r in sourced),
-        **{d: m.mean(r.diagnosis == d for r in sourced) for d in m.DIAGNOSES[1:]},
-        "gold_only_accuracy": gold_only,
-        "reader_gap": None if gold_only is None or with_rag is None else gold_only - with_rag,
-        "style_adherence": m.mean(r.correct for r in records if r.part == "style"),
-        "memory_recall": m.mean(r.correct for r in records if r.part == "memory"),
+        "accuracy": [r.correct for r in facts],
+        "concise_accuracy": [bool(r.concise) for r in facts],
+        "exact_match": [bool(r.exact) for r in facts],
+        "f1": [r.f1 or 0.0 for r in facts],
+        "citation_accuracy": [m.any_source(r.cited, r.source or "") for r in sourced],
+        "cite_rate": [bool(r.cited) for r in asked] if spec.rag else [],
+        "abstention": [r.correct for r in unanswerable],
+        "false_abstention": [m.abstains(r.answer) for r in facts],
+        "retrieval_recall_at_k": [m.any_source(r.retrieved, r.source or "") for r in sourced],
+        **{d: [r.diagnosis == d for r in sourced] for d in m.DIAGNOSES[1:]},
+        "gold_only_accuracy": [bool(r.gold_only) for r in gold],
+        "_gold_with_rag": [r.correct for r in gold],
+        "style_adherence": [r.correct for r in records if r.part == "style"],
+        "memory_recall": [r.correct for r in memory],
         **{
-            "memory_" + c.replace("-", "_"): m.mean(
-                r.correct for r in records if r.part == "memory" and r.category == c
-            )
+            "memory_" + c.replace("-", "_"): [r.correct for r in memory if r.category == c]
             for c in CATEGORIES
         },
-        "latency_p50_s": m.p50([r.seconds for r in records]),
-        "tokens_per_s": m.tokens_per_s(
-            [r.completion_tokens for r in records], [r.seconds for r in records]
-        ),
-        "peak_rss_mb": m.peak_rss_mb(),
-        "peak_vram_mb": m.peak_vram_mb(),
-    }
+    }  # type: ignore[dict-item]  # bools are the 1/0 of a rate
