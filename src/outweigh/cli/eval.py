@@ -36,6 +36,13 @@ def eval_(
         help="Env var holding the key of every @URL endpoint, or of URL's; repeatable "
         "[default: $OUTWEIGH_UPSTREAM_API_KEY, if set].",
     ),
+    resume: Path | None = typer.Option(
+        None,
+        "--resume",
+        metavar="FILE",
+        help="Append each scored answer to FILE; run again with it to go on where a killed "
+        "run stopped.",
+    ),
     timeout: str | None = typer.Option(
         None, "--timeout", help="Seconds to wait for one answer from an @URL endpoint [600]."
     ),
@@ -86,6 +93,7 @@ def eval_(
             "-k": k != "3",
             "--max-tokens": max_tokens != "48",
             "--docs": docs is not None,
+            "--resume": resume is not None,
         }
         if given := [flag for flag, on in running.items() if on]:
             raise InputError(
@@ -109,7 +117,11 @@ def eval_(
     outs = [rep.check_output(json_out, "--json", ".json"), rep.check_output(plot, "--plot", ".png")]
     md = rep.check_output(report, "--report", ".md")
     loaded = load_suite(suite, docs)
-    with bars() as progress:
+    if resume is not None and (resume.is_dir() or not resume.parent.is_dir()):
+        raise InputError(
+            f"`--resume` {resume}: give a file in an existing folder for the run's answers"
+        )
+    with bars(eta=True) as progress:
         result = run_eval(
             loaded,
             specs,
@@ -118,6 +130,7 @@ def eval_(
             load=load,
             embedder=embedder,
             endpoints=endpoints,
+            resume=resume,
         )
     console.print(table(result))
     if (line := rep.headline(result)) is not None:

@@ -32,6 +32,7 @@ from outweigh.engine import Answer, AskOptions, Engine
 from outweigh.errors import InputError, NotFoundError
 from outweigh.eval import metrics as m
 from outweigh.eval.endpoints import Endpoints
+from outweigh.eval.journal import Journal, header
 from outweigh.eval.results import EvalOptions, EvalResult, Record
 from outweigh.eval.spec import ConfigSpec, parse_specs
 from outweigh.eval.stats import bootstrap_ci
@@ -61,6 +62,7 @@ def run_eval(
     backend_factory: Callable[[str], Backend] | None = None,
     load: LoadOptions | None = None,
     endpoints: Endpoints | None = None,
+    resume: str | Path | None = None,
 ) -> EvalResult:
     """Evaluate every config on the suite; see the module docstring for what happens.
 
@@ -69,6 +71,8 @@ def run_eval(
     an upstream OpenAI-compatible server); by default models load locally, once per run, placed
     by `load` (device, dtype, quantization), as is the embedder. `endpoints`: the keys,
     timeout and retries of `MODEL@URL` configs (default: no key but $OUTWEIGH_UPSTREAM_API_KEY).
+    `resume`: a journal file (`outweigh.eval.journal`) that every scored answer is appended
+    to; answers it already holds are taken from it, not asked again.
     """
     started = time.perf_counter()
     options = options or EvalOptions()
@@ -80,6 +84,11 @@ def run_eval(
     params = _preflight(specs, paths, backend_factory, endpoints)
     progress = progress or (lambda task, done, total: None)
     run_id = secrets.token_hex(4)
+    journal = None
+    if resume is not None:
+        head = header(suite, [str(s) for s in specs], options, run_id)
+        journal = Journal(Path(resume).expanduser(), head)
+        run_id = journal.previous_run or run_id
     base = Engine(paths, embedder=embedder, load=load)
     runs = _Runs(paths, specs, backend_factory, load, endpoints)
     collection = f"eval-{run_id}"
@@ -87,6 +96,8 @@ def run_eval(
     gold: dict[str, str] = {}
     non_embedding: dict[str, int] = {}
     try:
+        if journal is not None and journal.previous_run:
+            _clean_up(base, run_id, len(specs), suite)  # what a killed try left behind
         retrieved: dict[int, list[str]] = {}
         if suite.questions and suite.docs is not None and any(s.rag for s in specs):
             ingested = True
@@ -113,6 +124,7 @@ def run_eval(
                 collection,
                 namespace=f"eval-{run_id}-{i}-",
                 gold=gold,
+                journal=journal,
             )
             del backend
             m.reset_peak_rss()
@@ -129,6 +141,8 @@ def run_eval(
                 _drop(base, name)
         runs.close()
         base.close()
+        if journal is not None:
+            journal.close()
     return EvalResult(
         suite=suite.name,
         configs=[str(s) for s in specs],
@@ -236,6 +250,17 @@ def shown(source: str, docs: Path | None) -> str:
     return path.name
 
 
+def _clean_up(engine: Engine, run_id: str, configs: int, suite: Suite) -> None:
+    """Remove what a killed try of run `run_id` left: its private collections and the memory
+    its replays stored, so the resumed run starts from the same empty state."""
+    for info in engine.collections():
+        if info.name == f"eval-{run_id}" or info.name.startswith(f"eval-{run_id}-gold"):
+            _drop(engine, info.name)
+    for i in range(configs):
+        for user in sorted({step.user for step in suite.memory}):
+            engine.forget_all(f"eval-{run_id}-{i}-{user}")
+
+
 def _drop(engine: Engine, collection: str) -> None:
     """Remove the run's private collection and its vector index."""
     with contextlib.suppress(NotFoundError):  # ingestion failed before it made the collection
@@ -301,6 +326,8 @@ class _Config:
     user's own memories are never read or written."""
     gold: dict[str, str] = field(default_factory=dict)
     """Gold source -> a collection holding only it, for the gold-only pass (`--reader-gap`)."""
+    journal: Journal | None = None
+    """`--resume`: answers already scored are taken from it, new ones appended to it."""
 
     def engine(self) -> Engine:
         return Engine(self.paths, embedder=self.embedder, backend=self.backend)
@@ -329,6 +356,12 @@ class _Config:
         done = 0
         with self.engine() as engine:
             for q in suite.questions:
+                steps = 2 if self.spec.rag and q.source in self.gold else 1
+                if self.journal and (kept := self.journal.get(self.label, "facts", q.line)):
+                    done += steps
+                    tick(done)
+                    yield kept
+                    continue
                 answer, dt = self.ask(
                     engine, q.question, self.options.max_tokens, **self._rag(), memory=False
                 )
@@ -374,12 +407,19 @@ class _Config:
                     record.gold_only = m.accuracy(alone.answer, q.answers)
                     done += 1
                     tick(done)
+                if self.journal:
+                    self.journal.add(record)
                 yield record
             for case in suite.style:
+                if self.journal and (kept := self.journal.get(self.label, "style", case.line)):
+                    done += 1
+                    tick(done)
+                    yield kept
+                    continue
                 answer, dt = self.ask(
                     engine, case.prompt, self.options.style_max_tokens, rag=False, memory=False
                 )
-                yield Record(
+                record = Record(
                     config=self.label,
                     part="style",
                     line=case.line,
@@ -391,24 +431,36 @@ class _Config:
                     completion_tokens=answer.usage["completion_tokens"],
                     adapter=answer.adapter,
                 )
+                if self.journal:
+                    self.journal.add(record)
+                yield record
                 done += 1
                 tick(done)
         yield from self._memory(suite, done, tick)
 
     def _memory(self, suite: Suite, done: int, tick: Callable[[int], None]) -> Iterator[Record]:
-        """Replay memory.jsonl in order; every (user, session) runs in a fresh engine."""
+        """Replay memory.jsonl in order; every (user, session) runs in a fresh engine. With a
+        journal the replay is kept or redone whole: each step reads what earlier ones stored."""
+        if self.journal and (kept := self.journal.memories.get(self.label)) is not None:
+            tick(done + len(suite.memory))
+            yield from kept
+            return
+        replayed: list[Record] = []
         try:
             for _, steps in itertools.groupby(suite.memory, lambda s: (s.user, s.session)):
                 with self.engine() as engine:
                     for step in steps:
                         record = self._replay(engine, step)
                         if record is not None:
-                            yield record
+                            replayed.append(record)
                         done += 1
                         tick(done)
         finally:
             if suite.memory:
                 self._forget({step.user for step in suite.memory})
+        if self.journal and suite.memory:
+            self.journal.add_memory(self.label, replayed)
+        yield from replayed
 
     def _replay(self, engine: Engine, step: MemoryStep) -> Record | None:
         """Send one memory.jsonl line as its user; the scored record of an `ask`."""
