@@ -98,6 +98,10 @@ _MARKER_LINE = re.compile(
 the context heading, a base model's answer cue, the memory heading."""
 
 
+_BUILT = re.compile(rf"(?:Question: |Context:\n|{re.escape(MEMORY_HEADING)}\n)")
+"""The start of a last turn `build_messages` wrote: its question label or first section."""
+
+
 def quoted(text: str, one_line: bool = False) -> str:
     """Retrieved text (a passage, a memory, a file name) as the prompt shows it.
 
@@ -138,5 +142,11 @@ def build_messages(
             for c in citations
         )
         sections.append(f"Context:\n{context}")
-    last = "\n\n".join([*sections, f"Question: {question}"])
+    if not sections and _BUILT.match(question):
+        # A turn some outweigh already laid out (`outweigh eval MODEL@URL` or `--upstream`
+        # pointed at `outweigh serve`): the model sees it as that outweigh built it, not
+        # wrapped in a second "Question: ".
+        last = question
+    else:
+        last = "\n\n".join([*sections, f"Question: {question}"])
     return [{"role": "system", "content": head}, *turns[:-1], {"role": "user", "content": last}]

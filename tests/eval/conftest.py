@@ -1,15 +1,24 @@
-"""Fixtures for the eval tests: suites written on the fly, and a small real one."""
+"""Fixtures for the eval tests: suites written on the fly, a small real one, and a real
+`outweigh serve` in a process of its own for `MODEL@URL` configs."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections.abc import Callable
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from outweigh.settings import Paths
 from tests.conftest import SUITE
 
 MakeSuite = Callable[..., Path]
@@ -70,3 +79,70 @@ def five_suite(tmp_path: Path) -> Path:
     assert len(picked) == len(FIVE), "examples/suite/questions.jsonl lost a question"
     (root / "questions.jsonl").write_text(_lines(picked), "utf-8")
     return root
+
+
+KEY = "eval-endpoint-key-1234"
+"""The key the served endpoint asks for; tests hand it to `outweigh eval` through KEY_ENV."""
+KEY_ENV = "OUTWEIGH_TEST_ENDPOINT_KEY"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Served:
+    """A real `outweigh serve` in a process of its own: its OpenAI base URL and its home."""
+
+    url: str
+    home: Path
+    proc: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`python -m outweigh serve` on a free loopback port, with the bundled SmolLM2 (llama.cpp,
+    as for a local config), an API key, and the bundled reader registered as the adapter
+    model `reader`: the endpoint a user would point `MODEL@URL` at."""
+    from outweigh.adapters import AdapterRegistry
+    from outweigh.adapters.bundled import READER, bundled
+
+    home = tmp_path_factory.mktemp("served-home")
+    reader = bundled(READER, "smollm2-135m")
+    assert reader is not None
+    registry = AdapterRegistry(Paths(home))
+    try:
+        registry.add(reader, READER, base="smollm2-135m")
+    finally:
+        registry.close()
+    port = free_port()
+    env = {**os.environ, "OUTWEIGH_HOME": str(home), "OUTWEIGH_API_KEY": KEY}
+    log = (home / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "outweigh", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 180
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"outweigh serve exited: {(home / 'serve.log').read_text()}")
+            try:
+                r = httpx.get(f"{url}/models", headers={"authorization": f"Bearer {KEY}"})
+                if r.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"outweigh serve did not start: {(home / 'serve.log').read_text()}")
+            time.sleep(0.5)
+        yield Served(url, home, proc)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()

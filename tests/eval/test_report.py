@@ -62,10 +62,39 @@ def result() -> EvalResult:
     )
 
 
-def test_headline_compares_small_augmented_with_bigger_bare(result: EvalResult) -> None:
+def test_headline_on_a_tiny_suite_says_indistinguishable(result: EvalResult) -> None:
+    """0.80 against 0.20 on 5 questions: 4 won, 1 lost is what a fair coin gives often."""
     assert headline(result) == (
-        f"{AUGMENTED} (135M) outweighs its strongest rival {BIG} (268M) on accuracy: 0.80 vs 0.20"
+        f"{AUGMENTED} (135M) and its strongest rival {BIG} (268M) are indistinguishable on "
+        "5 questions: accuracy 0.80 vs 0.20 (McNemar p=0.38)"
     )
+    assert result.to_dict()["comparison"]["verdict"] == "indistinguishable"
+
+
+def test_headline_says_outweighs_once_the_paired_test_agrees(result: EvalResult) -> None:
+    """The same pattern over 12 questions: 11 won, 1 lost is no longer chance."""
+    result.records = (
+        _facts(SMALL, [True] + [False] * 11)
+        + _facts(AUGMENTED, [False] + [True] * 11)
+        + _facts(BIG, [True] + [False] * 11)
+    )
+    result.results[AUGMENTED]["accuracy"] = 11 / 12
+    result.results[BIG]["accuracy"] = 1 / 12
+    result.intervals = {AUGMENTED: {"accuracy": (0.75, 1.0)}, BIG: {"accuracy": (0.0, 0.25)}}
+    assert headline(result) == (
+        f"{AUGMENTED} (135M) outweighs its strongest rival {BIG} (268M) on accuracy: "
+        "0.92 [0.75, 1.00] vs 0.08 [0.00, 0.25] (McNemar p=0.0063, 12 questions)"
+    )
+    assert result.to_dict()["comparison"] == {
+        "small": AUGMENTED,
+        "rival": BIG,
+        "verdict": "outweighs",
+        "questions": 12,
+        "only_small_right": 11,
+        "only_rival_right": 1,
+        "mcnemar_p": 0.0063,
+        "significant": True,
+    }
 
 
 def test_headline_meets_the_bigger_model_with_retrieval_and_says_so(result: EvalResult) -> None:
@@ -73,7 +102,10 @@ def test_headline_meets_the_bigger_model_with_retrieval_and_says_so(result: Eval
     show the non-embedding count, where Gemma-3-270M is no bigger than SmolLM2-135M."""
     big_rag = "gemma3-270m+rag"
     result.configs.append(big_rag)
-    result.results[big_rag] = {**result.results[BIG], "accuracy": 0.9}
+    # 12 questions: the augmented small one right on 4, the bigger one with retrieval on all.
+    result.records += _facts(AUGMENTED, [False] * 12)[5:] + _facts(big_rag, [True] * 12)
+    result.results[AUGMENTED]["accuracy"] = 4 / 12
+    result.results[big_rag] = {**result.results[BIG], "accuracy": 1.0}
     result.results[AUGMENTED]["concise_accuracy"] = 0.4
     result.results[big_rag]["concise_accuracy"] = 0.7
     result.params[big_rag] = 268_098_176
@@ -81,8 +113,8 @@ def test_headline_meets_the_bigger_model_with_retrieval_and_says_so(result: Eval
     result.non_embedding_params |= {BIG: 100_200_000, big_rag: 100_200_000}
     assert headline(result) == (
         f"{AUGMENTED} (135M, 106M non-embedding) does not outweigh its strongest rival "
-        f"{big_rag} (268M, 100M non-embedding) on accuracy: 0.80 vs 0.90 "
-        "(concise_accuracy 0.40 vs 0.70)"
+        f"{big_rag} (268M, 100M non-embedding) on accuracy: 0.33 vs 1.00 "
+        "(McNemar p=0.0078, 12 questions) (concise_accuracy 0.40 vs 0.70)"
     )
     text = markdown(result)
     assert "| params | 135M | 135M | 268M | 268M |" in text

@@ -1,4 +1,4 @@
-"""The `MODEL[+rag][+lora:NAME][+memory]` grammar, with one clear error per bad spec."""
+"""The `MODEL[@URL][+rag][+lora:NAME][+memory]` grammar, with one clear error per bad spec."""
 
 from __future__ import annotations
 
@@ -20,6 +20,14 @@ from outweigh.eval.spec import ConfigSpec, parse_spec, parse_specs
         ("smollm2-135m+rag+lora:signoff+memory", ConfigSpec("smollm2-135m", True, "signoff", True)),
         ("smollm2-135m+memory+lora:x.y_2+RAG", ConfigSpec("smollm2-135m", True, "x.y_2", True)),
         ("  org/model+rag ", ConfigSpec("org/model", rag=True)),
+        (
+            "Qwen/Qwen2.5-32B@http://gpu:8000/v1/+lora:support+rag",
+            ConfigSpec("Qwen/Qwen2.5-32B", True, "support", endpoint="http://gpu:8000/v1"),
+        ),
+        (
+            "llama3:8b@https://h.example/v1",
+            ConfigSpec("llama3:8b", endpoint="https://h.example/v1"),
+        ),
     ],
 )
 def test_parses(text: str, spec: ConfigSpec) -> None:
@@ -37,9 +45,13 @@ def test_canonical_form_round_trips() -> None:
     rag=st.booleans(),
     adapter=st.none() | st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,10}", fullmatch=True),
     memory=st.booleans(),
+    endpoint=st.none()
+    | st.from_regex(r"https?://[a-z0-9.-]{1,12}(:[0-9]{2,5})?(/v1)?", fullmatch=True),
 )
-def test_any_spec_round_trips(model: str, rag: bool, adapter: str | None, memory: bool) -> None:
-    spec = ConfigSpec(model, rag, adapter, memory)
+def test_any_spec_round_trips(
+    model: str, rag: bool, adapter: str | None, memory: bool, endpoint: str | None
+) -> None:
+    spec = ConfigSpec(model, rag, adapter, memory, endpoint)
     assert parse_spec(str(spec)) == spec
 
 

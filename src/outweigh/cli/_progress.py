@@ -14,13 +14,17 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 
-def _progress(*fields: str, elapsed: bool = False, transient: bool = True) -> Progress:
-    """A bar with its label first, `done/total`, then `fields` (rich format strings)."""
+def _progress(
+    *fields: str, elapsed: bool = False, transient: bool = True, eta: bool = False
+) -> Progress:
+    """A bar with its label first, `done/total`, then `fields` (rich format strings), the time
+    elapsed and, with `eta`, the time left at the rate so far."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
         TextColumn,
         TimeElapsedColumn,
+        TimeRemainingColumn,
     )
     from rich.progress import Progress as Bars
 
@@ -28,6 +32,8 @@ def _progress(*fields: str, elapsed: bool = False, transient: bool = True) -> Pr
     columns += [TextColumn(f) for f in fields]
     if elapsed:
         columns.append(TimeElapsedColumn())
+    if eta:
+        columns += [TextColumn("eta"), TimeRemainingColumn()]
     return Bars(*columns, console=console, transient=transient)
 
 
@@ -52,11 +58,11 @@ def lazy_bar(label: str) -> Iterator[Callable[[int, int], None]]:
 
 
 @contextmanager
-def bars(elapsed: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+def bars(elapsed: bool = True, eta: bool = False) -> Iterator[Callable[[str, int, int], None]]:
     """Yields `update(task, done, total)`, drawing one bar per task name (an eval draws one
-    per config, and one for ingestion)."""
+    per config, and one for ingestion); `eta`: each bar also shows the time it has left."""
     tasks: dict[str, Any] = {}
-    with _progress(elapsed=elapsed, transient=False) as progress:
+    with _progress(elapsed=elapsed, transient=False, eta=eta) as progress:
 
         def update(task: str, done: int, total: int) -> None:
             if task not in tasks:

@@ -23,7 +23,28 @@ if TYPE_CHECKING:
 def eval_(
     suite: str = typer.Argument(..., help="Suite folder: docs/ + questions.jsonl, style, memory."),
     config: list[str] = typer.Option(
-        [], "--config", "-c", help="MODEL[+rag][+lora:NAME][+memory]; repeat to compare."
+        [],
+        "--config",
+        "-c",
+        help="MODEL[@URL][+rag][+lora:NAME][+memory]; repeat to compare. @URL: the model an "
+        "OpenAI-compatible server serves (vLLM, llama.cpp, Ollama, outweigh serve, an API).",
+    ),
+    api_key_env: list[str] = typer.Option(
+        [],
+        "--api-key-env",
+        metavar="[URL=]VAR",
+        help="Env var holding the key of every @URL endpoint, or of URL's; repeatable "
+        "[default: $OUTWEIGH_UPSTREAM_API_KEY, if set].",
+    ),
+    resume: Path | None = typer.Option(
+        None,
+        "--resume",
+        metavar="FILE",
+        help="Append each scored answer to FILE; run again with it to go on where a killed "
+        "run stopped.",
+    ),
+    timeout: str | None = typer.Option(
+        None, "--timeout", help="Seconds to wait for one answer from an @URL endpoint [600]."
     ),
     limit: str | None = typer.Option(
         None, "--limit", help="Only the first N of each part; with --make-from, N questions [200]."
@@ -72,6 +93,7 @@ def eval_(
             "-k": k != "3",
             "--max-tokens": max_tokens != "48",
             "--docs": docs is not None,
+            "--resume": resume is not None,
         }
         if given := [flag for flag, on in running.items() if on]:
             raise InputError(
@@ -84,17 +106,32 @@ def eval_(
         raise InputError("--share goes with --make-from COLLECTION: it splits that collection")
     from outweigh.eval import EvalOptions, load_suite, parse_specs, run_eval
     from outweigh.eval import report as rep
+    from outweigh.eval.endpoints import Endpoints
 
     load = _load.load_options(device, dtype, load_in, backend)
     specs = parse_specs(config)
+    endpoints = Endpoints.parse(api_key_env, timeout)
     options = EvalOptions.parse(
         k=k, max_tokens=max_tokens, seed=seed, limit=limit, reader_gap=reader_gap
     )
     outs = [rep.check_output(json_out, "--json", ".json"), rep.check_output(plot, "--plot", ".png")]
     md = rep.check_output(report, "--report", ".md")
     loaded = load_suite(suite, docs)
-    with bars() as progress:
-        result = run_eval(loaded, specs, options, progress=progress, load=load, embedder=embedder)
+    if resume is not None and (resume.is_dir() or not resume.parent.is_dir()):
+        raise InputError(
+            f"`--resume` {resume}: give a file in an existing folder for the run's answers"
+        )
+    with bars(eta=True) as progress:
+        result = run_eval(
+            loaded,
+            specs,
+            options,
+            progress=progress,
+            load=load,
+            embedder=embedder,
+            endpoints=endpoints,
+            resume=resume,
+        )
     console.print(table(result))
     if (line := rep.headline(result)) is not None:
         console.print(line, style="bold", highlight=False)
@@ -150,19 +187,25 @@ def table(result: EvalResult) -> Table:
     """Metrics as rows, configs as columns (spec names wrap better as headers); best in bold."""
     from rich.table import Table
 
-    from outweigh.eval.report import best, fmt, params_rows, shown
+    from outweigh.eval.report import best, cell, params_rows, shown
 
-    t = Table(title=f"eval of {result.suite}", title_justify="left")
+    t = Table(
+        title=f"eval of {result.suite}",
+        title_justify="left",
+        caption="under each rate: its 95% bootstrap interval over the questions",
+        caption_justify="left",
+    )
     t.add_column("metric", no_wrap=True)
     for config in result.configs:
-        t.add_column(config.replace("+", "\n+"), justify="right")
+        t.add_column(escape(config).replace("@", "\n@").replace("+", "\n+"), justify="right")
     for name, cells in params_rows(result):
         t.add_row(name, *cells, style="dim")
     for metric in shown(result):
         winners = best(result, metric)
         cells = []
         for config in result.configs:
-            cell = fmt(metric, result.results[config].get(metric.key))
-            cells.append(f"[bold green]{cell}[/]" if config in winners else cell)
+            value, interval = cell(result, config, metric)
+            value = f"[bold green]{value}[/]" if config in winners else value
+            cells.append(f"{value}\n[dim]{interval}[/]" if interval else value)
         t.add_row(metric.key, *cells)
     return t

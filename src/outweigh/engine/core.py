@@ -460,10 +460,12 @@ class Engine(Documents, Memories, Adapters, Access):
     def _reader(self, backend: Backend, name: str) -> str | None:
         """The reader adapter `name` for `backend`'s model, if it has one: the user's own
         adapter of that name on that base, else the one bundled for it, registered on first
-        use (`outweigh.adapters.bundled`). None for a backend that takes no outweigh adapters
-        (an upstream server) or a model with no such reader."""
+        use (`outweigh.adapters.bundled`). An upstream server's reader is the LoRA it serves
+        under that name on this base (vLLM's `--lora-modules reader=DIR`, or an `outweigh
+        serve` with a `reader` registered). None for a model with no such reader."""
         if getattr(backend, "adapters", None) is None:
-            return None
+            served = backend.served_adapters()
+            return name if served.get(name) == backend.name else None
         from outweigh.adapters.bundled import bundled
 
         registry = self.adapters

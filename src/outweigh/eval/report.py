@@ -64,44 +64,51 @@ def best(result: EvalResult, metric: Metric) -> set[str]:
 
 
 def headline(result: EvalResult) -> str | None:
-    """The small augmented config against its strongest rival, in one line, on accuracy (and
-    concise_accuracy beside it); None when the run has no such pair.
+    """The small augmented config against its strongest rival (`EvalResult.comparison`), in
+    one line, on accuracy with its 95% interval (and concise_accuracy beside it); None when
+    the run has no such pair.
 
-    The small side is the augmented config with the best accuracy on the run's smallest model
-    that has one. Its rivals are the configs on every other model at least as big (by total
-    parameters), bare or augmented, so "smollm2-135m+rag" meets "gemma3-270m+rag" and not only
-    a bare "gemma3-270m"; the strongest is the one with the best accuracy. Both sides show
-    total and non-embedding parameters, since a big vocabulary can make a model "bigger" with
-    no more of the network that reads.
+    It says "outweighs" (or "does not outweigh") only when the exact McNemar test on the
+    questions both answered finds the difference significant (`eval.stats`), and
+    "indistinguishable on N questions" otherwise. Both sides show total and non-embedding
+    parameters, since a big vocabulary can make a model "bigger" with no more of the network
+    that reads.
     """
-    specs = {c: parse_spec(c) for c in result.configs}
-    acc = {c: result.results[c].get("accuracy") for c in result.configs}
-    augmented = [c for c, s in specs.items() if s.augmented and acc[c] is not None]
-    if not augmented:
+    cmp = result.comparison()
+    if cmp is None:
         return None
-    size = min(result.params.get(c, 0) for c in augmented)
-    small = max(
-        (c for c in augmented if result.params.get(c, 0) == size),
-        key=lambda c: acc[c] or 0.0,
-    )
-    rivals = [
-        c
-        for c, s in specs.items()
-        if s.model != specs[small].model and result.params.get(c, 0) >= size and acc[c] is not None
-    ]
-    if not rivals:
-        return None
-    rival = max(rivals, key=lambda c: acc[c] or 0.0)
-    a, b = acc[small] or 0.0, acc[rival] or 0.0
-    verdict = "outweighs" if a > b else "ties with" if a == b else "does not outweigh"
-    line = (
-        f"{small} ({_sizes(result, small)}) {verdict} its strongest rival {rival} "
-        f"({_sizes(result, rival)}) on accuracy: {a:.2f} vs {b:.2f}"
-    )
+    small, rival, p = cmp.small, cmp.rival, cmp.paired
+    a = f"{cmp.small_accuracy:.2f}{_ci(result, small, 'accuracy')}"
+    b = f"{cmp.rival_accuracy:.2f}{_ci(result, rival, 'accuracy')}"
+    test = f"McNemar p={p.p_value:.2g}"
+    if cmp.verdict == "indistinguishable":
+        line = (
+            f"{small} ({_sizes(result, small)}) and its strongest rival {rival} "
+            f"({_sizes(result, rival)}) are indistinguishable on {p.questions} questions: "
+            f"accuracy {a} vs {b} ({test})"
+        )
+    else:
+        line = (
+            f"{small} ({_sizes(result, small)}) {cmp.verdict} its strongest rival {rival} "
+            f"({_sizes(result, rival)}) on accuracy: {a} vs {b} ({test}, {p.questions} questions)"
+        )
     ca, cb = (result.results[c].get("concise_accuracy") for c in (small, rival))
     if ca is not None and cb is not None:
         line += f" (concise_accuracy {ca:.2f} vs {cb:.2f})"
     return line
+
+
+def _ci(result: EvalResult, config: str, key: str) -> str:
+    """ " [0.58, 1.00]", the 95% interval of a rate, or "" when it has none."""
+    ci = result.intervals.get(config, {}).get(key)
+    return "" if ci is None else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+def cell(result: EvalResult, config: str, metric: Metric) -> tuple[str, str]:
+    """A table cell: the value (`fmt`) and its 95% interval as "0.58-1.00" ("" without one)."""
+    ci = result.intervals.get(config, {}).get(metric.key)
+    interval = "" if ci is None else f"{ci[0]:.2f}–{ci[1]:.2f}"
+    return fmt(metric, result.results[config].get(metric.key)), interval
 
 
 def _sizes(result: EvalResult, config: str) -> str:
@@ -191,8 +198,28 @@ def write_plot(result: EvalResult, path: str | Path) -> Path:
         xs = [j + (i - (len(configs) - 1) / 2) * width for j in range(len(quality))]
         values = [result.results[config].get(x.key) for x in quality]
         hatch = None if parse_spec(config).augmented else "//"
+        # 95% bootstrap intervals as error bars; none (0, 0) where a rate has no interval.
+        cis = [result.intervals.get(config, {}).get(x.key) for x in quality]
+        err = [
+            [
+                0.0 if ci is None or v is None else max(v - ci[0], 0.0)
+                for v, ci in zip(values, cis, strict=True)
+            ],
+            [
+                0.0 if ci is None or v is None else max(ci[1] - v, 0.0)
+                for v, ci in zip(values, cis, strict=True)
+            ],
+        ]
         bars = left.bar(
-            xs, [v or 0.0 for v in values], width, label=config, color=colors[config], hatch=hatch
+            xs,
+            [v or 0.0 for v in values],
+            width,
+            label=config,
+            color=colors[config],
+            hatch=hatch,
+            yerr=err,
+            capsize=2,
+            error_kw={"elinewidth": 0.8, "ecolor": "#333333"},
         )
         # "n/a" rather than an empty slot that reads as a score of 0 (e.g. recall without +rag).
         labels = ["n/a" if v is None else f"{v:.2f}" for v in values]
@@ -200,7 +227,7 @@ def write_plot(result: EvalResult, path: str | Path) -> Path:
     ticks = [textwrap.fill(_SHORT.get(x.key, x.key).replace("_", " "), 10) for x in quality]
     left.set_xticks(range(len(quality)), ticks, fontsize=8)
     left.set_ylim(0, 1.12)
-    left.set_ylabel("rate (higher is better)")
+    left.set_ylabel("rate, 95% interval (higher is better)")
     left.set_title("quality", fontsize=10)
     left.grid(axis="y", alpha=0.3)
     lat = [result.results[c].get("latency_p50_s") or 0.0 for c in configs]
@@ -259,10 +286,16 @@ def markdown(result: EvalResult, folder: Path | None = None, plot: str | Path | 
         winners = best(result, metric)
         cells = []
         for c in result.configs:
-            cell = fmt(metric, result.results[c].get(metric.key))
-            cells.append(f"**{cell}**" if c in winners else cell)
+            value, interval = cell(result, c, metric)
+            value = f"**{value}**" if c in winners else value
+            cells.append(f"{value} ({interval})" if interval else value)
         lines.append(f"| {metric.key} | " + " | ".join(cells) + " |")
-    lines += ["", "Best value per metric in bold; `-` means the metric does not apply.", ""]
+    lines += [
+        "",
+        "Best value per metric in bold; `-` means the metric does not apply; in brackets, the "
+        "rate's 95% bootstrap interval over the questions.",
+        "",
+    ]
     lines += [f"- `{x.key}` ({x.part}): {x.help}" for x in metrics]
     if plot is not None:
         p = Path(plot)

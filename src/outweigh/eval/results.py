@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from outweigh.errors import InputError
-from outweigh.eval.spec import ConfigSpec, parse_specs
+from outweigh.eval.spec import ConfigSpec, parse_spec, parse_specs
+from outweigh.eval.stats import Paired, mcnemar
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,8 @@ class EvalResult:
     """Every scored answer, per config, in suite order."""
     options: EvalOptions
     """How it was run."""
+    intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    """Config -> rate -> its 95% bootstrap interval (`eval.stats`), for rates that apply."""
     params: dict[str, int] = field(default_factory=dict)
     """Config -> base model parameter count (0 when unknown), for the "bigger model" story."""
     non_embedding_params: dict[str, int] = field(default_factory=dict)
@@ -165,9 +168,17 @@ class EvalResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The `--json` document: suite, results, per_question, and where retrieval hurt."""
+        results = {
+            c: {
+                **values,
+                **{f"{k}_ci95": list(ci) for k, ci in self.intervals.get(c, {}).items()},
+            }
+            for c, values in self.results.items()
+        }
         return {
             "suite": self.suite,
-            "results": self.results,
+            "results": results,
+            "comparison": None if (p := self.comparison()) is None else p.to_dict(),
             "per_question": [r.to_dict() for r in self.records],
             "by_kind": self.by_kind(),
             "retrieval_hurt": [h.to_dict() for h in self.retrieval_hurt()],
@@ -176,6 +187,47 @@ class EvalResult:
             "non_embedding_params": self.non_embedding_params,
             "seconds": round(self.seconds, 2),
         }
+
+    def comparison(self) -> Comparison | None:
+        """The small augmented config against its strongest rival on accuracy, paired on the
+        facts both answered; None when the run has no such pair.
+
+        The small side is the augmented config with the best accuracy on the run's smallest
+        model that has one. Its rivals are the configs on every other model at least as big
+        by total parameters, or of unknown size (a model on a server), bare or augmented, so
+        "smollm2-135m+rag" meets "gemma3-270m+rag" and not only a bare "gemma3-270m"; the
+        strongest is the one with the best accuracy.
+        """
+        specs = {c: parse_spec(c) for c in self.configs}
+        acc = {c: self.results[c].get("accuracy") for c in self.configs}
+        augmented = [c for c, s in specs.items() if s.augmented and acc[c] is not None]
+        if not augmented:
+            return None
+        size = min(self.params.get(c, 0) for c in augmented)
+        small = max(
+            (c for c in augmented if self.params.get(c, 0) == size),
+            key=lambda c: acc[c] or 0.0,
+        )
+        rivals = [
+            c
+            for c, s in specs.items()
+            if s.model != specs[small].model
+            and (self.params.get(c, 0) >= size or self.params.get(c, 0) == 0)
+            and acc[c] is not None
+        ]
+        if not rivals:
+            return None
+        rival = max(rivals, key=lambda c: acc[c] or 0.0)
+        right = {
+            (r.config, r.line): r.correct
+            for r in self.records
+            if r.part == "facts" and not r.abstain
+        }
+        lines = sorted(
+            {ln for c, ln in right if c == small} & {ln for c, ln in right if c == rival}
+        )
+        paired = mcnemar([right[(small, ln)] for ln in lines], [right[(rival, ln)] for ln in lines])
+        return Comparison(small, rival, acc[small] or 0.0, acc[rival] or 0.0, paired)
 
     def by_kind(self) -> dict[str, dict[str, float | None]]:
         """Accuracy of each config on each kind of fact question (`FactQuestion.kind`;
@@ -218,6 +270,41 @@ class EvalResult:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """What the headline says: the small augmented config against its strongest rival."""
+
+    small: str
+    rival: str
+    small_accuracy: float
+    rival_accuracy: float
+    paired: Paired
+    """McNemar on the facts both answered (`eval.stats.mcnemar`)."""
+
+    @property
+    def verdict(self) -> str:
+        """ "outweighs" or "does not outweigh" only when the paired test finds a difference;
+        "indistinguishable" otherwise, however the two accuracies happen to fall."""
+        if not self.paired.significant:
+            return "indistinguishable"
+        return (
+            "outweighs" if self.paired.only_first > self.paired.only_second else "does not outweigh"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.paired
+        return {
+            "small": self.small,
+            "rival": self.rival,
+            "verdict": self.verdict,
+            "questions": p.questions,
+            "only_small_right": p.only_first,
+            "only_rival_right": p.only_second,
+            "mcnemar_p": round(p.p_value, 4),
+            "significant": p.significant,
+        }
+
+
+@dataclass(frozen=True)
 class Hurt:
     """One question retrieval turned from right to wrong."""
 
@@ -241,7 +328,7 @@ class Hurt:
 
 
 def _closest_plain(rag: ConfigSpec, specs: Sequence[ConfigSpec]) -> ConfigSpec | None:
-    candidates = [s for s in specs if not s.rag and s.model == rag.model]
+    candidates = [s for s in specs if not s.rag and s.runs_on == rag.runs_on]
     if not candidates:
         return None
     return max(candidates, key=lambda s: (s.adapter == rag.adapter) + (s.memory == rag.memory))

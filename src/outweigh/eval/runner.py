@@ -1,10 +1,12 @@
 """Running a suite against several configs on the real models, greedy and seeded.
 
 One run:
-1. checks every config (model known, adapter registered) before anything heavy loads;
+1. checks every config (model known, adapter registered; an endpoint config's server answers
+   with its model and adapter) before anything heavy loads;
 2. ingests the suite's docs once into a collection private to the run (`eval-<hex>`), and
    drops it afterwards, so the user's collections are neither read nor touched;
-3. for each config, loads its model once (configs sharing a model share the load), answers
+3. for each config, loads its model once (configs sharing a model share the load; an
+   endpoint config (`MODEL@URL`, `outweigh.eval.endpoints`) generates there instead), answers
    the facts questions, the style prompts and the memory replay, and measures cost;
 4. returns an `EvalResult` that `outweigh.eval.report` renders as a table, JSON, PNG and markdown.
 
@@ -29,8 +31,11 @@ from typing import TYPE_CHECKING, Any
 from outweigh.engine import Answer, AskOptions, Engine
 from outweigh.errors import InputError, NotFoundError
 from outweigh.eval import metrics as m
+from outweigh.eval.endpoints import Endpoints
+from outweigh.eval.journal import Journal, header
 from outweigh.eval.results import EvalOptions, EvalResult, Record
 from outweigh.eval.spec import ConfigSpec, parse_specs
+from outweigh.eval.stats import bootstrap_ci
 from outweigh.eval.suite import CATEGORIES, MemoryStep, Suite, load_suite
 from outweigh.settings import Paths
 
@@ -56,13 +61,18 @@ def run_eval(
     embedder: Embedder | str | None = None,
     backend_factory: Callable[[str], Backend] | None = None,
     load: LoadOptions | None = None,
+    endpoints: Endpoints | None = None,
+    resume: str | Path | None = None,
 ) -> EvalResult:
     """Evaluate every config on the suite; see the module docstring for what happens.
 
     `embedder`: an Embedder, or a sentence-transformers folder or hub id (None: the setting).
     `backend_factory(model)` builds the backend for a model name, as `Engine` takes it (e.g.
     an upstream OpenAI-compatible server); by default models load locally, once per run, placed
-    by `load` (device, dtype, quantization), as is the embedder.
+    by `load` (device, dtype, quantization), as is the embedder. `endpoints`: the keys,
+    timeout and retries of `MODEL@URL` configs (default: no key but $OUTWEIGH_UPSTREAM_API_KEY).
+    `resume`: a journal file (`outweigh.eval.journal`) that every scored answer is appended
+    to; answers it already holds are taken from it, not asked again.
     """
     started = time.perf_counter()
     options = options or EvalOptions()
@@ -70,16 +80,24 @@ def run_eval(
     specs = parse_specs(str(c) for c in configs)
     suite = (suite if isinstance(suite, Suite) else load_suite(suite)).limited(options.limit)
     paths = paths or Paths()
-    params = _preflight(specs, paths, backend_factory)
+    endpoints = endpoints or Endpoints.parse([])
+    params = _preflight(specs, paths, backend_factory, endpoints)
     progress = progress or (lambda task, done, total: None)
     run_id = secrets.token_hex(4)
+    journal = None
+    if resume is not None:
+        head = header(suite, [str(s) for s in specs], options, run_id)
+        journal = Journal(Path(resume).expanduser(), head)
+        run_id = journal.previous_run or run_id
     base = Engine(paths, embedder=embedder, load=load)
-    runs = _Runs(paths, specs, backend_factory, load)
+    runs = _Runs(paths, specs, backend_factory, load, endpoints)
     collection = f"eval-{run_id}"
     ingested = False
     gold: dict[str, str] = {}
     non_embedding: dict[str, int] = {}
     try:
+        if journal is not None and journal.previous_run:
+            _clean_up(base, run_id, len(specs), suite)  # what a killed try left behind
         retrieved: dict[int, list[str]] = {}
         if suite.questions and suite.docs is not None and any(s.rag for s in specs):
             ingested = True
@@ -88,11 +106,12 @@ def run_eval(
                 gold = _ingest_gold(base, suite, suite.docs, collection, progress)
         records: list[Record] = []
         results: dict[str, dict[str, float | None]] = {}
+        intervals: dict[str, dict[str, tuple[float, float]]] = {}
         for i, spec in enumerate(specs):
             sourced = sum(q.source in gold for q in suite.questions) if spec.rag else 0
             total = len(suite.questions) + sourced + len(suite.style) + len(suite.memory)
             progress(str(spec), 0, total)
-            backend = runs.backend(spec.model)
+            backend = runs.backend(spec)
             if spec.model not in non_embedding and (counted := _count_params(backend)):
                 params[spec.model], non_embedding[spec.model] = counted
             ctx = _Config(
@@ -105,13 +124,14 @@ def run_eval(
                 collection,
                 namespace=f"eval-{run_id}-{i}-",
                 gold=gold,
+                journal=journal,
             )
             del backend
             m.reset_peak_rss()
             m.reset_peak_vram()
             tick = functools.partial(_tick, progress, ctx.label, total)
             mine = list(ctx.run(suite, retrieved, tick))
-            results[ctx.label] = _aggregate(spec, mine)
+            results[ctx.label], intervals[ctx.label] = _aggregate(spec, mine, options.seed)
             records.extend(mine)
             del ctx  # the last reference to the backend but the pool's, so done() can free it
             runs.done(i)
@@ -121,10 +141,13 @@ def run_eval(
                 _drop(base, name)
         runs.close()
         base.close()
+        if journal is not None:
+            journal.close()
     return EvalResult(
         suite=suite.name,
         configs=[str(s) for s in specs],
         results=results,
+        intervals=intervals,
         records=records,
         options=options,
         params={str(s): params[s.model] for s in specs},
@@ -138,17 +161,23 @@ def _tick(progress: Progress, label: str, total: int, done: int) -> None:
 
 
 def _preflight(
-    specs: list[ConfigSpec], paths: Paths, factory: Callable[[str], Backend] | None
+    specs: list[ConfigSpec],
+    paths: Paths,
+    factory: Callable[[str], Backend] | None,
+    endpoints: Endpoints,
 ) -> dict[str, int]:
     """Each config through the engine's preflight: an unknown model or adapter, or an adapter
-    trained on another base, fails before anything loads. The parameter counts come from the
-    catalog, 0 when it lacks them."""
+    trained on another base, fails before anything loads; each endpoint answers one token
+    (`Endpoints.check`). The parameter counts come from the catalog, 0 when it lacks them."""
     from outweigh.models.catalog import catalog
 
     known = catalog()
     for spec in specs:
+        if spec.endpoint is not None:
+            continue  # the server knows its own models and adapters: Endpoints.check asks it
         with Engine(paths, model=spec.model, backend_factory=factory) as engine:
             engine.preflight(AskOptions(rag=False, memory=False, adapter=spec.adapter))
+    endpoints.check(specs)
     return {s.model: known[s.model].params if s.model in known else 0 for s in specs}
 
 
@@ -221,6 +250,17 @@ def shown(source: str, docs: Path | None) -> str:
     return path.name
 
 
+def _clean_up(engine: Engine, run_id: str, configs: int, suite: Suite) -> None:
+    """Remove what a killed try of run `run_id` left: its private collections and the memory
+    its replays stored, so the resumed run starts from the same empty state."""
+    for info in engine.collections():
+        if info.name == f"eval-{run_id}" or info.name.startswith(f"eval-{run_id}-gold"):
+            _drop(engine, info.name)
+    for i in range(configs):
+        for user in sorted({step.user for step in suite.memory}):
+            engine.forget_all(f"eval-{run_id}-{i}-{user}")
+
+
 def _drop(engine: Engine, collection: str) -> None:
     """Remove the run's private collection and its vector index."""
     with contextlib.suppress(NotFoundError):  # ingestion failed before it made the collection
@@ -228,8 +268,9 @@ def _drop(engine: Engine, collection: str) -> None:
 
 
 class _Runs:
-    """Loads each model once per run, in an engine of its own (whose adapter registry the
-    backend reads), and closes that engine after the last config that uses the model."""
+    """Loads each model once per run (or opens one connection per endpoint and model), in an
+    engine of its own (whose adapter registry the backend reads), and closes that engine after
+    the last config that uses it."""
 
     def __init__(
         self,
@@ -237,23 +278,30 @@ class _Runs:
         specs: list[ConfigSpec],
         factory: Callable[[str], Backend] | None,
         load: LoadOptions | None = None,
+        endpoints: Endpoints | None = None,
     ) -> None:
         self.paths = paths
         self.load = load
         self.specs = specs
         self.factory = factory
-        self.engines: dict[str, Engine] = {}
+        self.endpoints = endpoints or Endpoints()
+        self.engines: dict[tuple[str, str | None], Engine] = {}
 
-    def backend(self, model: str) -> Backend:
-        if model not in self.engines:
-            engine = Engine(self.paths, model=model, backend_factory=self.factory, load=self.load)
-            self.engines[model] = engine
-        return self.engines[model].backend()
+    def backend(self, spec: ConfigSpec) -> Backend:
+        key = spec.runs_on
+        if key not in self.engines:
+            factory = self.factory
+            if spec.endpoint is not None:
+                factory = functools.partial(self.endpoints.backend, spec)
+            self.engines[key] = Engine(
+                self.paths, model=spec.model, backend_factory=factory, load=self.load
+            )
+        return self.engines[key].backend()
 
     def done(self, i: int) -> None:
-        model = self.specs[i].model
-        if model in self.engines and all(s.model != model for s in self.specs[i + 1 :]):
-            self.engines.pop(model).close()
+        key = self.specs[i].runs_on
+        if key in self.engines and all(s.runs_on != key for s in self.specs[i + 1 :]):
+            self.engines.pop(key).close()
             gc.collect()  # the weights go now, so the next config's peak RSS is its own
 
     def close(self) -> None:
@@ -278,6 +326,8 @@ class _Config:
     user's own memories are never read or written."""
     gold: dict[str, str] = field(default_factory=dict)
     """Gold source -> a collection holding only it, for the gold-only pass (`--reader-gap`)."""
+    journal: Journal | None = None
+    """`--resume`: answers already scored are taken from it, new ones appended to it."""
 
     def engine(self) -> Engine:
         return Engine(self.paths, embedder=self.embedder, backend=self.backend)
@@ -306,6 +356,12 @@ class _Config:
         done = 0
         with self.engine() as engine:
             for q in suite.questions:
+                steps = 2 if self.spec.rag and q.source in self.gold else 1
+                if self.journal and (kept := self.journal.get(self.label, "facts", q.line)):
+                    done += steps
+                    tick(done)
+                    yield kept
+                    continue
                 answer, dt = self.ask(
                     engine, q.question, self.options.max_tokens, **self._rag(), memory=False
                 )
@@ -352,12 +408,19 @@ class _Config:
                     record.gold_only = m.accuracy(alone.answer, q.answers)
                     done += 1
                     tick(done)
+                if self.journal:
+                    self.journal.add(record)
                 yield record
             for case in suite.style:
+                if self.journal and (kept := self.journal.get(self.label, "style", case.line)):
+                    done += 1
+                    tick(done)
+                    yield kept
+                    continue
                 answer, dt = self.ask(
                     engine, case.prompt, self.options.style_max_tokens, rag=False, memory=False
                 )
-                yield Record(
+                record = Record(
                     config=self.label,
                     part="style",
                     line=case.line,
@@ -369,24 +432,36 @@ class _Config:
                     completion_tokens=answer.usage["completion_tokens"],
                     adapter=answer.adapter,
                 )
+                if self.journal:
+                    self.journal.add(record)
+                yield record
                 done += 1
                 tick(done)
         yield from self._memory(suite, done, tick)
 
     def _memory(self, suite: Suite, done: int, tick: Callable[[int], None]) -> Iterator[Record]:
-        """Replay memory.jsonl in order; every (user, session) runs in a fresh engine."""
+        """Replay memory.jsonl in order; every (user, session) runs in a fresh engine. With a
+        journal the replay is kept or redone whole: each step reads what earlier ones stored."""
+        if self.journal and (kept := self.journal.memories.get(self.label)) is not None:
+            tick(done + len(suite.memory))
+            yield from kept
+            return
+        replayed: list[Record] = []
         try:
             for _, steps in itertools.groupby(suite.memory, lambda s: (s.user, s.session)):
                 with self.engine() as engine:
                     for step in steps:
                         record = self._replay(engine, step)
                         if record is not None:
-                            yield record
+                            replayed.append(record)
                         done += 1
                         tick(done)
         finally:
             if suite.memory:
                 self._forget({step.user for step in suite.memory})
+        if self.journal and suite.memory:
+            self.journal.add_memory(self.label, replayed)
+        yield from replayed
 
     def _replay(self, engine: Engine, step: MemoryStep) -> Record | None:
         """Send one memory.jsonl line as its user; the scored record of an `ask`."""
@@ -423,40 +498,59 @@ class _Config:
                 engine.forget_all(self.namespace + user)
 
 
-def _aggregate(spec: ConfigSpec, records: list[Record]) -> dict[str, float | None]:
+def _aggregate(
+    spec: ConfigSpec, records: list[Record], seed: int
+) -> tuple[dict[str, float | None], dict[str, tuple[float, float]]]:
+    """The config's metrics, and the 95% bootstrap interval of each rate (`eval.stats`)."""
+    rates = _rates(spec, records)
+    out: dict[str, float | None] = {k: m.mean(v) for k, v in rates.items()}
+    gold_only, with_rag = out["gold_only_accuracy"], m.mean(rates["_gold_with_rag"])
+    del out["_gold_with_rag"]
+    facts = [r for r in records if r.part == "facts" and not r.abstain]
+    out.update(
+        cited_per_answer=m.mean(len(r.cited) for r in facts) if spec.rag else None,
+        reader_gap=None if gold_only is None or with_rag is None else gold_only - with_rag,
+        latency_p50_s=m.p50([r.seconds for r in records]),
+        tokens_per_s=m.tokens_per_s(
+            [r.completion_tokens for r in records], [r.seconds for r in records]
+        ),
+        peak_rss_mb=m.peak_rss_mb(),
+        peak_vram_mb=m.peak_vram_mb(),
+    )
+    order = [x.key for x in m.METRICS]
+    results = {k: out.get(k) for k in order}
+    intervals = {
+        k: ci for k in order if k in rates and (ci := bootstrap_ci(rates[k], seed)) is not None
+    }
+    return results, intervals
+
+
+def _rates(spec: ConfigSpec, records: list[Record]) -> dict[str, list[float]]:
+    """Each rate's per-question values (1/0, or F1), which its mean and interval come from;
+    a rate with no values does not apply to this config."""
     asked = [r for r in records if r.part == "facts"]
     facts = [r for r in asked if not r.abstain]
     unanswerable = [r for r in asked if r.abstain]
     sourced = [r for r in facts if r.source] if spec.rag else []
     gold = [r for r in sourced if r.gold_only is not None]
-    gold_only = m.mean(bool(r.gold_only) for r in gold)
-    with_rag = m.mean(r.correct for r in gold)
+    memory = [r for r in records if r.part == "memory"]
     return {
-        "accuracy": m.mean(r.correct for r in facts),
-        "concise_accuracy": m.mean(bool(r.concise) for r in facts),
-        "exact_match": m.mean(bool(r.exact) for r in facts),
-        "f1": m.mean(r.f1 or 0.0 for r in facts),
-        "citation_accuracy": m.mean(m.any_source(r.cited, r.source or "") for r in sourced),
-        "cited_per_answer": m.mean(len(r.cited) for r in facts) if spec.rag else None,
-        "cite_rate": m.mean(bool(r.cited) for r in asked) if spec.rag else None,
-        "abstention": m.mean(r.correct for r in unanswerable),
-        "false_abstention": m.mean(m.abstains(r.answer) for r in facts),
-        "retrieval_recall_at_k": m.mean(m.any_source(r.retrieved, r.source or "") for r in sourced),
-        **{d: m.mean(r.diagnosis == d for r in sourced) for d in m.DIAGNOSES[1:]},
-        "gold_only_accuracy": gold_only,
-        "reader_gap": None if gold_only is None or with_rag is None else gold_only - with_rag,
-        "style_adherence": m.mean(r.correct for r in records if r.part == "style"),
-        "memory_recall": m.mean(r.correct for r in records if r.part == "memory"),
+        "accuracy": [r.correct for r in facts],
+        "concise_accuracy": [bool(r.concise) for r in facts],
+        "exact_match": [bool(r.exact) for r in facts],
+        "f1": [r.f1 or 0.0 for r in facts],
+        "citation_accuracy": [m.any_source(r.cited, r.source or "") for r in sourced],
+        "cite_rate": [bool(r.cited) for r in asked] if spec.rag else [],
+        "abstention": [r.correct for r in unanswerable],
+        "false_abstention": [m.abstains(r.answer) for r in facts],
+        "retrieval_recall_at_k": [m.any_source(r.retrieved, r.source or "") for r in sourced],
+        **{d: [r.diagnosis == d for r in sourced] for d in m.DIAGNOSES[1:]},
+        "gold_only_accuracy": [bool(r.gold_only) for r in gold],
+        "_gold_with_rag": [r.correct for r in gold],
+        "style_adherence": [r.correct for r in records if r.part == "style"],
+        "memory_recall": [r.correct for r in memory],
         **{
-            "memory_" + c.replace("-", "_"): m.mean(
-                r.correct for r in records if r.part == "memory" and r.category == c
-            )
+            "memory_" + c.replace("-", "_"): [r.correct for r in memory if r.category == c]
             for c in CATEGORIES
         },
-        "latency_p50_s": m.p50([r.seconds for r in records]),
-        "tokens_per_s": m.tokens_per_s(
-            [r.completion_tokens for r in records], [r.seconds for r in records]
-        ),
-        "peak_rss_mb": m.peak_rss_mb(),
-        "peak_vram_mb": m.peak_vram_mb(),
-    }
+    }  # type: ignore[dict-item]  # bools are the 1/0 of a rate

@@ -1,26 +1,36 @@
-"""The config grammar of `outweigh eval --config`: `MODEL[+rag][+lora:NAME][+memory]`.
+"""The config grammar of `outweigh eval --config`: `MODEL[@URL][+rag][+lora:NAME][+memory]`.
 
 A config is one way of answering: a base model, optionally with retrieval over the suite's
-documents, a registered LoRA adapter, and long-term memory. Examples:
+documents, a LoRA adapter, and long-term memory. Examples:
 
-    smollm2-135m                          the bare model
+    smollm2-135m                          the bare model, loaded here
     smollm2-135m+rag                      with retrieval
     smollm2-135m+rag+lora:signoff+memory  everything outweigh adds
     gemma3-270m                           the bigger bare model to outweigh
+    qwen32b@http://gpu:8000/v1+rag+lora:support
+                                          a model an OpenAI-compatible server serves (vLLM,
+                                          llama.cpp, Ollama, `outweigh serve`, a hosted API)
 
-Parsing is pure (no model, db or adapter is touched); the runner checks that the model and the
-adapter exist before it loads anything.
+With `@URL`, MODEL is the name the server knows the model by, and `lora:NAME` the name it
+serves the adapter under (vLLM's `--lora-modules NAME=DIR`; `outweigh serve` lists each
+registered adapter as a model); retrieval and memory still run here, only generation goes
+there. The URL is the server's OpenAI base URL, the one the openai SDK calls `base_url`; it
+runs to the first '+', so a URL holding '+' cannot be written here.
+
+Parsing is pure (no model, db, adapter or network is touched); the runner checks that the
+model, the adapter and the endpoint answer before it loads anything.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from outweigh.errors import InputError
 from outweigh.names import check_name
 
-GRAMMAR = "MODEL[+rag][+lora:NAME][+memory]"
+GRAMMAR = "MODEL[@URL][+rag][+lora:NAME][+memory]"
 """Shown in every spec error, so the fix is on the same line as the problem."""
 
 EXAMPLE = "smollm2-135m+rag+lora:signoff"
@@ -31,17 +41,22 @@ class ConfigSpec:
     """One parsed `--config`: what answers the suite."""
 
     model: str
-    """Catalog name, local model directory or hub id (resolved by the runner)."""
+    """Catalog name, local model directory or hub id (resolved by the runner); with
+    `endpoint`, the model name that server takes."""
     rag: bool = False
     """Retrieve from the suite's documents for the facts questions."""
     adapter: str | None = None
-    """Registered LoRA adapter name; None is the bare base model."""
+    """Registered LoRA adapter name (with `endpoint`: the name the server serves it under);
+    None is the bare base model."""
     memory: bool = False
     """Long-term memory on: `say` lines are captured and recalled in later sessions."""
+    endpoint: str | None = None
+    """OpenAI-compatible base URL that generates (`http://host:port/v1`), without a trailing
+    slash; None loads the model here."""
 
     def __str__(self) -> str:
         """The canonical spelling: parts always in grammar order, so equal configs print alike."""
-        parts = [self.model]
+        parts = [f"{self.model}@{self.endpoint}" if self.endpoint else self.model]
         if self.rag:
             parts.append("rag")
         if self.adapter:
@@ -57,18 +72,31 @@ class ConfigSpec:
 
     def with_rag(self, rag: bool) -> ConfigSpec:
         """The same config with retrieval switched on or off."""
-        return ConfigSpec(self.model, rag, self.adapter, self.memory)
+        return ConfigSpec(self.model, rag, self.adapter, self.memory, self.endpoint)
+
+    @property
+    def runs_on(self) -> tuple[str, str | None]:
+        """(model, endpoint): configs sharing it share one loaded model or one connection."""
+        return self.model, self.endpoint
 
 
 def parse_spec(text: str) -> ConfigSpec:
-    """Parse one `MODEL[+rag][+lora:NAME][+memory]`; parts after the model come in any order."""
+    """Parse one `MODEL[@URL][+rag][+lora:NAME][+memory]`; parts after the model come in any
+    order."""
     raw = text.strip()
     if not raw:
         raise InputError(f"empty --config; write {GRAMMAR}, e.g. {EXAMPLE}")
     model, *parts = raw.split("+")
+    model, at, url = model.strip().partition("@")
     model = model.strip()
+    endpoint = _endpoint(url.strip(), raw) if at else None
     if not model:
-        raise InputError(f"--config {raw!r} has no model before '+'; write {GRAMMAR}")
+        raise InputError(f"--config {raw!r} has no model before '+' or '@'; write {GRAMMAR}")
+    if "://" in model:
+        raise InputError(
+            f"--config {raw!r}: name the model the server serves before its URL, as in "
+            "MODEL@http://127.0.0.1:8000/v1"
+        )
     if any(c.isspace() for c in model):
         raise InputError(f"--config {raw!r}: the model name has a space; write {GRAMMAR}")
     rag = memory = False
@@ -99,7 +127,18 @@ def parse_spec(text: str) -> ConfigSpec:
                 f"unknown part {part!r} in --config {raw!r}; use rag, lora:NAME or memory, "
                 f"as in {GRAMMAR}"
             )
-    return ConfigSpec(model, rag, adapter, memory)
+    return ConfigSpec(model, rag, adapter, memory, endpoint)
+
+
+def _endpoint(url: str, raw: str) -> str:
+    """An http(s) base URL with a host, without a trailing slash, or a one-line error."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(
+            f"--config {raw!r}: {url!r} after '@' is not an http(s) URL; write the server's "
+            "OpenAI base URL, as in MODEL@http://127.0.0.1:8000/v1"
+        )
+    return url.rstrip("/")
 
 
 def parse_specs(texts: Iterable[str]) -> list[ConfigSpec]:

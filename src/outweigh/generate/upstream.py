@@ -8,9 +8,11 @@ messages into text. The adapter name travels as the upstream `model`, which is h
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import math
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +33,20 @@ up within this, without one HTTP call per request."""
 
 log = logging.getLogger("outweigh.upstream")
 
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+"""Answers worth sending again: a timeout, "too many requests", and a server or gateway that
+failed or is overloaded now (the set the openai SDK and urllib3's Retry retry on)."""
+
+BACKOFF_BASE_S = 1.0
+"""First wait before a retry without Retry-After; it doubles on each later try."""
+
+BACKOFF_MAX_S = 60.0
+"""Longest wait between two tries without Retry-After: a minute covers a rate-limit window."""
+
+RETRY_AFTER_MAX_S = 300.0
+"""A server's Retry-After is followed up to five minutes; a longer one is cut to this, so a
+run never sleeps for hours on one header."""
+
 BYTES_PER_TOKEN = 3
 """Without the upstream's tokenizer, tokens are estimated as UTF-8 bytes / 3. BPE tokenizers
 of current models average about 4 bytes per token on English and about 3 on CJK (one 3-byte
@@ -39,6 +55,10 @@ character per token), so this over-counts, which keeps prompts inside the window
 
 class UpstreamError(OutweighError):
     """The upstream server failed, or could not be reached."""
+
+
+class UpstreamRefused(UpstreamError):
+    """The upstream answered 401 or 403: the key is missing or wrong."""
 
 
 class UpstreamBusy(UpstreamError):
@@ -61,8 +81,14 @@ class UpstreamBackend(Backend):
         timeout: float = 600.0,
         context_window: int | None = None,
         transport: httpx.BaseTransport | None = None,
+        retries: int = 0,
     ) -> None:
+        """`retries`: how many times a whole-answer request (and the model listing) is sent
+        again after a dropped connection, a timeout or a RETRY_STATUSES answer, waiting as
+        the answer's Retry-After says, else with exponential backoff. 0 (the server's
+        choice: its own client retries, and a 429 goes back to it as a 503) sends once."""
         self.base_url = check_url(base_url)
+        self.retries = retries
         self.name = model
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         # connect fails fast; read waits as long as a long answer may take on a busy GPU.
@@ -183,15 +209,45 @@ class UpstreamBackend(Backend):
 
     # -- HTTP -----------------------------------------------------------------------------
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
-        try:
-            response = self._client.request(method, path, json=body)
-        except httpx.HTTPError as e:
-            raise UpstreamError(
-                f"upstream {self.base_url} is unreachable ({type(e).__name__}); is it running?"
-            ) from e
-        if response.status_code >= 400:
-            self._raise_for(response)
-        return response
+        """One request, sent up to `retries` more times while it fails in a way that may pass."""
+        attempt = 0
+        while True:
+            try:
+                response = self._client.request(method, path, json=body)
+            except httpx.HTTPError as e:
+                if attempt < self.retries:
+                    attempt += 1
+                    self._wait(None, attempt, type(e).__name__)
+                    continue
+                raise UpstreamError(
+                    f"upstream {self.base_url} is unreachable ({type(e).__name__}); "
+                    "is it running, and is the URL its OpenAI base URL (ending in /v1)?"
+                ) from e
+            if response.status_code in RETRY_STATUSES and attempt < self.retries:
+                attempt += 1
+                self._wait(response, attempt, str(response.status_code))
+                continue
+            if response.status_code >= 400:
+                self._raise_for(response)
+            return response
+
+    def _wait(self, response: httpx.Response | None, attempt: int, why: str) -> None:
+        delay = retry_after(response) if response is not None else None
+        if delay is None:
+            # Exponential backoff with "equal jitter" (AWS Architecture Blog, "Exponential
+            # Backoff and Jitter", 2015): half the step fixed, half random, so clients that
+            # failed together do not all come back at the same instant.
+            step = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
+            delay = step / 2 + random.uniform(0, step / 2)
+        log.warning(
+            "upstream %s: %s; try %d of %d in %.1f s",
+            self.base_url,
+            why,
+            attempt + 1,
+            self.retries + 1,
+            delay,
+        )
+        time.sleep(delay)
 
     def _json(self, response: httpx.Response) -> Any:
         try:
@@ -209,10 +265,29 @@ class UpstreamBackend(Backend):
         if status == 429:
             raise UpstreamBusy(f"{where} is busy: {message}")
         if status in (401, 403):
-            raise UpstreamError(f"{where} refused our key ({status}); set the upstream API key")
+            raise UpstreamRefused(f"{where} refused our key ({status}); set the upstream API key")
         if 400 <= status < 500:
             raise InputError(f"{where} rejected the request: {message}")
         raise UpstreamError(f"{where} failed with {status}: {message}")
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds the answer's Retry-After asks to wait (delay-seconds or an HTTP-date, RFC 9110
+    section 10.2.3), at most RETRY_AFTER_MAX_S; None when it says nothing usable."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX_S)
 
 
 def first_base_model(url: str, api_key: str | None = None) -> str:
