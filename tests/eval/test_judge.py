@@ -212,6 +212,11 @@ def test_a_local_model_judges_through_the_engine(
     assert r.code == 0, r.err
     data = json.loads(out.read_text("utf-8"))
     _check_judged(data, "smollm2-135m+rag")
+    # quality per GB rides beside the score, from the planner
+    res = data["results"]["smollm2-135m+rag"]
+    assert res["vram_gb"] > 0 and data["vram"]["notes"] == {}
+    assert res["accuracy_per_gb"] == pytest.approx(res["accuracy"] / res["vram_gb"])
+    assert "accuracy_per_gb" in r.out and "vram_gb is planned by outweigh plan" in r.out
     # without --judge the judge's fields are there and empty, and the headline is untouched
     r = cli("eval", str(suite), "-c", "smollm2-135m", "--limit", "1", "--json", str(out))
     assert r.code == 0, r.err

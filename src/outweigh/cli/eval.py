@@ -143,6 +143,8 @@ def eval_(
     console.print(table(result))
     if (line := rep.judge_line(result)) is not None:
         console.print(escape(line), highlight=False)
+    for line in rep.vram_lines(result):
+        console.print(escape(line), style="dim", highlight=False)
     if (line := rep.headline(result)) is not None:
         console.print(line, style="bold", highlight=False)
     for path, write in zip(outs, (rep.write_json, rep.write_plot), strict=True):

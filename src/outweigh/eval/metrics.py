@@ -291,5 +291,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("tokens_per_s", "cost", True, False, "generated tokens per second"),
     Metric("peak_rss_mb", "cost", False, False, "peak resident memory, MiB"),
     Metric("peak_vram_mb", "cost", False, False, "peak GPU memory torch allocated, MiB"),
+    Metric("vram_gb", "cost", False, False, "planned VRAM to serve it (outweigh plan), GB"),
+    Metric("accuracy_per_gb", "cost", True, False, "quality per GB: accuracy / vram_gb"),
 )
 """Every metric in the order the table, JSON and chart show them."""

@@ -18,6 +18,7 @@ from outweigh.errors import InputError
 from outweigh.eval.metrics import METRICS, Metric
 from outweigh.eval.results import JUDGE_TRUST, EvalResult, Record
 from outweigh.eval.spec import parse_spec
+from outweigh.eval.vram import BASIS
 
 MISSES_PER_CONFIG = 5
 """Worst misses listed per config in the markdown report: enough to see a pattern."""
@@ -49,6 +50,10 @@ def fmt(metric: Metric, value: float | None) -> str:
         return "-"
     if metric.key in COUNTS:
         return f"{value:.0f}"
+    if metric.key == "vram_gb":
+        return f"{value:.2f}"
+    if metric.key == "accuracy_per_gb":
+        return f"{value:.3g}"  # 0.8 / 70 GB is 0.0114: two decimals would say 0.01
     if metric.fraction or metric.part == "facts" or metric.key.endswith("_s"):
         return f"{value:.2f}"
     if metric.key == "tokens_per_s":
@@ -113,6 +118,19 @@ def judge_line(result: EvalResult) -> str | None:
         shown = "undefined" if kappa is None else f"{kappa:.2f}"
         kappas.append(f"{c} {shown} on {n:.0f}")
     return f"judge {result.options.judge}: {JUDGE_TRUST} (kappa: {'; '.join(kappas)})"
+
+
+def vram_lines(result: EvalResult) -> list[str]:
+    """How `vram_gb` was planned, and why a config has none."""
+    if not any(result.results[c].get("vram_gb") is not None for c in result.configs) and (
+        not result.vram_notes
+    ):
+        return []
+    lines = [
+        f"vram_gb is planned by outweigh plan: {BASIS}; +rag adds -k chunks, +lora one adapter"
+    ]
+    lines += [f"{c}: {note}" for c, note in result.vram_notes.items()]
+    return lines
 
 
 def _ci(result: EvalResult, config: str, key: str) -> str:
@@ -315,6 +333,8 @@ def markdown(result: EvalResult, folder: Path | None = None, plot: str | Path | 
     ]
     if (jl := judge_line(result)) is not None:
         lines += [f"The {jl}.", ""]
+    if notes := vram_lines(result):
+        lines += [f"- {_cell(n, 400)}" for n in notes] + [""]
     lines += [f"- `{x.key}` ({x.part}): {x.help}" for x in metrics]
     if plot is not None:
         p = Path(plot)

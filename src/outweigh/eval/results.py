@@ -11,6 +11,7 @@ from typing import Any
 from outweigh.errors import InputError
 from outweigh.eval.spec import ConfigSpec, parse_judge, parse_spec, parse_specs
 from outweigh.eval.stats import KAPPA_TRUSTED, Paired, mcnemar
+from outweigh.eval.vram import BASIS as VRAM_BASIS
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,9 @@ class EvalResult:
     168M of its 268M, leaving 100M, against SmolLM2-135M's 106M."""
     seconds: float = 0.0
     """Wall time of the whole run."""
+    vram_notes: dict[str, str] = field(default_factory=dict)
+    """Config -> why the planner gave it no `vram_gb` (`outweigh.eval.vram`); configs with
+    one are absent."""
 
     def specs(self) -> list[ConfigSpec]:
         return parse_specs(self.configs)
@@ -217,6 +221,7 @@ class EvalResult:
             "by_kind": self.by_kind(),
             "retrieval_hurt": [h.to_dict() for h in self.retrieval_hurt()],
             "options": dataclasses.asdict(self.options),
+            "vram": {"basis": VRAM_BASIS, "notes": self.vram_notes},
             "params": self.params,
             "non_embedding_params": self.non_embedding_params,
             "seconds": round(self.seconds, 2),

@@ -38,6 +38,7 @@ from outweigh.eval.results import EvalOptions, EvalResult, Record
 from outweigh.eval.spec import ConfigSpec, parse_specs
 from outweigh.eval.stats import bootstrap_ci
 from outweigh.eval.suite import CATEGORIES, MemoryStep, Suite, load_suite
+from outweigh.eval.vram import per_gb
 from outweigh.settings import Paths
 
 if TYPE_CHECKING:
@@ -156,6 +157,7 @@ def run_eval(
                 values, cis = grader.scores(mine, options.seed)
                 results[label].update(values)
                 intervals[label].update(cis)
+        vram_notes = per_gb(specs, results, options.k)
     finally:
         if ingested:
             for name in [collection, *gold.values()]:
@@ -174,6 +176,7 @@ def run_eval(
         params={str(s): params[s.model] for s in specs},
         non_embedding_params={str(s): non_embedding.get(s.model, 0) for s in specs},
         seconds=time.perf_counter() - started,
+        vram_notes=vram_notes,
     )
 
 
