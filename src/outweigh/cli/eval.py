@@ -36,6 +36,13 @@ def eval_(
         help="Env var holding the key of every @URL endpoint, or of URL's; repeatable "
         "[default: $OUTWEIGH_UPSTREAM_API_KEY, if set].",
     ),
+    judge: str | None = typer.Option(
+        None,
+        "--judge",
+        metavar="MODEL[@URL]",
+        help="Also have this model grade each facts answer: correct, and supported by what it "
+        "cites; reported beside its agreement with the string metrics.",
+    ),
     resume: Path | None = typer.Option(
         None,
         "--resume",
@@ -94,6 +101,7 @@ def eval_(
             "--max-tokens": max_tokens != "48",
             "--docs": docs is not None,
             "--resume": resume is not None,
+            "--judge": judge is not None,
         }
         if given := [flag for flag, on in running.items() if on]:
             raise InputError(
@@ -112,7 +120,7 @@ def eval_(
     specs = parse_specs(config)
     endpoints = Endpoints.parse(api_key_env, timeout)
     options = EvalOptions.parse(
-        k=k, max_tokens=max_tokens, seed=seed, limit=limit, reader_gap=reader_gap
+        k=k, max_tokens=max_tokens, seed=seed, limit=limit, reader_gap=reader_gap, judge=judge
     )
     outs = [rep.check_output(json_out, "--json", ".json"), rep.check_output(plot, "--plot", ".png")]
     md = rep.check_output(report, "--report", ".md")
@@ -133,6 +141,10 @@ def eval_(
             resume=resume,
         )
     console.print(table(result))
+    if (line := rep.judge_line(result)) is not None:
+        console.print(escape(line), highlight=False)
+    for line in rep.vram_lines(result):
+        console.print(escape(line), style="dim", highlight=False)
     if (line := rep.headline(result)) is not None:
         console.print(line, style="bold", highlight=False)
     for path, write in zip(outs, (rep.write_json, rep.write_plot), strict=True):

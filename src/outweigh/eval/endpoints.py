@@ -99,9 +99,10 @@ class Endpoints:
             retries=self.retries if retries is None else retries,
         )
 
-    def check(self, specs: Sequence[ConfigSpec]) -> None:
+    def check(self, specs: Sequence[ConfigSpec], flag: str = "--config") -> None:
         """Each endpoint config answers one token with its model or adapter, once per pair;
-        an unreachable URL, a refused key or an unknown model is one line saying what to do.
+        an unreachable URL, a refused key or an unknown model is one line saying what to do,
+        naming the `flag` the spec came from (`--config`, or `--judge` for the judge).
         Sent once, without retries: a mistake is reported now, not after a minute of backoff."""
         from outweigh.generate.base import GenerationRequest
         from outweigh.generate.upstream import UpstreamError, UpstreamRefused
@@ -118,24 +119,24 @@ class Endpoints:
             try:
                 backend.generate(probe)
             except UpstreamRefused:
-                raise InputError(self._refused(spec.endpoint, spec)) from None
+                raise InputError(self._refused(spec.endpoint, spec, flag)) from None
             except NotFoundError:
-                raise InputError(self._unknown(backend, spec)) from None
+                raise InputError(self._unknown(backend, spec, flag)) from None
             except UpstreamError as e:
-                raise InputError(f"--config {spec}: {e}") from None
+                raise InputError(f"{flag} {spec}: {e}") from None
             finally:
                 backend.close()
 
-    def _refused(self, url: str, spec: ConfigSpec) -> str:
+    def _refused(self, url: str, spec: ConfigSpec, flag: str) -> str:
         var = self.key_vars.get(url if url in self.keys else "")
         if var is None:
             return (
-                f"--config {spec}: {url} wants an API key; export it in a variable and pass "
+                f"{flag} {spec}: {url} wants an API key; export it in a variable and pass "
                 f"--api-key-env VAR (or {url}=VAR, or set {DEFAULT_KEY_ENV})"
             )
-        return f"--config {spec}: {url} refused the key in {var}; put the right key in {var}"
+        return f"{flag} {spec}: {url} refused the key in {var}; put the right key in {var}"
 
-    def _unknown(self, backend: UpstreamBackend, spec: ConfigSpec) -> str:
+    def _unknown(self, backend: UpstreamBackend, spec: ConfigSpec, flag: str) -> str:
         from outweigh.generate.upstream import UpstreamError
 
         name = spec.adapter or spec.model
@@ -145,6 +146,6 @@ class Endpoints:
         except UpstreamError:
             served = "see its /models"
         return (
-            f"--config {spec}: {spec.endpoint} does not serve the {what} {name!r}; "
+            f"{flag} {spec}: {spec.endpoint} does not serve the {what} {name!r}; "
             f"it serves: {served}"
         )

@@ -4,7 +4,8 @@ mid-way (a dropped connection to a remote model, a reboot) goes on where it stop
 The file is JSON lines: a header naming the run (suite, configs, options, a digest of the
 prompts), then one line per scored facts or style answer, and one line per config's whole
 memory replay (its steps depend on what earlier ones stored, so it is redone whole or kept
-whole). Each line is written, flushed and fsynced before the run goes on; a torn last line
+whole), and one line per `--judge` reply (the raw reply: parsing it again gives the
+verdict). Each line is written, flushed and fsynced before the run goes on; a torn last line
 (the process died mid-write) is dropped on reading. A resumed run takes the recorded answers
 as they are and answers only the rest, so its JSON equals an uninterrupted run's but for
 wall-clock fields (each answer's `seconds`, latency, throughput, peak memory, the run's
@@ -24,8 +25,9 @@ from outweigh.errors import InputError
 from outweigh.eval.results import EvalOptions, Record
 from outweigh.eval.suite import Suite
 
-VERSION = 1
-"""Bumped when a line's shape changes; a journal of another version is refused."""
+VERSION = 2
+"""Bumped when a line's shape changes; a journal of another version is refused. 2: records
+keep the cited passages' text, and `--judge` replies are journaled."""
 
 
 def header(suite: Suite, configs: list[str], options: EvalOptions, run_id: str) -> dict[str, Any]:
@@ -53,6 +55,8 @@ class Journal:
         self.path = path
         self.records: dict[tuple[str, str, int], Record] = {}
         self.memories: dict[str, list[Record]] = {}
+        self.verdicts: dict[tuple[str, int, str], str] = {}
+        """(config, line, aspect) -> the judge's raw reply (`outweigh.eval.judge`)."""
         self.previous_run: str | None = None
         """The run id of the try that wrote the file, whose leftovers the runner removes."""
         good = 0
@@ -84,6 +88,9 @@ class Journal:
                 self.records[(r.config, r.part, r.line)] = r
             elif "memory" in row:
                 self.memories[row["memory"]] = [Record(**d) for d in row["records"]]
+            elif "verdict" in row:
+                v = row["verdict"]
+                self.verdicts[(v["config"], v["line"], v["aspect"])] = v["reply"]
             offset += len(raw)
         return offset
 
@@ -108,6 +115,11 @@ class Journal:
 
     def add_memory(self, config: str, records: list[Record]) -> None:
         self._append({"memory": config, "records": [r.to_dict() for r in records]})
+
+    def add_verdict(self, config: str, line: int, aspect: str, reply: str) -> None:
+        self._append(
+            {"verdict": {"config": config, "line": line, "aspect": aspect, "reply": reply}}
+        )
 
     def _append(self, row: dict[str, Any]) -> None:
         self._file.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))

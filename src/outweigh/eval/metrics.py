@@ -273,6 +273,12 @@ METRICS: tuple[Metric, ...] = (
     Metric("reading_miss", "facts", False, True, "wrong, gold document in the prompt"),
     Metric("gold_only_accuracy", "facts", True, True, "right given only the gold document"),
     Metric("reader_gap", "facts", None, True, "gold_only_accuracy - accuracy, same questions"),
+    Metric("judge_accuracy", "facts", True, True, "--judge: says the answer gives the gold one"),
+    Metric("judge_faithfulness", "facts", True, True, "--judge: the cited passages support it"),
+    Metric("judge_agreement", "facts", None, True, "--judge agrees with accuracy, same questions"),
+    Metric("judge_kappa", "facts", None, False, "--judge vs accuracy, Cohen's kappa: trust >= 0.6"),
+    Metric("judge_questions", "facts", None, False, "questions both --judge and accuracy scored"),
+    Metric("judge_unparsed", "facts", False, False, "--judge replies neither yes nor no"),
     Metric("style_adherence", "style", True, True, "the answer passes its style check"),
     Metric("memory_recall", "memory", True, True, "a remembered fact is recalled"),
     Metric("memory_facts", "memory", True, True, "memory: a fact said once"),
@@ -285,5 +291,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("tokens_per_s", "cost", True, False, "generated tokens per second"),
     Metric("peak_rss_mb", "cost", False, False, "peak resident memory, MiB"),
     Metric("peak_vram_mb", "cost", False, False, "peak GPU memory torch allocated, MiB"),
+    Metric("vram_gb", "cost", False, False, "planned VRAM to serve it (outweigh plan), GB"),
+    Metric("accuracy_per_gb", "cost", True, False, "quality per GB: accuracy / vram_gb"),
 )
 """Every metric in the order the table, JSON and chart show them."""

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from outweigh.errors import InputError
 from outweigh.eval.metrics import METRICS, Metric
-from outweigh.eval.results import EvalResult, Record
+from outweigh.eval.results import JUDGE_TRUST, EvalResult, Record
 from outweigh.eval.spec import parse_spec
+from outweigh.eval.vram import BASIS
 
 MISSES_PER_CONFIG = 5
 """Worst misses listed per config in the markdown report: enough to see a pattern."""
@@ -25,6 +26,8 @@ MISSES_PER_CONFIG = 5
 _BARE = ("#9e9e9e", "#616161", "#bdbdbd", "#424242")
 """Greys for configs without augmentation, so the augmented (coloured) ones stand out."""
 _AUGMENTED = ("#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#e53935", "#00acc1")
+COUNTS = ("judge_questions", "judge_unparsed")
+"""Metrics that count questions or replies: shown as whole numbers."""
 _SHORT = {"retrieval_recall_at_k": "recall@k", "citation_accuracy": "citations"}
 """Chart tick labels where the metric key is too long for a tick."""
 
@@ -45,6 +48,12 @@ def fmt(metric: Metric, value: float | None) -> str:
     memory in whole MiB."""
     if value is None:
         return "-"
+    if metric.key in COUNTS:
+        return f"{value:.0f}"
+    if metric.key == "vram_gb":
+        return f"{value:.2f}"
+    if metric.key == "accuracy_per_gb":
+        return f"{value:.3g}"  # 0.8 / 70 GB is 0.0114: two decimals would say 0.01
     if metric.fraction or metric.part == "facts" or metric.key.endswith("_s"):
         return f"{value:.2f}"
     if metric.key == "tokens_per_s":
@@ -96,6 +105,32 @@ def headline(result: EvalResult) -> str | None:
     if ca is not None and cb is not None:
         line += f" (concise_accuracy {ca:.2f} vs {cb:.2f})"
     return line
+
+
+def judge_line(result: EvalResult) -> str | None:
+    """When to trust the `--judge`, and each config's kappa against it; None without one."""
+    if result.options.judge is None:
+        return None
+    kappas = []
+    for c in result.configs:
+        kappa = result.results[c].get("judge_kappa")
+        n = result.results[c].get("judge_questions") or 0
+        shown = "undefined" if kappa is None else f"{kappa:.2f}"
+        kappas.append(f"{c} {shown} on {n:.0f}")
+    return f"judge {result.options.judge}: {JUDGE_TRUST} (kappa: {'; '.join(kappas)})"
+
+
+def vram_lines(result: EvalResult) -> list[str]:
+    """How `vram_gb` was planned, and why a config has none."""
+    if not any(result.results[c].get("vram_gb") is not None for c in result.configs) and (
+        not result.vram_notes
+    ):
+        return []
+    lines = [
+        f"vram_gb is planned by outweigh plan: {BASIS}; +rag adds -k chunks, +lora one adapter"
+    ]
+    lines += [f"{c}: {note}" for c, note in result.vram_notes.items()]
+    return lines
 
 
 def _ci(result: EvalResult, config: str, key: str) -> str:
@@ -296,6 +331,10 @@ def markdown(result: EvalResult, folder: Path | None = None, plot: str | Path | 
         "rate's 95% bootstrap interval over the questions.",
         "",
     ]
+    if (jl := judge_line(result)) is not None:
+        lines += [f"The {jl}.", ""]
+    if notes := vram_lines(result):
+        lines += [f"- {_cell(n, 400)}" for n in notes] + [""]
     lines += [f"- `{x.key}` ({x.part}): {x.help}" for x in metrics]
     if plot is not None:
         p = Path(plot)

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from outweigh.errors import InputError
-from outweigh.eval.spec import ConfigSpec, parse_spec, parse_specs
-from outweigh.eval.stats import Paired, mcnemar
+from outweigh.eval.spec import ConfigSpec, parse_judge, parse_spec, parse_specs
+from outweigh.eval.stats import KAPPA_TRUSTED, Paired, mcnemar
+from outweigh.eval.vram import BASIS as VRAM_BASIS
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class EvalOptions:
     reader_gap: bool = False
     """Also answer each sourced question once more per `+rag` config with only its gold
     document as context (its best k chunks), for `gold_only_accuracy` and `reader_gap`."""
+    judge: str | None = None
+    """`--judge MODEL[@URL]`: a model that also grades each facts answer's correctness and
+    faithfulness (`outweigh.eval.judge`); None scores with the string metrics only."""
 
     def validate(self) -> None:
         """One-line errors naming the flag."""
@@ -46,6 +50,12 @@ class EvalOptions:
             raise InputError(f"`--limit` must be at least 1; got {self.limit}")
         if self.seed < 0:
             raise InputError(f"`--seed` must be 0 or more; got {self.seed}")
+        if self.judge is not None:
+            parse_judge(self.judge)
+
+    def judge_spec(self) -> ConfigSpec | None:
+        """The parsed `--judge`, or None without one."""
+        return None if self.judge is None else parse_judge(self.judge)
 
     @classmethod
     def parse(
@@ -55,6 +65,7 @@ class EvalOptions:
         seed: str = "0",
         limit: str | None = None,
         reader_gap: bool = False,
+        judge: str | None = None,
     ) -> EvalOptions:
         """Options from command-line text, so a typo is one `error:` line, not a usage screen."""
         opts = cls(
@@ -63,6 +74,7 @@ class EvalOptions:
             seed=whole_number(seed, "--seed"),
             limit=None if limit is None else whole_number(limit, "--limit"),
             reader_gap=reader_gap,
+            judge=None if judge is None else str(parse_judge(judge)),
         )
         opts.validate()
         return opts
@@ -74,6 +86,14 @@ def whole_number(text: str, flag: str) -> int:
         return int(text)
     except ValueError:
         raise InputError(f"`{flag}` must be a whole number; got {text!r}") from None
+
+
+JUDGE_TRUST = (
+    f"trust a config's judge_accuracy and judge_faithfulness where its judge_kappa (the "
+    f"judge's Cohen's kappa with accuracy, on judge_questions questions) is at least "
+    f"{KAPPA_TRUSTED}; below it, read the string metrics"
+)
+"""The line the JSON, the table and the report give beside the judge's numbers."""
 
 
 @dataclass(kw_only=True)
@@ -109,6 +129,9 @@ class Record:
     suite's docs/."""
     cited_where: list[str | None] = field(default_factory=list)
     """Where each of `cited` is in its document ("p. 12, §3.2 Budget"); None when unknown."""
+    cited_text: list[str] = field(default_factory=list)
+    """Each of `cited` as the prompt showed it (the selected lines, else the whole chunk):
+    what the judge checks the answer's faithfulness against."""
     retrieved: list[str] = field(default_factory=list)
     """Sources of the top-k retrieved chunks (paths under docs/), for +rag configs."""
     context: list[str] = field(default_factory=list)
@@ -133,6 +156,11 @@ class Record:
     adapter: str | None = None
     """The adapter that answered (`Answer.adapter`): the config's own, a bundled reader the
     engine chose for a prompt with passages or memories, or None for the bare model."""
+
+    judge: dict[str, str] = field(default_factory=dict)
+    """`--judge` verdicts, for facts: aspect (`correct`, `faithful`) -> "yes", "no" or
+    "unparsed" (the reply was neither); an aspect not judged is absent (no judge, an
+    unanswerable question's correctness, an answer that cites nothing's faithfulness)."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -162,6 +190,9 @@ class EvalResult:
     168M of its 268M, leaving 100M, against SmolLM2-135M's 106M."""
     seconds: float = 0.0
     """Wall time of the whole run."""
+    vram_notes: dict[str, str] = field(default_factory=dict)
+    """Config -> why the planner gave it no `vram_gb` (`outweigh.eval.vram`); configs with
+    one are absent."""
 
     def specs(self) -> list[ConfigSpec]:
         return parse_specs(self.configs)
@@ -179,10 +210,18 @@ class EvalResult:
             "suite": self.suite,
             "results": results,
             "comparison": None if (p := self.comparison()) is None else p.to_dict(),
+            "judge": None
+            if self.options.judge is None
+            else {
+                "model": self.options.judge,
+                "trusted_kappa": KAPPA_TRUSTED,
+                "trust": JUDGE_TRUST,
+            },
             "per_question": [r.to_dict() for r in self.records],
             "by_kind": self.by_kind(),
             "retrieval_hurt": [h.to_dict() for h in self.retrieval_hurt()],
             "options": dataclasses.asdict(self.options),
+            "vram": {"basis": VRAM_BASIS, "notes": self.vram_notes},
             "params": self.params,
             "non_embedding_params": self.non_embedding_params,
             "seconds": round(self.seconds, 2),

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from outweigh.engine import Answer, AskOptions, Engine
 from outweigh.errors import InputError, NotFoundError
+from outweigh.eval import judge as grader
 from outweigh.eval import metrics as m
 from outweigh.eval.endpoints import Endpoints
 from outweigh.eval.journal import Journal, header
@@ -37,6 +38,7 @@ from outweigh.eval.results import EvalOptions, EvalResult, Record
 from outweigh.eval.spec import ConfigSpec, parse_specs
 from outweigh.eval.stats import bootstrap_ci
 from outweigh.eval.suite import CATEGORIES, MemoryStep, Suite, load_suite
+from outweigh.eval.vram import per_gb
 from outweigh.settings import Paths
 
 if TYPE_CHECKING:
@@ -82,6 +84,9 @@ def run_eval(
     paths = paths or Paths()
     endpoints = endpoints or Endpoints.parse([])
     params = _preflight(specs, paths, backend_factory, endpoints)
+    judge = options.judge_spec()
+    if judge is not None:
+        grader.check(judge, paths, backend_factory, endpoints)
     progress = progress or (lambda task, done, total: None)
     run_id = secrets.token_hex(4)
     journal = None
@@ -135,6 +140,24 @@ def run_eval(
             records.extend(mine)
             del ctx  # the last reference to the backend but the pool's, so done() can free it
             runs.done(i)
+        if judge is not None:
+            grader.grade(
+                judge,
+                records,
+                options.seed,
+                paths,
+                backend_factory,
+                load,
+                endpoints,
+                journal,
+                progress,
+            )
+            for label in results:
+                mine = [r for r in records if r.config == label]
+                values, cis = grader.scores(mine, options.seed)
+                results[label].update(values)
+                intervals[label].update(cis)
+        vram_notes = per_gb(specs, results, options.k)
     finally:
         if ingested:
             for name in [collection, *gold.values()]:
@@ -153,6 +176,7 @@ def run_eval(
         params={str(s): params[s.model] for s in specs},
         non_embedding_params={str(s): non_embedding.get(s.model, 0) for s in specs},
         seconds=time.perf_counter() - started,
+        vram_notes=vram_notes,
     )
 
 
@@ -385,6 +409,7 @@ class _Config:
                     source=q.source,
                     cited=[shown(c.source, suite.docs) for c in answer.citations],
                     cited_where=[c.where for c in answer.citations],
+                    cited_text=[c.excerpt or c.text for c in answer.citations],
                     retrieved=retrieved.get(q.line, []) if self.spec.rag else [],
                     context=context,
                     concise=m.concise(answer.answer, q.answers),

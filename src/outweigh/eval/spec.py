@@ -154,3 +154,21 @@ def parse_specs(texts: Iterable[str]) -> list[ConfigSpec]:
             f"give at least one --config {GRAMMAR}, e.g. --config smollm2-135m --config {EXAMPLE}"
         )
     return specs
+
+
+def parse_judge(text: str) -> ConfigSpec:
+    """Parse `--judge MODEL[@URL]`: a bare model, here or on a server, that grades answers."""
+    raw = text.strip()
+    if not raw:
+        raise InputError("empty --judge; write MODEL or MODEL@URL, e.g. --judge gemma3-270m")
+    if "+" in raw:
+        raise InputError(
+            f"--judge {raw!r}: a judge is a bare model; write MODEL or MODEL@URL, without "
+            "+rag, +lora or +memory"
+        )
+    try:
+        return parse_spec(raw)
+    except InputError as e:
+        raise InputError(
+            str(e).replace("--config", "--judge").replace(GRAMMAR, "MODEL[@URL]")
+        ) from None

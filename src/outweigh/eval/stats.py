@@ -72,3 +72,37 @@ def mcnemar(first: Sequence[bool], second: Sequence[bool]) -> Paired:
     n = b + c
     tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n
     return Paired(len(first), b, c, min(1.0, 2 * tail))
+
+
+KAPPA_TRUSTED = 0.6
+"""The judge is worth reading where its kappa with the string metric is at least this:
+"substantial" agreement on Landis & Koch's (1977) scale (0.41-0.60 moderate, 0.61-0.80
+substantial), the usual bar for two raters labelling the same items."""
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Two raters' yes/no labels of the same items: the judge and the string metric."""
+
+    items: int
+    """Items both labelled."""
+    agreement: float | None
+    """Share of items they label alike; None with no items."""
+    kappa: float | None
+    """Cohen's kappa (Cohen 1960): agreement beyond what their own yes-rates give by chance,
+    (p_o - p_e) / (1 - p_e); None with no items or when chance agreement is 1 (both say
+    always the same one label), where it is undefined."""
+
+
+def agreement(first: Sequence[bool], second: Sequence[bool]) -> Agreement:
+    """Raw agreement and Cohen's kappa of two raters' labels of the same items, in order."""
+    if len(first) != len(second):
+        raise ValueError("agreement needs both raters' labels of the same items")
+    n = len(first)
+    if n == 0:
+        return Agreement(0, None, None)
+    observed = sum(1 for x, y in zip(first, second, strict=True) if x == y) / n
+    yes_a, yes_b = sum(map(bool, first)) / n, sum(map(bool, second)) / n
+    chance = yes_a * yes_b + (1 - yes_a) * (1 - yes_b)
+    kappa = None if chance >= 1.0 else (observed - chance) / (1 - chance)
+    return Agreement(n, observed, kappa)
