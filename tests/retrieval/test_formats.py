@@ -110,6 +110,35 @@ def test_a_table_row_keeps_its_header(folder):
     assert any(line.startswith("| Name | ar - create") for line in lines[header + 2 :])
 
 
+def man_rows(pages: int = 60) -> list[list[object]]:
+    """The first sentence-worth of each section of `pages` man pages, one row each, with its
+    word count as a number: a few hundred rows of real text under a header."""
+    rows: list[list[object]] = [["Page", "Section", "Words", "Opening"]]
+    for txt in sorted(MAN.glob("*.txt"))[:pages]:
+        for head, paras in man(txt.stem):
+            words = " ".join(paras).split()
+            rows.append([txt.stem, head, len(words), " ".join(words[:12])])
+    return rows
+
+
+def test_a_late_row_of_a_long_sheet_is_found_with_its_header(tmp_path, paths):
+    rows = man_rows()
+    build.xlsx(tmp_path / "pages.xlsx", {"Pages": rows})
+    store = Store(paths)
+    embedder = FakeEmbedder()
+    report = ingest([tmp_path], store, embedder, "c")
+    assert report.failed == [] and report.chunks > 10
+    assert len(rows) > 250
+    openings = [r[3] for r in rows]
+    # A row near the end whose words no other row has (gprofng's pages share sections).
+    late = next(r for r in rows[-40:] if openings.count(r[3]) == 1)
+    question = f"What does the {late[1]} of {late[0]} say? {late[3]}"
+    [hit] = HybridSearcher(store, embedder).search(question, "c", k=1)
+    lines = hit.text.splitlines()
+    assert lines[:2] == ["| Page | Section | Words | Opening |", "| --- | --- | --- | --- |"]
+    assert f"| {late[0]} | {late[1]} | {late[2]} | {late[3]} |" in lines
+
+
 def test_a_section_path_is_the_headings_above():
     text = "# 3 Costs\n\nIntro.\n\n## 3.2 Budget\n\nThe budget is 12 k.\n\n# 4 Risks\n\nNone."
     doc = Document(text, [(0, Location(page=12))])
