@@ -4,6 +4,7 @@ is found by search, and each passage knows where it is (page, slide, sheet, sect
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -137,6 +138,60 @@ def test_a_late_row_of_a_long_sheet_is_found_with_its_header(tmp_path, paths):
     lines = hit.text.splitlines()
     assert lines[:2] == ["| Page | Section | Words | Opening |", "| --- | --- | --- | --- |"]
     assert f"| {late[0]} | {late[1]} | {late[2]} | {late[3]} |" in lines
+    # Its citation names the sheet and the cells of its rows; the late row is among them.
+    assert hit.location is not None and hit.location.sheet == "Pages"
+    first, last = (int(c.lstrip("ABCD")) for c in hit.location.cells.split(":"))
+    assert hit.location.label() == f"Pages!A{first}:D{last}"
+    assert first <= rows.index(late) + 1 <= last
+
+
+def cell_text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def test_each_chunk_of_a_sheet_names_the_cells_of_its_rows(tmp_path):
+    """Every chunk's cell range holds exactly the rows its text shows, read back by openpyxl,
+    on a sheet that starts at A1 and on one whose table starts at C4 (blank rows above it,
+    blank columns left of it, a blank row inside it)."""
+    from openpyxl import Workbook, load_workbook
+
+    from outweigh.retrieval.ingest import chunk_document
+    from outweigh.retrieval.location import from_json
+
+    rows = man_rows(40)
+    book = Workbook()
+    book.active.title = "Pages"
+    for row in rows:
+        book.active.append(row)
+    late = book.create_sheet("Late start")
+    for r, row in enumerate([*rows[:60], [None] * 4, *rows[60:120]], start=4):
+        for c, value in enumerate(row, start=3):
+            late.cell(r, c, value)
+    book.save(tmp_path / "pages.xlsx")
+    doc = read_document(tmp_path / "pages.xlsx", 2**22)
+    pending = chunk_document(
+        tmp_path / "pages.xlsx", "s", doc, 1, None, FakeEmbedder(), chunk_tokens=120, overlap=20
+    )
+    assert pending is not None
+    sheets = load_workbook(tmp_path / "pages.xlsx")
+    seen = set()
+    for (text, start, end), where in zip(pending.chunks, pending.locations, strict=True):
+        loc = from_json(where)
+        assert loc is not None and loc.sheet and loc.cells, text[:80]
+        seen.add(loc.sheet)
+        want = [
+            " ".join(("| " + " | ".join(cell_text(c.value) for c in row) + " |").split())
+            for row in sheets[loc.sheet][loc.cells]
+        ]
+        own = doc.text[start:end].splitlines()  # the chunk's own rows, not a repeated header
+        # Markdown escapes (`\\|`, `\\<`) undone, as a reader of the cells sees them.
+        got = [re.sub(r"\\(\W)", r"\1", x) for x in own if x.startswith("|") and "| ---" not in x]
+        # The rows whose lines start in the chunk; the last may be cut where the chunk ends.
+        assert len(got) == len(want) and got[:-1] == want[:-1], (loc.label(), text[:120])
+        assert want[-1].startswith(got[-1])
+        quoted = loc.sheet if loc.sheet == "Pages" else f"'{loc.sheet}'"
+        assert loc.label() == f"{quoted}!{loc.cells}"
+    assert seen == {"Pages", "Late start"}
 
 
 def test_a_section_path_is_the_headings_above():
