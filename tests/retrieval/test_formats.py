@@ -205,6 +205,21 @@ def test_a_section_path_is_the_headings_above():
     assert after is not None and after.section == ["4 Risks"]
 
 
+@pytest.mark.parametrize("kind", ["docx", "odt"])
+def test_word_and_odf_heading_styles_are_the_citations_section_path(kind, tmp_path, paths):
+    """Word's Heading 1/2 styles (python-docx `add_heading`) and ODF outline levels come out
+    of kreuzberg as `#`/`##` lines, so a passage's citation names its heading path."""
+    sections = man("bzip2")
+    head, paras = sections[2]
+    assert len(paras) > 1  # a paragraph late in the section: its chunk starts inside it
+    getattr(build, kind)(tmp_path / f"bzip2.{kind}", sections, title="bzip2 manual")
+    store = Store(paths)
+    ingest([tmp_path], store, FakeEmbedder(), "c", chunk_tokens=60, overlap=10)
+    [hit] = HybridSearcher(store, FakeEmbedder()).search(paras[-1], "c", k=1, mode="bm25")
+    assert hit.location is not None and hit.location.section == ["bzip2 manual", head]
+    assert hit.location.label() == f"§{head}"
+
+
 def test_an_older_db_upgrades_and_its_chunks_have_no_location(paths, tmp_path):
     import sqlite3
 
