@@ -34,12 +34,17 @@ def man_sections(text: str, limit: int = 6) -> Sections:
     return sections[:limit]
 
 
-def docx(path: Path, sections: Sections, table: list[list[str]] | None = None) -> Path:
+def docx(
+    path: Path, sections: Sections, table: list[list[str]] | None = None, title: str = ""
+) -> Path:
+    """Sections under Word's Heading 1 style, or Heading 2 under a Heading 1 `title`."""
     import docx as python_docx
 
     doc = python_docx.Document()
+    if title:
+        doc.add_heading(title, level=1)
     for head, paras in sections:
-        doc.add_heading(head, level=1)
+        doc.add_heading(head, level=2 if title else 1)
         for p in paras:
             doc.add_paragraph(p)
     if table:
@@ -91,13 +96,16 @@ def csv(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-def odt(path: Path, sections: Sections) -> Path:
+def odt(path: Path, sections: Sections, title: str = "") -> Path:
+    """Sections as outline-level-1 headings, or level 2 under a level-1 `title`."""
     from odf.opendocument import OpenDocumentText
     from odf.text import H, P
 
     doc = OpenDocumentText()
+    if title:
+        doc.text.addElement(H(outlinelevel=1, text=title))
     for head, paras in sections:
-        doc.text.addElement(H(outlinelevel=1, text=head))
+        doc.text.addElement(H(outlinelevel=2 if title else 1, text=head))
         for p in paras:
             doc.text.addElement(P(text=p))
     doc.save(str(path))

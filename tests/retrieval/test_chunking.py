@@ -49,3 +49,39 @@ def test_tokenizing_in_segments_gives_the_same_chunks(monkeypatch):
     whole = chunk_text(text, spans, chunk_tokens=50, overlap=10)
     monkeypatch.setattr(chunking, "SEGMENT_CHARS", 333)  # about 40 segments
     assert chunk_text(text, spans, chunk_tokens=50, overlap=10) == whole
+
+
+def _table_text(rows: int) -> str:
+    body = "\n".join(f"| cmd{i} | {i * 7} | the text of row {i} |" for i in range(rows))
+    head = "| Name | Size | Text |\n| --- | --- | --- |"
+    return f"Prose before.\n\n## Sheet\n\n{head}\n{body}\n\nAfter."
+
+
+@pytest.mark.parametrize(("size", "overlap"), [(40, 8), (60, 0), (200, 40)])
+def test_every_chunk_of_a_table_opens_with_its_header(size, overlap):
+    text = _table_text(300)
+    head = "| Name | Size | Text |\n| --- | --- | --- |"
+    chunks = chunk_text(text, spans, chunk_tokens=size, overlap=overlap)
+    rows = {line for c in chunks for line in c.text.splitlines() if line.startswith("| cmd")}
+    assert len(rows) == 300  # every row is in some chunk
+    for c in chunks:
+        assert len(c.text.split()) <= size  # the header's tokens count
+        if "| cmd" in c.text:
+            assert c.text.startswith(("Prose", head)), c.text[:60]
+        # Both parts are the document's own text, where the offsets say.
+        body = text[c.start : c.end].strip()
+        if c.head is None:
+            assert c.text == body
+        else:
+            assert c.text == text[c.head[0] : c.head[1]] + "\n" + body
+            assert text[c.head[0] : c.head[1]] == head
+            assert text[c.start - 1] == "\n" and text[c.start : c.start + 5] == "| cmd"
+
+
+def test_a_header_over_half_a_chunk_is_not_repeated():
+    wide = "| " + " | ".join(f"h{i}" for i in range(30)) + " |"
+    rule = "|" + " --- |" * 30
+    text = "\n".join([wide, rule, *("| " + " | ".join(["x"] * 30) + " |" for _ in range(20))])
+    chunks = chunk_text(text, spans, chunk_tokens=100, overlap=10)
+    assert len(chunks) > 1 and all(c.head is None for c in chunks)
+    assert all(text[c.start : c.end].strip() == c.text for c in chunks)

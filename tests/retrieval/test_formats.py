@@ -4,6 +4,7 @@ is found by search, and each passage knows where it is (page, slide, sheet, sect
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -110,6 +111,89 @@ def test_a_table_row_keeps_its_header(folder):
     assert any(line.startswith("| Name | ar - create") for line in lines[header + 2 :])
 
 
+def man_rows(pages: int = 60) -> list[list[object]]:
+    """The first sentence-worth of each section of `pages` man pages, one row each, with its
+    word count as a number: a few hundred rows of real text under a header."""
+    rows: list[list[object]] = [["Page", "Section", "Words", "Opening"]]
+    for txt in sorted(MAN.glob("*.txt"))[:pages]:
+        for head, paras in man(txt.stem):
+            words = " ".join(paras).split()
+            rows.append([txt.stem, head, len(words), " ".join(words[:12])])
+    return rows
+
+
+def test_a_late_row_of_a_long_sheet_is_found_with_its_header(tmp_path, paths):
+    rows = man_rows()
+    build.xlsx(tmp_path / "pages.xlsx", {"Pages": rows})
+    store = Store(paths)
+    embedder = FakeEmbedder()
+    report = ingest([tmp_path], store, embedder, "c")
+    assert report.failed == [] and report.chunks > 10
+    assert len(rows) > 250
+    openings = [r[3] for r in rows]
+    # A row near the end whose words no other row has (gprofng's pages share sections).
+    late = next(r for r in rows[-40:] if openings.count(r[3]) == 1)
+    question = f"What does the {late[1]} of {late[0]} say? {late[3]}"
+    [hit] = HybridSearcher(store, embedder).search(question, "c", k=1)
+    lines = hit.text.splitlines()
+    assert lines[:2] == ["| Page | Section | Words | Opening |", "| --- | --- | --- | --- |"]
+    assert f"| {late[0]} | {late[1]} | {late[2]} | {late[3]} |" in lines
+    # Its citation names the sheet and the cells of its rows; the late row is among them.
+    assert hit.location is not None and hit.location.sheet == "Pages"
+    first, last = (int(c.lstrip("ABCD")) for c in hit.location.cells.split(":"))
+    assert hit.location.label() == f"Pages!A{first}:D{last}"
+    assert first <= rows.index(late) + 1 <= last
+
+
+def cell_text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def test_each_chunk_of_a_sheet_names_the_cells_of_its_rows(tmp_path):
+    """Every chunk's cell range holds exactly the rows its text shows, read back by openpyxl,
+    on a sheet that starts at A1 and on one whose table starts at C4 (blank rows above it,
+    blank columns left of it, a blank row inside it)."""
+    from openpyxl import Workbook, load_workbook
+
+    from outweigh.retrieval.ingest import chunk_document
+    from outweigh.retrieval.location import from_json
+
+    rows = man_rows(40)
+    book = Workbook()
+    book.active.title = "Pages"
+    for row in rows:
+        book.active.append(row)
+    late = book.create_sheet("Late start")
+    for r, row in enumerate([*rows[:60], [None] * 4, *rows[60:120]], start=4):
+        for c, value in enumerate(row, start=3):
+            late.cell(r, c, value)
+    book.save(tmp_path / "pages.xlsx")
+    doc = read_document(tmp_path / "pages.xlsx", 2**22)
+    pending = chunk_document(
+        tmp_path / "pages.xlsx", "s", doc, 1, None, FakeEmbedder(), chunk_tokens=120, overlap=20
+    )
+    assert pending is not None
+    sheets = load_workbook(tmp_path / "pages.xlsx")
+    seen = set()
+    for (text, start, end), where in zip(pending.chunks, pending.locations, strict=True):
+        loc = from_json(where)
+        assert loc is not None and loc.sheet and loc.cells, text[:80]
+        seen.add(loc.sheet)
+        want = [
+            " ".join(("| " + " | ".join(cell_text(c.value) for c in row) + " |").split())
+            for row in sheets[loc.sheet][loc.cells]
+        ]
+        own = doc.text[start:end].splitlines()  # the chunk's own rows, not a repeated header
+        # Markdown escapes (`\\|`, `\\<`) undone, as a reader of the cells sees them.
+        got = [re.sub(r"\\(\W)", r"\1", x) for x in own if x.startswith("|") and "| ---" not in x]
+        # The rows whose lines start in the chunk; the last may be cut where the chunk ends.
+        assert len(got) == len(want) and got[:-1] == want[:-1], (loc.label(), text[:120])
+        assert want[-1].startswith(got[-1])
+        quoted = loc.sheet if loc.sheet == "Pages" else f"'{loc.sheet}'"
+        assert loc.label() == f"{quoted}!{loc.cells}"
+    assert seen == {"Pages", "Late start"}
+
+
 def test_a_section_path_is_the_headings_above():
     text = "# 3 Costs\n\nIntro.\n\n## 3.2 Budget\n\nThe budget is 12 k.\n\n# 4 Risks\n\nNone."
     doc = Document(text, [(0, Location(page=12))])
@@ -119,6 +203,21 @@ def test_a_section_path_is_the_headings_above():
     assert loc.label() == "p. 12, §3.2 Budget"
     [after] = doc.locations([(text.index("None"), len(text))])
     assert after is not None and after.section == ["4 Risks"]
+
+
+@pytest.mark.parametrize("kind", ["docx", "odt"])
+def test_word_and_odf_heading_styles_are_the_citations_section_path(kind, tmp_path, paths):
+    """Word's Heading 1/2 styles (python-docx `add_heading`) and ODF outline levels come out
+    of kreuzberg as `#`/`##` lines, so a passage's citation names its heading path."""
+    sections = man("bzip2")
+    head, paras = sections[2]
+    assert len(paras) > 1  # a paragraph late in the section: its chunk starts inside it
+    getattr(build, kind)(tmp_path / f"bzip2.{kind}", sections, title="bzip2 manual")
+    store = Store(paths)
+    ingest([tmp_path], store, FakeEmbedder(), "c", chunk_tokens=60, overlap=10)
+    [hit] = HybridSearcher(store, FakeEmbedder()).search(paras[-1], "c", k=1, mode="bm25")
+    assert hit.location is not None and hit.location.section == ["bzip2 manual", head]
+    assert hit.location.label() == f"§{head}"
 
 
 def test_an_older_db_upgrades_and_its_chunks_have_no_location(paths, tmp_path):

@@ -161,3 +161,22 @@ def test_a_question_about_something_else_gets_no_passages(embedder) -> None:
     # Without a floor, retrieval always applies.
     no_floor = Selection(floor=0.0)
     assert select("What is the capital of France?", hits("sort"), embedder, no_floor, k=3)
+
+
+def test_a_table_read_across_chunks_has_its_header_once(embedder) -> None:
+    from outweigh.retrieval.chunking import chunk_text
+
+    rows = []
+    for page in ("sort", "head", "tac", "shuf", "cut", "du"):
+        for para in (MAN / f"{page}.txt").read_text().split("\n\n")[1:6]:
+            rows.append(f"| {page} | {' '.join(para.split()[:14])} |")
+    header = ["| Page | Opening |", "| --- | --- |"]
+    text = "\n".join([*header, *rows])
+    chunks = chunk_text(text, embedder.token_spans, chunk_tokens=60, overlap=12)
+    assert len(chunks) > 3 and all(c.text.startswith(header[0]) for c in chunks)
+    given = [Hit(i, "/docs/pages.xlsx", c.text, 0.03, i + 1, i + 1) for i, c in enumerate(chunks)]
+    late = rows[-3]
+    question = f"What does {late.split('|')[2].strip()} mean?"
+    [passage] = select(question, given[-2:], embedder, Selection(), k=1)
+    lines = (passage.excerpt or passage.text).splitlines()
+    assert late in lines and lines.count(header[0]) == 1

@@ -3,12 +3,20 @@
 Chunks are at most `chunk_tokens` long so the embedder sees all of each one (all-MiniLM-L6-v2
 truncates at 256 word pieces), and consecutive chunks share `overlap` tokens so a fact that
 straddles a boundary is whole in at least one chunk.
+
+A chunk that starts among a Markdown table's rows opens with that table's header row and rule,
+so a row retrieved alone still says what its columns are: the header is text of the document
+(it is quoted from where it stands), and its tokens count against the chunk's size. Such a
+chunk starts at a row's beginning wherever the overlap allows, never mid-row.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+from outweigh.retrieval.structure import Table, tables
 
 SEGMENT_CHARS = 1 << 16
 """Text goes to the tokenizer this many characters at a time, cut at whitespace where there is
@@ -28,6 +36,15 @@ class Chunk:
     start: int
     """Character offset of the chunk in the document text."""
     end: int
+    head: tuple[int, int] | None = None
+    """The (start, end) of the table header that opens `text`, when the chunk starts among a
+    table's rows: `text` is then `text[head[0]:head[1]] + "\\n" + text[start:end].strip()`,
+    both real text of the document."""
+
+    def shifted(self, by: int) -> Chunk:
+        """This chunk with every offset moved by `by` (a part's chunk into its document)."""
+        head = (self.head[0] + by, self.head[1] + by) if self.head else None
+        return Chunk(self.text, self.start + by, self.end + by, head)
 
 
 def chunk_text(
@@ -46,6 +63,8 @@ def chunk_text(
     if not 0 <= overlap < chunk_tokens:
         raise ValueError("`overlap` must be >= 0 and smaller than `chunk_tokens`")
     stream = _spans(text, token_spans)
+    grid = tables(text)
+    at = [t.lines[0] for t in grid]
     # Spans from the current chunk's first token on: a chunk's worth and one more, which
     # says whether this chunk is the last.
     window: list[tuple[int, int]] = []
@@ -60,16 +79,74 @@ def chunk_text(
                 window.append(span)
         if not window:
             break
-        j = min(chunk_tokens, len(window))
+        table = _table_at(grid, at, window[0][0])
+        head = _head(text, table, window[0][0], token_spans, chunk_tokens)
+        size = chunk_tokens - head[2] if head else chunk_tokens
+        j = min(size, len(window))
         last = ended and j == len(window)
         if not last:
-            j = _soft_end(text, window, 0, j, chunk_tokens)
+            j = _soft_end(text, window, 0, j, size)
         start, end = window[0][0], window[j - 1][1]
-        chunks.append(Chunk(text[start:end].strip(), start, end))
+        body = text[start:end].strip()
+        if head and body:
+            quoted = text[head[0] : head[1]]
+            chunks.append(Chunk(f"{quoted}\n{body}", start, end, (head[0], head[1])))
+        else:
+            chunks.append(Chunk(body, start, end))
         if last:
             break
-        del window[: max(j - overlap, 1)]
+        del window[: _next_start(text, grid, at, window, j, overlap)]
     return [c for c in chunks if c.text]
+
+
+def _table_at(grid: list[Table], at: list[int], pos: int) -> Table | None:
+    """The table whose lines `pos` falls in, if any."""
+    i = bisect.bisect_right(at, pos) - 1
+    return grid[i] if i >= 0 and pos < grid[i].end else None
+
+
+def _head(
+    text: str,
+    table: Table | None,
+    pos: int,
+    token_spans: Callable[[str], list[tuple[int, int]]],
+    chunk_tokens: int,
+) -> tuple[int, int, int] | None:
+    """(start, end, tokens) of the header and rule to repeat for a chunk starting at `pos` in
+    `table`; None unless `pos` is among its rows, or for a header over half a chunk (it would
+    crowd out the rows it names)."""
+    if table is None or pos < table.body:
+        return None
+    a, b = table.lines[0], table.head_end
+    tokens = len(token_spans(text[a:b]))
+    return (a, b, tokens) if tokens <= chunk_tokens // 2 else None
+
+
+def _next_start(
+    text: str,
+    grid: list[Table],
+    at: list[int],
+    window: list[tuple[int, int]],
+    j: int,
+    overlap: int,
+) -> int:
+    """How many of `window`'s tokens the next chunk drops: `overlap` back from the end, then
+    further back to the start of the table line it falls in (the whole header, if in the
+    header or rule), so a chunk opens on a whole row; but never past half the chunk, so a
+    chunk always moves on by at least half its length."""
+    k = max(j - overlap, 1)
+    if k >= len(window):
+        return k
+    table = _table_at(grid, at, window[k][0])
+    if table is None:
+        return k
+    line = text.rfind("\n", 0, window[k][0]) + 1
+    if line < table.body:
+        line = table.lines[0]
+    floor = max((j + 1) // 2, 1)
+    while k > floor and window[k - 1][0] >= line:
+        k -= 1
+    return k
 
 
 def _spans(

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from outweigh.errors import IngestError
+from outweigh.retrieval import sheets
 from outweigh.retrieval.guard import check_container, check_mail
 from outweigh.retrieval.location import Document, Location, normalise
+from outweigh.retrieval.structure import tables
 
 MIME_TYPES = {
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -76,7 +78,22 @@ def extract(path: Path, data: bytes, max_bytes: int) -> Document:
     doc = join(pieces)
     if suffix in (".xlsx", ".ods"):
         doc.marks = _sheets(doc.text, [str(s) for s in _meta(result, "sheet_names") or []])
+    if suffix == ".xlsx":
+        doc.grids = _grids(doc, sheets.used_ranges(data))
     return doc
+
+
+def _grids(doc: Document, used: dict[str, tuple[int, int, int, int]]) -> dict[int, tuple[int, int]]:
+    """Where each sheet's table starts in its worksheet, by the sheet's mark (`sheets.py`)."""
+    grid = tables(doc.text)
+    bounds = [m[0] for m in doc.marks[1:]] + [len(doc.text)]
+    out = {}
+    for (pos, loc), end in zip(doc.marks, bounds, strict=True):
+        table = next((t for t in grid if pos <= t.lines[0] < end), None)
+        at = sheets.origin(table, doc.text, used.get(loc.sheet or "")) if table else None
+        if at is not None:
+            out[pos] = at
+    return out
 
 
 def _sheets(text: str, names: list[str]) -> list[tuple[int, Location]]:

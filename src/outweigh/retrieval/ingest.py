@@ -17,7 +17,7 @@ import numpy as np
 
 from outweigh.embed import Embedder
 from outweigh.errors import IngestError, InputError, printable
-from outweigh.retrieval.chunking import Chunk, chunk_text
+from outweigh.retrieval.chunking import chunk_text
 from outweigh.retrieval.loaders import SUFFIXES, read_document
 from outweigh.retrieval.location import Document
 from outweigh.retrieval.store import Collection, Store
@@ -230,7 +230,7 @@ def chunk_document(
     chunks, start = [], 0
     for end in bounds:
         part = chunk_text(doc.text[start:end], embedder.token_spans, chunk_tokens, overlap)
-        chunks += [Chunk(c.text, c.start + start, c.end + start) for c in part]
+        chunks += [c.shifted(start) for c in part]
         start = end
     if not chunks:
         raise IngestError(f"{path}: no text found")

@@ -11,6 +11,9 @@ import json
 import re
 from dataclasses import asdict, dataclass, field, replace
 
+from outweigh.retrieval.sheets import cell_range
+from outweigh.retrieval.structure import Table, tables
+
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
 SECTION_CHARS = 80
@@ -28,6 +31,8 @@ class Location:
     """1-based slide of a presentation."""
     sheet: str | None = None
     """Worksheet name of a spreadsheet."""
+    cells: str | None = None
+    """The cell range of a sheet passage's rows, e.g. "A120:D160" (`sheets.py`)."""
     section: list[str] | None = None
     """Heading path from the document's top, e.g. ["3 Costs", "3.2 Budget"]."""
     subject: str | None = None
@@ -51,7 +56,9 @@ class Location:
             parts.append(f"pp. {self.page}–{self.last_page}" if pages else f"p. {self.page}")
         if self.slide is not None:
             parts.append(f"slide {self.slide}")
-        if self.sheet:
+        if self.sheet and self.cells:
+            parts.append(f"{_sheet_ref(self.sheet)}!{self.cells}")
+        elif self.sheet:
             parts.append(f"sheet {self.sheet}")
         if self.subject:
             parts.append(f"“{self.subject}”")
@@ -60,6 +67,12 @@ class Location:
         if self.section and self.section[-1] != self.sheet:
             parts.append(f"§{self.section[-1]}")
         return ", ".join(parts)
+
+
+def _sheet_ref(name: str) -> str:
+    """A sheet's name as a spreadsheet formula writes it: quoted, its quotes doubled, unless
+    it is letters, digits and underscores ("Budget!A1", "'Q3 plan'!A1")."""
+    return name if re.fullmatch(r"\w+", name) else "'" + name.replace("'", "''") + "'"
 
 
 def from_json(raw: str | None) -> Location | None:
@@ -78,6 +91,9 @@ class Document:
     text: str
     marks: list[tuple[int, Location]] = field(default_factory=list)
     """(character offset, location from there on), sorted by offset."""
+    grids: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """For a sheet's mark (by its offset), the (row, column) of its table's top-left cell in
+    the worksheet, 1-based: a passage of its rows is then located by cell range."""
 
     def locations(self, spans: list[tuple[int, int]]) -> list[Location | None]:
         """The location of each (start, end) character span of `text`."""
@@ -85,10 +101,15 @@ class Document:
         headings = [(m.start(), len(m.group(1)), m.group(2)) for m in _HEADING.finditer(self.text)]
         at = [h[0] for h in headings]
         paths = _paths(headings)
+        grid = tables(self.text) if self.grids else []
+        ends = [t.end for t in grid]
         out: list[Location | None] = []
         for start, end in spans:
             i = bisect.bisect_right(starts, start) - 1
             loc = self.marks[i][1] if i >= 0 else Location()
+            if i >= 0 and self.marks[i][0] in self.grids:
+                cells = _cells(self.text, grid, ends, self.grids[self.marks[i][0]], start, end)
+                loc = replace(loc, cells=cells)
             if loc.page is not None:
                 j = bisect.bisect_right(starts, max(start, end - 1)) - 1
                 last = self.marks[j][1].page if j >= 0 else None
@@ -103,6 +124,17 @@ class Document:
                 loc = replace(loc, section=path)
             out.append(loc if loc.to_dict() else None)
         return out
+
+
+def _cells(
+    text: str, grid: list[Table], ends: list[int], at: tuple[int, int], start: int, end: int
+) -> str | None:
+    """The cell range of the rows of the first table of `grid` (in order, `ends` their ends)
+    that ends after `start`, which [start, end) holds."""
+    i = bisect.bisect_right(ends, start)
+    if i == len(grid) or grid[i].lines[0] >= end:
+        return None
+    return cell_range(grid[i], text, at, start, end)
 
 
 def _paths(headings: list[tuple[int, int, str]]) -> list[list[str]]:

@@ -205,6 +205,7 @@ def _read(chunks: list[Hit]) -> _Document:
         new = lines_of(hit.text) or [Line(hit.text.strip(), False, False)]
         skip = 0
         if prev is not None and hit.chunk_id == prev.chunk_id + 1:
+            new = _without_head(new, prev.text)
             skip, fuller = _overlap([x.text for x in lines[-OVERLAP_LINES:]], [x.text for x in new])
             if fuller:  # the earlier chunk ended mid-line
                 lines[-1] = replace(new[skip - 1], blank_before=lines[-1].blank_before)
@@ -231,6 +232,16 @@ def _read(chunks: list[Hit]) -> _Document:
             p = parent[i]
             unit_parent.append(first[p] if p is not None else None if n == 0 else first[i])
     return _Document(units, unit_owner, breaks, unit_parent)
+
+
+def _without_head(new: list[Line], before: str) -> list[Line]:
+    """`new`'s lines without the table header and rule the chunker repeats at its top
+    (`chunking`), when the chunk before holds that header too: read once, as in the file."""
+    if len(new) > 2 and new[1].text.startswith("|") and "---" in new[1].text:
+        head = f"{new[0].text}\n{new[1].text}"
+        if head in before:
+            return new[2:]
+    return new
 
 
 OVERLAP_LINES = 64

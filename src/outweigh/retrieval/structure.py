@@ -17,7 +17,8 @@ known formats:
   indented block;
 - a label: a short line that ends in a colon ("Bug fixes:") is the parent of the rest of
   its paragraph;
-- a table: the first row of a run of `|`-separated rows is the parent of the others;
+- a table: the first row of a run of `|`-separated rows is the parent of the others (and
+  `tables` finds each Markdown table, so the chunker can repeat its header in every chunk);
 - a record: in a paragraph of `Key: value` lines, the first line is the parent of the rest.
 
 `kinds` and `asked` give a line's typed values (e-mail, URL, date, version, person, number)
@@ -154,6 +155,61 @@ def ancestors(parent: list[int | None], i: int, depth: int = 3) -> list[int]:
     while j is not None and len(out) < depth and j not in out:
         out.append(j)
         j = parent[j]
+    return out
+
+
+# -- Markdown tables --------------------------------------------------------------------------
+_RULE_CELLS = re.compile(r"\|[ \t:|-]*\|")
+"""A table's rule line, `| --- | :-: |`: one character class between the outer bars, so a
+hostile 10 MB line of dashes costs one linear scan, not a backtracking search."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A Markdown table in a text: a header row, its `| --- |` rule, then its rows."""
+
+    lines: list[int]
+    """Character offset of each of its lines: the header row, the rule, then each row."""
+    end: int
+    """Offset just past its last line (its newline not included)."""
+
+    @property
+    def head_end(self) -> int:
+        """Offset just past the rule line: `text[lines[0]:head_end]` is the header and rule."""
+        return self.lines[2] - 1 if len(self.lines) > 2 else self.end
+
+    @property
+    def body(self) -> int:
+        """Offset of its first row, or `end` when it has none."""
+        return self.lines[2] if len(self.lines) > 2 else self.end
+
+
+def _is_row(line: str) -> bool:
+    s = line.strip()
+    return len(s) >= 2 and s[0] == "|" and s[-1] == "|"
+
+
+def tables(text: str) -> list[Table]:
+    """The Markdown tables of `text` in order: runs of `|`-bounded lines whose second line is
+    a rule (`| --- |`), as kreuzberg writes the tables of sheets, CSV and Word files."""
+    if "|" not in text:
+        return []
+    lines = text.split("\n")
+    starts = [0] * len(lines)
+    for i in range(1, len(lines)):
+        starts[i] = starts[i - 1] + len(lines[i - 1]) + 1
+    out: list[Table] = []
+    i = 0
+    while i + 1 < len(lines):
+        rule = lines[i + 1].strip()
+        if _is_row(lines[i]) and "---" in rule and _RULE_CELLS.fullmatch(rule):
+            j = i + 2
+            while j < len(lines) and _is_row(lines[j]):
+                j += 1
+            out.append(Table(starts[i:j], starts[j - 1] + len(lines[j - 1])))
+            i = j
+        else:
+            i += 1
     return out
 
 
