@@ -35,7 +35,6 @@ from dataclasses import dataclass
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+\S")
 _UNDERLINE = re.compile(r"^\s*([=\-~^*+#`'\".:_])\1{2,}\s*$")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
-_TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]*-{3,}[\s:|-]*\|?\s*$")
 _FIELD = re.compile(r"^\s*[A-Z][\w.-]{0,30}(?: [\w.-]{1,20}){0,2}?\s*:\s+\S")
 _LETTERS = re.compile(r"[^\W\d_]")
 
