@@ -177,3 +177,32 @@ def test_the_rest_of_the_batch_is_ingested(tmp_path, paths):
     assert report.files == 2
     assert sorted(Path(p).name for p, _ in report.failed) == ["bomb.docx", "locked.docx"]
     assert all("\n" not in why for _, why in report.failed)
+
+
+def test_a_native_crash_in_the_reader_costs_one_file(tmp_path, paths, monkeypatch):
+    """The reader's worker process really segfaults (a NULL read, as a parser fed hostile
+    bytes might) on one file: that file is refused in one line, this process lives on, the
+    rest of the batch is ingested, and the next file is read by a fresh worker."""
+    import ctypes
+
+    from outweigh.retrieval import isolate
+
+    real_run = isolate.run
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    build.docx(folder / "crash.docx", SECTIONS)
+    build.eml(folder / "good.eml", "Dock", "The gate code is GT-7.")
+    build.odt(folder / "good.odt", SECTIONS)
+
+    def crash_on_docx(fn, data, mime):
+        if "wordprocessingml" in mime:
+            return real_run(ctypes.string_at, 0)  # SIGSEGV in the worker
+        return real_run(fn, data, mime)
+
+    monkeypatch.setattr(isolate, "run", crash_on_docx)
+    report = ingest([folder], Store(paths), FakeEmbedder(), "c")
+    assert report.files == 2
+    [(path, why)] = report.failed
+    assert Path(path).name == "crash.docx" and "crashed" in why and "\n" not in why
+    monkeypatch.setattr(isolate, "run", real_run)
+    assert "KX-19" in read_text(folder / "crash.docx", 4 * MB)

@@ -127,7 +127,38 @@ def _meta(result: Any, key: str) -> Any:
     return value or None
 
 
-def _kreuzberg(path: Path, data: bytes, mime: str) -> Any:
+class _Result:
+    """What the rest of this module reads of a kreuzberg result (it crosses a process)."""
+
+    def __init__(self, content: str, metadata: dict[str, Any]) -> None:
+        self.content = content
+        self.metadata = metadata
+
+
+def _kreuzberg(path: Path, data: bytes, mime: str) -> _Result:
+    """kreuzberg's Markdown of `data`, read in a worker process (`isolate`): a native crash
+    on a hostile file is that file's one-line error, not the caller's end."""
+    from outweigh.retrieval import isolate
+
+    try:
+        content, metadata = isolate.run(_read, data, mime)
+    except isolate.WorkerCrashed:
+        raise IngestError(
+            f"{path}: the {path.suffix} reader crashed on this file (a native fault); "
+            "it is left out, the rest goes on"
+        ) from None
+    except Exception as e:  # a parser fed hostile bytes can fail in any way; it is one file
+        reason = " ".join(str(e).split())[:200]
+        if "password" in reason.lower() or "encrypt" in reason.lower():
+            raise IngestError(
+                f"{path}: password-protected file; save a copy without a password and ingest that"
+            ) from None
+        raise IngestError(f"{path}: cannot read this {path.suffix} file ({reason})") from None
+    return _Result(content, metadata)
+
+
+def _read(data: bytes, mime: str) -> tuple[str, dict[str, Any]]:
+    """In the worker: kreuzberg's Markdown with page markers, and the metadata read here."""
     from kreuzberg import ExtractionConfig, PageConfig, extract_bytes_sync
 
     config = ExtractionConfig(
@@ -137,14 +168,13 @@ def _kreuzberg(path: Path, data: bytes, mime: str) -> Any:
         extraction_timeout_secs=EXTRACT_SECONDS,
     )
     try:
-        return extract_bytes_sync(data, mime, config)
-    except Exception as e:  # a parser fed hostile bytes can fail in any way; it is one file
-        reason = " ".join(str(e).split())[:200]
-        if "password" in reason.lower() or "encrypt" in reason.lower():
-            raise IngestError(
-                f"{path}: password-protected file; save a copy without a password and ingest that"
-            ) from e
-        raise IngestError(f"{path}: cannot read this {path.suffix} file ({reason})") from e
+        result = extract_bytes_sync(data, mime, config)
+    except Exception as e:  # kreuzberg's own exception types need not unpickle in the caller
+        raise RuntimeError(str(e)) from None
+    metadata = {k: _meta(result, k) for k in ("subject", "created_at", "sheet_names")}
+    if metadata["sheet_names"] is not None:
+        metadata["sheet_names"] = [str(n) for n in metadata["sheet_names"]]
+    return result.content, metadata
 
 
 def _mbox(path: Path, data: bytes) -> Document:
