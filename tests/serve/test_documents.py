@@ -239,7 +239,7 @@ def test_an_upload_is_parsed_once_and_outside_the_engines_lock(live_factory, mon
     live = live_factory()
     parsing, release = threading.Event(), threading.Event()
     calls: list[str] = []
-    real = uploads.read_text
+    real = uploads.read_document
 
     def slow_read(path, max_bytes):
         calls.append(path.name)
@@ -247,7 +247,7 @@ def test_an_upload_is_parsed_once_and_outside_the_engines_lock(live_factory, mon
         release.wait(30)
         return real(path, max_bytes)
 
-    monkeypatch.setattr(uploads, "read_text", slow_read)
+    monkeypatch.setattr(uploads, "read_document", slow_read)
     done: list[httpx.Response] = []
     upload = threading.Thread(target=lambda: done.append(_upload(live, "slow.md", FACT)))
     upload.start()
