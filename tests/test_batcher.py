@@ -237,3 +237,31 @@ def test_an_adapter_request_does_not_wait_for_a_long_base_answer(with_adapter: A
     first.join(timeout=300)
     assert [texts["long"], texts["short"]] == [a.text for a in alone]
     assert ended["short"] < ended["long"]
+
+
+def test_three_adapter_sets_take_turns_round_robin(with_adapter: Any) -> None:
+    """Two long answers under two sets and a short one under a third that arrives last: the
+    third gets a turn after each of the others has had one, so it ends before both, where
+    turns going to the oldest answer's set would keep it waiting for one of them to end."""
+    llama = with_adapter
+    story = "Write a long story about a dragon who learns to fly."
+    base = request(story, max_tokens=160)
+    noise = request(story, max_tokens=160, adapter="noise")
+    half = request(QUESTIONS[1], max_tokens=8, adapter="noise:0.5")
+    ended: dict[str, float] = {}
+
+    def run(name: str, r: GenerationRequest) -> None:
+        assert llama.generate(r).completion_tokens > 0
+        ended[name] = time.monotonic()
+
+    threads = [threading.Thread(target=run, args=(n, r)) for n, r in [("base", base)]]
+    threads[0].start()
+    while llama.batcher.counters.tokens == 0 or not llama.batcher.running:
+        time.sleep(0.01)
+    for name, r in (("noise", noise), ("half", half)):
+        threads.append(threading.Thread(target=run, args=(name, r)))
+        threads[-1].start()
+        time.sleep(0.3)
+    for t in threads:
+        t.join(timeout=300)
+    assert ended["half"] < min(ended["base"], ended["noise"])

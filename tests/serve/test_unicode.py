@@ -125,9 +125,18 @@ def test_any_text_in_names_of_paths_and_queries_never_answers_5xx(live, value) -
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(value=ANY_TEXT.filter(bool))
 def test_any_upload_name_never_answers_5xx(live, value) -> None:
+    """Any name, as the bytes a client can put in the part's header: UTF-8, with a lone
+    surrogate (which UTF-8 cannot encode) sent as the invalid bytes it would be."""
+    name = value.encode("utf-8", "surrogatepass")
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="'
+        + name.replace(b'"', b"%22").replace(b"\r", b"%0D").replace(b"\n", b"%0A")
+        + b'"\r\nContent-Type: text/plain\r\n\r\n# note\n\nplain text\n\r\n--b--\r\n'
+    )
     response = httpx.post(
         f"{live.url}/collections/notes/documents",
-        files={"file": (value, b"# note\n\nplain text\n")},
+        content=body,
+        headers={"content-type": "multipart/form-data; boundary=b"},
         timeout=30,
     )
     assert response.status_code < 500, response.text

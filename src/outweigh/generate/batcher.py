@@ -25,8 +25,8 @@ them a slot starts empty.
 
 **Adapters.** llama.cpp sets LoRA adapters per context, so one decode step runs one adapter
 set. Free slots go to waiting requests in arrival order whatever their set; the sets with
-answers in slots then take turns of `TURN_STEPS` steps, switching the context's adapters
-(`switch`) between turns, oldest answer's set first. An answer waiting for its set's turn keeps
+answers in slots then take turns of `TURN_STEPS` steps, round robin, switching the
+context's adapters (`switch`) between turns. An answer waiting for its set's turn keeps
 its slot and its cache, so no set waits for the others to drain. A set that would reload an
 adapter another set's started answer holds (re-registered with new weights) waits until that
 answer ends. A slot's cached prefix is reused only under the adapter set it was computed with.
@@ -172,6 +172,8 @@ class Batcher:
         self.active: Hashable = ()
         self._turn = 0
         """Steps run under `active` since the context switched to it."""
+        self._turns: dict[Hashable, int] = {}
+        """Set -> the switch count when its last turn ended."""
         self._arrivals = 0
         self.counters = Counters()
         self._recent: deque[tuple[float, int]] = deque()
@@ -292,12 +294,14 @@ class Batcher:
         if not keys or (self.active in keys and (self._turn < TURN_STEPS or len(keys) == 1)):
             return
         started = {s.key for s in self._slots if s.job is not None and s.cached}
+        # Round robin: the set whose last turn is oldest (one never run first), then the set
+        # of the oldest answer; so with three sets, two never take turns over the third.
         waiting = sorted(
-            (s.job.order, s.job.key)
+            (self._turns.get(s.job.key, -1), s.job.order, s.job.key)
             for s in self._slots
             if s.job is not None and s.job.key != self.active
         )
-        for _, key in waiting:
+        for _, _, key in waiting:
             if any(self._conflicts(key, k) for k in started if k != key):
                 continue
             try:
@@ -310,6 +314,7 @@ class Batcher:
                         self._free_sampler(s)
                         self._clear(s)
                 return
+            self._turns[self.active] = self.counters.switches
             self.active = key
             self._turn = 0
             self.counters.switches += 1
