@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from outweigh.engine import AskOptions, Engine
-from outweigh.errors import InputError
+from outweigh.errors import InputError, ModelLoadError
 from outweigh.generate.base import GenerationRequest
 from outweigh.models.catalog import resolve
 from outweigh.models.options import LoadOptions
@@ -106,6 +106,37 @@ def test_auto_picks_llamacpp_for_the_bundled_gguf(smol_llama: Any) -> None:
     assert pick_backend(entry, LoadOptions(dtype="bf16")) == "transformers"
     with pytest.raises(InputError, match="drop --dtype/--load-in"):
         pick_backend(entry, LoadOptions(backend="llamacpp", dtype="fp32"))
+
+
+def test_closing_the_engine_ends_the_decoding_thread_it_started(
+    smol_llama: Any, paths: Any
+) -> None:
+    """A llama.cpp thread still decoding while the interpreter finalizes aborts the process
+    ("terminate called without an active exception"): `outweigh ask` and every other `with
+    Engine()` stop and join it on the way out, mid-answer included. A backend the caller
+    gave is the caller's, and stays open."""
+    engine = Engine(paths, load=LoadOptions(backend="llamacpp", slots=2))
+    backend = engine.backend()
+    thread = backend.batcher._thread
+    stream = backend.stream(
+        GenerationRequest(
+            build_messages([{"role": "user", "content": "Count from 1 to 200."}], [], False),
+            max_tokens=400,
+        )
+    )
+    next(iter(stream))  # decoding has started
+    engine.close()
+    assert not thread.is_alive()
+    with pytest.raises(ModelLoadError, match="closed while answering"):
+        list(stream)  # the reader of the cut answer is told, not left waiting
+    with Engine(paths, backend=smol_llama) as given:
+        assert given.backend() is smol_llama
+    assert smol_llama.batcher._thread.is_alive()
+    assert smol_llama.generate(
+        GenerationRequest(
+            build_messages([{"role": "user", "content": "Say hi."}], [], False), max_tokens=4
+        )
+    ).text
 
 
 def test_without_llama_cpp_auto_falls_back_in_one_line(

@@ -5,6 +5,7 @@ short real training run, and one-line refusals."""
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -53,8 +54,10 @@ def test_rows_ask_over_retrieved_passages_and_cite_the_gold(records: Paths, embe
         data = engine.reader_data("records", limit=50)
     finally:
         engine.close()
-    # Four records, four askable fields each (Name names the subject).
-    assert data.facts == 16 and len(data.rows) == 16
+    # Four records, four askable fields each (Name names the subject); of the rows asked
+    # without their record, at most 8% of what is kept stays.
+    assert data.facts == 16 and 13 <= len(data.rows) <= 16
+    assert data.absent <= max(1, 0.08 * len(data.rows))
     cited = 0
     for system, user, answer in data.rows:
         assert system["role"] == "system" and "[1]" in system["content"]
@@ -69,7 +72,7 @@ def test_rows_ask_over_retrieved_passages_and_cite_the_gold(records: Paths, embe
     assert cited >= 12
     # Each question names its record, so selection reads that record alone: the rows teach
     # the reader on the context `ask` gives it, not on look-alike records it never sees.
-    # (A fifth of the rows are asked with the record taken out, and say "I don't know".)
+    # (A few rows are asked with the record taken out, and say "I don't know".)
     gold = [(user, answer) for _, user, answer in data.rows if answer["content"] != DONT_KNOW]
     assert not any("[2] (" in user["content"] for user, _ in gold)
 
@@ -80,7 +83,7 @@ def test_train_reader_runs_and_registers(cli: Cli, records: Paths) -> None:
         "--max-steps", "2", "--batch-size", "4", "--rank", "4",
     )  # fmt: skip
     assert result.code == 0, result.err
-    assert "16 reader rows from 16 facts in 'records'" in " ".join(result.out.split())
+    assert re.search(r"1[3-6] reader rows from 16 facts in 'records'", " ".join(result.out.split()))
     shown = json.loads(cli("adapter", "show", "rd", "--json").out)
     assert shown["base_model"] == "smollm2-135m"
 
@@ -109,6 +112,29 @@ def test_train_reader_refusals(cli: Cli, records: Paths, tmp_path: Path) -> None
         cli("adapter", "train", "--reader", "records", "--name", "rd", "--upstream", "http://x")
     )
     assert not (records.adapters_dir / "rd").exists()
+
+
+def test_built_rows_keep_few_dont_knows_and_no_answer_many_times() -> None:
+    """A reader trained on 35% "I don't know" rows said it to half the answerable questions of
+    other shapes, and one release named by every man page of a package was a twentieth of
+    the rows: the set keeps at most `SAME_ANSWER` of one value and `DONT_KNOW_SHARE` of
+    "I don't know", in the order built, and every other row."""
+    from outweigh.adapters.reader import DONT_KNOW_SHARE, SAME_ANSWER, trimmed
+
+    def row(answer: str) -> list[dict[str, str]]:
+        return [{"role": "user", "content": "q"}, {"role": "assistant", "content": answer}]
+
+    rows = [row(f"2.39.5 [{1 + i % 3}]") for i in range(30)]
+    rows += [row(f"value {i} [1]") for i in range(40)] + [row(DONT_KNOW) for _ in range(30)]
+    random.Random(1).shuffle(rows)
+    kept = trimmed(rows, rng=random.Random(0))
+    assert kept == sorted(kept) and kept == trimmed(rows, rng=random.Random(0))
+    answers = [rows[i][-1]["content"] for i in kept]
+    assert sum(a.startswith("2.39.5") for a in answers) == SAME_ANSWER
+    assert {f"value {i} [1]" for i in range(40)} <= set(answers)
+    unknown = answers.count(DONT_KNOW)
+    assert 0 < unknown <= DONT_KNOW_SHARE * len(answers)
+    assert all(rows[i][-1]["content"] != DONT_KNOW for i in trimmed(rows, dont_know=0.0))
 
 
 def test_manual_pages_give_questions_their_text_answers(
@@ -162,7 +188,7 @@ def test_rows_are_drawn_evenly_across_kinds_of_fact(paths: Paths, embedder, tmp_
     engine = Engine(paths, embedder=embedder)
     try:
         engine.ingest([folder], collection="mixed")
-        data = engine.reader_data("mixed", limit=12)
+        data = engine.reader_data("mixed", limit=12, trim=False)
     finally:
         engine.close()
     assert len(data.rows) == 12
@@ -240,7 +266,7 @@ def test_a_model_writes_questions_from_the_collection(records: Paths, embedder) 
         written = engine._written(
             "records", 4, frozenset(), "smollm2-135m", lambda i, n: calls.append((i, n))
         )
-        data = engine.reader_data("records", limit=8, writer="smollm2-135m")
+        data = engine.reader_data("records", limit=8, writer="smollm2-135m", trim=False)
     assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
     for fact in written:
         assert fact.kind == "written" and fact.question.endswith("?")

@@ -58,6 +58,9 @@ class Engine(Documents, Memories, Adapters, Access):
         self._embedder_spec = embedder if isinstance(embedder, str) else None
         self._factory = backend_factory
         self._backends: dict[str, Backend] = {backend.name: backend} if backend else {}
+        self._opened: list[Backend] = []
+        """Backends the engine loaded itself, which it closes; a caller's backend, given or
+        made by `backend_factory`, is the caller's to close (a test may share one)."""
         if backend is not None:
             self.model = backend.name
         self._store: Store | None = None
@@ -183,6 +186,7 @@ class Engine(Documents, Memories, Adapters, Access):
 
                 # llama.cpp for a bundled GGUF where it is installed, else transformers.
                 self._backends[name] = open_local(name, self.paths, self.load, self.adapters)
+                self._opened.append(self._backends[name])
             return self._backends[name]
 
     def loaded_backend(self, model: str | None = None) -> Backend | None:
@@ -191,6 +195,11 @@ class Engine(Documents, Memories, Adapters, Access):
             return self._backends.get(model or self.model)
 
     def close(self) -> None:
+        with self.lock:
+            opened, self._opened = self._opened, []
+            self._backends = {n: b for n, b in self._backends.items() if b not in opened}
+        for backend in opened:
+            backend.close()
         if self._users is not None:
             self._users.close()
             self._users = None

@@ -296,12 +296,14 @@ class Documents:
         skip: frozenset[str] = frozenset(),
         writer: str | None = None,
         on_written: Callable[[int, int], None] | None = None,
+        trim: bool = True,
     ) -> ReaderData:
         """Reader-adapter rows from a collection's own `Key: value` lines, each question asked
         over the passages `ask` would retrieve and select (`outweigh.adapters.reader`).
         Unknown collection: NotFoundError; empty, or nothing to ask: InputError. `writer`
         names a model (this engine's, local or upstream) that also writes questions from a
         quarter as many of the collection's chunks as there are rows (`reader.write_questions`).
+        `trim`: keep few "I don't know" rows and few of one answer (`reader.trimmed`).
         """
         from outweigh.adapters.reader import build
 
@@ -322,6 +324,7 @@ class Documents:
                 on_row=on_row,
                 skip=skip,
                 written=written,
+                trim=trim,
             )
 
     def _written(

@@ -101,6 +101,11 @@ class Backend(ABC):
         for the server's /health and /metrics; None where it keeps no such figures."""
         return None
 
+    def close(self) -> None:
+        """Free what it holds (threads, native memory) now rather than at exit, where a
+        native thread still decoding while the interpreter finalizes aborts the process."""
+        return None
+
     def served_adapters(self) -> dict[str, str]:
         """Adapter name -> base model for adapters the backend serves by itself (an upstream
         vLLM's `--lora-modules`); a local backend takes outweigh's registered adapters."""
