@@ -25,6 +25,7 @@ from outweigh.errors import IngestError
 from outweigh.retrieval import sheets
 from outweigh.retrieval.guard import check_container, check_mail
 from outweigh.retrieval.location import Document, Location, normalise
+from outweigh.retrieval.ocr import MARK as _MARK
 from outweigh.retrieval.structure import tables
 
 MIME_TYPES = {
@@ -46,9 +47,6 @@ EXTRACT_SECONDS = 120
 """kreuzberg's own time limit per file: a 300-page .docx extracts in under a second, so a file
 that takes this long is hostile in a way no check above caught."""
 
-_MARK = "\ue000{page_num}\ue001"
-"""kreuzberg's page marker: private-use characters, which no document text has and Markdown
-escaping leaves alone."""
 _MARKS = re.compile(r"\\?\ue000(\d+)\\?\ue001")
 
 _ODF = "urn:oasis:names:tc:opendocument:xmlns:"

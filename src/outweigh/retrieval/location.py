@@ -12,9 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 
 from outweigh.retrieval.sheets import cell_range
-from outweigh.retrieval.structure import Table, tables
-
-_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+from outweigh.retrieval.structure import MD_HEADING, Table, tables
 
 SECTION_CHARS = 80
 """A heading longer than this is cut in the section path: a label, not a paragraph."""
@@ -98,7 +96,8 @@ class Document:
     def locations(self, spans: list[tuple[int, int]]) -> list[Location | None]:
         """The location of each (start, end) character span of `text`."""
         starts = [m[0] for m in self.marks]
-        headings = [(m.start(), len(m.group(1)), m.group(2)) for m in _HEADING.finditer(self.text)]
+        found = MD_HEADING.finditer(self.text)
+        headings = [(m.start(), len(m.group(1)), m.group(2)) for m in found]
         at = [h[0] for h in headings]
         paths = _paths(headings)
         grid = tables(self.text) if self.grids else []

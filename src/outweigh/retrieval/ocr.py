@@ -28,7 +28,8 @@ _CHILD = "import sys; from outweigh.retrieval.ocr import main; main(sys.argv[1],
 """The child's program (`-m` would warn: the package has imported this module already)."""
 
 MARK = "\ue000{page_num}\ue001"
-"""kreuzberg's page marker: private-use characters, which no OCR'd text has."""
+"""kreuzberg's page marker, here and in `extract`: private-use characters, which no document
+text has and Markdown escaping leaves alone."""
 _MARKS = re.compile(r"\ue000(\d+)\ue001")
 
 

@@ -32,7 +32,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+\S")
+MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+"""A Markdown ATX heading: its level's hashes and its text, without closing hashes."""
 _UNDERLINE = re.compile(r"^\s*([=\-~^*+#`'\".:_])\1{2,}\s*$")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _FIELD = re.compile(r"^\s*[A-Z][\w.-]{0,30}(?: [\w.-]{1,20}){0,2}?\s*:\s+\S")
@@ -72,7 +73,7 @@ def _heading_style(lines: list[Line], i: int) -> str | None:
     text = lines[i].text
     if _UNDERLINE.match(text):
         return None
-    if m := _MD_HEADING.match(text):
+    if m := MD_HEADING.match(text):
         return "#" + str(len(m.group(1)))
     words = len(text.split())
     if words > MAX_HEADING_WORDS:
