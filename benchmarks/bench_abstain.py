@@ -1,0 +1,178 @@
+"""How sure the reader must be before it says "I don't know": the trade-off between
+abstaining on questions the documents do not answer and abstaining on ones they do.
+
+For every question of each suite, the context is what `outweigh ask` builds (`Engine.turn`:
+retrieval, selection, the bundled reader). One forward pass gives the reader's margin for
+abstaining at the first answer token: the logit of "I" (how `DONT_KNOW` begins) over the best
+other token. One greedy answer is generated with the first token the best *other* one. With a
+bias of -t on "I" at the first token, the reader abstains exactly where its margin is above t
+and gives that other answer elsewhere, so one pass yields the whole curve:
+
+    python benchmarks/bench_abstain.py --suite examples/suite-log --suite examples/suite-info \
+        [--limit N] [--json abstain.json] [--plot docs/img/abstain.png]
+
+Per suite and threshold t: accuracy (answerable right, unanswerable declined with no
+citation), abstention on the unanswerable questions, false abstention on the answerable
+ones. t=0 is the reader as it is. It runs the transformers copy of the model (llama.cpp
+does not expose logits through the batcher); answers can differ from the GGUF's in a few
+places, so a chosen t is checked with `outweigh eval` before it is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+THRESHOLDS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, math.inf)
+
+
+def margins(suite_dir: Path, limit: int | None, k: int, max_tokens: int) -> list[dict]:
+    """Per question: its kind, whether it is answerable, the reader's margin for "I", the
+    answer given when "I" may not come first, and whether that answer is right."""
+    import torch
+
+    from outweigh.adapters.reader import DONT_KNOW
+    from outweigh.engine import AskOptions, Engine
+    from outweigh.eval import load_suite
+    from outweigh.eval import metrics as m
+    from outweigh.models.options import LoadOptions
+    from outweigh.settings import Paths
+
+    suite = load_suite(suite_dir)
+    questions = suite.questions[:limit] if limit else suite.questions
+    home = Path(tempfile.mkdtemp(prefix="abstain-"))
+    out = []
+    with Engine(Paths(home), load=LoadOptions(backend="transformers")) as engine:
+        assert suite.docs is not None
+        engine.ingest([suite.docs], "suite")
+        backend = engine.backend()
+        tok = backend.tokenizer
+        first = tok.encode(DONT_KNOW, add_special_tokens=False)[0]
+        for q in questions:
+            opts = AskOptions(
+                collection="suite", rag=True, k=k, max_tokens=max_tokens, memory=False
+            )
+            turn = engine.turn([{"role": "user", "content": q.question}], opts)
+            request = turn.request
+            margin = -math.inf
+            if turn.citations and request.adapter is not None:
+                inputs = backend._inputs(request)
+                with torch.inference_mode():
+                    model = backend.model_for(request)
+                    logits = model(**inputs).logits[0, -1].float()
+                    top = logits[first].item()
+                    logits[first] = -math.inf
+                    other = int(logits.argmax())
+                    margin = top - logits[other].item()
+                    ids = torch.cat([inputs["input_ids"], torch.tensor([[other]])], dim=1)
+                    mask = torch.ones_like(ids)
+                    gen = model.generate(
+                        input_ids=ids,
+                        attention_mask=mask,
+                        max_new_tokens=max_tokens - 1,
+                        do_sample=False,
+                        pad_token_id=tok.pad_token_id,
+                    )
+                text = tok.decode(gen[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+            else:  # no passage bears on it: the bare model answers, no reader, no margin
+                text = backend.generate(request).text
+            cited = bool(turn.cited(text))
+            out.append(
+                {
+                    "line": q.line,
+                    "kind": q.kind,
+                    "abstain": q.abstain,
+                    "margin": margin,
+                    "answer": text,
+                    "cited": cited,
+                    "right": (m.abstains(text) and not cited)
+                    if q.abstain
+                    else m.accuracy(text, q.answers),
+                    "declines": m.abstains(text),
+                }
+            )
+    return out
+
+
+def curve(rows: list[dict]) -> list[dict]:
+    """Accuracy, abstention and false abstention at each threshold."""
+    points = []
+    for t in THRESHOLDS:
+        right = declined = false = 0
+        unanswerable = [r for r in rows if r["abstain"]]
+        answerable = [r for r in rows if not r["abstain"]]
+        for r in rows:
+            says_idk = r["margin"] > t
+            if r["abstain"]:
+                ok = says_idk or r["right"]
+                right += ok
+                declined += ok
+            else:
+                right += (not says_idk) and r["right"]
+                false += says_idk or r["declines"]
+        points.append(
+            {
+                "t": t,
+                "accuracy": right / len(rows),
+                "abstention": declined / len(unanswerable) if unanswerable else None,
+                "false_abstention": false / len(answerable) if answerable else None,
+            }
+        )
+    return points
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", type=Path, action="append", required=True)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("-k", type=int, default=3)
+    parser.add_argument("--max-tokens", type=int, default=48)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--plot", type=Path, default=None)
+    args = parser.parse_args()
+    results = {}
+    for suite in args.suite:
+        rows = margins(suite, args.limit, args.k, args.max_tokens)
+        results[suite.name] = {"rows": rows, "curve": curve(rows)}
+        print(
+            f"\n{suite.name} ({sum(not r['abstain'] for r in rows)} answerable, "
+            f"{sum(r['abstain'] for r in rows)} unanswerable)"
+        )
+        print("| t | accuracy | abstention | false abstention |\n|---|---:|---:|---:|")
+        for p in results[suite.name]["curve"]:
+            print(
+                f"| {p['t']:g} | {p['accuracy']:.2f} | {p['abstention']:.2f} "
+                f"| {p['false_abstention']:.2f} |"
+            )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str), "utf-8")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+        for name, r in results.items():
+            pts = [p for p in r["curve"] if p["abstention"] is not None]
+            ax.plot(
+                [p["false_abstention"] for p in pts],
+                [p["abstention"] for p in pts],
+                marker="o",
+                label=name,
+            )
+        ax.set_xlabel('"I don\'t know" to answerable questions')
+        ax.set_ylabel('"I don\'t know" to unanswerable questions')
+        ax.set_title("Reader abstention as its threshold rises")
+        ax.legend()
+        fig.tight_layout()
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.plot, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
