@@ -62,3 +62,33 @@ def test_the_bundled_reader_reads_passages_the_bare_model_does_not(paths, embedd
     (right, short, cited), (bare_right, bare_short, _) = scores[True], scores[False]
     assert right >= len(ASKED) - 1 and short >= len(ASKED) - 1 and cited >= len(ASKED) - 1
     assert short > bare_short and right >= bare_right
+
+
+def test_a_new_release_s_reader_replaces_the_one_registered_from_the_last(paths, tmp_path):
+    """The bundled reader is registered on first use; a release that ships new weights must
+    not be shadowed by the copy the state folder registered from the release before. A
+    reader the user trained or added under the same name stays theirs."""
+    from types import SimpleNamespace
+
+    from safetensors.torch import load_file, save_file
+
+    from outweigh.adapters.registry import sha256_of
+
+    shipped = bundled(READER, "smollm2-135m")
+    assert shipped is not None
+    older = tmp_path / "older"
+    older.mkdir()
+    (older / "adapter_config.json").write_bytes((shipped / "adapter_config.json").read_bytes())
+    weights = load_file(shipped / "adapter_model.safetensors")
+    save_file({k: v * 0.5 for k, v in weights.items()}, older / "adapter_model.safetensors")
+    model = SimpleNamespace(name="smollm2-135m", adapters=object())
+    now = sha256_of(shipped / "adapter_model.safetensors")
+    for source, kept in (("bundled", False), ("added", True)):
+        with Engine(paths, embedder=FakeEmbedder()) as engine:
+            engine.adapters.add(older, READER, base="smollm2-135m", source=source)
+            before = engine.adapters.get(READER).sha256
+            assert engine._reader(model, READER) == READER
+            after = engine.adapters.get(READER)
+            assert (after.sha256 == before) is kept
+            assert (after.sha256 == now) is not kept
+            engine.adapters.remove(READER)

@@ -50,7 +50,7 @@ MIGRATIONS = [
       targets TEXT NOT NULL,                  -- JSON list of module names
       size_bytes INTEGER NOT NULL,
       sha256 TEXT NOT NULL,                   -- of adapter_model.safetensors
-      source TEXT NOT NULL,                   -- 'trained' or 'added'
+      source TEXT NOT NULL,                   -- 'trained', 'added' or 'bundled'
       metrics TEXT NOT NULL DEFAULT '{}',     -- JSON: losses, steps, seconds of training
       created TEXT NOT NULL
     );
@@ -86,7 +86,8 @@ class AdapterInfo:
     sha256: str
     """Hash of the weights; a changed hash makes loaded copies reload."""
     source: str = "added"
-    """`trained` (by `outweigh adapter train`) or `added` (imported)."""
+    """`trained` (by `outweigh adapter train`), `added` (imported), or `bundled` (a reader
+    that ships with outweigh, registered on first use and replaced when a release changes it)."""
     metrics: dict[str, float] = field(default_factory=dict)
     """Training figures: train_loss, val_loss, steps, seconds, examples."""
 
@@ -157,7 +158,9 @@ class AdapterRegistry:
         return [(self.get(name), weight) for name, weight in parse_spec(spec)]
 
     # -- writing --------------------------------------------------------------------------
-    def add(self, path: str | Path, name: str, base: str | None = None) -> AdapterInfo:
+    def add(
+        self, path: str | Path, name: str, base: str | None = None, source: str = "added"
+    ) -> AdapterInfo:
         """Copy and register an existing PEFT LoRA directory under `name`.
 
         `base` is the outweigh model it runs on; by default, the catalog model that its
@@ -184,7 +187,7 @@ class AdapterRegistry:
             for fname in (CONFIG, WEIGHTS):
                 shutil.copyfile(src / fname, stage / fname)
             check_against_base(stage, read_config(stage), entry, pull(entry.name, self.paths))
-            return self._install(stage, name, entry.name, source="added")
+            return self._install(stage, name, entry.name, source=source)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
 
@@ -264,7 +267,7 @@ class AdapterRegistry:
             targets=config.targets,
             size_bytes=weights.stat().st_size,
             created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            sha256=_sha256(weights),
+            sha256=sha256_of(weights),
             source=source,
             metrics=dict(metrics or {}),
         )
@@ -360,7 +363,8 @@ def _info(row: sqlite3.Row) -> AdapterInfo:
     )
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in blocks."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

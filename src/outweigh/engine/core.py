@@ -58,6 +58,8 @@ class Engine(Documents, Memories, Adapters, Access):
         self._embedder_spec = embedder if isinstance(embedder, str) else None
         self._factory = backend_factory
         self._backends: dict[str, Backend] = {backend.name: backend} if backend else {}
+        self._current: set[str] = set()
+        """Bundled readers checked against this release's copy (`_reader`), once each."""
         self._opened: list[Backend] = []
         """Backends the engine loaded itself, which it closes; a caller's backend, given or
         made by `backend_factory`, is the caller's to close (a test may share one)."""
@@ -476,14 +478,23 @@ class Engine(Documents, Memories, Adapters, Access):
             served = backend.served_adapters()
             return name if served.get(name) == backend.name else None
         from outweigh.adapters.bundled import bundled
+        from outweigh.adapters.registry import sha256_of
 
         registry = self.adapters
-        if name in registry.names():
-            return name if registry.get(name).base_model == backend.name else None
         path = bundled(name, backend.name)
+        if name in registry.names():
+            info = registry.get(name)
+            if info.source == "bundled" and path is not None and name not in self._current:
+                # Registered from an earlier release's copy: this release's replaces it.
+                if info.sha256 != sha256_of(path / "adapter_model.safetensors"):
+                    registry.remove(name)
+                    registry.add(path, name, base=backend.name, source="bundled")
+                self._current.add(name)
+            return name if registry.get(name).base_model == backend.name else None
         if path is None:
             return None
-        registry.add(path, name, base=backend.name)
+        registry.add(path, name, base=backend.name, source="bundled")
+        self._current.add(name)
         return name
 
     def _recall(self, question: str, options: AskOptions) -> list[MemoryItem]:
