@@ -46,6 +46,26 @@ def test_same_prompt_text_and_token_counts(both: list[Any]) -> None:
     assert llama.count_prompt_tokens(messages()) == transformers.count_prompt_tokens(messages())
 
 
+def test_a_first_token_bias_moves_the_first_token_only(both: list[Any]) -> None:
+    """`first_token_bias` (how the engine sets the reader's margin for "I don't know") works
+    in both backends: pushed far down, the greedy first token gives way to another; pushed
+    up, a chosen token comes first; a request without it answers as before."""
+    question = messages("What is the capital of France?")
+    for backend in both:
+        plain = backend.generate(GenerationRequest(question, max_tokens=12)).text
+        first = backend.first_token(plain)
+        assert first is not None
+        down = GenerationRequest(question, max_tokens=12, first_token_bias={first: -100.0})
+        moved = backend.generate(down).text
+        assert moved and backend.first_token(moved) != first
+        up = backend.first_token("Paris")
+        forced = backend.generate(
+            GenerationRequest(question, max_tokens=12, first_token_bias={up: 100.0})
+        ).text
+        assert forced.startswith("Paris")
+        assert backend.generate(GenerationRequest(question, max_tokens=12)).text == plain
+
+
 def test_cap_and_accounting_alike(both: list[Any]) -> None:
     """A capped answer reports `length` and exactly the cap; the prompt costs the same."""
     gens = [b.generate(GenerationRequest(messages(), max_tokens=12)) for b in both]

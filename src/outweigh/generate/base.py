@@ -37,6 +37,10 @@ class GenerationRequest:
     """Seeds sampling, so a sampled answer can be reproduced."""
     adapter: str | None = None
     """A registered adapter name, or a weighted mix `a:0.7,b:0.3`; None is the bare base model."""
+    first_token_bias: dict[int, float] = field(default_factory=dict)
+    """Token id -> added to its logit at the first answer token only. The engine sets how sure
+    the reader must be before it says "I don't know" this way (`Engine._build`). Backends
+    that cannot see logits (an upstream server) ignore it."""
 
 
 @dataclass
@@ -99,6 +103,11 @@ class Backend(ABC):
     def load_stats(self) -> dict[str, float] | None:
         """What it decodes now and has decoded (`running`, `queued`, `tokens_per_s`, ...),
         for the server's /health and /metrics; None where it keeps no such figures."""
+        return None
+
+    def first_token(self, text: str) -> int | None:
+        """The id of the token an answer that begins with `text` starts with, for
+        `GenerationRequest.first_token_bias`; None where the backend cannot bias logits."""
         return None
 
     def close(self) -> None:

@@ -75,6 +75,8 @@ class Job:
     """Set by the caller (a closed stream, a client gone) to drop the answer at the next step."""
     ignore_eos: bool = False
     """Decode to `max_tokens` past end tokens (benchmarks: every run the same length)."""
+    first_bias: dict[int, float] = field(default_factory=dict)
+    """Added to these tokens' logits before the first token is sampled."""
     out: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)
     """Token ids as they are sampled, then `END`, or an exception."""
     stopped: threading.Event = field(default_factory=threading.Event)
@@ -429,6 +431,10 @@ class Batcher:
         for s, row in wants:
             job = s.job
             assert job is not None
+            if s.generated == 0 and job.first_bias:
+                logits = self._api.llama_get_logits_ith(self.ctx, row)
+                for t, bias in job.first_bias.items():
+                    logits[t] += bias
             token = int(self._api.llama_sampler_sample(s.sampler, self.ctx, row))
             s.generated += 1
             sampled += 1

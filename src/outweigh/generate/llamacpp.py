@@ -211,6 +211,10 @@ class LlamaCppBackend(Backend):
     def count_tokens(self, text: str) -> int:
         return len(self.tokens(text))
 
+    def first_token(self, text: str) -> int | None:
+        ids = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        return int(ids[0]) if ids else None
+
     def count_prompt_tokens(self, messages: list[Message]) -> int:
         return self.count_tokens(self.render(messages))
 
@@ -294,6 +298,7 @@ class LlamaCppBackend(Backend):
             top_p=1.0 if greedy else request.top_p,
             seed=request.seed,
             cancelled=cancelled,
+            first_bias=dict(request.first_token_bias),
         )
         self.batcher.submit(job)
         return job

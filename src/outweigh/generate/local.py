@@ -78,6 +78,11 @@ class LocalBackend(Backend):
     def count_prompt_tokens(self, messages: list[Message]) -> int:
         return self.count_tokens(self.render(messages))
 
+    def first_token(self, text: str) -> int | None:
+        with self._tok_lock:
+            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return int(ids[0]) if ids else None
+
     def _stops(self, request: GenerationRequest) -> list[str]:
         return request.stop + ([] if self.loaded.entry.chat else BASE_MODEL_STOPS)
 
@@ -100,7 +105,7 @@ class LocalBackend(Backend):
         )
         return dict(enc.to(self.loaded.device))
 
-    def _generate_kwargs(self, request: GenerationRequest) -> dict[str, Any]:
+    def _generate_kwargs(self, request: GenerationRequest, width: int) -> dict[str, Any]:
         import torch
 
         if request.seed is not None:
@@ -117,6 +122,8 @@ class LocalBackend(Backend):
         if stops:
             # Checked inside generate(), so decoding halts at the stop string, not max_tokens.
             kw.update(stop_strings=stops, tokenizer=self.tokenizer)
+        if request.first_token_bias:
+            kw["logits_processor"] = _first_bias([request.first_token_bias], width)
         return kw
 
     def generate(self, request: GenerationRequest) -> Generation:
@@ -124,7 +131,7 @@ class LocalBackend(Backend):
 
         inputs = self._inputs(request)
         n_prompt = int(inputs["input_ids"].shape[1])
-        kwargs = self._generate_kwargs(request)
+        kwargs = self._generate_kwargs(request, n_prompt)
         cancelled = CANCEL.get()
         if cancelled is not None:
             kwargs["stopping_criteria"] = _halt_when(cancelled.is_set)
@@ -162,7 +169,10 @@ class LocalBackend(Backend):
         longest = max(r.max_tokens for r in requests)
         specs = [r.adapter for r in requests]
         with self._lock, torch.inference_mode(), self.runtime.mixed(specs) as (model, names):
-            extra = {"adapter_names": names} if names else {}
+            extra: dict[str, Any] = {"adapter_names": names} if names else {}
+            if any(r.first_token_bias for r in requests):
+                biases = [r.first_token_bias for r in requests]
+                extra["logits_processor"] = _first_bias(biases, width)
             out = model.generate(
                 **enc,
                 **extra,
@@ -215,7 +225,7 @@ class LocalBackend(Backend):
 
         inputs = self._inputs(request)
         tok_lock = self._tok_lock
-        kwargs = self._generate_kwargs(request)
+        kwargs = self._generate_kwargs(request, int(inputs["input_ids"].shape[1]))
         stops = self._stops(request)
 
         def produce(emit: Any, cancelled: threading.Event) -> None:
@@ -248,6 +258,23 @@ class LocalBackend(Backend):
                 emit(tail)
 
         return Stream(produce, f"transformers-{self.name}")
+
+
+def _first_bias(rows: list[dict[int, float]], width: int) -> Any:
+    """A logits processor for `generate()` that adds row i's `rows[i]` (token id -> bias; one
+    dict for every row if there is one) to the logits of the first new token only: the step
+    where the sequences are still `width` long."""
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    class FirstBias(LogitsProcessor):
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            if input_ids.shape[1] == width:
+                for i in range(scores.shape[0]):
+                    for t, bias in rows[i if len(rows) > 1 else 0].items():
+                        scores[i, t] += bias
+            return scores
+
+    return LogitsProcessorList([FirstBias()])
 
 
 def _halt_when(flag: Callable[[], bool]) -> Any:
