@@ -196,3 +196,20 @@ def llama_slots() -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 64:
         raise InputError(f"OUTWEIGH_LLAMA_SLOTS={raw!r}: give a whole number from 1 to 64")
     return int(raw)
+
+
+def reader_margin() -> float | None:
+    """`$OUTWEIGH_READER_MARGIN`: how much surer than of any answer the passage reader must be
+    (in logits, at the first token) before it says "I don't know"; unset: the margin measured
+    for the bundled reader (`adapters.bundled.abstain_margin`), 0 for any other. Not a
+    number from -20 to 20 is an InputError."""
+    raw = os.environ.get("OUTWEIGH_READER_MARGIN", "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not -20 <= value <= 20:
+        raise InputError(f"OUTWEIGH_READER_MARGIN={raw!r}: give a number from -20 to 20")
+    return value

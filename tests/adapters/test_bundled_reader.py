@@ -92,3 +92,34 @@ def test_a_new_release_s_reader_replaces_the_one_registered_from_the_last(paths,
             assert (after.sha256 == before) is kept
             assert (after.sha256 == now) is not kept
             engine.adapters.remove(READER)
+
+
+def test_the_reader_s_margin_for_dont_know_reaches_the_request(
+    paths, embedder, tmp_path, monkeypatch
+) -> None:
+    """The bundled reader says "I don't know" only where it is surer of it than of any answer
+    by the margin measured for it (`outweigh.json`), or by `$OUTWEIGH_READER_MARGIN`: a
+    bias on how that answer begins, at the first token, on passages only. A margin that is
+    not a number is one line naming the variable."""
+    from outweigh.adapters.bundled import abstain_margin
+    from outweigh.adapters.reader import DONT_KNOW
+    from outweigh.errors import InputError
+    from outweigh.models.options import LoadOptions
+
+    opts = AskOptions(collection="records", k=3, max_tokens=16, memory=False)
+    load = LoadOptions(backend="llamacpp", slots=1)
+    with Engine(paths, embedder=embedder, load=load) as engine:
+        token = engine.backend().first_token(DONT_KNOW)
+        engine.ingest([write_records(tmp_path / "records")], collection="records")
+        ask = [{"role": "user", "content": "What is the version of beta?"}]
+        shipped = abstain_margin(READER, "smollm2-135m")
+        request = engine.prepare(ask, opts).request
+        assert request.adapter == READER
+        assert request.first_token_bias == ({token: -shipped} if shipped else {})
+        monkeypatch.setenv("OUTWEIGH_READER_MARGIN", "2.5")
+        assert engine.prepare(ask, opts).request.first_token_bias == {token: -2.5}
+        bare = AskOptions(collection="records", rag=False, memory=False, max_tokens=16)
+        assert engine.prepare(ask, bare).request.first_token_bias == {}
+        monkeypatch.setenv("OUTWEIGH_READER_MARGIN", "lots")
+        with pytest.raises(InputError, match=r"^OUTWEIGH_READER_MARGIN='lots': give a number"):
+            engine.prepare(ask, opts)

@@ -443,10 +443,13 @@ class Engine(Documents, Memories, Adapters, Access):
 
             backend, memories, lines = Fixed(backend, DONT_KNOW), [], []
         adapter = options.adapter
+        bias: dict[int, float] = {}
         if adapter is None and options.reader and (citations or lines):
             from outweigh.adapters.bundled import MEMORY_READER, READER
 
             adapter = self._reader(backend, READER if citations else MEMORY_READER)
+            if adapter == READER and citations:
+                bias = self._abstain_bias(backend)
         request = GenerationRequest(
             messages=build_messages(messages, citations, rag=bool(citations), memories=lines),
             max_tokens=options.max_tokens,
@@ -455,8 +458,23 @@ class Engine(Documents, Memories, Adapters, Access):
             stop=list(options.stop),
             seed=options.seed,
             adapter=adapter,
+            first_token_bias=bias,
         )
         return Prepared(request, citations, backend, memories)
+
+    def _abstain_bias(self, backend: Backend) -> dict[int, float]:
+        """The first-token bias that makes the passage reader say "I don't know" only where it
+        is surer of that than of any answer by its margin (`settings.reader_margin`)."""
+        from outweigh.adapters.bundled import READER, abstain_margin
+        from outweigh.adapters.reader import DONT_KNOW
+        from outweigh.settings import reader_margin
+
+        margin = reader_margin()
+        if margin is None:
+            bundled = self.adapters.get(READER).source == "bundled"
+            margin = abstain_margin(READER, backend.name) if bundled else 0.0
+        token = backend.first_token(DONT_KNOW) if margin else None
+        return {} if token is None else {token: -margin}
 
     def _origin(self, coll: Collection | None, source: str) -> tuple[str | None, str, str | None]:
         """(collection, "ingested" or "uploaded", uploader) of a retrieved passage's document,

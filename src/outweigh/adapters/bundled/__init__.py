@@ -31,3 +31,15 @@ def bundled(name: str, model: str) -> Path | None:
     """The PEFT directory of bundled adapter `name` for catalog `model`, or None."""
     path = _ROOT / name / model
     return path if (path / "adapter_model.safetensors").is_file() else None
+
+
+def abstain_margin(name: str, model: str) -> float:
+    """The margin measured for bundled adapter `name` on `model` (`outweigh.json` beside its
+    weights, `benchmarks/bench_abstain.py`): how much surer than of any answer it must be,
+    in logits at the first token, before it says "I don't know"; 0 where none was set."""
+    import json
+
+    path = _ROOT / name / model / "outweigh.json"
+    if not path.is_file():
+        return 0.0
+    return float(json.loads(path.read_text("utf-8")).get("abstain_margin", 0.0))
