@@ -96,7 +96,7 @@ memory-reader: install
 # throwaway state dir.
 RAG_READER_DIR := src/outweigh/adapters/bundled/reader/smollm2-135m
 READER_ROWS ?= 2400
-READER_STEPS ?= 300
+READER_STEPS ?= 200
 reader: install
 	rm -rf .cache/reader && mkdir -p .cache/reader $(RAG_READER_DIR)
 	$(BIN)/python examples/reader/make_corpus.py .cache/reader/corpus --man --prose \
