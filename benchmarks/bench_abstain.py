@@ -9,7 +9,8 @@ bias of -t on "I" at the first token, the reader abstains exactly where its marg
 and gives that other answer elsewhere, so one pass yields the whole curve:
 
     python benchmarks/bench_abstain.py --suite examples/suite-log --suite examples/suite-info \
-        [--limit N] [--json abstain.json] [--plot docs/img/abstain.png]
+        --suite examples/suite-readme [--limit N] [--json abstain.json] [--plot abstain.png]
+    python benchmarks/bench_abstain.py --from abstain.json --plot docs/img/abstain.png
 
 Per suite and threshold t: accuracy (answerable right, unanswerable declined with no
 citation), abstention on the unanswerable questions, false abstention on the answerable
@@ -125,53 +126,69 @@ def curve(rows: list[dict]) -> list[dict]:
     return points
 
 
+def table(name: str, rows: list[dict], points: list[dict]) -> None:
+    answerable = sum(not r["abstain"] for r in rows)
+    print(f"\n{name} ({answerable} answerable, {len(rows) - answerable} unanswerable)")
+    print("| t | accuracy | abstention | false abstention |\n|---|---:|---:|---:|")
+    for p in points:
+        print(
+            f"| {p['t']:g} | {p['accuracy']:.2f} | {p['abstention']:.2f} "
+            f"| {p['false_abstention']:.2f} |"
+        )
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for name, r in results.items():
+        pts = [p for p in r["curve"] if p["abstention"] is not None]
+        xs = [p["false_abstention"] for p in pts]
+        ax.plot(xs, [p["abstention"] for p in pts], marker="o", label=name)
+        for p, x in zip(pts, xs, strict=True):
+            if p["t"] in (0.0, 1.0, 2.0):
+                ax.annotate(f"t={p['t']:g}", (x, p["abstention"]), fontsize=7)
+    ax.set_xlabel('"I don\'t know" to answerable questions')
+    ax.set_ylabel('"I don\'t know" to unanswerable questions')
+    ax.set_title("The reader's abstention as its margin t rises")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", type=Path, action="append", required=True)
+    parser.add_argument("--suite", type=Path, action="append", default=[])
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("-k", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
+    parser.add_argument(
+        "--from",
+        dest="saved",
+        type=Path,
+        default=None,
+        help="Print and plot a --json of an earlier run instead of running.",
+    )
     args = parser.parse_args()
-    results = {}
-    for suite in args.suite:
-        rows = margins(suite, args.limit, args.k, args.max_tokens)
-        results[suite.name] = {"rows": rows, "curve": curve(rows)}
-        print(
-            f"\n{suite.name} ({sum(not r['abstain'] for r in rows)} answerable, "
-            f"{sum(r['abstain'] for r in rows)} unanswerable)"
-        )
-        print("| t | accuracy | abstention | false abstention |\n|---|---:|---:|---:|")
-        for p in results[suite.name]["curve"]:
-            print(
-                f"| {p['t']:g} | {p['accuracy']:.2f} | {p['abstention']:.2f} "
-                f"| {p['false_abstention']:.2f} |"
-            )
-    if args.json:
+    if args.saved:
+        results = json.loads(args.saved.read_text("utf-8"))
+    else:
+        results = {}
+        for suite in args.suite:
+            rows = margins(suite, args.limit, args.k, args.max_tokens)
+            results[suite.name] = {"rows": rows, "curve": curve(rows)}
+    for name, r in results.items():
+        table(name, r["rows"], r["curve"])
+    if args.json and not args.saved:
         args.json.write_text(json.dumps(results, indent=1, default=str), "utf-8")
     if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(5.5, 4))
-        for name, r in results.items():
-            pts = [p for p in r["curve"] if p["abstention"] is not None]
-            ax.plot(
-                [p["false_abstention"] for p in pts],
-                [p["abstention"] for p in pts],
-                marker="o",
-                label=name,
-            )
-        ax.set_xlabel('"I don\'t know" to answerable questions')
-        ax.set_ylabel('"I don\'t know" to unanswerable questions')
-        ax.set_title("Reader abstention as its threshold rises")
-        ax.legend()
-        fig.tight_layout()
-        args.plot.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(args.plot, dpi=120)
+        plot(results, args.plot)
 
 
 if __name__ == "__main__":
