@@ -64,6 +64,9 @@ def test_a_first_token_bias_moves_the_first_token_only(both: list[Any]) -> None:
         ).text
         assert forced.startswith("Paris")
         assert backend.generate(GenerationRequest(question, max_tokens=12)).text == plain
+    # An id outside the vocabulary would be a write past llama.cpp's logits: refused first.
+    with pytest.raises(InputError, match="token id is outside"):
+        both[1].generate(GenerationRequest(question, max_tokens=4, first_token_bias={10**6: 1}))
 
 
 def test_cap_and_accounting_alike(both: list[Any]) -> None:

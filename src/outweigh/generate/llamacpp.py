@@ -289,6 +289,10 @@ class LlamaCppBackend(Backend):
                 f"the prompt is {len(prompt)} tokens and max_tokens {request.max_tokens}: over "
                 f"{self.name}'s {self.context_window}-token window; shorten it"
             )
+        vocab = self.llm.n_vocab()
+        if any(not 0 <= t < vocab for t in request.first_token_bias):
+            # The batcher writes into llama.cpp's logits buffer: an id past it is no id.
+            raise InputError(f"a first_token_bias token id is outside 0..{vocab - 1}")
         greedy = request.temperature <= 0
         job = Job(
             prompt=prompt,
