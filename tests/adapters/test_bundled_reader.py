@@ -64,15 +64,20 @@ def test_the_bundled_reader_reads_passages_the_bare_model_does_not(paths, embedd
     assert short > bare_short and right >= bare_right
 
 
-def test_a_new_release_s_reader_replaces_the_one_registered_from_the_last(paths, tmp_path):
+def test_a_new_release_s_reader_replaces_the_one_registered_from_the_last(
+    paths, tmp_path, monkeypatch
+):
     """The bundled reader is registered on first use; a release that ships new weights must
-    not be shadowed by the copy the state folder registered from the release before. A
-    reader the user trained or added under the same name stays theirs."""
+    not be shadowed by the copy the state folder registered from the release before, whether
+    that release marked it `bundled` or (as releases before the mark did) `added` with weights
+    known by hash. A reader the user trained or added under the same name stays theirs."""
     from types import SimpleNamespace
 
     from safetensors.torch import load_file, save_file
 
+    from outweigh.adapters.bundled import EARLIER
     from outweigh.adapters.registry import sha256_of
+    from outweigh.adapters.validate import WEIGHTS
 
     shipped = bundled(READER, "smollm2-135m")
     assert shipped is not None
@@ -80,10 +85,16 @@ def test_a_new_release_s_reader_replaces_the_one_registered_from_the_last(paths,
     older.mkdir()
     (older / "adapter_config.json").write_bytes((shipped / "adapter_config.json").read_bytes())
     weights = load_file(shipped / "adapter_model.safetensors")
-    save_file({k: v * 0.5 for k, v in weights.items()}, older / "adapter_model.safetensors")
+    save_file({k: v * 0.5 for k, v in weights.items()}, older / WEIGHTS)
     model = SimpleNamespace(name="smollm2-135m", adapters=object())
     now = sha256_of(shipped / "adapter_model.safetensors")
-    for source, kept in (("bundled", False), ("added", True)):
+    # Releases before the `bundled` source registered their copy as `added`: known by hash.
+    monkeypatch.setitem(EARLIER, READER, frozenset({"0" * 64}))
+    cases = [("bundled", False), ("added", True), ("earlier", False)]
+    for source, kept in cases:
+        if source == "earlier":
+            monkeypatch.setitem(EARLIER, READER, frozenset({sha256_of(older / WEIGHTS)}))
+            source = "added"
         with Engine(paths, embedder=FakeEmbedder()) as engine:
             engine.adapters.add(older, READER, base="smollm2-135m", source=source)
             before = engine.adapters.get(READER).sha256

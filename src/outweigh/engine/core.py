@@ -495,14 +495,15 @@ class Engine(Documents, Memories, Adapters, Access):
         if getattr(backend, "adapters", None) is None:
             served = backend.served_adapters()
             return name if served.get(name) == backend.name else None
-        from outweigh.adapters.bundled import bundled
+        from outweigh.adapters.bundled import EARLIER, bundled
         from outweigh.adapters.registry import sha256_of
 
         registry = self.adapters
         path = bundled(name, backend.name)
         if name in registry.names():
             info = registry.get(name)
-            if info.source == "bundled" and path is not None and name not in self._current:
+            ours = info.source == "bundled" or info.sha256 in EARLIER.get(name, ())
+            if ours and path is not None and name not in self._current:
                 # Registered from an earlier release's copy: this release's replaces it.
                 if info.sha256 != sha256_of(path / "adapter_model.safetensors"):
                     registry.remove(name)

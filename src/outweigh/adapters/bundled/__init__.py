@@ -26,6 +26,18 @@ MEMORY_READER = "memory-reader"
 
 _ROOT = Path(__file__).parent
 
+EARLIER: dict[str, frozenset[str]] = {
+    READER: frozenset(
+        {
+            "de9b70a368620bd1f1ebd52f22d30ae666a22c170dab46bf6ad279a8317096cc",
+            "d50fbc40a74da21181d31e7e5814e7ba6a1652948fdb7377185a31bf5dd2b3a2",
+        }
+    ),
+}
+"""SHA-256 of the weights earlier releases bundled under each name. Those releases registered
+them with source `added`; a registered adapter with one of these hashes is an old bundled
+copy, not the user's, and this release's copy replaces it."""
+
 
 def bundled(name: str, model: str) -> Path | None:
     """The PEFT directory of bundled adapter `name` for catalog `model`, or None."""
