@@ -18,7 +18,9 @@ citing the gold passage, with some rows whose context lacks the gold passage. He
 - where the gold passage did not make it into the context, the row answers "I don't know"
   (RAFT's rows without the oracle document), which teaches the reader not to take a
   neighbour's value;
-- answers are short: the value and its passage number.
+- answers are short: the value and its passage number;
+- the built set is trimmed (`trimmed`): few "I don't know" rows (`DONT_KNOW_SHARE`) and few
+  rows of any one answer (`SAME_ANSWER`).
 """
 
 from __future__ import annotations
