@@ -16,6 +16,7 @@ adapter of that name on the same base takes its place.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 READER = "reader"
@@ -45,10 +46,12 @@ def bundled(name: str, model: str) -> Path | None:
     return path if (path / "adapter_model.safetensors").is_file() else None
 
 
+@functools.cache
 def abstain_margin(name: str, model: str) -> float:
     """The margin measured for bundled adapter `name` on `model` (`outweigh.json` beside its
     weights, `benchmarks/bench_abstain.py`): how much surer than of any answer it must be,
-    in logits at the first token, before it says "I don't know"; 0 where none was set."""
+    in logits at the first token, before it says "I don't know"; 0 where none was set. Read
+    once: the file ships with the weights."""
     import json
 
     path = _ROOT / name / model / "outweigh.json"
