@@ -26,9 +26,11 @@ BATCH_SIZES = {"cpu": 64, "cuda": 256}
 in the tens of MB."""
 
 
-LINE_BATCH = 32
-"""Lines per encode call in `embed_lines`: sentence-transformers pads a batch to its longest
-text, and a smaller batch of short lines pads less."""
+LINE_BATCH = 16
+"""Lines per encode call in `embed_lines` on a CPU. sentence-transformers pads each batch to
+its longest text, and one page's few dozen lines, mostly short, hold a long one or two (an
+unwrapped paragraph) that would pad a batch of 64 to its length: over pages of three suites,
+16 a call is 1.4x faster than 64 (`benchmarks/bench_embed.py`)."""
 
 
 def _native_bf16() -> bool:
@@ -135,13 +137,17 @@ class SentenceTransformerEmbedder(Embedder):
         self.dim = int(get_dim() or 0)
         self.max_tokens = int(self.model.max_seq_length)
         self.tokenizer: PreTrainedTokenizerBase = self.model.tokenizer
-        self._bf16 = device == "cpu" and _native_bf16()
+        self._cpu = device == "cpu"
+        self._bf16 = self._cpu and _native_bf16()
         """Whether `embed_lines` runs under bfloat16 autocast."""
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.batch_size)
+
+    def _encode(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         out = self.model.encode(
             list(texts),
-            batch_size=self.batch_size,
+            batch_size=batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
@@ -149,24 +155,19 @@ class SentenceTransformerEmbedder(Embedder):
         return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
 
     def embed_lines(self, texts: Sequence[str]) -> np.ndarray:
-        """On a CPU that computes bfloat16 natively (AVX512-BF16 or AMX), under torch's
-        bfloat16 autocast, in batches of LINE_BATCH: over the lines of the 233 pages of
-        examples/suite-man on 2 cores, 177 ms a page against 326 ms (1.84x), every vector at
-        cosine >= 0.9999 to its float32 one (`benchmarks/bench_select.py --embed`).
-        Elsewhere, `embed_batch`."""
-        if not self._bf16:
+        """On a CPU, in batches of LINE_BATCH; where the CPU computes bfloat16 natively
+        (AVX512-BF16 or AMX), under torch's bfloat16 autocast too: over the lines of the 233
+        pages of examples/suite-man on 2 cores, 177 ms a page against 326 ms (1.84x), every
+        vector at cosine >= 0.9999 to its float32 one (`benchmarks/bench_select.py --embed`).
+        On a GPU, `embed_batch`."""
+        if not self._cpu:
             return self.embed_batch(texts)
+        if not self._bf16:
+            return self._encode(texts, LINE_BATCH)
         import torch
 
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            out = self.model.encode(
-                list(texts),
-                batch_size=LINE_BATCH,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
+            return self._encode(texts, LINE_BATCH)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])

@@ -40,3 +40,22 @@ def test_a_large_collection_gets_an_ivf_index_that_stays_in_sync(paths, monkeypa
     ids, vecs = store.embeddings(store.collection("c"))
     top = [FaissStore(store).search(store.collection("c"), vecs[i], 1)[0][0] for i in range(50)]
     assert np.mean(np.array(top) == ids[:50]) >= 0.9  # each vector finds itself
+
+
+def test_searching_and_training_leave_torch_its_threads(paths, monkeypatch):
+    # faiss and torch share the OpenMP runtime: a faiss call that set the thread's count
+    # to 1 and left it ran every later embedding in that thread on one core.
+    import torch
+
+    monkeypatch.setattr(vectors_module, "IVF_MIN", 1000)
+    store = Store(paths)
+    _fill(store, 15)  # 1500 chunks: an IVF index, trained with every core
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        vectors = FaissStore(store)
+        _, vecs = store.embeddings(store.collection("c"))
+        assert vectors.search(store.collection("c"), vecs[0], 3)  # trains, adds, searches
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -27,6 +27,24 @@ NPROBE = 32
 """IVF lists scanned per query (of about 4 sqrt(n)); 16 gave recall@10 0.953, 64 gave 0.992."""
 
 
+@contextlib.contextmanager
+def omp_threads(n: int) -> Iterator[None]:
+    """Run faiss with `n` OpenMP threads, and give the calling thread its count back after.
+
+    `omp_set_num_threads` sets the calling thread's OpenMP count, and torch (sharing the
+    OpenMP runtime) reads the same count: set once for faiss and left, it ran every later
+    embedding in the thread on one core (selection's lines on 2 cores: 16 ms a line, not 8).
+    """
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
 def ivf_lists(n: int) -> int:
     """IVF list count for n vectors: 4 sqrt(n), the faiss wiki's rule of thumb."""
     return max(1, int(4 * np.sqrt(n)))
@@ -43,11 +61,6 @@ class FaissStore:
     """
 
     def __init__(self, store: Store) -> None:
-        import faiss
-
-        # One query is a memory-bound scan; OpenMP's fork/join per call costs more than a
-        # second core saves (100k x 384-d on 2 cores: 8.5 ms with 1 thread, 17 ms with 2).
-        faiss.omp_set_num_threads(1)
         self.store = store
         self._loaded: dict[str, tuple[int, Any]] = {}
         self._lock = threading.Lock()
@@ -59,7 +72,10 @@ class FaissStore:
         if index.ntotal == 0:
             return []
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        scores, ids = index.search(q, min(limit, index.ntotal))
+        # One query is a memory-bound scan; OpenMP's fork/join per call costs more than a
+        # second core saves (100k x 384-d on 2 cores: 8.5 ms with 1 thread, 17 ms with 2).
+        with omp_threads(1):
+            scores, ids = index.search(q, min(limit, index.ntotal))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def _current(self, collection: Collection) -> Any:
@@ -148,11 +164,8 @@ class FaissStore:
         sample_ids = db_ids[:: max(1, len(db_ids) // (64 * nlist))]
         sample = np.concatenate([v for _, v in self.store.iter_embeddings(collection, sample_ids)])
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        faiss.omp_set_num_threads(os.cpu_count() or 1)  # training is the one parallel step
-        try:
+        with omp_threads(os.cpu_count() or 1):  # training is the one parallel step
             index.train(sample)
-        finally:
-            faiss.omp_set_num_threads(1)
         index.nprobe = NPROBE
         return index
 
