@@ -7,8 +7,10 @@ best passage's `Hit.relevance` (the highest cosine between the question and one 
 lines) is kept. Off-topic questions (`examples/offtopic`) are asked over every collection.
 Prints, per threshold, the share of each kind of question that would keep its passages, and
 the threshold `Selection.floor` takes: the highest that keeps at least `KEEP` of the
-answerable questions of every suite, chosen without looking at the off-topic ones. Writes a
-picture of the trade-off with `--plot`.
+answerable questions of every suite, chosen without looking at the off-topic ones. Then, at
+that floor, the share of each kind that keeps its passages once the word check
+(`select._shares_a_word`: a word of the question, not a number, on the passages) is added.
+Writes a picture of the trade-off with `--plot`.
 
     python benchmarks/bench_gate.py [--plot docs/img/gate.png] [--suite examples/suite-man ...]
 """
@@ -43,7 +45,8 @@ def main() -> None:
     parser.add_argument("--from-json", type=Path, default=None, help="redraw a --json run")
     args = parser.parse_args()
     if args.from_json is not None:
-        report(json.loads(args.from_json.read_text())["scores"], args, {}, {})
+        saved = json.loads(args.from_json.read_text())
+        report(saved["scores"], args, {}, {}, saved.get("words", {}))
         return
     suites = args.suite or [
         ROOT / "examples" / s for s in SUITES if (ROOT / "examples" / s).is_dir()
@@ -52,7 +55,7 @@ def main() -> None:
     os.environ["OUTWEIGH_HOME"] = tempfile.mkdtemp(prefix="outweigh-gate-")
 
     from outweigh.engine import Engine
-    from outweigh.retrieval.select import Selection, expand, select
+    from outweigh.retrieval.select import Selection, _shares_a_word, _terms, expand, select
 
     how = replace(Selection(), floor=0.0)
     from outweigh.eval.metrics import normalize
@@ -60,6 +63,7 @@ def main() -> None:
     reach: dict[str, list[bool]] = {}
     chars: dict[str, list[int]] = {}
     scores: dict[str, dict[str, list[float]]] = {}
+    words: dict[str, dict[str, list[bool]]] = {}
     with Engine() as engine:
         for suite in suites:
             name = suite.name
@@ -73,13 +77,16 @@ def main() -> None:
                 "offtopic": offtopic,
             }
             scores[name] = {}
+            words[name] = {}
             answers = {q["question"]: q.get("answers", []) for q in rows}
             for group, questions in groups.items():
                 got = []
+                shared = []
                 for q in questions:
                     hits = engine.searcher.search_in(coll, q, how.candidates)
                     picked = select(q, expand(engine.store, q, hits, how), engine.embedder, how, 3)
                     got.append(max((h.relevance or 0.0 for h in picked), default=0.0))
+                    shared.append(bool(picked) and _shares_a_word(_terms(q), picked))
                     if group == "answerable":
                         shown = normalize(" ".join(h.excerpt or h.text for h in picked))
                         reach.setdefault(name, []).append(
@@ -87,6 +94,7 @@ def main() -> None:
                         )
                         chars.setdefault(name, []).append(len(shown))
                 scores[name][group] = got
+                words[name][group] = shared
             print(
                 name,
                 {
@@ -95,7 +103,7 @@ def main() -> None:
                 },
                 file=sys.stderr,
             )
-    report(scores, args, reach, chars)
+    report(scores, args, reach, chars, words)
 
 
 def report(
@@ -103,6 +111,7 @@ def report(
     args: argparse.Namespace,
     reach: dict[str, list[bool]],
     chars: dict[str, list[int]],
+    words: dict[str, dict[str, list[bool]]],
 ) -> None:
     """The trade-off table, the chosen floor, and the picture."""
     top = max(v for s in scores.values() for g in s.values() for v in g)
@@ -132,8 +141,25 @@ def report(
             f"median passage chars {statistics.median(chars[name]):.0f}"
         )
     print(f"\nfloor keeping >= {KEEP} of every suite's answerable questions: {floor:.2f}")
+    if words:
+        print(f"\nat {floor:.2f}, kept by the floor alone -> with the word check too")
+        print("| suite | answerable | unanswerable | off-topic |")
+        print("|---|---|---|---|")
+        for name, s in scores.items():
+            cells = []
+            for group in ("answerable", "unanswerable", "offtopic"):
+                rel, shared = s.get(group, []), words[name].get(group, [])
+                if not rel:
+                    cells.append("-")
+                    continue
+                alone = sum(v >= floor for v in rel) / len(rel)
+                both = sum(v >= floor and w for v, w in zip(rel, shared, strict=True)) / len(rel)
+                cells.append(f"{alone:.2f} -> {both:.2f}")
+            print(f"| {name} | {' | '.join(cells)} |")
     if args.json:
-        args.json.write_text(json.dumps({"floor": floor, "scores": scores}, indent=1))
+        args.json.write_text(
+            json.dumps({"floor": floor, "scores": scores, "words": words}, indent=1)
+        )
     if args.plot:
         import matplotlib
 

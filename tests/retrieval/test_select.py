@@ -163,6 +163,34 @@ def test_a_question_about_something_else_gets_no_passages(embedder) -> None:
     assert select("What is the capital of France?", hits("sort"), embedder, no_floor, k=3)
 
 
+def test_a_question_that_shares_only_numbers_with_the_passage_gets_none(embedder) -> None:
+    # A line of semver's README is as close to "What is 2 + 2?" as the floor lets through
+    # ("Which then can be used to increment further:"), and the page is full of 2s: but no
+    # word of the question is on it, so it is answered as if retrieval were off.
+    page = ROOT / "examples" / "suite-readme" / "docs" / "semver-README-part2.md"
+    hit = [Hit(1, str(page), page.read_text(), 0.03, 1, 1)]
+    near = select("What is 2 + 2?", hit, embedder, Selection(expand=0, floor=0.0), k=3)
+    assert near[0].relevance is not None and near[0].relevance >= embedder.relevance_floor
+    assert select("What is 2 + 2?", hit, embedder, Selection(expand=0), k=3) == []
+    # A question about the page keeps it, and so does one it does not answer (no author is
+    # named on it): the reader must see the page to say it does not say.
+    for question in ("Which versions does the range ~1.2 allow?", "Who wrote semver?"):
+        assert select(question, hit, embedder, Selection(expand=0), k=3), question
+
+
+def test_the_word_check_leaves_other_scripts_to_the_floor() -> None:
+    # A question in Cyrillic over Latin pages, or in a script written without spaces, cannot
+    # share a word with its passage; only the dense floor (already passed) decides.
+    from outweigh.retrieval.select import _shares_a_word, _terms
+
+    page = [Hit(1, "/docs/sort.txt", "Written by Mike Haertel and Paul Eggert.", 0.03, 1, 1)]
+    assert _shares_a_word(_terms("Кто написал эту программу?"), page)
+    assert _shares_a_word(_terms("这个程序是谁写的"), page)
+    assert not _shares_a_word(_terms("What is the capital of France?"), page)
+    assert not _shares_a_word(_terms("What is 2 + 2?"), page)
+    assert _shares_a_word(_terms("Who wrote it, Haertel?"), page)
+
+
 def test_a_table_read_across_chunks_has_its_header_once(embedder) -> None:
     from outweigh.retrieval.chunking import chunk_text
 

@@ -18,7 +18,8 @@ lines, as BM25 weighs terms, and cosine similarity under the loaded embedder), a
 - a line also counts for what it hangs from (its heading, lead line, label or header row,
   `outweigh.retrieval.structure`), and a chosen line brings those lines and its entry's
   sign-off along, so a value reaches the reader with the words that say what it is;
-- a question no passage line comes close to (`Selection.floor`) gets no passages at all.
+- a question no passage line comes close to (`Selection.floor`), or whose passages share no
+  word with it but numbers, gets no passages at all.
 
 docs/retrieval.md has the measurements behind the defaults.
 """
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from outweigh.retrieval.hybrid import Hit
 from outweigh.retrieval.structure import Line, ancestors, asked, holds, lines_of, outline
-from outweigh.text import stems, stop_words, wordset
+from outweigh.text import stems, stop_words, word_script, wordset
 
 if TYPE_CHECKING:
     import numpy as np
@@ -93,9 +94,10 @@ class Selection:
     floor: float | None = None
     """A question whose best passage has no line this close to it (`Hit.relevance`) is not
     about the collection ("What is 2 + 2?" over package records): it gets no passages, and
-    is answered as if retrieval were off, with no citation. None takes the embedder's own
+    is answered as if retrieval were off, with no citation. So is a question whose passages
+    share no word with it but numbers (`_shares_a_word`). None takes the embedder's own
     measured floor (`Embedder.relevance_floor`: 0.45 for the bundled one); 0 always
-    retrieves."""
+    retrieves, with no word check either."""
 
     @property
     def enabled(self) -> bool:
@@ -394,7 +396,34 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     floor = embedder.relevance_floor if how.floor is None else how.floor
     if floor and max(h.relevance or 0.0 for h in kept) < floor:
         return []  # nothing here bears on the question
+    if floor and not _shares_a_word(q_terms, kept):
+        return []  # close in meaning, but about something else
     return kept
+
+
+def _shares_a_word(q_terms: set[str], kept: list[Hit]) -> bool:
+    """Whether the passages (their lines or their documents' names) hold a word of the
+    question that is not a number: the lexical half of the gate. A question the collection
+    does not answer still names something in it ("who wrote libfoo?" over libfoo's README,
+    which names no author); a question about something else shares at most numbers ("What
+    is 2 + 2?" over a page of version ranges) or none ("What is the capital of France?").
+    A question in another script than the passages (a Russian question over English pages,
+    read by a multilingual embedder) cannot share words with them, and only the floor
+    judges it."""
+    words = {t for t in q_terms if not t.isdigit()}
+    seen: set[str] = set()
+    for hit in kept:
+        seen |= _terms(hit.excerpt or hit.text) | _title(hit.source)
+    if words & seen:
+        return True
+    mine = {word_script(t) for t in words} - {""}
+    theirs = {word_script(t) for t in seen} - {""}
+    return bool(mine & UNSPACED) or (bool(mine) and not mine & theirs)
+
+
+UNSPACED = frozenset({"CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR"})
+"""Scripts written without spaces between words: a run of them is one "word" to the stemmer,
+so a question and the passage that answers it rarely share one, and only the floor judges."""
 
 
 def _whole(question: str, hits: list[Hit], how: Selection) -> set[str]:
