@@ -178,6 +178,18 @@ def test_a_question_that_shares_only_numbers_with_the_passage_gets_none(embedder
         assert select(question, hit, embedder, Selection(expand=0), k=3), question
 
 
+def test_a_question_no_candidate_shares_a_word_with_embeds_no_line(embedder, monkeypatch) -> None:
+    # The word check runs on the candidates first: with no word in common, no line of
+    # theirs can be, and the page's lines are not embedded to find that out.
+    calls: list[int] = []
+    real = embedder.embed_lines
+    monkeypatch.setattr(embedder, "embed_lines", lambda t: calls.append(len(t)) or real(t))
+    off = select("What is the capital of France?", hits("sort", "shuf"), embedder, Selection(), 3)
+    assert off == [] and calls == []
+    assert select("Who wrote the sort program?", hits("sort", "shuf"), embedder, Selection(), 3)
+    assert calls  # a question that shares words is scored line by line
+
+
 def test_the_word_check_leaves_other_scripts_to_the_floor() -> None:
     # A question in Cyrillic over Latin pages, or in a script written without spaces, cannot
     # share a word with its passage; only the dense floor (already passed) decides.

@@ -293,6 +293,10 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     docs: dict[str, list[Hit]] = {}
     for hit in hits:
         docs.setdefault(hit.source, []).append(hit)
+    q_terms = _terms(question)
+    floor = embedder.relevance_floor if how.floor is None else how.floor
+    if floor and not _shares_a_word(q_terms, hits):
+        return []  # no passage could share a word: no line needs embedding to say so
     # The documents `expand` read whole, with their first and last chunks (retrieval may
     # have returned every chunk already, adding none).
     expanded = _whole(question, hits, how)
@@ -301,7 +305,6 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     groups = [(doc.units, doc.owner) for doc in read]
     breaks = {(g, j) for g, doc in enumerate(read) for j in doc.breaks}
     flat = [u for lines, _ in groups for u in lines]
-    q_terms = _terms(question)
     unit_terms = [_terms(u) for u in flat]
     df = Counter(t for ts in unit_terms for t in ts)
     n = len(flat)
@@ -393,7 +396,6 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     chosen.sort(key=lambda c: (-c[0], c[1]))
     cut = chosen[0][0] * how.gap
     kept = [hit for s, _, hit in chosen if s >= cut][:k]
-    floor = embedder.relevance_floor if how.floor is None else how.floor
     if floor and max(h.relevance or 0.0 for h in kept) < floor:
         return []  # nothing here bears on the question
     if floor and not _shares_a_word(q_terms, kept):
