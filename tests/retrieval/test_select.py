@@ -200,6 +200,7 @@ def test_the_word_check_leaves_other_scripts_to_the_floor() -> None:
     assert _shares_a_word(_terms("这个程序是谁写的"), page)
     assert not _shares_a_word(_terms("What is the capital of France?"), page)
     assert not _shares_a_word(_terms("What is 2 + 2?"), page)
+    assert not _shares_a_word(_terms("What's the capital of France?"), [*page, *hits("basename")])
     assert _shares_a_word(_terms("Who wrote it, Haertel?"), page)
 
 

@@ -411,8 +411,10 @@ def _shares_a_word(q_terms: set[str], kept: list[Hit]) -> bool:
     is 2 + 2?" over a page of version ranges) or none ("What is the capital of France?").
     A question in another script than the passages (a Russian question over English pages,
     read by a multilingual embedder) cannot share words with them, and only the floor
-    judges it."""
+    judges it. A single letter counts only in a question with no longer word: the "s" of
+    "What's" is on every page, the "-s" a question about a flag names is not."""
     words = {t for t in q_terms if not t.isdigit()}
+    words = {t for t in words if len(t) > 1} or words
     seen: set[str] = set()
     for hit in kept:
         seen |= _terms(hit.excerpt or hit.text) | _title(hit.source)
