@@ -9,7 +9,7 @@ Prints, per threshold, the share of each kind of question that would keep its pa
 the threshold `Selection.floor` takes: the highest that keeps at least `KEEP` of the
 answerable questions of every suite, chosen without looking at the off-topic ones. Then, at
 that floor, the share of each kind that keeps its passages once the word check
-(`select._shares_a_word`: a word of the question, not a number, on the passages) is added.
+(`select.shares_a_word`: a word of the question, not a number, on the passages) is added.
 Writes a picture of the trade-off with `--plot`.
 
     python benchmarks/bench_gate.py [--plot docs/img/gate.png] [--suite examples/suite-man ...]
@@ -55,7 +55,7 @@ def main() -> None:
     os.environ["OUTWEIGH_HOME"] = tempfile.mkdtemp(prefix="outweigh-gate-")
 
     from outweigh.engine import Engine
-    from outweigh.retrieval.select import Selection, _shares_a_word, _terms, expand, select
+    from outweigh.retrieval.select import Selection, expand, select, shares_a_word
 
     how = replace(Selection(), floor=0.0)
     from outweigh.eval.metrics import normalize
@@ -86,7 +86,7 @@ def main() -> None:
                     hits = engine.searcher.search_in(coll, q, how.candidates)
                     picked = select(q, expand(engine.store, q, hits, how), engine.embedder, how, 3)
                     got.append(max((h.relevance or 0.0 for h in picked), default=0.0))
-                    shared.append(bool(picked) and _shares_a_word(_terms(q), picked))
+                    shared.append(bool(picked) and shares_a_word(q, picked))
                     if group == "answerable":
                         shown = normalize(" ".join(h.excerpt or h.text for h in picked))
                         reach.setdefault(name, []).append(

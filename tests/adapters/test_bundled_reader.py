@@ -84,17 +84,19 @@ def test_a_new_release_s_reader_replaces_the_one_registered_from_the_last(
     older = tmp_path / "older"
     older.mkdir()
     (older / "adapter_config.json").write_bytes((shipped / "adapter_config.json").read_bytes())
-    weights = load_file(shipped / "adapter_model.safetensors")
+    weights = load_file(shipped / WEIGHTS)
     save_file({k: v * 0.5 for k, v in weights.items()}, older / WEIGHTS)
     model = SimpleNamespace(name="smollm2-135m", adapters=object())
-    now = sha256_of(shipped / "adapter_model.safetensors")
-    # Releases before the `bundled` source registered their copy as `added`: known by hash.
-    monkeypatch.setitem(EARLIER, READER, frozenset({"0" * 64}))
-    cases = [("bundled", False), ("added", True), ("earlier", False)]
-    for source, kept in cases:
-        if source == "earlier":
-            monkeypatch.setitem(EARLIER, READER, frozenset({sha256_of(older / WEIGHTS)}))
-            source = "added"
+    now = sha256_of(shipped / WEIGHTS)
+    # (source, the earlier releases' hashes, whether the registered copy is kept). Releases
+    # before the `bundled` source registered their copy as `added`: known by hash.
+    cases = [
+        ("bundled", {"0" * 64}, False),
+        ("added", {"0" * 64}, True),
+        ("added", {sha256_of(older / WEIGHTS)}, False),
+    ]
+    for source, earlier, kept in cases:
+        monkeypatch.setitem(EARLIER, READER, frozenset(earlier))
         with Engine(paths, embedder=FakeEmbedder()) as engine:
             engine.adapters.add(older, READER, base="smollm2-135m", source=source)
             before = engine.adapters.get(READER).sha256

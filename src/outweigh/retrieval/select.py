@@ -95,7 +95,7 @@ class Selection:
     """A question whose best passage has no line this close to it (`Hit.relevance`) is not
     about the collection ("What is 2 + 2?" over package records): it gets no passages, and
     is answered as if retrieval were off, with no citation. So is a question whose passages
-    share no word with it but numbers (`_shares_a_word`). None takes the embedder's own
+    share no word with it but numbers (`shares_a_word`). None takes the embedder's own
     measured floor (`Embedder.relevance_floor`: 0.45 for the bundled one); 0 always
     retrieves, with no word check either."""
 
@@ -293,10 +293,6 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     docs: dict[str, list[Hit]] = {}
     for hit in hits:
         docs.setdefault(hit.source, []).append(hit)
-    q_terms = _terms(question)
-    floor = embedder.relevance_floor if how.floor is None else how.floor
-    if floor and not _shares_a_word(q_terms, hits):
-        return []  # no passage could share a word: no line needs embedding to say so
     # The documents `expand` read whole, with their first and last chunks (retrieval may
     # have returned every chunk already, adding none).
     expanded = _whole(question, hits, how)
@@ -305,7 +301,12 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     groups = [(doc.units, doc.owner) for doc in read]
     breaks = {(g, j) for g, doc in enumerate(read) for j in doc.breaks}
     flat = [u for lines, _ in groups for u in lines]
+    q_terms = _terms(question)
     unit_terms = [_terms(u) for u in flat]
+    titles = [_title(source) for source in docs]
+    floor = embedder.relevance_floor if how.floor is None else how.floor
+    if floor and not _shares(q_terms, set().union(*unit_terms, *titles)):
+        return []  # no passage could share a word: no line needs embedding to say so
     df = Counter(t for ts in unit_terms for t in ts)
     n = len(flat)
 
@@ -317,7 +318,6 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     # names the subject counts that for the whole document; within it, the line is found by
     # the rest of the question ("who wrote", "homepage"), or the subject's name, which is on
     # many of its lines, would outweigh the line that answers.
-    titles = [_title(source) for source in docs]
     asks = [_without(question, t) if q_terms & t else question for t in titles]
     # The documents the question names in full are its subject; another page's line that
     # only mentions that name ("SEE ALSO sort(1)") earns nothing for it.
@@ -398,26 +398,33 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     kept = [hit for s, _, hit in chosen if s >= cut][:k]
     if floor and max(h.relevance or 0.0 for h in kept) < floor:
         return []  # nothing here bears on the question
-    if floor and not _shares_a_word(q_terms, kept):
+    if floor and not _shares(q_terms, _passage_terms(kept)):
         return []  # close in meaning, but about something else
     return kept
 
 
-def _shares_a_word(q_terms: set[str], kept: list[Hit]) -> bool:
-    """Whether the passages (their lines or their documents' names) hold a word of the
-    question that is not a number: the lexical half of the gate. A question the collection
-    does not answer still names something in it ("who wrote libfoo?" over libfoo's README,
-    which names no author); a question about something else shares at most numbers ("What
-    is 2 + 2?" over a page of version ranges) or none ("What is the capital of France?").
+def shares_a_word(question: str, passages: list[Hit]) -> bool:
+    """Whether `passages` (their lines or their documents' names) hold a word of `question`
+    that is not a number: the word check `select` makes at the floor (`_shares`)."""
+    return _shares(_terms(question), _passage_terms(passages))
+
+
+def _passage_terms(passages: list[Hit]) -> set[str]:
+    return set().union(*(_terms(h.excerpt or h.text) | _title(h.source) for h in passages))
+
+
+def _shares(q_terms: set[str], seen: set[str]) -> bool:
+    """Whether `seen` (the terms of passages) holds a word of the question (its terms) that
+    is not a number: the lexical half of the gate. A question the collection does not
+    answer still names something in it ("who wrote libfoo?" over libfoo's README, which
+    names no author); a question about something else shares at most numbers ("What is
+    2 + 2?" over a page of version ranges) or none ("What is the capital of France?").
     A question in another script than the passages (a Russian question over English pages,
     read by a multilingual embedder) cannot share words with them, and only the floor
     judges it. A single letter counts only in a question with no longer word: the "s" of
     "What's" is on every page, the "-s" a question about a flag names is not."""
     words = {t for t in q_terms if not t.isdigit()}
     words = {t for t in words if len(t) > 1} or words
-    seen: set[str] = set()
-    for hit in kept:
-        seen |= _terms(hit.excerpt or hit.text) | _title(hit.source)
     if words & seen:
         return True
     mine = {word_script(t) for t in words} - {""}

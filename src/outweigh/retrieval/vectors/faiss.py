@@ -33,7 +33,7 @@ def omp_threads(n: int) -> Iterator[None]:
 
     `omp_set_num_threads` sets the calling thread's OpenMP count, and torch (sharing the
     OpenMP runtime) reads the same count: set once for faiss and left, it ran every later
-    embedding in the thread on one core (selection's lines on 2 cores: 16 ms a line, not 8).
+    embedding in the thread on one core.
     """
     import faiss
 
