@@ -172,7 +172,8 @@ def test_a_new_upload_killed_and_a_stray_file_are_reported_then_removed(state, n
 
 def test_a_replace_killed_at_random_moments_is_whole_before_or_after(state, tmp_path):
     """Alternate two texts of `rep.md`, kill each upload at a random moment from its first
-    embedding to a little past its end, repair, and check the document each time."""
+    embedding to half as long again past its uninterrupted end (one timing, so a margin
+    for a slower run), repair, and check the document each time."""
     rng = random.Random(29)
     small, large = tmp_path / "small.md", tmp_path / "large.md"
     small.write_bytes(OLD)
@@ -187,7 +188,7 @@ def test_a_replace_killed_at_random_moments_is_whole_before_or_after(state, tmp_
         proc = _start(state, "rep.md", data, "run")
         while not (state.root / "embedding").exists() and proc.poll() is None:
             time.sleep(0.002)
-        time.sleep(rng.uniform(0, 1.2 * took[data]))
+        time.sleep(rng.uniform(0, 1.5 * took[data]))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         # Repaired without embedding anything: no crash leaves a file its rows were not made
