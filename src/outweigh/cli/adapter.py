@@ -53,8 +53,9 @@ def train(
     reader: str | None = typer.Option(
         None,
         "--reader",
-        help="Instead of DATA: train a reader on questions about this collection's "
-        "Key: value lines and manual pages, asked over retrieved passages (RAFT).",
+        help="Instead of DATA: train a reader on questions this collection's own text "
+        "answers (Key: value lines, manual pages, and the names, dates, versions, URLs and "
+        "e-mail addresses of any text), asked over retrieved passages (RAFT).",
     ),
     reader_rows: int = typer.Option(600, "--reader-rows", help="Rows to build for --reader."),
     held_out: Path | None = typer.Option(

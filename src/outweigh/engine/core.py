@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from outweigh.embed import Embedder
 from outweigh.errors import InputError, NotFoundError, echo
-from outweigh.generate.base import Backend, GenerationRequest, Message, Stream
+from outweigh.generate.base import Backend, Fixed, GenerationRequest, Message, Stream
 from outweigh.locks import FairLock
 from outweigh.names import check_text
 from outweigh.prompt import MAX_PROMPT_TOKENS, PASSAGE_OVERHEAD_TOKENS, Citation, build_messages
 from outweigh.retrieval.hybrid import Hit, HybridSearcher
-from outweigh.retrieval.select import expand, select
+from outweigh.retrieval.identifiers import absent_answer, mentions, missing
+from outweigh.retrieval.select import checks_relevance, expand, select
 from outweigh.retrieval.store import Collection, Store
 from outweigh.retrieval.vectors import VectorStore, open_vector_store
 from outweigh.settings import DEFAULT_MODEL, Paths
@@ -396,7 +397,7 @@ class Engine(Documents, Memories, Adapters, Access):
     ) -> Prepared:
         options = checked.options
         recalled = self._recall(question, options)
-        hits = self._retrieve(question, checked) if checked.collection is not None else []
+        hits, absent = self._retrieve(question, checked) if checked.collection else ([], [])
         window = min(backend.context_window, MAX_PROMPT_TOKENS)
         base = build_messages(messages, [], rag=bool(hits))
         budget = window - options.max_tokens - backend.count_prompt_tokens(base)
@@ -439,9 +440,12 @@ class Engine(Documents, Memories, Adapters, Access):
         # A question about the user's own world that no memory is about: say so.
         personal = options.memory and options.user is not None and not citations
         if personal and self.memory.unanswerable(str(options.user), question, recalled):
-            from outweigh.memory.abstain import DONT_KNOW, Fixed
+            from outweigh.memory.abstain import DONT_KNOW
 
             backend, memories, lines = Fixed(backend, DONT_KNOW), [], []
+        elif absent and not any(mentions(m, n) for m in lines for n in absent):
+            # It names what no document mentions, nor any memory: nothing here answers it.
+            backend, memories, lines = Fixed(backend, absent_answer(absent)), [], []
         adapter = options.adapter
         bias: dict[int, float] = {}
         if adapter is None and options.reader and (citations or lines):
@@ -523,11 +527,30 @@ class Engine(Documents, Memories, Adapters, Access):
         memory = self.memory
         return memory.recall(options.user, question, limit=memory.limits.recall)
 
-    def _retrieve(self, question: str, checked: Checked) -> list[Hit]:
+    def _retrieve(self, question: str, checked: Checked) -> tuple[list[Hit], list[str]]:
+        """The passages for `question`, and the names with digits it gives that no document
+        of the collection mentions (`outweigh.retrieval.identifiers`), when it has no
+        passages for that reason. A name the selected passages lack is looked up literally,
+        and the passages are selected again from the chunks that hold it."""
         coll, options = checked.collection, checked.options
         assert coll is not None
         how = options.selection
-        hits = self.searcher.search_in(coll, question, max(options.k, how.candidates))
-        return select(
+        n = max(options.k, how.candidates)
+        hits = self.searcher.search_in(coll, question, n)
+        kept = select(
             question, expand(self.store, question, hits, how), self.embedder, how, options.k
         )
+        if not kept or not checks_relevance(how, self.embedder):
+            return kept, []
+        lacking = missing(question, ((h.source, h.excerpt or h.text) for h in kept))
+        if not lacking:
+            return kept, []
+        found, absent = self.searcher.mentioning(coll, question, lacking, n)
+        if absent:
+            return [], absent
+        ids = {h.chunk_id for h in found}
+        again = found + [h for h in hits if h.chunk_id not in ids]
+        chosen = select(
+            question, expand(self.store, question, again, how), self.embedder, how, options.k
+        )
+        return chosen or kept, []

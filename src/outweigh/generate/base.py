@@ -346,3 +346,19 @@ def detach(pieces: Iterator[str]) -> Stream:
                 close()
 
     return Stream(produce)
+
+
+class Fixed(Backend):
+    """Answers one fixed text in place of `backend`, whose name and token counts it keeps."""
+
+    def __init__(self, backend: Backend, text: str) -> None:
+        self.backend = backend
+        self.text = text
+        self.name = backend.name
+        self.context_window = backend.context_window
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        yield self.text
+
+    def count_tokens(self, text: str) -> int:
+        return self.backend.count_tokens(text)

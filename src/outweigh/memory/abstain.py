@@ -3,8 +3,8 @@
 A small model asked "What car do I drive?" with nothing about a car in its prompt invents one
 (SmolLM2-135M named a daughter "Emily"). So the engine does not ask it: for a personal
 question ("what/where/when/who ... my/our/I ...") that no recalled memory is about, the answer
-is `DONT_KNOW`, given by `Fixed` in place of the model, through the same door (chat, stream,
-the server) as any answer.
+is `DONT_KNOW`, given by `generate.base.Fixed` in place of the model, through the same door
+(chat, stream, the server) as any answer.
 
 A memory is *about* the question when the embedding cosine between them reaches
 `RELEVANT_COSINE`, unless the question names a thing ("my sister", "our dog") that the memory
@@ -16,11 +16,10 @@ Gleb", and answering "Gleb" would be an invention.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from outweigh.generate.base import Backend, GenerationRequest
 from outweigh.memory.content import content_stems
 from outweigh.text import ARTICLES, singular, wordset
 
@@ -101,19 +100,3 @@ def answerable(
         return False
     sims = vectors @ query
     return any(about(question, m, float(s)) for m, s in zip(memories, sims, strict=True))
-
-
-class Fixed(Backend):
-    """Answers one fixed text in place of `backend`, whose name and token counts it keeps."""
-
-    def __init__(self, backend: Backend, text: str) -> None:
-        self.backend = backend
-        self.text = text
-        self.name = backend.name
-        self.context_window = backend.context_window
-
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
-        yield self.text
-
-    def count_tokens(self, text: str) -> int:
-        return self.backend.count_tokens(text)

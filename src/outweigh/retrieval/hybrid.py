@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from outweigh.embed import Embedder
+from outweigh.retrieval.identifiers import phrases
 from outweigh.retrieval.location import Location
 from outweigh.retrieval.store import Collection, Store, check_embedder
 from outweigh.retrieval.vectors import VectorStore, open_vector_store
@@ -138,3 +139,31 @@ class HybridSearcher:
             for cid, score in fused
             if cid in rows
         ]
+
+    def mentioning(
+        self, coll: Collection, question: str, names: Sequence[str], n: int
+    ) -> tuple[list[Hit], list[str]]:
+        """The chunks of `coll` that mention `names` (a question's names with digits,
+        `outweigh.retrieval.identifiers`), best first, and those of the names that no
+        document of `coll` mentions at all."""
+        ids: list[int] = []
+        absent: list[str] = []
+        for name in names:
+            found = self.store.mentioning(coll, phrases(name), question, n)
+            if not found:
+                absent.append(name)
+            ids.extend(i for i in found if i not in ids)
+        rows = self.store.chunks(ids)
+        return [
+            Hit(
+                cid,
+                rows[cid].source,
+                rows[cid].text,
+                1 / (RRF_K + rank),
+                rank,
+                None,
+                location=rows[cid].location,
+            )
+            for rank, cid in enumerate(ids, start=1)
+            if cid in rows
+        ], absent

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from outweigh.retrieval.hybrid import Hit
+from outweigh.retrieval.identifiers import identifiers, phrases, spells
 from outweigh.retrieval.structure import Line, ancestors, asked, holds, lines_of, outline
 from outweigh.text import stems, stop_words, word_script, wordset
 
@@ -97,12 +98,19 @@ class Selection:
     is answered as if retrieval were off, with no citation. So is a question whose passages
     share no word with it but numbers (`shares_a_word`). None takes the embedder's own
     measured floor (`Embedder.relevance_floor`: 0.45 for the bundled one); 0 always
-    retrieves, with no word check either."""
+    retrieves, with no word check either, and the engine checks no names
+    (`checks_relevance`)."""
 
     @property
     def enabled(self) -> bool:
         """Whether selection changes anything at all."""
         return self.lines > 0 or self.gap > 0 or self.expand > 0
+
+
+def checks_relevance(how: Selection, embedder: Embedder) -> bool:
+    """Whether selection drops passages that do not bear on the question (`Selection.floor`
+    is not 0) and the engine checks the names a question gives (`identifiers`)."""
+    return bool(embedder.relevance_floor if how.floor is None else how.floor)
 
 
 NONE = Selection(candidates=0, lines=0, gap=0.0, expand=0, floor=0.0)
@@ -167,6 +175,11 @@ HEADING_SHARE = 0.5
 """Share of the best score among the lines a line hangs from that it adds to its own."""
 TYPE_BONUS = 0.3
 """Added to a line holding a value of the type the question asks for."""
+NAME_BONUS = 1.0
+"""Added to a line, and to a document by its file name, that holds the names with digits the
+question gives (`identifiers`: a release, an issue number), in proportion to how many of them
+it holds. Neither signal sees such a name: its words (3, 6, 6) are everywhere, and the
+embedder puts 3.6.1 next to 3.6.6."""
 
 
 @dataclass(frozen=True)
@@ -303,9 +316,10 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     flat = [u for lines, _ in groups for u in lines]
     q_terms = _terms(question)
     unit_terms = [_terms(u) for u in flat]
-    titles = [_title(source) for source in docs]
+    sources = list(docs)
+    titles = [_title(source) for source in sources]
     floor = embedder.relevance_floor if how.floor is None else how.floor
-    if floor and not _shares(q_terms, set().union(*unit_terms, *titles)):
+    if checks_relevance(how, embedder) and not _shares(q_terms, set().union(*unit_terms, *titles)):
         return []  # no passage could share a word: no line needs embedding to say so
     df = Counter(t for ts in unit_terms for t in ts)
     n = len(flat)
@@ -324,6 +338,16 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     subject = [_names(q_terms, t) for t in titles]
     named = set().union(*(t for t, s in zip(titles, subject, strict=True) if s))
     kind = asked(question)
+    # The question's names with digits count on the lines that hold them, and for a
+    # document whose file name holds them. A name the subject's file name holds
+    # (`sha512sum`) is the subject's: like its title's words, it earns its lines nothing.
+    names = [phrases(n) for n in identifiers(question)]
+    by_file = [[_held(Path(source).name, [runs]) for runs in names] for source in sources]
+    mine = [
+        any(f[n] for f, s in zip(by_file, subject, strict=True) if s) for n in range(len(names))
+    ]
+    in_lines = [runs for runs, m in zip(names, mine, strict=True) if not m]
+    held = [_held(u, in_lines) * len(in_lines) / max(len(names), 1) for u in flat]
     variants = sorted({*asks, question})
     q_vecs = embedder.embed_lines(variants)
     q_vec = {v: q_vecs[i] for i, v in enumerate(variants)}
@@ -343,6 +367,7 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
         own = [
             (sum(idf(t) for t in rest & unit_terms[j]) / rest_total if rest else 1.0)
             + float(dense[j - span.start])
+            + NAME_BONUS * held[j]
             for j in span
         ]
         # A line also answers for what it hangs from: the sign-off under the heading that
@@ -364,6 +389,8 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
         # A page the question names in full is its subject: the full title credit. Else the
         # share of the question its name covers ("sort" in "what does sort-lines do").
         bonus = 1.0 if subject[i] else sum(idf(t) for t in q_terms & titles[i]) / total
+        if names and not subject[i]:
+            bonus += NAME_BONUS * sum(by_file[i]) / len(names)
         top = sorted(range(len(lines)), key=lambda j: -scores[j])
         best_hit = owner[top[0]]
         if how.lines > 0:
@@ -401,6 +428,15 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     if floor and not _shares(q_terms, _passage_terms(kept)):
         return []  # close in meaning, but about something else
     return kept
+
+
+def _held(text: str, names: list[list[str]]) -> float:
+    """The share of `names` (each as its `identifiers.phrases`) that `text` holds."""
+    if not names:
+        return 0.0
+    # A line without the name's last word cannot hold it: most lines are settled by `in`.
+    low = text.lower()
+    return sum(spells(text, runs) for runs in names if runs[0].split()[-1] in low) / len(names)
 
 
 def shares_a_word(question: str, passages: list[Hit]) -> bool:

@@ -13,6 +13,7 @@ import numpy as np
 from outweigh.db import connect, migrate, transaction
 from outweigh.errors import InputError, NotFoundError, echo
 from outweigh.names import check_name
+from outweigh.retrieval.identifiers import spells
 from outweigh.retrieval.location import Location, from_json
 from outweigh.retrieval.schema import MIGRATIONS
 from outweigh.settings import Paths
@@ -434,6 +435,44 @@ class Store:
             (match, collection.id, limit),
         ).fetchall()
         return [int(r[0]) for r in rows]
+
+    def mentioning(
+        self, collection: Collection, phrases: Sequence[str], query: str, limit: int
+    ) -> list[int]:
+        """Chunk ids of `collection` whose text holds one of `phrases` (runs of FTS5 terms,
+        `identifiers.phrases`), best first by BM25 over them and `query`'s words, then the
+        first chunk of each document whose file name holds one: a name looked up literally.
+        A phrase of common words ("3 6 6") reads their postings whole, so this runs only for
+        a name the passages lacked."""
+        need = " OR ".join(f'"{p}"' for p in phrases if WORD.fullmatch(p.replace(" ", "")))
+        if not need:
+            return []
+        rank = "bm25(chunks_fts, {}, {})".format(*BM25_WEIGHTS)
+        sql = (
+            "SELECT f.rowid FROM chunks_fts f JOIN chunks ch ON ch.id = f.rowid "
+            f"WHERE chunks_fts MATCH ? AND ch.collection_id = ? ORDER BY {rank} LIMIT ?"
+        )
+        rare = self._within_budget(list(dict.fromkeys(fts_terms(query)))[:64])
+        found: list[int] = []
+        matches = [f"{{text}} : ({need})"]
+        if rare:  # the chunks that hold the name and the question's words first
+            words = " OR ".join(f'"{w}"' for w in rare)
+            matches.insert(0, f"({{text}} : ({need})) AND ({{text}} : ({words}))")
+        for match in matches:
+            for (cid,) in self.conn.execute(sql, (match, collection.id, limit)):
+                if cid not in found:
+                    found.append(int(cid))
+            if len(found) >= limit:
+                break
+        like = [f"%{p.replace(' ', '_')}%" for p in phrases]  # `_`: any one separator
+        where = " OR ".join(["d.source LIKE ?"] * len(like))
+        rows = self.conn.execute(
+            "SELECT ch.id, d.source FROM documents d JOIN chunks ch ON ch.document_id = d.id "
+            f"AND ch.ord = 0 WHERE d.collection_id = ? AND ({where}) ORDER BY d.id LIMIT ?",
+            (collection.id, *like, limit),
+        ).fetchall()
+        named = [int(r[0]) for r in rows if spells(r[1], phrases)]
+        return list(dict.fromkeys(found + named))[:limit]
 
     def _in_collection(self, collection: Collection, ids: list[int]) -> list[int]:
         rows = self.conn.execute(

@@ -1,0 +1,135 @@
+"""A question's names with digits: found in the question, matched in passages and file
+names, looked up in the collection, and answered "I don't know" when no document has them."""
+
+import pytest
+
+from outweigh import AskOptions, Engine
+from outweigh.retrieval import HybridSearcher, Store, ingest
+from outweigh.retrieval.identifiers import absent_answer, identifiers, mentions, missing
+from outweigh.retrieval.select import NONE
+from outweigh.testing import EchoBackend
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("When was Rust 1.60.0 released?", ["1.60.0"]),
+        ("Who wrote the patch for bpo-45495 in IDLE 3.11.0?", ["bpo-45495", "3.11.0"]),
+        ("Which change was committed 2001-07-13 08:13?", ["2001-07-13", "08:13"]),
+        ("What did pyenv v2.4.5 add for Issue #4008?", ["v2.4.5", "4008"]),
+        (
+            "Since when is `core::arch::x86::_mm_loadu_si32` stable?",
+            ["core::arch::x86::_mm_loadu_si32"],
+        ),
+        ("Is there an x86 build of IDLE 0.3?", ["x86", "0.3"]),
+        # Counts and small numbers are not names; quoted titles are the document's own words.
+        ("How do I show the last 10 lines, or 512 of them?", []),
+        ("What is 2 + 2?", []),
+        ("Who contributed “Add CPython 3.6.6” to pyenv?", []),
+    ],
+)
+def test_the_names_a_question_gives(question, names):
+    assert identifiers(question) == names
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "held"),
+    [
+        ("## Release v2.4.5\n* fixes", "2.4.5", True),
+        ("## Release 2.4.5", "v2.4.5", True),
+        ("What's New in Python 3.12.0", "3.12", True),  # a release of that series
+        ("pyenv 1.2.61 adds", "1.2.6", False),
+        ("pyenv 11.2.6 adds", "1.2.6", False),
+        ("bpo45495: fix", "bpo-45495", True),
+        ("Encoded as utf8", "UTF-8", True),
+        ("Issue #4008 fixed", "#4008", True),
+        ("Issue #40081 fixed", "4008", False),
+    ],
+)
+def test_a_name_matches_whole_words_in_a_row(text, name, held):
+    assert mentions(text, name) is held
+
+
+def test_a_file_name_counts_as_mentioning():
+    passages = [("docs/rust-1.77.2.md", "Released 2024-04-09")]
+    assert missing("When was Rust 1.77.2 released?", passages) == []
+    assert missing("When was Rust 1.60.0 released?", passages) == ["1.60.0"]
+
+
+def _notes(root, versions, name=lambda v: f"news-{v}.txt"):
+    """Release notes of the same shape, one file each: only the version tells them apart."""
+    root.mkdir()
+    for i, v in enumerate(versions):
+        (root / name(v)).write_text(
+            f"What's New in Foo {v}\nReleased on 2018-{1 + i % 12:02d}-{10 + i:02d}\n\n"
+            f"- Issue #{30100 + i}: the colorizer now colours f-string prefixes.\n"
+            f"- Issue #{30200 + i}: the shell window keeps its size. Patch by A. Writer.\n"
+        )
+    return root
+
+
+VERSIONS = [f"3.{minor}.{patch}" for minor in (5, 6, 7) for patch in range(1, 10)]
+
+
+def test_the_collection_is_searched_for_a_name_by_phrase(paths, embedder, tmp_path):
+    docs = _notes(tmp_path / "n", VERSIONS, name=lambda v: f"part-{VERSIONS.index(v)}.txt")
+    (docs / "foo-3.8.1.txt").write_text("Foo is an editor.\n")
+    (docs / "later.txt").write_text("What's New in Foo 3.6.61\nReleased on 2019-01-01\n")
+    store = Store(paths)
+    ingest([docs], store, embedder, "notes")
+    coll = store.collection("notes")
+    found, absent = HybridSearcher(store, embedder).mentioning(
+        coll, "When was Foo 3.6.6 released?", ["3.6.6", "3.8.1", "4.0.1"], 5
+    )
+    sources = [h.source.rsplit("/", 1)[-1] for h in found]
+    assert sources[0] == "part-14.txt"  # 3.6.6, in the text only
+    assert "foo-3.8.1.txt" in sources  # 3.8.1, in the file name only
+    assert "later.txt" not in sources  # 3.6.61 is not 3.6.6
+    assert absent == ["4.0.1"]
+    store.close()
+
+
+@pytest.fixture
+def notes(paths, embedder, tmp_path):
+    backend = EchoBackend(reply="ok")
+    e = Engine(paths, embedder=embedder, backend=backend)
+    e.ingest([_notes(tmp_path / "notes", VERSIONS)], "notes")
+    yield e, backend
+    e.close()
+
+
+def test_a_release_no_document_mentions_gets_i_dont_know_uncited(notes):
+    e, backend = notes
+    asked = len(backend.requests)
+    answer = e.ask("When was Foo 3.8.2 released?", AskOptions(collection="notes", k=3))
+    assert answer.answer == absent_answer(["3.8.2"])
+    assert answer.answer == "I don't know: the documents do not mention 3.8.2."
+    assert answer.citations == answer.context == []
+    assert len(backend.requests) == asked  # the model was not asked
+
+
+def test_the_passage_that_names_the_release_is_read(notes):
+    e, _ = notes
+    for v in ("3.6.6", "3.5.2", "3.7.9"):
+        answer = e.ask(f"When was Foo {v} released?", AskOptions(collection="notes", k=3))
+        assert answer.context[0].source.endswith(f"news-{v}.txt")
+        assert f"Foo {v}\nReleased on" in answer.context[0].excerpt
+
+
+def test_with_the_relevance_checks_off_no_name_is_checked(notes):
+    e, backend = notes
+    opts = AskOptions(collection="notes", k=3, selection=NONE)
+    answer = e.ask("When was Foo 3.8.2 released?", opts)
+    assert answer.answer == "ok" and len(answer.context) == 3
+    assert "Context:" in backend.requests[-1].messages[-1]["content"]
+
+
+def test_a_memory_that_names_the_release_still_answers(notes):
+    e, backend = notes
+    e.memory.remember("ana", "Foo 3.8.2 came out on my birthday, May 4.")
+    opts = AskOptions(collection="notes", k=3, user="ana")
+    answer = e.ask("When was Foo 3.8.2 released?", opts)
+    assert answer.answer == "ok"  # the model was asked, with the memory and no passages
+    assert [m.text for m in answer.memories] == ["Foo 3.8.2 came out on my birthday, May 4."]
+    assert answer.context == []
+    assert "Context:" not in backend.requests[-1].messages[-1]["content"]
