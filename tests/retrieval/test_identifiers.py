@@ -1,6 +1,8 @@
 """A question's names with digits: found in the question, matched in passages and file
 names, looked up in the collection, and answered "I don't know" when no document has them."""
 
+import shutil
+
 import pytest
 
 from outweigh import AskOptions, Engine
@@ -8,6 +10,7 @@ from outweigh.retrieval import HybridSearcher, Store, ingest
 from outweigh.retrieval.identifiers import absent_answer, identifiers, mentions, missing
 from outweigh.retrieval.select import NONE
 from outweigh.testing import EchoBackend
+from tests.conftest import SUITE
 
 
 @pytest.mark.parametrize(
@@ -133,3 +136,26 @@ def test_a_memory_that_names_the_release_still_answers(notes):
     assert [m.text for m in answer.memories] == ["Foo 3.8.2 came out on my birthday, May 4."]
     assert answer.context == []
     assert "Context:" not in backend.requests[-1].messages[-1]["content"]
+
+
+def test_a_name_all_over_its_manual_does_not_crowd_out_the_line_that_answers(
+    paths, embedder, tmp_path
+):
+    """bzip2 is on many lines of each of bzip2's Texinfo sections, and the question names the
+    options section in full: the name earns those lines nothing, and the option's line is
+    read, not another section's."""
+    docs = tmp_path / "bzip2"
+    docs.mkdir()
+    for f in (SUITE.parent / "suite-info" / "docs").glob("bzip2-*.txt"):
+        shutil.copy(f, docs)
+    e = Engine(paths, embedder=embedder, backend=EchoBackend(reply="ok"))
+    e.ingest([docs], "bzip2")
+    q = (
+        "What command-line option makes bzip2 do this: Reduce memory usage, for compression, "
+        "decompression and testing?"
+    )
+    answer = e.ask(q, AskOptions(collection="bzip2", k=3))
+    assert answer.context[0].source.endswith("bzip2-options.txt")
+    assert "--small" in answer.context[0].excerpt
+    assert len(answer.context) == 1
+    e.close()

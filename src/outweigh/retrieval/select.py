@@ -176,10 +176,13 @@ HEADING_SHARE = 0.5
 TYPE_BONUS = 0.3
 """Added to a line holding a value of the type the question asks for."""
 NAME_BONUS = 1.0
-"""Added to a line, and to a document by its file name, that holds the names with digits the
-question gives (`identifiers`: a release, an issue number), in proportion to how many of them
-it holds. Neither signal sees such a name: its words (3, 6, 6) are everywhere, and the
-embedder puts 3.6.1 next to 3.6.6."""
+"""Added to a line, or to a document, that holds the names with digits the question gives
+(`identifiers`: a release, an issue number), in proportion to how many of them it holds
+(`_name_credit`). Neither signal sees such a name: its words (3, 6, 6) are everywhere, and
+the embedder puts 3.6.1 next to 3.6.6."""
+NAME_LINES = 3
+"""Most lines of a document that may hold a name for each to earn it; past that the name is
+what the document is about ("bzip2" in bzip2's manual), and earns the document once."""
 
 
 @dataclass(frozen=True)
@@ -316,8 +319,7 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     flat = [u for lines, _ in groups for u in lines]
     q_terms = _terms(question)
     unit_terms = [_terms(u) for u in flat]
-    sources = list(docs)
-    titles = [_title(source) for source in sources]
+    titles = [_title(source) for source in docs]
     floor = embedder.relevance_floor if how.floor is None else how.floor
     if checks_relevance(how, embedder) and not _shares(q_terms, set().union(*unit_terms, *titles)):
         return []  # no passage could share a word: no line needs embedding to say so
@@ -338,16 +340,7 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     subject = [_names(q_terms, t) for t in titles]
     named = set().union(*(t for t, s in zip(titles, subject, strict=True) if s))
     kind = asked(question)
-    # The question's names with digits count on the lines that hold them, and for a
-    # document whose file name holds them. A name the subject's file name holds
-    # (`sha512sum`) is the subject's: like its title's words, it earns its lines nothing.
-    names = [phrases(n) for n in identifiers(question)]
-    by_file = [[_held(Path(source).name, [runs]) for runs in names] for source in sources]
-    mine = [
-        any(f[n] for f, s in zip(by_file, subject, strict=True) if s) for n in range(len(names))
-    ]
-    in_lines = [runs for runs, m in zip(names, mine, strict=True) if not m]
-    held = [_held(u, in_lines) * len(in_lines) / max(len(names), 1) for u in flat]
+    name_lines, name_docs = _name_credit(question, list(docs), subject, [u for u, _ in groups])
     variants = sorted({*asks, question})
     q_vecs = embedder.embed_lines(variants)
     q_vec = {v: q_vecs[i] for i, v in enumerate(variants)}
@@ -367,7 +360,7 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
         own = [
             (sum(idf(t) for t in rest & unit_terms[j]) / rest_total if rest else 1.0)
             + float(dense[j - span.start])
-            + NAME_BONUS * held[j]
+            + NAME_BONUS * name_lines[j]
             for j in span
         ]
         # A line also answers for what it hangs from: the sign-off under the heading that
@@ -389,8 +382,7 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
         # A page the question names in full is its subject: the full title credit. Else the
         # share of the question its name covers ("sort" in "what does sort-lines do").
         bonus = 1.0 if subject[i] else sum(idf(t) for t in q_terms & titles[i]) / total
-        if names and not subject[i]:
-            bonus += NAME_BONUS * sum(by_file[i]) / len(names)
+        bonus += NAME_BONUS * name_docs[i]
         top = sorted(range(len(lines)), key=lambda j: -scores[j])
         best_hit = owner[top[0]]
         if how.lines > 0:
@@ -430,13 +422,42 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     return kept
 
 
-def _held(text: str, names: list[list[str]]) -> float:
-    """The share of `names` (each as its `identifiers.phrases`) that `text` holds."""
+def _name_credit(
+    question: str, sources: list[str], subject: list[bool], documents: list[list[str]]
+) -> tuple[list[float], list[float]]:
+    """What the question's names with digits (`identifiers`) earn, as a share of them: each
+    line of `documents` (all their lines in a row), and each document.
+
+    A line earns a name it holds, when at most `NAME_LINES` lines of its document hold it
+    (the heading of release 3.6.6, the entry of issue #21477). A name more of its lines
+    hold is what the document is about, as is one its file name holds: it earns the
+    document, once. A name a subject's file name holds (`sha512sum`, `bzip2`; `subject`
+    says which documents the question names in full) earns nothing anywhere: the subject's
+    title credit already counts it."""
+    names = [phrases(n) for n in identifiers(question)]
     if not names:
-        return 0.0
-    # A line without the name's last word cannot hold it: most lines are settled by `in`.
-    low = text.lower()
-    return sum(spells(text, runs) for runs in names if runs[0].split()[-1] in low) / len(names)
+        return [0.0] * sum(len(d) for d in documents), [0.0] * len(documents)
+    by_file = [[_spells(Path(s).name, runs) for runs in names] for s in sources]
+    theirs = [
+        any(f[n] for f, s in zip(by_file, subject, strict=True) if s) for n in range(len(names))
+    ]
+    share = 1 / len(names)
+    lines: list[float] = []
+    docs: list[float] = []
+    for d, units in enumerate(documents):
+        rows = [[not theirs[n] and _spells(u, runs) for n, runs in enumerate(names)] for u in units]
+        local = [sum(r[n] for r in rows) <= NAME_LINES for n in range(len(names))]
+        lines += [share * sum(h and local[n] for n, h in enumerate(r)) for r in rows]
+        about = [
+            not t and (f or not lo) for t, f, lo in zip(theirs, by_file[d], local, strict=True)
+        ]
+        docs.append(0.0 if subject[d] else share * sum(about))
+    return lines, docs
+
+
+def _spells(text: str, runs: list[str]) -> bool:
+    """`identifiers.spells`, settled by `in` for a text without the name's last word."""
+    return runs[0].split()[-1] in text.lower() and spells(text, runs)
 
 
 def shares_a_word(question: str, passages: list[Hit]) -> bool:
