@@ -75,7 +75,8 @@ VERSIONS = [f"3.{minor}.{patch}" for minor in (5, 6, 7) for patch in range(1, 10
 
 
 def test_the_collection_is_searched_for_a_name_by_phrase(paths, embedder, tmp_path):
-    docs = _notes(tmp_path / "n", VERSIONS, name=lambda v: f"part-{VERSIONS.index(v)}.txt")
+    # The folder's name is not the documents': 4.0.1 in it is in no file name.
+    docs = _notes(tmp_path / "foo-4.0.1", VERSIONS, name=lambda v: f"part-{VERSIONS.index(v)}.txt")
     (docs / "foo-3.8.1.txt").write_text("Foo is an editor.\n")
     (docs / "later.txt").write_text("What's New in Foo 3.6.61\nReleased on 2019-01-01\n")
     store = Store(paths)

@@ -7,6 +7,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 
 import numpy as np
 
@@ -471,7 +472,7 @@ class Store:
             f"AND ch.ord = 0 WHERE d.collection_id = ? AND ({where}) ORDER BY d.id LIMIT ?",
             (collection.id, *like, limit),
         ).fetchall()
-        named = [int(r[0]) for r in rows if spells(r[1], phrases)]
+        named = [int(r[0]) for r in rows if spells(PurePath(r[1]).name, phrases)]
         return list(dict.fromkeys(found + named))[:limit]
 
     def _in_collection(self, collection: Collection, ids: list[int]) -> list[int]:
