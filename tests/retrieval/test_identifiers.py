@@ -25,8 +25,10 @@ from tests.conftest import SUITE
             ["core::arch::x86::_mm_loadu_si32"],
         ),
         ("Is there an x86 build of IDLE 0.3?", ["x86", "0.3"]),
-        # Counts and small numbers are not names; quoted titles are the document's own words.
+        # Counts, small numbers and ordinals are not names; quoted titles are the
+        # document's own words.
         ("How do I show the last 10 lines, or 512 of them?", []),
+        ("What changed in the 3rd and the 21st release?", []),
         ("What is 2 + 2?", []),
         ("Who contributed “Add CPython 3.6.6” to pyenv?", []),
     ],
@@ -47,6 +49,8 @@ def test_the_names_a_question_gives(question, names):
         ("Encoded as utf8", "UTF-8", True),
         ("Issue #4008 fixed", "#4008", True),
         ("Issue #40081 fixed", "4008", False),
+        ("files over 4 GB", "4GB", True),
+        ("a 64 bit build", "64bit", True),
     ],
 )
 def test_a_name_matches_whole_words_in_a_row(text, name, held):

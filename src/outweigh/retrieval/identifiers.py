@@ -43,9 +43,15 @@ def identifiers(question: str) -> list[str]:
     for token in _TOKEN.findall(_QUOTED.sub(" ", question)):
         name = token.strip(_EDGE)
         digits = sum(c.isdigit() for c in name)
-        if digits and (len(name) >= 4 or (len(name) == 3 and digits < 3)) and name not in out:
+        if _ORDINAL.fullmatch(name) or name in out:
+            continue
+        if digits and (len(name) >= 4 or (len(name) == 3 and digits < 3)):
             out.append(name)
     return out
+
+
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th|er|e|re|ème|-?(?:й|я|е|го|му|м|х))", re.IGNORECASE)
+"""An ordinal ("3rd", "21st", "2e", "5-й"): a word, not a name."""
 
 
 def words(name: str) -> str:
@@ -59,14 +65,17 @@ def words(name: str) -> str:
 
 def phrases(name: str) -> list[str]:
     """The runs of words that write `name` (FTS5 phrases): its own, with a `v` before a version
-    (`v2 4 5`), and run together when it has letters (`utf8` for UTF-8, `bpo45495`)."""
+    (`v2 4 5`), and, when it has letters, run together (`utf8` for UTF-8, `bpo45495`); a
+    quantity also with its unit apart (`4 gb` for 4GB, `64 bit` for 64bit)."""
     run = words(name)
     out = [run]
     if run[:1].isdigit():
         out.append(f"v{run}")
-    if " " in run and re.search(r"[^\W\d_]", run):
+    if re.search(r"[^\W\d_]", run):
         out.append(run.replace(" ", ""))
-    return out
+        if run[:1].isdigit():
+            out.append(re.sub(r"^(\d+)(?=[^\W\d_])", r"\1 ", run))
+    return list(dict.fromkeys(out))
 
 
 def mentions(text: str, name: str) -> bool:

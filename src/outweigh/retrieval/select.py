@@ -456,8 +456,9 @@ def _name_credit(
 
 
 def _spells(text: str, runs: list[str]) -> bool:
-    """`identifiers.spells`, settled by `in` for a text without the name's last word."""
-    return runs[0].split()[-1] in text.lower() and spells(text, runs)
+    """`identifiers.spells`, settled by `in` for a text without any spelling's last word."""
+    low = text.lower()
+    return any(r.split()[-1] in low for r in runs) and spells(text, runs)
 
 
 def shares_a_word(question: str, passages: list[Hit]) -> bool:
