@@ -34,6 +34,10 @@ _EDGE = ".:-/#*[]{}<>"
 it."""
 
 
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th|er|e|re|ème|-?(?:й|я|е|го|му|м|х))", re.IGNORECASE)
+"""An ordinal ("3rd", "21st", "2e", "5-й"): a word, not a name."""
+
+
 def identifiers(question: str) -> list[str]:
     """The names in `question` that hold a digit and are more than a small number: `1.60.0`,
     `v2.4.5`, `#21477`, `2001-07-13`, `08:13`, `x86`, `2024`; not `5` or `10` ("the last 10
@@ -48,10 +52,6 @@ def identifiers(question: str) -> list[str]:
         if digits and (len(name) >= 4 or (len(name) == 3 and digits < 3)):
             out.append(name)
     return out
-
-
-_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th|er|e|re|ème|-?(?:й|я|е|го|му|м|х))", re.IGNORECASE)
-"""An ordinal ("3rd", "21st", "2e", "5-й"): a word, not a name."""
 
 
 def words(name: str) -> str:
