@@ -9,7 +9,11 @@ Prints, per threshold, the share of each kind of question that would keep its pa
 the threshold `Selection.floor` takes: the highest that keeps at least `KEEP` of the
 answerable questions of every suite, chosen without looking at the off-topic ones. Then, at
 that floor, the share of each kind that keeps its passages once the word check
-(`select.shares_a_word`: a word of the question, not a number, on the passages) is added.
+(`select.shares_a_word`: a word of the question, not a number, on the passages) is added,
+and then the everyday-word check (`select.names_them`): a question that names nothing of its
+documents but everyday words must reach `Embedder.common_floor`, chosen the same way: the
+highest at which this check keeps `KEEP` of the answerable questions the other two keep, in
+every suite.
 Writes a picture of the trade-off with `--plot`.
 
     python benchmarks/bench_gate.py [--plot docs/img/gate.png] [--suite examples/suite-man ...]
@@ -28,12 +32,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ("suite-man", "suite", "suite-ru", "suite-log", "suite-info", "suite-readme")
+PLAIN = ("suite-man", ROOT / "examples" / "plain-man" / "questions.jsonl")
+"""Questions about manual pages in everyday words that do not name the program ("How can I
+follow a file as it grows?"), each with the pages that answer it, asked over suite-man."""
 KEEP = 0.99
 """Share of each suite's answerable questions the chosen floor must keep."""
 
 
 def _questions(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def _share(kept: float | None) -> float:
+    """A share kept, where a suite with no such question keeps them all (and one that
+    keeps none of its questions keeps 0, not "none to keep")."""
+    return 1.0 if kept is None else kept
 
 
 def main() -> None:
@@ -46,7 +59,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.from_json is not None:
         saved = json.loads(args.from_json.read_text())
-        report(saved["scores"], args, {}, {}, saved.get("words", {}))
+        report(
+            saved["scores"],
+            args,
+            {},
+            {},
+            saved.get("words", {}),
+            saved.get("names", {}),
+            saved.get("right", []),
+        )
         return
     suites = args.suite or [
         ROOT / "examples" / s for s in SUITES if (ROOT / "examples" / s).is_dir()
@@ -55,7 +76,7 @@ def main() -> None:
     os.environ["OUTWEIGH_HOME"] = tempfile.mkdtemp(prefix="outweigh-gate-")
 
     from outweigh.engine import Engine
-    from outweigh.retrieval.select import Selection, expand, select, shares_a_word
+    from outweigh.retrieval.select import Selection, expand, names_them, select, shares_a_word
 
     how = replace(Selection(), floor=0.0)
     from outweigh.eval.metrics import normalize
@@ -64,6 +85,8 @@ def main() -> None:
     chars: dict[str, list[int]] = {}
     scores: dict[str, dict[str, list[float]]] = {}
     words: dict[str, dict[str, list[bool]]] = {}
+    names: dict[str, dict[str, list[bool]]] = {}
+    right: list[bool] = []  # the plain questions whose answering page is among the passages
     with Engine() as engine:
         for suite in suites:
             name = suite.name
@@ -76,17 +99,27 @@ def main() -> None:
                 "unanswerable": [q["question"] for q in rows if q.get("abstain")],
                 "offtopic": offtopic,
             }
+            plain = _questions(PLAIN[1]) if name == PLAIN[0] and PLAIN[1].is_file() else []
+            if plain:
+                groups["plain"] = [q["question"] for q in plain]
+            pages = {q["question"]: q["sources"] for q in plain}
             scores[name] = {}
             words[name] = {}
+            names[name] = {}
             answers = {q["question"]: q.get("answers", []) for q in rows}
             for group, questions in groups.items():
                 got = []
                 shared = []
+                named = []
                 for q in questions:
                     hits = engine.searcher.search_in(coll, q, how.candidates)
-                    picked = select(q, expand(engine.store, q, hits, how), engine.embedder, how, 3)
+                    read = expand(engine.store, q, hits, how)
+                    picked = select(q, read, engine.embedder, how, 3)
                     got.append(max((h.relevance or 0.0 for h in picked), default=0.0))
                     shared.append(bool(picked) and shares_a_word(q, picked))
+                    named.append(names_them(q, read))
+                    if group == "plain":
+                        right.append(any(Path(h.source).name in pages[q] for h in picked))
                     if group == "answerable":
                         shown = normalize(" ".join(h.excerpt or h.text for h in picked))
                         reach.setdefault(name, []).append(
@@ -95,6 +128,7 @@ def main() -> None:
                         chars.setdefault(name, []).append(len(shown))
                 scores[name][group] = got
                 words[name][group] = shared
+                names[name][group] = named
             print(
                 name,
                 {
@@ -103,7 +137,7 @@ def main() -> None:
                 },
                 file=sys.stderr,
             )
-    report(scores, args, reach, chars, words)
+    report(scores, args, reach, chars, words, names, right)
 
 
 def report(
@@ -112,6 +146,8 @@ def report(
     reach: dict[str, list[bool]],
     chars: dict[str, list[int]],
     words: dict[str, dict[str, list[bool]]],
+    names: dict[str, dict[str, list[bool]]],
+    right: list[bool],
 ) -> None:
     """The trade-off table, the chosen floor, and the picture."""
     top = max(v for s in scores.values() for g in s.values() for v in g)
@@ -124,7 +160,7 @@ def report(
     floor = max(
         t
         for t in [x / 100 for x in range(0, int(top * 100) + 1)]
-        if all((kept(s["answerable"], t) or 1.0) >= KEEP for s in scores.values())
+        if all(_share(kept(s["answerable"], t)) >= KEEP for s in scores.values())
     )
     print(f"| threshold | {' | '.join(f'{n} answerable / off-topic kept' for n in scores)} |")
     print("|---" * (len(scores) + 1) + "|")
@@ -156,9 +192,16 @@ def report(
                 both = sum(v >= floor and w for v, w in zip(rel, shared, strict=True)) / len(rel)
                 cells.append(f"{alone:.2f} -> {both:.2f}")
             print(f"| {name} | {' | '.join(cells)} |")
+    if names:
+        from outweigh.embed import RELEVANCE_FLOOR
+
+        everyday(scores, words, names, right, RELEVANCE_FLOOR)
     if args.json:
         args.json.write_text(
-            json.dumps({"floor": floor, "scores": scores, "words": words}, indent=1)
+            json.dumps(
+                {"floor": floor, "scores": scores, "words": words, "names": names, "right": right},
+                indent=1,
+            )
         )
     if args.plot:
         import matplotlib
@@ -180,6 +223,55 @@ def report(
         ax.legend(fontsize=6)
         fig.tight_layout()
         fig.savefig(args.plot, dpi=120)
+
+
+def everyday(
+    scores: dict[str, dict[str, list[float]]],
+    words: dict[str, dict[str, list[bool]]],
+    names: dict[str, dict[str, list[bool]]],
+    right: list[bool],
+    floor: float,
+) -> None:
+    """At the shipped `floor`, the common floor: the highest at which the everyday-word check
+    keeps `KEEP` of the questions the floor and the word check keep, among every suite's
+    answerable questions and the plain ones whose answering page is among the passages
+    (chosen without looking at the off-topic ones); and what each kind keeps."""
+
+    def kept(name: str, group: str, t: float, only: list[bool] | None = None) -> float | None:
+        rel = scores[name].get(group, [])
+        also = only or [True] * len(rel)
+        rows = zip(rel, words[name][group], names[name][group], also, strict=True)
+        picked = [(v, w, n) for v, w, n, o in rows if o]
+        if not picked:
+            return None
+        return sum(v >= floor and w and (n or v >= t) for v, w, n in picked) / len(picked)
+
+    checks = [(name, "answerable", None) for name in scores]
+    if right:
+        checks.append((PLAIN[0], "plain", right))
+
+    def keeps(t: float) -> bool:
+        return all(
+            _share(kept(n, g, t, o)) >= KEEP * _share(kept(n, g, floor, o)) for n, g, o in checks
+        )
+
+    common = max(t for t in [x / 100 for x in range(int(floor * 100), 101)] if keeps(t))
+    print(f"\ncommon floor keeping >= {KEEP} of what the other checks keep: {common:.2f}")
+    print(f"at {floor:.2f}, with the word check -> with the everyday-word check at {common:.2f}")
+    print("| suite | answerable | unanswerable | off-topic | plain (right page / all) |")
+    print("|---|---|---|---|---|")
+    for name in scores:
+        cells = []
+        for group in ("answerable", "unanswerable", "offtopic"):
+            before, after = kept(name, group, floor), kept(name, group, common)
+            cells.append("-" if before is None else f"{before:.2f} -> {after:.2f}")
+        plain = "-"
+        if name == PLAIN[0] and right:
+            plain = " / ".join(
+                f"{kept(name, 'plain', floor, o):.2f} -> {kept(name, 'plain', common, o):.2f}"
+                for o in (right, None)
+            )
+        print(f"| {name} | {' | '.join(cells)} | {plain} |")
 
 
 if __name__ == "__main__":

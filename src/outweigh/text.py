@@ -13,6 +13,10 @@ stemmed alone, so a Latin product name inside a Russian sentence is left to the 
 stemmer, which leaves identifiers and numbers as they are. Latin-script languages other than
 English (German, French, ...) get English stems; docs/retrieval.md says so.
 
+Whether a word is everyday language (`common`) is read from wordfreq's frequency lists, in
+the language its script is read as (Latin -> English, Cyrillic -> Russian, ...), by the same
+cheap rule as the stemmer.
+
 Stop words are defined here once per language; a caller that needs another set (the words a
 model uses to talk about its task, memory's filler) builds it from these and named sets of its
 own.
@@ -93,6 +97,40 @@ def stems(text: str) -> list[str]:
         stem = _stemmer(algorithm).stemWord(word) if algorithm else word
         out.extend(WORD.findall(fold(stem or word)))
     return out
+
+
+SCRIPT_WORDLISTS = {
+    "LATIN": "en",
+    "CYRILLIC": "ru",
+    "GREEK": "el",
+    "ARABIC": "ar",
+    "HEBREW": "he",
+    "DEVANAGARI": "hi",
+    "BENGALI": "bn",
+    "TAMIL": "ta",
+    "HANGUL": "ko",
+}
+"""Unicode script -> the language whose word frequencies (`wordfreq`) judge a word of it, as
+`SCRIPT_STEMMERS` picks a stemmer: Latin is read as English, so a German question's everyday
+words count as uncommon, which is how they counted before any word was judged."""
+
+COMMON_ZIPF = 4.0
+"""Zipf frequency (log10 of uses per billion words) from which a word is everyday language:
+4.0 is 10 uses per million words ("color", "day", "times", "language"; "alphabet" is 3.7,
+"maintainer" 2.4)."""
+
+
+@functools.cache
+def common(word: str) -> bool:
+    """Whether `word` is one general language uses at least `COMMON_ZIPF` (wordfreq's
+    frequency lists, in the language its script is read as). A word in a script without a
+    list, a number, or a word too rare for wordfreq's small lists is not common."""
+    lang = SCRIPT_WORDLISTS.get(word_script(word))
+    if lang is None:
+        return False
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, lang, wordlist="small") >= COMMON_ZIPF
 
 
 def fold(text: str) -> str:

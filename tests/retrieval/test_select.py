@@ -204,6 +204,56 @@ def test_the_word_check_leaves_other_scripts_to_the_floor() -> None:
     assert shares_a_word("Who wrote it, Haertel?", page)
 
 
+def tops(*names: str) -> list[Hit]:
+    """The first 3,000 characters of each page: NAME, SYNOPSIS, the first options."""
+    return [
+        Hit(i, f"/docs/{n}.txt", (MAN / f"{n}.txt").read_text()[:3000], 0.03 - i * 0.001, 1, 1)
+        for i, n in enumerate(names)
+    ]
+
+
+def test_a_question_of_everyday_words_must_come_closer(embedder, monkeypatch) -> None:
+    # "hours" and "day" are on date's and sleep's pages, and a line of them is past the floor
+    # (0.51): but everyone uses those words, and the question names nothing of the pages.
+    pages = tops("date", "sleep")
+    question = "How many hours are in a day?"
+    near = select(question, pages, embedder, Selection(floor=0.0), k=3)
+    closest = max(h.relevance or 0.0 for h in near)
+    assert embedder.relevance_floor <= closest < embedder.common_floor == 0.56
+    assert select(question, pages, embedder, Selection(), k=3) == []
+    # The check is what drops it: without the common floor the pages are read.
+    monkeypatch.setattr(embedder, "common_floor", 0.0)
+    assert select(question, pages, embedder, Selection(), k=3)
+
+
+def test_a_question_that_names_its_documents_keeps_them(embedder) -> None:
+    from outweigh.retrieval.select import names_them
+
+    pages = tops("date", "sleep")
+    # Everyday words, but the page's own name, a name with digits on it, a word that general
+    # language seldom uses: each says the question is about these pages.
+    for question in (
+        "Who wrote the date program?",
+        "Which format is ISO 8601?",
+        "How are nanoseconds shown?",
+    ):
+        assert names_them(question, pages), question
+        assert select(question, pages, embedder, Selection(), k=3), question
+    for question in ("How many hours are in a day?", "What is the opposite of day?"):
+        assert not names_them(question, pages), question
+    # A question in another script is left to the floor, which judges it alone.
+    assert names_them("Сколько часов в сутках?", pages)
+
+
+def test_everyday_words_are_judged_in_their_scripts_language() -> None:
+    from outweigh.text import common
+
+    assert all(common(w) for w in ("day", "color", "times", "language", "день", "цвет"))
+    # Names, terms of the trade, numbers, and scripts without a frequency list are not.
+    assert not any(common(w) for w in ("Vellmark", "grep", "alphabet", "nanoseconds", "8601"))
+    assert not common("ሰላም")  # Ethiopic: no list, so never everyday
+
+
 def test_a_table_read_across_chunks_has_its_header_once(embedder) -> None:
     from outweigh.retrieval.chunking import chunk_text
 

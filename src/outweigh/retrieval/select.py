@@ -19,7 +19,9 @@ lines, as BM25 weighs terms, and cosine similarity under the loaded embedder), a
   `outweigh.retrieval.structure`), and a chosen line brings those lines and its entry's
   sign-off along, so a value reaches the reader with the words that say what it is;
 - a question no passage line comes close to (`Selection.floor`), or whose passages share no
-  word with it but numbers, gets no passages at all.
+  word with it but numbers, gets no passages at all; nor does one that shares only everyday
+  words with its documents ("day", "color", "times") and names none of them, unless a line
+  comes closer still (`names_them`, `Embedder.common_floor`).
 
 docs/retrieval.md has the measurements behind the defaults.
 """
@@ -37,7 +39,7 @@ from typing import TYPE_CHECKING
 from outweigh.retrieval.hybrid import Hit
 from outweigh.retrieval.identifiers import identifiers, phrases, spells
 from outweigh.retrieval.structure import Line, ancestors, asked, holds, lines_of, outline
-from outweigh.text import stems, stop_words, word_script, wordset
+from outweigh.text import common, stems, stop_words, word_script, words, wordset
 
 if TYPE_CHECKING:
     import numpy as np
@@ -96,7 +98,9 @@ class Selection:
     """A question whose best passage has no line this close to it (`Hit.relevance`) is not
     about the collection ("What is 2 + 2?" over package records): it gets no passages, and
     is answered as if retrieval were off, with no citation. So is a question whose passages
-    share no word with it but numbers (`shares_a_word`). None takes the embedder's own
+    share no word with it but numbers (`shares_a_word`), and one that shares only everyday
+    words with its documents and names none of them, under the embedder's `common_floor`
+    (`names_them`). None takes the embedder's own
     measured floor (`Embedder.relevance_floor`: 0.45 for the bundled one); 0 always
     retrieves, with no word check either, and the engine checks no names
     (`checks_relevance`)."""
@@ -419,6 +423,9 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
         return []  # nothing here bears on the question
     if floor and not _shares(q_terms, _passage_terms(kept)):
         return []  # close in meaning, but about something else
+    closest = max(h.relevance or 0.0 for h in kept)
+    if floor and closest < embedder.common_floor and not names_them(question, hits):
+        return []  # shares only everyday words with it: "What is 5 times 5?", `times`
     return kept
 
 
@@ -467,6 +474,32 @@ def shares_a_word(question: str, passages: list[Hit]) -> bool:
     return _shares(_terms(question), _passage_terms(passages))
 
 
+def names_them(question: str, hits: list[Hit]) -> bool:
+    """Whether `question` names something of the documents `hits` come from (their chunks
+    as `expand` returns them), beyond words everyone uses: one of them in full (its file
+    name), a name with digits they spell (`identifiers`), or a word they hold that general
+    language seldom uses (`text.common`): a name ("Vellmark", "grep"), a term of the trade
+    ("alphabet", at Zipf 3.7). A question that shares only everyday words with its documents
+    ("How many hours are in a day?" over `date`'s manual) is about them only if its meaning
+    comes close too (`Embedder.common_floor`). A question in another script than the
+    documents is left to the floor, as in `_shares`."""
+    q_terms = _terms(question)
+    sources = {h.source for h in hits}
+    titles = [_title(source) for source in sources]
+    if any(_names(q_terms, t) for t in titles):
+        return True
+    texts = [h.text for h in hits] + [Path(source).name for source in sources]
+    if any(any(_spells(t, phrases(n)) for t in texts) for n in identifiers(question)):
+        return True
+    seen = set().union(*(_terms(h.text) for h in hits), *titles)
+    rare = {w for w in words(question) if len(w) > 1 and not w.isdigit() and not common(w)}
+    if {t for w in rare for t in _terms(w)} & seen:
+        return True
+    mine = {word_script(w) for w in words(question)} - {""}
+    theirs = {word_script(t) for t in seen} - {""}
+    return bool(mine & UNSPACED) or (bool(mine) and not mine & theirs)
+
+
 def _passage_terms(passages: list[Hit]) -> set[str]:
     return set().union(*(_terms(h.excerpt or h.text) | _title(h.source) for h in passages))
 
@@ -481,11 +514,11 @@ def _shares(q_terms: set[str], seen: set[str]) -> bool:
     read by a multilingual embedder) cannot share words with them, and only the floor
     judges it. A single letter counts only in a question with no longer word: the "s" of
     "What's" is on every page, the "-s" a question about a flag names is not."""
-    words = {t for t in q_terms if not t.isdigit()}
-    words = {t for t in words if len(t) > 1} or words
-    if words & seen:
+    plain = {t for t in q_terms if not t.isdigit()}
+    plain = {t for t in plain if len(t) > 1} or plain
+    if plain & seen:
         return True
-    mine = {word_script(t) for t in words} - {""}
+    mine = {word_script(t) for t in plain} - {""}
     theirs = {word_script(t) for t in seen} - {""}
     return bool(mine & UNSPACED) or (bool(mine) and not mine & theirs)
 
