@@ -108,11 +108,11 @@ SCRIPT_WORDLISTS = {
     "DEVANAGARI": "hi",
     "BENGALI": "bn",
     "TAMIL": "ta",
-    "HANGUL": "ko",
 }
 """Unicode script -> the language whose word frequencies (`wordfreq`) judge a word of it, as
 `SCRIPT_STEMMERS` picks a stemmer: Latin is read as English, so a German question's everyday
-words count as uncommon, which is how they counted before any word was judged."""
+words count as uncommon, which is how they counted before any word was judged. Not Hangul:
+wordfreq cuts Korean with MeCab, which it does not install."""
 
 COMMON_ZIPF = 4.0
 """Zipf frequency (log10 of uses per billion words) from which a word is everyday language:
@@ -120,7 +120,7 @@ COMMON_ZIPF = 4.0
 "maintainer" 2.4)."""
 
 
-@functools.cache
+@functools.lru_cache(maxsize=65536)
 def common(word: str) -> bool:
     """Whether `word` is one general language uses at least `COMMON_ZIPF` (wordfreq's
     frequency lists, in the language its script is read as). A word in a script without a
