@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITES = ("suite-man", "suite", "suite-ru", "suite-log", "suite-info", "suite-readme")
 PLAIN = ("suite-man", ROOT / "examples" / "plain-man" / "questions.jsonl")
 """Questions about manual pages in everyday words that do not name the program ("How can I
-follow a file as it grows?"), each with the pages that answer it, asked over suite-man."""
+follow a file as it grows?"), each with its answers and the page that holds them, asked over
+suite-man (and by `outweigh eval examples/plain-man --docs examples/suite-man/docs`)."""
 KEEP = 0.99
 """Share of each suite's answerable questions the chosen floor must keep."""
 
@@ -102,7 +103,7 @@ def main() -> None:
             plain = _questions(PLAIN[1]) if name == PLAIN[0] and PLAIN[1].is_file() else []
             if plain:
                 groups["plain"] = [q["question"] for q in plain]
-            pages = {q["question"]: q["sources"] for q in plain}
+            pages = {q["question"]: q["source"] for q in plain}
             scores[name] = {}
             words[name] = {}
             names[name] = {}
@@ -119,7 +120,7 @@ def main() -> None:
                     shared.append(bool(picked) and shares_a_word(q, picked))
                     named.append(names_them(q, read))
                     if group == "plain":
-                        right.append(any(Path(h.source).name in pages[q] for h in picked))
+                        right.append(any(Path(h.source).name == pages[q] for h in picked))
                     if group == "answerable":
                         shown = normalize(" ".join(h.excerpt or h.text for h in picked))
                         reach.setdefault(name, []).append(
