@@ -12,8 +12,8 @@ that floor, the share of each kind that keeps its passages once the word check
 (`select.shares_a_word`: a word of the question, not a number, on the passages) is added,
 and then the everyday-word check (`select.names_them`): a question that names nothing of its
 documents but everyday words must reach `Embedder.common_floor`, chosen the same way: the
-highest at which this check keeps `KEEP` of the answerable questions the other two keep, in
-every suite.
+highest at which this check keeps `KEEP` of what the other two keep, of every suite's
+answerable questions and of the plain questions (`PLAIN`) whose answering page they find.
 Writes a picture of the trade-off with `--plot`.
 
     python benchmarks/bench_gate.py [--plot docs/img/gate.png] [--suite examples/suite-man ...]

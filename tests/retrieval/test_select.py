@@ -246,14 +246,12 @@ def test_a_question_that_names_its_documents_keeps_them(embedder) -> None:
 
 
 def test_everyday_words_are_judged_in_their_scripts_language() -> None:
-    from outweigh.text import common
+    from outweigh.text import SCRIPT_WORDLISTS, common, word_script
 
     assert all(common(w) for w in ("day", "color", "times", "language", "день", "цвет"))
     # Names, terms of the trade, numbers, and scripts without a frequency list are not.
     assert not any(common(w) for w in ("Vellmark", "grep", "alphabet", "nanoseconds", "8601"))
     # "day" in every script with a list: each list loads, with nothing wordfreq leaves out.
-    from outweigh.text import SCRIPT_WORDLISTS, word_script
-
     day = ("day", "день", "μέρα", "يوم", "יום", "दिन", "দিন", "நாள்")
     assert {word_script(w) for w in day} == set(SCRIPT_WORDLISTS)
     assert all(common(w) for w in day)

@@ -32,6 +32,7 @@ import math
 import re
 import threading
 from collections import Counter, OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -419,11 +420,11 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     chosen.sort(key=lambda c: (-c[0], c[1]))
     cut = chosen[0][0] * how.gap
     kept = [hit for s, _, hit in chosen if s >= cut][:k]
-    if floor and max(h.relevance or 0.0 for h in kept) < floor:
+    closest = max(h.relevance or 0.0 for h in kept)
+    if floor and closest < floor:
         return []  # nothing here bears on the question
     if floor and not _shares(q_terms, _passage_terms(kept)):
         return []  # close in meaning, but about something else
-    closest = max(h.relevance or 0.0 for h in kept)
     if floor and closest < embedder.common_floor and not names_them(question, hits):
         return []  # shares only everyday words with it: "What is 5 times 5?", `times`
     return kept
@@ -495,9 +496,7 @@ def names_them(question: str, hits: list[Hit]) -> bool:
     rare = {w for w in words(question) if len(w) > 1 and not w.isdigit() and not common(w)}
     if {t for w in rare for t in _terms(w)} & seen:
         return True
-    mine = {word_script(w) for w in words(question)} - {""}
-    theirs = {word_script(t) for t in seen} - {""}
-    return bool(mine & UNSPACED) or (bool(mine) and not mine & theirs)
+    return _apart(words(question), seen)
 
 
 def _passage_terms(passages: list[Hit]) -> set[str]:
@@ -518,9 +517,15 @@ def _shares(q_terms: set[str], seen: set[str]) -> bool:
     plain = {t for t in plain if len(t) > 1} or plain
     if plain & seen:
         return True
-    mine = {word_script(t) for t in plain} - {""}
+    return _apart(plain, seen)
+
+
+def _apart(mine: Iterable[str], seen: set[str]) -> bool:
+    """Whether the question's words `mine` cannot be matched word for word with the terms
+    `seen`: they are in a script written without spaces, or in none of `seen`'s scripts."""
+    scripts = {word_script(w) for w in mine} - {""}
     theirs = {word_script(t) for t in seen} - {""}
-    return bool(mine & UNSPACED) or (bool(mine) and not mine & theirs)
+    return bool(scripts & UNSPACED) or (bool(scripts) and not scripts & theirs)
 
 
 UNSPACED = frozenset({"CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR"})
