@@ -375,12 +375,12 @@ def test_the_cli_never_shows_a_remembered_secret(monkeypatch, capsys, paths):
         outweigh.embed, "SentenceTransformerEmbedder", lambda *_, **__: FakeEmbedder()
     )
     code, out, err = run_cli(
-        monkeypatch, capsys, "memory", "remember", "--user", "ana", "my PIN is 4821"
+        monkeypatch, capsys, "memory", "remember", "--user", "ana", "my PIN is 482193"
     )
-    assert code == 0 and "4821" not in out + err and "my PIN is [secret]" in out
+    assert code == 0 and "482193" not in out + err and "my PIN is [secret]" in out
     for args in (("list",), ("list", "--json"), ("search", "PIN"), ("export",)):
         code, out, err = run_cli(monkeypatch, capsys, "memory", *args, "--user", "ana")
-        assert code == 0 and "4821" not in out + err and "[secret]" in out, args
+        assert code == 0 and "482193" not in out + err and "[secret]" in out, args
 
 
 def test_without_detect_secrets_memory_refuses_in_one_line(mem, monkeypatch):
