@@ -18,7 +18,7 @@ export TOKENIZERS_PARALLELISM := false
 LLAMA_PORTABLE_ARGS := -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DLLAVA_BUILD=OFF
 LLAMA_CMAKE_ARGS ?=
 
-.PHONY: install chromium tesseract demo test lint format bench memory-reader reader clean
+.PHONY: install chromium tesseract demo test lint format bench memory-reader reader reader-tune clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -108,6 +108,24 @@ reader: install
 	  --max-steps $(READER_STEPS)
 	cp .cache/reader/adapters/reader/adapter_config.json \
 	  .cache/reader/adapters/reader/adapter_model.safetensors $(RAG_READER_DIR)/
+
+# Goes on training the shipped reader on fresh rows of the current recipe (the same corpus
+# and row builder as `make reader`), from its weights rather than from scratch: about 25
+# minutes of rows and 25 of training on 2 CPU cores, against two hours for `make reader`.
+TUNE_ROWS ?= 1200
+TUNE_STEPS ?= 60
+TUNE_LR ?= 5e-4
+reader-tune: install
+	rm -rf .cache/reader-tune && mkdir -p .cache/reader-tune
+	$(BIN)/python examples/reader/make_corpus.py .cache/reader-tune/corpus --man --prose \
+	  --held-out examples/suite-man/docs
+	OUTWEIGH_HOME=.cache/reader-tune $(BIN)/outweigh ingest .cache/reader-tune/corpus \
+	  --collection reader-corpus
+	OUTWEIGH_HOME=.cache/reader-tune $(BIN)/outweigh adapter train --reader reader-corpus \
+	  --reader-rows $(TUNE_ROWS) --name reader --from $(RAG_READER_DIR) --max-length 1024 \
+	  --max-steps $(TUNE_STEPS) --lr $(TUNE_LR)
+	cp .cache/reader-tune/adapters/reader/adapter_config.json \
+	  .cache/reader-tune/adapters/reader/adapter_model.safetensors $(RAG_READER_DIR)/
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

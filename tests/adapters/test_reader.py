@@ -166,7 +166,7 @@ def test_manual_pages_give_questions_their_text_answers(
     answers = " | ".join(about_fold.values())
     if any("do" in q and "option" not in q for q in about_fold):
         assert "wrap each input line to fit in specified width" in answers
-    releases = [a for q, a in about_fold.items() if "version" in q or "release" in q]
+    releases = [a for q, a in about_fold.items() if "manual page" in q]
     assert releases and all(a.startswith(("9.1 [", DONT_KNOW)) for a in releases)
     assert any("David MacKenzie" in a for q, a in about_fold.items() if "wr" in q or "auth" in q)
     # Options come from the page's option list, never --help or --version.
@@ -192,15 +192,17 @@ def test_rows_are_drawn_evenly_across_kinds_of_fact(paths: Paths, embedder, tmp_
     finally:
         engine.close()
     assert len(data.rows) == 12
-    # One of each kind in turn until a kind runs out: the page has one summary, one release
-    # and two options to ask (a shuffle of 60 facts would give the page about one row).
-    # The page's typed values (its authors, its URLs, its date) are kinds of their own.
+    # One of each kind in turn until a kind runs out: the page has one summary, one "which
+    # command" question, one release and two options to ask, one of them without naming the
+    # program (a shuffle of 60 facts would give the page about one row). The page's typed
+    # values (its authors, its URLs) are kinds of their own.
     assert data.kinds == {
-        "field": 2, "option": 2, "person": 2, "prose-date": 1, "prose-person": 1,
-        "prose-url": 1, "release": 1, "summary": 1, "url": 1,
+        "field": 2, "option": 1, "person": 2, "plain option": 1, "prose-person": 1,
+        "prose-url": 1, "release": 1, "summary": 1, "url": 1, "which": 1,
     }  # fmt: skip
-    questions = [user["content"].rsplit("Question:", 1)[-1] for _, user, _ in data.rows]
-    assert sum("fold" in q and "option" in q for q in questions) == 2
+    rows = {user["content"].rsplit("Question:", 1)[-1]: a["content"] for _, user, a in data.rows}
+    assert sum("fold" in q and "option" in q for q in rows) == 1
+    assert [a for q, a in rows.items() if "wrap each input line" in q] == ["fold [1]"]
 
 
 def test_any_text_gives_questions_about_its_typed_values() -> None:
@@ -272,3 +274,30 @@ def test_a_model_writes_questions_from_the_collection(records: Paths, embedder) 
         assert fact.kind == "written" and fact.question.endswith("?")
         assert fact.answer.lower() in " ".join(Path(fact.source).read_text().split()).lower()
     assert len(data.rows) == 8 and data.kinds.get("written", 0) <= len(written) + 2
+
+
+def test_plain_questions_ask_a_page_for_its_own_name_in_the_imperative() -> None:
+    """The NAME line asked the other way ("How do I compare two files?" -> the program), only
+    where it reads as something to do; options asked without naming the program."""
+    from outweigh.adapters.reader import man_facts
+
+    def which(name: str, what: str) -> list[tuple[str, str]]:
+        page = f"NAME\n       {name} - {what}\n"
+        facts = man_facts(f"{name}.txt", page, random.Random(0))
+        return [(f.question, f.answer) for f in facts if f.kind == "which"]
+
+    [(question, answer)] = which("cg_diff", "compares two Cachegrind output files")
+    assert answer == "cg_diff" and question.endswith(" compare two Cachegrind output files?")
+    [(question, _)] = which("cpio", "Copies files to and from archives")
+    assert question.endswith(" copy files to and from archives?")
+    assert which("sed", "the stream editor for filtering text") == []
+    assert which("x", "same as the -a option of ls") == []
+    assert which("openssl-ca", "sample minimal CA application. Executes openssl-ca(1)") == []
+    page = "OPTIONS\n  -s, --squeeze-blank\n     suppress repeated empty output lines\n"
+    kinds = {
+        f.kind: f.question
+        for seed in range(8)
+        for f in man_facts("cat.txt", page, random.Random(seed))
+    }
+    assert "cat" not in kinds["plain option"] and "suppress repeated" in kinds["plain option"]
+    assert "cat" in kinds["option"]

@@ -4,6 +4,7 @@ and a rerun resumes to the same weights an uninterrupted run reaches."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,42 @@ def test_interrupted_run_registers_nothing_and_resumes_exactly(tmp_path: Path) -
     assert a.keys() == b.keys()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_run_from_an_adapter_starts_at_its_weights(tmp_path: Path) -> None:
+    """`--from` loads the starting adapter's LoRA weights and keeps its rank: one step at a
+    learning rate too small to move anything leaves the new adapter equal to the old one,
+    where a fresh start would begin with B at zero."""
+    import torch
+
+    data = write(tmp_path / "data.jsonl", SHORT)
+    paths = Paths(tmp_path / "state")
+    train_adapter(data, "first", TINY, paths)
+    still = replace(TINY, rank=8, max_steps=1, lr=1e-12, start_from="first")
+    info = train_adapter(data, "second", still, paths)
+    assert info.rank == 2  # the starting adapter's, not the config's 8
+    folder = AdapterRegistry(paths).path("first")
+    train_adapter(data, "third", replace(still, start_from=str(folder)), paths)
+    first = _weights(paths, "first")
+    assert any(float(v.abs().max()) > 0 for k, v in first.items() if "lora_B" in k)
+    for name in ("second", "third"):
+        other = _weights(paths, name)
+        assert other.keys() == first.keys()
+        for key in first:
+            torch.testing.assert_close(other[key], first[key], rtol=0, atol=1e-6)
+
+
+def test_a_start_that_is_not_a_lora_for_this_base_is_refused(paths: Paths, tmp_path: Path) -> None:
+    from tests.adapters.conftest import write_lora
+
+    data = write(tmp_path / "data.jsonl", SHORT)
+    with pytest.raises(InputError, match="^--from 'nope': not a registered adapter nor a PEFT"):
+        train_adapter(data, "x", replace(TINY, start_from="nope"), paths)
+    other = write_lora(tmp_path / "qwen", base="Qwen/Qwen2.5-0.5B-Instruct")
+    with pytest.raises(InputError, match="was trained on Qwen/Qwen2.5-0.5B-Instruct, not on"):
+        train_adapter(data, "x", replace(TINY, start_from=str(other)), paths)
+    (other / "adapter_config.json").write_text("{not json")
+    with pytest.raises(InputError, match="unreadable adapter_config.json"):
+        train_adapter(data, "x", replace(TINY, start_from=str(other)), paths)
+    assert AdapterRegistry(paths).list() == []

@@ -165,6 +165,27 @@ _MAN_OPTIONS = (
     "What {cmd} option is described as: {desc}?",
     '{cmd}: which option means "{desc}"?',
 )
+_MAN_WHICH = (
+    "Which command can I use to {what}?",
+    "How do I {what}?",
+    "What program would I run to {what}?",
+)
+"""Plain questions a page answers with its own name: the NAME line asked the other way."""
+_PLAIN_OPTIONS = (
+    "How do I {desc}?",
+    "Which option will {desc}?",
+    "What option is there to {desc}?",
+)
+"""Option questions that do not name the program, as people ask them."""
+_NOT_A_VERB = frozenset(
+    str.split(
+        "a an the this that these those if when with without for by in on at of to as same "
+        "like equivalent default only also each every all any no not synonym how do does what "
+        "which whether"
+    )
+)
+"""First words that make a description something other than what to do ("the stream
+editor", "same as -a", "if the file exists"): not asked as "How do I ...?"."""
 _MAN_AUTHORS = ("Who wrote the {cmd} program?", "Who are the authors of {cmd}?", "Who wrote {cmd}?")
 _MAN_RELEASES = (
     "Which version of {package} does the {cmd} manual page document?",
@@ -179,6 +200,29 @@ MAN_OPTIONS_PER_CHUNK = 2
 """Option questions asked per chunk at most, so long option lists do not swamp the rows."""
 
 
+def _to_do(text: str) -> bool:
+    """Whether `text` reads as something to do ("remove empty directories", "Print the byte
+    counts"), so "How do I ...?" asks it: it starts with a word, not a determiner, an option,
+    a condition or a name in capitals."""
+    first = text.split(maxsplit=1)[0] if text.strip() else ""
+    plain = not re.search(r"[.(]\s|\(", text)  # one clause, no "CRL. Executes ...", no xyz(1)
+    return plain and first.isalpha() and first[1:].islower() and first.lower() not in _NOT_A_VERB
+
+
+def _imperative(text: str) -> str:
+    """`text` as an instruction: its first word in lower case and without a third-person
+    ending ("Compares two files" -> "compare two files", "copies" -> "copy")."""
+    first, _, rest = text.partition(" ")
+    word = first.lower()
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "shes", "ches", "xes", "zes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    return f"{word} {rest}".strip()
+
+
 def man_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
     """Questions about one chunk of a manual page rendered to text (`man -l PAGE | col -b`)."""
     cmd = Path(source).stem
@@ -186,6 +230,9 @@ def man_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
         what = " ".join(m["what"].split()).rstrip(".")
         if 3 <= len(what.split()) <= 12:
             yield Fact(rng.choice(_MAN_SUMMARY).format(cmd=cmd), what, source, kind="summary")
+            if _to_do(what):
+                question = rng.choice(_MAN_WHICH).format(what=_imperative(what))
+                yield Fact(question, cmd, source, what, kind="which")
     if m := _MAN_WRITTEN.search(text):
         parts = re.split(r",\s*(?:and\s+)?|\s+and\s+", " ".join(m["names"].split()))
         names = [p.strip() for p in parts if _PERSON.fullmatch(p.strip())]
@@ -204,8 +251,12 @@ def man_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
         desc = re.split(r"(?<=[a-z)])[.;:]\s", first + " ")[0].strip().rstrip(".:;")
         if m["opt"] in ("--help", "--version", "-help") or not 3 <= len(desc.split()) <= 14:
             continue
-        question = rng.choice(_MAN_OPTIONS).format(cmd=cmd, desc=desc)
-        options.append(Fact(question, m["opt"], source, kind="option"))
+        if _to_do(desc) and rng.random() < 0.5:
+            question = rng.choice(_PLAIN_OPTIONS).format(desc=_imperative(desc))
+            options.append(Fact(question, m["opt"], source, desc, kind="plain option"))
+        else:
+            question = rng.choice(_MAN_OPTIONS).format(cmd=cmd, desc=desc)
+            options.append(Fact(question, m["opt"], source, kind="option"))
     rng.shuffle(options)
     yield from options[:MAN_OPTIONS_PER_CHUNK]
 

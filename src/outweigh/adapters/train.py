@@ -19,7 +19,6 @@ and lets the loss skip the vocabulary projection for every token that has no lab
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import random
@@ -27,10 +26,18 @@ import shutil
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from outweigh.adapters.checkpoint import (
+    Start,
+    drop_checkpoint,
+    load_start,
+    restore,
+    save_checkpoint,
+    start_from,
+)
 from outweigh.adapters.data import IGNORE, Example, collate, encode, read_rows
 from outweigh.adapters.registry import AdapterInfo, AdapterRegistry
 from outweigh.errors import InputError
@@ -99,6 +106,10 @@ class TrainConfig:
     grad_accum: int = 1
     """`--grad-accum`: run each step's `batch_size` rows in this many parts and add their
     gradients; the same step as one pass, with a fraction of the activation memory."""
+    start_from: str | None = None
+    """`--from`: start from this adapter's weights (a registered name or a PEFT folder) instead
+    of LoRA's fresh initialisation, to go on training it on new rows. Its rank, alpha and
+    targets replace `rank`, `alpha` and `targets`; its base must be `base`."""
 
     @property
     def lora_alpha(self) -> float:
@@ -200,7 +211,11 @@ def train_adapter(
         registry.check_free(name)
         rows = read_rows(data_path)
         entry = resolve(config.base)
-        fingerprint = _fingerprint(Path(data_path).expanduser(), entry.name, config)
+        start = None
+        if config.start_from is not None:
+            start = start_from(config.start_from, registry, entry)
+            config = replace(config, rank=start.rank, alpha=start.alpha, targets=start.targets)
+        fingerprint = _fingerprint(Path(data_path).expanduser(), entry.name, config, start)
         ckpt = paths.adapters_dir / ".checkpoints" / name
 
         options = config.load_options()
@@ -212,6 +227,8 @@ def train_adapter(
         if checkpointing is None:
             checkpointing = placement.on_gpu
         model = _wrap(backend.loaded.model, config, entry.name, checkpointing)
+        if start is not None:
+            load_start(model, start.weights)
         model.peft_config["default"].base_model_name_or_path = hub_id(entry)
         pad = int(backend.tokenizer.pad_token_id)
         metrics = _run(model, split, config, pad, ckpt, fingerprint, progress)
@@ -223,7 +240,7 @@ def train_adapter(
             info = registry.install_trained(stage, name, entry.name, metrics)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
-        _drop_checkpoint(ckpt)
+        drop_checkpoint(ckpt)
         return info
     finally:
         registry.close()
@@ -250,7 +267,7 @@ def _run(
     tokens = 0
     per_epoch = len(_batches(split.train, config, 0))
     total = config.max_steps or config.epochs * per_epoch
-    start = _restore(ckpt, fingerprint, model, opt) if config.resume else 0
+    start = restore(ckpt, fingerprint, model, opt) if config.resume else 0
     if start == 0:
         shutil.rmtree(ckpt, ignore_errors=True)
 
@@ -298,10 +315,10 @@ def _run(
                     )
                 )
             if step % config.checkpoint_every == 0 and step < total:
-                _save_checkpoint(ckpt, fingerprint, step, model, opt)
+                save_checkpoint(ckpt, fingerprint, step, model, opt)
     except KeyboardInterrupt:
         if step > start:
-            _save_checkpoint(ckpt, fingerprint, step, model, opt)
+            save_checkpoint(ckpt, fingerprint, step, model, opt)
         raise
     model.eval()
     last = losses[-per_epoch:]
@@ -483,9 +500,11 @@ def _lr_at(step: int, total: int, config: TrainConfig) -> float:
     return config.lr * max(0.0, 1 - (step - config.warmup_steps) / left)
 
 
-def _fingerprint(data: Path, base: str, config: TrainConfig) -> str:
-    """Identifies a run: a checkpoint resumes only the same data, base and settings."""
+def _fingerprint(data: Path, base: str, config: TrainConfig, start: Start | None = None) -> str:
+    """Identifies a run: a checkpoint resumes only the same data, base, settings and start."""
     h = hashlib.sha256(data.read_bytes())
+    if start is not None:
+        h.update(start.weights.read_bytes())
     # Settings that change no step are left out (resume, checkpoint_every, device), and so are
     # the scale settings at their defaults, so a run checkpointed before they existed resumes.
     defaults = asdict(TrainConfig())
@@ -499,88 +518,6 @@ def _fingerprint(data: Path, base: str, config: TrainConfig) -> str:
     return h.hexdigest()
 
 
-_SCALE_FIELDS = ("method", "dtype", "grad_checkpointing", "grad_accum")
-"""TrainConfig fields added for training at scale; in a run's fingerprint only when set."""
-
-
-# -- checkpoints (safetensors only: no pickle, even for optimizer state) ----------------------
-def _save_checkpoint(ckpt: Path, fingerprint: str, step: int, model: Any, opt: Any) -> None:
-    """Write LoRA weights and AdamW moments to a fresh dir, then swap it in."""
-    from peft import get_peft_model_state_dict
-    from safetensors.torch import save_file
-
-    tmp = ckpt.with_name(ckpt.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    state = get_peft_model_state_dict(model, save_embedding_layers=False)
-    weights = {k: v.detach().cpu().contiguous() for k, v in state.items()}
-    save_file(weights, str(tmp / "adapter.safetensors"))
-    # Every tensor of each parameter's state, nested dicts flattened to dotted keys: torch
-    # AdamW's `i.exp_avg` and `i.exp_avg_sq`, or bitsandbytes' 8-bit state1/state2 with their
-    # absmax and quantization maps (which its state_dict nests one level down).
-    moments: dict[str, torch.Tensor] = {}
-    steps: dict[str, float] = {}
-
-    def flatten(prefix: str, state: dict[str, Any]) -> None:
-        for key, value in state.items():
-            if isinstance(value, dict):
-                flatten(f"{prefix}.{key}", value)
-            elif hasattr(value, "contiguous"):
-                # cloned: bitsandbytes shares one quantization map between parameters
-                moments[f"{prefix}.{key}"] = value.detach().cpu().clone()
-
-    for i, state in opt.state_dict()["state"].items():
-        steps[str(i)] = float(state["step"])
-        flatten(str(i), {k: v for k, v in state.items() if k != "step"})
-    save_file(moments, str(tmp / "optimizer.safetensors"))
-    (tmp / "state.json").write_text(
-        json.dumps({"fingerprint": fingerprint, "step": step, "adam_steps": steps})
-    )
-    old = ckpt.with_name(ckpt.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if ckpt.exists():
-        ckpt.rename(old)
-    tmp.rename(ckpt)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _drop_checkpoint(ckpt: Path) -> None:
-    shutil.rmtree(ckpt, ignore_errors=True)
-    with contextlib.suppress(OSError):  # not empty: another run's checkpoint is in there
-        ckpt.parent.rmdir()
-
-
-def _restore(ckpt: Path, fingerprint: str, model: Any, opt: Any) -> int:
-    """Load a matching checkpoint into `model` and `opt`; the step to resume at, else 0."""
-    import torch
-    from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
-
-    if not (ckpt / "state.json").is_file():
-        old = ckpt.with_name(ckpt.name + ".old")  # killed between the two renames
-        if not (old / "state.json").is_file():
-            return 0
-        ckpt = old
-    try:
-        state = json.loads((ckpt / "state.json").read_text())
-        if state.get("fingerprint") != fingerprint:
-            return 0
-        set_peft_model_state_dict(model, load_file(str(ckpt / "adapter.safetensors")))
-        moments = load_file(str(ckpt / "optimizer.safetensors"))
-        sd = opt.state_dict()
-        # torch AdamW keeps `step` as a tensor, bitsandbytes as an int
-        as_step = torch.tensor if isinstance(opt, torch.optim.AdamW) else int
-        restored: dict[int, dict[str, Any]] = {
-            int(i): {"step": as_step(n)} for i, n in state["adam_steps"].items()
-        }
-        for key, value in moments.items():
-            i, *outer, name = key.split(".")
-            node = restored[int(i)]
-            for part in outer:
-                node = node.setdefault(part, {})
-            node[name] = value
-        sd["state"] = restored
-        opt.load_state_dict(sd)
-        return int(state["step"])
-    except (OSError, ValueError, KeyError, RuntimeError):
-        return 0  # an unreadable checkpoint costs a fresh start, never a crash
+_SCALE_FIELDS = ("method", "dtype", "grad_checkpointing", "grad_accum", "start_from")
+"""TrainConfig fields added after the first release (training at scale, `--from`); in a run's
+fingerprint only when set, so a run checkpointed before they existed resumes."""

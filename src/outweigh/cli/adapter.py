@@ -50,6 +50,13 @@ def train(
         1, "--grad-accum", help="Run each step's batch in this many parts (less memory)."
     ),
     max_length: int = typer.Option(512, "--max-length", help="Tokens per row; longer are cut."),
+    start_from: str | None = typer.Option(
+        None,
+        "--from",
+        metavar="ADAPTER",
+        help="Start from this adapter's weights (registered name or PEFT folder) and go on "
+        "training it on DATA; its rank, alpha and targets are kept.",
+    ),
     reader: str | None = typer.Option(
         None,
         "--reader",
@@ -116,6 +123,7 @@ def train(
         grad_checkpointing=grad_checkpointing,
         grad_accum=grad_accum,
         max_length=max_length,
+        start_from=start_from,
     )
     with detail_bar(f"train {name}", transient=False) as update, Engine() as engine:
         update(detail=f"loading {base}")
