@@ -89,6 +89,9 @@ def test_train_refusals(cli: Cli, paths: Paths, tmp_path: Path) -> None:
     assert "unknown model" in one_error_line(
         cli("adapter", "train", str(data), "--name", "x", "--base", "nope")
     )
+    assert "--from 'nope': not a registered adapter" in one_error_line(
+        cli("adapter", "train", str(data), "--name", "x", "--from", "nope")
+    )
     assert leftovers(paths) == []
 
 
