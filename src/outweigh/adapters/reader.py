@@ -176,7 +176,8 @@ _PLAIN_OPTIONS = (
     "Which option will {desc}?",
     "What option is there to {desc}?",
 )
-"""Option questions that do not name the program, as people ask them."""
+"""Option questions that do not name the program, as people ask them; answered with the
+program and the option, as a command line."""
 _NOT_A_VERB = frozenset(
     str.split(
         "a an the this that these those if when with without for by in on at of to as same "
@@ -253,7 +254,9 @@ def man_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
             continue
         if _to_do(desc) and rng.random() < 0.5:
             question = rng.choice(_PLAIN_OPTIONS).format(desc=_imperative(desc))
-            options.append(Fact(question, m["opt"], source, desc, kind="plain option"))
+            # Asked how to do it, people answer with the command line: "sort --reverse".
+            answer = f"{cmd} {m['opt']}"
+            options.append(Fact(question, answer, source, desc, kind="plain option"))
         else:
             question = rng.choice(_MAN_OPTIONS).format(cmd=cmd, desc=desc)
             options.append(Fact(question, m["opt"], source, kind="option"))
