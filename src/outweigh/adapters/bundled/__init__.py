@@ -7,7 +7,8 @@
   numbered passages as `outweigh ask` selects them, the gold one among distractors or
   missing, answered with the value and its `[n]`. Its training text is package metadata and
   manual pages that no eval suite uses (`examples/reader/make_corpus.py`); `make reader`
-  rebuilds it; docs/benchmarks-eval.md has the figures.
+  rebuilds it from scratch and `make reader-tune` trains it on from its weights, which is
+  how the shipped copy was made; docs/benchmarks-eval.md has the figures.
 
 The engine registers a reader under its name (`READER`, `MEMORY_READER`) the first time a
 prompt needs it, so it is listed, switched and exported like any other adapter; a user's own
