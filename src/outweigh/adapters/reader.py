@@ -206,7 +206,7 @@ def _to_do(text: str) -> bool:
     counts"), so "How do I ...?" asks it: it starts with a word, not a determiner, an option,
     a condition or a name in capitals."""
     first = text.split(maxsplit=1)[0] if text.strip() else ""
-    plain = not re.search(r"[.(]\s|\(", text)  # one clause, no "CRL. Executes ...", no xyz(1)
+    plain = not re.search(r"\.\s|\(", text)  # one clause, no "CRL. Executes ...", no xyz(1)
     return plain and first.isalpha() and first[1:].islower() and first.lower() not in _NOT_A_VERB
 
 
