@@ -185,8 +185,7 @@ _NOT_A_VERB = frozenset(
         "which whether"
     )
 )
-"""First words that make a description something other than what to do ("the stream
-editor", "same as -a", "if the file exists"): not asked as "How do I ...?"."""
+"""First words of what is not something to do: "the stream editor", "same as -a"."""
 _MAN_AUTHORS = ("Who wrote the {cmd} program?", "Who are the authors of {cmd}?", "Who wrote {cmd}?")
 _MAN_RELEASES = (
     "Which version of {package} does the {cmd} manual page document?",
@@ -203,8 +202,7 @@ MAN_OPTIONS_PER_CHUNK = 2
 
 def _to_do(text: str) -> bool:
     """Whether `text` reads as something to do ("remove empty directories", "Print the byte
-    counts"), so "How do I ...?" asks it: it starts with a word, not a determiner, an option,
-    a condition or a name in capitals."""
+    counts"), so "How do I ...?" asks it: one clause, led by a word that may be a verb."""
     first = text.split(maxsplit=1)[0] if text.strip() else ""
     plain = not re.search(r"\.\s|\(", text)  # one clause, no "CRL. Executes ...", no xyz(1)
     return plain and first.isalpha() and first[1:].islower() and first.lower() not in _NOT_A_VERB
