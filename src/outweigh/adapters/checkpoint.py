@@ -36,9 +36,9 @@ class Start:
 
 
 def start_from(spec: str, registry: AdapterRegistry, entry: Any) -> Start:
-    """The adapter `spec` names (a registered name, else a PEFT folder), checked against the
-    base to train on; a one-line error for anything else."""
-    from outweigh.adapters.validate import base_matches
+    """The adapter `spec` names (a registered name, else a PEFT folder), checked as `adapter
+    add` checks one and against the base to train on; a one-line error for anything else."""
+    from outweigh.adapters.validate import WEIGHTS, base_matches, check_files, read_config
 
     folder = Path(spec).expanduser()
     if not (folder / "adapter_config.json").is_file():
@@ -48,22 +48,21 @@ def start_from(spec: str, registry: AdapterRegistry, entry: Any) -> Start:
                 "adapter_config.json; see outweigh adapter list"
             )
         folder = registry.path(spec)
-    weights = folder / "adapter_model.safetensors"
     try:
-        cfg = json.loads((folder / "adapter_config.json").read_text("utf-8"))
-        rank, alpha = int(cfg["r"]), float(cfg["lora_alpha"])
-        targets = tuple(sorted(cfg["target_modules"]))
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        cfg = read_config(folder)
+    except InputError as e:
         raise InputError(f"--from {spec!r}: unreadable adapter_config.json ({e})") from None
-    if cfg.get("peft_type", "LORA") != "LORA" or not weights.is_file():
-        raise InputError(f"--from {spec!r}: not a LoRA adapter with adapter_model.safetensors")
-    recorded = str(cfg.get("base_model_name_or_path") or "")
+    try:
+        check_files(folder)
+    except InputError as e:
+        raise InputError(f"--from {spec!r}: {e}") from None
+    recorded = cfg.base_model_name_or_path
     if recorded and not base_matches(entry, recorded):
         raise InputError(
             f"--from {spec!r} was trained on {recorded}, not on {entry.name}; "
             f"pass --base for that model or start fresh"
         )
-    return Start(weights, rank, alpha, targets)
+    return Start(folder / WEIGHTS, cfg.rank, cfg.alpha, tuple(cfg.targets))
 
 
 def load_start(model: Any, weights: Path) -> None:
