@@ -38,7 +38,7 @@ def main() -> None:
 
     from outweigh.embed import SentenceTransformerEmbedder
     from outweigh.retrieval.chunking import chunk_text
-    from outweigh.retrieval.select import units
+    from outweigh.retrieval.lines import units
 
     embedder = SentenceTransformerEmbedder()
     chunks: list[str] = []

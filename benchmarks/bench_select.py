@@ -22,7 +22,8 @@ from pathlib import Path
 
 from outweigh.embed import SentenceTransformerEmbedder
 from outweigh.retrieval.hybrid import Hit
-from outweigh.retrieval.select import Selection, select, units
+from outweigh.retrieval.lines import units
+from outweigh.retrieval.select import Selection, select
 
 MAN = Path(__file__).resolve().parents[1] / "examples" / "suite-man" / "docs"
 

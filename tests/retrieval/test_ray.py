@@ -58,15 +58,16 @@ def corpus(tmp_path: Path) -> Path:
     return d
 
 
-def stored(store: Store, collection: str) -> dict[str, list[tuple[int, str, int, int, bytes]]]:
-    """source -> its chunks as (ord, text, start, end, embedding bytes), in order."""
+def stored(store: Store, collection: str) -> dict[str, list[tuple]]:
+    """source -> its chunks as (ord, text, start, end, embedding bytes, line vectors bytes),
+    in order."""
     rows = store.conn.execute(
-        "SELECT d.source, c.ord, c.text, c.start, c.end, c.embedding FROM chunks c "
+        "SELECT d.source, c.ord, c.text, c.start, c.end, c.embedding, c.lines FROM chunks c "
         "JOIN documents d ON d.id = c.document_id JOIN collections k ON k.id = d.collection_id "
         "WHERE k.name = ? ORDER BY d.source, c.ord",
         (collection,),
     )
-    out: dict[str, list[tuple[int, str, int, int, bytes]]] = {}
+    out: dict[str, list[tuple]] = {}
     for source, *chunk in rows:
         out.setdefault(source, []).append(tuple(chunk))
     return out
@@ -105,6 +106,8 @@ def test_same_documents_chunks_failures_and_vectors_as_plain_ingest(local_ray, c
     assert a.keys() == b.keys()
     for source in a:
         assert [c[:4] for c in a[source]] == [c[:4] for c in b[source]]
+        assert [c[5] for c in a[source]] == [c[5] for c in b[source]]  # line vectors too
+        assert all(c[5] for c in b[source])
     assert sorted(seen) == sorted(str(p) for p in corpus.rglob("*") if p.is_file())
     assert sorted(committed) == sorted((s, len(c)) for s, c in b.items())
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from outweigh.retrieval.hybrid import Hit
-from outweigh.retrieval.select import NONE, Selection, select, units
+from outweigh.retrieval.lines import units
+from outweigh.retrieval.select import NONE, Selection, select
 from tests.conftest import ROOT
 
 MAN = ROOT / "examples" / "suite-man" / "docs"

@@ -322,8 +322,7 @@ _PICTURES = (".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp")
 """Badge and logo URLs: values no one asks for."""
 MAX_TOPIC_WORDS = 10
 PROSE_PER_CHUNK = 3
-"""Typed-value questions asked per chunk at most, so long lists of links do not swamp the
-rows."""
+"""Typed-value questions asked per chunk at most: long lists of links must not swamp rows."""
 
 
 def _subject(source: str) -> str:
@@ -508,7 +507,8 @@ def build(
         hits = searcher.search_in(collection, fact.question, max(k, how.candidates))
         if rng.random() < without_gold:  # RAFT's rows whose context lacks the answer
             hits = [h for h in hits if h.source != fact.source]
-        picked = select(fact.question, expand(store, fact.question, hits, how), embedder, how, k)
+        read = expand(store, fact.question, hits, how)
+        picked = select(fact.question, read, embedder, how, k, store)
         citations = [
             Citation(n, h.source, h.chunk_id, h.text, h.score, h.excerpt)
             for n, h in enumerate(picked, 1)

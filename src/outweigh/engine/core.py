@@ -538,7 +538,12 @@ class Engine(Documents, Memories, Adapters, Access):
         n = max(options.k, how.candidates)
         hits = self.searcher.search_in(coll, question, n)
         kept = select(
-            question, expand(self.store, question, hits, how), self.embedder, how, options.k
+            question,
+            expand(self.store, question, hits, how),
+            self.embedder,
+            how,
+            options.k,
+            self.store,
         )
         if not kept or not checks_relevance(how, self.embedder):
             return kept, []
@@ -551,6 +556,11 @@ class Engine(Documents, Memories, Adapters, Access):
         ids = {h.chunk_id for h in found}
         again = found + [h for h in hits if h.chunk_id not in ids]
         chosen = select(
-            question, expand(self.store, question, again, how), self.embedder, how, options.k
+            question,
+            expand(self.store, question, again, how),
+            self.embedder,
+            how,
+            options.k,
+            self.store,
         )
         return chosen or kept, []

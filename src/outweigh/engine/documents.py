@@ -4,6 +4,7 @@ them, under the engine's lock."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from outweigh.locks import FairLock
 from outweigh.names import check_text
 from outweigh.retrieval.hybrid import Hit
 from outweigh.retrieval.ingest import IngestReport, chunk_upload, ingest, store_chunks
+from outweigh.retrieval.lines import pack
 from outweigh.retrieval.store import Collection, DocumentRow, unknown_collection
 from outweigh.settings import DEFAULT_COLLECTION, IngestLimits, Paths
 from outweigh.settings import embedder as embedder_setting
@@ -25,6 +27,9 @@ from outweigh.engine.turn import CollectionInfo
 EMBED_SLICE = 16
 """Texts embedded per turn of the engine's lock: about 0.1-0.4 s of the bundled embedder on
 2 CPU cores, the longest a short request waits behind a bulk embedding."""
+
+LINES_SLICE = 4
+"""Chunks whose lines (about 40) are embedded per turn of the lock: 0.1-0.2 s on 2 cores."""
 
 
 class Documents:
@@ -49,6 +54,7 @@ class Documents:
         ray: str | None = None,
         ray_workers: int | None = None,
         follow_symlinks: bool = False,
+        line_vectors: bool = True,
     ) -> IngestReport:
         """Ingest files, then bring the vector index up to date so the next search is fast.
 
@@ -58,6 +64,8 @@ class Documents:
         "ray://head:10001"); None ingests in this process. `ray_workers`: how many actors
         (default: one per CPU of the Ray cluster). `follow_symlinks`: read file links in a
         folder that point out of it (by default they are skipped with a reason).
+        `line_vectors`: store each chunk's line vectors for context selection
+        (`outweigh.retrieval.lines`); off for a collection too large to hold them.
         """
         common: dict[str, Any] = {
             "prune": prune,
@@ -65,6 +73,7 @@ class Documents:
             "on_file": on_file,
             "on_commit": on_commit,
             "follow_symlinks": follow_symlinks,
+            "line_vectors": line_vectors,
         }
         with self.lock:
             if ray is None:
@@ -174,11 +183,15 @@ class Documents:
                     item = chunk_upload(dest, text, len(data), store, embedder, collection)
                 except IngestError as e:
                     raise InputError(str(e).replace(str(dest), dest.name)) from e
-            vectors = self._embed_sliced([t for t, _, _ in item.chunks])[0] if item else None
+            texts = [t for t, _, _ in item.chunks] if item else []
+            vectors = self._embed_sliced(texts)[0] if item else None
+            lines = self._pack_sliced(texts)
             with self.lock:
                 coll = self.store.collection(collection)
                 if item is not None:  # rows first, then the file: see the docstring
-                    store_chunks([item], self.store, self.embedder, collection, vectors, who.name)
+                    store_chunks(
+                        [item], self.store, self.embedder, collection, vectors, who.name, lines
+                    )
                     uploads.place(path, dest)
                     self.vectors.sync(coll)
                 elif not dest.exists():  # same text, but its file was lost: put it back
@@ -252,7 +265,12 @@ class Documents:
             coll = self.store.collection(collection)
             embedder = self.embedder
             coll = self.store.reembed(
-                coll, embedder.embed_batch, embedder.name, embedder.dim, on_progress
+                coll,
+                embedder.embed_batch,
+                embedder.name,
+                embedder.dim,
+                on_progress,
+                lines=partial(pack, embedder),
             )
             self.vectors.drop(collection)  # same ids, new vectors: a diff would keep the old
             self.vectors.sync(coll, on_progress)
@@ -287,6 +305,14 @@ class Documents:
         if not parts:
             return np.zeros((0, embedder.dim), dtype=np.float32), 0
         return np.concatenate(parts), tokens
+
+    def _pack_sliced(self, texts: list[str]) -> list[bytes]:
+        """`lines.pack(texts)`, `LINES_SLICE` texts per turn of the lock."""
+        out: list[bytes] = []
+        for start in range(0, len(texts), LINES_SLICE):
+            with self.lock:
+                out.extend(pack(self.embedder, texts[start : start + LINES_SLICE]))
+        return out
 
     def reader_data(
         self,

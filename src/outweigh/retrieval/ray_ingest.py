@@ -38,6 +38,7 @@ from outweigh.retrieval.ingest import (
     plan,
     remove_vanished,
 )
+from outweigh.retrieval.lines import pack
 from outweigh.retrieval.loaders import parse_document, read_bytes
 from outweigh.retrieval.store import Collection, Store
 from outweigh.settings import IngestLimits
@@ -76,6 +77,9 @@ class _Done:
     """(sum of their chunks, dim) float32, in the same order."""
     skipped: int
     failed: list[tuple[str, str]]
+    lines: list[bytes] | None
+    """Each chunk's line vectors (`outweigh.retrieval.lines.pack`), in the same order; None
+    when not stored."""
 
 
 class _Worker:
@@ -87,11 +91,13 @@ class _Worker:
         limits: IngestLimits,
         chunk_tokens: int,
         overlap: int,
+        line_vectors: bool = True,
     ) -> None:
         self.embedder = make_embedder()
         self.limits = limits
         self.chunk_tokens = chunk_tokens
         self.overlap = overlap
+        self.line_vectors = line_vectors
 
     def describe(self) -> tuple[str, int]:
         return self.embedder.name, self.embedder.dim
@@ -124,7 +130,8 @@ class _Worker:
             else np.zeros((0, self.embedder.dim), np.float32)
         )
         skipped = len(batch) - len(pending) - len(failed)
-        return _Done(pending, vectors, skipped, failed)
+        lines = pack(self.embedder, texts) if self.line_vectors else None
+        return _Done(pending, vectors, skipped, failed, lines)
 
 
 def ingest_ray(
@@ -142,6 +149,7 @@ def ingest_ray(
     on_file: Callable[[str, int], None] | None = None,
     on_commit: Callable[[str, int], None] | None = None,
     follow_symlinks: bool = False,
+    line_vectors: bool = True,
 ) -> IngestReport:
     """`ingest`, with parsing, chunking and embedding spread over Ray actors.
 
@@ -170,7 +178,9 @@ def ingest_ray(
             )
         worker = ray.remote(_Worker).options(num_cpus=worker_cpus)
         make = embedder_factory(embedder)
-        actors = [worker.remote(make, limits, chunk_tokens, overlap) for _ in range(n)]
+        actors = [
+            worker.remote(make, limits, chunk_tokens, overlap, line_vectors) for _ in range(n)
+        ]
         try:
             name, dim = _get(ray, actors[0].describe.remote())
             coll = store.ensure_collection(collection, name, dim)
@@ -265,7 +275,7 @@ def _run(
         done: _Done = _get(ray, ref)
         report.failed.extend(done.failed)
         report.skipped += done.skipped
-        commit(done.pending, done.vectors, coll, store, report, on_commit)
+        commit(done.pending, done.vectors, coll, store, report, on_commit, None, done.lines)
         free.append(actor)
         for name in names:
             if on_file:

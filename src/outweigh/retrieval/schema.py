@@ -128,4 +128,9 @@ MIGRATIONS = [
     """
     ALTER TABLE chunks ADD COLUMN location TEXT;
     """,
+    # Each chunk's line vectors for context selection (lines.py): its lines' vectors under the
+    # collection's embedder as float16, in order; NULL until computed (chunks stored before).
+    """
+    ALTER TABLE chunks ADD COLUMN lines BLOB;
+    """,
 ]

@@ -29,16 +29,16 @@ docs/retrieval.md has the measurements behind the defaults.
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from outweigh.retrieval.hybrid import Hit
 from outweigh.retrieval.identifiers import identifiers, phrases, spells
+from outweigh.retrieval.lines import split_long, unpack
 from outweigh.retrieval.structure import Line, ancestors, asked, holds, lines_of, outline
 from outweigh.text import common, stems, stop_words, word_script, words, wordset
 
@@ -58,12 +58,6 @@ STOP = (stop_words() - _FLAG_LETTERS) | wordset("on all use used")
 questions are compared by: the stop words of every language (`outweigh.text`) but
 `_FLAG_LETTERS`, "on" and "all" (answers in themselves, so the stop lists keep them, but not
 what finds a line), and "use", "used" ("which option is used to")."""
-
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
-"""A sentence boundary inside a long line of prose."""
-
-MAX_UNIT_CHARS = 300
-"""A line longer than this (an unwrapped paragraph) is split into sentences before scoring."""
 
 
 @dataclass(frozen=True)
@@ -122,29 +116,6 @@ NONE = Selection(candidates=0, lines=0, gap=0.0, expand=0, floor=0.0)
 """Selection off: the top-k chunks whole, in retrieval order."""
 
 
-def units(text: str) -> list[str]:
-    """The lines of a chunk as scored and shown: stripped, runs of spaces folded (a man page's
-    indentation and column padding cost tokens and carry nothing), long prose lines split
-    into sentences."""
-    return [u for u, _ in _units(text)]
-
-
-def _units(text: str) -> list[tuple[str, bool]]:
-    """`units(text)`, each with whether a blank line comes before it: where one item ends
-    and the next begins (a man page's next option, a record's next package)."""
-    out: list[tuple[str, bool]] = []
-    gap = False
-    for raw in text.splitlines():
-        line = " ".join(raw.split())
-        if not line:
-            gap = bool(out)
-            continue
-        parts = [s for s in _SENTENCE.split(line) if s] if len(line) > MAX_UNIT_CHARS else [line]
-        out.extend((part, gap and n == 0) for n, part in enumerate(parts))
-        gap = False
-    return out
-
-
 def _terms(text: str) -> set[str]:
     return {s for s in stems(text) if s not in STOP}
 
@@ -158,13 +129,20 @@ _cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def _line_vectors(embedder: Embedder, lines: list[str]) -> np.ndarray:
-    """(len(lines), dim) vectors, from the cache where a line was embedded before."""
+def _line_vectors(
+    embedder: Embedder, lines: list[str], read_stored: Callable[[], dict[str, np.ndarray]]
+) -> np.ndarray:
+    """(len(lines), dim) vectors: from the cache where a line was embedded before, else from
+    `read_stored()` (the vectors ingest stored with the chunks, `outweigh.retrieval.lines`; read
+    only when a line is not cached), else embedded now."""
     import numpy as np
 
     with _cache_lock:
         missing = sorted({u for u in lines if (embedder.name, u) not in _cache})
-    fresh = embedder.embed_lines(missing) if missing else []
+    stored = read_stored() if missing else {}
+    todo = [u for u in missing if u not in stored]
+    new = dict(zip(todo, embedder.embed_lines(todo), strict=True)) if todo else {}
+    fresh = [stored[u] if u in stored else new[u] for u in missing]
     with _cache_lock:
         for u, v in zip(missing, fresh, strict=True):
             _cache[(embedder.name, u)] = v
@@ -245,7 +223,7 @@ def _read(chunks: list[Hit]) -> _Document:
     unit_parent: list[int | None] = []
     for i, line in enumerate(lines):
         text = " ".join(line.text.split())
-        parts = [s for s in _SENTENCE.split(text) if s] if len(text) > MAX_UNIT_CHARS else [text]
+        parts = split_long(text)
         first.append(len(units))
         if line.blank_before:
             breaks.add(len(units))
@@ -302,13 +280,21 @@ def _without(question: str, title: set[str]) -> str:
     return " ".join(kept) or question
 
 
-def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k: int) -> list[Hit]:
+def select(
+    question: str,
+    hits: list[Hit],
+    embedder: Embedder,
+    how: Selection,
+    k: int,
+    store: Store | None = None,
+) -> list[Hit]:
     """At most `k` passages from `hits`, one per document, chosen, cut and ordered as `how`
-    says; `hits` are as `expand` returns them. The chunks of one document (retrieved, or
-    added by `expand`) are read as one run of lines, so the line that answers is found
-    wherever retrieval cut the page; the passage keeps the chunk id of its best line and its
-    text is whole lines of the document (whitespace folded). Selection off returns the first
-    `k` hits as given."""
+    says; `hits` are as `expand` returns them, and `store` (where they are kept) gives the
+    line vectors ingest stored: without it every line not cached is embedded here. The
+    chunks of one document (retrieved, or added by `expand`) are read as one run of lines,
+    so the line that answers is found wherever retrieval cut the page; the passage keeps the
+    chunk id of its best line and its text is whole lines of the document (whitespace
+    folded). Selection off returns the first `k` hits as given."""
     if not hits or not how.enabled:
         return hits[:k]
     docs: dict[str, list[Hit]] = {}
@@ -349,7 +335,13 @@ def select(question: str, hits: list[Hit], embedder: Embedder, how: Selection, k
     variants = sorted({*asks, question})
     q_vecs = embedder.embed_lines(variants)
     q_vec = {v: q_vecs[i] for i, v in enumerate(variants)}
-    lines_vec = _line_vectors(embedder, flat)
+
+    def stored() -> dict[str, np.ndarray]:
+        if store is None:
+            return {}
+        return unpack(store.line_vectors([h.chunk_id for h in hits]), embedder.dim)
+
+    lines_vec = _line_vectors(embedder, flat, stored)
     full = lines_vec @ q_vec[question]
     chosen: list[tuple[float, int, Hit]] = []
     start = 0

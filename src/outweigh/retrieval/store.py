@@ -157,10 +157,12 @@ class Store:
         dim: int,
         on_progress: Callable[[int, int], None] | None = None,
         batch: int = 256,
+        lines: Callable[[list[str]], list[bytes]] | None = None,
     ) -> Collection:
-        """Replace every chunk's embedding with `embed(texts)` ((n, dim) float32) and record
-        `embedder` and `dim` on the collection, in one transaction: a crash or an error leaves
-        the old embeddings whole. `on_progress(done, total)` after each batch."""
+        """Replace every chunk's embedding with `embed(texts)` ((n, dim) float32), and its line
+        vectors with `lines(texts)` (None: drops them, as they belong to the old embedder),
+        and record `embedder` and `dim` on the collection, in one transaction: a crash or an
+        error leaves the old embeddings whole. `on_progress(done, total)` after each batch."""
         ids = self.chunk_ids(collection)
         total = len(ids)
         with transaction(self.conn) as c:
@@ -174,9 +176,11 @@ class Store:
                 vecs = np.ascontiguousarray(embed([r["text"] for r in rows]), dtype=np.float32)
                 if vecs.shape != (len(rows), dim):
                     raise ValueError(f"embedder gave {vecs.shape}, expected ({len(rows)}, {dim})")
+                texts = [r["text"] for r in rows]
+                line_vecs = lines(texts) if lines is not None else [None] * len(rows)
                 c.executemany(
-                    "UPDATE chunks SET embedding = ? WHERE id = ?",
-                    [(vecs[i].tobytes(), r["id"]) for i, r in enumerate(rows)],
+                    "UPDATE chunks SET embedding = ?, lines = ? WHERE id = ?",
+                    [(vecs[i].tobytes(), line_vecs[i], r["id"]) for i, r in enumerate(rows)],
                 )
                 if on_progress is not None:
                     on_progress(min(start + batch, total), total)
@@ -262,15 +266,20 @@ class Store:
         embeddings: np.ndarray,
         uploader: str | None = None,
         locations: Sequence[str | None] = (),
+        lines: Sequence[bytes | None] = (),
     ) -> int:
         """Insert or replace one document with its chunks and embeddings, in one transaction;
         `uploader`: the user whose upload it is (None: the operator); `locations`: each
-        chunk's `Location` as JSON (none given: unknown)."""
+        chunk's `Location` as JSON (none given: unknown); `lines`: each chunk's line vectors
+        (`outweigh.retrieval.lines.pack`; none given: selection embeds them when asked)."""
         if len(chunks) != len(embeddings):
             raise ValueError("one embedding per chunk")
         where = list(locations) or [None] * len(chunks)
         if len(where) != len(chunks):
             raise ValueError("one location per chunk")
+        line_vecs = list(lines) or [None] * len(chunks)
+        if len(line_vecs) != len(chunks):
+            raise ValueError("one set of line vectors per chunk")
         vecs = np.ascontiguousarray(embeddings, dtype=np.float32)
         with transaction(self.conn) as c:
             self._delete_document(collection.id, source)
@@ -282,7 +291,7 @@ class Store:
             doc_id = int(cur.lastrowid or 0)
             c.executemany(
                 "INSERT INTO chunks (document_id, collection_id, ord, text, start, end, embedding,"
-                " stems, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " stems, location, lines) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         doc_id,
@@ -294,6 +303,7 @@ class Store:
                         vecs[i].tobytes(),
                         " ".join(stems(t)),
                         where[i],
+                        line_vecs[i],
                     )
                     for i, (t, s, e) in enumerate(chunks)
                 ],
@@ -376,6 +386,13 @@ class Store:
             ids,
         ).fetchall()
         return {r["id"]: _chunk(r) for r in rows}
+
+    def line_vectors(self, ids: Iterable[int]) -> list[tuple[str, bytes | None]]:
+        """(text, stored line vectors or None) of the chunks `ids`."""
+        ids = list(ids)
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(f"SELECT text, lines FROM chunks WHERE id IN ({marks})", ids)
+        return [(r["text"], r["lines"]) for r in rows]
 
     def document_chunks(self, source: str, around: int, limit: int) -> list[ChunkRow]:
         """Up to `limit` chunks of the document `source` in `around`'s collection: its first
