@@ -86,7 +86,10 @@ def _run_and_kill(
         proc.wait()
         killed = True
     lines += proc.stdout.readlines()
-    return [ln.rstrip("\n") for ln in lines if ln], killed
+    # Unbuffered, `print(i, id)` writes its parts one by one: a kill between them leaves a
+    # last line without its ids or newline, which was never acknowledged whole.
+    whole = [ln for ln in lines if ln.endswith("\n")]
+    return [ln.rstrip("\n") for ln in whole], killed
 
 
 def _write_file(path: Path, rng: random.Random) -> None:

@@ -196,7 +196,8 @@ def reindex(
     collection: str = COLLECTION,
     embedder: str | None = EMBEDDER,
 ) -> None:
-    """Re-embed a collection's stored chunks with another embedder; files are not reread."""
+    """Re-embed a collection's stored chunks and their lines, with another embedder or the same
+    (a collection stored before line vectors gains them); files are not reread."""
     from outweigh.cli._progress import detail_bar
     from outweigh.engine import Engine
 
