@@ -157,6 +157,12 @@ def test_a_start_that_is_not_a_lora_for_this_base_is_refused(paths: Paths, tmp_p
     other = write_lora(tmp_path / "qwen", base="Qwen/Qwen2.5-0.5B-Instruct")
     with pytest.raises(InputError, match="was trained on Qwen/Qwen2.5-0.5B-Instruct, not on"):
         train_adapter(data, "x", replace(TINY, start_from=str(other)), paths)
+    mine = write_lora(tmp_path / "patterned")
+    config = json.loads((mine / "adapter_config.json").read_text())
+    config["rank_pattern"] = {"model.layers.0.self_attn.q_proj": 8}
+    (mine / "adapter_config.json").write_text(json.dumps(config))
+    with pytest.raises(InputError, match="gives some modules their own rank or alpha"):
+        train_adapter(data, "x", replace(TINY, start_from=str(mine)), paths)
     (other / "adapter_config.json").write_text("{not json")
     with pytest.raises(InputError, match="unreadable adapter_config.json"):
         train_adapter(data, "x", replace(TINY, start_from=str(other)), paths)

@@ -52,6 +52,11 @@ def start_from(spec: str, registry: AdapterRegistry, entry: Any) -> Start:
         cfg = read_config(folder)
     except InputError as e:
         raise InputError(f"--from {spec!r}: unreadable adapter_config.json ({e})") from None
+    if cfg.raw.get("rank_pattern") or cfg.raw.get("alpha_pattern"):
+        raise InputError(
+            f"--from {spec!r} gives some modules their own rank or alpha (rank_pattern, "
+            "alpha_pattern); outweigh trains one rank for all: start fresh with --rank"
+        )
     try:
         check_files(folder)
     except InputError as e:
