@@ -147,4 +147,21 @@ def test_cli_ingest_stores_them_unless_told_not_to(cli, paths, pages) -> None:
     assert chunks > 0 and with_lines == chunks
     chunks, with_lines = store.conn.execute(count, ("without",)).fetchone()
     assert chunks > 0 and with_lines == 0
+    again = cli("ingest", str(pages), "-c", "without")
+    assert f"line vectors added to {chunks} chunks" in again.out
+    assert store.conn.execute(count, ("without",)).fetchone()[1] == chunks
     store.close()
+
+
+def test_ingest_gives_unchanged_files_the_line_vectors_they_lack(store, embedder, pages) -> None:
+    first = ingest([pages], store, embedder, "c", line_vectors=False)
+    count = "SELECT count(*), count(lines) FROM chunks"
+    assert store.conn.execute(count).fetchone()[1] == 0
+    again = ingest([pages], store, embedder, "c")
+    assert (again.files, again.skipped, again.lines) == (0, len(PAGES), first.chunks)
+    chunks, with_lines = store.conn.execute(count).fetchone()
+    assert chunks == first.chunks == with_lines
+    assert ingest([pages], store, embedder, "c").lines == 0  # nothing left to add
+    counting = Counting(embedder)
+    assert picks(QUESTIONS[0], store, counting, with_store=True)
+    assert counting.lines <= 2

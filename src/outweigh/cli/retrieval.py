@@ -58,8 +58,8 @@ def ingest(
         True,
         help="Store each line's vector for context selection, so an answer embeds none of the "
         "lines it reads (about 0.3 s a question on 2 CPU cores); costs about 1.7x the ingest "
-        "time and 768 bytes a line (bundled embedder). --no-line-vectors for a collection too "
-        "large to hold them.",
+        "time and 768 bytes a line (bundled embedder); unchanged files stored without them get "
+        "them too. --no-line-vectors for a collection too large to hold them.",
     ),
     embedder: str | None = EMBEDDER,
 ) -> None:
@@ -115,6 +115,7 @@ def ingest(
         f"[bold]{collection}[/]: {report.files} files, {report.chunks} chunks, "
         f"{report.skipped} skipped, {len(report.failed)} failed"
         + (f", {report.removed} removed" if prune else "")
+        + (f"; line vectors added to {report.lines} chunks" if report.lines else "")
     )
     if report.failed and not report.files and not report.skipped:
         raise typer.Exit(1)

@@ -40,6 +40,9 @@ class IngestReport:
     """Files unchanged since the last ingest."""
     removed: int = 0
     """Documents pruned because their file is gone."""
+    lines: int = 0
+    """Chunks of unchanged files given the line vectors they were stored without (by an
+    older outweigh, or with `line_vectors` off)."""
     failed: list[tuple[str, str]] = field(default_factory=list)
     """(path, one-line reason) for each file that could not be ingested."""
 
@@ -147,13 +150,15 @@ def ingest(
     document's transaction has committed, so whatever it reports survives a crash.
     `follow_symlinks` reads file links in a folder that point out of it (`discover`).
     `line_vectors` stores each chunk's line vectors (`outweigh.retrieval.lines`): about 1.7x
-    the embedding work of ingest, and no line embedded when a question reads the chunk.
+    the embedding work of ingest, and no line embedded when a question reads the chunk; the
+    unchanged files' chunks stored without them get them too.
     """
     limits = limits or IngestLimits()
     roots, files, report = plan(paths, prune, follow_symlinks)
     coll = store.ensure_collection(collection, embedder.name, embedder.dim)
     seen: set[str] = set()
     pending: list[Pending] = []
+    stale: list[tuple[int, str]] = []  # chunks of unchanged files without line vectors
     for path in files:
         # realpath, not Path.resolve: that raises RuntimeError on a symlink loop (3.11).
         source = os.path.realpath(path)
@@ -168,6 +173,10 @@ def ingest(
         else:
             if item is None:
                 report.skipped += 1
+                if line_vectors:
+                    stale += store.without_lines(coll, source)
+                    if len(stale) >= EMBED_BATCH:
+                        report.lines += _backfill(stale, store, embedder)
             else:
                 pending.append(item)
                 if sum(len(p.chunks) for p in pending) >= EMBED_BATCH:
@@ -175,6 +184,7 @@ def ingest(
         if on_file:
             on_file(str(path), len(files))
     _flush(pending, coll, store, embedder, report, on_commit, line_vectors)
+    report.lines += _backfill(stale, store, embedder)
     if prune:
         report.removed = remove_vanished(store, coll, roots, seen)
     return report
@@ -307,6 +317,17 @@ def _flush(
     vecs = embedder.embed_batch(texts)
     lines = pack(embedder, texts) if line_vectors else None
     commit(pending, vecs, coll, store, report, on_commit, None, lines)
+
+
+def _backfill(stale: list[tuple[int, str]], store: Store, embedder: Embedder) -> int:
+    """Store the line vectors of `stale` (chunk id, text) and empty it; how many chunks."""
+    if not stale:
+        return 0
+    blobs = pack(embedder, [text for _, text in stale])
+    store.set_lines([(i, b) for (i, _), b in zip(stale, blobs, strict=True)])
+    n = len(stale)
+    stale.clear()
+    return n
 
 
 def commit(

@@ -394,6 +394,20 @@ class Store:
         rows = self.conn.execute(f"SELECT text, lines FROM chunks WHERE id IN ({marks})", ids)
         return [(r["text"], r["lines"]) for r in rows]
 
+    def without_lines(self, collection: Collection, source: str) -> list[tuple[int, str]]:
+        """(id, text) of the chunks of document `source` stored without line vectors."""
+        rows = self.conn.execute(
+            "SELECT ch.id, ch.text FROM chunks ch JOIN documents d ON d.id = ch.document_id "
+            "WHERE d.collection_id = ? AND d.source = ? AND ch.lines IS NULL ORDER BY ch.id",
+            (collection.id, source),
+        )
+        return [(r["id"], r["text"]) for r in rows]
+
+    def set_lines(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        """Store line vectors for chunks (id, `lines.pack` bytes), in one transaction."""
+        with transaction(self.conn) as c:
+            c.executemany("UPDATE chunks SET lines = ? WHERE id = ?", [(b, i) for i, b in rows])
+
     def document_chunks(self, source: str, around: int, limit: int) -> list[ChunkRow]:
         """Up to `limit` chunks of the document `source` in `around`'s collection: its first
         and last chunk (what the document is, and a page's footer), then those nearest chunk
