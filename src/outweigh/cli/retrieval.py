@@ -57,7 +57,7 @@ def ingest(
     line_vectors: bool = typer.Option(
         True,
         help="Store each line's vector for context selection, so an answer embeds none of the "
-        "lines it reads (about 0.3 s a question on 2 CPU cores); costs about 1.7x the ingest "
+        "lines it reads (about 0.3 s a question on 2 CPU cores); costs 1.5x to 1.9x the ingest "
         "time and 768 bytes a line (bundled embedder); unchanged files stored without them get "
         "them too. --no-line-vectors for a collection too large to hold them.",
     ),

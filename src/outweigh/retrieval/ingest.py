@@ -149,8 +149,8 @@ def ingest(
     `on_file(path, total)` drives a progress bar; `on_commit(source, chunks)` is called once a
     document's transaction has committed, so whatever it reports survives a crash.
     `follow_symlinks` reads file links in a folder that point out of it (`discover`).
-    `line_vectors` stores each chunk's line vectors (`outweigh.retrieval.lines`): about 1.7x
-    the embedding work of ingest, and no line embedded when a question reads the chunk; the
+    `line_vectors` stores each chunk's line vectors (`outweigh.retrieval.lines`): 1.5x to 1.9x
+    the time of ingest, and no line embedded when a question reads the chunk; the
     unchanged files' chunks stored without them get them too.
     """
     limits = limits or IngestLimits()
