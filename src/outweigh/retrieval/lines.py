@@ -1,12 +1,12 @@
 """The lines context selection scores, and their vectors, stored with each chunk at ingest.
 
 Selection (`outweigh.retrieval.select`) scores every line of the pages it reads by cosine
-similarity to the question. Embedding those lines when a question comes was most of a
-`+rag` answer's retrieval time on a CPU (about 290 ms of a 1 s answer over changelogs on 2
-cores): ingest now embeds each chunk's lines once (`pack`, in the batch that embeds the
-chunks) and stores them beside the chunk as float16 (`chunks.lines`, 768 bytes a line for
-the bundled embedder), and selection embeds only the lines it finds no vector for: a line
-that two chunks split, a chunk stored by an older outweigh.
+similarity to the question. Embedding those lines when a question came cost about 0.37 s of
+a 1.3 s `+rag` answer over changelogs on 2 cores. Ingest now embeds each chunk's lines once
+(`pack`, in the batch that embeds the chunks) and stores them beside the chunk as float16
+(`chunks.lines`, 768 bytes a line for the bundled embedder), and selection embeds only the
+lines it finds no vector for: a line that two chunks split, a chunk stored by an older
+outweigh or with `ingest --no-line-vectors`.
 """
 
 from __future__ import annotations

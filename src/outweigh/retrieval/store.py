@@ -173,10 +173,10 @@ class Store:
                     "ORDER BY id",
                     (json.dumps(part),),
                 ).fetchall()
-                vecs = np.ascontiguousarray(embed([r["text"] for r in rows]), dtype=np.float32)
+                texts = [r["text"] for r in rows]
+                vecs = np.ascontiguousarray(embed(texts), dtype=np.float32)
                 if vecs.shape != (len(rows), dim):
                     raise ValueError(f"embedder gave {vecs.shape}, expected ({len(rows)}, {dim})")
-                texts = [r["text"] for r in rows]
                 line_vecs = lines(texts) if lines is not None else [None] * len(rows)
                 c.executemany(
                     "UPDATE chunks SET embedding = ?, lines = ? WHERE id = ?",
