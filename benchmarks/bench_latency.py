@@ -57,6 +57,11 @@ def main() -> None:
         t0 = time.perf_counter()
         engine.ingest([suite.docs], collection="bench")
         ingest_s = time.perf_counter() - t0
+        chunks, lines, size = engine.store.conn.execute(
+            "SELECT count(*), sum(length(lines)) / ?, sum(length(lines)) FROM chunks "
+            "WHERE collection_id = (SELECT id FROM collections WHERE name = 'bench')",
+            (engine.embedder.dim * 2,),
+        ).fetchone()
         coll = engine.store.collection("bench")
         tokens: dict[str, list[int]] = {}
         adapter = None
@@ -104,6 +109,8 @@ def main() -> None:
     olds = [r / b for r, b in zip(rounds["rag, embedding"], rounds["bare"], strict=True)]
     print(f"{args.model}, {len(questions)} questions of {Path(args.suite).name}, medians")
     print(f"  ingest (whole suite)  {ingest_s:7.1f} s   ({plain_s:.1f} s --no-line-vectors)")
+    per = f"{lines / chunks:7.1f} lines a chunk, {size / chunks / 1024:.1f} KB"
+    print(f"  line vectors          {per}")
     print(f"  retrieval             {med['search'] * 1000:7.0f} ms")
     print(f"  selection             {med['select'] * 1000:7.0f} ms   (stored line vectors)")
     print(f"  selection, embedding  {med['select, embedding'] * 1000:7.0f} ms   (every line now)")

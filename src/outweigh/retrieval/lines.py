@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from outweigh.retrieval.structure import lines_of
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -42,9 +44,9 @@ def split_long(line: str) -> list[str]:
 def units(text: str) -> list[str]:
     """The lines of a chunk as scored and shown: stripped, runs of spaces folded (a man page's
     indentation and column padding cost tokens and carry nothing), long prose lines split
-    into sentences."""
-    folded = (" ".join(raw.split()) for raw in text.splitlines())
-    return [part for line in folded if line for part in split_long(line)]
+    into sentences: what selection reads of the chunk (`select._read`), so that a stored
+    vector finds its line."""
+    return [part for line in lines_of(text) for part in split_long(" ".join(line.text.split()))]
 
 
 def pack(embedder: Embedder, texts: Sequence[str]) -> list[bytes]:
