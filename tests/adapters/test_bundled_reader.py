@@ -13,7 +13,8 @@ from outweigh.engine import AskOptions, Engine
 from outweigh.eval.metrics import accuracy, concise
 from outweigh.testing import EchoBackend, FakeEmbedder
 
-MAN = Path(__file__).resolve().parents[2] / "examples" / "suite-man" / "docs"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+MAN = EXAMPLES / "suite-man" / "docs"
 
 ASKED = [
     ("What is the version of beta?", ["0.9.0"], "beta.txt"),
@@ -136,3 +137,30 @@ def test_the_reader_s_margin_for_dont_know_reaches_the_request(
         monkeypatch.setenv("OUTWEIGH_READER_MARGIN", "lots")
         with pytest.raises(InputError, match=r"^OUTWEIGH_READER_MARGIN='lots': give a number"):
             engine.prepare(ask, opts)
+
+
+@pytest.mark.slow
+def test_a_reading_that_gives_nothing_asked_is_i_dont_know(paths, embedder, tmp_path) -> None:
+    """patch's manual names --fuzz and not its default: the reader answers "--fuzz [1]", the
+    option asked about, cited. Every door says "I don't know" instead, with no citation,
+    the stream in one piece; an answer that gives what is asked is left as read."""
+    from outweigh.adapters.reader import DONT_KNOW
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    page = EXAMPLES / "suite-info" / "docs" / "diffutils-patch-options.txt"
+    (docs / page.name).write_text(page.read_text())
+    ask = "What is the default value of the --fuzz option of patch?"
+    chat = [{"role": "user", "content": ask}]
+    opts = AskOptions(collection="docs", k=3, max_tokens=48, memory=False)
+    with Engine(paths, embedder=embedder) as engine:
+        engine.ingest([docs], collection="docs")
+        prepared = engine.prepare(chat, opts)
+        assert prepared.request.adapter == READER
+        assert prepared.backend.generate(prepared.request).text.startswith("--fuzz")
+        answer = engine.ask(ask, opts)
+        assert (answer.answer, answer.citations) == (DONT_KNOW, [])
+        _, stream = engine.stream(chat, opts)
+        assert list(stream) == [DONT_KNOW]
+        given = engine.ask("Which option of patch sets the maximum fuzz factor?", opts)
+        assert "--fuzz" in given.answer and given.citations

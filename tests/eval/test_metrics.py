@@ -51,6 +51,14 @@ def test_accuracy_finds_a_gold_answer_inside_a_sentence() -> None:
     assert not accuracy("", ["412"])
 
 
+def test_a_citation_marker_is_not_an_answer() -> None:
+    # "--max-procs [1]" names the option asked about and cites passage 1: it does not say
+    # that the default is 1.
+    assert not accuracy("--max-procs [1]", ["1"])
+    assert accuracy("The default is 1 [1].", ["1"])
+    assert accuracy("8 [2]", ["8"])
+
+
 def test_accuracy_needs_the_tokens_in_order_and_together() -> None:
     assert accuracy("The director is Odalys Brenneke.", ["Odalys Brenneke"])
     assert not accuracy("Brenneke hired Odalys.", ["Odalys Brenneke"])

@@ -106,6 +106,35 @@ def test_an_options_description_keeps_its_name_not_the_next_option(embedder) -> 
     assert "-v, --verbose" in wide and "-z, --zero-terminated" not in wide
 
 
+LOG = ROOT / "examples" / "suite-log" / "docs"
+
+
+def _excerpt(embedder, name: str, ask: str) -> list[str]:
+    text = (LOG / name).read_text()
+    given = [Hit(1, f"/docs/{name}", text, 0.03, 1, 1)]
+    return select(ask, given, embedder, Selection(expand=0), k=3)[0].excerpt.splitlines()
+
+
+def test_a_list_item_keeps_its_wrapped_rest_not_the_next_item(embedder) -> None:
+    # Rust's release notes list one pull request a line: the line above the asked one holds
+    # a look-alike number (12568), which a small reader copies when it is shown.
+    lines = _excerpt(
+        embedder,
+        "rust-1.74.0.md",
+        "What is the number of the pull request “Add styling to `--help` output” in Rust 1.74.0?",
+    )
+    assert any("pull/12578" in line for line in lines)
+    assert not any("pull/12568" in line for line in lines)
+    # IDLE's NEWS wraps an entry onto a second line, which names who wrote the patch: it
+    # is kept, and the next entry is not.
+    lines = _excerpt(
+        embedder, "idlelib-news-2.7.4.txt", "Who wrote the patch for Issue #14962 in IDLE 2.7.4?"
+    )
+    at = next(i for i, line in enumerate(lines) if line.startswith("- Issue #14962"))
+    assert lines[at + 1] == "options. Patch by Roger Serwy."
+    assert not any(line.startswith("- Issue #10997") for line in lines)
+
+
 def test_lines_embedded_for_selection_match_the_index_path(embedder) -> None:
     # embed_lines may run in bfloat16 (where the CPU has it); the vectors stay the float32
     # ones to within rounding, and the best line for a question is the same.

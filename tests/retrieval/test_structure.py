@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from outweigh.retrieval.structure import ancestors, asked, holds, lines_of, outline
+from outweigh.retrieval.structure import (
+    ancestors,
+    asked,
+    gives,
+    holds,
+    lines_of,
+    outline,
+    starts_item,
+)
 
 CHANGELOG = """\
 frobnicate (2.4-1) unstable; urgency=medium
@@ -108,3 +116,61 @@ def test_what_a_line_holds() -> None:
     # Two capitalised words are not a person, nor is a bare word before a colon.
     assert not holds("There is NO WARRANTY, to the extent permitted by law.", "person")
     assert not holds("Nothing yet.", "date")
+
+
+@pytest.mark.parametrize(
+    ("line", "starts"),
+    [
+        ("- Issue #14962: Update text coloring in IDLE shell window after changing", True),
+        ("* python-build: Add PyPy 7.0.0, 7.1.0", True),
+        ("2) Run the installer.", True),
+        ("-v, --verbose", True),
+        ("--color[=WHEN]", True),
+        ("Maintainer: Ana Lima <ana@example.org>", True),
+        ("| Linux    | 5.4     |", True),
+        ("## Install", True),
+        # What goes on with the line above: a wrapped sentence, a description, a sign-off.
+        ("options.  Patch by Roger Serwy.", False),
+        ("always print headers giving file names", False),
+        ("-- Ana Lima <ana@example.org>  Tue, 03 Sep 2024 10:00:00 +0200", False),
+        ("3.4.3 is the last release of the 3.4 series.", False),
+        ("2024-01-03 was the release date.", False),
+    ],
+)
+def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
+    assert starts_item(line) is starts
+
+
+@pytest.mark.parametrize(
+    ("answer", "question", "given"),
+    [
+        # The question's own rare words back: the subject, not the answer.
+        ("--fuzz [1]", "What is the default value of the --fuzz option of patch?", False),
+        ("gsutil [1]", "Which command installs gsutil, according to its README?", False),
+        # ...but an everyday word of the question may be the answer: the `split` command.
+        ("split [1]", "How do I split a file into pieces?", True),
+        ("3 [1]", "What is the default value of the --fuzz option of patch?", True),
+        # A value of another type than the question demands.
+        ("14:51 elguavas [1]", "What is the e-mail address of elguavas?", False),
+        ("elguavas@python.net [1]", "What is the e-mail address of elguavas?", True),
+        ("rust-lang/rust/pull/113902 [1]", "Who authored the pull request “Fix it”?", False),
+        ("Roger Serwy [1]", "In IDLE 2.7.3, who contributed the patch for Issue #4625?", True),
+        ("@octocat [1]", "Who made the change?", True),
+        ("ed.info [1]", "What is the home page URL of GNU ed?", False),
+        ("https://www.gnu.org/software/ed/ [1]", "What is the home page URL of GNU ed?", True),
+        ("soon [1]", "When was frobnicate 2.3-2 released?", False),
+        ("20150226 [1]", "Which pyenv release includes the change “Add 3.4.3”?", True),
+        ("three sides", "How many sides does a triangle have?", True),
+        ("Когда угодно [1]", "Когда вышла версия 2.0?", False),
+        # Question words that demand nothing: a date option, a symbolic link, the `who` page.
+        (
+            "--date-format [1]",
+            "Which option of pr does this: use FORMAT for the header date?",
+            True,
+        ),
+        ("ln --symbolic [1]", "How do I create a symbolic link?", True),
+        ("https://www.gnu.org/software/coreutils/who [1]", "Where are the docs for who?", True),
+    ],
+)
+def test_what_an_answer_must_give(answer: str, question: str, given: bool) -> None:
+    assert gives(answer, question) is given

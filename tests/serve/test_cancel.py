@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from outweigh.engine import Engine
-from outweigh.generate.base import GenerationRequest
+from outweigh.generate.base import GenerationRequest, detach, held
 from outweigh.serve import ServeSettings
 from outweigh.settings import Paths
 from outweigh.testing import FakeEmbedder
@@ -93,6 +93,19 @@ def test_a_closed_or_dropped_stream_frees_the_model(engine_backend: Any) -> None
     del dropped  # the caller just lets go of it
     gc.collect()
     assert model_is_free(engine_backend, 1.5)
+
+
+def test_a_held_answer_closed_before_it_shows_frees_the_model(engine_backend: Any) -> None:
+    # An answer judged before it is shown (the passage reader's) is read whole out of sight:
+    # closing it then cancels the decoding under it at its next token, not at its end.
+    stream = held(detach(engine_backend.stream(long_request())), str.upper)
+    time.sleep(0.5)
+    assert not model_is_free(engine_backend, 0.05)
+    stream.close()
+    assert stream.join(timeout=1.5)
+    assert model_is_free(engine_backend, 1.0)
+    whole = held(detach(engine_backend.stream(long_request(8))), str.upper)
+    assert len(list(whole)) == 1  # one piece, once judged
 
 
 def disconnect_raw(live: Live) -> None:

@@ -7,6 +7,7 @@ the server and the eval share one way of answering.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from outweigh.embed import Embedder
@@ -19,6 +20,7 @@ from outweigh.retrieval.hybrid import Hit, HybridSearcher
 from outweigh.retrieval.identifiers import absent_answer, mentions, missing
 from outweigh.retrieval.select import checks_relevance, expand, select
 from outweigh.retrieval.store import Collection, Store
+from outweigh.retrieval.structure import gives
 from outweigh.retrieval.vectors import VectorStore, open_vector_store
 from outweigh.settings import DEFAULT_MODEL, Paths
 
@@ -32,6 +34,18 @@ from outweigh.engine.adapters import Adapters
 from outweigh.engine.documents import Documents
 from outweigh.engine.memories import Memories
 from outweigh.engine.turn import Answer, AskOptions, Checked, Prepared, Turn
+
+
+def checked_reading(question: str, answer: str) -> str:
+    """The passage reader's `answer` to `question`, or its "I don't know" where the answer gives
+    nothing the question asks for (`structure.gives`): the question's own words back, or no
+    value of the type it demands. A small reader copies such answers out of a passage that
+    does not hold the answer; said with `[1]`, they would pass for grounded."""
+    from outweigh.adapters.reader import DONT_KNOW
+
+    if answer.lstrip().startswith("I don't know") or gives(answer, question):
+        return answer
+    return DONT_KNOW
 
 
 class Engine(Documents, Memories, Adapters, Access):
@@ -448,12 +462,14 @@ class Engine(Documents, Memories, Adapters, Access):
             backend, memories, lines = Fixed(backend, absent_answer(absent)), [], []
         adapter = options.adapter
         bias: dict[int, float] = {}
+        check: Callable[[str], str] | None = None
         if adapter is None and options.reader and (citations or lines):
             from outweigh.adapters.bundled import MEMORY_READER, READER
 
             adapter = self._reader(backend, READER if citations else MEMORY_READER)
             if adapter == READER and citations:
                 bias = self._abstain_bias(backend)
+                check = partial(checked_reading, question)
         request = GenerationRequest(
             messages=build_messages(messages, citations, rag=bool(citations), memories=lines),
             max_tokens=options.max_tokens,
@@ -464,7 +480,7 @@ class Engine(Documents, Memories, Adapters, Access):
             adapter=adapter,
             first_token_bias=bias,
         )
-        return Prepared(request, citations, backend, memories)
+        return Prepared(request, citations, backend, memories, check)
 
     def _abstain_bias(self, backend: Backend) -> dict[int, float]:
         """The first-token bias that makes the passage reader say "I don't know" only where it

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from outweigh.attribution import supporting
 from outweigh.errors import InputError
-from outweigh.generate.base import Backend, Generation, GenerationRequest, Stream, detach
+from outweigh.generate.base import Backend, Generation, GenerationRequest, Stream, detach, held
 from outweigh.names import check_text
 from outweigh.prompt import Citation
 from outweigh.retrieval.select import Selection
@@ -109,6 +109,10 @@ class Prepared:
     backend: Backend
     memories: list[MemoryItem] = field(default_factory=list)
     """Recalled memories in the prompt, ahead of the citations."""
+    check: Callable[[str], str] | None = None
+    """What a generated answer becomes before anyone sees it (the passage reader's that gives
+    nothing the question asks for becomes "I don't know": `Engine._build`); None leaves it as
+    generated. A checked answer streams in one piece, once it is whole."""
 
     def cited(self, question: str, answer: str) -> list[Citation]:
         """The prompt's passages `answer` rests on: what `Answer.citations`, the server and
@@ -198,6 +202,8 @@ class Turn:
     def generate(self, choice: int = 0) -> Generation:
         """Choice `choice`, whole. A caller that may go away sets `generate.base.CANCEL`."""
         gen = self.backend.generate(self.nth(choice))
+        if self.prepared.check is not None:
+            gen = replace(gen, text=self.prepared.check(gen.text))
         if choice == 0:
             self.finish(gen.text)
         return gen
@@ -205,6 +211,8 @@ class Turn:
     def stream(self, choice: int = 0) -> Stream:
         """Choice `choice` as it is decoded; closing the stream cancels it at the next token."""
         stream = detach(self.backend.stream(self.nth(choice)))
+        if self.prepared.check is not None:
+            stream = held(stream, self.prepared.check)
         if choice == 0:
             stream.on_end(self.finish)
         return stream

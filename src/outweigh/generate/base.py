@@ -348,6 +348,26 @@ def detach(pieces: Iterator[str]) -> Stream:
     return Stream(produce)
 
 
+def held(stream: Stream, check: Callable[[str], str]) -> Stream:
+    """`stream` read whole, then handed on as `check` of its text, in one piece: for an answer
+    that must be judged before anyone sees it (`Prepared.check`). Closing the returned stream
+    closes `stream` at its next token, as closing `stream` would."""
+
+    def produce(emit: Callable[[str], None], cancelled: threading.Event) -> None:
+        parts: list[str] = []
+        try:
+            for piece in stream:
+                if cancelled.is_set():
+                    return
+                parts.append(piece)
+        finally:
+            stream.close()
+        if not cancelled.is_set():
+            emit(check("".join(parts)))
+
+    return Stream(produce, name="held")
+
+
 class Fixed(Backend):
     """Answers one fixed text in place of `backend`, whose name and token counts it keeps."""
 

@@ -39,7 +39,15 @@ from typing import TYPE_CHECKING
 from outweigh.retrieval.hybrid import Hit
 from outweigh.retrieval.identifiers import identifiers, phrases, spells
 from outweigh.retrieval.lines import split_long, unpack
-from outweigh.retrieval.structure import Line, ancestors, asked, holds, lines_of, outline
+from outweigh.retrieval.structure import (
+    Line,
+    ancestors,
+    asked,
+    holds,
+    lines_of,
+    outline,
+    starts_item,
+)
 from outweigh.text import common, stems, stop_words, word_script, words, wordset
 
 if TYPE_CHECKING:
@@ -71,8 +79,9 @@ class Selection:
     0 keeps chunks whole."""
     window: int = 1
     """Neighbouring lines kept around each chosen line, within its paragraph (a blank line
-    ends one): an option's name sits on the line above its description, a field's value may
-    wrap onto the next, and the next option or record is not part of the answer."""
+    ends one) and its item (`structure.starts_item`): an option's name sits on the line above
+    its description, a field's value or a changelog entry may wrap onto the next line, and the
+    next option, field or entry is not part of the answer but a look-alike of it."""
     gap: float = 0.7
     """A passage is kept when its score is at least this share of the best one's; 0 keeps
     every candidate (a fixed k)."""
@@ -180,6 +189,9 @@ class _Document:
     """Units that follow a blank line."""
     parent: list[int | None]
     """The unit each unit hangs from (`structure.outline`)."""
+    items: set[int]
+    """Units that begin an item of their own (`structure.starts_item`): a list item, an
+    option, a field, a table row."""
 
     def signoff(self, j: int) -> list[int]:
         """The last line of the entry j heads (the lines that hang from j) or else belongs
@@ -221,18 +233,21 @@ def _read(chunks: list[Hit]) -> _Document:
     breaks: set[int] = set()
     first: list[int] = []  # the first unit of each line
     unit_parent: list[int | None] = []
+    items: set[int] = set()
     for i, line in enumerate(lines):
         text = " ".join(line.text.split())
         parts = split_long(text)
         first.append(len(units))
         if line.blank_before:
             breaks.add(len(units))
+        if starts_item(line.text):
+            items.add(len(units))
         for n, part in enumerate(parts):
             units.append(part)
             unit_owner.append(owner[i])
             p = parent[i]
             unit_parent.append(first[p] if p is not None else None if n == 0 else first[i])
-    return _Document(units, unit_owner, breaks, unit_parent)
+    return _Document(units, unit_owner, breaks, unit_parent, items)
 
 
 def _without_head(new: list[Line], before: str) -> list[Line]:
@@ -307,6 +322,9 @@ def select(
     read = [_read(chunks) for chunks in docs.values()]
     groups = [(doc.units, doc.owner) for doc in read]
     breaks = {(g, j) for g, doc in enumerate(read) for j in doc.breaks}
+    # A neighbour is kept only when it goes on with the chosen line's item: the wrapped rest
+    # of a changelog entry, not the next entry, whose look-alike value the reader would copy.
+    ends = breaks | {(g, j) for g, doc in enumerate(read) for j in doc.items}
     flat = [u for lines, _ in groups for u in lines]
     q_terms = _terms(question)
     unit_terms = [_terms(u) for u in flat]
@@ -386,14 +404,14 @@ def select(
             near = set()
             for j in top[: how.lines]:
                 near.add(j)
-                # Neighbours within the chosen line's paragraph: the option name above its
-                # description, not the next option below the blank line.
-                for d in range(1, how.window + 1):  # above, up to a blank line
-                    if (i, j - d + 1) in breaks:
+                # Neighbours within the chosen line's item: a wrapped line, the option name
+                # above its description; not the next item, option or paragraph.
+                for d in range(1, how.window + 1):  # above, up to where the item begins
+                    if (i, j - d + 1) in ends:
                         break
                     near.add(j - d)
-                for d in range(1, how.window + 1):  # below, up to a blank line
-                    if (i, j + d) in breaks:
+                for d in range(1, how.window + 1):  # below, up to the next item
+                    if (i, j + d) in ends:
                         break
                     near.add(j + d)
                 # What the line is about: the headings, lead line or header row it hangs

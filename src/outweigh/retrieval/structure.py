@@ -32,6 +32,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from outweigh.attribution import tokens
+from outweigh.text import common, stop_words
+
 MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 """A Markdown ATX heading: its level's hashes and its text, without closing hashes."""
 _UNDERLINE = re.compile(r"^\s*([=\-~^*+#`'\".:_])\1{2,}\s*$")
@@ -146,6 +149,18 @@ def outline(lines: list[Line]) -> list[int | None]:
             elif _FIELD.match(line.text) and record is None and (line.blank_before or i == 0):
                 record = i
     return parent
+
+
+_ITEM = re.compile(r"^(?:[-*+\u2022\u2023\u25e6]\s|\(?\d{1,3}[.)]\s|--?[^\W_]|\|)")
+"""How a line that begins an item begins: a bullet, a number, a command-line option, a table
+row."""
+
+
+def starts_item(line: str) -> bool:
+    """Whether `line` (stripped) begins something of its own, rather than going on with the line
+    above it: a list item, an option, a `Key: value` field, a table row, a Markdown heading. A
+    wrapped sentence or a description's next line goes on; a changelog's next entry does not."""
+    return bool(_ITEM.match(line) or _FIELD.match(line) or MD_HEADING.match(line))
 
 
 def ancestors(parent: list[int | None], i: int, depth: int = 3) -> list[int]:
@@ -275,3 +290,71 @@ def holds(line: str, kind: str) -> bool:
     if VALUES[kind].search(line):
         return True
     return kind == "person" and bool(VALUES["email"].search(line))
+
+
+# -- what an answer must give ----------------------------------------------------------------
+_DEMANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("email", re.compile(r"\be-?mail address|адрес\w* электронной почты", re.I)),
+    (
+        "url",
+        re.compile(r"\b(?:url|home ?page|web ?site|web page)\b|\bсайт|домашн\w+ страниц", re.I),
+    ),
+    ("person", re.compile(r"(?:^|[,;:]\s)\W*(?:who(?:m|se)?|кто)\b", re.I)),
+    (
+        "date",
+        re.compile(r"^\W*(?:when|когда)\b|\b(?:what|which) (?:date|year)\b|в каком году", re.I),
+    ),
+    (
+        "version",
+        re.compile(r"\b(?:what|which) (?:[\w.-]+ )?(?:version|release)\b|\bкак\w+ верси", re.I),
+    ),
+    ("number", re.compile(r"^\W*(?:how many|сколько)\b|\b(?:what|which) number\b", re.I)),
+)
+"""The type a question's own question words demand: stricter than `_ASKED`, which only lifts
+a line, because an answer without it is dropped. "Which option of pr sets the header date"
+demands no date, nor "How do I create a symbolic link" a URL, nor "Where is the
+documentation for who" a person."""
+
+_NUMBER_WORD = re.compile(
+    r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|"
+    r"thousand|million|ноль|один|одна|два|две|три|четыре|пять|шесть|семь|восемь|девять|десять)\b",
+    re.I,
+)
+_DIGITS = re.compile(r"\d")
+_MARKER = re.compile(r"\[\d{1,3}\]")
+_STOP = stop_words("en", "ru")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def demands(question: str) -> str | None:
+    """The type of value `question`'s question words demand (`_DEMANDS`), or None."""
+    return next((kind for kind, pattern in _DEMANDS if pattern.search(question)), None)
+
+
+def gives(answer: str, question: str) -> bool:
+    """Whether `answer` gives something `question` asks for, as far as its text can tell:
+
+    - more than the question's own words back: an answer whose every word is in the question,
+      and not all of them everyday words (`text.common`), names what was asked about, not
+      the answer ("--fuzz" for "the default of --fuzz", "gsutil" for "which command installs
+      gsutil"; "split" for "how do I split a file" stays);
+    - a value of the type the question demands (`demands`): an e-mail address, a URL, digits
+      for a date or a version, digits or a number word for "how many", and for "who" a
+      name, not a link or a path ("rust-lang/rust/pull/113902").
+
+    `answer` is the reader's, without its `[n]` markers; "I don't know" gives nothing and is
+    not judged here."""
+    answer = _MARKER.sub(" ", answer)
+    said = [t for t in tokens(answer) if t not in _STOP]
+    if said and set(said) <= set(tokens(question)) and not all(map(common, said)):
+        return False
+    kind = demands(question)
+    if kind in ("email", "url"):
+        return bool(VALUES[kind].search(answer))
+    if kind in ("date", "version"):
+        return bool(_DIGITS.search(answer))
+    if kind == "number":
+        return bool(_DIGITS.search(answer) or _NUMBER_WORD.search(answer))
+    if kind == "person":
+        return bool(_LETTER.search(answer)) and not ("/" in answer or VALUES["url"].search(answer))
+    return True
