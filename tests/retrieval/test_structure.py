@@ -161,6 +161,9 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
         ("soon [1]", "When was frobnicate 2.3-2 released?", False),
         ("20150226 [1]", "Which pyenv release includes the change “Add 3.4.3”?", True),
         ("three sides", "How many sides does a triangle have?", True),
+        ("1,500 [1]", "How many files does it open at most?", True),
+        ("00..53 [1]", "How many days are in a week?", False),
+        ("11:11:04 [1]", "How many minutes are in an hour?", False),
         ("Когда угодно [1]", "Когда вышла версия 2.0?", False),
         # Question words that demand nothing: a date option, a symbolic link, the `who` page.
         (

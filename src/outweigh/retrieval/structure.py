@@ -321,6 +321,9 @@ _NUMBER_WORD = re.compile(
     re.I,
 )
 _DIGITS = re.compile(r"\d")
+_COUNT = re.compile(r"(?<![\w.:/-])\d+(?:[.,]\d+)*(?![\w:/-]|\.\.?\d)")
+"""A number that can say how many: "27", "1,500", "2.5"; not a range ("00..53"), a time
+("11:11:04") or a part of a name ("x86_64")."""
 _MARKER = re.compile(r"\[\d{1,3}\]")
 _STOP = stop_words("en", "ru")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -339,11 +342,12 @@ def gives(answer: str, question: str) -> bool:
       the answer ("--fuzz" for "the default of --fuzz", "gsutil" for "which command installs
       gsutil"; "split" for "how do I split a file" stays);
     - a value of the type the question demands (`demands`): an e-mail address, a URL, digits
-      for a date or a version, digits or a number word for "how many", and for "who" a
-      name, not a link or a path ("rust-lang/rust/pull/113902").
+      for a date or a version, a number or a number word for "how many" (not a range or a
+      time: "00..53" for "How many days are in a week?"), and for "who" a name, not a link
+      or a path ("rust-lang/rust/pull/113902").
 
-    `answer` is the reader's, without its `[n]` markers; "I don't know" gives nothing and is
-    not judged here."""
+    `answer` is the reader's, `[n]` markers and all. "I don't know" is not judged here: the
+    engine leaves it as it is (`engine.core.checked_reading`)."""
     answer = _MARKER.sub(" ", answer)
     said = [t for t in tokens(answer) if t not in _STOP]
     if said and set(said) <= set(tokens(question)) and not all(map(common, said)):
@@ -354,7 +358,7 @@ def gives(answer: str, question: str) -> bool:
     if kind in ("date", "version"):
         return bool(_DIGITS.search(answer))
     if kind == "number":
-        return bool(_DIGITS.search(answer) or _NUMBER_WORD.search(answer))
+        return bool(_COUNT.search(answer) or _NUMBER_WORD.search(answer))
     if kind == "person":
         return bool(_LETTER.search(answer)) and not ("/" in answer or VALUES["url"].search(answer))
     return True
