@@ -149,6 +149,8 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
         ("gsutil [1]", "Which command installs gsutil, according to its README?", False),
         # ...but an everyday word of the question may be the answer: the `split` command.
         ("split [1]", "How do I split a file into pieces?", True),
+        # ...and a question that offers choices is answered by one of them.
+        ("--reverse [1]", "Which option of sort reverses it, --reverse or --unique?", True),
         ("3 [1]", "What is the default value of the --fuzz option of patch?", True),
         # A value of another type than the question demands.
         ("14:51 elguavas [1]", "What is the e-mail address of elguavas?", False),

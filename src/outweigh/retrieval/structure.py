@@ -325,6 +325,8 @@ _COUNT = re.compile(r"(?<![\w.:/-])\d+(?:[.,]\d+)*(?![\w:/-]|\.\.?\d)")
 """A number that can say how many: "27", "1,500", "2.5"; not a range ("00..53"), a time
 ("11:11:04") or a part of a name ("x86_64")."""
 _MARKER = re.compile(r"\[\d{1,3}\]")
+_CHOICE = re.compile(r"\b(?:or|или)\b", re.I)
+"""A question that offers choices ("--reverse or --sort?"), whose answer is one of its words."""
 _STOP = stop_words("en", "ru")
 _LETTER = re.compile(r"[^\W\d_]")
 
@@ -340,7 +342,8 @@ def gives(answer: str, question: str) -> bool:
     - more than the question's own words back: an answer whose every word is in the question,
       and not all of them everyday words (`text.common`), names what was asked about, not
       the answer ("--fuzz" for "the default of --fuzz", "gsutil" for "which command installs
-      gsutil"; "split" for "how do I split a file" stays);
+      gsutil"; "split" for "how do I split a file" stays, as does any answer to a question
+      that offers choices: "--reverse" for "--reverse or --sort?");
     - a value of the type the question demands (`demands`): an e-mail address, a URL, digits
       for a date or a version, a number or a number word for "how many" (not a range or a
       time: "00..53" for "How many days are in a week?"), and for "who" a name, not a link
@@ -350,7 +353,8 @@ def gives(answer: str, question: str) -> bool:
     engine leaves it as it is (`engine.core.checked_reading`)."""
     answer = _MARKER.sub(" ", answer)
     said = [t for t in tokens(answer) if t not in _STOP]
-    if said and set(said) <= set(tokens(question)) and not all(map(common, said)):
+    echo = said and set(said) <= set(tokens(question)) and not all(map(common, said))
+    if echo and not _CHOICE.search(question):
         return False
     kind = demands(question)
     if kind in ("email", "url"):
