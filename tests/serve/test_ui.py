@@ -164,9 +164,11 @@ def test_chat_on_the_real_model_streams_cites_and_runs_an_adapter(smol_ui, open_
     answer = page.locator(".turn.assistant").last
     text = answer.locator(".answer").inner_text()
     assert text.strip()
-    # Streamed: the answer was on screen, partly written, while Stop was still enabled.
+    # The passage reader's answer is judged whole before it is shown (`Prepared.check`): it
+    # comes in one piece, while Stop is still enabled. The adapter's answer below streams.
     frames = page.evaluate("window.__frames")
-    assert any(0 < n < len(text) and running for n, running in frames), frames
+    assert not any(0 < n < len(text) for n, _ in frames), frames
+    assert any(running for _, running in frames), frames
     meta = answer.locator(".meta").inner_text()
     m = re.fullmatch(
         r"smollm2-135m · first token [\d.]+ s · [\d.]+ s in all · "
@@ -205,9 +207,14 @@ def test_chat_on_the_real_model_streams_cites_and_runs_an_adapter(smol_ui, open_
     page.click("#clear")
     page.select_option("#model", "ui-style")
     question = "Name three colours."
+    page.evaluate("window.__frames = []")
     ask(page, question)
     answer = page.locator(".turn.assistant").last
     expect(answer.locator(".meta")).to_contain_text("ui-style · first token")
+    # Streamed: the answer was on screen, partly written, while Stop was still enabled.
+    text = answer.locator(".answer").inner_text()
+    frames = page.evaluate("window.__frames")
+    assert any(0 < n < len(text) and running for n, running in frames), frames
     direct = smol_ui.engine.chat(
         [{"role": "user", "content": question}],
         AskOptions(collection="docs", rag=True, max_tokens=32, adapter="ui-style"),
