@@ -46,7 +46,7 @@ that it begins with: an inflection ("metre" / "metres", "ignore" / "ignores") or
 by the answer's token cap ("Brenne" for "Brenneke"). Shorter ones ("-i") and numbers match
 only whole, or "1000" would be found in "10000"."""
 
-_MARKER = re.compile(r"\[(\d{1,3})\]")
+MARKER = re.compile(r"\[(\d{1,3})\]")
 """A passage reference like [2], as SYSTEM_RAG asks the model to write."""
 
 _TOKEN = re.compile(r"(?<![\w-])--?\w[\w-]*|\w+(?:[./-]\w+)*")
@@ -90,7 +90,7 @@ def key_tokens(text: str, question: str = "") -> list[str]:
     subject; they add nothing the answer rests on.
     """
     asked = _vocabulary(question)
-    words = tokens(_MARKER.sub(" ", text))
+    words = tokens(MARKER.sub(" ", text))
     kind = ["stop" if t in _STOPWORDS else "asked" if _holds(asked, t) else "key" for t in words]
     for i, k in enumerate(kind):  # a run of key words between two asked ones: the subject
         if k != "asked":
@@ -126,7 +126,7 @@ def _holds(vocabulary: set[str], token: str) -> bool:
 def markers(answer: str, passages: Sequence[Citation]) -> list[Citation]:
     """The passages an answer marks as [n], in order of first mention, unknown numbers dropped."""
     by_n = {c.n: c for c in passages}
-    marked = dict.fromkeys(int(n) for n in _MARKER.findall(answer) if int(n) in by_n)
+    marked = dict.fromkeys(int(n) for n in MARKER.findall(answer) if int(n) in by_n)
     return [by_n[n] for n in marked]
 
 
@@ -158,7 +158,7 @@ def supporting(answer: str, passages: Sequence[Citation], question: str = "") ->
     if marked:
         return marked
     support: dict[int, float] = {}
-    for sentence in _SENTENCE.split(_MARKER.sub(" ", answer)):
+    for sentence in _SENTENCE.split(MARKER.sub(" ", answer)):
         words = key_tokens(sentence, question)
         if set(words) <= NEGATIONS:
             continue

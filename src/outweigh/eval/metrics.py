@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from outweigh.attribution import MARKER
 from outweigh.text import ARTICLES
 
 CONCISE_WORDS = 20
@@ -41,19 +42,14 @@ CONCISE_FACTOR = 4
 address) is not cut by the floor: the answer, its restated subject and a verb."""
 
 
-_MARKER = re.compile(r"\[\d{1,3}\]")
-"""A passage reference, `[2]`: the answer's citation, not its words, so a gold answer "2" is
-not found in "--jobs [2]"."""
-
-
 def normalize(text: str) -> str:
-    """Drop `[n]` markers; NFKC, case-fold, punctuation and symbols to spaces, drop articles,
-    collapse whitespace.
+    """Drop `[n]` markers (`attribution.MARKER`: "--jobs [2]" does not answer "2"); NFKC,
+    case-fold, punctuation and symbols to spaces, drop articles, collapse whitespace.
 
     Punctuation becomes a space rather than vanishing, so "KX-19" and "KX 19" normalize alike
     and words glued by a dash or slash stay separate tokens.
     """
-    text = unicodedata.normalize("NFKC", _MARKER.sub(" ", text)).casefold()
+    text = unicodedata.normalize("NFKC", MARKER.sub(" ", text)).casefold()
     text = "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
     return " ".join(w for w in text.split() if w not in ARTICLES)
 

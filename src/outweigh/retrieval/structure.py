@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from outweigh.attribution import tokens
+from outweigh.attribution import MARKER, tokens
 from outweigh.text import common, stop_words
 
 MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
@@ -324,7 +324,6 @@ _DIGITS = re.compile(r"\d")
 _COUNT = re.compile(r"(?<![\w.:/-])\d+(?:[.,]\d+)*(?![\w:/-]|\.\.?\d)")
 """A number that can say how many: "27", "1,500", "2.5"; not a range ("00..53"), a time
 ("11:11:04") or a part of a name ("x86_64")."""
-_MARKER = re.compile(r"\[\d{1,3}\]")
 _CHOICE = re.compile(r"\b(?:or|или)\b", re.I)
 """A question that offers choices ("--reverse or --sort?"), whose answer is one of its words."""
 _STOP = stop_words("en", "ru")
@@ -351,7 +350,7 @@ def gives(answer: str, question: str) -> bool:
 
     `answer` is the reader's, `[n]` markers and all. "I don't know" is not judged here: the
     engine leaves it as it is (`engine.core.checked_reading`)."""
-    answer = _MARKER.sub(" ", answer)
+    answer = MARKER.sub(" ", answer)
     said = [t for t in tokens(answer) if t not in _STOP]
     echo = said and set(said) <= set(tokens(question)) and not all(map(common, said))
     if echo and not _CHOICE.search(question):
