@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from outweigh.attribution import MAX_ATTRIBUTED, supporting
+from outweigh.attribution import MAX_ATTRIBUTED, states, supporting
 from outweigh.prompt import Citation
 from tests.conftest import ROOT, SUITE
 
@@ -142,3 +142,18 @@ def test_an_answer_is_checked_against_the_lines_the_model_read() -> None:
     assert supporting("9.1 [1]", [shown], q) == [shown]
     # Unselected, the stored chunk is all it read, and it does not hold the release.
     assert supporting("9.1 [1]", [replace(shown, excerpt=None)], q) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "answer", "stated"),
+    [
+        ("- Issue #5707: ... Patch by Amaury Forgeot d'Arc.", "Amaury Forgeot [1]", True),
+        ("- Issue #4008: Fix problems with non-ASCII source files.", "Amaury Forgeot [1]", False),
+        ("See https://github.com/rust-lang/cargo/pull/12578/", "12578", True),  # in a compound
+        ("Anything at all.", "I don't know: the context does not say.", False),  # states nothing
+    ],
+)
+def test_a_text_states_an_answer_when_it_holds_every_key_word(
+    text: str, answer: str, stated: bool
+) -> None:
+    assert states(text, answer, "Who wrote the patch?") is stated

@@ -123,6 +123,16 @@ def _holds(vocabulary: set[str], token: str) -> bool:
     )
 
 
+def states(text: str, answer: str, question: str = "") -> bool:
+    """Whether `text` holds every key token of `answer` (`key_tokens`), as a passage holds
+    them; an answer with none, or only negations, is stated nowhere."""
+    keys = key_tokens(answer, question)
+    if set(keys) <= NEGATIONS:
+        return False
+    vocabulary = _vocabulary(text)
+    return all(_holds(vocabulary, t) for t in keys)
+
+
 def markers(answer: str, passages: Sequence[Citation]) -> list[Citation]:
     """The passages an answer marks as [n], in order of first mention, unknown numbers dropped."""
     by_n = {c.n: c for c in passages}

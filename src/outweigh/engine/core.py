@@ -6,7 +6,7 @@ the server and the eval share one way of answering.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -16,11 +16,11 @@ from outweigh.generate.base import Backend, Fixed, GenerationRequest, Message, S
 from outweigh.locks import FairLock
 from outweigh.names import check_text
 from outweigh.prompt import MAX_PROMPT_TOKENS, PASSAGE_OVERHEAD_TOKENS, Citation, build_messages
+from outweigh.retrieval.answers import holds_up
 from outweigh.retrieval.hybrid import Hit, HybridSearcher
 from outweigh.retrieval.identifiers import absent_answer, mentions, missing
 from outweigh.retrieval.select import checks_relevance, expand, select
 from outweigh.retrieval.store import Collection, Store
-from outweigh.retrieval.structure import gives
 from outweigh.retrieval.vectors import VectorStore, open_vector_store
 from outweigh.settings import DEFAULT_MODEL, Paths
 
@@ -36,14 +36,15 @@ from outweigh.engine.memories import Memories
 from outweigh.engine.turn import Answer, AskOptions, Checked, Prepared, Turn
 
 
-def checked_reading(question: str, answer: str) -> str:
-    """The passage reader's `answer` to `question`, or its "I don't know" where the answer gives
-    nothing the question asks for (`structure.gives`): the question's own words back, or no
-    value of the type it demands. A small reader copies such answers out of a passage that
-    does not hold the answer; said with `[1]`, they would pass for grounded."""
+def checked_reading(question: str, passages: Sequence[Citation], answer: str) -> str:
+    """The passage reader's `answer` to `question`, or its "I don't know" where the answer does
+    not hold up against the question and the `passages` it read (`retrieval.answers`): the
+    question's own words back, no value of the type it demands, a value no passage writes, a
+    placeholder, or the next entry's value. A small reader copies such answers out of a
+    passage that does not hold the answer; said with `[1]`, they would pass for grounded."""
     from outweigh.adapters.reader import DONT_KNOW
 
-    if answer.lstrip().startswith("I don't know") or gives(answer, question):
+    if answer.lstrip().startswith("I don't know") or holds_up(answer, question, passages):
         return answer
     return DONT_KNOW
 
@@ -469,7 +470,7 @@ class Engine(Documents, Memories, Adapters, Access):
             adapter = self._reader(backend, READER if citations else MEMORY_READER)
             if adapter == READER and citations:
                 bias = self._abstain_bias(backend)
-                check = partial(checked_reading, question)
+                check = partial(checked_reading, question, citations)
         request = GenerationRequest(
             messages=build_messages(messages, citations, rag=bool(citations), memories=lines),
             max_tokens=options.max_tokens,

@@ -1,0 +1,195 @@
+"""Whether a passage reader's answer holds up against its question and the passages it read.
+
+A small reader asked what its passages do not say rarely says so. It copies the nearest value
+of the right look instead: the next entry's author, another manual's version, a pull request
+number for a date, the placeholder an option's synopsis gives for its argument. With `[1]`
+after it, such an answer would pass for grounded. `holds_up` turns it down, and the engine
+answers "I don't know" (`engine.core.checked_reading`). Each test reads only the texts, and
+each leaves an answer alone when it cannot tell:
+
+- `structure.gives`: the answer gives something the question asks for, not its own words
+  back, and a value of the type its question words demand;
+- `grounded`: that value, an e-mail address, a URL or the digits of a date, a version or a
+  count, is written in a passage or its file name, and not made up ("http://www.gnuscoreutils.org/");
+- `dated`: a date is written as a date ("2024-05-01", "May 2024", "06-May-09"), not as the
+  pull request number "3168";
+- `placeholder`: the answer is not the name a passage gives an option's argument ("NUMBER"
+  for `--metalink-index=NUMBER`);
+- `tied`: where a passage has an entry for the number the question names ("- Issue #4008:
+  ...", "bpo-45495: ..."), the answer comes from that entry or the headings over it, not the
+  entry beside it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from outweigh.attribution import MARKER, key_tokens, states
+from outweigh.retrieval.identifiers import identifiers, mentions
+from outweigh.retrieval.structure import (
+    MD_HEADING,
+    VALUES,
+    Line,
+    ancestors,
+    demands,
+    gives,
+    lines_of,
+    outline,
+    starts_item,
+)
+from outweigh.text import fold
+
+if TYPE_CHECKING:
+    from outweigh.prompt import Citation
+
+_VALUE = re.compile(r"[^\s\"'`“”‘’«»(),;?!<>\[\]]*\d[^\s\"'`“”‘’«»(),;?!<>\[\]]*")
+"""A run of text with a digit in it: the value of a date, a version or a count as written."""
+_EDGE = ".:-/#*{}"
+
+_MONTHS = (
+    r"(?i:\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
+    r"|январ|феврал|март|апрел|ма[йя]|июн|июл|август|сентябр|октябр|ноябр|декабр)"
+)
+_DATE = re.compile(
+    rf"{VALUES['date'].pattern}"
+    r"|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b"  # 12.03.2024, 5/1/24
+    rf"|\d[-\s./]{{0,3}}{_MONTHS}|{_MONTHS}[-\s./,]{{0,3}}\d"  # 06-May-09, 5 мая, May 5
+    r"|\b(?:19|20)\d{6}\b"  # 20240501
+)
+"""A date as a date is written, beyond `VALUES["date"]`'s: any digits beside a month's name,
+day-month-year with dots or slashes, a run of eight digits that starts with a year."""
+
+_ENTRY_LEAD = re.compile(r"^(?:[-*+\u2022]\s+|\(?\d{1,3}[.)]\s+)")
+"""A list item's bullet or number."""
+_ENTRY_LABEL = re.compile(r"^[^\s:]+(?:\s[^\s:]+)?:\s")
+"""An entry that names itself first, in one or two words and a colon: "bpo-45495: ...",
+"Issue #4008: ..."."""
+_UNDERLINE = re.compile(r"^\s*([=\-~^*+#])\1{2,}\s*$")
+PREAMBLE = 3
+"""Lines under a heading, before its first entry, that go with each entry (`_preamble`)."""
+
+
+def holds_up(answer: str, question: str, passages: Sequence[Citation]) -> bool:
+    """Whether the reader's `answer` to `question` holds up against the `passages` it read
+    (see the module docstring); "I don't know" is not judged here."""
+    return (
+        gives(answer, question)
+        and grounded(answer, question, passages)
+        and dated(answer, question)
+        and not placeholder(answer, passages)
+        and tied(answer, question, passages)
+    )
+
+
+def _seen(passages: Sequence[Citation]) -> str:
+    """Everything the reader was shown, and the whole chunks: file names and text, folded."""
+    return fold(" \n".join(f"{Path(c.source).name} {c.excerpt or ''} {c.text}" for c in passages))
+
+
+def grounded(answer: str, question: str, passages: Sequence[Citation]) -> bool:
+    """Whether each value of the type `question` demands (`structure.demands`) that `answer`
+    gives is written in one of `passages`, or in its file name: an e-mail address or a URL
+    whole, each run of text with a digit in it for a date, a version or a count. An answer
+    to any other question holds."""
+    kind = demands(question)
+    body = MARKER.sub(" ", answer)
+    if kind in ("email", "url"):
+        values = VALUES[kind].findall(body)
+    elif kind in ("date", "version", "number"):
+        values = [v.strip(_EDGE) for v in _VALUE.findall(body)]
+    else:
+        return True
+    seen = _seen(passages)
+    for value in map(fold, values):
+        if kind == "version" and re.match(r"v\d", value):
+            value = value[1:]
+        if value and value not in seen:
+            return False
+    return True
+
+
+def dated(answer: str, question: str) -> bool:
+    """Whether `answer` writes a date where `question` demands one ("When ...?", "On what
+    date ...?"); any answer to another question does."""
+    return demands(question) != "date" or bool(_DATE.search(MARKER.sub(" ", answer)))
+
+
+def placeholder(answer: str, passages: Sequence[Citation]) -> bool:
+    """Whether `answer` is only a word in capitals that a passage writes as an option's
+    argument (`--prompt=STRING`, `-o FILE`, `<NUMBER>`): the name of a value, not one."""
+    word = MARKER.sub(" ", answer).strip().strip(".'\"`‘’“”")
+    if not re.fullmatch(r"[A-Z][A-Z0-9_-]{2,}", word):
+        return False
+    written = re.compile(rf"(?:=|<|\[|(?<![\w-])--?[\w-]+ +){re.escape(word)}\b")
+    return any(written.search(c.excerpt or c.text) or written.search(c.text) for c in passages)
+
+
+def _numbered(name: str) -> bool:
+    """Whether `name` is a number more than a word: "4008", "bpo-45495", "2.4.5", not
+    "urllib3" or "oauth2client", which name a package, not an entry."""
+    digits = sum(c.isdigit() for c in name)
+    return digits >= sum(c.isalpha() for c in name)
+
+
+def entries(text: str, name: str) -> list[str]:
+    """The entries of `text` that `name` heads, each with the headings over it: a list item or
+    a labelled line whose first two words mention `name` ("- Issue #4008: Fix ...",
+    "bpo-45495: Add ..."), down to the next item, blank line or heading. A heading that
+    mentions `name` is not an entry: what is under it is about it."""
+    lines = lines_of(text)
+    parent = outline(lines)
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        lead = _ENTRY_LEAD.match(line.text)
+        if not (lead or _ENTRY_LABEL.match(line.text)) or MD_HEADING.match(line.text):
+            continue
+        if i + 1 < len(lines) and _UNDERLINE.match(lines[i + 1].text):
+            continue
+        head = " ".join(line.text[lead.end() if lead else 0 :].split()[:2])
+        if not mentions(head, name):
+            continue
+        end = i + 1
+        while end < len(lines) and not (
+            lines[end].blank_before
+            or starts_item(lines[end].text)
+            or MD_HEADING.match(lines[end].text)
+        ):
+            end += 1
+        kept = [*range(i, end)]
+        for above in ancestors(parent, i):
+            kept += [above, *_preamble(lines, above, i)]
+        out.append("\n".join(lines[k].text for k in kept))
+    return out
+
+
+def _preamble(lines: list[Line], head: int, stop: int) -> list[int]:
+    """The paragraph right under line `head`, before the line `stop` and any item, at most
+    `PREAMBLE` lines: what a heading says of all its entries ("*Release date: 06-May-09*")."""
+    out: list[int] = []
+    k = head + 1
+    while k < stop and len(out) < PREAMBLE and not starts_item(lines[k].text):
+        if out and lines[k].blank_before:
+            break
+        out.append(k)
+        k += 1
+    return out
+
+
+def tied(answer: str, question: str, passages: Sequence[Citation]) -> bool:
+    """Whether `answer` comes from the entry `question` names by number, where a passage has
+    one (`entries`): one of them, with its headings, states the answer
+    (`attribution.states`). With no such entry, or a question that names none, it holds."""
+    names = [n for n in identifiers(question) if _numbered(n)]
+    if not names or not key_tokens(answer, question):
+        return True
+    found = [
+        entry
+        for c in passages
+        for text in dict.fromkeys((c.text, c.excerpt or ""))
+        for name in names
+        for entry in entries(text, name)
+    ]
+    return not found or any(states(entry, answer, question) for entry in found)

@@ -1,0 +1,164 @@
+"""Whether a reader's answer holds up against its question and the passages it read."""
+
+from __future__ import annotations
+
+import pytest
+
+from outweigh.prompt import Citation
+from outweigh.retrieval.answers import dated, entries, grounded, holds_up, placeholder, tied
+
+NEWS = """\
+What's New in IDLE 3.1b1?
+=========================
+*Release date: 06-May-09*
+
+- Issue #5707: Use of 'filter' in keybindingDialog.py was causing custom key assignment to
+  fail. Patch by Amaury Forgeot d'Arc.
+
+- Issue #4008: Fix problems with non-ASCII source files.
+
+- Issue #2665: On Windows, an IDLE installation upgraded from an old version
+  would not start if a custom theme was defined.
+"""
+
+RELEASE = """\
+Version 1.74.0 (2023-11-16)
+==========================
+
+Cargo
+-----
+- [Stabilize `--keep-going` build flag](https://github.com/rust-lang/cargo/pull/12568/)
+- [Add styling to `--help` output](https://github.com/rust-lang/cargo/pull/12578/)
+"""
+
+OPTIONS = """\
+2.4 Logging and Input File Options
+==================================
+'--metalink-index=NUMBER'
+     Set the Metalink metaurl ordinal NUMBER. From 1 to the total number of metaurls.
+'-o LOGFILE'
+     Log all messages to LOGFILE.
+"""
+
+README = """\
+# fasteners
+
+Cross-platform locks for Python. See https://fasteners.readthedocs.io/ for the docs.
+
+Licensed under MIT, like the rest of the project.
+"""
+
+
+def passage(text: str, source: str = "notes.txt", excerpt: str | None = None) -> Citation:
+    return Citation(1, source, 1, text, 1.0, excerpt)
+
+
+@pytest.mark.parametrize(
+    ("answer", "question", "text", "held"),
+    [
+        # A URL or an e-mail address is whole in a passage, or made up.
+        ("https://fasteners.readthedocs.io/ [1]", "What is the URL of the docs?", README, True),
+        ("http://www.fasteners.org/ [1]", "What is the home page URL of fasteners?", README, False),
+        # The digits of a date, a version or a count are written somewhere.
+        ("2023-11-16 [1]", "When was Rust 1.74.0 released?", RELEASE, True),
+        ("2023-12-28 [1]", "When was Rust 1.75.0 released?", RELEASE, False),
+        ("v1.74.0 [1]", "Which version added styling to --help?", RELEASE, True),
+        ("12 [1]", "How many metaurls are there?", OPTIONS, False),
+        # A question that demands no typed value is not judged.
+        ("Cross-platform locks [1]", "What does fasteners provide?", README, True),
+    ],
+)
+def test_a_value_the_question_demands_is_written_in_a_passage(
+    answer: str, question: str, text: str, held: bool
+) -> None:
+    assert grounded(answer, question, [passage(text)]) is held
+
+
+def test_a_value_in_a_passages_file_name_is_written_there() -> None:
+    cited = [passage("Release notes.", source="frob-changelog-20131023-to-20140705.md")]
+    assert grounded("20140705 [1]", "On what date was frob 2.0 released?", cited)
+
+
+@pytest.mark.parametrize(
+    ("answer", "ok"),
+    [
+        ("2012-04-09 [1]", True),
+        ("06-May-09 [1]", True),
+        ("May 5, 2024", True),
+        ("12.03.2024 [1]", True),
+        ("5 мая 2024 года", True),
+        ("20140705 [2]", True),
+        ("in 2019", True),
+        ("3168 [1]", False),  # a pull request's number, not a date
+        ("1.82.0 [1]", False),
+    ],
+)
+def test_a_date_is_written_as_a_date(answer: str, ok: bool) -> None:
+    assert dated(answer, "On what date was pyenv v2.5.5 released?") is ok
+    assert dated(answer, "Which version added it?")  # no date demanded
+
+
+@pytest.mark.parametrize(
+    ("answer", "text", "is_placeholder"),
+    [
+        ("NUMBER [1]", OPTIONS, True),  # --metalink-index=NUMBER
+        ("LOGFILE", OPTIONS, True),  # -o LOGFILE
+        ("MIT [1]", README, False),  # a licence's name, written as a value
+        ("NUMBER [1]", README, False),  # no passage writes it as an argument
+        ("1 [1]", OPTIONS, False),
+    ],
+)
+def test_an_arguments_placeholder_is_not_a_value(
+    answer: str, text: str, is_placeholder: bool
+) -> None:
+    assert placeholder(answer, [passage(text)]) is is_placeholder
+
+
+def test_an_entry_is_the_item_a_number_heads_with_its_headings() -> None:
+    (entry,) = entries(NEWS, "4008")
+    assert entry.splitlines()[0] == "- Issue #4008: Fix problems with non-ASCII source files."
+    assert "What's New in IDLE 3.1b1?" in entry  # its heading comes along
+    assert "Amaury" not in entry and "#2665" not in entry
+    (wrapped,) = entries(NEWS, "5707")
+    assert "Patch by Amaury Forgeot d'Arc." in wrapped  # the item's wrapped line
+    # A heading that names a version is not an entry: what is under it is about it.
+    assert entries(RELEASE, "1.74.0") == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "question", "text", "ok"),
+    [
+        # The name is the next entry's, not the one the question names.
+        ("Amaury Forgeot [1]", "Who wrote the patch for Issue #4008 in IDLE 3.1b1?", NEWS, False),
+        ("Amaury Forgeot d'Arc [1]", "Who wrote the patch for Issue #5707?", NEWS, True),
+        # From the heading over the entry.
+        ("06-May-09 [1]", "When was the fix for Issue #4008 released?", NEWS, True),
+        # A version in a heading heads no entry: the list under it is its own.
+        (
+            "12578 [1]",
+            "What is the number of the pull request “Add styling to `--help` output” listed "
+            "for Rust 1.74.0?",
+            RELEASE,
+            True,
+        ),
+        # A package's name with a digit names no entry.
+        ("MIT [1]", "Which license is urllib3 released under?", "- urllib3: MIT\n", True),
+        # No passage has an entry for the number: nothing to tie to.
+        ("Amaury Forgeot [1]", "Who wrote the patch for Issue #9999?", NEWS, True),
+    ],
+)
+def test_an_answer_comes_from_the_entry_the_question_names(
+    answer: str, question: str, text: str, ok: bool
+) -> None:
+    assert tied(answer, question, [passage(text)]) is ok
+
+
+def test_every_test_is_asked() -> None:
+    cited = [passage(OPTIONS, source="wget-logging.txt")]
+    question = "What is the default value of the --metalink-index option of wget?"
+    assert not holds_up("NUMBER [1]", question, cited)  # a placeholder
+    assert not holds_up("--metalink-index [1]", question, cited)  # the question's words back
+    assert holds_up("0 [1]", question, cited)
+    ask_date = "On what date was wget 1.21 released?"
+    assert not holds_up("2021-01-01 [1]", ask_date, cited)  # no passage writes it
+    assert not holds_up("1 [1]", ask_date, cited)  # written, but not a date
