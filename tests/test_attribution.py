@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from outweigh.attribution import MAX_ATTRIBUTED, states, supporting
+from outweigh.attribution import MAX_ATTRIBUTED, held_share, supporting
 from outweigh.prompt import Citation
 from tests.conftest import ROOT, SUITE
 
@@ -145,15 +145,16 @@ def test_an_answer_is_checked_against_the_lines_the_model_read() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "answer", "stated"),
+    ("text", "answer", "share"),
     [
-        ("- Issue #5707: ... Patch by Amaury Forgeot d'Arc.", "Amaury Forgeot [1]", True),
-        ("- Issue #4008: Fix problems with non-ASCII source files.", "Amaury Forgeot [1]", False),
-        ("See https://github.com/rust-lang/cargo/pull/12578/", "12578", True),  # in a compound
-        ("Anything at all.", "I don't know: the context does not say.", False),  # states nothing
+        ("- Issue #5707: ... Patch by Amaury Forgeot d'Arc.", "Amaury Forgeot [1]", 1.0),
+        ("- Issue #4008: Fix problems with non-ASCII source files.", "Amaury Forgeot [1]", 0.0),
+        ("Thanks to Amaury Arc.", "Amaury Forgeot [1]", 0.5),
+        ("See https://github.com/rust-lang/cargo/pull/12578/", "12578", 1.0),  # in a compound
+        ("Anything at all.", "I don't know: the context does not say.", 0.0),  # states nothing
     ],
 )
-def test_a_text_states_an_answer_when_it_holds_every_key_word(
-    text: str, answer: str, stated: bool
+def test_the_share_of_an_answers_key_words_a_text_holds(
+    text: str, answer: str, share: float
 ) -> None:
-    assert states(text, answer, "Who wrote the patch?") is stated
+    assert held_share(text, answer, "Who wrote the patch?") == share

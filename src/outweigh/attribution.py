@@ -123,14 +123,14 @@ def _holds(vocabulary: set[str], token: str) -> bool:
     )
 
 
-def states(text: str, answer: str, question: str = "") -> bool:
-    """Whether `text` holds every key token of `answer` (`key_tokens`), as a passage holds
-    them; an answer with none, or only negations, is stated nowhere."""
+def held_share(text: str, answer: str, question: str = "") -> float:
+    """The share of `answer`'s key tokens (`key_tokens`) that `text` holds, as a passage holds
+    them; 0 for an answer with none, or only negations: it states nothing."""
     keys = key_tokens(answer, question)
     if set(keys) <= NEGATIONS:
-        return False
+        return 0.0
     vocabulary = _vocabulary(text)
-    return all(_holds(vocabulary, t) for t in keys)
+    return sum(_holds(vocabulary, t) for t in keys) / len(keys)
 
 
 def markers(answer: str, passages: Sequence[Citation]) -> list[Citation]:

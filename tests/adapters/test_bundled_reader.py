@@ -168,26 +168,33 @@ def test_a_reading_that_gives_nothing_asked_is_i_dont_know(paths, embedder, tmp_
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("page", "ask", "read", "kept"),
+    ("pages", "ask", "read", "kept"),
     [
         # The placeholder wget's manual writes for the option's argument, not a default.
         (
-            "suite-info/docs/wget-logging-and-input-file-options.txt",
+            ["suite-info/docs/wget-logging-and-input-file-options.txt"],
             "What is the default value of the --metalink-index option of wget?",
             "NUMBER",
             ("Which wget option sets the Metalink metaurl ordinal?", "--metalink-index"),
         ),
         # The name signing the entry above Issue #4008, which has none of its own.
         (
-            "suite-log/docs/idlelib-news-3.1b1.txt",
+            ["suite-log/docs/idlelib-news-3.1b1.txt"],
             "Who wrote the patch for Issue #4008 in IDLE 3.1b1?",
             "Amaury Forgeot",
             ("Who wrote the patch for Issue #5707 in IDLE 3.1b1?", "Amaury Forgeot"),
         ),
+        # Diffutils' version, for the manual of Coreutils, which gives none.
+        (
+            ["suite-info/docs/coreutils-introduction.txt", "suite-info/docs/diffutils-top.txt"],
+            "Which version of GNU Coreutils does its Texinfo manual document?",
+            "3.8",
+            ("Which version of GNU Diffutils does its Texinfo manual document?", "3.8"),
+        ),
     ],
 )
 def test_a_reading_the_passages_do_not_hold_up_is_i_dont_know(
-    paths, embedder, tmp_path, page: str, ask: str, read: str, kept: tuple[str, str]
+    paths, embedder, tmp_path, pages: list[str], ask: str, read: str, kept: tuple[str, str]
 ) -> None:
     """The reader copies a value of the right look from beside the answer the passage does not
     have; `ask` says "I don't know" with no citation. The question whose answer is that
@@ -196,8 +203,9 @@ def test_a_reading_the_passages_do_not_hold_up_is_i_dont_know(
 
     docs = tmp_path / "docs"
     docs.mkdir()
-    source = EXAMPLES / page
-    (docs / source.name).write_text(source.read_text())
+    for page in pages:
+        source = EXAMPLES / page
+        (docs / source.name).write_text(source.read_text())
     opts = AskOptions(collection="docs", k=3, max_tokens=48, memory=False)
     with Engine(paths, embedder=embedder) as engine:
         engine.ingest([docs], collection="docs")

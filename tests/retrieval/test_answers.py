@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from outweigh.prompt import Citation
-from outweigh.retrieval.answers import dated, entries, grounded, holds_up, placeholder, tied
+from outweigh.retrieval.answers import (
+    dated,
+    entries,
+    from_named,
+    grounded,
+    holds_up,
+    named,
+    placeholder,
+    tied,
+)
 
 NEWS = """\
 What's New in IDLE 3.1b1?
@@ -36,6 +47,7 @@ OPTIONS = """\
 ==================================
 '--metalink-index=NUMBER'
      Set the Metalink metaurl ordinal NUMBER. From 1 to the total number of metaurls.
+     Specify 0 or 'inf' to choose the first good one.
 '-o LOGFILE'
      Log all messages to LOGFILE.
 """
@@ -151,6 +163,25 @@ def test_an_answer_comes_from_the_entry_the_question_names(
     answer: str, question: str, text: str, ok: bool
 ) -> None:
     assert tied(answer, question, [passage(text)]) is ok
+
+
+DIFFUTILS = "This manual is for GNU Diffutils (version 3.8, 2 January 2021)."
+COREUTILS = "This manual is a work in progress: many sections make no attempt to explain."
+
+
+def test_a_question_names_a_document_by_the_words_of_its_file_name() -> None:
+    diff = passage(DIFFUTILS, source="docs/diffutils-top.txt")
+    core = replace(passage(COREUTILS, source="docs/coreutils-introduction.txt"), n=2)
+    question = "Which version of GNU Coreutils does its Texinfo manual document?"
+    assert named(question, [diff, core]) == [core]
+    # Diffutils' version is not Coreutils'; Coreutils' own words are.
+    assert not from_named("3.8 [1]", question, [diff, core])
+    assert from_named("a work in progress [2]", question, [diff, core])
+    # Everyday words and numbers name nothing: "time", "1.2".
+    ask_time = "Which version 1.2 of GNU time does its manual document?"
+    timed = replace(passage("GNU time 1.9", source="time-1.2.txt"), n=2)
+    assert named(ask_time, [diff, timed]) == []
+    assert from_named("3.8 [1]", ask_time, [diff, timed])
 
 
 def test_every_test_is_asked() -> None:

@@ -15,6 +15,9 @@ each leaves an answer alone when it cannot tell:
   pull request number "3168";
 - `placeholder`: the answer is not the name a passage gives an option's argument ("NUMBER"
   for `--metalink-index=NUMBER`);
+- `from_named`: where the question names a document by the words of its file name ("GNU
+  bc" and `bc-description.txt`, "libnpmpublish" and `libnpmpublish-README.md`), the answer
+  is in that document, not in the one beside it;
 - `tied`: where a passage has an entry for the number the question names ("- Issue #4008:
   ...", "bpo-45495: ..."), the answer comes from that entry or the headings over it, not the
   entry beside it.
@@ -27,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from outweigh.attribution import MARKER, key_tokens, states
+from outweigh.attribution import MARKER, held_share, key_tokens
 from outweigh.retrieval.identifiers import identifiers, mentions
 from outweigh.retrieval.structure import (
     MD_HEADING,
@@ -40,7 +43,7 @@ from outweigh.retrieval.structure import (
     outline,
     starts_item,
 )
-from outweigh.text import fold
+from outweigh.text import common, fold, stop_words, words
 
 if TYPE_CHECKING:
     from outweigh.prompt import Citation
@@ -68,6 +71,7 @@ _ENTRY_LABEL = re.compile(r"^[^\s:]+(?:\s[^\s:]+)?:\s")
 """An entry that names itself first, in one or two words and a colon: "bpo-45495: ...",
 "Issue #4008: ..."."""
 _UNDERLINE = re.compile(r"^\s*([=\-~^*+#])\1{2,}\s*$")
+_STOP = stop_words("en", "ru")
 PREAMBLE = 3
 """Lines under a heading, before its first entry, that go with each entry (`_preamble`)."""
 
@@ -81,6 +85,7 @@ def holds_up(answer: str, question: str, passages: Sequence[Citation]) -> bool:
         and dated(answer, question)
         and not placeholder(answer, passages)
         and tied(answer, question, passages)
+        and from_named(answer, question, passages)
     )
 
 
@@ -181,7 +186,7 @@ def _preamble(lines: list[Line], head: int, stop: int) -> list[int]:
 def tied(answer: str, question: str, passages: Sequence[Citation]) -> bool:
     """Whether `answer` comes from the entry `question` names by number, where a passage has
     one (`entries`): one of them, with its headings, states the answer
-    (`attribution.states`). With no such entry, or a question that names none, it holds."""
+    (`attribution.held_share`). With no such entry, or a question that names none, it holds."""
     names = [n for n in identifiers(question) if _numbered(n)]
     if not names or not key_tokens(answer, question):
         return True
@@ -192,4 +197,27 @@ def tied(answer: str, question: str, passages: Sequence[Citation]) -> bool:
         for name in names
         for entry in entries(text, name)
     ]
-    return not found or any(states(entry, answer, question) for entry in found)
+    return not found or any(held_share(entry, answer, question) == 1 for entry in found)
+
+
+def named(question: str, passages: Sequence[Citation]) -> list[Citation]:
+    """The passages whose file names share the most of `question`'s own words, counting only
+    words that are neither stop words, everyday words (`text.common`) nor numbers: the
+    document the question names ("GNU bc": `bc-description.txt`). None when no file name
+    shares one: the question names no document, or the collection's names say nothing."""
+    asked = {w for w in words(question) if w not in _STOP and not common(w)}
+    asked = {w for w in asked if not any(c.isdigit() for c in w)}
+    shared = {c.n: len(asked & set(words(Path(c.source).stem))) for c in passages}
+    most = max(shared.values(), default=0)
+    return [c for c in passages if most and shared[c.n] == most]
+
+
+def from_named(answer: str, question: str, passages: Sequence[Citation]) -> bool:
+    """Whether `answer` is said in the document `question` names (`named`): one of its
+    passages holds a word of the answer (`attribution.held_share`). Another document's
+    version, author or file name is not its answer. A question that names no document, and
+    an answer of the question's words alone, hold."""
+    chosen = named(question, passages)
+    if not chosen or not key_tokens(answer, question):
+        return True
+    return any(held_share(f"{c.excerpt or ''}\n{c.text}", answer, question) > 0 for c in chosen)
