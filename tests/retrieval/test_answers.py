@@ -173,15 +173,23 @@ def test_a_question_names_a_document_by_the_words_of_its_file_name() -> None:
     diff = passage(DIFFUTILS, source="docs/diffutils-top.txt")
     core = replace(passage(COREUTILS, source="docs/coreutils-introduction.txt"), n=2)
     question = "Which version of GNU Coreutils does its Texinfo manual document?"
-    assert named(question, [diff, core]) == [core]
+    assert named(question, [diff, core]) == ([core], {"coreutils"})
     # Diffutils' version is not Coreutils'; Coreutils' own words are.
     assert not from_named("3.8 [1]", question, [diff, core])
     assert from_named("a work in progress [2]", question, [diff, core])
     # Everyday words and numbers name nothing: "time", "1.2".
     ask_time = "Which version 1.2 of GNU time does its manual document?"
     timed = replace(passage("GNU time 1.9", source="time-1.2.txt"), n=2)
-    assert named(ask_time, [diff, timed]) == []
+    assert named(ask_time, [diff, timed]) == ([], set())
     assert from_named("3.8 [1]", ask_time, [diff, timed])
+    # Another document whose text names the asked one answers for it.
+    handbook = passage("Acme staff handbook. Leave: ask your lead.", source="acme-handbook.md")
+    refunds = replace(passage("Acme refunds within 30 days.", source="refunds.md"), n=2)
+    refund = "What is the refund window at Acme?"
+    assert named(refund, [handbook, refunds])[0] == [handbook]
+    assert from_named("30 days [2]", refund, [handbook, refunds])
+    other = replace(refunds, text="Refunds within 30 days.")
+    assert not from_named("30 days [2]", refund, [handbook, other])
 
 
 def test_every_test_is_asked() -> None:

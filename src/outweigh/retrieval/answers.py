@@ -200,24 +200,42 @@ def tied(answer: str, question: str, passages: Sequence[Citation]) -> bool:
     return not found or any(held_share(entry, answer, question) == 1 for entry in found)
 
 
-def named(question: str, passages: Sequence[Citation]) -> list[Citation]:
-    """The passages whose file names share the most of `question`'s own words, counting only
-    words that are neither stop words, everyday words (`text.common`) nor numbers: the
-    document the question names ("GNU bc": `bc-description.txt`). None when no file name
-    shares one: the question names no document, or the collection's names say nothing."""
-    asked = {w for w in words(question) if w not in _STOP and not common(w)}
-    asked = {w for w in asked if not any(c.isdigit() for c in w)}
-    shared = {c.n: len(asked & set(words(Path(c.source).stem))) for c in passages}
-    most = max(shared.values(), default=0)
-    return [c for c in passages if most and shared[c.n] == most]
+def _asked_words(question: str) -> set[str]:
+    """`question`'s own words that may name a document: neither stop words, everyday words
+    (`text.common`) nor numbers."""
+    return {
+        w
+        for w in words(question)
+        if w not in _STOP and not common(w) and not any(c.isdigit() for c in w)
+    }
+
+
+def named(question: str, passages: Sequence[Citation]) -> tuple[list[Citation], set[str]]:
+    """The passages whose file names share the most of `question`'s own words (`_asked_words`),
+    and those words: the document the question names ("GNU Coreutils":
+    `coreutils-introduction.txt`, {"coreutils"}). None when no file name shares one: the
+    question names no document, or the collection's names say nothing."""
+    asked = _asked_words(question)
+    shared = {c.n: asked & set(words(Path(c.source).stem)) for c in passages}
+    most = max(map(len, shared.values()), default=0)
+    if not most:
+        return [], set()
+    chosen = [c for c in passages if len(shared[c.n]) == most]
+    return chosen, set().union(*(shared[c.n] for c in chosen))
 
 
 def from_named(answer: str, question: str, passages: Sequence[Citation]) -> bool:
-    """Whether `answer` is said in the document `question` names (`named`): one of its
-    passages holds a word of the answer (`attribution.held_share`). Another document's
-    version, author or file name is not its answer. A question that names no document, and
-    an answer of the question's words alone, hold."""
-    chosen = named(question, passages)
+    """Whether `answer` is said about the document `question` names (`named`): a passage that
+    holds a word of the answer (`attribution.held_share`) is that document's, or its text
+    names it too. Another document's version, author or file name is not its answer; a
+    handbook's answer to "What is Acme's refund window?" from `refunds.md`, whose text says
+    "Acme", is. A question that names no document, and an answer of the question's words
+    alone, hold."""
+    chosen, names = named(question, passages)
     if not chosen or not key_tokens(answer, question):
         return True
-    return any(held_share(f"{c.excerpt or ''}\n{c.text}", answer, question) > 0 for c in chosen)
+    for c in passages:
+        text = f"{c.excerpt or ''}\n{c.text}"
+        if held_share(text, answer, question) > 0 and (c in chosen or names <= set(words(text))):
+            return True
+    return False
