@@ -135,6 +135,8 @@ def test_an_entry_is_the_item_a_number_heads_with_its_headings() -> None:
     assert "Patch by Amaury Forgeot d'Arc." in wrapped  # the item's wrapped line
     # A heading that names a version is not an entry: what is under it is about it.
     assert entries(RELEASE, "1.74.0") == []
+    # Nor is a field whose value is the name: the record is about something else.
+    assert entries("Package: frob\nVersion: 2.4.5\nMaintainer: Ana\n", "2.4.5") == []
 
 
 @pytest.mark.parametrize(

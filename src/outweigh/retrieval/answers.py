@@ -140,20 +140,25 @@ def _numbered(name: str) -> bool:
 
 
 def entries(text: str, name: str) -> list[str]:
-    """The entries of `text` that `name` heads, each with the headings over it: a list item or
-    a labelled line whose first two words mention `name` ("- Issue #4008: Fix ...",
-    "bpo-45495: Add ..."), down to the next item, blank line or heading. A heading that
-    mentions `name` is not an entry: what is under it is about it."""
+    """The entries of `text` that `name` heads, each with the headings over it: a list item
+    whose first two words mention `name` ("- Issue #4008: Fix ..."), or a line whose label
+    does ("bpo-45495: Add ..."; not "Version: 2.4.5", a field whose value is the name), down
+    to the next item, blank line or heading. A heading that mentions `name` is not an entry:
+    what is under it is about it."""
     lines = lines_of(text)
     parent = outline(lines)
     out: list[str] = []
     for i, line in enumerate(lines):
-        lead = _ENTRY_LEAD.match(line.text)
-        if not (lead or _ENTRY_LABEL.match(line.text)) or MD_HEADING.match(line.text):
+        if MD_HEADING.match(line.text) or (
+            i + 1 < len(lines) and _UNDERLINE.match(lines[i + 1].text)
+        ):
             continue
-        if i + 1 < len(lines) and _UNDERLINE.match(lines[i + 1].text):
+        if lead := _ENTRY_LEAD.match(line.text):
+            head = " ".join(line.text[lead.end() :].split()[:2])
+        elif label := _ENTRY_LABEL.match(line.text):
+            head = label.group(0)
+        else:
             continue
-        head = " ".join(line.text[lead.end() if lead else 0 :].split()[:2])
         if not mentions(head, name):
             continue
         end = i + 1
