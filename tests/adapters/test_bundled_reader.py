@@ -215,3 +215,36 @@ def test_a_reading_the_passages_do_not_hold_up_is_i_dont_know(
         assert (answer.answer, answer.citations) == (DONT_KNOW, [])
         given = engine.ask(kept[0], opts)
         assert kept[1] in given.answer and given.citations
+
+
+@pytest.mark.slow
+def test_a_question_that_names_nothing_the_reader_cannot_read_is_answered_bare(
+    paths, embedder, tmp_path
+) -> None:
+    """ "How many days are in a week?" passes the gate over `date`'s page (days, weeks), and the
+    reader copies "00..53", the range of week numbers. The question names nothing of the page,
+    so it is answered as the bare model answers it, uncited, and streamed as it is decoded. A
+    question that names the page still gets the reader's cited answer."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("date.txt", "sleep.txt"):
+        (docs / name).write_text((MAN / name).read_text())
+    opts = AskOptions(collection="docs", k=3, max_tokens=48, memory=False)
+    ask = "How many days are in a week?"
+    chat = [{"role": "user", "content": ask}]
+    with Engine(paths, embedder=embedder) as engine:
+        engine.ingest([docs], collection="docs")
+        prepared = engine.prepare(chat, opts)
+        assert prepared.request.adapter == READER and prepared.fallback is not None
+        assert prepared.backend.generate(prepared.request).text.startswith("00..53")
+        bare = prepared.backend.generate(prepared.fallback).text
+        answer = engine.ask(ask, opts)
+        assert (answer.answer, answer.citations) == (bare, [])
+        assert "7" in answer.answer and "[" not in answer.answer
+        _, stream = engine.stream(chat, opts)
+        pieces = list(stream)
+        assert "".join(pieces) == bare and len(pieces) > 1
+        utc = "Which option of date prints the time in UTC?"
+        assert engine.prepare([{"role": "user", "content": utc}], opts).fallback is None
+        named = engine.ask(utc, opts)
+        assert "--utc" in named.answer and named.citations

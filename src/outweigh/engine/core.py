@@ -7,6 +7,7 @@ the server and the eval share one way of answering.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from outweigh.generate.base import Backend, Fixed, GenerationRequest, Message, S
 from outweigh.locks import FairLock
 from outweigh.names import check_text
 from outweigh.prompt import MAX_PROMPT_TOKENS, PASSAGE_OVERHEAD_TOKENS, Citation, build_messages
-from outweigh.retrieval.answers import holds_up
+from outweigh.retrieval.answers import holds_up, names_nothing
 from outweigh.retrieval.hybrid import Hit, HybridSearcher
 from outweigh.retrieval.identifiers import absent_answer, mentions, missing
 from outweigh.retrieval.select import checks_relevance, expand, select
@@ -464,6 +465,7 @@ class Engine(Documents, Memories, Adapters, Access):
         adapter = options.adapter
         bias: dict[int, float] = {}
         check: Callable[[str], str] | None = None
+        reads = False
         if adapter is None and options.reader and (citations or lines):
             from outweigh.adapters.bundled import MEMORY_READER, READER
 
@@ -471,6 +473,7 @@ class Engine(Documents, Memories, Adapters, Access):
             if adapter == READER and citations:
                 bias = self._abstain_bias(backend)
                 check = partial(checked_reading, question, citations)
+                reads = True
         request = GenerationRequest(
             messages=build_messages(messages, citations, rag=bool(citations), memories=lines),
             max_tokens=options.max_tokens,
@@ -481,7 +484,17 @@ class Engine(Documents, Memories, Adapters, Access):
             adapter=adapter,
             first_token_bias=bias,
         )
-        return Prepared(request, citations, backend, memories, check)
+        fallback = None
+        if reads and names_nothing(question):
+            # Passages passed the gate, but a question that names nothing of them and that
+            # the reader cannot answer from them is not about them: answer it bare.
+            fallback = replace(
+                request,
+                messages=build_messages(messages, [], rag=False, memories=lines),
+                adapter=None,
+                first_token_bias={},
+            )
+        return Prepared(request, citations, backend, memories, check, fallback)
 
     def _abstain_bias(self, backend: Backend) -> dict[int, float]:
         """The first-token bias that makes the passage reader say "I don't know" only where it

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from outweigh.attribution import supporting
@@ -110,14 +111,28 @@ class Prepared:
     memories: list[MemoryItem] = field(default_factory=list)
     """Recalled memories in the prompt, ahead of the citations."""
     check: Callable[[str], str] | None = None
-    """What a generated answer becomes before anyone sees it (the passage reader's that gives
-    nothing the question asks for becomes "I don't know": `Engine._build`); None leaves it as
-    generated. A checked answer streams in one piece, once it is whole."""
+    """What a generated answer becomes before anyone sees it (the passage reader's that does
+    not hold up against its passages becomes "I don't know": `Engine._build`); None leaves it
+    as generated. A checked answer streams in one piece, once it is whole."""
+    fallback: GenerationRequest | None = None
+    """The bare request to answer with where the checked answer is "I don't know" and the
+    question names nothing its passages are about (`retrieval.answers.names_nothing`): the
+    passages did not bear on it after all. Its answer cites nothing."""
+    uncited: set[str] = field(default_factory=set)
+    """The fallback's answers so far: they rest on no passage."""
 
     def cited(self, question: str, answer: str) -> list[Citation]:
         """The prompt's passages `answer` rests on: what `Answer.citations`, the server and
         the eval report as citations."""
+        if answer in self.uncited:
+            return []
         return supporting(answer, self.citations, question)
+
+    def instead(self, answer: str) -> GenerationRequest | None:
+        """The fallback request where the checked `answer` is "I don't know"; else None."""
+        if self.fallback is None or not answer.lstrip().startswith("I don't know"):
+            return None
+        return self.fallback
 
 
 @dataclass(frozen=True)
@@ -189,10 +204,10 @@ class Turn:
         """Every passage the prompt carries, numbered as the model sees them."""
         return self.prepared.citations
 
-    def nth(self, choice: int) -> GenerationRequest:
-        """The request for choice `choice`: the same prompt, the seed shifted so that seeded
-        choices differ (wrapping within `SEED_RANGE`)."""
-        request = self.prepared.request
+    def nth(self, choice: int, request: GenerationRequest | None = None) -> GenerationRequest:
+        """The request for choice `choice` (of the prompt, or of `request`): the same prompt,
+        the seed shifted so that seeded choices differ (wrapping within `SEED_RANGE`)."""
+        request = request or self.prepared.request
         if choice == 0 or request.seed is None:
             return request
         low, high = SEED_RANGE
@@ -204,6 +219,9 @@ class Turn:
         gen = self.backend.generate(self.nth(choice))
         if self.prepared.check is not None:
             gen = replace(gen, text=self.prepared.check(gen.text))
+            if (bare := self.prepared.instead(gen.text)) is not None:
+                gen = self.backend.generate(self.nth(choice, bare))
+                self.prepared.uncited.add(gen.text)
         if choice == 0:
             self.finish(gen.text)
         return gen
@@ -212,9 +230,19 @@ class Turn:
         """Choice `choice` as it is decoded; closing the stream cancels it at the next token."""
         stream = detach(self.backend.stream(self.nth(choice)))
         if self.prepared.check is not None:
-            stream = held(stream, self.prepared.check)
+            stream = held(stream, self.prepared.check, partial(self._bare, choice))
         if choice == 0:
             stream.on_end(self.finish)
+        return stream
+
+    def _bare(self, choice: int, answer: str) -> Stream | None:
+        """The fallback's stream for choice `choice` where the checked `answer` calls for it
+        (`Prepared.instead`); its whole text is recorded as uncited before it ends."""
+        bare = self.prepared.instead(answer)
+        if bare is None:
+            return None
+        stream = detach(self.backend.stream(self.nth(choice, bare)))
+        stream.on_end(self.prepared.uncited.add)
         return stream
 
     def finish(self, answer: str) -> None:

@@ -348,10 +348,16 @@ def detach(pieces: Iterator[str]) -> Stream:
     return Stream(produce)
 
 
-def held(stream: Stream, check: Callable[[str], str]) -> Stream:
+def held(
+    stream: Stream,
+    check: Callable[[str], str],
+    then: Callable[[str], Stream | None] | None = None,
+) -> Stream:
     """`stream` read whole, then handed on as `check` of its text, in one piece: for an answer
-    that must be judged before anyone sees it (`Prepared.check`). Closing the returned stream
-    closes `stream` at its next token, as closing `stream` would."""
+    that must be judged before anyone sees it (`Prepared.check`). `then`, given the checked
+    text, may return another stream to hand on in its place, piece by piece (an answer to ask
+    for instead). Closing the returned stream closes the one it is reading at its next token,
+    as closing that one would."""
 
     def produce(emit: Callable[[str], None], cancelled: threading.Event) -> None:
         parts: list[str] = []
@@ -362,8 +368,20 @@ def held(stream: Stream, check: Callable[[str], str]) -> Stream:
                 parts.append(piece)
         finally:
             stream.close()
-        if not cancelled.is_set():
-            emit(check("".join(parts)))
+        if cancelled.is_set():
+            return
+        text = check("".join(parts))
+        instead = then(text) if then is not None else None
+        if instead is None:
+            emit(text)
+            return
+        try:
+            for piece in instead:
+                if cancelled.is_set():
+                    return
+                emit(piece)
+        finally:
+            instead.close()
 
     return Stream(produce, name="held")
 
