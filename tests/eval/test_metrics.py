@@ -59,6 +59,14 @@ def test_a_citation_marker_is_not_an_answer() -> None:
     assert accuracy("8 [2]", ["8"])
 
 
+def test_an_abstention_is_no_answer() -> None:
+    # "i" is the option -i normalized, and a word of "I don't know": no gold answer is there.
+    idk = "I don't know: the context does not say."
+    assert not accuracy(idk, ["-i"]) and not concise(idk, ["-i"]) and f1(idk, ["-i"]) == 0
+    assert accuracy("-i [1]", ["-i"])
+    assert accuracy("I don't know the author, but -i does it.", ["-i"])  # it states a fact
+
+
 def test_accuracy_needs_the_tokens_in_order_and_together() -> None:
     assert accuracy("The director is Odalys Brenneke.", ["Odalys Brenneke"])
     assert not accuracy("Brenneke hired Odalys.", ["Odalys Brenneke"])

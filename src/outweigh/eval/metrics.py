@@ -65,14 +65,23 @@ def _contains(haystack: list[str], needle: list[str]) -> bool:
 
 
 def accuracy(prediction: str, answers: Sequence[str]) -> bool:
-    """Whether some gold answer's normalized tokens appear, contiguous, in the prediction's."""
+    """Whether some gold answer's normalized tokens appear, contiguous, in the prediction's. An
+    answer that abstains (`abstains`) holds none: "I don't know" is not the option `-i`."""
+    return not abstains(prediction) and mentions(prediction, answers)
+
+
+def mentions(prediction: str, texts: Sequence[str]) -> bool:
+    """Whether some text's normalized tokens appear, contiguous, in the prediction's, whatever
+    else it says: a value it must not hold, even in passing ("I don't know; maybe Tver?")."""
     pred = tokens(prediction)
-    return any(_contains(pred, tokens(a)) for a in answers)
+    return any(_contains(pred, tokens(a)) for a in texts)
 
 
 def concise(prediction: str, answers: Sequence[str]) -> bool:
     """Right (`accuracy`) and short: at most max(CONCISE_WORDS, CONCISE_FACTOR x the words of
     the gold answer it holds) words, so copying a passage or listing candidates scores 0."""
+    if abstains(prediction):
+        return False
     pred = tokens(prediction)
     return any(
         _contains(pred, gold) and len(pred) <= max(CONCISE_WORDS, CONCISE_FACTOR * len(gold))
@@ -115,7 +124,7 @@ def memory_correct(
 ) -> bool:
     """A memory answer is right when it holds a gold answer (or, for an abstention, abstains)
     and holds none of the `forbidden` texts (a superseded value, another user's fact)."""
-    if any(accuracy(prediction, [f]) for f in forbidden):
+    if mentions(prediction, forbidden):
         return False
     return abstains(prediction) if abstain else accuracy(prediction, answers)
 
@@ -127,7 +136,10 @@ def exact_match(prediction: str, answers: Sequence[str]) -> bool:
 
 
 def f1(prediction: str, answers: Sequence[str]) -> float:
-    """Best token-overlap F1 between the prediction and any gold answer (SQuAD v1.1)."""
+    """Best token-overlap F1 between the prediction and any gold answer (SQuAD v1.1); 0 for an
+    answer that abstains."""
+    if abstains(prediction):
+        return 0.0
     pred = tokens(prediction)
     best = 0.0
     for answer in answers:
