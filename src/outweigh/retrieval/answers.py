@@ -10,14 +10,16 @@ each leaves an answer alone when it cannot tell:
 - `structure.gives`: the answer gives something the question asks for, not its own words
   back, and a value of the type its question words demand;
 - `grounded`: that value, an e-mail address, a URL or the digits of a date, a version or a
-  count, is written in a passage or its file name, and not made up ("http://www.gnuscoreutils.org/");
+  count, is written in a passage or its file name, and not made up
+  ("http://time-system-measurement.txt" for GNU time's home page);
 - `dated`: a date is written as a date ("2024-05-01", "May 2024", "06-May-09"), not as the
   pull request number "3168";
 - `placeholder`: the answer is not the name a passage gives an option's argument ("NUMBER"
   for `--metalink-index=NUMBER`);
 - `from_named`: where the question names a document by the words of its file name ("GNU
-  bc" and `bc-description.txt`, "libnpmpublish" and `libnpmpublish-README.md`), the answer
-  is in that document, not in the one beside it;
+  Coreutils" and `coreutils-introduction.txt`, "libnpmpublish" and
+  `libnpmpublish-README.md`), the answer is in that document, or in one whose text names it
+  too, not in the one beside it;
 - `tied`: where a passage has an entry for the number the question names ("- Issue #4008:
   ...", "bpo-45495: ..."), the answer comes from that entry or the headings over it, not the
   entry beside it.
