@@ -195,7 +195,7 @@ def test_a_question_names_a_document_by_the_words_of_its_file_name() -> None:
     assert not from_named("30 days [2]", refund, [handbook, other])
 
 
-def test_every_test_is_asked() -> None:
+def test_holds_up_asks_every_test() -> None:
     cited = [passage(OPTIONS, source="wget-logging.txt")]
     question = "What is the default value of the --metalink-index option of wget?"
     assert not holds_up("NUMBER [1]", question, cited)  # a placeholder
