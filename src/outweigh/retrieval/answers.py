@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING
 from outweigh.attribution import MARKER, held_share, key_tokens
 from outweigh.retrieval.identifiers import identifiers, mentions
 from outweigh.retrieval.structure import (
-    MD_HEADING,
     VALUES,
     Line,
     ancestors,
     demands,
     gives,
+    is_heading,
     lines_of,
     outline,
     starts_item,
@@ -72,7 +72,6 @@ _ENTRY_LEAD = re.compile(r"^(?:[-*+\u2022]\s+|\(?\d{1,3}[.)]\s+)")
 _ENTRY_LABEL = re.compile(r"^[^\s:]+(?:\s[^\s:]+)?:\s")
 """An entry that names itself first, in one or two words and a colon: "bpo-45495: ...",
 "Issue #4008: ..."."""
-_UNDERLINE = re.compile(r"^\s*([=\-~^*+#])\1{2,}\s*$")
 _STOP = stop_words("en", "ru")
 PREAMBLE = 3
 """Lines under a heading, before its first entry, that go with each entry (`_preamble`)."""
@@ -151,9 +150,7 @@ def entries(text: str, name: str) -> list[str]:
     parent = outline(lines)
     out: list[str] = []
     for i, line in enumerate(lines):
-        if MD_HEADING.match(line.text) or (
-            i + 1 < len(lines) and _UNDERLINE.match(lines[i + 1].text)
-        ):
+        if is_heading(lines, i):
             continue
         if lead := _ENTRY_LEAD.match(line.text):
             head = " ".join(line.text[lead.end() :].split()[:2])
@@ -165,9 +162,7 @@ def entries(text: str, name: str) -> list[str]:
             continue
         end = i + 1
         while end < len(lines) and not (
-            lines[end].blank_before
-            or starts_item(lines[end].text)
-            or MD_HEADING.match(lines[end].text)
+            lines[end].blank_before or starts_item(lines[end].text) or is_heading(lines, end)
         ):
             end += 1
         kept = [*range(i, end)]

@@ -96,6 +96,11 @@ def _heading_style(lines: list[Line], i: int) -> str | None:
     return None
 
 
+def is_heading(lines: list[Line], i: int) -> bool:
+    """Whether line i is a heading as `outline` reads one: Markdown, underlined, or capitals."""
+    return _heading_style(lines, i) is not None
+
+
 def outline(lines: list[Line]) -> list[int | None]:
     """For each line, the index of the line it hangs from (see the module's docstring), or
     None for a line at the top of the document."""
