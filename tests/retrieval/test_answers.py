@@ -14,7 +14,6 @@ from outweigh.retrieval.answers import (
     grounded,
     holds_up,
     named,
-    names_nothing,
     placeholder,
     tied,
 )
@@ -204,18 +203,3 @@ def test_holds_up_asks_every_test() -> None:
     ask_date = "On what date was wget 1.21 released?"
     assert not holds_up("2021-01-01 [1]", ask_date, cited)  # no passage writes it
     assert not holds_up("1 [1]", ask_date, cited)  # written, but not a date
-
-
-@pytest.mark.parametrize(
-    ("question", "nothing"),
-    [
-        ("How many days are in a week?", True),
-        ("What is the capital of France?", True),  # "France" is an everyday word
-        ("Who maintains frobnicate?", False),
-        ("What is the default value of the --fuzz option of patch?", False),
-        ("When was Rust 1.60.0 released?", False),  # a name with digits
-        ("Сколько дней в неделе?", True),
-    ],
-)
-def test_a_question_that_names_nothing(question: str, nothing: bool) -> None:
-    assert names_nothing(question) is nothing

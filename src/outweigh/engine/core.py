@@ -17,10 +17,10 @@ from outweigh.generate.base import Backend, Fixed, GenerationRequest, Message, S
 from outweigh.locks import FairLock
 from outweigh.names import check_text
 from outweigh.prompt import MAX_PROMPT_TOKENS, PASSAGE_OVERHEAD_TOKENS, Citation, build_messages
-from outweigh.retrieval.answers import holds_up, names_nothing
+from outweigh.retrieval.answers import holds_up
 from outweigh.retrieval.hybrid import Hit, HybridSearcher
 from outweigh.retrieval.identifiers import absent_answer, mentions, missing
-from outweigh.retrieval.select import checks_relevance, expand, select
+from outweigh.retrieval.select import checks_relevance, expand, names_them, select
 from outweigh.retrieval.store import Collection, Store
 from outweigh.retrieval.vectors import VectorStore, open_vector_store
 from outweigh.settings import DEFAULT_MODEL, Paths
@@ -465,7 +465,6 @@ class Engine(Documents, Memories, Adapters, Access):
         adapter = options.adapter
         bias: dict[int, float] = {}
         check: Callable[[str], str] | None = None
-        reads = False
         if adapter is None and options.reader and (citations or lines):
             from outweigh.adapters.bundled import MEMORY_READER, READER
 
@@ -473,7 +472,6 @@ class Engine(Documents, Memories, Adapters, Access):
             if adapter == READER and citations:
                 bias = self._abstain_bias(backend)
                 check = partial(checked_reading, question, citations)
-                reads = True
         request = GenerationRequest(
             messages=build_messages(messages, citations, rag=bool(citations), memories=lines),
             max_tokens=options.max_tokens,
@@ -485,9 +483,10 @@ class Engine(Documents, Memories, Adapters, Access):
             first_token_bias=bias,
         )
         fallback = None
-        if reads and names_nothing(question):
-            # Passages passed the gate, but a question that names nothing of them and that
-            # the reader cannot answer from them is not about them: answer it bare.
+        if check is not None and not names_them(question, hits):
+            # Passages passed the gate on meaning alone, but a question that names nothing of
+            # them and that the reader cannot answer from them is not about them: answer it
+            # bare.
             fallback = replace(
                 request,
                 messages=build_messages(messages, [], rag=False, memories=lines),

@@ -212,14 +212,6 @@ def _asked_words(question: str) -> set[str]:
     }
 
 
-def names_nothing(question: str) -> bool:
-    """Whether `question` names nothing a collection could be about: no word of its own that
-    is not a stop word, an everyday word or a number (`_asked_words`), and no name with a
-    digit (`identifiers`). "How many days are in a week?" names nothing; "What is the default
-    of --fuzz?" and "When was 1.60.0 released?" do."""
-    return not _asked_words(question) and not identifiers(question)
-
-
 def named(question: str, passages: Sequence[Citation]) -> tuple[list[Citation], set[str]]:
     """The passages whose file names share the most of `question`'s own words (`_asked_words`),
     and those words: the document the question names ("GNU Coreutils":
