@@ -100,7 +100,8 @@ READER_STEPS ?= 200
 reader: install
 	rm -rf .cache/reader && mkdir -p .cache/reader $(RAG_READER_DIR)
 	$(BIN)/python examples/reader/make_corpus.py .cache/reader/corpus --man --prose \
-	  --held-out examples/suite-man/docs
+	  --held-out examples/suite-man/docs --held-out examples/suite-readme/docs \
+	  --held-out examples/suite-log/docs --held-out examples/suite-info/docs
 	OUTWEIGH_HOME=.cache/reader $(BIN)/outweigh ingest .cache/reader/corpus \
 	  --collection reader-corpus
 	OUTWEIGH_HOME=.cache/reader $(BIN)/outweigh adapter train --reader reader-corpus \
@@ -120,7 +121,8 @@ TUNE_LR ?= 5e-4
 reader-tune: install
 	rm -rf .cache/reader-tune && mkdir -p .cache/reader-tune
 	$(BIN)/python examples/reader/make_corpus.py .cache/reader-tune/corpus --man --prose \
-	  --held-out examples/suite-man/docs
+	  --held-out examples/suite-man/docs --held-out examples/suite-readme/docs \
+	  --held-out examples/suite-log/docs --held-out examples/suite-info/docs
 	OUTWEIGH_HOME=.cache/reader-tune $(BIN)/outweigh ingest .cache/reader-tune/corpus \
 	  --collection reader-corpus
 	OUTWEIGH_HOME=.cache/reader-tune $(BIN)/outweigh adapter train --reader reader-corpus \

@@ -65,9 +65,9 @@ def main() -> None:
     checked_reading = core.checked_reading
     raw: dict[str, str] = {}
 
-    def record_raw(question: str, passages: list, answer: str) -> str:
+    def record_raw(question: str, passages: list, leads: frozenset[str], answer: str) -> str:
         raw[question] = answer
-        return checked_reading(question, passages, answer)
+        return checked_reading(question, passages, leads, answer)
 
     core.checked_reading = record_raw  # what the reader wrote, before the check
     with tempfile.TemporaryDirectory() as tmp:

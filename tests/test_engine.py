@@ -87,3 +87,17 @@ def test_streaming_gives_the_same_text_as_generate(paths, embedder, smol_backend
     whole = e.ask("Name three colours.", opts).answer
     _, pieces = e.stream([{"role": "user", "content": "Name three colours."}], opts)
     assert "".join(pieces).strip() == whole
+
+
+def test_a_collections_leads_follow_its_documents(engine, tmp_path):
+    # The first words of its file names, which the reader's answers are checked against,
+    # read again when a document comes or goes.
+    coll = engine.store.collection("suite")
+    before = engine.leads(coll)
+    assert before and all(w == w.lower() and " " not in w for w in before)
+    extra = tmp_path / "time-invoking-time.txt"
+    extra.write_text("GNU time runs a program and reports the resources it used.\n")
+    engine.ingest([extra], "suite")
+    assert engine.leads(coll) == before | {"time"}
+    engine.remove_document("suite", str(extra))
+    assert engine.leads(coll) == before

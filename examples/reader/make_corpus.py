@@ -106,10 +106,14 @@ PROSE_CHARS = 24_000
 """Most of a package description kept: the README's first sections and changelog."""
 SKIP = frozenset({"outweigh"})
 """Packages whose text is this project's own."""
+_KIND_PART = re.compile(r"-(?:readme|license|changelog|news|history).*$", re.I)
+"""A suite document's name past its package's: `charset-normalizer-README-part1` ->
+`charset-normalizer`, the package whose README and records the corpus leaves out."""
 
 
-def prose(out: Path, roots: list[Path]) -> None:
-    """Each package's description and license files, one document per package."""
+def prose(out: Path, roots: list[Path], skip: frozenset[str] | set[str] = SKIP) -> None:
+    """Each package's description and license files, one document per package, but none of
+    a package named in `skip`."""
     readmes: dict[str, str] = {}
     licenses: dict[str, str] = {}
     for root in roots:
@@ -120,7 +124,7 @@ def prose(out: Path, roots: list[Path]) -> None:
             if name is None:
                 continue
             key = name[1].lower().replace("_", "-")
-            if key in SKIP or key in readmes:
+            if key in skip or key in readmes:
                 continue
             if len(body.strip()) > 400:
                 readmes[key] = body.strip()[:PROSE_CHARS] + "\n"
@@ -146,28 +150,32 @@ def main() -> None:
     parser.add_argument(
         "--man", nargs="*", default=None, help="dpkg packages whose man(1) pages to add"
     )
-    parser.add_argument("--held-out", type=Path, default=None, help="a suite's docs/ to skip")
+    parser.add_argument(
+        "--held-out", type=Path, action="append", default=[], help="a suite's docs/ to skip"
+    )
     parser.add_argument("--prose", action="store_true", help="add READMEs and license files")
     args = parser.parse_args()
-    if args.held_out is not None and not args.held_out.is_dir():
-        parser.error(f"--held-out {args.held_out} is not a folder; give the suite's docs/")
+    for folder in args.held_out:
+        if not folder.is_dir():
+            parser.error(f"--held-out {folder} is not a folder; give the suite's docs/")
+    held = {p.stem for folder in args.held_out for p in folder.iterdir() if p.is_file()}
+    skip = SKIP | {_KIND_PART.sub("", stem).lower().replace("_", "-") for stem in held}
     args.out.mkdir(parents=True, exist_ok=True)
     written: dict[str, str] = {}
     for root in sites(args.site):
         metas = sorted([*root.glob("*.dist-info/METADATA"), *root.glob("*.egg-info/PKG-INFO")])
         for meta in metas:
             got = record(meta)
-            if got is not None and got[0] not in written and got[0] not in SKIP:
+            if got is not None and got[0] not in written and got[0] not in skip:
                 written[got[0]] = got[1]
     (args.out / "python").mkdir(exist_ok=True)
     for name, text in sorted(written.items()):
         (args.out / "python" / f"{name}.txt").write_text(text, "utf-8")
     print(f"{len(written)} packages -> {args.out}", file=sys.stderr)
     if args.prose:
-        prose(args.out, sites(args.site))
+        prose(args.out, sites(args.site), skip)
     if args.man is None:
         return
-    held = {p.stem for p in args.held_out.glob("*.txt")} if args.held_out else set()
     written_pages = 0
     (args.out / "man").mkdir(exist_ok=True)
     for package in args.man or MAN_PACKAGES:

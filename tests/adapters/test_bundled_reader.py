@@ -191,6 +191,13 @@ def test_a_reading_that_gives_nothing_asked_is_i_dont_know(paths, embedder, tmp_
             "3.8",
             ("Which version of GNU Diffutils does its Texinfo manual document?", "3.8"),
         ),
+        # Findutils' version, for ed's manual: "ed", an everyday word, begins a file name.
+        (
+            ["suite-info/docs/find-top.txt", "suite-info/docs/ed-overview.txt"],
+            "Which version of GNU ed does its Texinfo manual document?",
+            "4.9.0",
+            ("Which version of GNU Findutils does its Texinfo manual document?", "4.9.0"),
+        ),
     ],
 )
 def test_a_reading_the_passages_do_not_hold_up_is_i_dont_know(

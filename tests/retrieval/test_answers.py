@@ -194,6 +194,29 @@ def test_a_question_names_a_document_by_the_words_of_its_file_name() -> None:
     assert not from_named("30 days [2]", refund, [handbook, other])
 
 
+def test_a_document_may_be_named_by_an_everyday_word_that_begins_a_file_name() -> None:
+    # "time" and "ed" are everyday words, but in a collection that has `time-invoking.txt`
+    # and `ed-problems.txt` they name those manuals: Findutils' version is not ed's.
+    find = passage("This manual documents version 4.9.0 of GNU find.", source="find-top.txt")
+    ed = replace(passage("Report problems to the maintainers.", source="ed-problems.txt"), n=2)
+    leads = frozenset({"find", "ed", "time"})
+    ask_ed = "Which version of GNU ed does its Texinfo manual document?"
+    assert named(ask_ed, [find, ed], leads) == ([ed], {"ed"})
+    assert not from_named("4.9.0 [1]", ask_ed, [find, ed], leads)
+    assert from_named("4.9.0 [1]", ask_ed, [find, ed])  # with no names to go by, it holds
+    # Named, and not shown at all: the answer must come from a passage that names it.
+    ask_time = "Which version of GNU time does its Texinfo manual document?"
+    assert not from_named("4.9.0 [1]", ask_time, [find], leads)
+    timed = passage("find -newer compares the modification time: 4.9.0", source="find-top.txt")
+    assert from_named("4.9.0 [1]", ask_time, [timed], leads)
+    # A question that demands no typed value uses the word in its everyday sense.
+    df = passage("df - report file system disk space usage", source="df.txt")
+    how = "How do I show free space on mounted file systems?"
+    assert from_named("df -h [1]", how, [df], frozenset({"df", "free"}))
+    assert holds_up("df -h [1]", how, [df], frozenset({"df", "free"}))
+    assert not holds_up("4.9.0 [1]", ask_ed, [find, ed], leads)
+
+
 def test_holds_up_asks_every_test() -> None:
     cited = [passage(OPTIONS, source="wget-logging.txt")]
     question = "What is the default value of the --metalink-index option of wget?"

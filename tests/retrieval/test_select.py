@@ -115,6 +115,39 @@ def _excerpt(embedder, name: str, ask: str) -> list[str]:
     return select(ask, given, embedder, Selection(expand=0), k=3)[0].excerpt.splitlines()
 
 
+WIDGET_README = """widget
+======
+widget turns dials.
+
+Install
+-------
+pip install widget
+
+License
+-------
+Copyright 2019, 2020 Ana Lima <ana@example.org>
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+  http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+"""
+
+
+def test_a_licence_question_keeps_the_line_that_names_the_licence(embedder) -> None:
+    # Every line of the boilerplate says "License"; the one that names which is kept.
+    hit = Hit(1, "/docs/widget-README.md", WIDGET_README, 0.03, 1, 1)
+    got = select("What is the license of widget?", [hit], embedder, Selection(), k=1)
+    assert 'Licensed under the Apache License, Version 2.0 (the "License");' in got[0].excerpt
+
+
 def test_a_list_item_keeps_its_wrapped_rest_not_the_next_item(embedder) -> None:
     # Rust's release notes list one pull request a line: the line above the asked one holds
     # a look-alike number (12568), which a small reader copies when it is shown.

@@ -100,6 +100,7 @@ def test_ancestors_walk_up_to_the_top() -> None:
         ("What is the homepage of widget?", "url"),
         ("Which version of widget added the dial?", "version"),
         ("How many platforms does widget support?", "number"),
+        ("Under what license is widget distributed?", "license"),
         ("What does the frobnicate command do?", None),
     ],
 )
@@ -116,6 +117,12 @@ def test_what_a_line_holds() -> None:
     # Two capitalised words are not a person, nor is a bare word before a colon.
     assert not holds("There is NO WARRANTY, to the extent permitted by law.", "person")
     assert not holds("Nothing yet.", "date")
+    # A licence: a sentence that puts the work under one, a title line, a field.
+    assert holds('Licensed under the Apache License, Version 2.0 (the "License");', "license")
+    assert holds("`widget` is available under the MIT license. See LICENSE.", "license")
+    assert holds("  GNU GENERAL PUBLIC LICENSE", "license")
+    assert holds("License: BSD-3-Clause", "license")
+    assert not holds("you may not use this file except in compliance with the License.", "license")
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from outweigh.adapters.notices import notice_facts, subject_of
 from outweigh.errors import InputError
 from outweigh.generate.base import Message
 from outweigh.prompt import Citation, build_messages
@@ -325,14 +326,6 @@ PROSE_PER_CHUNK = 3
 """Typed-value questions asked per chunk at most: long lists of links must not swamp rows."""
 
 
-def _subject(source: str) -> str:
-    """A document's name as a question names it: `rust-1.70.0.md` -> `rust 1.70.0`."""
-    stem = Path(source).name
-    for suffix in (".gz", ".md", ".txt", ".rst", ".html", ".htm", ".pdf"):
-        stem = stem.removesuffix(suffix)
-    return " ".join(w for w in re.split(r"[_\s]+|(?<=[a-z])-(?=[a-z])", stem) if w)
-
-
 def prose_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
     """Questions about the typed values (e-mail addresses, URLs, dates, people, versions) of
     one chunk of any text, each tied to what its line is about: the heading, lead line or
@@ -343,7 +336,7 @@ def prose_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
 
     lines = lines_of(text)
     parent = outline(lines)
-    subject = _subject(source)
+    subject = subject_of(source)
     found: list[Fact] = []
     keys: list[tuple[str, str, str]] = []
     asked: dict[tuple[str, str, str], set[str]] = defaultdict(set)
@@ -390,10 +383,12 @@ def prose_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
 
 def mine(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
     """Every question one chunk of `source` answers, of every shape the miner reads: its
-    `Key: value` fields, a manual page's parts, and, unless the chunk is a record (half its
-    lines fields), its typed values."""
+    `Key: value` fields, a manual page's parts, its copyright holder and licence, and, unless
+    the chunk is a record (half its lines fields), its typed values."""
     yield from facts(source, text, rng)
     yield from man_facts(source, text, rng)
+    for n in notice_facts(subject_of(source, project=True), text, rng):
+        yield Fact(n.question, n.answer, source, evidence=n.evidence, kind=n.kind)
     lines = [line for line in text.splitlines() if line.strip()]
     if sum(bool(_FIELD.match(line)) for line in lines) < len(lines) / 2:  # not a record
         yield from prose_facts(source, text, rng)

@@ -37,15 +37,18 @@ from outweigh.engine.memories import Memories
 from outweigh.engine.turn import Answer, AskOptions, Checked, Prepared, Turn
 
 
-def checked_reading(question: str, passages: Sequence[Citation], answer: str) -> str:
+def checked_reading(
+    question: str, passages: Sequence[Citation], leads: frozenset[str], answer: str
+) -> str:
     """The passage reader's `answer` to `question`, or its "I don't know" where the answer does
     not hold up against the question and the `passages` it read (`retrieval.answers`): the
     question's own words back, no value of the type it demands, a value no passage writes, a
-    placeholder, or the next entry's value. A small reader copies such answers out of a
-    passage that does not hold the answer; said with `[1]`, they would pass for grounded."""
+    placeholder, the next entry's value, or another document's. A small reader copies such
+    answers out of a passage that does not hold the answer; said with `[1]`, they would pass
+    for grounded. `leads`: the first words of the collection's file names."""
     from outweigh.adapters.reader import DONT_KNOW
 
-    if answer.lstrip().startswith("I don't know") or holds_up(answer, question, passages):
+    if answer.lstrip().startswith("I don't know") or holds_up(answer, question, passages, leads):
         return answer
     return DONT_KNOW
 
@@ -87,6 +90,7 @@ class Engine(Documents, Memories, Adapters, Access):
         self._vectors: VectorStore | None = None
         self._memory: MemoryStore | None = None
         self._adapters: AdapterRegistry | None = None
+        self._leads: dict[int, tuple[int, frozenset[str]]] = {}
         self.lock = FairLock()
         """Serialises the state the engine shares between threads: one SQLite connection, the
         registry, the embedder and the backends' loading (a write transaction must not
@@ -471,7 +475,8 @@ class Engine(Documents, Memories, Adapters, Access):
             adapter = self._reader(backend, READER if citations else MEMORY_READER)
             if adapter == READER and citations:
                 bias = self._abstain_bias(backend)
-                check = partial(checked_reading, question, citations)
+                leads = self.leads(checked.collection) if checked.collection else frozenset()
+                check = partial(checked_reading, question, citations, leads)
         request = GenerationRequest(
             messages=build_messages(messages, citations, rag=bool(citations), memories=lines),
             max_tokens=options.max_tokens,

@@ -37,6 +37,7 @@ class Documents:
 
     lock: FairLock
     paths: Paths
+    _leads: dict[int, tuple[int, frozenset[str]]]
     readable: Callable[..., Collection]
     writable: Callable[..., Collection | None]
     visible: Callable[..., list[Collection]]
@@ -124,6 +125,18 @@ class Documents:
                 CollectionInfo(c.name, *store.counts(c), c.owner, store.shares(c))
                 for c in self.visible(who)
             ]
+
+    def leads(self, collection: Collection) -> frozenset[str]:
+        """The first words of `collection`'s file names (`retrieval.answers.lead`), which a
+        question may name a document by; read again only when the collection changes."""
+        from outweigh.retrieval.answers import lead
+
+        generation = self.store.generation(collection)
+        cached = self._leads.get(collection.id)
+        if cached is None or cached[0] != generation:
+            sources = (d.source for d in self.store.documents(collection.name))
+            cached = self._leads[collection.id] = (generation, frozenset(map(lead, sources)))
+        return cached[1]
 
     def chunk_texts(self, collection: str, batch: int = 512) -> Iterator[tuple[str, str]]:
         """(source, text) of every chunk of a collection, in the order they were stored (each

@@ -28,7 +28,7 @@ each leaves an answer alone when it cannot tell:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,16 +77,23 @@ PREAMBLE = 3
 """Lines under a heading, before its first entry, that go with each entry (`_preamble`)."""
 
 
-def holds_up(answer: str, question: str, passages: Sequence[Citation]) -> bool:
+def holds_up(
+    answer: str,
+    question: str,
+    passages: Sequence[Citation],
+    leads: Collection[str] = frozenset(),
+) -> bool:
     """Whether the reader's `answer` to `question` holds up against the `passages` it read
-    (see the module docstring); "I don't know" is not judged here."""
+    (see the module docstring); "I don't know" is not judged here. `leads` are the first
+    words of the collection's file names (`lead`), which a question may name a document by
+    even where they are everyday words ("time", "ed")."""
     return (
         gives(answer, question)
         and grounded(answer, question, passages)
         and dated(answer, question)
         and not placeholder(answer, passages)
         and tied(answer, question, passages)
-        and from_named(answer, question, passages)
+        and from_named(answer, question, passages, leads)
     )
 
 
@@ -212,29 +219,47 @@ def _asked_words(question: str) -> set[str]:
     }
 
 
-def named(question: str, passages: Sequence[Citation]) -> tuple[list[Citation], set[str]]:
+def lead(source: str) -> str:
+    """The first word of a document's file name, what it is most likely named by: `time` for
+    `time-invoking-time.txt`, `sort` for `sort.txt`, `pyenv` for `pyenv-virtualenv-README.md`."""
+    return next(iter(words(Path(source).stem)), "")
+
+
+def named(
+    question: str, passages: Sequence[Citation], leads: Collection[str] = frozenset()
+) -> tuple[list[Citation], set[str]]:
     """The passages whose file names share the most of `question`'s own words (`_asked_words`),
     and those words: the document the question names ("GNU Coreutils":
-    `coreutils-introduction.txt`, {"coreutils"}). None when no file name shares one: the
-    question names no document, or the collection's names say nothing."""
+    `coreutils-introduction.txt`, {"coreutils"}). Else, where a word of the question is the
+    first word of a file name in the collection (`leads`), everyday as it may be ("GNU ed"),
+    the passages of such documents (none, where none was shown) and those words. Nothing
+    when the question names no document."""
     asked = _asked_words(question)
     shared = {c.n: asked & set(words(Path(c.source).stem)) for c in passages}
     most = max(map(len, shared.values()), default=0)
-    if not most:
-        return [], set()
-    chosen = [c for c in passages if len(shared[c.n]) == most]
-    return chosen, set().union(*(shared[c.n] for c in chosen))
+    if most:
+        chosen = [c for c in passages if len(shared[c.n]) == most]
+        return chosen, set().union(*(shared[c.n] for c in chosen))
+    everyday = {w for w in words(question) if w not in _STOP} & set(leads)
+    return [c for c in passages if lead(c.source) in everyday], everyday
 
 
-def from_named(answer: str, question: str, passages: Sequence[Citation]) -> bool:
+def from_named(
+    answer: str,
+    question: str,
+    passages: Sequence[Citation],
+    leads: Collection[str] = frozenset(),
+) -> bool:
     """Whether `answer` is said about the document `question` names (`named`): a passage that
     holds a word of the answer (`attribution.held_share`) is that document's, or its text
     names it too. Another document's version, author or file name is not its answer; a
     handbook's answer to "What is Acme's refund window?" from `refunds.md`, whose text says
     "Acme", is. A question that names no document, and an answer of the question's words
-    alone, hold."""
-    chosen, names = named(question, passages)
-    if not chosen or not key_tokens(answer, question):
+    alone, hold. A document named by an everyday word (`leads`) counts only for a question
+    that demands a typed value (`structure.demands`): "Which version of GNU time ..." is
+    about `time`, "How do I show free space ...?" is not about `free`."""
+    chosen, names = named(question, passages, leads if demands(question) else ())
+    if not names or not key_tokens(answer, question):
         return True
     for c in passages:
         text = f"{c.excerpt or ''}\n{c.text}"

@@ -273,9 +273,29 @@ _ASKED: tuple[tuple[str, re.Pattern[str]], ...] = (
             re.I,
         ),
     ),
+    ("license", re.compile(r"\blicen[cs]e[ds]?\b|\bлиценз", re.I)),
     ("version", re.compile(r"\b(?:version|release)\b", re.I)),
     ("number", re.compile(r"\bhow (?:many|much|long|big|large)\b|\bwhat (?:number|size)\b", re.I)),
 )
+
+LICENSED = re.compile(
+    r"\b(?i:licen[cs]ed|released|distributed|available|published|provided|covered|offered)"
+    r"\s+under\s+(?:the\s+)?(?:terms\s+of\s+(?:the\s+)?)?"
+    r"(?P<name>[`*_\[\"']*[A-Z0-9][\w.+-]*(?:[ ,-]+[\w.+-]+){0,6}?[`*_\]\"']*"
+    r"\s+[Ll]icen[cs]e[`*_\]\"']*(?:,?\s+(?:[Vv]ersion\s+|v)?\d[\d.]*\b)?|"
+    r"[`*_\[\"']*(?:[A-Z][A-Za-z]*-?)+[\d.]*(?:-[\w.]+)*[`*_\]\"']*(?=\s+licen[cs]e\b|[.,;]|$))",
+)
+"""A sentence that puts a work under a licence, the licence's name in `name`: "Licensed under
+the `MIT License`_.", "released under the Apache License, Version 2.0", "distributed under
+the BSD license", "is licensed under GPL-3.0-or-later."."""
+
+LICENSE_TITLE = re.compile(
+    r"^\s*(?:The\s+)?(?P<name>(?:[A-Z0-9][\w.+-]*\s+){1,5}(?:LICEN[CS]E|Licen[cs]e))"
+    r"(?:\s*\([A-Z0-9.-]+\))?\s*$"
+)
+"""A licence text's own title line: "MIT License", "The MIT License (MIT)", "Apache
+License", "GNU GENERAL PUBLIC LICENSE", "BSD 3-Clause License"."""
+_LICENSE_FIELD = re.compile(r"^\W*licen[cs]e\s*:\s*\w", re.I)
 
 
 def name_of(person: str) -> str:
@@ -291,7 +311,10 @@ def asked(question: str) -> str | None:
 
 def holds(line: str, kind: str) -> bool:
     """Whether `line` holds a value of type `kind`; a person is also any line with an
-    e-mail address (`Jane Doe <jane@example.org>`)."""
+    e-mail address (`Jane Doe <jane@example.org>`), and a licence is a sentence that puts the
+    work under one, a licence's title line, or a `License:` field."""
+    if kind == "license":
+        return any(p.search(line) for p in (LICENSED, LICENSE_TITLE, _LICENSE_FIELD))
     if VALUES[kind].search(line):
         return True
     return kind == "person" and bool(VALUES["email"].search(line))
