@@ -304,3 +304,21 @@ def test_plain_questions_ask_a_page_for_its_own_name_in_the_imperative() -> None
     assert "cat" not in question and "suppress repeated" in question
     assert answer == "cat --squeeze-blank"  # asked how, the answer is a command line
     assert "cat" in kinds["option"][0] and kinds["option"][1] == "--squeeze-blank"
+
+
+def test_a_sentence_run_into_a_pages_footer_is_not_its_package() -> None:
+    import random
+
+    from outweigh.adapters.reader import man_facts
+
+    text = (
+        "COPYRIGHT\n Licensed under the Apache License 2.0. You can obtain a copy at\n"
+        " <https://www.openssl.org/source/license.html>.\n\n"
+        "3.0.19 2026-01-27 OPENSSL-MAC(1SSL)\n"
+    )
+    assert [
+        f for f in man_facts("openssl-mac.txt", text, random.Random(0)) if f.kind == "release"
+    ] == []
+    footer = "\nGNU coreutils 9.4 April 2024 SORT(1)\n"
+    got = [f for f in man_facts("sort.txt", footer, random.Random(0)) if f.kind == "release"]
+    assert [f.answer for f in got] == ["9.4"] and "GNU coreutils" in got[0].question

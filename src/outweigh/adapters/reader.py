@@ -243,6 +243,8 @@ def man_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
     if m := _MAN_DOCS.search(text):
         yield Fact(rng.choice(_MAN_URLS).format(cmd=cmd), m["url"], source, kind="url")
     for m in _MAN_FOOTER.finditer(text):
+        if re.search(r"[<>/:]", m["package"]):
+            continue  # the page's last sentence run into its footer, not a package's name
         question = rng.choice(_MAN_RELEASES).format(cmd=cmd, package=m["package"].strip())
         yield Fact(question, m["version"], source, m["release"], kind="release")
     options = []
