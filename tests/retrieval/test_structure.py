@@ -153,6 +153,10 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
     [
         # The question's own rare words back: the subject, not the answer.
         ("--fuzz [1]", "What is the default value of the --fuzz option of patch?", False),
+        # An option of everyday words is still a name, and "v1.2" is the version "1.2".
+        ("--number-width [1]", "What is the default for the --number-width option of nl?", False),
+        ("v20151103 [1]", "What PyPy release was added in pyenv 20151103?", False),
+        ("4.0.0 [1]", "What PyPy release was added in pyenv 20151103?", True),
         ("gsutil [1]", "Which command installs gsutil, according to its README?", False),
         # ...but an everyday word of the question may be the answer: the `split` command.
         ("split [1]", "How do I split a file into pieces?", True),

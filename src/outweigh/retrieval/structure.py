@@ -363,14 +363,20 @@ def demands(question: str) -> str | None:
     return next((kind for kind, pattern in _DEMANDS if pattern.search(question)), None)
 
 
+_V = re.compile(r"^v(?=\d)")
+"""The "v" of "v2.1.0": the same version as "2.1.0"."""
+
+
 def gives(answer: str, question: str) -> bool:
     """Whether `answer` gives something `question` asks for, as far as its text can tell:
 
     - more than the question's own words back: an answer whose every word is in the question,
       and not all of them everyday words (`text.common`), names what was asked about, not
-      the answer ("--fuzz" for "the default of --fuzz", "gsutil" for "which command installs
-      gsutil"; "split" for "how do I split a file" stays, as does any answer to a question
-      that offers choices: "--reverse" for "--reverse or --sort?");
+      the answer ("--fuzz" for "the default of --fuzz", "--number-width" for "the default for
+      the --number-width option", "v20151103" for "which release was added in 20151103",
+      "gsutil" for "which command installs gsutil"; "split" for "how do I split a file"
+      stays, as does any answer to a question that offers choices: "--reverse" for
+      "--reverse or --sort?");
     - a value of the type the question demands (`demands`): an e-mail address, a URL, digits
       for a date or a version, a number or a number word for "how many" (not a range or a
       time: "00..53" for "How many days are in a week?"), and for "who" a name, not a link
@@ -379,8 +385,10 @@ def gives(answer: str, question: str) -> bool:
     `answer` is the reader's, `[n]` markers and all. "I don't know" is not judged here: the
     engine leaves it as it is (`engine.core.checked_reading`)."""
     answer = MARKER.sub(" ", answer)
-    said = [t for t in tokens(answer) if t not in _STOP]
-    echo = said and set(said) <= set(tokens(question)) and not all(map(common, said))
+    said = [_V.sub("", t) for t in tokens(answer) if t not in _STOP]
+    asked_words = {_V.sub("", t) for t in tokens(question)}
+    everyday = [common(t) and not t.startswith("-") for t in said]  # an option is a name
+    echo = said and set(said) <= asked_words and not all(everyday)
     if echo and not _CHOICE.search(question):
         return False
     kind = demands(question)
