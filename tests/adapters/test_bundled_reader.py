@@ -255,3 +255,37 @@ def test_a_question_that_names_nothing_the_reader_cannot_read_is_answered_bare(
         assert engine.prepare([{"role": "user", "content": utc}], opts).fallback is None
         named = engine.ask(utc, opts)
         assert "--utc" in named.answer and named.citations
+
+
+@pytest.mark.slow
+def test_the_reader_reads_a_readmes_licence_and_copyright_lines(paths, embedder, tmp_path) -> None:
+    """A README's last section names its licence in a sentence and its holder on a copyright
+    line, over a licence's boilerplate in which every line says "License", beside manual
+    pages with copyright lines of their own. The reader names the licence, cited. Asked for
+    the holder three ways, it names Ana Lima at least once and the pages' Free Software
+    Foundation never: where it does not read the line it says "I don't know"."""
+    from tests.retrieval.test_select import WIDGET_README
+
+    from outweigh.adapters.reader import DONT_KNOW
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "widget-README.md").write_text(WIDGET_README)
+    for page in ("tac", "tty"):  # other documents to choose from
+        (docs / f"{page}.txt").write_text((MAN / f"{page}.txt").read_text())
+    opts = AskOptions(collection="docs", k=3, max_tokens=48, memory=False)
+    with Engine(paths, embedder=embedder) as engine:
+        engine.ingest([docs], collection="docs")
+        licence = engine.ask("Under what license is widget distributed?", opts)
+        assert "Apache License" in licence.answer
+        assert [Path(c.source).name for c in licence.citations] == ["widget-README.md"]
+        holders = [
+            engine.ask(f"{ask} widget?", opts).answer
+            for ask in (
+                "Who holds the copyright of",
+                "Who is the copyright holder of",
+                "Whose copyright notice appears in",
+            )
+        ]
+        assert any("Ana Lima" in a for a in holders)
+        assert all("Ana Lima" in a or a == DONT_KNOW for a in holders), holders

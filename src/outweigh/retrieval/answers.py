@@ -18,8 +18,9 @@ each leaves an answer alone when it cannot tell:
   for `--metalink-index=NUMBER`);
 - `from_named`: where the question names a document by the words of its file name ("GNU
   Coreutils" and `coreutils-introduction.txt`, "libnpmpublish" and
-  `libnpmpublish-README.md`), the answer is in that document, or in one whose text names it
-  too, not in the one beside it;
+  `libnpmpublish-README.md`; or, for a question that demands a typed value, an everyday word
+  that begins a file name of the collection, "ed" and `ed-overview.txt`), the answer is in
+  that document, or in one whose text names it too, not in the one beside it;
 - `tied`: where a passage has an entry for the number the question names ("- Issue #4008:
   ...", "bpo-45495: ..."), the answer comes from that entry or the headings over it, not the
   entry beside it.
