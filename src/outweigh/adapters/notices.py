@@ -70,7 +70,6 @@ _TITLE_VERSION = re.compile(r"^\s*(?P<version>Version\s+\d[\d.]*)\b", re.I)
 _LINK = re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)")
 """A Markdown link, read as its text: "[Ilya Etingof](mailto:etingof@gmail.com)"."""
 _MARKUP = re.compile(r"[`*_\[\]\"']+")
-_SPACES = re.compile(r"\s+")
 
 COPYRIGHT_QUESTIONS = (
     "Who holds the copyright of {subject}?",
@@ -101,7 +100,7 @@ def holders(text: str) -> list[str]:
     "All rights reserved"; none from a licence's own words about copyright."""
     found: list[str] = []
     for m in _COPYRIGHT.finditer(_LINK.sub(r"\1", text)):
-        holder = _SPACES.sub(" ", m["holder"]).strip(" .,;:")
+        holder = " ".join(m["holder"].split()).strip(" .,;:")
         words = holder.split()
         if (
             not words
@@ -123,23 +122,21 @@ def licenses(text: str) -> list[tuple[str, str]]:
     line under it ("Apache License" / "Version 2.0, January 2004")."""
     found: list[tuple[str, str]] = []
     for m in LICENSED.finditer(text):
-        name = _SPACES.sub(" ", _MARKUP.sub("", m["name"])).strip(" .,;:")
+        name = " ".join(_MARKUP.sub("", m["name"]).split()).strip(" .,;:")
         if len(name) >= 3 and not name.lower().startswith(("this ", "these ", "same ", "its ")):
             found.append((name, name))
     lines = text.splitlines()
     for i, line in enumerate(lines):
         if (m := LICENSE_TITLE.match(line)) is None or (i and lines[i - 1].strip()):
             continue  # a title stands alone, after a blank line or at the top
-        name = _SPACES.sub(" ", m["name"]).strip()
+        title = " ".join(m["name"].split())
         below = next((ln for ln in lines[i + 1 : i + 3] if ln.strip()), "")
-        if v := _TITLE_VERSION.match(below):
-            name = f"{name}, {v['version']}"
-        found.append((name, _SPACES.sub(" ", m["name"]).strip()))
-    out: list[tuple[str, str]] = []
+        v = _TITLE_VERSION.match(below)
+        found.append((f"{title}, {v['version']}" if v else title, title))
+    unique: dict[str, tuple[str, str]] = {}
     for name, evidence in found:
-        if name.lower() not in {n.lower() for n, _ in out}:
-            out.append((name, evidence))
-    return out
+        unique.setdefault(name.lower(), (name, evidence))
+    return list(unique.values())
 
 
 def notice_facts(subject: str, text: str, rng: random.Random) -> Iterator[Notice]:

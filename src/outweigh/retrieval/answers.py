@@ -241,7 +241,7 @@ def named(
     if most:
         chosen = [c for c in passages if len(shared[c.n]) == most]
         return chosen, set().union(*(shared[c.n] for c in chosen))
-    everyday = {w for w in words(question) if w not in _STOP} & set(leads)
+    everyday = {w for w in words(question) if w not in _STOP and w in leads}
     return [c for c in passages if lead(c.source) in everyday], everyday
 
 
