@@ -14,9 +14,12 @@ and gives that other answer elsewhere, so one pass yields the whole curve:
 
 Per suite and threshold t: accuracy (answerable right, unanswerable declined with no
 citation), abstention on the unanswerable questions, false abstention on the answerable
-ones. t=0 is the reader as it is. It runs the transformers copy of the model (llama.cpp
-does not expose logits through the batcher); answers can differ from the GGUF's in a few
-places, so a chosen t is checked with `outweigh eval` before it is reported.
+ones, all of what the user is shown: each answer goes through the engine's answer check
+(`checked_reading`) and, where that leaves "I don't know" to a question that names nothing of
+its passages, the bare answer. t=0 is the reader with no bias. It runs the transformers
+copy of the model (llama.cpp does not expose logits through the batcher); answers can differ
+from the GGUF's in a few places, so a chosen t is checked with `outweigh eval` before it is
+reported.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-THRESHOLDS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, math.inf)
+THRESHOLDS = (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, math.inf)
 
 
 def margins(suite_dir: Path, limit: int | None, k: int, max_tokens: int) -> list[dict]:
@@ -58,6 +61,7 @@ def margins(suite_dir: Path, limit: int | None, k: int, max_tokens: int) -> list
                 collection="suite", rag=True, k=k, max_tokens=max_tokens, memory=False
             )
             turn = engine.turn([{"role": "user", "content": q.question}], opts)
+            prepared = turn.prepared
             request = turn.request
             margin = -math.inf
             if turn.citations and request.adapter is not None:
@@ -78,25 +82,44 @@ def margins(suite_dir: Path, limit: int | None, k: int, max_tokens: int) -> list
                         do_sample=False,
                         pad_token_id=tok.pad_token_id,
                     )
-                text = tok.decode(gen[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+                raw = tok.decode(gen[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
             else:  # no passage bears on it: the bare model answers, no reader, no margin
-                text = backend.generate(request).text
-            cited = bool(turn.cited(text))
+                raw = backend.generate(request).text
+            # What every door shows: the answer check, then the bare answer where the checked
+            # answer is "I don't know" and the question names nothing of its passages.
+            checked = prepared.check(raw) if prepared.check else raw
+            bare = None
+            if prepared.fallback is not None:
+                bare = backend.generate(prepared.fallback).text
+            shown = {"answer": checked, "idk": DONT_KNOW}
             out.append(
                 {
                     "line": q.line,
                     "kind": q.kind,
                     "abstain": q.abstain,
                     "margin": margin,
-                    "answer": text,
-                    "cited": cited,
-                    "right": (m.abstains(text) and not cited)
-                    if q.abstain
-                    else m.accuracy(text, q.answers),
-                    "declines": m.abstains(text),
+                    "raw": raw,
+                    "answer": checked,
+                    "bare": bare,
+                    **{
+                        f"{key}_{field}": value
+                        for key, text in shown.items()
+                        for field, value in outcome(text, bare, turn, q, m).items()
+                    },
                 }
             )
     return out
+
+
+def outcome(text: str, bare: str | None, turn, q, m) -> dict:
+    """Whether `text` (the checked answer, or the reader's "I don't know") is right and
+    declines, after the engine's bare fallback where it applies."""
+    uncited = False
+    if bare is not None and m.abstains(text):
+        text, uncited = bare, True
+    cited = not uncited and bool(turn.cited(text))
+    right = (m.abstains(text) and not cited) if q.abstain else m.accuracy(text, q.answers)
+    return {"right": bool(right), "declines": bool(m.abstains(text))}
 
 
 def curve(rows: list[dict]) -> list[dict]:
@@ -107,14 +130,14 @@ def curve(rows: list[dict]) -> list[dict]:
         unanswerable = [r for r in rows if r["abstain"]]
         answerable = [r for r in rows if not r["abstain"]]
         for r in rows:
-            says_idk = r["margin"] > t
+            key = "idk" if r["margin"] > t else "answer"
             if r["abstain"]:
-                ok = says_idk or r["right"]
+                ok = r[f"{key}_right"]
                 right += ok
                 declined += ok
             else:
-                right += (not says_idk) and r["right"]
-                false += says_idk or r["declines"]
+                right += r[f"{key}_right"]
+                false += r[f"{key}_declines"]
         points.append(
             {
                 "t": t,
@@ -130,11 +153,13 @@ def table(name: str, rows: list[dict], points: list[dict]) -> None:
     answerable = sum(not r["abstain"] for r in rows)
     print(f"\n{name} ({answerable} answerable, {len(rows) - answerable} unanswerable)")
     print("| t | accuracy | abstention | false abstention |\n|---|---:|---:|---:|")
+
+    def f(x: float | None) -> str:
+        return "-" if x is None else f"{x:.2f}"
+
     for p in points:
-        print(
-            f"| {p['t']:g} | {p['accuracy']:.2f} | {p['abstention']:.2f} "
-            f"| {p['false_abstention']:.2f} |"
-        )
+        cells = (f(p["accuracy"]), f(p["abstention"]), f(p["false_abstention"]))
+        print(f"| {p['t']:g} | " + " | ".join(cells) + " |")
 
 
 def plot(results: dict, path: Path) -> None:

@@ -289,3 +289,39 @@ def test_the_reader_reads_a_readmes_licence_and_copyright_lines(paths, embedder,
         ]
         assert any("Ana Lima" in a for a in holders)
         assert all("Ana Lima" in a or a == DONT_KNOW for a in holders), holders
+
+
+@pytest.mark.slow
+def test_a_reading_the_check_turns_down_is_read_again(paths, embedder, tmp_path) -> None:
+    """Asked for the default of xargs' --max-procs over the Findutils manual's section, the
+    reader first gives the option's own name back. The check turns that down, and the reader
+    reads once more with that first token barred (`Prepared.again`): the default the manual
+    writes, "1", cited, whole and streamed alike. A reading the check keeps is not read
+    again."""
+    from outweigh.adapters.reader import DONT_KNOW
+
+    info = EXAMPLES / "suite-info" / "docs"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("find-xargs-options.txt", "coreutils-nl-invocation.txt", "grep-exit-status.txt"):
+        (docs / name).write_text((info / name).read_text())
+    opts = AskOptions(collection="docs", k=3, max_tokens=48, memory=False)
+    ask = "What is the default for the --max-procs option of xargs?"
+    chat = [{"role": "user", "content": ask}]
+    with Engine(paths, embedder=embedder) as engine:
+        engine.ingest([docs], collection="docs")
+        prepared = engine.prepare(chat, opts)
+        assert prepared.check is not None
+        raw = prepared.backend.generate(prepared.request).text
+        assert raw.startswith("--max-procs") and prepared.check(raw) == DONT_KNOW
+        assert prepared.again(raw, DONT_KNOW) is not None
+        answer = engine.ask(ask, opts)
+        assert answer.answer.startswith("1") and answer.citations
+        assert [Path(c.source).name for c in answer.citations] == ["find-xargs-options.txt"]
+        _, stream = engine.stream(chat, opts)
+        assert "".join(stream) == answer.answer
+        kept = "What is the exit status of grep when an error occurred?"
+        again = engine.prepare([{"role": "user", "content": kept}], opts)
+        read = again.backend.generate(again.request).text
+        assert again.check is not None and again.check(read) == read
+        assert again.again(read, read) is None

@@ -9,6 +9,7 @@ import pytest
 from outweigh.prompt import Citation
 from outweigh.retrieval.answers import (
     dated,
+    defaulted,
     entries,
     from_named,
     grounded,
@@ -108,6 +109,44 @@ def test_a_value_in_a_passages_file_name_is_written_there() -> None:
 def test_a_date_is_written_as_a_date(answer: str, ok: bool) -> None:
     assert dated(answer, "On what date was pyenv v2.5.5 released?") is ok
     assert dated(answer, "Which version added it?")  # no date demanded
+
+
+XARGS = """\
+'--max-procs=MAX-PROCS'
+'-P MAX-PROCS'
+     Run simultaneously up to MAX-PROCS processes at once; the default
+     is 1. If MAX-PROCS is 0, run as many processes as possible.
+'--tabsize=COLUMNS'
+     Assume that tab stops are set every COLUMNS (default 8) print columns.
+"""
+
+CONFIG = """## Options
+
+* `env` Object, defaults to `process.env`. The environment to read settings from.
+* `cwd` String, the folder to start the search in. See `npm help config`.
+"""
+
+
+@pytest.mark.parametrize(
+    ("answer", "question", "text", "held"),
+    [
+        ("1 [1]", "What is the default for the --max-procs option of xargs?", XARGS, True),
+        ("8", "What is the default for the --tabsize option of sdiff?", XARGS, True),
+        ("process.env [1]", "What does `env` default to in the config?", CONFIG, True),
+        ("process.env", "What is the default value of the `env` option?", CONFIG, True),
+        # Written in the passage, but not where it says what the default is.
+        ("0 [1]", "What is the default for the --max-procs option of xargs?", XARGS, False),
+        ("`npm help config`", "What is the default value of the `cwd` option?", CONFIG, False),
+        ("2 [1]", "What is the default value of the --metalink-index option?", OPTIONS, False),
+        # Not written whole (the reader's own words), or no default asked: not judged here.
+        ("It runs one at a time", "What is the default for --max-procs?", XARGS, True),
+        ("0 [1]", "Which value of --max-procs runs as many processes as possible?", XARGS, True),
+    ],
+)
+def test_a_default_is_written_where_a_passage_says_default(
+    answer: str, question: str, text: str, held: bool
+) -> None:
+    assert defaulted(answer, question, [passage(text)]) is held
 
 
 @pytest.mark.parametrize(
@@ -222,7 +261,9 @@ def test_holds_up_asks_every_test() -> None:
     question = "What is the default value of the --metalink-index option of wget?"
     assert not holds_up("NUMBER [1]", question, cited)  # a placeholder
     assert not holds_up("--metalink-index [1]", question, cited)  # the question's words back
-    assert holds_up("0 [1]", question, cited)
+    assert not holds_up("0 [1]", question, cited)  # written, but not as a default
+    defaults = [passage(OPTIONS + XARGS, source="wget-logging.txt")]
+    assert holds_up("1 [1]", "What is the default for the --max-procs option?", defaults)
     ask_date = "On what date was wget 1.21 released?"
     assert not holds_up("2021-01-01 [1]", ask_date, cited)  # no passage writes it
     assert not holds_up("1 [1]", ask_date, cited)  # written, but not a date

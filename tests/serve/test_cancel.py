@@ -111,7 +111,7 @@ def test_a_held_answer_closed_before_it_shows_frees_the_model(engine_backend: An
 def test_an_answer_asked_for_instead_closed_frees_the_model(engine_backend: Any) -> None:
     # Where the judged answer is turned down for another one (the bare model's, for a question
     # its passages did not bear on), that one streams; closing it cancels it at its next token.
-    def instead(text: str) -> Any:
+    def instead(raw: str, text: str) -> Any:
         return detach(engine_backend.stream(long_request()))
 
     stream = held(detach(engine_backend.stream(long_request(4))), str.upper, instead)
@@ -120,7 +120,7 @@ def test_an_answer_asked_for_instead_closed_frees_the_model(engine_backend: Any)
     stream.close()
     assert stream.join(timeout=1.5)
     assert model_is_free(engine_backend, 1.0)
-    kept = held(detach(engine_backend.stream(long_request(4))), str.upper, lambda text: None)
+    kept = held(detach(engine_backend.stream(long_request(4))), str.upper, lambda raw, text: None)
     assert len(list(kept)) == 1  # nothing asked for instead: the judged answer, whole
 
 

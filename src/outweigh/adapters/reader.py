@@ -494,8 +494,9 @@ def build(
     if not found:
         raise InputError(
             f"collection {collection.name!r} has nothing to ask about: no `Key: value` "
-            "lines, manual pages, or e-mail addresses, URLs, dates, names or versions tied "
-            "to a heading or label; add such documents, or let a model write questions "
+            "lines, manual pages, copyright or licence lines, or e-mail addresses, URLs, "
+            "dates, names or versions tied to a heading or label; add such documents, or let "
+            "a model write questions "
             "with --question-writer MODEL"
         )
     chosen = _balanced(found, limit, rng)

@@ -128,11 +128,34 @@ class Prepared:
             return []
         return supporting(answer, self.citations, question)
 
+    def again(self, raw: str, answer: str) -> GenerationRequest | None:
+        """The reader's request once more, its first token barred from beginning as `raw`
+        did, where the check turned `raw` down (`answer`, the checked text, is "I don't know"
+        and `raw` is not): the reader's next-best reading, checked in turn. A small reader
+        that copies the option a question names, or the wrong kind of value, often has the
+        right one second. None where nothing was turned down or the backend cannot bias its
+        first token."""
+        if self.check is None or not _declines(answer) or _declines(raw):
+            return None
+        token = self.backend.first_token(raw.lstrip())
+        if token is None:
+            return None
+        bias = {**self.request.first_token_bias, token: -BARRED}
+        return replace(self.request, first_token_bias=bias)
+
     def instead(self, answer: str) -> GenerationRequest | None:
         """The fallback request where the checked `answer` is "I don't know"; else None."""
-        if self.fallback is None or not answer.lstrip().startswith("I don't know"):
+        if self.fallback is None or not _declines(answer):
             return None
         return self.fallback
+
+
+BARRED = 100.0
+"""How far `Prepared.again` lowers the first token of a turned-down answer: out of reach."""
+
+
+def _declines(answer: str) -> bool:
+    return answer.lstrip().startswith("I don't know")
 
 
 @dataclass(frozen=True)
@@ -217,8 +240,12 @@ class Turn:
     def generate(self, choice: int = 0) -> Generation:
         """Choice `choice`, whole. A caller that may go away sets `generate.base.CANCEL`."""
         gen = self.backend.generate(self.nth(choice))
-        if self.prepared.check is not None:
-            gen = replace(gen, text=self.prepared.check(gen.text))
+        if (check := self.prepared.check) is not None:
+            text = check(gen.text)
+            if (again := self.prepared.again(gen.text, text)) is not None:
+                gen = self.backend.generate(self.nth(choice, again))
+                text = check(gen.text)
+            gen = replace(gen, text=text)
             if (bare := self.prepared.instead(gen.text)) is not None:
                 gen = self.backend.generate(self.nth(choice, bare))
                 self.prepared.uncited.add(gen.text)
@@ -230,12 +257,22 @@ class Turn:
         """Choice `choice` as it is decoded; closing the stream cancels it at the next token."""
         stream = detach(self.backend.stream(self.nth(choice)))
         if self.prepared.check is not None:
-            stream = held(stream, self.prepared.check, partial(self._bare, choice))
+            stream = held(stream, self.prepared.check, partial(self._again, choice))
         if choice == 0:
             stream.on_end(self.finish)
         return stream
 
-    def _bare(self, choice: int, answer: str) -> Stream | None:
+    def _again(self, choice: int, raw: str, answer: str) -> Stream | None:
+        """The reader's next-best reading for choice `choice` where the check turned `raw`
+        down (`Prepared.again`), held and checked in turn; else the fallback's stream."""
+        again = self.prepared.again(raw, answer)
+        if again is None:
+            return self._bare(choice, raw, answer)
+        stream = detach(self.backend.stream(self.nth(choice, again)))
+        assert self.prepared.check is not None
+        return held(stream, self.prepared.check, partial(self._bare, choice))
+
+    def _bare(self, choice: int, raw: str, answer: str) -> Stream | None:
         """The fallback's stream for choice `choice` where the checked `answer` calls for it
         (`Prepared.instead`); its whole text is recorded as uncited before it ends."""
         bare = self.prepared.instead(answer)

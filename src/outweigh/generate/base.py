@@ -351,13 +351,13 @@ def detach(pieces: Iterator[str]) -> Stream:
 def held(
     stream: Stream,
     check: Callable[[str], str],
-    then: Callable[[str], Stream | None] | None = None,
+    then: Callable[[str, str], Stream | None] | None = None,
 ) -> Stream:
     """`stream` read whole, then handed on as `check` of its text, in one piece: for an answer
-    that must be judged before anyone sees it (`Prepared.check`). `then`, given the checked
-    text, may return another stream to hand on in its place, piece by piece (an answer to ask
-    for instead). Closing the returned stream closes the one it is reading at its next token,
-    as closing that one would."""
+    that must be judged before anyone sees it (`Prepared.check`). `then`, given the text as
+    read and as checked, may return another stream to hand on in its place, piece by piece
+    (an answer to ask for instead). Closing the returned stream closes the one it is reading
+    at its next token, as closing that one would."""
 
     def produce(emit: Callable[[str], None], cancelled: threading.Event) -> None:
         parts: list[str] = []
@@ -370,8 +370,9 @@ def held(
             stream.close()
         if cancelled.is_set():
             return
-        text = check("".join(parts))
-        instead = then(text) if then is not None else None
+        raw = "".join(parts)
+        text = check(raw)
+        instead = then(raw, text) if then is not None else None
         if instead is None:
             emit(text)
             return

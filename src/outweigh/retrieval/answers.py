@@ -14,6 +14,9 @@ each leaves an answer alone when it cannot tell:
   ("http://time-system-measurement.txt" for GNU time's home page);
 - `dated`: a date is written as a date ("2024-05-01", "May 2024", "06-May-09"), not as the
   pull request number "3168";
+- `defaulted`: a default ("What is the default for --max-procs?", "what does `env` default
+  to?") is written near the word "default" in a passage ("the default is 1", "(default
+  8)"), not any number of the option's text ("2" from "--cut-dirs=2" in an example);
 - `placeholder`: the answer is not the name a passage gives an option's argument ("NUMBER"
   for `--metalink-index=NUMBER`);
 - `from_named`: where the question names a document by the words of its file name ("GNU
@@ -92,6 +95,7 @@ def holds_up(
         gives(answer, question)
         and grounded(answer, question, passages)
         and dated(answer, question)
+        and defaulted(answer, question, passages)
         and not placeholder(answer, passages)
         and tied(answer, question, passages)
         and from_named(answer, question, passages, leads)
@@ -129,6 +133,30 @@ def dated(answer: str, question: str) -> bool:
     """Whether `answer` writes a date where `question` demands one ("When ...?", "On what
     date ...?"); any answer to another question does."""
     return demands(question) != "date" or bool(_DATE.search(MARKER.sub(" ", answer)))
+
+
+_ASKS_DEFAULT = re.compile(r"\bdefaults?\b(?:\s+value)?\s+(?:of|for|to)\b", re.I)
+_SENTENCE_END = re.compile(r"[.!?;](?=\s)|\n\s*\n")
+
+
+def defaulted(answer: str, question: str, passages: Sequence[Citation]) -> bool:
+    """Whether `answer` is written in a sentence of one of `passages` that says "default"
+    ("the default is 1", "(default 8)", "defaults to `process.env`"), where `question` asks
+    for a default; any answer to another question is. An answer that is not written whole
+    anywhere (a sentence of the reader's own) is left to the other tests."""
+    if not _ASKS_DEFAULT.search(question):
+        return True
+    value = fold(MARKER.sub(" ", answer)).strip(" .,;:`'\"‘’“”")
+    seen = _seen(passages)
+    if not value or value not in seen:
+        return True
+    ends = [0, *(m.end() for m in _SENTENCE_END.finditer(seen)), len(seen)]
+    for at in re.finditer("default", seen):
+        start = max(e for e in ends if e <= at.start())
+        stop = min(e for e in ends if e > at.start())
+        if value in seen[start:stop]:
+            return True
+    return False
 
 
 def placeholder(answer: str, passages: Sequence[Citation]) -> bool:
