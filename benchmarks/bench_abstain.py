@@ -15,8 +15,9 @@ and gives that other answer elsewhere, so one pass yields the whole curve:
 Per suite and threshold t: accuracy (answerable right, unanswerable declined with no
 citation), abstention on the unanswerable questions, false abstention on the answerable
 ones, all of what the user is shown: each answer goes through the engine's answer check
-(`checked_reading`) and, where that leaves "I don't know" to a question that names nothing of
-its passages, the bare answer. t=0 is the reader with no bias. It runs the transformers
+(`checked_reading`), is read once more where the check turns it down (`Prepared.again`),
+and, where that leaves "I don't know" to a question that names nothing of its passages, is
+the bare answer. t=0 is the reader with no bias. It runs the transformers
 copy of the model (llama.cpp does not expose logits through the batcher); answers can differ
 from the GGUF's in a few places, so a chosen t is checked with `outweigh eval` before it is
 reported.
@@ -85,9 +86,12 @@ def margins(suite_dir: Path, limit: int | None, k: int, max_tokens: int) -> list
                 raw = tok.decode(gen[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
             else:  # no passage bears on it: the bare model answers, no reader, no margin
                 raw = backend.generate(request).text
-            # What every door shows: the answer check, then the bare answer where the checked
+            # What every door shows: the answer check, a second reading where it turns the
+            # answer down (at the shipped margin), then the bare answer where the checked
             # answer is "I don't know" and the question names nothing of its passages.
             checked = prepared.check(raw) if prepared.check else raw
+            if (again := prepared.again(raw, checked)) is not None:  # read once more
+                checked = prepared.check(backend.generate(again).text)
             bare = None
             if prepared.fallback is not None:
                 bare = backend.generate(prepared.fallback).text

@@ -230,8 +230,9 @@ def test_a_question_that_names_nothing_the_reader_cannot_read_is_answered_bare(
 ) -> None:
     """ "How many days are in a week?" passes the gate over `date`'s page (days, weeks), and the
     reader copies "00..53", the range of week numbers. The question names nothing of the page,
-    so it is answered as the bare model answers it, uncited, and streamed as it is decoded. A
-    question that names the page still gets the reader's cited answer."""
+    so it is answered as the bare model answers it, uncited, and streamed as it is decoded,
+    with no second reading of the page. A question that names the page still gets the
+    reader's cited answer."""
     docs = tmp_path / "docs"
     docs.mkdir()
     for name in ("date.txt", "sleep.txt"):
@@ -244,6 +245,8 @@ def test_a_question_that_names_nothing_the_reader_cannot_read_is_answered_bare(
         prepared = engine.prepare(chat, opts)
         assert prepared.request.adapter == READER and prepared.fallback is not None
         assert prepared.backend.generate(prepared.request).text.startswith("00..53")
+        # No second reading: it would give "7 [1]", cited to the page.
+        assert prepared.again("00..53 [1]", "I don't know: the context does not say.") is None
         bare = prepared.backend.generate(prepared.fallback).text
         answer = engine.ask(ask, opts)
         assert (answer.answer, answer.citations) == (bare, [])

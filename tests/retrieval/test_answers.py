@@ -112,6 +112,8 @@ def test_a_date_is_written_as_a_date(answer: str, ok: bool) -> None:
 
 
 XARGS = """\
+16.1 Options to 'xargs'
+=======================
 '--max-procs=MAX-PROCS'
 '-P MAX-PROCS'
      Run simultaneously up to MAX-PROCS processes at once; the default
@@ -138,6 +140,12 @@ CONFIG = """## Options
         ("0 [1]", "What is the default for the --max-procs option of xargs?", XARGS, False),
         ("`npm help config`", "What is the default value of the `cwd` option?", CONFIG, False),
         ("2 [1]", "What is the default value of the --metalink-index option?", OPTIONS, False),
+        (
+            "16.1 Options to 'xargs' [1]",
+            "What is the default for the --tabsize option?",
+            XARGS,
+            False,
+        ),
         # Not written whole (the reader's own words), or no default asked: not judged here.
         ("It runs one at a time", "What is the default for --max-procs?", XARGS, True),
         ("0 [1]", "Which value of --max-procs runs as many processes as possible?", XARGS, True),

@@ -178,6 +178,13 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
         ("00..53 [1]", "How many days are in a week?", False),
         ("11:11:04 [1]", "How many minutes are in an hour?", False),
         ("Когда угодно [1]", "Когда вышла версия 2.0?", False),
+        # A licence is a name, not the URL of a LICENSE file; a minimum version has digits.
+        ("https://raw.github.com/tkem/x/master/LICENSE [1]", "What is the license of x?", False),
+        ("MIT [1]", "Under what license is node-gyp distributed?", True),
+        ("https://img.shields.io/pypi/v/x [2]", "Which minimum Python version does x need?", False),
+        (">=3.8 [1]", "Which minimum Python version does x need?", True),
+        ("https://img.shields.io/pypi/v/pyasn1 [1]", "Which version of pyasn1 is it?", False),
+        ("3.7+ [1]", "Which Python versions does x support?", True),
         # Question words that demand nothing: a date option, a symbolic link, the `who` page.
         (
             "--date-format [1]",

@@ -133,9 +133,13 @@ class Prepared:
         did, where the check turned `raw` down (`answer`, the checked text, is "I don't know"
         and `raw` is not): the reader's next-best reading, checked in turn. A small reader
         that copies the option a question names, or the wrong kind of value, often has the
-        right one second. None where nothing was turned down or the backend cannot bias its
-        first token."""
-        if self.check is None or not _declines(answer) or _declines(raw):
+        right one second. None where nothing was turned down, where the question names
+        nothing of its passages (the bare model answers it instead: `fallback`; a second
+        reading would cite a passage for "How many days are in a week?"), or where the
+        backend cannot bias its first token."""
+        if self.check is None or self.fallback is not None:
+            return None
+        if not _declines(answer) or _declines(raw):
             return None
         token = self.backend.first_token(raw.lstrip())
         if token is None:

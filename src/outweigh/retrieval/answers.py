@@ -15,8 +15,9 @@ each leaves an answer alone when it cannot tell:
 - `dated`: a date is written as a date ("2024-05-01", "May 2024", "06-May-09"), not as the
   pull request number "3168";
 - `defaulted`: a default ("What is the default for --max-procs?", "what does `env` default
-  to?") is written near the word "default" in a passage ("the default is 1", "(default
-  8)"), not any number of the option's text ("2" from "--cut-dirs=2" in an example);
+  to?") is written in a sentence that says "default" ("the default is 1", "(default 8)"),
+  not any number of the option's text ("2" from "--cut-dirs=2" in an example) nor the
+  section's title;
 - `placeholder`: the answer is not the name a passage gives an option's argument ("NUMBER"
   for `--metalink-index=NUMBER`);
 - `from_named`: where the question names a document by the words of its file name ("GNU
@@ -32,7 +33,7 @@ each leaves an answer alone when it cannot tell:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -136,27 +137,41 @@ def dated(answer: str, question: str) -> bool:
 
 
 _ASKS_DEFAULT = re.compile(r"\bdefaults?\b(?:\s+value)?\s+(?:of|for|to)\b", re.I)
-_SENTENCE_END = re.compile(r"[.!?;](?=\s)|\n\s*\n")
+_SENTENCE_END = re.compile(r"[.!?;](?=\s|$)")
+_ENDS = (".", "!", "?", ";", ":")
 
 
 def defaulted(answer: str, question: str, passages: Sequence[Citation]) -> bool:
     """Whether `answer` is written in a sentence of one of `passages` that says "default"
-    ("the default is 1", "(default 8)", "defaults to `process.env`"), where `question` asks
-    for a default; any answer to another question is. An answer that is not written whole
-    anywhere (a sentence of the reader's own) is left to the other tests."""
+    (`says_default`), where `question` asks for a default; any answer to another question
+    is. An answer that is not written whole anywhere (a sentence of the reader's own) is left
+    to the other tests."""
     if not _ASKS_DEFAULT.search(question):
         return True
-    value = fold(MARKER.sub(" ", answer)).strip(" .,;:`'\"‘’“”")
+    value = " ".join(fold(MARKER.sub(" ", answer)).split()).strip(" .,;:`'\"‘’“”")
     seen = _seen(passages)
-    if not value or value not in seen:
+    if not value or value not in " ".join(seen.split()):
         return True
-    ends = [0, *(m.end() for m in _SENTENCE_END.finditer(seen)), len(seen)]
-    for at in re.finditer("default", seen):
-        start = max(e for e in ends if e <= at.start())
-        stop = min(e for e in ends if e > at.start())
-        if value in seen[start:stop]:
-            return True
-    return False
+    return any(value in sentence for sentence in says_default(seen))
+
+
+def says_default(text: str) -> Iterator[str]:
+    """The sentences of `text` with the word "default" in them, whitespace folded: "the
+    default is 1" of "...at once; the default\n     is 1. If MAX-PROCS is 0, ...", with the
+    line before where it runs on into the default's line, and up to two after while the
+    sentence goes on."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if "default" not in line:
+            continue
+        before = [lines[i - 1]] if i and not lines[i - 1].rstrip().endswith(_ENDS) else []
+        after: list[str] = []
+        for following in lines[i + 1 : i + 3]:
+            if (after[-1] if after else line).rstrip().endswith(_ENDS):
+                break
+            after.append(following)
+        joined = " ".join(" ".join([*before, line, *after]).split())
+        yield from (s for s in _SENTENCE_END.split(joined) if "default" in s)
 
 
 def placeholder(answer: str, passages: Sequence[Citation]) -> bool:

@@ -334,9 +334,18 @@ _DEMANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "version",
-        re.compile(r"\b(?:what|which) (?:[\w.-]+ )?(?:version|release)\b|\bкак\w+ верси", re.I),
+        re.compile(
+            r"\b(?:what|which) (?:(?:minimum|maximum|oldest|earliest|latest|newest|lowest|"
+            r"highest|first|last|required|supported) )?(?:[\w.+-]+ )?(?:version|release)s?\b"
+            r"|\bкак\w+ (?:\w+ )?верси",
+            re.I,
+        ),
     ),
     ("number", re.compile(r"^\W*(?:how many|сколько)\b|\b(?:what|which) number\b", re.I)),
+    (
+        "license",
+        re.compile(r"\b(?:what|which)(?: is the)? licen[cs]es?\b|\bкак\w+ лицензи", re.I),
+    ),
 )
 """The type a question's own question words demand: stricter than `_ASKED`, which only lifts
 a line, because an answer without it is dropped. "Which option of pr sets the header date"
@@ -378,9 +387,10 @@ def gives(answer: str, question: str) -> bool:
       stays, as does any answer to a question that offers choices: "--reverse" for
       "--reverse or --sort?");
     - a value of the type the question demands (`demands`): an e-mail address, a URL, digits
-      for a date or a version, a number or a number word for "how many" (not a range or a
-      time: "00..53" for "How many days are in a week?"), and for "who" a name, not a link
-      or a path ("rust-lang/rust/pull/113902").
+      for a date or a version (not a link's: "https://img.shields.io/pypi/v/pyasn1"), a
+      number or a number word for "how many" (not a range or a time: "00..53" for "How many
+      days are in a week?"), and for "who" or "which licence" a name, not a link or a path
+      ("rust-lang/rust/pull/113902", a URL of the LICENSE file).
 
     `answer` is the reader's, `[n]` markers and all. "I don't know" is not judged here: the
     engine leaves it as it is (`engine.core.checked_reading`)."""
@@ -394,10 +404,10 @@ def gives(answer: str, question: str) -> bool:
     kind = demands(question)
     if kind in ("email", "url"):
         return bool(VALUES[kind].search(answer))
-    if kind in ("date", "version"):
-        return bool(_DIGITS.search(answer))
+    if kind in ("date", "version"):  # the digits of a link are not a date or a version
+        return bool(_DIGITS.search(VALUES["url"].sub(" ", answer)))
     if kind == "number":
         return bool(_COUNT.search(answer) or _NUMBER_WORD.search(answer))
-    if kind == "person":
+    if kind in ("person", "license"):
         return bool(_LETTER.search(answer)) and not ("/" in answer or VALUES["url"].search(answer))
     return True
