@@ -180,6 +180,9 @@ def plot(results: dict, path: Path) -> None:
         for p, x in zip(pts, xs, strict=True):
             if p["t"] in (0.0, 1.0, 2.0):
                 ax.annotate(f"t={p['t']:g}", (x, p["abstention"]), fontsize=7)
+    # The target: at least 0.80 declined, at most 0.10 falsely (top left of the lines).
+    ax.axhline(0.8, color="grey", linestyle="--", linewidth=0.8)
+    ax.axvline(0.1, color="grey", linestyle="--", linewidth=0.8)
     ax.set_xlabel('"I don\'t know" to answerable questions')
     ax.set_ylabel('"I don\'t know" to unanswerable questions')
     ax.set_title("The reader's abstention as its margin t rises")

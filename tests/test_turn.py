@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from outweigh.engine import AskOptions, Engine
+from outweigh.engine.turn import BARRED, Prepared
 from outweigh.errors import InputError
+from outweigh.generate.base import GenerationRequest
 from outweigh.settings import Paths
 from outweigh.testing import EchoBackend, FakeEmbedder
 from tests.eval.conftest import make_suite  # noqa: F401 (a fixture)
@@ -138,3 +140,27 @@ def test_engine_is_a_context_manager(tmp_path: Path) -> None:
     with Engine(paths=Paths(tmp_path / "h"), embedder=FakeEmbedder()) as engine:
         assert engine.collections() == []
     assert engine._store is None  # closed
+
+
+class Biased(EchoBackend):
+    """An EchoBackend that can bias a first token: each word's first letter is its token."""
+
+    def first_token(self, text: str) -> int | None:
+        return ord(text[0]) if text else None
+
+
+def test_a_reading_is_read_again_only_where_the_check_turned_it_down() -> None:
+    dont_know = "I don't know: the context does not say."
+    request = GenerationRequest([{"role": "user", "content": "q"}], first_token_bias={73: -1.0})
+
+    def prepared(backend: EchoBackend, fallback: GenerationRequest | None = None) -> Prepared:
+        return Prepared(request, [], backend, check=lambda a: a, fallback=fallback)
+
+    again = prepared(Biased()).again("--max-procs [1]", dont_know)
+    assert again is not None  # the margin's bias kept, the turned-down first token barred
+    assert again.first_token_bias == {73: -1.0, ord("-"): -BARRED}
+    assert again.messages == request.messages
+    assert prepared(Biased()).again("1 [1]", "1 [1]") is None  # kept
+    assert prepared(Biased()).again(dont_know, dont_know) is None  # the reader's own
+    assert prepared(EchoBackend()).again("--max-procs", dont_know) is None  # cannot bias
+    assert prepared(Biased(), fallback=request).again("00..53", dont_know) is None  # bare
