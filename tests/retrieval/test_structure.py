@@ -181,6 +181,7 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
         # A licence is a name, not the URL of a LICENSE file; a minimum version has digits.
         ("https://raw.github.com/tkem/x/master/LICENSE [1]", "What is the license of x?", False),
         ("MIT [1]", "Under what license is node-gyp distributed?", True),
+        ("MIT/Apache-2.0 [1]", "Which license is regex released under?", True),
         ("https://img.shields.io/pypi/v/x [2]", "Which minimum Python version does x need?", False),
         (">=3.8 [1]", "Which minimum Python version does x need?", True),
         ("https://img.shields.io/pypi/v/pyasn1 [1]", "Which version of pyasn1 is it?", False),

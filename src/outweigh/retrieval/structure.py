@@ -408,6 +408,8 @@ def gives(answer: str, question: str) -> bool:
         return bool(_DIGITS.search(VALUES["url"].sub(" ", answer)))
     if kind == "number":
         return bool(_COUNT.search(answer) or _NUMBER_WORD.search(answer))
-    if kind in ("person", "license"):
+    if kind == "license":  # "MIT/Apache-2.0" is a name; a LICENSE file's URL is not
+        return bool(_LETTER.search(answer)) and not VALUES["url"].search(answer)
+    if kind == "person":
         return bool(_LETTER.search(answer)) and not ("/" in answer or VALUES["url"].search(answer))
     return True
