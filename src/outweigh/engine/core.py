@@ -34,7 +34,7 @@ from outweigh.engine.access import Access
 from outweigh.engine.adapters import Adapters
 from outweigh.engine.documents import Documents
 from outweigh.engine.memories import Memories
-from outweigh.engine.turn import Answer, AskOptions, Checked, Prepared, Turn
+from outweigh.engine.turn import Answer, AskOptions, Checked, Prepared, Turn, declines
 
 
 def checked_reading(
@@ -48,7 +48,7 @@ def checked_reading(
     for grounded. `leads`: the first words of the collection's file names."""
     from outweigh.adapters.reader import DONT_KNOW
 
-    if answer.lstrip().startswith("I don't know") or holds_up(answer, question, passages, leads):
+    if declines(answer) or holds_up(answer, question, passages, leads):
         return answer
     return DONT_KNOW
 

@@ -139,7 +139,7 @@ class Prepared:
         backend cannot bias its first token."""
         if self.check is None or self.fallback is not None:
             return None
-        if not _declines(answer) or _declines(raw):
+        if not declines(answer) or declines(raw):
             return None
         token = self.backend.first_token(raw.lstrip())
         if token is None:
@@ -149,7 +149,7 @@ class Prepared:
 
     def instead(self, answer: str) -> GenerationRequest | None:
         """The fallback request where the checked `answer` is "I don't know"; else None."""
-        if self.fallback is None or not _declines(answer):
+        if self.fallback is None or not declines(answer):
             return None
         return self.fallback
 
@@ -158,7 +158,8 @@ BARRED = 100.0
 """How far `Prepared.again` lowers the first token of a turned-down answer: out of reach."""
 
 
-def _declines(answer: str) -> bool:
+def declines(answer: str) -> bool:
+    """Whether the passage reader's `answer` is its "I don't know" (`reader.DONT_KNOW`)."""
     return answer.lstrip().startswith("I don't know")
 
 
