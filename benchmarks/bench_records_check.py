@@ -57,19 +57,19 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=80)
     args = ap.parse_args()
 
-    import outweigh.engine.core as core
+    import outweigh.engine.answering as answering
     from outweigh.engine import AskOptions, Engine
     from outweigh.eval.metrics import accuracy
     from outweigh.settings import Paths
 
-    checked_reading = core.checked_reading
+    checked_reading = answering.checked_reading
     raw: dict[str, str] = {}
 
     def record_raw(question: str, passages: list, leads: frozenset[str], answer: str) -> str:
         raw[question] = answer
         return checked_reading(question, passages, leads, answer)
 
-    core.checked_reading = record_raw  # what the reader wrote, before the check
+    answering.checked_reading = record_raw  # what the reader wrote, before the check
     with tempfile.TemporaryDirectory() as tmp:
         docs = Path(tmp) / "docs"
         docs.mkdir()

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
+from outweigh.adapters.mining import mine
 from outweigh.adapters.notices import holders, licenses, notice_facts, subject_of
-from outweigh.adapters.reader import mine
 
 
 @pytest.mark.parametrize(

@@ -209,7 +209,7 @@ def test_rows_are_drawn_evenly_across_kinds_of_fact(paths: Paths, embedder, tmp_
 def test_any_text_gives_questions_about_its_typed_values() -> None:
     import random
 
-    from outweigh.adapters.reader import mine
+    from outweigh.adapters.mining import mine
 
     text = (
         "frobnicate (2.4-1) unstable; urgency=medium\n\n"
@@ -239,14 +239,14 @@ def test_any_text_gives_questions_about_its_typed_values() -> None:
 def test_a_topic_with_two_values_of_one_type_asks_nothing() -> None:
     import random
 
-    from outweigh.adapters.reader import prose_facts
+    from outweigh.adapters.mining import prose_facts
 
     text = "Links:\nhttps://one.example/\nhttps://two.example/\n"
     assert list(prose_facts("links.md", text, random.Random(0))) == []
 
 
 def test_a_written_question_is_kept_only_when_its_answer_is_in_the_passage() -> None:
-    from outweigh.adapters.reader import written_fact
+    from outweigh.adapters.mining import written_fact
 
     text = "alpha 1.4.2 was released on 3 May 2024 by Ana Lindqvist."
     kept = written_fact("a.txt", text, "Q: Who released alpha 1.4.2?\nA: Ana Lindqvist.")
@@ -280,7 +280,7 @@ def test_a_model_writes_questions_from_the_collection(records: Paths, embedder) 
 def test_plain_questions_ask_a_page_for_its_own_name_in_the_imperative() -> None:
     """The NAME line asked the other way ("How do I compare two files?" -> the program), only
     where it reads as something to do; options asked without naming the program."""
-    from outweigh.adapters.reader import man_facts
+    from outweigh.adapters.mining import man_facts
 
     def which(name: str, what: str) -> list[tuple[str, str]]:
         page = f"NAME\n       {name} - {what}\n"
@@ -309,7 +309,7 @@ def test_plain_questions_ask_a_page_for_its_own_name_in_the_imperative() -> None
 def test_a_sentence_run_into_a_pages_footer_is_not_its_package() -> None:
     import random
 
-    from outweigh.adapters.reader import man_facts
+    from outweigh.adapters.mining import man_facts
 
     text = (
         "COPYRIGHT\n Licensed under the Apache License 2.0. You can obtain a copy at\n"

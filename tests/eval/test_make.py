@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from outweigh.adapters.reader import Fact, mine
+from outweigh.adapters.mining import Fact, mine
 from outweigh.engine import Engine
 from outweigh.eval import MakeOptions, load_suite, make_suite, read_held_out
 from outweigh.eval.make import HELD_OUT, _unambiguous

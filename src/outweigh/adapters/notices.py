@@ -3,7 +3,7 @@ is under, asked of any text that states them (a README's last section, a LICENSE
 file, a source header, a Debian-style copyright file).
 
 These are the two facts people most often ask of a software project's documents, and the
-typed-value miner (`outweigh.adapters.reader.prose_facts`) cannot ask them well: a licence
+typed-value miner (`outweigh.adapters.mining.prose_facts`) cannot ask them well: a licence
 name is not a typed value, and a copyright holder's line has no topic but the word
 "Copyright". Each question names the document's subject only, as a user would.
 """

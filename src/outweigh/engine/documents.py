@@ -20,7 +20,8 @@ from outweigh.settings import embedder as embedder_setting
 from outweigh.users import OPERATOR, Principal
 
 if TYPE_CHECKING:
-    from outweigh.adapters.reader import Fact, ReaderData
+    from outweigh.adapters.mining import Fact
+    from outweigh.adapters.reader import ReaderData
 
 from outweigh.engine.turn import CollectionInfo
 
@@ -378,7 +379,7 @@ class Documents:
         (seeded), none from a document in `skip`."""
         import random
 
-        from outweigh.adapters.reader import write_questions
+        from outweigh.adapters.mining import write_questions
         from outweigh.generate.base import GenerationRequest
 
         with self.lock:

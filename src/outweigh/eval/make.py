@@ -3,7 +3,7 @@
 Does the reader work on my data? The suite answers that without any hand-written question:
 
 - every chunk of the collection is mined for questions its own text answers, by the reader's
-  miner (`outweigh.adapters.reader.mine`: `Key: value` records, manual pages, ...);
+  miner (`outweigh.adapters.mining.mine`: `Key: value` records, manual pages, ...);
 - a question more than one document answers, or one answered two ways, is dropped: with two
   answers it is ambiguous, and with one its gold source is, and it may sit on both sides;
 - the collection's *documents*, not its questions, are split by the seed into a held-out
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from outweigh.adapters.reader import Fact, mine
+from outweigh.adapters.mining import Fact, mine
 from outweigh.errors import InputError
 from outweigh.eval.metrics import normalize
 from outweigh.eval.results import whole_number

@@ -4,7 +4,7 @@ A small reader asked what its passages do not say rarely says so. It copies the 
 of the right look instead: the next entry's author, another manual's version, a pull request
 number for a date, the placeholder an option's synopsis gives for its argument. With `[1]`
 after it, such an answer would pass for grounded. `holds_up` turns it down, and the engine
-answers "I don't know" (`engine.core.checked_reading`). Each test reads only the texts, and
+answers "I don't know" (`engine.answering.checked_reading`). Each test reads only the texts, and
 each leaves an answer alone when it cannot tell:
 
 - `structure.gives`: the answer gives something the question asks for, not its own words

@@ -393,7 +393,7 @@ def gives(answer: str, question: str) -> bool:
       ("rust-lang/rust/pull/113902", a URL of the LICENSE file).
 
     `answer` is the reader's, `[n]` markers and all. "I don't know" is not judged here: the
-    engine leaves it as it is (`engine.core.checked_reading`)."""
+    engine leaves it as it is (`engine.answering.checked_reading`)."""
     answer = MARKER.sub(" ", answer)
     said = [_V.sub("", t) for t in tokens(answer) if t not in _STOP]
     asked_words = {_V.sub("", t) for t in tokens(question)}
