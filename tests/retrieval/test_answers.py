@@ -15,6 +15,7 @@ from outweigh.retrieval.answers import (
     grounded,
     holds_up,
     named,
+    noticed,
     placeholder,
     tied,
 )
@@ -157,6 +158,63 @@ def test_a_default_is_written_where_a_passage_says_default(
     assert defaulted(answer, question, [passage(text)]) is held
 
 
+MONOTONIC = """\
+monotonic
+=========
+This module provides a ``monotonic()`` function which returns the
+License
+-------
+Copyright 2014, 2015, 2016, 2017 Ori Livneh <ori@wikimedia.org>
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+"""
+BADGES = """\
+ASN.1 modules for Python
+[![PyPI](https://img.shields.io/pypi/v/pyasn1-modules.svg)](https://pypi.org/project/pyasn1-modules)
+[![GitHub license](https://img.shields.io/badge/license-BSD-blue.svg)](https://example.org/LICENSE.txt)
+Supported on Python 3.8 and later.
+Copyright (c) 2005-2017, [Ilya Etingof](mailto:etingof@gmail.com).
+All rights reserved.
+"""
+WRAPPED = """\
+This software is copyright (c) 2019 by Jane
+Doe and the widget contributors.
+"""
+
+
+@pytest.mark.parametrize(
+    ("answer", "question", "text", "held"),
+    [
+        (
+            "Ori Livneh [1]",
+            "Whose copyright notice appears in the monotonic README?",
+            MONOTONIC,
+            True,
+        ),
+        (
+            "The License [1]",
+            "Whose copyright notice appears in the monotonic README?",
+            MONOTONIC,
+            False,
+        ),
+        ("Ilya Etingof [1]", "Who holds the copyright for pyasn1-modules?", BADGES, True),
+        ("PyPI [1]", "Who holds the copyright for pyasn1-modules?", BADGES, False),
+        ("Jane Doe [1]", "Who is the copyright holder of widget?", WRAPPED, True),
+        # A licence: a sentence that says "licence", a badge's included.
+        ("BSD [1]", "What is the license of pyasn1-modules?", BADGES, True),
+        ("Python 3.8 [1]", "Which license is pyasn1-modules released under?", BADGES, False),
+        # Not written whole anywhere: left to the other tests. Other questions: held.
+        ("Ilya [1]", "Who holds the copyright for pyasn1-modules?", MONOTONIC, True),
+        ("PyPI [1]", "Who wrote pyasn1-modules?", BADGES, True),
+        ("PyPI [1]", "Where is pyasn1-modules published?", BADGES, True),
+    ],
+)
+def test_a_copyright_holder_or_licence_is_written_where_a_passage_says_so(
+    answer: str, question: str, text: str, held: bool
+) -> None:
+    assert noticed(answer, question, [passage(text)]) is held
+
+
 @pytest.mark.parametrize(
     ("answer", "text", "is_placeholder"),
     [
@@ -262,6 +320,22 @@ def test_a_document_may_be_named_by_an_everyday_word_that_begins_a_file_name() -
     assert from_named("df -h [1]", how, [df], frozenset({"df", "free"}))
     assert holds_up("df -h [1]", how, [df], frozenset({"df", "free"}))
     assert not holds_up("4.9.0 [1]", ask_ed, [find, ed], leads)
+
+
+def test_an_answer_is_the_document_s_that_holds_the_most_of_it() -> None:
+    # ed's page holds "gnu.org" of Diffutils' address, but not the address: it is not ed's.
+    diff = passage("Send bug reports to bug-diffutils@gnu.org.", source="diffutils-bugs.txt")
+    ed = replace(passage("Report problems to bug-ed@gnu.org.", source="ed-problems.txt"), n=2)
+    leads = frozenset({"diffutils", "ed"})
+    ask = "To which e-mail address should bug reports for GNU ed be sent?"
+    assert named(ask, [diff, ed], leads) == ([ed], {"ed"})
+    assert not from_named("bug-diffutils@gnu.org [1]", ask, [diff, ed], leads)
+    assert not holds_up("bug-diffutils@gnu.org [1]", ask, [diff, ed], leads)
+    assert from_named("bug-ed@gnu.org [2]", ask, [diff, ed], leads)
+    assert holds_up("bug-ed@gnu.org [2]", ask, [diff, ed], leads)
+    # Both pages holding the whole answer: the named one's is enough.
+    both = replace(ed, text="Report problems to bug-ed@gnu.org, not bug-diffutils@gnu.org.")
+    assert from_named("bug-diffutils@gnu.org [1]", ask, [diff, both], leads)
 
 
 def test_holds_up_asks_every_test() -> None:

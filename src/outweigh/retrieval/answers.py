@@ -18,6 +18,9 @@ each leaves an answer alone when it cannot tell:
   to?") is written in a sentence that says "default" ("the default is 1", "(default 8)"),
   not any number of the option's text ("2" from "--cut-dirs=2" in an example) nor the
   section's title;
+- `noticed`: a copyright holder ("Who holds the copyright of cachetools?") is written in a
+  sentence that says "copyright", and a licence ("Which licence ...?") in one that says
+  "licence", not any name or version a README's badges give;
 - `placeholder`: the answer is not the name a passage gives an option's argument ("NUMBER"
   for `--metalink-index=NUMBER`);
 - `from_named`: where the question names a document by the words of its file name ("GNU
@@ -97,6 +100,7 @@ def holds_up(
         and grounded(answer, question, passages)
         and dated(answer, question)
         and defaulted(answer, question, passages)
+        and noticed(answer, question, passages)
         and not placeholder(answer, passages)
         and tied(answer, question, passages)
         and from_named(answer, question, passages, leads)
@@ -138,7 +142,13 @@ def dated(answer: str, question: str) -> bool:
 
 _ASKS_DEFAULT = re.compile(r"\bdefaults?\b(?:\s+value)?\s+(?:of|for|to)\b", re.I)
 _SENTENCE_END = re.compile(r"[.!?;](?=\s|$)")
-_ENDS = (".", "!", "?", ";", ":")
+
+
+def _runs_on(line: str) -> bool:
+    """Whether a sentence goes on past the end of `line`: it ends in a word or a comma, not in
+    a full stop, a colon, a link's bracket (a badge), an address's ">" or an underline."""
+    end = line.rstrip()[-1:]
+    return end.isalnum() or end == ","
 
 
 def defaulted(answer: str, question: str, passages: Sequence[Citation]) -> bool:
@@ -155,23 +165,58 @@ def defaulted(answer: str, question: str, passages: Sequence[Citation]) -> bool:
     return any(value in sentence for sentence in says_default(seen))
 
 
+_ASKS_COPYRIGHT = re.compile(r"\bcopyright|авторск\w* прав", re.I)
+_SAYS_COPYRIGHT = re.compile(r"\bcopyright|\(c\)|©|авторск\w* прав", re.I)
+_SAYS_LICENSE = re.compile(r"licen[cs]|лиценз", re.I)
+
+
+def noticed(answer: str, question: str, passages: Sequence[Citation]) -> bool:
+    """Whether `answer` is written in a sentence of one of `passages` that says "copyright"
+    (or "(c)", "©"), where `question` asks who holds a copyright, or one that says "licence",
+    where it asks which licence (`structure.demands`): "Ori Livneh" of "Copyright 2014 Ori
+    Livneh", "BSD" of a `license-BSD` badge; not "PyPI" of a badge for a copyright holder,
+    nor "Python 3.8" for a licence. Any answer to another question is; an answer not written
+    whole anywhere is left to the other tests."""
+    kind = demands(question)
+    if kind == "person" and _ASKS_COPYRIGHT.search(question):
+        cue = _SAYS_COPYRIGHT
+    elif kind == "license":
+        cue = _SAYS_LICENSE
+    else:
+        return True
+    value = " ".join(fold(MARKER.sub(" ", answer)).split()).strip(" .,;:`'\"‘’“”")
+    seen = _seen(passages)
+    if not value or value not in " ".join(seen.split()):
+        return True
+    return any(value in sentence for sentence in saying(seen, cue))
+
+
 def says_default(text: str) -> Iterator[str]:
     """The sentences of `text` with the word "default" in them, whitespace folded: "the
-    default is 1" of "...at once; the default\n     is 1. If MAX-PROCS is 0, ...", with the
-    line before where it runs on into the default's line, and up to two after while the
-    sentence goes on."""
+    default is 1" of "...at once; the default\n     is 1. If MAX-PROCS is 0, ..."
+    (`saying`)."""
+    return saying(text, _DEFAULT)
+
+
+_DEFAULT = re.compile("default")
+
+
+def saying(text: str, cue: re.Pattern[str]) -> Iterator[str]:
+    """The sentences of `text` that `cue` finds in, whitespace folded, with the line before
+    where it runs on into the cue's line, and up to two after while the sentence goes on
+    (`_runs_on`)."""
     lines = text.split("\n")
     for i, line in enumerate(lines):
-        if "default" not in line:
+        if not cue.search(line):
             continue
-        before = [lines[i - 1]] if i and not lines[i - 1].rstrip().endswith(_ENDS) else []
+        before = [lines[i - 1]] if i and _runs_on(lines[i - 1]) else []
         after: list[str] = []
         for following in lines[i + 1 : i + 3]:
-            if (after[-1] if after else line).rstrip().endswith(_ENDS):
+            if not _runs_on(after[-1] if after else line):
                 break
             after.append(following)
         joined = " ".join(" ".join([*before, line, *after]).split())
-        yield from (s for s in _SENTENCE_END.split(joined) if "default" in s)
+        yield from (s for s in _SENTENCE_END.split(joined) if cue.search(s))
 
 
 def placeholder(answer: str, passages: Sequence[Citation]) -> bool:
@@ -295,8 +340,8 @@ def from_named(
     leads: Collection[str] = frozenset(),
 ) -> bool:
     """Whether `answer` is said about the document `question` names (`named`): a passage that
-    holds a word of the answer (`attribution.held_share`) is that document's, or its text
-    names it too. Another document's version, author or file name is not its answer; a
+    holds the most of the answer's words (`attribution.held_share`) is that document's, or
+    its text names it too. Another document's version, author or file name is not its answer; a
     handbook's answer to "What is Acme's refund window?" from `refunds.md`, whose text says
     "Acme", is. A question that names no document, and an answer of the question's words
     alone, hold. A document named by an everyday word (`leads`) counts only for a question
@@ -305,8 +350,11 @@ def from_named(
     chosen, names = named(question, passages, leads if demands(question) else ())
     if not names or not key_tokens(answer, question):
         return True
-    for c in passages:
-        text = f"{c.excerpt or ''}\n{c.text}"
-        if held_share(text, answer, question) > 0 and (c in chosen or names <= set(words(text))):
-            return True
-    return False
+    texts = {c.n: f"{c.excerpt or ''}\n{c.text}" for c in passages}
+    held = {c.n: held_share(texts[c.n], answer, question) for c in passages}
+    # The answer comes from the passages that hold the most of it: "bug-diffutils@gnu.org"
+    # is Diffutils' page's, though ed's page holds its "gnu.org" too.
+    most = max(held.values(), default=0.0)
+    return most > 0 and any(
+        held[c.n] == most and (c in chosen or names <= set(words(texts[c.n]))) for c in passages
+    )

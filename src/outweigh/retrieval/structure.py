@@ -365,6 +365,8 @@ _CHOICE = re.compile(r"\b(?:or|или)\b", re.I)
 """A question that offers choices ("--reverse or --sort?"), whose answer is one of its words."""
 _STOP = stop_words("en", "ru")
 _LETTER = re.compile(r"[^\W\d_]")
+_LICENSE_WORDS = re.compile(r"\b(?:the|licen[cs]e[ds]?|лиценз\w*)\b", re.I)
+"""Words that name no licence: an answer of only these to "which licence" gives none."""
 
 
 def demands(question: str) -> str | None:
@@ -390,7 +392,7 @@ def gives(answer: str, question: str) -> bool:
       for a date or a version (not a link's: "https://img.shields.io/pypi/v/pyasn1"), a
       number or a number word for "how many" (not a range or a time: "00..53" for "How many
       days are in a week?"), and for "who" or "which licence" a name, not a link or a path
-      ("rust-lang/rust/pull/113902", a URL of the LICENSE file).
+      ("rust-lang/rust/pull/113902", a URL of the LICENSE file), nor "the license".
 
     `answer` is the reader's, `[n]` markers and all. "I don't know" is not judged here: the
     engine leaves it as it is (`engine.answering.checked_reading`)."""
@@ -409,7 +411,8 @@ def gives(answer: str, question: str) -> bool:
     if kind == "number":
         return bool(_COUNT.search(answer) or _NUMBER_WORD.search(answer))
     if kind == "license":  # "MIT/Apache-2.0" is a name; a LICENSE file's URL is not
-        return bool(_LETTER.search(answer)) and not VALUES["url"].search(answer)
+        named = _LICENSE_WORDS.sub(" ", answer)  # nor "the license"
+        return bool(_LETTER.search(named)) and not VALUES["url"].search(answer)
     if kind == "person":
         return bool(_LETTER.search(answer)) and not ("/" in answer or VALUES["url"].search(answer))
     return True
