@@ -346,6 +346,14 @@ _DEMANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "license",
         re.compile(r"\b(?:what|which)(?: is the)? licen[cs]es?\b|\bкак\w+ лицензи", re.I),
     ),
+    (
+        "install",
+        re.compile(
+            r"\bhow (?:do|can|should|would|to) (?:(?:i|you|we|one) )?install\b"
+            r"|\bcommands?\b[^?]*\binstall|\binstalls\b|\bкак установить|\bкоманд\w* устан",
+            re.I,
+        ),
+    ),
 )
 """The type a question's own question words demand: stricter than `_ASKED`, which only lifts
 a line, because an answer without it is dropped. "Which option of pr sets the header date"
@@ -367,6 +375,11 @@ _STOP = stop_words("en", "ru")
 _LETTER = re.compile(r"[^\W\d_]")
 _LICENSE_WORDS = re.compile(r"\b(?:the|licen[cs]e[ds]?|лиценз\w*)\b", re.I)
 """Words that name no licence: an answer of only these to "which licence" gives none."""
+_INSTALLS = re.compile(
+    r"\b(?:install|add|get|clone|build|make|setup|download|fetch|compile)\b|установ", re.I
+)
+"""The verbs of a command that installs: "pip install x", "rustup component add clippy",
+"git clone ...", "go get ...", "make install"."""
 
 
 def demands(question: str) -> str | None:
@@ -392,7 +405,10 @@ def gives(answer: str, question: str) -> bool:
       for a date or a version (not a link's: "https://img.shields.io/pypi/v/pyasn1"), a
       number or a number word for "how many" (not a range or a time: "00..53" for "How many
       days are in a week?"), and for "who" or "which licence" a name, not a link or a path
-      ("rust-lang/rust/pull/113902", a URL of the LICENSE file), nor "the license".
+      ("rust-lang/rust/pull/113902", a URL of the LICENSE file), nor "the license"; and for
+      "How do I install" or "Which command installs" a command that installs ("pip install
+      x", "rustup component add clippy"), not an option ("--replace") or another command
+      ("npm view").
 
     `answer` is the reader's, `[n]` markers and all. "I don't know" is not judged here: the
     engine leaves it as it is (`engine.answering.checked_reading`)."""
@@ -415,4 +431,6 @@ def gives(answer: str, question: str) -> bool:
         return bool(_LETTER.search(named)) and not VALUES["url"].search(answer)
     if kind == "person":
         return bool(_LETTER.search(answer)) and not ("/" in answer or VALUES["url"].search(answer))
+    if kind == "install":
+        return bool(_INSTALLS.search(answer))
     return True
