@@ -78,8 +78,12 @@ def passage(text: str, source: str = "notes.txt", excerpt: str | None = None) ->
         ("2023-12-28 [1]", "When was Rust 1.75.0 released?", RELEASE, False),
         ("v1.74.0 [1]", "Which version added styling to --help?", RELEASE, True),
         ("12 [1]", "How many metaurls are there?", OPTIONS, False),
-        # A question that demands no typed value is not judged.
+        # A question that demands no typed value is not judged by type, but a link or an
+        # address it gives is written whole.
         ("Cross-platform locks [1]", "What does fasteners provide?", README, True),
+        ("https://fasteners.readthedocs.io/. [1]", "Where are the docs found?", README, True),
+        ("https://fasteners.org/docs [1]", "Where are the docs found?", README, False),
+        ("locks@fasteners.org [1]", "Whom do I ask about fasteners?", README, False),
     ],
 )
 def test_a_value_the_question_demands_is_written_in_a_passage(

@@ -11,7 +11,8 @@ each leaves an answer alone when it cannot tell:
   back, and a value of the type its question words demand;
 - `grounded`: that value, an e-mail address, a URL or the digits of a date, a version or a
   count, is written in a passage or its file name, and not made up
-  ("http://time-system-measurement.txt" for GNU time's home page);
+  ("http://time-system-measurement.txt" for GNU time's home page); so is any link or address
+  an answer gives, whatever the question;
 - `dated`: a date is written as a date ("2024-05-01", "May 2024", "06-May-09"), not as the
   pull request number "3168";
 - `defaulted`: a default ("What is the default for --max-procs?", "what does `env` default
@@ -115,16 +116,14 @@ def _seen(passages: Sequence[Citation]) -> str:
 def grounded(answer: str, question: str, passages: Sequence[Citation]) -> bool:
     """Whether each value of the type `question` demands (`structure.demands`) that `answer`
     gives is written in one of `passages`, or in its file name: an e-mail address or a URL
-    whole, each run of text with a digit in it for a date, a version or a count. An answer
-    to any other question holds."""
+    whole, each run of text with a digit in it for a date, a version or a count. Whatever
+    the question, an e-mail address or a URL the answer gives is written whole: "Where can
+    the contributing guide be found?" does not take a link no passage writes."""
     kind = demands(question)
     body = MARKER.sub(" ", answer)
-    if kind in ("email", "url"):
-        values = VALUES[kind].findall(body)
-    elif kind in ("date", "version", "number"):
-        values = [v.strip(_EDGE) for v in _VALUE.findall(body)]
-    else:
-        return True
+    values = [v.rstrip(".,;:") for k in ("email", "url") for v in VALUES[k].findall(body)]
+    if kind in ("date", "version", "number"):
+        values += [v.strip(_EDGE) for v in _VALUE.findall(body)]
     seen = _seen(passages)
     for value in map(fold, values):
         if kind == "version" and re.match(r"v\d", value):
