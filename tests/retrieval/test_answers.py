@@ -181,8 +181,11 @@ Copyright (c) 2005-2017, [Ilya Etingof](mailto:etingof@gmail.com).
 All rights reserved.
 """
 WRAPPED = """\
-This software is copyright (c) 2019 by Jane
+### License
+* Copyright (c) 2019 by Jane
 Doe and the widget contributors.
+Licensed under the Apache License, Version 2.0.
+IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM.
 """
 
 
@@ -207,8 +210,12 @@ Doe and the widget contributors.
         # A licence: a sentence that says "licence", a badge's included.
         ("BSD [1]", "What is the license of pyasn1-modules?", BADGES, True),
         ("Python 3.8 [1]", "Which license is pyasn1-modules released under?", BADGES, False),
-        # Not written whole anywhere: left to the other tests. Other questions: held.
-        ("Ilya [1]", "Who holds the copyright for pyasn1-modules?", MONOTONIC, True),
+        ("Apache 2.0 [1]", "What is the license of widget?", WRAPPED, True),
+        # A heading over the copyright line, a licence's words about copyright: no holder.
+        ("License [1]", "Who holds the copyright of widget?", WRAPPED, False),
+        ("The authors [1]", "Who holds the copyright of widget?", WRAPPED, False),
+        ("Ilya [1]", "Who holds the copyright for pyasn1-modules?", MONOTONIC, False),
+        # Other questions: not judged here.
         ("PyPI [1]", "Who wrote pyasn1-modules?", BADGES, True),
         ("PyPI [1]", "Where is pyasn1-modules published?", BADGES, True),
     ],
@@ -337,6 +344,14 @@ def test_an_answer_is_the_document_s_that_holds_the_most_of_it() -> None:
     assert not holds_up("bug-diffutils@gnu.org [1]", ask, [diff, ed], leads)
     assert from_named("bug-ed@gnu.org [2]", ask, [diff, ed], leads)
     assert holds_up("bug-ed@gnu.org [2]", ask, [diff, ed], leads)
+    # "README" says what kind of document, not whose: the semver README is not pyenv's.
+    pyenv = passage("* Copyright (c) 2013 Yamashita, Yuu", source="pyenv-doctor-README.md")
+    leads = frozenset({"pyenv", "semver"})
+    semver = "Whose copyright notice appears in the semver README?"
+    assert named(semver, [pyenv], leads) == ([], {"semver"})
+    assert not holds_up("Yamashita, Yuu [1]", semver, [pyenv], leads)
+    doctor = "Whose copyright notice appears in the pyenv-doctor README?"
+    assert holds_up("Yamashita, Yuu [1]", doctor, [pyenv], leads)
     # Both pages holding the whole answer: the named one's is enough.
     both = replace(ed, text="Report problems to bug-ed@gnu.org, not bug-diffutils@gnu.org.")
     assert from_named("bug-diffutils@gnu.org [1]", ask, [diff, both], leads)

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 from outweigh.attribution import MARKER, held_share, key_tokens
 from outweigh.retrieval.identifiers import identifiers, mentions
 from outweigh.retrieval.structure import (
+    MD_HEADING,
     VALUES,
     Line,
     ancestors,
@@ -54,7 +55,7 @@ from outweigh.retrieval.structure import (
     outline,
     starts_item,
 )
-from outweigh.text import common, fold, stop_words, words
+from outweigh.text import common, fold, stop_words, words, wordset
 
 if TYPE_CHECKING:
     from outweigh.prompt import Citation
@@ -143,11 +144,17 @@ _ASKS_DEFAULT = re.compile(r"\bdefaults?\b(?:\s+value)?\s+(?:of|for|to)\b", re.I
 _SENTENCE_END = re.compile(r"[.!?;](?=\s|$)")
 
 
-def _runs_on(line: str) -> bool:
-    """Whether a sentence goes on past the end of `line`: it ends in a word or a comma, not in
-    a full stop, a colon, a link's bracket (a badge), an address's ">" or an underline."""
+def _joins(line: str, following: str) -> bool:
+    """Whether a sentence runs on from `line` into `following`: `line` ends in a word or a
+    comma, not in a full stop, a colon, a link's bracket (a badge), an address's ">" or an
+    underline, and neither is a heading, nor does `following` begin an item of its own
+    (`structure.starts_item`: "* Copyright ..." under "### License")."""
     end = line.rstrip()[-1:]
-    return end.isalnum() or end == ","
+    return (
+        (end.isalnum() or end == ",")
+        and not MD_HEADING.match(line.strip())
+        and not starts_item(following.strip())
+    )
 
 
 def defaulted(answer: str, question: str, passages: Sequence[Citation]) -> bool:
@@ -165,29 +172,40 @@ def defaulted(answer: str, question: str, passages: Sequence[Citation]) -> bool:
 
 
 _ASKS_COPYRIGHT = re.compile(r"\bcopyright|авторск\w* прав", re.I)
-_SAYS_COPYRIGHT = re.compile(r"\bcopyright|\(c\)|©|авторск\w* прав", re.I)
+_COPYRIGHT_LINE = re.compile(r"^[\W_]*(?:copyright\b|\(c\)|©|авторск\w* прав)", re.I)
+"""A copyright line: "Copyright (c) 2014 Ori Livneh", "* (C) 2010 Ana Lima"; not a licence's
+words about copyright ("THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE")."""
 _SAYS_LICENSE = re.compile(r"licen[cs]|лиценз", re.I)
+_NOT_NAMING = frozenset({"licence", "license", "licensed", "version", "the", "by"})
 
 
 def noticed(answer: str, question: str, passages: Sequence[Citation]) -> bool:
-    """Whether `answer` is written in a sentence of one of `passages` that says "copyright"
-    (or "(c)", "©"), where `question` asks who holds a copyright, or one that says "licence",
-    where it asks which licence (`structure.demands`): "Ori Livneh" of "Copyright 2014 Ori
-    Livneh", "BSD" of a `license-BSD` badge; not "PyPI" of a badge for a copyright holder,
-    nor "Python 3.8" for a licence. Any answer to another question is; an answer not written
-    whole anywhere is left to the other tests."""
+    """Whether `answer`'s words are all in a copyright line of one of `passages` (with the
+    line it runs on into), where `question` asks who holds a copyright, or all in a sentence
+    that says "licence", where it asks which licence (`structure.demands`): "Ori Livneh" of
+    "Copyright 2014 Ori Livneh", "Apache 2.0" of "Apache License, Version 2.0", "BSD" of a
+    `license-BSD` badge; not "PyPI" of a badge, nor "The authors" of a licence's "THE
+    AUTHORS OR COPYRIGHT HOLDERS", nor "Python 3.8" for a licence. Any answer to another
+    question is."""
     kind = demands(question)
+    text = fold("\n".join(f"{c.excerpt or ''}\n{c.text}" for c in passages))
     if kind == "person" and _ASKS_COPYRIGHT.search(question):
-        cue = _SAYS_COPYRIGHT
+        places = list(_copyright_lines(text))
     elif kind == "license":
-        cue = _SAYS_LICENSE
+        places = list(saying(text, _SAYS_LICENSE))
     else:
         return True
-    value = " ".join(fold(MARKER.sub(" ", answer)).split()).strip(" .,;:`'\"‘’“”")
-    seen = _seen(passages)
-    if not value or value not in " ".join(seen.split()):
-        return True
-    return any(value in sentence for sentence in saying(seen, cue))
+    said = {w for w in words(MARKER.sub(" ", answer)) if w not in _NOT_NAMING}
+    return bool(said) and any(said <= set(words(place)) for place in places)
+
+
+def _copyright_lines(text: str) -> Iterator[str]:
+    """Each copyright line of `text` (`_COPYRIGHT_LINE`), with the next where it runs on."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if _COPYRIGHT_LINE.match(line.strip()):
+            after = lines[i + 1 : i + 2]
+            yield " ".join([line, *after]) if after and _joins(line, after[0]) else line
 
 
 def says_default(text: str) -> Iterator[str]:
@@ -208,10 +226,10 @@ def saying(text: str, cue: re.Pattern[str]) -> Iterator[str]:
     for i, line in enumerate(lines):
         if not cue.search(line):
             continue
-        before = [lines[i - 1]] if i and _runs_on(lines[i - 1]) else []
+        before = [lines[i - 1]] if i and _joins(lines[i - 1], line) else []
         after: list[str] = []
         for following in lines[i + 1 : i + 3]:
-            if not _runs_on(after[-1] if after else line):
+            if not _joins(after[-1] if after else line, following):
                 break
             after.append(following)
         joined = " ".join(" ".join([*before, line, *after]).split())
@@ -297,13 +315,25 @@ def tied(answer: str, question: str, passages: Sequence[Citation]) -> bool:
     return not found or any(held_share(entry, answer, question) == 1 for entry in found)
 
 
+_KIND_NAMES = wordset(
+    "readme changelog changes news history copying copyright licence license notice notices "
+    "authors contributors install todo faq"
+)
+"""Words a file name gives for what kind of document it is (`pyenv-doctor-README.md`,
+`zstd/COPYING`): they do not say which project's, and "the semver README" is not
+pyenv-doctor's."""
+
+
 def _asked_words(question: str) -> set[str]:
     """`question`'s own words that may name a document: neither stop words, everyday words
-    (`text.common`) nor numbers."""
+    (`text.common`), words for a kind of document (`_KIND_NAMES`) nor numbers."""
     return {
         w
         for w in words(question)
-        if w not in _STOP and not common(w) and not any(c.isdigit() for c in w)
+        if w not in _STOP
+        and w not in _KIND_NAMES
+        and not common(w)
+        and not any(c.isdigit() for c in w)
     }
 
 
