@@ -183,6 +183,12 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
         ("MIT [1]", "Under what license is node-gyp distributed?", True),
         ("MIT/Apache-2.0 [1]", "Which license is regex released under?", True),
         ("license [1]", "Under what license is node-gyp distributed?", False),
+        # A person is a name: not a stop word alone, not an entry's text under its label.
+        ("The [1]", "Who authored the pull request?", False),
+        ("python-build: Added pyPy 5.1 [1]", "Who contributed it to pyenv 20150124?", False),
+        ("@JarheadStever [1]", "Who is credited with the Zlib change?", True),
+        ("Yamashita, Yuu [1]", "Who holds the copyright for pyenv-doctor?", True),
+        ("Jane Doe <jane@example.org> [1]", "Who maintains widget?", True),
         # An install command installs.
         ("pip install charset-normalizer -U [1]", "How do you install charset_normalizer?", True),
         ("rustup component add clippy [1]", "Which command installs Clippy?", True),

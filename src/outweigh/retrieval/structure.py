@@ -375,6 +375,8 @@ _STOP = stop_words("en", "ru")
 _LETTER = re.compile(r"[^\W\d_]")
 _LICENSE_WORDS = re.compile(r"\b(?:the|licen[cs]e[ds]?|лиценз\w*)\b", re.I)
 """Words that name no licence: an answer of only these to "which licence" gives none."""
+_LABELLED = re.compile(r"[^\W\d_][\w.-]*:\s")
+"""A changelog entry's "python-build: Added ...": text under a label, not a name."""
 _INSTALLS = re.compile(
     r"\b(?:install|add|get|clone|build|make|setup|download|fetch|compile)\b|установ", re.I
 )
@@ -405,7 +407,8 @@ def gives(answer: str, question: str) -> bool:
       for a date or a version (not a link's: "https://img.shields.io/pypi/v/pyasn1"), a
       number or a number word for "how many" (not a range or a time: "00..53" for "How many
       days are in a week?"), and for "who" or "which licence" a name, not a link or a path
-      ("rust-lang/rust/pull/113902", a URL of the LICENSE file), nor "the license"; and for
+      ("rust-lang/rust/pull/113902", a URL of the LICENSE file), nor "the license", nor for
+      "who" a stop word alone ("The") or an entry's "python-build: Added ..."; and for
       "How do I install" or "Which command installs" a command that installs ("pip install
       x", "rustup component add clippy"), not an option ("--replace") or another command
       ("npm view").
@@ -429,8 +432,12 @@ def gives(answer: str, question: str) -> bool:
     if kind == "license":  # "MIT/Apache-2.0" is a name; a LICENSE file's URL is not
         named = _LICENSE_WORDS.sub(" ", answer)  # nor "the license"
         return bool(_LETTER.search(named)) and not VALUES["url"].search(answer)
-    if kind == "person":
-        return bool(_LETTER.search(answer)) and not ("/" in answer or VALUES["url"].search(answer))
+    if kind == "person":  # a name: not only "The", not a link, nor an entry's "label: text"
+        return (
+            any(_LETTER.search(t) for t in said)
+            and not ("/" in answer or VALUES["url"].search(answer))
+            and not _LABELLED.search(answer)
+        )
     if kind == "install":
         return bool(_INSTALLS.search(answer))
     return True
