@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from outweigh.engine import AskOptions, Engine
-from outweigh.engine.turn import BARRED, Prepared
+from outweigh.engine.turn import BARRED, READINGS, Prepared, Turn
 from outweigh.errors import InputError
 from outweigh.generate.base import GenerationRequest
 from outweigh.settings import Paths
@@ -164,3 +164,47 @@ def test_a_reading_is_read_again_only_where_the_check_turned_it_down() -> None:
     assert prepared(Biased()).again(dont_know, dont_know) is None  # the reader's own
     assert prepared(EchoBackend()).again("--max-procs", dont_know) is None  # cannot bias
     assert prepared(Biased(), fallback=request).again("00..53", dont_know) is None  # bare
+
+
+class Ranked(Biased):
+    """Reads the first of its `readings` whose first letter the request does not bar."""
+
+    def __init__(self, readings: list[str]) -> None:
+        super().__init__(name="ranked")
+        self.readings = readings
+
+    def stream(self, request: GenerationRequest):  # type: ignore[no-untyped-def]
+        self.requests.append(request)
+        barred = {t for t, b in request.first_token_bias.items() if b <= -BARRED}
+        yield next(r for r in self.readings if ord(r[0]) not in barred)
+
+
+def test_a_turned_down_reading_is_read_again_until_one_holds_or_the_readings_run_out() -> None:
+    """Each reading again bars the first tokens of every reading turned down before it, the
+    margin's bias kept; whole and streamed alike; at most `READINGS` readings."""
+    dont_know = "I don't know: the context does not say."
+    request = GenerationRequest([{"role": "user", "content": "q"}], first_token_bias={73: -1.0})
+
+    def check(answer: str) -> str:
+        return answer if answer[0].isdigit() else dont_know
+
+    def turn(readings: list[str]) -> tuple[Turn, Ranked]:
+        backend = Ranked(readings)
+        prepared = Prepared(request, [], backend, check=check)
+        return Turn(prepared, AskOptions(rag=False), "q", lambda q, a, o: None), backend
+
+    assert READINGS == 3
+    third = ["--max-procs [1]", "xargs [1]", "1 [1]"]
+    whole, backend = turn(third)
+    assert whole.generate().text == "1 [1]"
+    assert backend.requests[-1].first_token_bias == {73: -1.0, ord("-"): -BARRED, ord("x"): -BARRED}
+    streamed, _ = turn(third)
+    assert "".join(streamed.stream()) == "1 [1]"
+    # A fourth reading is not tried: "I don't know" after three.
+    fourth = ["--max-procs [1]", "xargs [1]", "yes [1]", "1 [1]"]
+    whole, backend = turn(fourth)
+    assert whole.generate().text == dont_know
+    assert len(backend.requests) == READINGS
+    streamed, backend = turn(fourth)
+    assert "".join(streamed.stream()) == dont_know
+    assert len(backend.requests) == READINGS

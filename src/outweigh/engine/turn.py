@@ -128,15 +128,18 @@ class Prepared:
             return []
         return supporting(answer, self.citations, question)
 
-    def again(self, raw: str, answer: str) -> GenerationRequest | None:
+    def again(
+        self, raw: str, answer: str, before: GenerationRequest | None = None
+    ) -> GenerationRequest | None:
         """The reader's request once more, its first token barred from beginning as `raw`
         did, where the check turned `raw` down (`answer`, the checked text, is "I don't know"
         and `raw` is not): the reader's next-best reading, checked in turn. A small reader
         that copies the option a question names, or the wrong kind of value, often has the
-        right one second. None where nothing was turned down, where the question names
-        nothing of its passages (the bare model answers it instead: `fallback`; a second
-        reading would cite a passage for "How many days are in a week?"), or where the
-        backend cannot bias its first token."""
+        right one second or third. `before`: the request that read `raw`, where it was itself
+        a reading again, whose barred tokens stay barred. None where nothing was turned
+        down, where the question names nothing of its passages (the bare model answers it
+        instead: `fallback`; a second reading would cite a passage for "How many days are
+        in a week?"), or where the backend cannot bias its first token."""
         if self.check is None or self.fallback is not None:
             return None
         if not declines(answer) or declines(raw):
@@ -144,7 +147,7 @@ class Prepared:
         token = self.backend.first_token(raw.lstrip())
         if token is None:
             return None
-        bias = {**self.request.first_token_bias, token: -BARRED}
+        bias = {**(before or self.request).first_token_bias, token: -BARRED}
         return replace(self.request, first_token_bias=bias)
 
     def instead(self, answer: str) -> GenerationRequest | None:
@@ -156,6 +159,10 @@ class Prepared:
 
 BARRED = 100.0
 """How far `Prepared.again` lowers the first token of a turned-down answer: out of reach."""
+READINGS = 3
+"""Most readings of one answer: the first, and each again (`Prepared.again`) while the check
+turns them down. Each costs one short generation, only where the one before was turned
+down."""
 
 
 def declines(answer: str) -> bool:
@@ -247,7 +254,10 @@ class Turn:
         gen = self.backend.generate(self.nth(choice))
         if (check := self.prepared.check) is not None:
             text = check(gen.text)
-            if (again := self.prepared.again(gen.text, text)) is not None:
+            again: GenerationRequest | None = None
+            for _ in range(READINGS - 1):
+                if (again := self.prepared.again(gen.text, text, again)) is None:
+                    break
                 gen = self.backend.generate(self.nth(choice, again))
                 text = check(gen.text)
             gen = replace(gen, text=text)
@@ -267,15 +277,24 @@ class Turn:
             stream.on_end(self.finish)
         return stream
 
-    def _again(self, choice: int, raw: str, answer: str) -> Stream | None:
+    def _again(
+        self,
+        choice: int,
+        raw: str,
+        answer: str,
+        before: GenerationRequest | None = None,
+        left: int = READINGS - 1,
+    ) -> Stream | None:
         """The reader's next-best reading for choice `choice` where the check turned `raw`
-        down (`Prepared.again`), held and checked in turn; else the fallback's stream."""
-        again = self.prepared.again(raw, answer)
+        down (`Prepared.again`; `before`: the request that read `raw`), held and checked in
+        turn, `left` times at most; else the fallback's stream."""
+        again = self.prepared.again(raw, answer, before) if left > 0 else None
         if again is None:
             return self._bare(choice, raw, answer)
         stream = detach(self.backend.stream(self.nth(choice, again)))
         assert self.prepared.check is not None
-        return held(stream, self.prepared.check, partial(self._bare, choice))
+        then = partial(self._again, choice, before=again, left=left - 1)
+        return held(stream, self.prepared.check, then)
 
     def _bare(self, choice: int, raw: str, answer: str) -> Stream | None:
         """The fallback's stream for choice `choice` where the checked `answer` calls for it
