@@ -204,6 +204,12 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
         (">=3.8 [1]", "Which minimum Python version does x need?", True),
         ("https://img.shields.io/pypi/v/pyasn1 [1]", "Which version of pyasn1 is it?", False),
         ("3.7+ [1]", "Which Python versions does x support?", True),
+        # A date is not a version; a release named by its date, or by year and month, is.
+        ("2013-04-06 [1]", "In which IDLE version's NEWS does Issue #14962 appear?", False),
+        ("September 3, 2012 [1]", "Which pyenv release added it?", False),
+        ("20150226 [1]", "Which pyenv release includes the change?", True),
+        ("2021.11 [1]", "What Anaconda3 release was added in pyenv 2.2.3?", True),
+        ("2.7.4 [1]", "In which IDLE version's NEWS does Issue #14962 appear?", True),
         # Question words that demand nothing: a date option, a symbolic link, the `who` page.
         (
             "--date-format [1]",

@@ -404,7 +404,8 @@ def gives(answer: str, question: str) -> bool:
       stays, as does any answer to a question that offers choices: "--reverse" for
       "--reverse or --sort?");
     - a value of the type the question demands (`demands`): an e-mail address, a URL, digits
-      for a date or a version (not a link's: "https://img.shields.io/pypi/v/pyasn1"), a
+      for a date or a version (not a link's: "https://img.shields.io/pypi/v/pyasn1"; nor, for
+      a version, a date's: "2013-04-06" for "Which IDLE version's NEWS ..."), a
       number or a number word for "how many" (not a range or a time: "00..53" for "How many
       days are in a week?"), and for "who" or "which licence" a name, not a link or a path
       ("rust-lang/rust/pull/113902", a URL of the LICENSE file), nor "the license", nor for
@@ -425,8 +426,10 @@ def gives(answer: str, question: str) -> bool:
     kind = demands(question)
     if kind in ("email", "url"):
         return bool(VALUES[kind].search(answer))
-    if kind in ("date", "version"):  # the digits of a link are not a date or a version
+    if kind == "date":  # the digits of a link are not a date
         return bool(_DIGITS.search(VALUES["url"].sub(" ", answer)))
+    if kind == "version":  # nor a version, nor are a date's ("2013-04-06" for "which release")
+        return bool(_DIGITS.search(VALUES["date"].sub(" ", VALUES["url"].sub(" ", answer))))
     if kind == "number":
         return bool(_COUNT.search(answer) or _NUMBER_WORD.search(answer))
     if kind == "license":  # "MIT/Apache-2.0" is a name; a LICENSE file's URL is not
