@@ -33,6 +33,14 @@ What's New in IDLE 3.1b1?
 - Issue #2665: On Windows, an IDLE installation upgraded from an old version
   would not start if a custom theme was defined.
 """
+PYENV = """\
+## Release v2.3.7
+* Fix the shims path on Windows by @chrisolof in
+  https://github.com/pyenv/pyenv/pull/2510
+* GitHub Workflows security hardening by @sashashura in
+  https://github.com/pyenv/pyenv/pull/2511
+"""
+QUOTED = "GitHub Workflows security hardening"
 
 RELEASE = """\
 Version 1.74.0 (2023-11-16)
@@ -275,6 +283,13 @@ def test_an_entry_is_the_item_a_number_heads_with_its_headings() -> None:
         ("MIT [1]", "Which license is urllib3 released under?", "- urllib3: MIT\n", True),
         # No passage has an entry for the number: nothing to tie to.
         ("Amaury Forgeot [1]", "Who wrote the patch for Issue #9999?", NEWS, True),
+        # An entry the question quotes: its own words, wrapped as they may be.
+        ("@chrisolof [1]", f"Who contributed “{QUOTED}”?", PYENV, False),
+        ("@sashashura [1]", f"Who contributed “{QUOTED}”?", PYENV, True),
+        ("@sashashura [1]", "Who contributed “Fix the shims path on Windows”?", PYENV, False),
+        ("2.3.7 [1]", f"Which pyenv release includes “{QUOTED}”?", PYENV, True),
+        # A short quote is a word, not an entry: "“-n”" ties to nothing.
+        ("@chrisolof [1]", "Who added “-n”?", PYENV, True),
     ],
 )
 def test_an_answer_comes_from_the_entry_the_question_names(

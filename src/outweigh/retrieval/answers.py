@@ -30,8 +30,9 @@ each leaves an answer alone when it cannot tell:
   that begins a file name of the collection, "ed" and `ed-overview.txt`), the answer is in
   that document, or in one whose text names it too, not in the one beside it;
 - `tied`: where a passage has an entry for the number the question names ("- Issue #4008:
-  ...", "bpo-45495: ..."), the answer comes from that entry or the headings over it, not the
-  entry beside it.
+  ...", "bpo-45495: ...") or for the words it quotes (“GitHub Workflows security
+  hardening”), the answer comes from that entry or the headings over it, not the entry
+  beside it.
 """
 
 from __future__ import annotations
@@ -259,9 +260,23 @@ def entries(text: str, name: str) -> list[str]:
     does ("bpo-45495: Add ..."; not "Version: 2.4.5", a field whose value is the name), down
     to the next item, blank line or heading. A heading that mentions `name` is not an entry:
     what is under it is about it."""
+    return [entry for head, _, entry in _entries(text) if mentions(head, name)]
+
+
+def quoting(text: str, quote: str) -> list[str]:
+    """The entries of `text` (as `entries` reads them) whose own lines write `quote`, whitespace
+    and case folded: the change a question quotes ("Who contributed “GitHub Workflows
+    security hardening” to pyenv 2.3.7?"), with the headings over it."""
+    want = " ".join(fold(quote).split())
+    return [entry for _, body, entry in _entries(text) if want in " ".join(fold(body).split())]
+
+
+def _entries(text: str) -> Iterator[tuple[str, str, str]]:
+    """Each entry of `text` (a list item, or a line that names itself first with a label, down
+    to the next item, blank line or heading) as (its first two words or its label, its own
+    lines, its lines with the headings over it and what they say of all their entries)."""
     lines = lines_of(text)
     parent = outline(lines)
-    out: list[str] = []
     for i, line in enumerate(lines):
         if is_heading(lines, i):
             continue
@@ -271,8 +286,6 @@ def entries(text: str, name: str) -> list[str]:
             head = label.group(0)
         else:
             continue
-        if not mentions(head, name):
-            continue
         end = i + 1
         while end < len(lines) and not (
             lines[end].blank_before or starts_item(lines[end].text) or is_heading(lines, end)
@@ -281,8 +294,8 @@ def entries(text: str, name: str) -> list[str]:
         kept = [*range(i, end)]
         for above in ancestors(parent, i):
             kept += [above, *_preamble(lines, above, i)]
-        out.append("\n".join(lines[k].text for k in kept))
-    return out
+        body = "\n".join(lines[k].text for k in range(i, end))
+        yield head, body, "\n".join(lines[k].text for k in kept)
 
 
 def _preamble(lines: list[Line], head: int, stop: int) -> list[int]:
@@ -298,21 +311,29 @@ def _preamble(lines: list[Line], head: int, stop: int) -> list[int]:
     return out
 
 
+_QUOTE = re.compile(r"[\"“«]([^\"”»]{12,})[\"”»]")
+"""A quoted span long enough to be a change's own words: “GitHub Workflows security
+hardening”."""
+
+
 def tied(answer: str, question: str, passages: Sequence[Citation]) -> bool:
-    """Whether `answer` comes from the entry `question` names by number, where a passage has
-    one (`entries`): one of them, with its headings, states the answer
+    """Whether `answer` comes from the entry `question` names by number (`entries`) or quotes
+    (`quoting`), where a passage has one: one of them, with its headings, states the answer
     (`attribution.held_share`). With no such entry, or a question that names none, it holds."""
     names = [n for n in identifiers(question) if _numbered(n)]
-    if not names or not key_tokens(answer, question):
+    quotes = [q.strip(" .…") for q in _QUOTE.findall(question)]
+    if not (names or quotes) or not key_tokens(answer, question):
         return True
-    found = [
-        entry
-        for c in passages
-        for text in dict.fromkeys((c.text, c.excerpt or ""))
-        for name in names
-        for entry in entries(text, name)
-    ]
-    return not found or any(held_share(entry, answer, question) == 1 for entry in found)
+    texts = [t for c in passages for t in dict.fromkeys((c.text, c.excerpt or ""))]
+    found = [entry for text in texts for name in names for entry in entries(text, name)]
+    found += [entry for text in texts for quote in quotes for entry in quoting(text, quote)]
+    said = _V_NAME.sub("", answer)  # "2.3.7" is the release headed "v2.3.7"
+    return not found or any(
+        held_share(_V_NAME.sub("", entry), said, question) == 1 for entry in found
+    )
+
+
+_V_NAME = re.compile(r"\b[vV](?=\d)")
 
 
 _KIND_NAMES = wordset(
