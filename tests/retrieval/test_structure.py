@@ -183,6 +183,9 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
         ("MIT [1]", "Under what license is node-gyp distributed?", True),
         ("MIT/Apache-2.0 [1]", "Which license is regex released under?", True),
         ("license [1]", "Under what license is node-gyp distributed?", False),
+        # A marker alone says nothing, whatever the question.
+        ("[1]", "Where can the contributing guide of Clippy be found?", False),
+        ("- [1]", "Which PR number implements it?", False),
         # A person is a name: not a stop word alone, not an entry's text under its label.
         ("The [1]", "Who authored the pull request?", False),
         ("python-build: Added pyPy 5.1 [1]", "Who contributed it to pyenv 20150124?", False),

@@ -375,6 +375,8 @@ _STOP = stop_words("en", "ru")
 _LETTER = re.compile(r"[^\W\d_]")
 _LICENSE_WORDS = re.compile(r"\b(?:the|licen[cs]e[ds]?|лиценз\w*)\b", re.I)
 """Words that name no licence: an answer of only these to "which licence" gives none."""
+_WORDY = re.compile(r"[^\W_]")
+"""A letter or a digit: an answer without one says nothing."""
 _LABELLED = re.compile(r"[^\W\d_][\w.-]*:\s")
 """A changelog entry's "python-build: Added ...": text under a label, not a name."""
 _INSTALLS = re.compile(
@@ -414,9 +416,12 @@ def gives(answer: str, question: str) -> bool:
       x", "rustup component add clippy"), not an option ("--replace") or another command
       ("npm view").
 
+    An answer that is only its `[n]` markers and punctuation ("- [1]") gives nothing.
     `answer` is the reader's, `[n]` markers and all. "I don't know" is not judged here: the
     engine leaves it as it is (`engine.answering.checked_reading`)."""
     answer = MARKER.sub(" ", answer)
+    if not _WORDY.search(answer):  # "[1]", "- [1]": a marker and nothing said
+        return False
     said = [_V.sub("", t) for t in tokens(answer) if t not in _STOP]
     asked_words = {_V.sub("", t) for t in tokens(question)}
     everyday = [common(t) and not t.startswith("-") for t in said]  # an option is a name
