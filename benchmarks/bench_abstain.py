@@ -15,7 +15,8 @@ and gives that other answer elsewhere, so one pass yields the whole curve:
 Per suite and threshold t: accuracy (answerable right, unanswerable declined with no
 citation), abstention on the unanswerable questions, false abstention on the answerable
 ones, all of what the user is shown: each answer goes through the engine's answer check
-(`checked_reading`), is read once more where the check turns it down (`Prepared.again`),
+(`checked_reading`), is read again where the check turns it down (`Prepared.again`, up to
+`READINGS` readings),
 and, where that leaves "I don't know" to a question that names nothing of its passages, is
 the bare answer. t=0 is the reader with no bias. It runs the transformers
 copy of the model (llama.cpp does not expose logits through the batcher); answers can differ
@@ -42,6 +43,7 @@ def margins(suite_dir: Path, limit: int | None, k: int, max_tokens: int) -> list
 
     from outweigh.adapters.reader import DONT_KNOW
     from outweigh.engine import AskOptions, Engine
+    from outweigh.engine.turn import READINGS
     from outweigh.eval import load_suite
     from outweigh.eval import metrics as m
     from outweigh.models.options import LoadOptions
@@ -86,12 +88,16 @@ def margins(suite_dir: Path, limit: int | None, k: int, max_tokens: int) -> list
                 raw = tok.decode(gen[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
             else:  # no passage bears on it: the bare model answers, no reader, no margin
                 raw = backend.generate(request).text
-            # What every door shows: the answer check, a second reading where it turns the
+            # What every door shows: the answer check, further readings where it turns the
             # answer down (at the shipped margin), then the bare answer where the checked
             # answer is "I don't know" and the question names nothing of its passages.
             checked = prepared.check(raw) if prepared.check else raw
-            if (again := prepared.again(raw, checked)) is not None:  # read once more
-                checked = prepared.check(backend.generate(again).text)
+            again = None
+            for _ in range(READINGS - 1):  # read again while the check turns it down
+                if (again := prepared.again(raw, checked, again)) is None:
+                    break
+                raw = backend.generate(again).text
+                checked = prepared.check(raw)
             bare = None
             if prepared.fallback is not None:
                 bare = backend.generate(prepared.fallback).text

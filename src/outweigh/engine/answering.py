@@ -216,14 +216,12 @@ class Answering:
         how = options.selection
         n = max(options.k, how.candidates)
         hits = self.searcher.search_in(coll, question, n)
-        kept = select(
-            question,
-            expand(self.store, question, hits, how),
-            self.embedder,
-            how,
-            options.k,
-            self.store,
-        )
+
+        def pick(chunks: list[Hit]) -> list[Hit]:
+            read = expand(self.store, question, chunks, how)
+            return select(question, read, self.embedder, how, options.k, self.store)
+
+        kept = pick(hits)
         if not kept or not checks_relevance(how, self.embedder):
             return kept, []
         lacking = missing(question, ((h.source, h.excerpt or h.text) for h in kept))
@@ -233,13 +231,4 @@ class Answering:
         if absent:
             return [], absent
         ids = {h.chunk_id for h in found}
-        again = found + [h for h in hits if h.chunk_id not in ids]
-        chosen = select(
-            question,
-            expand(self.store, question, again, how),
-            self.embedder,
-            how,
-            options.k,
-            self.store,
-        )
-        return chosen or kept, []
+        return pick(found + [h for h in hits if h.chunk_id not in ids]) or kept, []
