@@ -200,6 +200,8 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
         ("npm view [1]", "Which command installs `which`, according to its README?", False),
         ("cargo clippy -- [1]", "Which command installs Clippy, according to its README?", False),
         ("--mode [1]", "Which option of install does this: set permission mode?", True),
+        ("--mode [1]", "Which command-line option of install sets the mode?", True),
+        ("npm install x [1]", "What command does the x README give to install it?", True),
         ("pip3 install x [1]", "Как установить x?", True),
         ("The License [1]", "What is the license of x?", False),
         ("Apache License 2.0 [1]", "What is the license of x?", True),

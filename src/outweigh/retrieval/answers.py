@@ -222,7 +222,7 @@ _DEFAULT = re.compile("default")
 def saying(text: str, cue: re.Pattern[str]) -> Iterator[str]:
     """The sentences of `text` that `cue` finds in, whitespace folded, with the line before
     where it runs on into the cue's line, and up to two after while the sentence goes on
-    (`_runs_on`)."""
+    (`_joins`)."""
     lines = text.split("\n")
     for i, line in enumerate(lines):
         if not cue.search(line):

@@ -350,7 +350,7 @@ _DEMANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "install",
         re.compile(
             r"\bhow (?:do|can|should|would|to) (?:(?:i|you|we|one) )?install\b"
-            r"|\bcommands?\b[^?]*\binstall|\binstalls\b|\bкак установить|\bкоманд\w* устан",
+            r"|\bcommands?(?![-\w])[^?]*\binstall|\binstalls\b|\bкак установить|\bкоманд\w* устан",
             re.I,
         ),
     ),
