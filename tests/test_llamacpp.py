@@ -69,6 +69,36 @@ def test_a_first_token_bias_moves_the_first_token_only(both: list[Any]) -> None:
         both[1].generate(GenerationRequest(question, max_tokens=4, first_token_bias={10**6: 1}))
 
 
+def choose(backend: Any, *choices: str, bias: dict[int, float] | None = None) -> str:
+    """`backend`'s answer to "What is the capital of France?" kept to `choices`, the same
+    whole and streamed."""
+    question = messages("What is the capital of France?")
+    request = GenerationRequest(
+        question, max_tokens=12, choices=choices, first_token_bias=bias or {}
+    )
+    text = backend.generate(request).text
+    assert "".join(backend.stream(request)) == text
+    return str(text)
+
+
+def test_choices_keep_the_answer_to_one_of_them_whole(both: list[Any]) -> None:
+    """`GenerationRequest.choices` (how a turned-down reading chooses among the values its
+    passages write) in both backends: the answer is one choice, whole, the one the model ranks
+    first where it is among them, another where it is not; one that is the start of another
+    ends where it ends; the first token's bias still counts; whole and streamed alike."""
+    for backend in both:
+        assert backend.chooses
+        assert choose(backend, "Berlin [1]", "Paris [2]", "Rome [3]") == "Paris [2]"
+        assert choose(backend, "Berlin", "Rome") in ("Berlin", "Rome")
+        assert choose(backend, "1.2", "1.2.3 [1]", "1.2 [1]") in ("1.2", "1.2.3 [1]", "1.2 [1]")
+        paris = backend.first_token("Paris")
+        assert choose(backend, "Paris", "Rome", bias={paris: -100.0}) == "Rome"
+        # Without choices the same question answers freely, as before.
+        question = messages("What is the capital of France?")
+        free = backend.generate(GenerationRequest(question, max_tokens=12)).text
+        assert free not in ("Berlin", "Rome")
+
+
 def test_cap_and_accounting_alike(both: list[Any]) -> None:
     """A capped answer reports `length` and exactly the cap; the prompt costs the same."""
     gens = [b.generate(GenerationRequest(messages(), max_tokens=12)) for b in both]

@@ -208,3 +208,51 @@ def test_a_turned_down_reading_is_read_again_until_one_holds_or_the_readings_run
     streamed, backend = turn(fourth)
     assert "".join(streamed.stream()) == dont_know
     assert len(backend.requests) == READINGS
+
+
+class Choosing(Ranked):
+    """A Ranked backend that also chooses: among a request's choices, the `pick`-th."""
+
+    chooses = True
+
+    def __init__(self, readings: list[str], pick: int = 0) -> None:
+        super().__init__(readings)
+        self.pick = pick
+
+    def stream(self, request: GenerationRequest):  # type: ignore[no-untyped-def]
+        if not request.choices:
+            yield from super().stream(request)
+            return
+        self.requests.append(request)
+        yield request.choices[self.pick]
+
+
+def test_a_turned_down_reading_chooses_among_what_the_passages_offer_once() -> None:
+    """Where the passages offer values that hold up (`Prepared.offers`) and the backend
+    chooses, the second reading is a choice among them, with the margin's bias and nothing
+    barred, and it is the last; whole and streamed alike. Without offers, or with a backend
+    that cannot choose, the readings bar first tokens as before."""
+    dont_know = "I don't know: the context does not say."
+    request = GenerationRequest([{"role": "user", "content": "q"}], first_token_bias={73: -1.0})
+    offers = ["8 [1]", "16 [2]"]
+
+    def check(answer: str) -> str:
+        return answer if answer[0].isdigit() else dont_know
+
+    def turn(backend: Ranked, offered: list[str]) -> Turn:
+        prepared = Prepared(request, [], backend, check=check, offers=lambda: offered)
+        return Turn(prepared, AskOptions(rag=False), "q", lambda q, a, o: None)
+
+    readings = ["--max-procs [1]", "xargs [1]", "1 [1]"]
+    for pick, expected in ((0, "8 [1]"), (1, "16 [2]")):
+        whole = Choosing(readings, pick)
+        assert turn(whole, offers).generate().text == expected
+        assert [r.choices for r in whole.requests] == [(), tuple(offers)]
+        assert whole.requests[1].first_token_bias == {73: -1.0}
+        streamed = Choosing(readings, pick)
+        assert "".join(turn(streamed, offers).stream()) == expected
+        assert len(streamed.requests) == 2
+    for backend, offered in ((Choosing(readings), []), (Ranked(readings), offers)):
+        assert turn(backend, offered).generate().text == "1 [1]"
+        assert len(backend.requests) == READINGS
+        assert not any(r.choices for r in backend.requests)

@@ -16,6 +16,8 @@ from outweigh.retrieval.answers import (
     holds_up,
     named,
     noticed,
+    owned,
+    owned_as_asked,
     placeholder,
     tied,
 )
@@ -383,3 +385,79 @@ def test_holds_up_asks_every_test() -> None:
     ask_date = "On what date was wget 1.21 released?"
     assert not holds_up("2021-01-01 [1]", ask_date, cited)  # no passage writes it
     assert not holds_up("1 [1]", ask_date, cited)  # written, but not a date
+
+
+@pytest.mark.parametrize(
+    ("answer", "question", "text", "kept"),
+    [
+        # Another thing's version: OAuth's, a licence's.
+        (
+            "2.0 [1]",
+            "Which minimum Python version does gcs-oauth2-boto-plugin require?",
+            "an auth plugin for the [boto] framework, for use with [OAuth 2.0]",
+            False,
+        ),
+        (
+            "2.0 [1]",
+            "Which minimum Python version does gcs-oauth2-boto-plugin require?",
+            "Licensed under the Apache License, Version 2.0",
+            False,
+        ),
+        (
+            "1.3 [1]",
+            "Which version of GNU Findutils does its Texinfo manual document?",
+            "This manual documents version 4.9.0 of the GNU utilities\n"
+            "under the terms of the GNU Free Documentation License,\n"
+            "Version 1.3 or any later version",
+            False,
+        ),
+        # The version of what the question names, or of nothing named.
+        (
+            "4.9.0 [1]",
+            "Which version of GNU Findutils does its Texinfo manual document?",
+            "This manual documents version 4.9.0 of the GNU utilities",
+            True,
+        ),
+        (
+            "2.6.6 [1]",
+            "Which Python version is boto developed with?",
+            "Boto is developed mainly using Python 2.6.6 and Python 2.7.3",
+            True,
+        ),
+        ("3.3 [1]", "Which Python version does mock need?", "It has support for 3.3+", True),
+        (
+            "v1.2.12 [1]",
+            "Which pyenv release added the Mojave fix?",
+            "## Release v1.2.12\n* python-build: Find zlib on Mojave",
+            True,
+        ),
+        ("1.2.12 [1]", "Which pyenv release added the Mojave fix?", "## 1.2.12\n* fix", True),
+        (
+            "2021.11 [1]",
+            "What Anaconda3 release was added in pyenv 2.2.3?",
+            "* python-build: Added Anaconda3-2021.11",
+            True,
+        ),
+        # Written once as another's and once as the asked thing's: it may be the latter.
+        (
+            "2.7.4 [1]",
+            "In which IDLE version's NEWS is Issue #14962?",
+            "Tk 2.7.4 notes\nWhat's New in IDLE 2.7.4?",
+            True,
+        ),
+        # Not a version question, or a value no line writes: not judged here.
+        ("2.0 [1]", "Which protocol does the plugin use?", "OAuth 2.0", True),
+        ("3.7+ [1]", "Which Python version does argcomplete need?", "OAuth 9.9", True),
+    ],
+)
+def test_a_version_is_of_what_the_question_asks_about(
+    answer: str, question: str, text: str, kept: bool
+) -> None:
+    assert owned(answer, question, [passage(text)]) is kept
+
+
+def test_a_version_written_after_the_asked_name_is_told_apart() -> None:
+    question = "Which CPython version(s) did pyenv v2.6.17 add?"
+    text = "## Release v2.6.30\n* Fix shims\n## Release v2.6.17\n* Add CPython 3.15.0a3 by @x"
+    assert owned_as_asked("3.15.0a3 [1]", question, [passage(text)])
+    assert not owned_as_asked("v2.6.30 [1]", question, [passage(text)])

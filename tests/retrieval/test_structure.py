@@ -211,10 +211,23 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
         ("3.7+ [1]", "Which Python versions does x support?", True),
         # A date is not a version; a release named by its date, or by year and month, is.
         ("2013-04-06 [1]", "In which IDLE version's NEWS does Issue #14962 appear?", False),
+        ("2024-04-09 [1]", "What is the release date of Rust 1.77.2?", True),
+        ("1.77.2 [1]", "What is the release date of Rust 1.77.2?", False),
         ("September 3, 2012 [1]", "Which pyenv release added it?", False),
         ("20150226 [1]", "Which pyenv release includes the change?", True),
         ("2021.11 [1]", "What Anaconda3 release was added in pyenv 2.2.3?", True),
         ("2.7.4 [1]", "In which IDLE version's NEWS does Issue #14962 appear?", True),
+        # "Which option" takes an option; "which program" a name, not its description.
+        ("-e, --exact [1]", "Какой параметр apropos ищет точные совпадения?", True),
+        ("Искать точное совпадение [1]", "Какой параметр apropos ищет точные совпадения?", False),
+        ("Sort in reverse order [1]", "Which option of sort reverses the order?", False),
+        ("chage [1]", "Какой командой меняют сведения об устаревании паролей?", True),
+        ("git log [1]", "Which command shows the history?", True),
+        (
+            "изменяет информацию об устаревании пароля пользователя [1]",
+            "Какой командой меняют сведения об устаревании паролей?",
+            False,
+        ),
         # Question words that demand nothing: a date option, a symbolic link, the `who` page.
         (
             "--date-format [1]",

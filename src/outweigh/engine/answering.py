@@ -13,10 +13,11 @@ from outweigh.engine.turn import Checked, Prepared, declines
 from outweigh.errors import InputError
 from outweigh.generate.base import Backend, Fixed, GenerationRequest, Message
 from outweigh.prompt import MAX_PROMPT_TOKENS, PASSAGE_OVERHEAD_TOKENS, Citation, build_messages
-from outweigh.retrieval.answers import holds_up
+from outweigh.retrieval.answers import holds_up, owned_as_asked
 from outweigh.retrieval.hybrid import Hit, HybridSearcher
 from outweigh.retrieval.identifiers import absent_answer, mentions, missing
 from outweigh.retrieval.select import checks_relevance, expand, names_them, select
+from outweigh.retrieval.structure import demands
 
 if TYPE_CHECKING:
     from outweigh.adapters import AdapterRegistry
@@ -41,6 +42,24 @@ def checked_reading(
     if declines(answer) or holds_up(answer, question, passages, leads):
         return answer
     return DONT_KNOW
+
+
+def offered(question: str, passages: Sequence[Citation], leads: frozenset[str]) -> list[str]:
+    """What the reader chooses among once its reading of `question` was turned down
+    (`Prepared.offers`): the values of the type the question demands that the `passages`
+    write (`retrieval.candidates`), those the check lets through, `MOST` at most; for a
+    version, those written after a word of the question where there are any.
+
+    "I don't know" is not among them: the reader did not say it on its own reading, under
+    its margin, and offered beside "Ori Livneh" for "Whose copyright notice appears in the
+    monotonic README?" it took it; what keeps an unanswerable question unanswered is the
+    check (docs/benchmarks-eval.md has both runs)."""
+    from outweigh.retrieval.candidates import MOST, candidates
+
+    held = [a for a in candidates(question, passages) if holds_up(a, question, passages, leads)]
+    if demands(question) == "version":  # "CPython 3.15.0a3" before the heading "v2.6.30"
+        held = [a for a in held if owned_as_asked(a, question, passages)] or held
+    return held[:MOST]
 
 
 class Answering:
@@ -114,6 +133,7 @@ class Answering:
         adapter = options.adapter
         bias: dict[int, float] = {}
         check: Callable[[str], str] | None = None
+        offers: Callable[[], list[str]] | None = None
         if adapter is None and options.reader and (citations or lines):
             from outweigh.adapters.bundled import MEMORY_READER, READER
 
@@ -122,6 +142,7 @@ class Answering:
                 bias = self._abstain_bias(backend)
                 leads = self.leads(checked.collection) if checked.collection else frozenset()
                 check = partial(checked_reading, question, citations, leads)
+                offers = partial(offered, question, citations, leads)
         request = GenerationRequest(
             messages=build_messages(messages, citations, rag=bool(citations), memories=lines),
             max_tokens=options.max_tokens,
@@ -143,7 +164,7 @@ class Answering:
                 adapter=None,
                 first_token_bias={},
             )
-        return Prepared(request, citations, backend, memories, check, fallback)
+        return Prepared(request, citations, backend, memories, check, fallback, offers=offers)
 
     def _abstain_bias(self, backend: Backend) -> dict[int, float]:
         """The first-token bias that makes the passage reader say "I don't know" only where it

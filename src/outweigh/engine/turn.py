@@ -120,6 +120,10 @@ class Prepared:
     passages did not bear on it after all. Its answer cites nothing."""
     uncited: set[str] = field(default_factory=set)
     """The fallback's answers so far: they rest on no passage."""
+    offers: Callable[[], list[str]] | None = None
+    """The answers the reader chooses among once its reading was turned down: the values of
+    the type the question demands that the passages write and the check lets through
+    (`engine.answering.offered`); none where there are none."""
 
     def cited(self, question: str, answer: str) -> list[Citation]:
         """The prompt's passages `answer` rests on: what `Answer.citations`, the server and
@@ -131,19 +135,27 @@ class Prepared:
     def again(
         self, raw: str, answer: str, before: GenerationRequest | None = None
     ) -> GenerationRequest | None:
-        """The reader's request once more, its first token barred from beginning as `raw`
-        did, where the check turned `raw` down (`answer`, the checked text, is "I don't know"
-        and `raw` is not): the reader's next-best reading, checked in turn. A small reader
-        that copies the option a question names, or the wrong kind of value, often has the
-        right one second or third. `before`: the request that read `raw`, where it was itself
-        a reading again, whose barred tokens stay barred. None where nothing was turned
-        down, where the question names nothing of its passages (the bare model answers it
-        instead: `fallback`; a second reading would cite a passage for "How many days are
-        in a week?"), or where the backend cannot bias its first token."""
+        """The reader's request once more, where the check turned `raw` down (`answer`, the
+        checked text, is "I don't know" and `raw` is not): the reader's next-best reading,
+        checked in turn. A small reader that copies the option a question names, or the
+        wrong kind of value, often has the right one in front of it.
+
+        Where the passages write values of the type the question demands that the check lets
+        through (`offers`) and the backend `chooses`, the second reading chooses among them
+        (`GenerationRequest.choices`), and is the last. Else the first
+        token is barred from beginning as `raw` did, and a third reading bars the second's
+        too. `before`: the request that read `raw`, where it was itself a reading again,
+        whose barred tokens stay barred. None where nothing was turned down, where the
+        question names nothing of its passages (the bare model answers it instead:
+        `fallback`; a second reading would cite a passage for "How many days are in a
+        week?"), or where the backend can neither choose nor bias its first token."""
         if self.check is None or self.fallback is not None:
             return None
-        if not declines(answer) or declines(raw):
+        if not declines(answer) or declines(raw) or (before is not None and before.choices):
             return None
+        offers = self.offers if before is None and self.backend.chooses else None
+        if offers is not None and (offered := offers()):
+            return replace(self.request, choices=tuple(offered))
         token = self.backend.first_token(raw.lstrip())
         if token is None:
             return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +41,11 @@ class GenerationRequest:
     """Token id -> added to its logit at the first answer token only. The engine sets how sure
     the reader must be before it says "I don't know" this way (`Engine._build`). Backends
     that cannot see logits (an upstream server) ignore it."""
+    choices: tuple[str, ...] = ()
+    """Where set, the answer is one of these texts, whole: greedy decoding follows only their
+    tokens (a token trie, each text ending with the end token), so the model picks the one it
+    ranks first token by token, as vLLM's `guided_choice` does. Only a backend that says it
+    `chooses` takes it (`Prepared.again` asks for it no other way)."""
 
 
 @dataclass
@@ -105,6 +110,9 @@ class Backend(ABC):
         for the server's /health and /metrics; None where it keeps no such figures."""
         return None
 
+    chooses: bool = False
+    """Whether it follows `GenerationRequest.choices` (it sees and biases every step's logits)."""
+
     def first_token(self, text: str) -> int | None:
         """The id of the token an answer that begins with `text` starts with, for
         `GenerationRequest.first_token_bias`; None where the backend cannot bias logits."""
@@ -119,6 +127,18 @@ class Backend(ABC):
         """Adapter name -> base model for adapters the backend serves by itself (an upstream
         vLLM's `--lora-modules`); a local backend takes outweigh's registered adapters."""
         return {}
+
+
+CHOSEN = 1.0e4
+"""What a token that continues one of `GenerationRequest.choices` gets added to its logit: the
+model's own order among those tokens stays, and no other token is in reach."""
+
+
+def continuing(choices: Sequence[Sequence[int]], said: Sequence[int]) -> set[int]:
+    """The tokens that carry on one of `choices` (token ids, each ending with the end token)
+    after the tokens `said` so far."""
+    n = len(said)
+    return {c[n] for c in choices if len(c) > n and list(c[:n]) == list(said)}
 
 
 def cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:

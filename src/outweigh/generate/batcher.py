@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from outweigh.errors import ModelLoadError
+from outweigh.generate.base import CHOSEN, continuing
 
 PREFILL_CHUNK = 256
 """Prompt tokens evaluated per step, over all joining answers: under a second on 2 CPU cores,
@@ -77,6 +78,11 @@ class Job:
     """Decode to `max_tokens` past end tokens (benchmarks: every run the same length)."""
     first_bias: dict[int, float] = field(default_factory=dict)
     """Added to these tokens' logits before the first token is sampled."""
+    choices: list[list[int]] = field(default_factory=list)
+    """Token ids of the only answers it may give, each ending with an end token
+    (`GenerationRequest.choices`); empty: any answer."""
+    said: list[int] = field(default_factory=list)
+    """The tokens sampled so far, kept where `choices` needs them."""
     out: queue.SimpleQueue[Any] = field(default_factory=queue.SimpleQueue)
     """Token ids as they are sampled, then `END`, or an exception."""
     stopped: threading.Event = field(default_factory=threading.Event)
@@ -435,7 +441,13 @@ class Batcher:
                 logits = self._api.llama_get_logits_ith(self.ctx, row)
                 for t, bias in job.first_bias.items():
                     logits[t] += bias
+            if job.choices:
+                logits = self._api.llama_get_logits_ith(self.ctx, row)
+                for t in continuing(job.choices, job.said):
+                    logits[t] += CHOSEN
             token = int(self._api.llama_sampler_sample(s.sampler, self.ctx, row))
+            if job.choices:
+                job.said.append(token)
             s.generated += 1
             sampled += 1
             job.out.put(token)

@@ -103,6 +103,8 @@ def model_file(entry: ModelEntry, paths: Paths, options: LoadOptions) -> Path:
 class LlamaCppBackend(Backend):
     """A GGUF held by llama.cpp in this process; up to `parallel` answers decoded together."""
 
+    chooses = True
+
     def __init__(
         self,
         llm: Any,
@@ -218,6 +220,11 @@ class LlamaCppBackend(Backend):
     def count_prompt_tokens(self, messages: list[Message]) -> int:
         return self.count_tokens(self.render(messages))
 
+    def _choice(self, text: str) -> list[int]:
+        """The tokens of an answer that is `text` and ends (`GenerationRequest.choices`)."""
+        ids = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        return [int(t) for t in ids] + [int(self.llm.token_eos())]
+
     def _stops(self, request: GenerationRequest) -> list[str]:
         return request.stop + ([] if self.entry.chat else BASE_MODEL_STOPS)
 
@@ -303,6 +310,7 @@ class LlamaCppBackend(Backend):
             seed=request.seed,
             cancelled=cancelled,
             first_bias=dict(request.first_token_bias),
+            choices=[self._choice(c) for c in request.choices],
         )
         self.batcher.submit(job)
         return job

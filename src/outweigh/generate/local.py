@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 from outweigh.errors import InputError
 from outweigh.generate.base import (
     CANCEL,
+    CHOSEN,
     Backend,
     Generation,
     GenerationRequest,
     Message,
     StopCut,
     Stream,
+    continuing,
     cut_at_stop,
 )
 from outweigh.generate.lora import AdapterRuntime
@@ -37,6 +39,8 @@ token seen on a loaded 2-core CPU (about 2 s), far below a client's patience."""
 
 class LocalBackend(Backend):
     """A transformers model held in this process; one generation at a time per model."""
+
+    chooses = True
 
     def __init__(self, loaded: LoadedModel, adapters: AdapterSource | None = None) -> None:
         self.loaded = loaded
@@ -124,7 +128,19 @@ class LocalBackend(Backend):
             kw.update(stop_strings=stops, tokenizer=self.tokenizer)
         if request.first_token_bias:
             kw["logits_processor"] = _first_bias([request.first_token_bias], width)
+        if request.choices:
+            from transformers import LogitsProcessorList
+
+            chosen = _choosing([self._choice(c) for c in request.choices], width)
+            kw.setdefault("logits_processor", LogitsProcessorList()).append(chosen)
         return kw
+
+    def _choice(self, text: str) -> list[int]:
+        """The tokens of an answer that is `text` and ends (`GenerationRequest.choices`)."""
+        with self._tok_lock:
+            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            end = self.tokenizer.eos_token_id
+        return [int(t) for t in ids] + [int(end if end is not None else min(self._end_ids()))]
 
     def generate(self, request: GenerationRequest) -> Generation:
         import torch
@@ -275,6 +291,21 @@ def _first_bias(rows: list[dict[int, float]], width: int) -> Any:
             return scores
 
     return LogitsProcessorList([FirstBias()])
+
+
+def _choosing(choices: list[list[int]], width: int) -> Any:
+    """A logits processor for `generate()` that keeps each row to `choices` (token ids, each
+    ending with the end token) from the first new token, the sequences `width` long then."""
+    from transformers import LogitsProcessor
+
+    class Choosing(LogitsProcessor):
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            for i in range(scores.shape[0]):
+                for t in continuing(choices, input_ids[i, width:].tolist()):
+                    scores[i, t] += CHOSEN
+            return scores
+
+    return Choosing()
 
 
 def _halt_when(flag: Callable[[], bool]) -> Any:

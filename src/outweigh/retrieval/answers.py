@@ -56,7 +56,7 @@ from outweigh.retrieval.structure import (
     outline,
     starts_item,
 )
-from outweigh.text import common, fold, stop_words, words, wordset
+from outweigh.text import WORD, common, fold, stop_words, words, wordset
 
 if TYPE_CHECKING:
     from outweigh.prompt import Citation
@@ -102,6 +102,7 @@ def holds_up(
         gives(answer, question)
         and grounded(answer, question, passages)
         and dated(answer, question)
+        and owned(answer, question, passages)
         and defaulted(answer, question, passages)
         and noticed(answer, question, passages)
         and not placeholder(answer, passages)
@@ -139,6 +140,66 @@ def dated(answer: str, question: str) -> bool:
     """Whether `answer` writes a date where `question` demands one ("When ...?", "On what
     date ...?"); any answer to another question does."""
     return demands(question) != "date" or bool(_DATE.search(MARKER.sub(" ", answer)))
+
+
+_GENERIC = wordset("version versions release releases ver rev revision edition v")
+"""Words between a name and its version that name nothing: "Apache License, Version 2.0"."""
+
+
+def owned(answer: str, question: str, passages: Sequence[Citation]) -> bool:
+    """Whether a version `answer` gives where `question` demands one is, on some line of the
+    passages that writes it, the version of what the question asks about, not another
+    thing's: the name before it (`_owner`: "Python 2.6.6", "IDLE 2.7.4", "Apache License,
+    Version 2.0") is a word of the question, or there is none, or it is no name
+    ("documents version 4.9.0"). "OAuth 2.0" and "the GNU Free Documentation License, Version
+    1.3" are no answer to "Which minimum Python version does gcs-oauth2-boto-plugin require?"
+    nor to "Which version of GNU Findutils does its manual document?". A value no line writes
+    as such is left to `grounded`."""
+    if demands(question) != "version":
+        return True
+    asked = set(words(question))
+    for owners in _owners(answer, passages):
+        names = [w for w in owners if w is not None and w[0].isupper()]
+        if owners and len(names) == len(owners) and not any(w.casefold() in asked for w in names):
+            return False
+    return True
+
+
+def owned_as_asked(answer: str, question: str, passages: Sequence[Citation]) -> bool:
+    """Whether a line of the passages writes the version `answer` gives after a word of
+    `question`: "CPython 3.15.0a3" for "Which CPython version did pyenv v2.6.17 add?", where
+    the next release's heading "v2.6.30" has no such word (`engine.answering.offered` offers
+    such values first)."""
+    asked = set(words(question))
+    return any(
+        any(w is not None and w.casefold() in asked for w in owners)
+        for owners in _owners(answer, passages)
+    )
+
+
+def _owners(answer: str, passages: Sequence[Citation]) -> Iterator[list[str | None]]:
+    """For each version-like value of `answer`, the word before it (`_owner`) on each line of
+    `passages` that writes it."""
+    lines = [line for c in passages for t in (c.excerpt, c.text) if t for line in t.splitlines()]
+    for value in (v.strip(_EDGE) for v in _VALUE.findall(MARKER.sub(" ", answer))):
+        written = re.compile(rf"(?<![\w.])v?{re.escape(_V_NAME.sub('', value))}(?!\w)", re.I)
+        yield [
+            _owner(lines, i, m.start())
+            for i, line in enumerate(lines)
+            for m in written.finditer(line)
+        ]
+
+
+def _owner(lines: list[str], i: int, start: int) -> str | None:
+    """The word a version at `start` of `lines[i]` follows, past "version", "release" and
+    punctuation ("Python 2.6.6", "Apache License, Version 2.0"); None where none does (a
+    heading's "## 1.2.6"). Where only such words come before it on its line and the line
+    before ends with a comma, the sentence wrapped: "... License,\nVersion 1.3"."""
+    said = WORD.findall(lines[i][:start])
+    named = [w for w in said if w.casefold() not in _GENERIC]
+    if said and not named and i > 0 and lines[i - 1].rstrip().endswith(","):
+        named = [w for w in WORD.findall(lines[i - 1]) if w.casefold() not in _GENERIC]
+    return named[-1] if named else None
 
 
 _ASKS_DEFAULT = re.compile(r"\bdefaults?\b(?:\s+value)?\s+(?:of|for|to)\b", re.I)

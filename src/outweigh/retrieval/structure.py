@@ -330,7 +330,11 @@ _DEMANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("person", re.compile(r"(?:^|[,;:]\s)\W*(?:who(?:m|se)?|кто)\b", re.I)),
     (
         "date",
-        re.compile(r"^\W*(?:when|когда)\b|\b(?:what|which) (?:date|year)\b|в каком году", re.I),
+        re.compile(
+            r"^\W*(?:when|когда)\b|\b(?:what|which) (?:is the (?:[\w-]+ )?)?(?:date|year)\b"
+            r"|в каком году",
+            re.I,
+        ),
     ),
     (
         "version",
@@ -354,9 +358,27 @@ _DEMANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
             re.I,
         ),
     ),
+    (
+        "option",
+        re.compile(
+            r"\b(?:which|what)\s+(?:[\w.+-]+\s+){0,2}(?:option|flag|switch)s?\b"
+            r"|\bкак\w*\s+(?:[\w.+-]+\s+)?(?:параметр|ключ|опци|флаг)",
+            re.I,
+        ),
+    ),
+    (
+        "command",
+        re.compile(
+            r"\b(?:which|what)\s+(?:[\w.+-]+\s+)?(?:command|program|utility|tool)s?\b"
+            r"|\bкак\w*\s+(?:[\w.+-]+\s+)?(?:команд|программ|утилит)",
+            re.I,
+        ),
+    ),
 )
 """The type a question's own question words demand: stricter than `_ASKED`, which only lifts
-a line, because an answer without it is dropped. "Which option of pr sets the header date"
+a line, because an answer without it is dropped. "Which option ...?" and "Какой параметр
+...?" demand an option ("-e", "--exact"), "Which program ...?" and "Какая команда ...?" a
+command's name, not the description a man page gives it. "Which option of pr sets the header date"
 demands no date, nor "How do I create a symbolic link" a URL, nor "Where is the
 documentation for who" a person."""
 
@@ -366,7 +388,7 @@ _NUMBER_WORD = re.compile(
     re.I,
 )
 _DIGITS = re.compile(r"\d")
-_COUNT = re.compile(r"(?<![\w.:/-])\d+(?:[.,]\d+)*(?![\w:/-]|\.\.?\d)")
+COUNT = re.compile(r"(?<![\w.:/-])\d+(?:[.,]\d+)*(?![\w:/-]|\.\.?\d)")
 """A number that can say how many: "27", "1,500", "2.5"; not a range ("00..53"), a time
 ("11:11:04") or a part of a name ("x86_64")."""
 _CHOICE = re.compile(r"\b(?:or|или)\b", re.I)
@@ -379,11 +401,16 @@ _WORDY = re.compile(r"[^\W_]")
 """A letter or a digit: an answer without one says nothing."""
 _LABELLED = re.compile(r"[^\W\d_][\w.-]*:\s")
 """A changelog entry's "python-build: Added ...": text under a label, not a name."""
-_INSTALLS = re.compile(
+INSTALLS = re.compile(
     r"\b(?:install|add|get|clone|build|make|setup|download|fetch|compile)\b|установ", re.I
 )
 """The verbs of a command that installs: "pip install x", "rustup component add clippy",
 "git clone ...", "go get ...", "make install"."""
+OPTION = re.compile(r"(?<![\w-])--?[^\W_][\w-]*")
+"""A command-line option: "-e", "--exact", "-1"; not the hyphen of "e-mail"."""
+_NAME_WORDS = 3
+"""Words a command's name takes at most, past stop words: "chage", "git log"; not "chage -
+изменяет информацию об устаревании пароля"."""
 
 
 def demands(question: str) -> str | None:
@@ -414,7 +441,8 @@ def gives(answer: str, question: str) -> bool:
       "who" a stop word alone ("The") or an entry's "python-build: Added ..."; and for
       "How do I install" or "Which command installs" a command that installs ("pip install
       x", "rustup component add clippy"), not an option ("--replace") or another command
-      ("npm view").
+      ("npm view"); for "Which option" an option ("--exact"), and for "Which program" a name
+      of a few words, not the description a man page gives it.
 
     An answer that is only its `[n]` markers and punctuation ("- [1]") gives nothing.
     `answer` is the reader's, `[n]` markers and all. "I don't know" is not judged here: the
@@ -436,7 +464,7 @@ def gives(answer: str, question: str) -> bool:
     if kind == "version":  # nor a version, nor are a date's ("2013-04-06" for "which release")
         return bool(_DIGITS.search(VALUES["date"].sub(" ", VALUES["url"].sub(" ", answer))))
     if kind == "number":
-        return bool(_COUNT.search(answer) or _NUMBER_WORD.search(answer))
+        return bool(COUNT.search(answer) or _NUMBER_WORD.search(answer))
     if kind == "license":  # "MIT/Apache-2.0" is a name; a LICENSE file's URL is not
         named = _LICENSE_WORDS.sub(" ", answer)  # nor "the license"
         return bool(_LETTER.search(named)) and not VALUES["url"].search(answer)
@@ -447,5 +475,9 @@ def gives(answer: str, question: str) -> bool:
             and not _LABELLED.search(answer)
         )
     if kind == "install":
-        return bool(_INSTALLS.search(answer))
+        return bool(INSTALLS.search(answer))
+    if kind == "option":
+        return bool(OPTION.search(answer))
+    if kind == "command":
+        return len(said) <= _NAME_WORDS
     return True
