@@ -16,11 +16,11 @@ Per suite and threshold t: accuracy (answerable right, unanswerable declined wit
 citation), abstention on the unanswerable questions, false abstention on the answerable
 ones, all of what the user is shown: each answer goes through the engine's answer check
 (`checked_reading`), is read again where the check turns it down (`Prepared.again`: a
-choice among the values its passages write, else up to `READINGS` readings), and, where that leaves "I don't know" to a question that names nothing of its passages, is
-the bare answer. t=0 is the reader with no bias. It runs the transformers
-copy of the model (llama.cpp does not expose logits through the batcher); answers can differ
-from the GGUF's in a few places, so a chosen t is checked with `outweigh eval` before it is
-reported.
+choice among the values its passages write, else up to `READINGS` readings), and, where
+that leaves "I don't know" to a question that names nothing of its passages, is the bare
+answer. t=0 is the reader with no bias. It runs the transformers copy of the model
+(llama.cpp does not expose logits through the batcher); answers can differ from the GGUF's
+in a few places, so a chosen t is checked with `outweigh eval` before it is reported.
 """
 
 from __future__ import annotations
