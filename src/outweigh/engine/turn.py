@@ -142,10 +142,10 @@ class Prepared:
 
         Where the passages write values of the type the question demands that the check lets
         through (`offers`) and the backend `chooses`, the second reading chooses among them
-        (`GenerationRequest.choices`), and is the last. Else the first
-        token is barred from beginning as `raw` did, and a third reading bars the second's
-        too. `before`: the request that read `raw`, where it was itself a reading again,
-        whose barred tokens stay barred. None where nothing was turned down, where the
+        (`GenerationRequest.choices`), and is the last. Else the first token is barred from
+        beginning as `raw` did, and a third reading bars the second's too. `before`: the
+        request that read `raw`, where it was itself a reading again, whose barred tokens
+        stay barred. None where nothing was turned down, where the
         question names nothing of its passages (the bare model answers it instead:
         `fallback`; a second reading would cite a passage for "How many days are in a
         week?"), or where the backend can neither choose nor bias its first token."""

@@ -77,6 +77,8 @@ class Backend(ABC):
     parallel: int = 1
     """Answers it decodes at once in this process (llama.cpp's batch slots); a backend that
     queues work elsewhere (an upstream server) says 1 and is sized by `--max-concurrent`."""
+    chooses: bool = False
+    """Whether it follows `GenerationRequest.choices` (it sees and biases every step's logits)."""
 
     @abstractmethod
     def stream(self, request: GenerationRequest) -> Iterator[str]:
@@ -109,9 +111,6 @@ class Backend(ABC):
         """What it decodes now and has decoded (`running`, `queued`, `tokens_per_s`, ...),
         for the server's /health and /metrics; None where it keeps no such figures."""
         return None
-
-    chooses: bool = False
-    """Whether it follows `GenerationRequest.choices` (it sees and biases every step's logits)."""
 
     def first_token(self, text: str) -> int | None:
         """The id of the token an answer that begins with `text` starts with, for
