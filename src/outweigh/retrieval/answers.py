@@ -250,13 +250,11 @@ def noticed(answer: str, question: str, passages: Sequence[Citation]) -> bool:
     AUTHORS OR COPYRIGHT HOLDERS", nor "Python 3.8" for a licence. Any answer to another
     question is."""
     kind = demands(question)
-    text = fold("\n".join(f"{c.excerpt or ''}\n{c.text}" for c in passages))
-    if kind == "person" and _ASKS_COPYRIGHT.search(question):
-        places = list(_copyright_lines(text))
-    elif kind == "license":
-        places = list(saying(text, _SAYS_LICENSE))
-    else:
+    holder = kind == "person" and bool(_ASKS_COPYRIGHT.search(question))
+    if not holder and kind != "license":
         return True
+    text = fold("\n".join(f"{c.excerpt or ''}\n{c.text}" for c in passages))
+    places = list(_copyright_lines(text) if holder else saying(text, _SAYS_LICENSE))
     said = {w for w in words(MARKER.sub(" ", answer)) if w not in _NOT_NAMING}
     return bool(said) and any(said <= set(words(place)) for place in places)
 
