@@ -19,6 +19,7 @@ from outweigh.retrieval.answers import (
     owned,
     owned_as_asked,
     placeholder,
+    tidy,
     tied,
 )
 
@@ -73,6 +74,14 @@ Licensed under MIT, like the rest of the project.
 """
 
 
+RSA = """The code was mostly written by Sybren A. Stüvel.
+
+Install it with `pip install rsa`. The source is at
+https://github.com/sybrenstuvel/python-rsa/ and is licensed under the Apache License.
+hub/sybrenstuvel/python-rsa/badge.svg
+"""
+
+
 def passage(text: str, source: str = "notes.txt", excerpt: str | None = None) -> Citation:
     return Citation(1, source, 1, text, 1.0, excerpt)
 
@@ -94,6 +103,15 @@ def passage(text: str, source: str = "notes.txt", excerpt: str | None = None) ->
         ("https://fasteners.readthedocs.io/. [1]", "Where are the docs found?", README, True),
         ("https://fasteners.org/docs [1]", "Where are the docs found?", README, False),
         ("locks@fasteners.org [1]", "Whom do I ask about fasteners?", README, False),
+        # A person is named outside a link: not the repository's name in its URL.
+        ("python-rsa [1]", "Who is the author of rsa?", RSA, False),
+        ("Sybren A. Stüvel [1]", "Who is the author of rsa?", RSA, True),
+        ("Sybren A. Stuvel [1]", "Who wrote rsa?", RSA, True),
+        # A command that installs is written in a passage, prompt and backticks aside.
+        ("`pip install rsa` [1]", "How do I install rsa?", RSA, True),
+        ("```bash\n$ pip  install rsa\n``` [1]", "How do I install rsa?", RSA, True),
+        ("npm install rsa [1]", "How do I install rsa?", RSA, False),
+        ("pip install rsa -U [1]", "Which command installs rsa?", RSA, False),
     ],
 )
 def test_a_value_the_question_demands_is_written_in_a_passage(
@@ -374,6 +392,12 @@ def test_an_answer_is_the_document_s_that_holds_the_most_of_it() -> None:
     assert from_named("bug-diffutils@gnu.org [1]", ask, [diff, both], leads)
 
 
+def test_an_answer_loses_the_fence_around_it() -> None:
+    assert tidy("```bash\nnpm install which [1]") == "npm install which [1]"
+    assert tidy("```\npip install rsa\n```") == "pip install rsa"
+    assert tidy("Use `pip install rsa` [1]") == "Use `pip install rsa` [1]"
+
+
 def test_holds_up_asks_every_test() -> None:
     cited = [passage(OPTIONS, source="wget-logging.txt")]
     question = "What is the default value of the --metalink-index option of wget?"
@@ -448,6 +472,24 @@ def test_holds_up_asks_every_test() -> None:
         # Not a version question, or a value no line writes: not judged here.
         ("2.0 [1]", "Which protocol does the plugin use?", "OAuth 2.0", True),
         ("3.7+ [1]", "Which Python version does argcomplete need?", "OAuth 9.9", True),
+        # A platform's version a thing requires is written with the platform's name, or
+        # where a line says it is required; not the thing's own version.
+        (
+            "1.0.0 [1]",
+            "Which minimum Node.js version does fund require?",
+            "version: '1.0.0',",
+            False,
+        ),
+        ("1.3.3 [1]", "Which Python versions does contourpy require?", "Version: 1.3.3", False),
+        (
+            ">=3.11 [1]",
+            "Which Python versions does contourpy require?",
+            "Requires-Python: >=3.11",
+            True,
+        ),
+        ("14 [1]", "Which Node.js version does fund need?", "Node.js:\n  14 or later", True),
+        ("5.6.1 [1]", "Which Python versions does x require?", "Requires-Dist: x>=5.6.1", False),
+        ("1.3.3 [1]", "Which version of contourpy is described?", "Version: 1.3.3", True),
     ],
 )
 def test_a_version_is_of_what_the_question_asks_about(

@@ -77,6 +77,9 @@ def test_typed_values_leave_out_the_digits_of_links_and_dates() -> None:
         "7 days; weeks 00..53; at 11:11:04; 1,500 items"
     )
     assert list(values(text, "version")) == ["2.7.4"]
+    # A requirement keeps its bound: what is required is not the version alone.
+    required = "Requires-Python: >=3.11\nSupports Python 3.8+.\nDepends: libc6 (>= 2.34)"
+    assert list(values(required, "version")) == [">=3.11", "3.8+", ">= 2.34"]
     assert list(values(text, "date")) == ["2013-04-06"]
     # A year inside a release name or a link is no date.
     named = "* Add anaconda3-2024.06-1 in https://a.org/2023/05/\nOut in May 2023, then 2022."

@@ -158,6 +158,9 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
         ("v20151103 [1]", "What PyPy release was added in pyenv 20151103?", False),
         ("4.0.0 [1]", "What PyPy release was added in pyenv 20151103?", True),
         ("gsutil [1]", "Which command installs gsutil, according to its README?", False),
+        # A part of a name the question writes is that name back, not its author.
+        ("npmcli [1]", "Who is the author of @npmcli/arborist?", False),
+        ("Isaac Z. Schlueter [1]", "Who is the author of @npmcli/arborist?", True),
         # ...but an everyday word of the question may be the answer: the `split` command.
         ("split [1]", "How do I split a file into pieces?", True),
         # ...and a question that offers choices is answered by one of them.

@@ -13,7 +13,7 @@ from outweigh.engine.turn import Checked, Prepared, declines
 from outweigh.errors import InputError
 from outweigh.generate.base import Backend, Fixed, GenerationRequest, Message
 from outweigh.prompt import MAX_PROMPT_TOKENS, PASSAGE_OVERHEAD_TOKENS, Citation, build_messages
-from outweigh.retrieval.answers import holds_up, owned_as_asked
+from outweigh.retrieval.answers import holds_up, owned_as_asked, tidy
 from outweigh.retrieval.hybrid import Hit, HybridSearcher
 from outweigh.retrieval.identifiers import absent_answer, mentions, missing
 from outweigh.retrieval.select import checks_relevance, expand, names_them, select
@@ -36,9 +36,11 @@ def checked_reading(
     question's own words back, no value of the type it demands, a value no passage writes, a
     placeholder, the next entry's value, or another document's. A small reader copies such
     answers out of a passage that does not hold the answer; said with `[1]`, they would pass
-    for grounded. `leads`: the first words of the collection's file names."""
+    for grounded. `leads`: the first words of the collection's file names. The lines that
+    open or close a block of code around the answer are dropped first (`tidy`)."""
     from outweigh.adapters.reader import DONT_KNOW
 
+    answer = tidy(answer)
     if declines(answer) or holds_up(answer, question, passages, leads):
         return answer
     return DONT_KNOW
@@ -75,6 +77,8 @@ class Answering:
     _current: set[str]
 
     leads: Callable[[Collection], frozenset[str]]
+    kinds: Callable[[Collection], frozenset[str]]
+    titles: Callable[[Collection], dict[str, frozenset[str]]]
 
     def _build(
         self, messages: list[Message], question: str, checked: Checked, backend: Backend
@@ -154,7 +158,8 @@ class Answering:
             first_token_bias=bias,
         )
         fallback = None
-        if check is not None and not names_them(question, hits):
+        kinds = self.kinds(checked.collection) if checked.collection else frozenset()
+        if check is not None and not names_them(question, hits, kinds):
             # Passages passed the gate on meaning alone, but a question that names nothing of
             # them and that the reader cannot answer from them is not about them: answer it
             # bare.
@@ -227,6 +232,21 @@ class Answering:
         memory = self.memory
         return memory.recall(options.user, question, limit=memory.limits.recall)
 
+    def _named(self, coll: Collection, question: str, hits: list[Hit], limit: int) -> list[Hit]:
+        """The opening chunks (`limit` each) of the documents `question` names in full by
+        their file names (`retrieval.titles.named`) that retrieval missed: "Which version of
+        click is described?" over records whose other pages all require click."""
+        from outweigh.retrieval.titles import named
+
+        have = {h.source for h in hits}
+        typed = demands(question) is not None
+        return [
+            Hit(row.id, row.source, row.text, 0.0, None, None, location=row.location)
+            for source in named(question, self.titles(coll), typed)
+            if source not in have
+            for row in self.store.opening_chunks(coll, source, limit)
+        ]
+
     def _retrieve(self, question: str, checked: Checked) -> tuple[list[Hit], list[str]]:
         """The passages for `question`, and the names with digits it gives that no document
         of the collection mentions (`outweigh.retrieval.identifiers`), when it has no
@@ -237,10 +257,12 @@ class Answering:
         how = options.selection
         n = max(options.k, how.candidates)
         hits = self.searcher.search_in(coll, question, n)
+        kinds = self.kinds(coll)
+        hits += self._named(coll, question, hits, how.siblings)
 
         def pick(chunks: list[Hit]) -> list[Hit]:
-            read = expand(self.store, question, chunks, how)
-            return select(question, read, self.embedder, how, options.k, self.store)
+            read = expand(self.store, question, chunks, how, kinds)
+            return select(question, read, self.embedder, how, options.k, self.store, kinds)
 
         kept = pick(hits)
         if not kept or not checks_relevance(how, self.embedder):

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 from outweigh.engine.access import Access
 from outweigh.engine.adapters import Adapters
 from outweigh.engine.answering import Answering
-from outweigh.engine.documents import Documents
+from outweigh.engine.documents import Documents, Names
 from outweigh.engine.memories import Memories
 from outweigh.engine.turn import Answer, AskOptions, Checked, Prepared, Turn
 
@@ -70,7 +70,7 @@ class Engine(Documents, Memories, Adapters, Access, Answering):
         self._vectors: VectorStore | None = None
         self._memory: MemoryStore | None = None
         self._adapters: AdapterRegistry | None = None
-        self._leads: dict[int, tuple[int, frozenset[str]]] = {}
+        self._leads: dict[int, tuple[int, Names]] = {}
         self.lock = FairLock()
         """Serialises the state the engine shares between threads: one SQLite connection, the
         registry, the embedder and the backends' loading (a write transaction must not

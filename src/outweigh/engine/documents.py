@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 from outweigh.engine.turn import CollectionInfo
 
+Names = tuple[frozenset[str], frozenset[str], dict[str, frozenset[str]]]
+"""What a collection's file names give (`Documents._names`): their first words (`leads`),
+the words most of them share (`kinds`), each document's title less its kind (`titles`)."""
+
 EMBED_SLICE = 16
 """Texts embedded per turn of the engine's lock: about 0.1-0.4 s of the bundled embedder on
 2 CPU cores, the longest a short request waits behind a bulk embedding."""
@@ -38,7 +42,7 @@ class Documents:
 
     lock: FairLock
     paths: Paths
-    _leads: dict[int, tuple[int, frozenset[str]]]
+    _leads: dict[int, tuple[int, Names]]
     readable: Callable[..., Collection]
     writable: Callable[..., Collection | None]
     visible: Callable[..., list[Collection]]
@@ -130,13 +134,34 @@ class Documents:
     def leads(self, collection: Collection) -> frozenset[str]:
         """The first words of `collection`'s file names (`retrieval.answers.lead`), which a
         question may name a document by; read again only when the collection changes."""
+        return self._names(collection)[0]
+
+    def kinds(self, collection: Collection) -> frozenset[str]:
+        """The words most of `collection`'s file names share ("readme", "metadata": what kind
+        of file each is, `retrieval.titles.kinds`); read again only when it changes."""
+        return self._names(collection)[1]
+
+    def titles(self, collection: Collection) -> dict[str, frozenset[str]]:
+        """Each document of `collection` by source, with the terms of its file name less its
+        kind (`retrieval.titles.titles`): what a question names it by."""
+        return self._names(collection)[2]
+
+    def _names(self, collection: Collection) -> Names:
         from outweigh.retrieval.answers import lead
+        from outweigh.retrieval.titles import kinds, titles
 
         generation = self.store.generation(collection)
         cached = self._leads.get(collection.id)
         if cached is None or cached[0] != generation:
-            sources = (d.source for d in self.store.documents(collection.name))
-            cached = self._leads[collection.id] = (generation, frozenset(map(lead, sources)))
+            sources = [d.source for d in self.store.documents(collection.name)]
+            kind = kinds(sources)
+            named = titles(sources, kind)
+            names = (
+                frozenset(map(lead, sources)),
+                kind,
+                {s: frozenset(t) for s, t in zip(sources, named, strict=True)},
+            )
+            cached = self._leads[collection.id] = (generation, names)
         return cached[1]
 
     def chunk_texts(self, collection: str, batch: int = 512) -> Iterator[tuple[str, str]]:

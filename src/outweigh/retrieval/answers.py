@@ -9,8 +9,9 @@ each leaves an answer alone when it cannot tell:
 
 - `structure.gives`: the answer gives something the question asks for, not its own words
   back, and a value of the type its question words demand;
-- `grounded`: that value, an e-mail address, a URL or the digits of a date, a version or a
-  count, is written in a passage or its file name, and not made up
+- `grounded`: that value, an e-mail address, a URL, the digits of a date, a version or a
+  count, a person's name outside a link or a command that installs, is written in a passage
+  (or its file name), and not made up
   ("http://time-system-measurement.txt" for GNU time's home page); so is any link or address
   an answer gives, whatever the question;
 - `dated`: a date is written as a date ("2024-05-01", "May 2024", "06-May-09"), not as the
@@ -42,9 +43,10 @@ from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from outweigh.attribution import MARKER, held_share, key_tokens
+from outweigh.attribution import MARKER, held_share, key_tokens, tokens
 from outweigh.retrieval.identifiers import identifiers, mentions
 from outweigh.retrieval.structure import (
+    INSTALLS,
     MD_HEADING,
     VALUES,
     Line,
@@ -56,6 +58,7 @@ from outweigh.retrieval.structure import (
     outline,
     starts_item,
 )
+from outweigh.retrieval.titles import KIND_NAMES
 from outweigh.text import WORD, common, fold, stop_words, words, wordset
 
 if TYPE_CHECKING:
@@ -121,7 +124,10 @@ def grounded(answer: str, question: str, passages: Sequence[Citation]) -> bool:
     gives is written in one of `passages`, or in its file name: an e-mail address or a URL
     whole, each run of text with a digit in it for a date, a version or a count. Whatever
     the question, an e-mail address or a URL the answer gives is written whole: "Where can
-    the contributing guide be found?" does not take a link no passage writes."""
+    the contributing guide be found?" does not take a link no passage writes. A person
+    ("Who ...?") is named outside links and paths, not "python-rsa" of
+    "github.com/sybrenstuvel/python-rsa"; a command that installs is written as the answer
+    gives it (`_command`), not "npm install which" where no passage writes it."""
     kind = demands(question)
     body = MARKER.sub(" ", answer)
     values = [v.rstrip(".,;:") for k in ("email", "url") for v in VALUES[k].findall(body)]
@@ -133,7 +139,36 @@ def grounded(answer: str, question: str, passages: Sequence[Citation]) -> bool:
             value = value[1:]
         if value and value not in seen:
             return False
+    if kind == "person":  # a name, not a word of a link or path: "python-rsa" of a GitHub URL
+        text = "\n".join(f"{c.excerpt or ''}\n{c.text}" for c in passages)
+        prose = fold(_PATH.sub(" ", VALUES["url"].sub(" ", text)))
+        return all(t in prose for t in tokens(fold(body)) if t not in _STOP)
+    if kind == "install" and (command := _command(body)):  # "npm install which" unwritten
+        return command in " ".join(seen.split())
     return True
+
+
+_PATH = re.compile(r"\S*/\S*")
+"""A run of text with a slash in it: a link or a path, or a link's tail cut off its start."""
+_FENCE = re.compile(r"^\s*```[\w+-]*\s*$", re.M)
+"""A line that opens or closes a block of code: "```bash"."""
+_PROMPT = re.compile(r"^\s*[$#>]\s+")
+
+
+def _command(answer: str) -> str:
+    """The command `answer` gives, as a passage would write it: its first line with a verb
+    that installs (`structure.INSTALLS`), without backticks, a shell prompt or a full stop,
+    whitespace and case folded; "" where no line has one."""
+    for line in _FENCE.sub("", answer).replace("`", " ").splitlines():
+        if INSTALLS.search(line):
+            return " ".join(fold(_PROMPT.sub("", line)).split()).rstrip(".")
+    return ""
+
+
+def tidy(answer: str) -> str:
+    """`answer` without the lines that open or close a block of code around it: "npm install
+    which", not "```bash\nnpm install which"."""
+    return _FENCE.sub("", answer).strip("\n") if "```" in answer else answer
 
 
 def dated(answer: str, question: str) -> bool:
@@ -151,10 +186,11 @@ def owned(answer: str, question: str, passages: Sequence[Citation]) -> bool:
     passages that writes it, the version of what the question asks about, not another
     thing's: the name before it (`_owner`: "Python 2.6.6", "IDLE 2.7.4", "Apache License,
     Version 2.0") is a word of the question, or there is none, or it is no name
-    ("documents version 4.9.0"). "OAuth 2.0" and "the GNU Free Documentation License, Version
-    1.3" are no answer to "Which minimum Python version does gcs-oauth2-boto-plugin require?"
-    nor to "Which version of GNU Findutils does its manual document?". A value no line writes
-    as such is left to `grounded`."""
+    ("documents version 4.9.0"). Where the question asks which version of a platform a thing
+    requires, the platform is named on its line (`_required`). "OAuth 2.0" and "the GNU Free
+    Documentation License, Version 1.3" are no answer to "Which minimum Python version does
+    gcs-oauth2-boto-plugin require?" nor to "Which version of GNU Findutils does its manual
+    document?". A value no line writes as such is left to `grounded`."""
     if demands(question) != "version":
         return True
     asked = set(words(question))
@@ -162,7 +198,50 @@ def owned(answer: str, question: str, passages: Sequence[Citation]) -> bool:
         names = [w for w in owners if w is not None and w[0].isupper()]
         if owners and len(names) == len(owners) and not any(w.casefold() in asked for w in names):
             return False
+    return _required(answer, question, passages)
+
+
+_REQUIRES = re.compile(
+    r"\b(?:requires?|required|needs?|supports?|supported|compatible|runs? on|works? with)\b"
+    r"|требу|нужн|поддерж",
+    re.I,
+)
+_PLATFORM = re.compile(r"\b([A-ZА-ЯЁ][\w.+-]*[\w+])\s+(?:versions?|верси)")
+"""What a version is asked of, named before the word: "Python" of "Which Python version does
+requests require?", "Node.js" of "Which minimum Node.js version ...?"."""
+
+
+def _required(answer: str, question: str, passages: Sequence[Citation]) -> bool:
+    """Whether a version `answer` gives, where `question` asks which version of a platform
+    something requires or supports, is written on a line that names the platform (or just
+    under one), or on one that says it is required with no other name before it: "3.8+" of
+    "Requests officially supports Python 3.8+", "3.3" of "It has support for 3.3+"; not a
+    package's own "version: '1.0.0'" in an example for "Which minimum Node.js version does
+    libnpmfund require?", nor its "Version: 1.3.3" or another package's "Requires-Dist:
+    diskcache>=5.6.1" for "Which Python versions does diskcache require?". A value no line
+    writes is left to `grounded`."""
+    platform = next((m[1] for m in _PLATFORM.finditer(question) if fold(m[1]) not in _STOP), None)
+    if platform is None or not _REQUIRES.search(question):
+        return True
+    name = fold(platform)
+    lines = [line for c in passages for t in (c.excerpt, c.text) if t for line in t.splitlines()]
+    folded = [fold(line) for line in lines]
+    for value in (v.strip(_EDGE) for v in _VALUE.findall(MARKER.sub(" ", answer))):
+        written = re.compile(rf"(?<![\w.]){re.escape(fold(value))}(?!\w)")
+        at = [(i, m.start()) for i, line in enumerate(folded) for m in written.finditer(line)]
+        if at and not any(
+            name in folded[i]
+            or (i and name in folded[i - 1])
+            or (_REQUIRES.search(lines[i]) and _unnamed(_owner(lines, i, start)))
+            for i, start in at
+        ):
+            return False
     return True
+
+
+def _unnamed(owner: str | None) -> bool:
+    """Whether the word before a version names nothing: none, or a stop word ("for")."""
+    return owner is None or fold(owner) in _STOP
 
 
 def owned_as_asked(answer: str, question: str, passages: Sequence[Citation]) -> bool:
@@ -395,23 +474,14 @@ def tied(answer: str, question: str, passages: Sequence[Citation]) -> bool:
 _V_NAME = re.compile(r"\b[vV](?=\d)")
 
 
-_KIND_NAMES = wordset(
-    "readme changelog changes news history copying copyright licence license notice notices "
-    "authors contributors install todo faq"
-)
-"""Words a file name gives for what kind of document it is (`pyenv-doctor-README.md`,
-`zstd/COPYING`): they do not say which project's, and "the semver README" is not
-pyenv-doctor's."""
-
-
 def _asked_words(question: str) -> set[str]:
     """`question`'s own words that may name a document: neither stop words, everyday words
-    (`text.common`), words for a kind of document (`_KIND_NAMES`) nor numbers."""
+    (`text.common`), words for a kind of document (`KIND_NAMES`) nor numbers."""
     return {
         w
         for w in words(question)
         if w not in _STOP
-        and w not in _KIND_NAMES
+        and w not in KIND_NAMES
         and not common(w)
         and not any(c.isdigit() for c in w)
     }

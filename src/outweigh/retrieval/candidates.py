@@ -10,8 +10,9 @@ often than it writes it (`engine.turn.Prepared.again`).
 
 `candidates(question, passages)` lists them as answers, "value [n]" with `n` the first passage
 that writes the value: e-mail addresses, URLs, dates, versions and counts as `structure.VALUES`
-finds them; a licence's name where a sentence puts the work under it, a licence text's title
-or a `License:` field gives it; a person where a copyright line, a byline or an address gives
+finds them (a version with the bound a requirement writes around it: ">=3.11", "3.8+"); a
+licence's name where a sentence puts the work under it, a licence text's title or a `License:`
+field gives it; a person where a copyright line, a byline or an address gives
 one, or a GitHub handle ("by @sashashura"); for "How do I install ...?" a command line that
 installs; for "Which option ...?" the options the passages write; for "Which program ...?"
 the programs their titles and NAME lines name. A question that demands no type, or whose
@@ -67,6 +68,8 @@ _HANDLE = re.compile(r"(?<![\w/.@-])@[A-Za-z\d][\w-]*(?![\w/@-])")
 "@" of an address."""
 _INSIDE = re.compile(r"[.\-/]\d")
 _BEFORE = re.compile(r"[\w-]$")
+_BOUND = re.compile(r"(?:<<|>>|[<>]=?|[=!~]=|\^|~)\s?$")
+"""The comparison a requirement writes before a version: ">=" of "Requires-Python: >=3.11"."""
 _CODE = re.compile(r"`([^`\n]+)`")
 _FENCE = re.compile(r"^\s*(?:```|~~~)")
 _PROMPT = re.compile(r"^\s*[$>#]\s")
@@ -120,7 +123,14 @@ def values(text: str, kind: str) -> Iterator[str]:
             bare = VALUES["version"].sub(" ", VALUES["date"].sub(" ", bare))
         pattern = VALUES["version"] if kind == "version" else COUNT
         for m in pattern.finditer(bare):
-            yield m.group().rstrip(".,;:")
+            value = m.group().rstrip(".,;:")
+            if kind == "version":  # a requirement as written: ">=3.11", "3.8+", "(>= 2.34)"
+                bound = _BOUND.search(bare, 0, m.start())
+                value = (bound.group() if bound else "") + value
+                value += (
+                    "+" if bare.startswith("+", m.start() + len(value.lstrip("<>=!~^"))) else ""
+                )
+            yield value
 
 
 def _licenses(text: str) -> Iterator[str]:

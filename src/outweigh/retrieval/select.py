@@ -21,7 +21,10 @@ lines, as BM25 weighs terms, and cosine similarity under the loaded embedder), a
 - a question no passage line comes close to (`Selection.floor`), or whose passages share no
   word with it but numbers, gets no passages at all; nor does one that shares only everyday
   words with its documents ("day", "color", "times") and names none of them, unless a line
-  comes closer still (`names_them`, `Embedder.common_floor`).
+  comes closer still (`names_them`, `Embedder.common_floor`); a question that names a kept
+  document in full by its file name (`retrieval.titles`), in words not everyone uses, keeps
+  it whatever the floor says: "Who is the author of faiss-cpu?" is about
+  `faiss-cpu-METADATA.txt`, however far its lines are in meaning.
 
 docs/retrieval.md has the measurements behind the defaults.
 """
@@ -48,24 +51,15 @@ from outweigh.retrieval.structure import (
     outline,
     starts_item,
 )
-from outweigh.text import common, stems, stop_words, word_script, words, wordset
+from outweigh.retrieval.titles import names, terms, title
+from outweigh.retrieval.titles import titles as titles_of
+from outweigh.text import common, word_script, words
 
 if TYPE_CHECKING:
     import numpy as np
 
     from outweigh.embed import Embedder
     from outweigh.retrieval.store import Store
-
-
-_FLAG_LETTERS = wordset("s t d m")
-"""Stop words only as the tails of contractions ("it's", "don't", "I'd", "I'm"), and also
-command-line flags ("-s", "-t") a question about a manual page may name."""
-
-STOP = (stop_words() - _FLAG_LETTERS) | wordset("on all use used")
-"""Words that say nothing about which line answers, dropped from the stems lines and
-questions are compared by: the stop words of every language (`outweigh.text`) but
-`_FLAG_LETTERS`, "on" and "all" (answers in themselves, so the stop lists keep them, but not
-what finds a line), and "use", "used" ("which option is used to")."""
 
 
 @dataclass(frozen=True)
@@ -123,10 +117,6 @@ def checks_relevance(how: Selection, embedder: Embedder) -> bool:
 
 NONE = Selection(candidates=0, lines=0, gap=0.0, expand=0, floor=0.0)
 """Selection off: the top-k chunks whole, in retrieval order."""
-
-
-def _terms(text: str) -> set[str]:
-    return {s for s in stems(text) if s not in STOP}
 
 
 LINE_CACHE = 8192
@@ -279,19 +269,9 @@ def _overlap(before: list[str], new: list[str]) -> tuple[int, bool]:
     return 0, False
 
 
-def _title(source: str) -> set[str]:
-    """The terms of a document's file name: `csv-tool_2.md` -> {csv, tool, 2}."""
-    return _terms(Path(source).stem.replace("_", " ").replace("-", " "))
-
-
-def _names(q_terms: set[str], title: set[str]) -> bool:
-    """Whether a question (its terms) names the document of `title` in full: its subject."""
-    return bool(title) and title <= q_terms
-
-
 def _without(question: str, title: set[str]) -> str:
     """The question with the words of the subject's name taken out."""
-    kept = [w for w in question.split() if not (_terms(w) and _terms(w) <= title)]
+    kept = [w for w in question.split() if not (terms(w) and terms(w) <= title)]
     return " ".join(kept) or question
 
 
@@ -302,6 +282,7 @@ def select(
     how: Selection,
     k: int,
     store: Store | None = None,
+    shared: frozenset[str] = frozenset(),
 ) -> list[Hit]:
     """At most `k` passages from `hits`, one per document, chosen, cut and ordered as `how`
     says; `hits` are as `expand` returns them, and `store` (where they are kept) gives the
@@ -309,7 +290,8 @@ def select(
     chunks of one document (retrieved, or added by `expand`) are read as one run of lines,
     so the line that answers is found wherever retrieval cut the page; the passage keeps the
     chunk id of its best line and its text is whole lines of the document (whitespace
-    folded). Selection off returns the first `k` hits as given."""
+    folded). `shared`: the words most of the collection's file names share (`kinds`).
+    Selection off returns the first `k` hits as given."""
     if not hits or not how.enabled:
         return hits[:k]
     docs: dict[str, list[Hit]] = {}
@@ -317,7 +299,7 @@ def select(
         docs.setdefault(hit.source, []).append(hit)
     # The documents `expand` read whole, with their first and last chunks (retrieval may
     # have returned every chunk already, adding none).
-    expanded = _whole(question, hits, how)
+    expanded = _whole(question, hits, how, shared)
     whole = [source in expanded for source in docs]
     read = [_read(chunks) for chunks in docs.values()]
     groups = [(doc.units, doc.owner) for doc in read]
@@ -326,9 +308,9 @@ def select(
     # of a changelog entry, not the next entry, whose look-alike value the reader would copy.
     ends = breaks | {(g, j) for g, doc in enumerate(read) for j in doc.items}
     flat = [u for lines, _ in groups for u in lines]
-    q_terms = _terms(question)
-    unit_terms = [_terms(u) for u in flat]
-    titles = [_title(source) for source in docs]
+    q_terms = terms(question)
+    unit_terms = [terms(u) for u in flat]
+    titles = titles_of(list(docs), shared)
     floor = embedder.relevance_floor if how.floor is None else how.floor
     if checks_relevance(how, embedder) and not _shares(q_terms, set().union(*unit_terms, *titles)):
         return []  # no passage could share a word: no line needs embedding to say so
@@ -346,7 +328,7 @@ def select(
     asks = [_without(question, t) if q_terms & t else question for t in titles]
     # The documents the question names in full are its subject; another page's line that
     # only mentions that name ("SEE ALSO sort(1)") earns nothing for it.
-    subject = [_names(q_terms, t) for t in titles]
+    subject = [names(q_terms, t) for t in titles]
     named = set().union(*(t for t, s in zip(titles, subject, strict=True) if s))
     kind = asked(question)
     name_lines, name_docs = _name_credit(question, list(docs), subject, [u for u, _ in groups])
@@ -430,12 +412,14 @@ def select(
     chosen.sort(key=lambda c: (-c[0], c[1]))
     cut = chosen[0][0] * how.gap
     kept = [hit for s, _, hit in chosen if s >= cut][:k]
+    if any(subject[i] and not all(map(common, titles[i])) for _, i, _ in chosen[: len(kept)]):
+        return kept  # it names one in full, by a word not everyone uses: it bears on it
     closest = max(h.relevance or 0.0 for h in kept)
     if floor and closest < floor:
         return []  # nothing here bears on the question
     if floor and not _shares(q_terms, _passage_terms(kept)):
         return []  # close in meaning, but about something else
-    if floor and closest < embedder.common_floor and not names_them(question, hits):
+    if floor and closest < embedder.common_floor and not names_them(question, hits, shared):
         return []  # shares only everyday words with it: "What is 5 times 5?", `times`
     return kept
 
@@ -482,10 +466,10 @@ def _spells(text: str, runs: list[str]) -> bool:
 def shares_a_word(question: str, passages: list[Hit]) -> bool:
     """Whether `passages` (their lines or their documents' names) hold a word of `question`
     that is not a number: the word check `select` makes at the floor (`_shares`)."""
-    return _shares(_terms(question), _passage_terms(passages))
+    return _shares(terms(question), _passage_terms(passages))
 
 
-def names_them(question: str, hits: list[Hit]) -> bool:
+def names_them(question: str, hits: list[Hit], shared: frozenset[str] = frozenset()) -> bool:
     """Whether `question` names something of the documents `hits` come from (their chunks
     as `expand` returns them), beyond words everyone uses: one of them in full (its file
     name), a name with digits they spell (`identifiers`), or a word they hold that general
@@ -493,24 +477,25 @@ def names_them(question: str, hits: list[Hit]) -> bool:
     ("alphabet", at Zipf 3.7). A question that shares only everyday words with its documents
     ("How many hours are in a day?" over `date`'s manual) is about them only if its meaning
     comes close too (`Embedder.common_floor`). A question in another script than the
-    documents is left to the floor, as in `_shares`."""
-    q_terms = _terms(question)
-    sources = {h.source for h in hits}
-    titles = [_title(source) for source in sources]
-    if any(_names(q_terms, t) for t in titles):
+    documents is left to the floor, as in `_shares`. `shared`: the words most of the
+    collection's file names share (`titles.kinds`)."""
+    q_terms = terms(question)
+    sources = list({h.source: None for h in hits})
+    titles = titles_of(sources, shared)
+    if any(names(q_terms, t) for t in titles):
         return True
     texts = [h.text for h in hits] + [Path(source).name for source in sources]
     if any(any(_spells(t, phrases(n)) for t in texts) for n in identifiers(question)):
         return True
-    seen = set().union(*(_terms(h.text) for h in hits), *titles)
+    seen = set().union(*(terms(h.text) for h in hits), *titles)
     rare = {w for w in words(question) if len(w) > 1 and not w.isdigit() and not common(w)}
-    if {t for w in rare for t in _terms(w)} & seen:
+    if {t for w in rare for t in terms(w)} & seen:
         return True
     return _apart(words(question), seen)
 
 
 def _passage_terms(passages: list[Hit]) -> set[str]:
-    return set().union(*(_terms(h.excerpt or h.text) | _title(h.source) for h in passages))
+    return set().union(*(terms(h.excerpt or h.text) | title(h.source) for h in passages))
 
 
 def _shares(q_terms: set[str], seen: set[str]) -> bool:
@@ -543,23 +528,34 @@ UNSPACED = frozenset({"CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MY
 so a question and the passage that answers it rarely share one, and only the floor judges."""
 
 
-def _whole(question: str, hits: list[Hit], how: Selection) -> set[str]:
+def _whole(
+    question: str, hits: list[Hit], how: Selection, shared: frozenset[str] = frozenset()
+) -> set[str]:
     """The documents read whole: those of the first `how.expand` hits, and any retrieved
     document the question names in full ("which option of install ... (as in chmod)" reads
-    install's page too, though chmod's ranked first)."""
+    install's page too, though chmod's ranked first; `shared`, as `select` takes it)."""
     if how.expand < 1:
         return set()
-    q_terms = _terms(question)
-    named = {h.source for h in hits if _names(q_terms, _title(h.source))}
+    q_terms = terms(question)
+    sources = list({h.source: None for h in hits})
+    named = {
+        s for s, t in zip(sources, titles_of(sources, shared), strict=True) if names(q_terms, t)
+    }
     return {h.source for h in hits[: how.expand]} | named
 
 
-def expand(store: Store, question: str, hits: list[Hit], how: Selection) -> list[Hit]:
+def expand(
+    store: Store,
+    question: str,
+    hits: list[Hit],
+    how: Selection,
+    shared: frozenset[str] = frozenset(),
+) -> list[Hit]:
     """`hits` and, for the documents `_whole` names, their other chunks (at most
     `how.siblings` each: its first and last, then those nearest the retrieved one):
     retrieval finds the page, and the line that answers may sit in a chunk that ranked
-    lower."""
-    whole = _whole(question, hits, how)
+    lower. `shared`: the words most of the collection's file names share (`titles.kinds`)."""
+    whole = _whole(question, hits, how, shared)
     if not whole:
         return hits
     have = {h.chunk_id for h in hits}

@@ -408,6 +408,16 @@ class Store:
         with transaction(self.conn) as c:
             c.executemany("UPDATE chunks SET lines = ? WHERE id = ?", [(b, i) for i, b in rows])
 
+    def opening_chunks(self, collection: Collection, source: str, limit: int) -> list[ChunkRow]:
+        """The first `limit` chunks of the document `source` of `collection`, in order."""
+        rows = self.conn.execute(
+            "SELECT ch.id, ch.document_id, ch.ord, ch.text, ch.location, d.source FROM chunks ch "
+            "JOIN documents d ON d.id = ch.document_id "
+            "WHERE d.collection_id = ? AND d.source = ? ORDER BY ch.ord LIMIT ?",
+            (collection.id, source, limit),
+        ).fetchall()
+        return [_chunk(r) for r in rows]
+
     def document_chunks(self, source: str, around: int, limit: int) -> list[ChunkRow]:
         """Up to `limit` chunks of the document `source` in `around`'s collection: its first
         and last chunk (what the document is, and a page's footer), then those nearest chunk

@@ -391,6 +391,8 @@ _DIGITS = re.compile(r"\d")
 COUNT = re.compile(r"(?<![\w.:/-])\d+(?:[.,]\d+)*(?![\w:/-]|\.\.?\d)")
 """A number that can say how many: "27", "1,500", "2.5"; not a range ("00..53"), a time
 ("11:11:04") or a part of a name ("x86_64")."""
+_PARTS = re.compile(r"[^\w]+")
+"""What parts a compound name: "@npmcli/arborist", "python-build", "v2.6.17"."""
 _CHOICE = re.compile(r"\b(?:or|или)\b", re.I)
 """A question that offers choices ("--reverse or --sort?"), whose answer is one of its words."""
 _STOP = stop_words("en", "ru")
@@ -426,6 +428,7 @@ def gives(answer: str, question: str) -> bool:
     """Whether `answer` gives something `question` asks for, as far as its text can tell:
 
     - more than the question's own words back: an answer whose every word is in the question,
+      or a part of a name it writes ("npmcli" for the author of "@npmcli/arborist"),
       and not all of them everyday words (`text.common`), names what was asked about, not
       the answer ("--fuzz" for "the default of --fuzz", "--number-width" for "the default for
       the --number-width option", "v20151103" for "which release was added in 20151103",
@@ -452,6 +455,7 @@ def gives(answer: str, question: str) -> bool:
         return False
     said = [_V.sub("", t) for t in tokens(answer) if t not in _STOP]
     asked_words = {_V.sub("", t) for t in tokens(question)}
+    asked_words |= {p for t in asked_words for p in _PARTS.split(t) if p}  # "@npmcli/arborist"
     everyday = [common(t) and not t.startswith("-") for t in said]  # an option is a name
     echo = said and set(said) <= asked_words and not all(everyday)
     if echo and not _CHOICE.search(question):
