@@ -158,3 +158,14 @@ def test_the_share_of_an_answers_key_words_a_text_holds(
     text: str, answer: str, share: float
 ) -> None:
     assert held_share(text, answer, "Who wrote the patch?") == share
+
+
+def test_a_name_joined_by_a_dot_is_the_answer_not_the_questions_words() -> None:
+    # "pacote.extract" is not "pacote" of the question with an ending: it is the answer,
+    # and the passage that writes it is cited.
+    api = Citation(
+        1, "pacote-README.md", 1, "* `pacote.extract(spec, dest)` Extract a tarball.", 0.9
+    )
+    question = "Which pacote function does this: Extract a tarball?"
+    assert supporting("pacote.extract [1]", [api], question) == [api]
+    assert supporting("`config.load()` [1]", [api], "Which config function loads it?") == []

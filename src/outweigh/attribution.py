@@ -43,8 +43,9 @@ two facts. More would be the "cite everything" the metric must not reward."""
 PREFIX = 4
 """A token of this many characters or more also matches a passage word that begins with it or
 that it begins with: an inflection ("metre" / "metres", "ignore" / "ignores") or a name cut off
-by the answer's token cap ("Brenne" for "Brenneke"). Shorter ones ("-i") and numbers match
-only whole, or "1000" would be found in "10000"."""
+by the answer's token cap ("Brenne" for "Brenneke"). Shorter ones ("-i"), numbers and
+names joined by a dot or a slash match only whole, or "1000" would be found in "10000" and
+"pacote.extract" in a question that only says "pacote"."""
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
 """A passage reference like [2], as SYSTEM_RAG asks the model to write."""
@@ -55,6 +56,7 @@ _TOKEN = re.compile(r"(?<![\w-])--?\w[\w-]*|\w+(?:[./-]\w+)*")
 stopword "i"."""
 
 _DIGIT = re.compile(r"\d")
+_JOINED = re.compile(r"\w[./]\w")
 
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")
 
@@ -115,7 +117,7 @@ def _holds(vocabulary: set[str], token: str) -> bool:
     """Whether a passage's words hold `token`: whole, or by a shared prefix of `PREFIX`+."""
     if token in vocabulary:
         return True
-    if len(token) < PREFIX or _DIGIT.search(token):
+    if len(token) < PREFIX or _DIGIT.search(token) or _JOINED.search(token):
         return False
     return any(
         len(w) >= PREFIX and not _DIGIT.search(w) and (w.startswith(token) or token.startswith(w))

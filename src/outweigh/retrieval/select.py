@@ -51,7 +51,7 @@ from outweigh.retrieval.structure import (
     outline,
     starts_item,
 )
-from outweigh.retrieval.titles import names, terms, title
+from outweigh.retrieval.titles import names, terms, title, widest
 from outweigh.retrieval.titles import titles as titles_of
 from outweigh.text import common, word_script, words
 
@@ -328,7 +328,7 @@ def select(
     asks = [_without(question, t) if q_terms & t else question for t in titles]
     # The documents the question names in full are its subject; another page's line that
     # only mentions that name ("SEE ALSO sort(1)") earns nothing for it.
-    subject = [names(q_terms, t) for t in titles]
+    subject = widest([names(q_terms, t) for t in titles], titles)
     named = set().union(*(t for t, s in zip(titles, subject, strict=True) if s))
     kind = asked(question)
     name_lines, name_docs = _name_credit(question, list(docs), subject, [u for u, _ in groups])

@@ -86,15 +86,27 @@ def names(q_terms: set[str], name: set[str] | frozenset[str]) -> bool:
     return bool(name) and name <= q_terms
 
 
+def widest(named: list[bool], titles: list[set[str]]) -> list[bool]:
+    """`named` (each of `titles` named in full by a question), less the titles another named
+    one holds: "pyasn1-modules" names `pyasn1-modules-README.md`, not `pyasn1-README.md`."""
+    return [
+        n and not any(o and t < u for o, u in zip(named, titles, strict=True))
+        for n, t in zip(named, titles, strict=True)
+    ]
+
+
 def named(question: str, documents: Mapping[str, frozenset[str]], typed: bool) -> list[str]:
     """The documents (source: title less its kind, as `titles` gives it) that `question`
-    names in full, `NAMED` at most, and none where more do: what it is asked about. A title
+    names in full (the widest: `widest`), `NAMED` at most, and none where more do. A title
     of everyday words only ("time", "free") names a document only for a question that
     demands a typed value (`typed`): "Which version of time ...?", not "What time is it?"."""
     q_terms = terms(question)
+    sources = list(documents)
+    all_titles = [set(documents[s]) for s in sources]
+    full = widest([names(q_terms, t) for t in all_titles], all_titles)
     found = [
         source
-        for source, name in documents.items()
-        if names(q_terms, set(name)) and (typed or not all(map(common, name)))
+        for source, name, n in zip(sources, all_titles, full, strict=True)
+        if n and (typed or not all(map(common, name)))
     ]
     return found if len(found) <= NAMED else []
