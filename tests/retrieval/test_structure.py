@@ -171,6 +171,7 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
         ("elguavas@python.net [1]", "What is the e-mail address of elguavas?", True),
         ("rust-lang/rust/pull/113902 [1]", "Who authored the pull request “Fix it”?", False),
         ("Roger Serwy [1]", "In IDLE 2.7.3, who contributed the patch for Issue #4625?", True),
+        ("PyParse.py [1]", "Which developer committed the change to AutoExpand.py?", False),
         ("@octocat [1]", "Who made the change?", True),
         ("ed.info [1]", "What is the home page URL of GNU ed?", False),
         ("https://www.gnu.org/software/ed/ [1]", "What is the home page URL of GNU ed?", True),
@@ -226,6 +227,11 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
         ("Sort in reverse order [1]", "Which option of sort reverses the order?", False),
         ("chage [1]", "Какой командой меняют сведения об устаревании паролей?", True),
         ("git log [1]", "Which command shows the history?", True),
+        # "Which developer" and "Which GitHub user" take a person, as "who" does.
+        ("@Gauravtalreja1 [1]", "Which GitHub user made the change “Fixes #394”?", True),
+        ("kbk [1]", "Which developer committed the 2001-07-13 change?", True),
+        ("https://github.com/x [1]", "Which developer committed the 2001-07-13 change?", False),
+        ("window [1]", "What user interface does it have?", True),
         (
             "изменяет информацию об устаревании пароля пользователя [1]",
             "Какой командой меняют сведения об устаревании паролей?",

@@ -327,7 +327,15 @@ _DEMANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "url",
         re.compile(r"\b(?:url|home ?page|web ?site|web page)\b|\bсайт|домашн\w+ страниц", re.I),
     ),
-    ("person", re.compile(r"(?:^|[,;:]\s)\W*(?:who(?:m|se)?|кто)\b", re.I)),
+    (
+        "person",
+        re.compile(
+            r"(?:^|[,;:]\s)\W*(?:who(?:m|se)?|кто)\b"
+            r"|\b(?:which|what)\s+(?:[\w-]+\s+)?(?:developer|author|maintainer|contributor"
+            r"|committer|person|(?:github|gitlab) user)s?\b",
+            re.I,
+        ),
+    ),
     (
         "date",
         re.compile(
@@ -378,7 +386,8 @@ _DEMANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
 """The type a question's own question words demand: stricter than `_ASKED`, which only lifts
 a line, because an answer without it is dropped. "Which option ...?" and "Какой параметр
 ...?" demand an option ("-e", "--exact"), "Which program ...?" and "Какая команда ...?" a
-command's name, not the description a man page gives it. "Which option of pr sets the header date"
+command's name, not the description a man page gives it; "Which developer ...?" and "Which
+GitHub user ...?" a person, as "Who ...?" does. "Which option of pr sets the header date"
 demands no date, nor "How do I create a symbolic link" a URL, nor "Where is the
 documentation for who" a person."""
 
@@ -401,6 +410,10 @@ _LICENSE_WORDS = re.compile(r"\b(?:the|licen[cs]e[ds]?|лиценз\w*)\b", re.I
 """Words that name no licence: an answer of only these to "which licence" gives none."""
 _WORDY = re.compile(r"[^\W_]")
 """A letter or a digit: an answer without one says nothing."""
+_FILE = re.compile(
+    r"\b[\w-]+\.(?:py|c|h|cc|cpp|rs|go|rb|pl|sh|el|txt|md|rst|html?|json|ya?ml|toml|cfg|ini)\b"
+)
+"""A file's name: "PyParse.py" is what a change touched, not who made it."""
 _LABELLED = re.compile(r"[^\W\d_][\w.-]*:\s")
 """A changelog entry's "python-build: Added ...": text under a label, not a name."""
 INSTALLS = re.compile(
@@ -441,7 +454,8 @@ def gives(answer: str, question: str) -> bool:
       number or a number word for "how many" (not a range or a time: "00..53" for "How many
       days are in a week?"), and for "who" or "which licence" a name, not a link or a path
       ("rust-lang/rust/pull/113902", a URL of the LICENSE file), nor "the license", nor for
-      "who" a stop word alone ("The") or an entry's "python-build: Added ..."; and for
+      "who" a stop word alone ("The"), an entry's "python-build: Added ..." or a file's name
+      ("PyParse.py"); and for
       "How do I install" or "Which command installs" a command that installs ("pip install
       x", "rustup component add clippy"), not an option ("--replace") or another command
       ("npm view"); for "Which option" an option ("--exact"), and for "Which program" a name
@@ -477,6 +491,7 @@ def gives(answer: str, question: str) -> bool:
             any(_LETTER.search(t) for t in said)
             and not ("/" in answer or VALUES["url"].search(answer))
             and not _LABELLED.search(answer)
+            and not _FILE.search(answer)
         )
     if kind == "install":
         return bool(INSTALLS.search(answer))
