@@ -339,3 +339,21 @@ def test_a_table_read_across_chunks_has_its_header_once(embedder) -> None:
     [passage] = select(question, given[-2:], embedder, Selection(), k=1)
     lines = (passage.excerpt or passage.text).splitlines()
     assert late in lines and lines.count(header[0]) == 1
+
+
+def test_a_file_of_records_gives_the_record_asked_about_not_its_first(embedder) -> None:
+    names = ["accelerate", "attrs", "click", "rich", "typer"]
+    text = "\n\n".join(
+        f"Metadata-Version: 2.{n % 2}\nName: {name}\nVersion: {n + 1}.{n}.0\n"
+        f"Summary: the {name} package\nRequires-Dist: click>=7.0"
+        for n, name in enumerate(names)
+    )
+    hit = [Hit(1, "/docs/records.txt", text, 0.03, 1, 1)]
+    got = select("Which version of rich is described?", hit, embedder, Selection(), k=3)
+    excerpt = got[0].excerpt
+    assert "Name: rich" in excerpt and "Version: 4.3.0" in excerpt
+    assert "accelerate" not in excerpt and "1.0.0" not in excerpt  # the file's first record
+    # A record the question names bears on it, however far its lines are in meaning.
+    strict = Selection(floor=0.99)
+    assert select("Which version of click is described?", hit, embedder, strict, k=3)
+    assert select("What is the capital of France?", hit, embedder, strict, k=3) == []

@@ -11,6 +11,7 @@ from outweigh.retrieval.structure import (
     holds,
     lines_of,
     outline,
+    records,
     starts_item,
 )
 
@@ -78,6 +79,23 @@ def test_headings_tables_labels_and_underlines() -> None:
     assert got["| Linux    | 5.4     |".strip()] == "| Platform | Minimum |"
     assert got["- The dial sticks in the cold."] == "Known issues:"
     assert got["Nothing yet."] == "Release notes"
+
+
+def test_a_record_hangs_from_the_field_that_names_it() -> None:
+    many = "\n\n".join(
+        f"Metadata-Version: 2.{n % 2}\nName: {name}\nVersion: 1.{n}\nAuthor: A. {name.title()}"
+        for n, name in enumerate(["attrs", "click", "rich", "typer"])
+    )
+    got = _parents(many)
+    # "Metadata-Version" repeats its values from record to record: it says what kind of
+    # record it is, and "Name" says which.
+    assert got["Version: 1.1"] == got["Author: A. Click"] == "Name: click"
+    assert got["Metadata-Version: 2.1"] is None
+    lines = lines_of(many)
+    assert records(lines, outline(lines)) == 4
+    # One record alone hangs from its first field, as before.
+    one = _parents("Metadata-Version: 2.1\nName: click\nVersion: 8.5.1")
+    assert one["Version: 8.5.1"] == one["Name: click"] == "Metadata-Version: 2.1"
 
 
 def test_ancestors_walk_up_to_the_top() -> None:

@@ -46,12 +46,14 @@ from outweigh.retrieval.structure import (
     Line,
     ancestors,
     asked,
+    demands,
     holds,
     lines_of,
     outline,
+    records,
     starts_item,
 )
-from outweigh.retrieval.titles import names, terms, title, widest
+from outweigh.retrieval.titles import names, names_record, terms, title, widest
 from outweigh.retrieval.titles import titles as titles_of
 from outweigh.text import common, word_script, words
 
@@ -162,6 +164,9 @@ NAME_BONUS = 1.0
 (`identifiers`: a release, an issue number), in proportion to how many of them it holds
 (`_name_credit`). Neither signal sees such a name: its words (3, 6, 6) are everywhere, and
 the embedder puts 3.6.1 next to 3.6.6."""
+RECORDS = 3
+"""Records a document's lines may hold before its first lines stop saying what it is: in a
+file of package records they are another package's ("Name: accelerate", "Version: 1.16.0")."""
 NAME_LINES = 3
 """Most lines of a document that may hold a name for each to earn it; past that the name is
 what the document is about ("bzip2" in bzip2's manual), and earns the document once."""
@@ -182,6 +187,8 @@ class _Document:
     items: set[int]
     """Units that begin an item of their own (`structure.starts_item`): a list item, an
     option, a field, a table row."""
+    records: int = 0
+    """Records (`Key: value` paragraphs) among its lines (`structure.records`)."""
 
     def signoff(self, j: int) -> list[int]:
         """The last line of the entry j heads (the lines that hang from j) or else belongs
@@ -237,7 +244,7 @@ def _read(chunks: list[Hit]) -> _Document:
             unit_owner.append(owner[i])
             p = parent[i]
             unit_parent.append(first[p] if p is not None else None if n == 0 else first[i])
-    return _Document(units, unit_owner, breaks, unit_parent, items)
+    return _Document(units, unit_owner, breaks, unit_parent, items, records(lines, parent))
 
 
 def _without_head(new: list[Line], before: str) -> list[Line]:
@@ -344,6 +351,8 @@ def select(
     lines_vec = _line_vectors(embedder, flat, stored)
     full = lines_vec @ q_vec[question]
     chosen: list[tuple[float, int, Hit]] = []
+    named_record: dict[int, bool] = {}
+    typed = demands(question) is not None
     start = 0
     for i, (lines, owner) in enumerate(groups):
         span = range(start, start + len(lines))
@@ -400,11 +409,13 @@ def select(
                 # from; and the last line of its entry when that says who or when.
                 near.update(ancestors(read[i].parent, j))
                 near.update(read[i].signoff(j))
-            if whole[i]:
+            if whole[i] and read[i].records < RECORDS:  # a file of records: its first is not
                 near |= set(range(how.head)) | set(range(len(lines) - how.tail, len(lines)))
             text = "\n".join(lines[j] for j in sorted(near & set(range(len(lines)))))
         else:
             text = best_hit.excerpt or best_hit.text
+        about = [top[0], *ancestors(read[i].parent, top[0])]
+        named_record[i] = any(names_record(lines[j], q_terms, typed) for j in about)
         near_line = float(full[span.start : span.stop].max())
         # Documents are ranked and cut by their best line's own score: structure chooses
         # lines within a document, and would lift every record's look-alike field alike.
@@ -412,8 +423,11 @@ def select(
     chosen.sort(key=lambda c: (-c[0], c[1]))
     cut = chosen[0][0] * how.gap
     kept = [hit for s, _, hit in chosen if s >= cut][:k]
-    if any(subject[i] and not all(map(common, titles[i])) for _, i, _ in chosen[: len(kept)]):
-        return kept  # it names one in full, by a word not everyone uses: it bears on it
+    if any(
+        (subject[i] and not all(map(common, titles[i]))) or named_record[i]
+        for _, i, _ in chosen[: len(kept)]
+    ):
+        return kept  # it names one in full (a file, a record), not in everyday words alone
     closest = max(h.relevance or 0.0 for h in kept)
     if floor and closest < floor:
         return []  # nothing here bears on the question

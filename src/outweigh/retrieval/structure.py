@@ -19,7 +19,9 @@ known formats:
   its paragraph;
 - a table: the first row of a run of `|`-separated rows is the parent of the others (and
   `tables` finds each Markdown table, so the chunker can repeat its header in every chunk);
-- a record: in a paragraph of `Key: value` lines, the first line is the parent of the rest.
+- a record: in a paragraph of `Key: value` lines, the first line is the parent of the rest;
+  the first whose key's values do not repeat from record to record, where the document
+  has several ("Name: attrs", not "Metadata-Version: 2.4").
 
 `kinds` and `asked` give a line's typed values (e-mail, URL, date, version, person, number)
 and the type a question asks for ("who" a person, "when" a date), the expected answer type
@@ -105,6 +107,8 @@ def outline(lines: list[Line]) -> list[int | None]:
     """For each line, the index of the line it hangs from (see the module's docstring), or
     None for a line at the top of the document."""
     parent: list[int | None] = [None] * len(lines)
+    kinds_of = _sorting_keys(lines)
+    fields = False  # in a paragraph that began with a field
     ranks: dict[str, int] = {}
     stack: list[tuple[int, int]] = []  # (rank, line) of the open headings
     lead: int | None = None  # the margin line over the current indented block
@@ -117,6 +121,7 @@ def outline(lines: list[Line]) -> list[int | None]:
             continue
         if line.blank_before:
             label = record = None
+            fields = False
             if not line.indented:
                 lead = None
         style = _heading_style(lines, i)
@@ -151,9 +156,40 @@ def outline(lines: list[Line]) -> list[int | None]:
                 lead = i
             if len(line.text.split()) <= MAX_HEADING_WORDS and line.text.endswith(":"):
                 label = i
-            elif _FIELD.match(line.text) and record is None and (line.blank_before or i == 0):
-                record = i
+            elif _FIELD.match(line.text) and record is None:
+                fields = fields or line.blank_before or i == 0
+                if fields and _key(line.text) not in kinds_of:
+                    record = i
     return parent
+
+
+def records(lines: list[Line], parent: list[int | None]) -> int:
+    """How many records (`Key: value` paragraphs, `outline`'s) `lines` hold: the fields
+    other fields hang from."""
+    return len(
+        {
+            p
+            for i, p in enumerate(parent)
+            if p is not None and _FIELD.match(lines[i].text) and _FIELD.match(lines[p].text)
+        }
+    )
+
+
+def _key(text: str) -> str:
+    """A `Key: value` line's key, as written: "Name" of "Name: attrs"."""
+    return text.split(":", 1)[0].strip()
+
+
+def _sorting_keys(lines: list[Line]) -> set[str]:
+    """The keys of fields whose values repeat from record to record ("Metadata-Version:
+    2.1", "Priority: optional"): they say what kind of record it is, not which, so a record
+    hangs from its first field of another key ("Name: attrs"). A key written once names."""
+    values: dict[str, list[str]] = {}
+    for line in lines:
+        if _FIELD.match(line.text):
+            key, _, value = line.text.partition(":")
+            values.setdefault(key.strip(), []).append(value.strip())
+    return {k for k, v in values.items() if len(v) > 1 and len(set(v)) < 0.9 * len(v)}
 
 
 _ITEM = re.compile(r"^(?:[-*+\u2022\u2023\u25e6]\s|\(?\d{1,3}[.)]\s|--?[^\W_]|\|)")

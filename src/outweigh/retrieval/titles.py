@@ -110,3 +110,17 @@ def named(question: str, documents: Mapping[str, frozenset[str]], typed: bool) -
         if n and (typed or not all(map(common, name)))
     ]
     return found if len(found) <= NAMED else []
+
+
+def names_record(line: str, q_terms: set[str], typed: bool) -> bool:
+    """Whether a record's lead field (`structure.outline`: "Name: click", "Package: attrs")
+    is named in full by a question (its terms), as `named` names a file: in words not
+    everyone uses, or any where the question demands a typed value (`typed`)."""
+    key, colon, value = line.partition(":")
+    name = terms(value)
+    return (
+        bool(colon and key.strip() and name)
+        and " " not in key.strip()
+        and name <= q_terms
+        and (typed or not all(map(common, name)))
+    )
