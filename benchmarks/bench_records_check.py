@@ -1,4 +1,4 @@
-"""What the reader's answer check costs on a shape no development suite has: records.
+"""The reader and its answer check on package records, one file each or all in one file.
 
 Writes the `METADATA` record of each of the first `--packages` Python distributions
 installed beside outweigh (sorted by name; their `Key: value` header, not the description)
@@ -7,9 +7,11 @@ author (a name without an e-mail address), the Python versions it requires, its 
 Each is asked once through `Engine.ask` (`+rag`, the bundled reader, greedy, max_tokens 48,
 k=3). Prints the accuracy of the reader's raw answers and of the answers after the check
 (`retrieval.answers.holds_up`, what every door shows), and lists each right answer the
-check turned down. These are not Debian's package records.
+check turned down. `--one-file` writes them all into one file, a blank line between
+records, as a package index or a status file holds them. These are not Debian's package
+records.
 
-    python benchmarks/bench_records_check.py [--packages 120] [--limit 80]
+    python benchmarks/bench_records_check.py [--packages 120] [--limit 80] [--one-file]
 """
 
 from __future__ import annotations
@@ -27,17 +29,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def records(docs: Path, packages: int) -> list[tuple[str, list[str]]]:
-    """Write the records into `docs`; the questions they answer, with their gold answers."""
+def records(docs: Path, packages: int, one_file: bool = False) -> list[tuple[str, list[str]]]:
+    """Write the records into `docs`, one file each or all in `records.txt` (`one_file`, a
+    blank line between them); the questions they answer, with their gold answers."""
     dists = sorted(metadata.distributions(), key=lambda d: d.metadata["Name"].lower())
     questions: list[tuple[str, list[str]]] = []
+    written: list[str] = []
     for dist in dists[:packages]:
         header = (dist.read_text("METADATA") or "").split("\n\n")[0]
         record = email.message_from_string(header)
         name = record.get("Name")
         if not name:
             continue
-        (docs / f"{name}-METADATA.txt").write_text(header)
+        written.append(header)
+        if not one_file:
+            (docs / f"{name}-METADATA.txt").write_text(header)
         if version := record.get("Version"):
             questions.append((f"Which version of {name} is described?", [version]))
         author = record.get("Author") or ""
@@ -48,6 +54,8 @@ def records(docs: Path, packages: int) -> list[tuple[str, list[str]]]:
         home = record.get("Home-page") or ""
         if home.startswith("http"):
             questions.append((f"What is the home page URL of {name}?", [home]))
+    if one_file:
+        (docs / "records.txt").write_text("\n\n".join(written) + "\n")
     return questions
 
 
@@ -55,6 +63,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--packages", type=int, default=120)
     ap.add_argument("--limit", type=int, default=80)
+    ap.add_argument("--one-file", action="store_true", help="all records in one file")
     args = ap.parse_args()
 
     import outweigh.engine.answering as answering
@@ -73,7 +82,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         docs = Path(tmp) / "docs"
         docs.mkdir()
-        questions = records(docs, args.packages)[: args.limit]
+        questions = records(docs, args.packages, args.one_file)[: args.limit]
         files = len(list(docs.iterdir()))
         right_raw = right_checked = 0
         with Engine(Paths(Path(tmp) / "home")) as engine:
@@ -87,7 +96,7 @@ def main() -> None:
                 if accuracy(read, gold) and not accuracy(answer, gold):
                     print(f"turned down: {question} -> {read!r}")
     n = len(questions)
-    print(f"{n} questions over {files} records")
+    print(f"{n} questions over {files} file(s)")
     print(f"reader's answers {right_raw / n:.3f}, checked {right_checked / n:.3f}")
 
 
