@@ -176,6 +176,7 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
         ("v20151103 [1]", "What PyPy release was added in pyenv 20151103?", False),
         ("4.0.0 [1]", "What PyPy release was added in pyenv 20151103?", True),
         ("gsutil [1]", "Which command installs gsutil, according to its README?", False),
+        ("['1]", "What is the default for the --directories option of grep?", False),
         # A part of a name the question writes is that name back, not its author.
         ("npmcli [1]", "Who is the author of @npmcli/arborist?", False),
         ("Isaac Z. Schlueter [1]", "Who is the author of @npmcli/arborist?", True),

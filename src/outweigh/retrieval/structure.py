@@ -444,6 +444,8 @@ _STOP = stop_words("en", "ru")
 _LETTER = re.compile(r"[^\W\d_]")
 _LICENSE_WORDS = re.compile(r"\b(?:the|licen[cs]e[ds]?|лиценз\w*)\b", re.I)
 """Words that name no licence: an answer of only these to "which licence" gives none."""
+_MANGLED = re.compile(r"\[[^\w\]]*\d{1,3}[^\w\]]*\]")
+"""A passage's marker with a quote or a space in it: "['1]", "[ 2 ]"."""
 _WORDY = re.compile(r"[^\W_]")
 """A letter or a digit: an answer without one says nothing."""
 _FILE = re.compile(
@@ -497,11 +499,11 @@ def gives(answer: str, question: str) -> bool:
       ("npm view"); for "Which option" an option ("--exact"), and for "Which program" a name
       of a few words, not the description a man page gives it.
 
-    An answer that is only its `[n]` markers and punctuation ("- [1]") gives nothing.
+    An answer that is only its `[n]` markers and punctuation ("- [1]", "['1]") gives nothing.
     `answer` is the reader's, `[n]` markers and all. "I don't know" is not judged here: the
     engine leaves it as it is (`engine.answering.checked_reading`)."""
-    answer = MARKER.sub(" ", answer)
-    if not _WORDY.search(answer):  # "[1]", "- [1]": a marker and nothing said
+    answer = _MANGLED.sub(" ", MARKER.sub(" ", answer))
+    if not _WORDY.search(answer):  # "[1]", "- [1]", "['1]": a marker and nothing said
         return False
     said = [_V.sub("", t) for t in tokens(answer) if t not in _STOP]
     asked_words = {_V.sub("", t) for t in tokens(question)}
