@@ -345,7 +345,8 @@ def test_a_file_of_records_gives_the_record_asked_about_not_its_first(embedder) 
     names = ["accelerate", "attrs", "click", "rich", "typer"]
     text = "\n\n".join(
         f"Metadata-Version: 2.{n % 2}\nName: {name}\nVersion: {n + 1}.{n}.0\n"
-        f"Summary: the {name} package\nRequires-Dist: click>=7.0"
+        f"Project-URL: Source, https://example.org/{name}\n"
+        f"Project-URL: Docs, https://example.org/{name}/docs\nRequires-Dist: click>=7.0"
         for n, name in enumerate(names)
     )
     hit = [Hit(1, "/docs/records.txt", text, 0.03, 1, 1)]
@@ -353,6 +354,9 @@ def test_a_file_of_records_gives_the_record_asked_about_not_its_first(embedder) 
     excerpt = got[0].excerpt
     assert "Name: rich" in excerpt and "Version: 4.3.0" in excerpt
     assert "accelerate" not in excerpt and "1.0.0" not in excerpt  # the file's first record
+    # Within the record it names, the line is found by the rest of the question, not by
+    # the lines that repeat the record's name.
+    assert excerpt.startswith("Name: rich\nVersion: 4.3.0")
     # A record the question names bears on it, however far its lines are in meaning.
     strict = Selection(floor=0.99)
     assert select("Which version of click is described?", hit, embedder, strict, k=3)

@@ -357,7 +357,12 @@ def select(
     for i, (lines, owner) in enumerate(groups):
         span = range(start, start + len(lines))
         start += len(lines)
+        # A record the question names ("Name: click") is its subject within the document:
+        # its lines are found by the rest of the question, and lifted over other records'.
+        parent = read[i].parent
+        leads = {a for a in parent if a is not None and names_record(lines[a], q_terms, typed)}
         rest = q_terms - titles[i] - named
+        rest -= set().union(*(terms(lines[a].partition(":")[2]) for a in leads))
         rest_total = sum(idf(t) for t in rest) or 1.0
         dense = lines_vec[span.start : span.stop] @ q_vec[asks[i]]
         # A question that is only the subject's name ("what is git-merge-tree for?") leaves
@@ -374,7 +379,6 @@ def select(
         # hold a value of the type the question asks for ("who": a person) are lifted.
         # The lift needs a word of the question on the line or above it, or every line
         # naming someone would rise for any "who" question.
-        parent = read[i].parent
         base = span.start
         scores = []
         for j in range(len(lines)):
@@ -382,12 +386,13 @@ def select(
             matched = any(rest & unit_terms[base + a] for a in (j, *up))
             scores.append(
                 own[j]
+                + (NAME_BONUS if leads & {j, *up} else 0.0)
                 + HEADING_SHARE * max((own[a] for a in up), default=0.0)
                 + (TYPE_BONUS if kind and matched and holds(lines[j], kind) else 0.0)
             )
         # A page the question names in full is its subject: the full title credit. Else the
         # share of the question its name covers ("sort" in "what does sort-lines do").
-        bonus = 1.0 if subject[i] else sum(idf(t) for t in q_terms & titles[i]) / total
+        bonus = 1.0 if subject[i] or leads else sum(idf(t) for t in q_terms & titles[i]) / total
         bonus += NAME_BONUS * name_docs[i]
         top = sorted(range(len(lines)), key=lambda j: -scores[j])
         best_hit = owner[top[0]]
