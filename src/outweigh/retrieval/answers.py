@@ -227,8 +227,8 @@ def _required(answer: str, question: str, passages: Sequence[Citation]) -> bool:
     lines = [line for c in passages for t in (c.excerpt, c.text) if t for line in t.splitlines()]
     folded = [fold(line) for line in lines]
     for value in (v.strip(_EDGE) for v in _VALUE.findall(MARKER.sub(" ", answer))):
-        written = re.compile(rf"(?<![\w.]){re.escape(fold(value))}(?!\w)")
-        at = [(i, m.start()) for i, line in enumerate(folded) for m in written.finditer(line)]
+        written = re.compile(rf"(?<![\w.]){re.escape(value)}(?!\w)", re.I)
+        at = [(i, m.start()) for i, line in enumerate(lines) for m in written.finditer(line)]
         if at and not any(
             name in folded[i]
             or (i and name in folded[i - 1])
