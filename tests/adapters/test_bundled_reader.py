@@ -328,3 +328,46 @@ def test_a_reading_the_check_turns_down_is_read_again(paths, embedder, tmp_path)
         read = again.backend.generate(again.request).text
         assert again.check is not None and again.check(read) == read
         assert again.again(read, read) is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("pages", "ask", "read", "term", "cited"),
+    [
+        # The option's description copied back, in Russian.
+        (
+            ["suite-ru/docs/pstree.1--t~2.txt", "suite-ru/docs/pstree.1--a.txt"],
+            "Как в pstree скрыть нити и оставить только процессы?",
+            "Скрывать нити",
+            "pstree -T",
+            "pstree.1--t~2.txt",
+        ),
+        # The program for its option.
+        (
+            ["suite-man/docs/mkdir.txt", "suite-man/docs/cp.txt"],
+            "How do I make directories with parents as needed?",
+            "mkdir [1]",
+            "mkdir -p, --parents",
+            "mkdir.txt",
+        ),
+    ],
+    ids=["russian-description-copied", "program-for-its-option"],
+)
+def test_a_question_that_describes_a_term_is_answered_with_it(
+    paths, embedder, tmp_path, pages: list[str], ask: str, read: str, term: str, cited: str
+) -> None:
+    """The reader answers a question that describes an option in other words with the
+    description, or with the program; the answer is the option, cited."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for page in pages:
+        source = EXAMPLES / page
+        (docs / source.name).write_text(source.read_text())
+    opts = AskOptions(collection="docs", k=3, max_tokens=48, memory=False)
+    with Engine(paths, embedder=embedder) as engine:
+        engine.ingest([docs], collection="docs")
+        prepared = engine.prepare([{"role": "user", "content": ask}], opts)
+        assert prepared.backend.generate(prepared.request).text.startswith(read)
+        answer = engine.ask(ask, opts)
+        assert answer.answer.startswith(term)
+        assert [Path(c.source).name for c in answer.citations] == [cited]

@@ -18,6 +18,7 @@ from outweigh.retrieval.hybrid import Hit, HybridSearcher
 from outweigh.retrieval.identifiers import absent_answer, mentions, missing
 from outweigh.retrieval.select import checks_relevance, expand, names_them, select
 from outweigh.retrieval.structure import demands
+from outweigh.retrieval.terms import replace_reading
 
 if TYPE_CHECKING:
     from outweigh.adapters import AdapterRegistry
@@ -37,13 +38,22 @@ def checked_reading(
     placeholder, the next entry's value, or another document's. A small reader copies such
     answers out of a passage that does not hold the answer; said with `[1]`, they would pass
     for grounded. `leads`: the first words of the collection's file names. The lines that
-    open or close a block of code around the answer are dropped first (`tidy`)."""
+    open or close a block of code around the answer are dropped first (`tidy`).
+
+    A question that describes an option or a command of a manual in other words ("How do I
+    copy a directory recursively?", "Какой параметр pstree рисует линии символами UTF-8?")
+    is answered with the term whose description it clearly matches best
+    (`retrieval.terms`), where the reader named no term (it copied the description) or one
+    the question describes less well."""
     from outweigh.adapters.reader import DONT_KNOW
 
     answer = tidy(answer)
-    if declines(answer) or holds_up(answer, question, passages, leads):
+    if declines(answer):
         return answer
-    return DONT_KNOW
+    term = replace_reading(answer, question, passages)
+    if term is not None and holds_up(term, question, passages, leads):
+        return term
+    return answer if holds_up(answer, question, passages, leads) else DONT_KNOW
 
 
 def offered(question: str, passages: Sequence[Citation], leads: frozenset[str]) -> list[str]:

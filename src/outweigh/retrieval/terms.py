@@ -1,0 +1,253 @@
+"""The terms a reference defines, and which one a question describes.
+
+A manual, a `--help` text or an option table is a list of terms, each with what it does: an
+option line ("-p, --parents") over its description, a heading that names an option
+("pstree(1), параметр -T") over its text, a NAME line ("comm - compare two sorted files line
+by line"). "How do I compare two sorted files line by line?", "Which option shows process
+group IDs?" and "Какой командой удаляют учётную запись?" describe a term in other words and
+ask for its name.
+
+A small reader often answers such a question with the description itself ("Скрывать нити и
+показывать только процессы."), with the name of the program rather than its option, or with
+a neighbouring term. `described` finds the term whose description shares the most of the
+question's words, each weighed by how few of the passages' terms use it, where one clearly
+leads; the engine answers with it where the reader named none, or a term the question
+describes less well (`engine.answering.checked_reading`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from outweigh.text import NEGATIONS, stems, stop_words, words
+
+if TYPE_CHECKING:
+    from outweigh.prompt import Citation
+
+_ARG = r"(?:\[?=[^\s,]*\]?|\[[^\s\]]*\])?"
+_OPT = rf"--?[^\W_][\w-]*{_ARG}"
+_OPTION_LINE = re.compile(rf"^((?:{_OPT}(?:,\s*|\s+(?=-)))*{_OPT})(?=\s|$)\s*(.*)$")
+"""A line that opens with options: "-p, --parents", "-n do not output the trailing newline",
+"--time-style=STYLE", "--context[=CTX]"; the description, if on the same line, after them."""
+_OPTION = re.compile(r"(?<![\w-])--?[^\W_][\w-]*")
+_NAME_LINE = re.compile(
+    r"^((?:[^\W_][\w.+-]*(?:\(\w+\))?)(?:,\s*[^\W_][\w.+-]*(?:\(\w+\))?){0,3})\s+[-\u2013\u2014]\s+(\S.*)$"
+)
+"""A NAME line: "df - report file system space usage", "chfn - изменяет информацию о
+пользователе"; the names, then the description."""
+_SECTION = re.compile(r"^[^\W\d_a-zа-яё][^a-zа-яё]*$|\b[A-Z][\w.+-]*\(\d\w*\)$")
+"""A heading in capitals ("DESCRIPTION", "OPTIONS") or a manual's header or footer line
+("GNU coreutils 9.1 September 2022 MKDIR(1)"): the end of a term's text."""
+_HEAD_WORDS = 6
+"""Words a heading that names options takes at most: "killall(1), параметр -w, --wait". It
+is a passage's first line and ends with an option."""
+_BODY_LINES = 4
+"""Lines of a term's description read past its name line."""
+
+_ASKS_HOW = re.compile(
+    r"^\W*how\s+(?:do|can|could|should|would|to|does\s+one)\b|^\W*как\b(?!\w)", re.I
+)
+"""A question that asks how to do something: in a manual, a command or an option does it."""
+_FRAME = stop_words("en", "ru") | NEGATIONS
+_ASKING = (
+    "how which what option options flag switch command program utility tool parameter "
+    "параметр параметром ключ ключом опция команда командой программа утилита"
+)
+"""Words that ask, not describe, and words that say nothing alone: they weigh nothing in a
+match."""
+
+LEAD = 1.0
+"""How far the best term's match must exceed any other's: about one more word shared."""
+SHARED = 2
+"""Words of the question the best term's text must share, at least."""
+
+
+@dataclass(frozen=True)
+class Term:
+    """One term a passage defines."""
+
+    names: tuple[str, ...]
+    """Its options or command names, as written: ("-p", "--parents"), ("comm",)."""
+    kind: str
+    """"option" or "command"."""
+    text: str
+    """What it does: its description, and for an option its long names."""
+    passage: int
+    """The `n` of the passage it is defined in."""
+
+    @property
+    def label(self) -> str:
+        """How an answer names it: "-p, --parents", "comm"."""
+        return ", ".join(self.names)
+
+
+def terms(text: str, passage: int = 0) -> list[Term]:
+    """The terms `text` defines, in order (see the module's docstring)."""
+    lines = [line.strip() for line in text.splitlines()]
+    first = next((i for i, line in enumerate(lines) if line), None)
+    out: list[Term] = []
+    for i, line in enumerate(lines):
+        if not line:
+            continue
+        if m := _OPTION_LINE.match(line):
+            names = tuple(_OPTION.findall(m.group(1)))
+            spelled = " ".join(n.lstrip("-") for n in names if n.startswith("--"))
+            body = _body(lines, i, most=1)
+            out.append(Term(names, "option", f"{spelled} {m.group(2)} {body}", passage))
+        elif (m := _NAME_LINE.match(line)) and not _OPTION.match(line):
+            names = tuple(re.sub(r"\(\w+\)$", "", n.strip()) for n in m.group(1).split(","))
+            out.append(Term(names, "command", m.group(2), passage))
+        elif (
+            i == first and len(line.split()) <= _HEAD_WORDS and _OPTION.fullmatch(line.split()[-1])
+        ):
+            names = tuple(_OPTION.findall(line))
+            if names:
+                out.append(Term(names, "option", _body(lines, i, blank=True), passage))
+    return out
+
+
+_TITLED = re.compile(r"^([^\W_][\w.+-]*)\(\w+\)")
+"""A manual's title at the start of a passage: "pstree(1), параметр -T"."""
+
+
+def program(text: str) -> str | None:
+    """The program a passage documents: the name its NAME line gives, else the lower-case
+    title it opens with ("pstree" of "pstree(1), параметр -T"); None where it says neither."""
+    named = next((t.names[0] for t in terms(text) if t.kind == "command"), None)
+    if named is not None:
+        return named
+    m = _TITLED.match(text.lstrip())
+    return m.group(1) if m and not m.group(1).isupper() else None
+
+
+def _body(lines: list[str], i: int, blank: bool = False, most: int = _BODY_LINES) -> str:
+    """The description under line i: the lines after it up to the next term, heading or
+    blank line (past blank lines where `blank`: a heading's text), `most` at most."""
+    out: list[str] = []
+    for line in lines[i + 1 :]:
+        if not line:
+            if blank and not out:
+                continue
+            break
+        if _OPTION_LINE.match(line) or _SECTION.match(line) or len(out) == most:
+            break
+        out.append(line)
+    return " ".join(out)
+
+
+def asks_for_term(question: str, demand: str | None) -> str | None:
+    """The kind of term `question` asks for: "option", "command", or "any" for a question
+    that asks how to do something ("How do I ...?", "Как ...?"); None for any other."""
+    if demand in ("option", "command"):
+        return demand
+    if demand is None and _ASKS_HOW.search(question):
+        return "any"
+    return None
+
+
+def described(question: str, passages: Sequence[Citation], kind: str) -> Described | None:
+    """How well `question` describes each term of `kind` ("option", "command" or "any") the
+    `passages` define, and the one it describes best where that one clearly leads (`LEAD`,
+    `SHARED`); None where no term shares a word with it. An option the question names itself
+    is not a candidate: "How does --wait work?" does not ask for --wait."""
+    asked = _described_by(question)
+    named = {o.casefold() for o in _OPTION.findall(question)}
+    found = [
+        t
+        for c in passages
+        for t in terms(c.excerpt or c.text, c.n)
+        if (kind == "any" or t.kind == kind) and not named & {n.casefold() for n in t.names}
+    ]
+    shared = [_shared(asked, _described_by(t.text)) for t in found]
+    if not any(shared):
+        return None
+    uses = Counter(w for ws in shared for w in ws)
+    # Words shared first; among as many, the rarer ones among the terms.
+    scores = [len(ws) + sum(1 / uses[w] for w in ws) / len(asked) for ws in shared]
+    order = sorted(range(len(found)), key=lambda j: -scores[j])
+    top = order[0]
+    rival = next(
+        (scores[j] for j in order[1:] if set(found[j].names) != set(found[top].names)), 0.0
+    )
+    leads = len(shared[top]) >= SHARED and scores[top] >= rival + LEAD
+    return Described(found[top] if leads else None, list(zip(found, scores, strict=True)))
+
+
+def _described_by(text: str) -> set[str]:
+    """The stems of `text`'s words that can say what a term does (`_FRAME`, `_ASKING`)."""
+    return {s for w in words(text) if w not in _FRAME for s in stems(w)} - _asking()
+
+
+@functools.cache
+def _asking() -> frozenset[str]:
+    return frozenset(stems(_ASKING))
+
+
+_AFFIX = 4
+"""Letters two stems must share to be taken for one word in two forms."""
+
+
+def _shared(asked: set[str], said: set[str]) -> set[str]:
+    """The stems of `asked` that `said` writes, as they are or in another form: one stem the
+    other's beginning or end, or the two apart only by their last letters. Snowball leaves
+    a Russian verb's aspects apart ("скрыть" / "скрывать", "отсортировать" /
+    "сортировать")."""
+    return {q for q in asked if q in said or any(_akin(q, w) for w in said)}
+
+
+def _akin(a: str, b: str) -> bool:
+    short, long = sorted((a, b), key=len)
+    if len(short) < _AFFIX:
+        return False
+    if long.startswith(short) or long.endswith(short):
+        return True
+    common = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(short))
+    return common >= len(short) - 1
+
+
+@dataclass(frozen=True)
+class Described:
+    """`described`'s finding."""
+
+    best: Term | None
+    """The term the question describes, where one clearly leads."""
+    scores: list[tuple[Term, float]]
+    """Each candidate term and its match."""
+
+    def score(self, answer: str) -> float | None:
+        """The best match among the terms `answer` names; None where it names none."""
+        said = {w.casefold() for w in _OPTION.findall(answer)} | {
+            w.casefold() for w in re.findall(r"[^\W_][\w.+-]*", answer)
+        }
+        named = [s for t, s in self.scores if said & {n.casefold() for n in t.names}]
+        return max(named, default=None)
+
+
+def replace_reading(answer: str, question: str, passages: Sequence[Citation]) -> str | None:
+    """The term `question` describes (`described`), marked with its passage, where the
+    reader's `answer` names none of the passages' terms (a description copied, a program
+    for its option) or only ones the question describes clearly less well; else None."""
+    from outweigh.retrieval.structure import demands
+
+    kind = asks_for_term(question, demands(question))
+    if kind is None:
+        return None
+    found = described(question, passages, kind)
+    if found is None or found.best is None:
+        return None
+    best = max(s for t, s in found.scores if t is found.best)
+    said = found.score(answer)
+    if said is not None and said + LEAD > best:
+        return None
+    term = found.best
+    name = term.label
+    if kind == "any" and term.kind == "option":  # "How do I ...?": the command to run
+        passage = next(c for c in passages if c.n == term.passage)
+        prog = program(passage.excerpt or passage.text)
+        name = f"{prog} {name}" if prog else name
+    return f"{name} [{term.passage}]"
