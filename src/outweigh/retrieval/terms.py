@@ -46,6 +46,9 @@ _SECTION = re.compile(r"^[^\W\d_a-zа-яё][^a-zа-яё]*$|\b[A-Z][\w.+-]*\(\d\w
 _HEAD_WORDS = 6
 """Words a heading that names options takes at most: "killall(1), параметр -w, --wait". It
 is a passage's first line and ends with an option."""
+_LAST = re.compile(r"--?[^\W_][\w-]*(?:\[[^\]\s]*\]|=\S*)?")
+"""The option such a heading ends with, and its argument: "-T", "--html[=браузер]",
+"--suffix=суффикс"."""
 _BODY_LINES = 4
 """Lines of a term's description read past its name line."""
 
@@ -101,14 +104,19 @@ def terms(text: str, passage: int = 0) -> list[Term]:
             out.append(Term(names, "option", f"{spelled} {m.group(2)} {body}", passage))
         elif (m := _NAME_LINE.match(line)) and not _OPTION.match(line):
             names = tuple(re.sub(r"\(\w+\)$", "", n.strip()) for n in m.group(1).split(","))
-            out.append(Term(names, "command", m.group(2), passage))
-        elif (
-            i == first and len(line.split()) <= _HEAD_WORDS and _OPTION.fullmatch(line.split()[-1])
-        ):
+            nxt = i + 1
+            # The first lines of the section that follows say more of what it does.
+            more = _body(lines, nxt, most=2) if nxt < len(lines) and _heading(lines[nxt]) else ""
+            out.append(Term(names, "command", f"{m.group(2)} {more}".strip(), passage))
+        elif i == first and len(line.split()) <= _HEAD_WORDS and _LAST.fullmatch(line.split()[-1]):
             names = tuple(_OPTION.findall(line))
             if names:
                 out.append(Term(names, "option", _body(lines, i, blank=True), passage))
     return out
+
+
+def _heading(line: str) -> bool:
+    return bool(_SECTION.search(line))
 
 
 _TITLED = re.compile(r"^([^\W_][\w.+-]*)\(\w+\)")
@@ -134,7 +142,7 @@ def _body(lines: list[str], i: int, blank: bool = False, most: int = _BODY_LINES
             if blank and not out:
                 continue
             break
-        if _OPTION_LINE.match(line) or _SECTION.match(line) or len(out) == most:
+        if _OPTION_LINE.match(line) or _heading(line) or len(out) == most:
             break
         out.append(line)
     return " ".join(out)
@@ -154,8 +162,12 @@ def described(question: str, passages: Sequence[Citation], kind: str) -> Describ
     """How well `question` describes each term of `kind` ("option", "command" or "any") the
     `passages` define, and the one it describes best where that one clearly leads (`LEAD`,
     `SHARED`); None where no term shares a word with it. An option the question names itself
-    is not a candidate: "How does --wait work?" does not ask for --wait."""
-    asked = _described_by(question)
+    is not a candidate: "How does --wait work?" does not ask for --wait. The names of the
+    programs the passages document are not words that describe: "killall" in "Which option
+    of killall ...?" matches every text of killall's manual that names it."""
+    # The programs the passages document name where to look, not what is asked for.
+    programs = {program(c.excerpt or c.text) for c in passages} - {None}
+    asked = _described_by(question) - {s for p in programs for s in stems(str(p))}
     named = {o.casefold() for o in _OPTION.findall(question)}
     found = [
         t
