@@ -83,3 +83,13 @@ def test_a_question_that_describes_no_term_keeps_the_reading():
         assert replace_reading("Paris [1]", ask, pages) is None
     # A question that asks for a version or a person asks for no term.
     assert replace_reading("9.1", "Which version of mkdir makes parent directories?", pages) is None
+
+
+def test_a_how_question_keeps_an_answer_of_its_own():
+    """To "How do I ...?", an answer that names no term and is not a term's description
+    stays: the passages' options are not the only way to do something."""
+    page = cite(1, "-v, --verbose\nrun the tests verbosely, one line each")
+    ask = "How do I run the tests one line each?"
+    assert replace_reading("pytest [1]", ask, [page]) is None
+    assert replace_reading("run the tests verbosely [1]", ask, [page]) == "-v, --verbose [1]"
+    assert terms("1.2.3 - fix the parser") == []  # a changelog's entry, not a program

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from outweigh.attribution import MARKER
 from outweigh.text import NEGATIONS, stems, stop_words, words
 
 if TYPE_CHECKING:
@@ -36,10 +37,12 @@ _OPTION_LINE = re.compile(rf"^((?:{_OPT}(?:,\s*|\s+(?=-)))*{_OPT})(?=\s|$)\s*(.*
 "--time-style=STYLE", "--context[=CTX]"; the description, if on the same line, after them."""
 _OPTION = re.compile(r"(?<![\w-])--?[^\W_][\w-]*")
 _NAME_LINE = re.compile(
-    r"^((?:[^\W_][\w.+-]*(?:\(\w+\))?)(?:,\s*[^\W_][\w.+-]*(?:\(\w+\))?){0,3})\s+[-\u2013\u2014]\s+(\S.*)$"
+    r"^((?:[^\W\d_][\w.+-]*(?:\(\w+\))?)(?:,\s*[^\W\d_][\w.+-]*(?:\(\w+\))?){0,3})"
+    r"\s+[-\u2013\u2014]\s+(\S.*)$"
 )
 """A NAME line: "df - report file system space usage", "chfn - изменяет информацию о
-пользователе"; the names, then the description."""
+пользователе"; the names, then the description. A name begins with a letter: "1.2.3 - fix
+the parser" is a changelog's entry."""
 _SECTION = re.compile(r"^[^\W\d_a-zа-яё][^a-zа-яё]*$|\b[A-Z][\w.+-]*\(\d\w*\)$")
 """A heading in capitals ("DESCRIPTION", "OPTIONS") or a manual's header or footer line
 ("GNU coreutils 9.1 September 2022 MKDIR(1)"): the end of a term's text."""
@@ -82,6 +85,8 @@ class Term:
     """What it does: its description, and for an option its long names."""
     passage: int
     """The `n` of the passage it is defined in."""
+    line: str = ""
+    """The line that names it, as written: "update-passwd(8), параметр -S ФАЙЛ, --shadow=ФАЙЛ"."""
 
     @property
     def label(self) -> str:
@@ -101,17 +106,17 @@ def terms(text: str, passage: int = 0) -> list[Term]:
             names = tuple(_OPTION.findall(m.group(1)))
             spelled = " ".join(n.lstrip("-") for n in names if n.startswith("--"))
             body = _body(lines, i, most=1)
-            out.append(Term(names, "option", f"{spelled} {m.group(2)} {body}", passage))
+            out.append(Term(names, "option", f"{spelled} {m.group(2)} {body}", passage, line))
         elif (m := _NAME_LINE.match(line)) and not _OPTION.match(line):
             names = tuple(re.sub(r"\(\w+\)$", "", n.strip()) for n in m.group(1).split(","))
             nxt = i + 1
             # The first lines of the section that follows say more of what it does.
             more = _body(lines, nxt, most=2) if nxt < len(lines) and _heading(lines[nxt]) else ""
-            out.append(Term(names, "command", f"{m.group(2)} {more}".strip(), passage))
+            out.append(Term(names, "command", f"{m.group(2)} {more}".strip(), passage, line))
         elif i == first and len(line.split()) <= _HEAD_WORDS and _LAST.fullmatch(line.split()[-1]):
             names = tuple(_OPTION.findall(line))
             if names:
-                out.append(Term(names, "option", _body(lines, i, blank=True), passage))
+                out.append(Term(names, "option", _body(lines, i, blank=True), passage, line))
     return out
 
 
@@ -187,7 +192,10 @@ def described(question: str, passages: Sequence[Citation], kind: str) -> Describ
         (scores[j] for j in order[1:] if set(found[j].names) != set(found[top].names)), 0.0
     )
     leads = len(shared[top]) >= SHARED and scores[top] >= rival + LEAD
-    return Described(found[top] if leads else None, list(zip(found, scores, strict=True)))
+    found_all = [t for c in passages for t in terms(c.excerpt or c.text, c.n)]
+    return Described(
+        found[top] if leads else None, list(zip(found, scores, strict=True)), found_all
+    )
 
 
 def _described_by(text: str) -> set[str]:
@@ -230,6 +238,8 @@ class Described:
     """The term the question describes, where one clearly leads."""
     scores: list[tuple[Term, float]]
     """Each candidate term and its match."""
+    defined: list[Term]
+    """Every term the passages define, of any kind."""
 
     def score(self, answer: str) -> float | None:
         """The best match among the terms `answer` names; None where it names none."""
@@ -242,8 +252,11 @@ class Described:
 
 def replace_reading(answer: str, question: str, passages: Sequence[Citation]) -> str | None:
     """The term `question` describes (`described`), marked with its passage, where the
-    reader's `answer` names none of the passages' terms (a description copied, a program
-    for its option) or only ones the question describes clearly less well; else None."""
+    reader's `answer` names only terms the question describes clearly less well, or none
+    and the question demands an option or a command. To a question that asks how ("How do I
+    ...?"), an answer that names no term is replaced only where it is the term's own
+    description, or a part of it, or the program the term is an option of: "pytest" for
+    "How do I run the tests?" stays, whatever option of it the passages describe."""
     from outweigh.retrieval.structure import demands
 
     kind = asks_for_term(question, demands(question))
@@ -252,14 +265,27 @@ def replace_reading(answer: str, question: str, passages: Sequence[Citation]) ->
     found = described(question, passages, kind)
     if found is None or found.best is None:
         return None
-    best = max(s for t, s in found.scores if t is found.best)
+    term = found.best
+    best = max(s for t, s in found.scores if t is term)
     said = found.score(answer)
     if said is not None and said + LEAD > best:
         return None
-    term = found.best
-    name = term.label
-    if kind == "any" and term.kind == "option":  # "How do I ...?": the command to run
-        passage = next(c for c in passages if c.n == term.passage)
-        prog = program(passage.excerpt or passage.text)
-        name = f"{prog} {name}" if prog else name
+    passage = next(c for c in passages if c.n == term.passage)
+    prog = program(passage.excerpt or passage.text) if term.kind == "option" else None
+    if said is None and kind == "any" and not _restates(answer, found.defined, prog):
+        return None
+    name = f"{prog} {term.label}" if kind == "any" and prog else term.label
     return f"{name} [{term.passage}]"
+
+
+def _restates(answer: str, defined: list[Term], prog: str | None) -> bool:
+    """Whether `answer` says no more than what the `defined` terms' lines and descriptions
+    write (a description copied, or a part of one, its last word perhaps cut short), or
+    names the program `prog` the term is an option of, or says nothing at all ("нет"): the
+    words of what a term is, not an answer of its own."""
+    said = [w for w in words(MARKER.sub(" ", answer)) if w not in _FRAME]
+    if not said or (prog is not None and said[0] == prog.casefold()):
+        return True
+    own = {w for t in defined for w in words(f"{t.line} {t.text}")}
+    *whole, last = said
+    return all(w in own for w in whole) and (last in own or any(w.startswith(last) for w in own))
