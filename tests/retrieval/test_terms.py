@@ -53,13 +53,13 @@ def test_the_term_a_question_describes_in_other_words():
     pages = [cite(1, MKDIR), cite(2, UNIQ, "uniq.txt")]
     found = described("How do I make directories with parents as needed?", pages, "any")
     assert found is not None and found.best is not None
-    assert found.best.label == "-p, --parents"
+    assert found.best[0].label == "-p, --parents"
     # Two terms the question describes about as well: none leads.
     tie = described("Which option compares lines and case?", pages, "option")
     assert tie is None or tie.best is None
     # An option the question names is not what it asks for.
     named = described("What does --parents do to directories as needed?", pages, "option")
-    assert named is None or named.best is None or named.best.label != "-p, --parents"
+    assert named is None or named.best is None or named.best[0].label != "-p, --parents"
 
 
 def test_a_copied_description_or_a_program_for_its_option_becomes_the_term():

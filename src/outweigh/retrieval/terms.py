@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from outweigh.attribution import MARKER
+from outweigh.retrieval.structure import demands
 from outweigh.text import NEGATIONS, stems, stop_words, words
 
 if TYPE_CHECKING:
@@ -174,10 +175,10 @@ def described(question: str, passages: Sequence[Citation], kind: str) -> Describ
     programs = {program(c.excerpt or c.text) for c in passages} - {None}
     asked = _described_by(question) - {s for p in programs for s in stems(str(p))}
     named = {o.casefold() for o in _OPTION.findall(question)}
+    defined = [t for c in passages for t in terms(c.excerpt or c.text, c.n)]
     found = [
         t
-        for c in passages
-        for t in terms(c.excerpt or c.text, c.n)
+        for t in defined
         if (kind == "any" or t.kind == kind) and not named & {n.casefold() for n in t.names}
     ]
     shared = [_shared(asked, _described_by(t.text)) for t in found]
@@ -192,10 +193,8 @@ def described(question: str, passages: Sequence[Citation], kind: str) -> Describ
         (scores[j] for j in order[1:] if set(found[j].names) != set(found[top].names)), 0.0
     )
     leads = len(shared[top]) >= SHARED and scores[top] >= rival + LEAD
-    found_all = [t for c in passages for t in terms(c.excerpt or c.text, c.n)]
-    return Described(
-        found[top] if leads else None, list(zip(found, scores, strict=True)), found_all
-    )
+    best = (found[top], scores[top]) if leads else None
+    return Described(best, list(zip(found, scores, strict=True)), defined)
 
 
 def _described_by(text: str) -> set[str]:
@@ -234,8 +233,8 @@ def _akin(a: str, b: str) -> bool:
 class Described:
     """`described`'s finding."""
 
-    best: Term | None
-    """The term the question describes, where one clearly leads."""
+    best: tuple[Term, float] | None
+    """The term the question describes, where one clearly leads, and its match."""
     scores: list[tuple[Term, float]]
     """Each candidate term and its match."""
     defined: list[Term]
@@ -257,16 +256,13 @@ def replace_reading(answer: str, question: str, passages: Sequence[Citation]) ->
     ...?"), an answer that names no term is replaced only where it is the term's own
     description, or a part of it, or the program the term is an option of: "pytest" for
     "How do I run the tests?" stays, whatever option of it the passages describe."""
-    from outweigh.retrieval.structure import demands
-
     kind = asks_for_term(question, demands(question))
     if kind is None:
         return None
     found = described(question, passages, kind)
     if found is None or found.best is None:
         return None
-    term = found.best
-    best = max(s for t, s in found.scores if t is term)
+    term, best = found.best
     said = found.score(answer)
     if said is not None and said + LEAD > best:
         return None
