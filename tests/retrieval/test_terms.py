@@ -44,6 +44,12 @@ def test_terms_are_option_lines_name_lines_and_headings_that_name_options():
     # A program's text: its NAME line's, and the first lines of the section under it.
     head = "NAME\nhead - output the first part of files\nDESCRIPTION\nPrint the first 10 lines"
     assert terms(head)[0].text == "output the first part of files Print the first 10 lines"
+    # Texinfo quotes its option lines.
+    info = "'-d --decompress'\nForce decompression.\n'-s --small'\nReduce memory usage."
+    assert [(t.names, t.text.strip()) for t in terms(info)] == [
+        (("-d", "--decompress"), "decompress  Force decompression."),
+        (("-s", "--small"), "small  Reduce memory usage."),
+    ]
     # A line that mentions an option is not a heading that names one.
     assert terms("like -Z, or if CTX is specified\nset the context") == []
     assert program(MKDIR) == "mkdir" and program(page) == "pstree" and program("-a\nall") is None

@@ -36,6 +36,8 @@ _OPT = rf"--?[^\W_][\w-]*{_ARG}"
 _OPTION_LINE = re.compile(rf"^((?:{_OPT}(?:,\s*|\s+(?=-)))*{_OPT})(?=\s|$)\s*(.*)$")
 """A line that opens with options: "-p, --parents", "-n do not output the trailing newline",
 "--time-style=STYLE", "--context[=CTX]"; the description, if on the same line, after them."""
+_QUOTED = re.compile(r"^[`'‘\"]([^`'‘’\"]+)[`'’\"]$")
+"""An option line in quotes, as Texinfo writes one: "'-s --small'", "'-a INPUTFILE'"."""
 _OPTION = re.compile(r"(?<![\w-])--?[^\W_][\w-]*")
 _NAME_LINE = re.compile(
     r"^((?:[^\W\d_][\w.+-]*(?:\(\w+\))?)(?:,\s*[^\W\d_][\w.+-]*(?:\(\w+\))?){0,3})"
@@ -103,7 +105,7 @@ def terms(text: str, passage: int = 0) -> list[Term]:
     for i, line in enumerate(lines):
         if not line:
             continue
-        if m := _OPTION_LINE.match(line):
+        if m := _OPTION_LINE.match(_QUOTED.sub(r"\1", line)):
             names = tuple(_OPTION.findall(m.group(1)))
             spelled = " ".join(n.lstrip("-") for n in names if n.startswith("--"))
             body = _body(lines, i, most=1)
