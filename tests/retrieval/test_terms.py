@@ -99,3 +99,21 @@ def test_a_how_question_keeps_an_answer_of_its_own():
     assert replace_reading("pytest [1]", ask, [page]) is None
     assert replace_reading("run the tests verbosely [1]", ask, [page]) == "-v, --verbose [1]"
     assert terms("1.2.3 - fix the parser") == []  # a changelog's entry, not a program
+
+
+def test_a_program_is_run_with_its_own_option():
+    """ "echo --no-newline" joins echo to readlink's option: the answer is echo's own option
+    the question describes, or echo alone where none leads."""
+    echo = cite(
+        1, "NAME\necho - display a line of text\nDESCRIPTION\n-n do not output the trailing newline"
+    )
+    readlink = cite(2, "-n, --no-newline\ndo not output the trailing delimiter", "readlink.txt")
+    ask = "How can I print text without a trailing newline?"
+    assert replace_reading("echo --no-newline [1]", ask, [echo, readlink]) == "echo -n [1]"
+    assert replace_reading("echo -n [1]", ask, [echo, readlink]) is None
+    uniq = cite(
+        1, "NAME\nuniq - report or omit repeated lines\n-d, --repeated\nonly print duplicates"
+    )
+    csplit = cite(2, "-z, --elide-empty-files\nremove empty output files", "csplit.txt")
+    ask = "How do I omit repeated lines that are next to each other?"
+    assert replace_reading("uniq --elide-empty-files [2]", ask, [uniq, csplit]) == "uniq [1]"

@@ -257,23 +257,46 @@ def replace_reading(answer: str, question: str, passages: Sequence[Citation]) ->
     and the question demands an option or a command. To a question that asks how ("How do I
     ...?"), an answer that names no term is replaced only where it is the term's own
     description, or a part of it, or the program the term is an option of: "pytest" for
-    "How do I run the tests?" stays, whatever option of it the passages describe."""
+    "How do I run the tests?" stays, whatever option of it the passages describe. Else the
+    program's own option (`_owned`); else None."""
     kind = asks_for_term(question, demands(question))
     if kind is None:
         return None
     found = described(question, passages, kind)
     if found is None or found.best is None:
-        return None
+        return _owned(answer, question, passages) if kind == "any" else None
     term, best = found.best
     said = found.score(answer)
     if said is not None and said + LEAD > best:
-        return None
+        return _owned(answer, question, passages) if kind == "any" else None
     passage = next(c for c in passages if c.n == term.passage)
     prog = program(passage.excerpt or passage.text) if term.kind == "option" else None
     if said is None and kind == "any" and not _restates(answer, found.defined, prog):
         return None
     name = f"{prog} {term.label}" if kind == "any" and prog else term.label
     return f"{name} [{term.passage}]"
+
+
+def _owned(answer: str, question: str, passages: Sequence[Citation]) -> str | None:
+    """An answer to a how-question that runs a program the passages document with an option
+    its manual does not define ("echo --no-newline", readlink's), given the program's own
+    option the question describes where one leads over its other options and its NAME line
+    ("echo -n"), else the program alone ("uniq" for "uniq --elide-empty-files", csplit's;
+    "rmdir" for "rmdir --remove", as "rmdir - remove empty directories" says it); None
+    where each option is the program's, or the answer names no such program."""
+    first, *_ = words(MARKER.sub(" ", answer)) or [""]
+    options = {o.casefold() for o in _OPTION.findall(MARKER.sub(" ", answer))}
+    own = [c for c in passages if (program(c.excerpt or c.text) or "").casefold() == first]
+    if not options or not own:
+        return None
+    defined = {n.casefold() for c in own for t in terms(c.excerpt or c.text) for n in t.names}
+    if options & defined:
+        return None
+    found = described(question, own, "any")  # the program itself among its options
+    if found is not None and found.best is not None and found.best[0].kind == "option":
+        term, _ = found.best
+        return f"{first} {term.label} [{term.passage}]"
+    return f"{first} [{own[0].n}]"
 
 
 def _restates(answer: str, defined: list[Term], prog: str | None) -> bool:
