@@ -3,6 +3,8 @@ answering short and cited where the bare model rambles, and stepping aside when 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -208,16 +210,8 @@ def test_a_reading_the_passages_do_not_hold_up_is_i_dont_know(
     value gets it, cited."""
     from outweigh.adapters.reader import DONT_KNOW
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for page in pages:
-        source = EXAMPLES / page
-        (docs / source.name).write_text(source.read_text())
-    opts = AskOptions(collection="docs", k=3, max_tokens=48, memory=False)
-    with Engine(paths, embedder=embedder) as engine:
-        engine.ingest([docs], collection="docs")
-        prepared = engine.prepare([{"role": "user", "content": ask}], opts)
-        assert prepared.backend.generate(prepared.request).text.startswith(read)
+    with _over(paths, embedder, tmp_path, pages) as (engine, opts):
+        assert _reading(engine, ask, opts).startswith(read)
         answer = engine.ask(ask, opts)
         assert (answer.answer, answer.citations) == (DONT_KNOW, [])
         given = engine.ask(kept[0], opts)
@@ -358,16 +352,27 @@ def test_a_question_that_describes_a_term_is_answered_with_it(
 ) -> None:
     """The reader answers a question that describes an option in other words with the
     description, or with the program; the answer is the option, cited."""
+    with _over(paths, embedder, tmp_path, pages) as (engine, opts):
+        assert _reading(engine, ask, opts).startswith(read)
+        answer = engine.ask(ask, opts)
+        assert answer.answer.startswith(term)
+        assert [Path(c.source).name for c in answer.citations] == [cited]
+
+
+@contextmanager
+def _over(paths, embedder, tmp_path: Path, pages: list[str]) -> Iterator[tuple[Engine, AskOptions]]:
+    """An engine over a collection of the examples' `pages`, and the options to ask it."""
     docs = tmp_path / "docs"
     docs.mkdir()
     for page in pages:
         source = EXAMPLES / page
         (docs / source.name).write_text(source.read_text())
-    opts = AskOptions(collection="docs", k=3, max_tokens=48, memory=False)
     with Engine(paths, embedder=embedder) as engine:
         engine.ingest([docs], collection="docs")
-        prepared = engine.prepare([{"role": "user", "content": ask}], opts)
-        assert prepared.backend.generate(prepared.request).text.startswith(read)
-        answer = engine.ask(ask, opts)
-        assert answer.answer.startswith(term)
-        assert [Path(c.source).name for c in answer.citations] == [cited]
+        yield engine, AskOptions(collection="docs", k=3, max_tokens=48, memory=False)
+
+
+def _reading(engine: Engine, ask: str, opts: AskOptions) -> str:
+    """The reader's own first reading of `ask`, before any check."""
+    prepared = engine.prepare([{"role": "user", "content": ask}], opts)
+    return prepared.backend.generate(prepared.request).text
