@@ -10,9 +10,10 @@ ask for its name.
 A small reader often answers such a question with the description itself ("Скрывать нити и
 показывать только процессы."), with the name of the program rather than its option, or with
 a neighbouring term. `described` finds the term whose description shares the most of the
-question's words, each weighed by how few of the passages' terms use it, where one clearly
-leads; the engine answers with it where the reader named none, or a term the question
-describes less well (`engine.answering.checked_reading`).
+question's words, then the rarer ones among the terms, where one clearly leads; the engine
+answers with it where the reader named none, or a term the question describes less well
+(`replace_reading`, called by `engine.answering.checked_reading`). A program in an answer
+is run with its own option, not another program's (`_owned`).
 """
 
 from __future__ import annotations
@@ -63,12 +64,12 @@ _ASKS_HOW = re.compile(
 )
 """A question that asks how to do something: in a manual, a command or an option does it."""
 _FRAME = stop_words("en", "ru") | NEGATIONS
+"""Words that say nothing alone: they weigh nothing in a match."""
 _ASKING = (
     "how which what option options flag switch command program utility tool parameter "
     "параметр параметром ключ ключом опция команда командой программа утилита"
 )
-"""Words that ask, not describe, and words that say nothing alone: they weigh nothing in a
-match."""
+"""Words that ask for a term, not describe one: their stems weigh nothing in a match."""
 
 LEAD = 1.0
 """How far the best term's match must exceed any other's: about one more word shared."""
