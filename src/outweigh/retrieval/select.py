@@ -360,7 +360,8 @@ def select(
         # A record the question names ("Name: click") is its subject within the document:
         # its lines are found by the rest of the question, and lifted over other records'.
         parent = read[i].parent
-        leads = {a for a in parent if a is not None and names_record(lines[a], q_terms, typed)}
+        heads = {a for a in parent if a is not None}
+        leads = {a for a in heads if names_record(lines[a], q_terms, typed)}
         rest = q_terms - titles[i] - named
         rest -= set().union(*(terms(lines[a].partition(":")[2]) for a in leads))
         rest_total = sum(idf(t) for t in rest) or 1.0

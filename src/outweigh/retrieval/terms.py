@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from outweigh.attribution import MARKER
-from outweigh.retrieval.structure import demands
+from outweigh.retrieval.structure import OPTION, demands
 from outweigh.text import NEGATIONS, stems, stop_words, words
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ _OPTION_LINE = re.compile(rf"^((?:{_OPT}(?:,\s*|\s+(?=-)))*{_OPT})(?=\s|$)\s*(.*
 "--time-style=STYLE", "--context[=CTX]"; the description, if on the same line, after them."""
 _QUOTED = re.compile(r"^[`'‘\"]([^`'‘’\"]+)[`'’\"]$")
 """An option line in quotes, as Texinfo writes one: "'-s --small'", "'-a INPUTFILE'"."""
-_OPTION = re.compile(r"(?<![\w-])--?[^\W_][\w-]*")
 _NAME_LINE = re.compile(
     r"^((?:[^\W\d_][\w.+-]*(?:\(\w+\))?)(?:,\s*[^\W\d_][\w.+-]*(?:\(\w+\))?){0,3})"
     r"\s+[-\u2013\u2014]\s+(\S.*)$"
@@ -53,7 +52,7 @@ _SECTION = re.compile(r"^[^\W\d_a-zа-яё][^a-zа-яё]*$|\b[A-Z][\w.+-]*\(\d\w
 _HEAD_WORDS = 6
 """Words a heading that names options takes at most: "killall(1), параметр -w, --wait". It
 is a passage's first line and ends with an option."""
-_LAST = re.compile(r"--?[^\W_][\w-]*(?:\[[^\]\s]*\]|=\S*)?")
+_LAST = re.compile(_OPT)
 """The option such a heading ends with, and its argument: "-T", "--html[=браузер]",
 "--suffix=суффикс"."""
 _BODY_LINES = 4
@@ -107,20 +106,19 @@ def terms(text: str, passage: int = 0) -> list[Term]:
         if not line:
             continue
         if m := _OPTION_LINE.match(_QUOTED.sub(r"\1", line)):
-            names = tuple(_OPTION.findall(m.group(1)))
+            names = tuple(OPTION.findall(m.group(1)))
             spelled = " ".join(n.lstrip("-") for n in names if n.startswith("--"))
             body = _body(lines, i, most=1)
             out.append(Term(names, "option", f"{spelled} {m.group(2)} {body}", passage, line))
-        elif (m := _NAME_LINE.match(line)) and not _OPTION.match(line):
+        elif m := _NAME_LINE.match(line):
             names = tuple(re.sub(r"\(\w+\)$", "", n.strip()) for n in m.group(1).split(","))
             nxt = i + 1
             # The first lines of the section that follows say more of what it does.
             more = _body(lines, nxt, most=2) if nxt < len(lines) and _heading(lines[nxt]) else ""
             out.append(Term(names, "command", f"{m.group(2)} {more}".strip(), passage, line))
         elif i == first and len(line.split()) <= _HEAD_WORDS and _LAST.fullmatch(line.split()[-1]):
-            names = tuple(_OPTION.findall(line))
-            if names:
-                out.append(Term(names, "option", _body(lines, i, blank=True), passage, line))
+            names = tuple(OPTION.findall(line))
+            out.append(Term(names, "option", _body(lines, i, blank=True), passage, line))
     return out
 
 
@@ -132,6 +130,7 @@ _TITLED = re.compile(r"^([^\W_][\w.+-]*)\(\w+\)")
 """A manual's title at the start of a passage: "pstree(1), параметр -T"."""
 
 
+@functools.lru_cache(maxsize=256)
 def program(text: str) -> str | None:
     """The program a passage documents: the name its NAME line gives, else the lower-case
     title it opens with ("pstree" of "pstree(1), параметр -T"); None where it says neither."""
@@ -157,9 +156,10 @@ def _body(lines: list[str], i: int, blank: bool = False, most: int = _BODY_LINES
     return " ".join(out)
 
 
-def asks_for_term(question: str, demand: str | None) -> str | None:
+def asks_for_term(question: str) -> str | None:
     """The kind of term `question` asks for: "option", "command", or "any" for a question
     that asks how to do something ("How do I ...?", "Как ...?"); None for any other."""
+    demand = demands(question)
     if demand in ("option", "command"):
         return demand
     if demand is None and _ASKS_HOW.search(question):
@@ -177,7 +177,7 @@ def described(question: str, passages: Sequence[Citation], kind: str) -> Describ
     # The programs the passages document name where to look, not what is asked for.
     programs = {program(c.excerpt or c.text) for c in passages} - {None}
     asked = _described_by(question) - {s for p in programs for s in stems(str(p))}
-    named = {o.casefold() for o in _OPTION.findall(question)}
+    named = {o.casefold() for o in OPTION.findall(question)}
     defined = [t for c in passages for t in terms(c.excerpt or c.text, c.n)]
     found = [
         t
@@ -245,7 +245,7 @@ class Described:
 
     def score(self, answer: str) -> float | None:
         """The best match among the terms `answer` names; None where it names none."""
-        said = {w.casefold() for w in _OPTION.findall(answer)} | {
+        said = {w.casefold() for w in OPTION.findall(answer)} | {
             w.casefold() for w in re.findall(r"[^\W_][\w.+-]*", answer)
         }
         named = [s for t, s in self.scores if said & {n.casefold() for n in t.names}]
@@ -260,16 +260,14 @@ def replace_reading(answer: str, question: str, passages: Sequence[Citation]) ->
     description, or a part of it, or the program the term is an option of: "pytest" for
     "How do I run the tests?" stays, whatever option of it the passages describe. Else the
     program's own option (`_owned`); else None."""
-    kind = asks_for_term(question, demands(question))
+    kind = asks_for_term(question)
     if kind is None:
         return None
     found = described(question, passages, kind)
-    if found is None or found.best is None:
+    said = found.score(answer) if found is not None and found.best is not None else None
+    if found is None or found.best is None or (said is not None and said + LEAD > found.best[1]):
         return _owned(answer, question, passages) if kind == "any" else None
-    term, best = found.best
-    said = found.score(answer)
-    if said is not None and said + LEAD > best:
-        return _owned(answer, question, passages) if kind == "any" else None
+    term, _ = found.best
     passage = next(c for c in passages if c.n == term.passage)
     prog = program(passage.excerpt or passage.text) if term.kind == "option" else None
     if said is None and kind == "any" and not _restates(answer, found.defined, prog):
@@ -286,7 +284,7 @@ def _owned(answer: str, question: str, passages: Sequence[Citation]) -> str | No
     "rmdir" for "rmdir --remove", as "rmdir - remove empty directories" says it); None
     where each option is the program's, or the answer names no such program."""
     first, *_ = words(MARKER.sub(" ", answer)) or [""]
-    options = {o.casefold() for o in _OPTION.findall(MARKER.sub(" ", answer))}
+    options = {o.casefold() for o in OPTION.findall(MARKER.sub(" ", answer))}
     own = [c for c in passages if (program(c.excerpt or c.text) or "").casefold() == first]
     if not options or not own:
         return None
