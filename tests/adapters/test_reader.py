@@ -322,3 +322,27 @@ def test_a_sentence_run_into_a_pages_footer_is_not_its_package() -> None:
     footer = "\nGNU coreutils 9.4 April 2024 SORT(1)\n"
     got = [f for f in man_facts("sort.txt", footer, random.Random(0)) if f.kind == "release"]
     assert [f.answer for f in got] == ["9.4"] and "GNU coreutils" in got[0].question
+
+
+def test_a_block_of_fields_is_asked_about_its_heading_and_code_is_not_mined() -> None:
+    from outweigh.adapters.mining import mine
+
+    text = (
+        "## Configuration\n\n"
+        "#### http.debug\n\n"
+        "- Type: boolean\n- Default: false\n- Environment: CARGO_HTTP_DEBUG\n\n"
+        "Caution: Due to the low-level nature of passing flags to the compiler.\n\n"
+        '```toml\n[package]\nversion = "0.1.0"\nhomepage = "https://serde.rs"\n```\n\n'
+        "- [Avoid incorrect lifetime errors](https://github.com/rust-lang/rust/pull/117011)\n"
+    )
+    got = list(mine("reference-config.md", text, random.Random(0)))
+    fields = {f.answer: f.question for f in got if f.kind == "field"}
+    # The block's fields are about the heading over them, not the file.
+    assert set(fields) == {"boolean", "CARGO_HTTP_DEBUG"}  # "Default" is a key never asked
+    assert all("http.debug" in q for q in fields.values())
+    # A lone label over a sentence is not a field; an example's values are not the text's.
+    assert all("caution" not in f.question.lower() for f in got)
+    assert all(f.answer not in ("0.1.0", "https://serde.rs") for f in got)
+    # A link's address is asked by the link's text.
+    (link,) = [f for f in got if f.kind == "prose-url"]
+    assert "“Avoid incorrect lifetime errors”" in link.question

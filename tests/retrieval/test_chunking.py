@@ -85,3 +85,16 @@ def test_a_header_over_half_a_chunk_is_not_repeated():
     chunks = chunk_text(text, spans, chunk_tokens=100, overlap=10)
     assert len(chunks) > 1 and all(c.head is None for c in chunks)
     assert all(text[c.start : c.end].strip() == c.text for c in chunks)
+
+
+def test_a_chunk_that_starts_inside_a_block_of_code_opens_with_its_fence():
+    code = "\n".join(f"# step {i}\nrun --step {i}" for i in range(60))
+    text = f"## Install\n\nRun these.\n\n```sh\n{code}\n```\n\n## Usage\n\nThen use it."
+    chunks = chunk_text(text, spans, chunk_tokens=40, overlap=8)
+    inside = [c for c in chunks if text.index("```sh") < c.start < text.rindex("```")]
+    assert inside and all(c.text.startswith("```sh\n") for c in inside)
+    for c in inside:  # the fence is the document's own line, where the offsets say
+        assert c.head is not None and text[c.head[0] : c.head[1]] == "```sh"
+        assert c.text == "```sh\n" + text[c.start : c.end].strip()
+    after = [c for c in chunks if c.start > text.rindex("```")]
+    assert all(c.head is None for c in after)

@@ -203,6 +203,10 @@ def test_a_section_path_is_the_headings_above():
     assert loc.label() == "p. 12, §3.2 Budget"
     [after] = doc.locations([(text.index("None"), len(text))])
     assert after is not None and after.section == ["4 Risks"]
+    # A shell comment in a block of code heads no section.
+    code = "## Install\n\n```sh\n# fetch the sources\ngit clone x\n```\n\nThen build."
+    [built] = Document(code, [(0, Location())]).locations([(code.index("Then"), len(code))])
+    assert built is not None and built.section == ["Install"]
 
 
 @pytest.mark.parametrize("kind", ["docx", "odt"])

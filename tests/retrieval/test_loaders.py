@@ -43,3 +43,36 @@ def test_bad_files_get_one_line_errors(tmp_path, name, data, message):
         read_text(write(tmp_path, name, data), MB)
     assert "\n" not in str(err.value)
     assert name in str(err.value)
+
+
+def test_html_keeps_its_structure_as_markdown(tmp_path):
+    page = b"""<html><head><title>T</title></head><body>
+    <nav><a href="/">Home</a> <a href="/docs">Docs</a></nav>
+    <button>Copy</button>
+    <h1>Cargo   Book</h1>
+    <h3>sparse-registry</h3>
+    <p>Stabilized in
+       the 1.68 release. See <a href="https://crates.io">crates.io</a> and
+       <a href="other.html">another page</a>.</p>
+    <ul><li><p>first item</p></li><li>second <ul><li>nested</li></ul></li></ul>
+    <pre><code>[package]
+version = "0.1.0"</code></pre>
+    <table><tr><th>Spec</th><th>Example</th></tr>
+    <tr><td>name</td><td>bitflags</td></tr><tr><td>a|b</td><td>c</td></tr></table>
+    </body></html>"""
+    text = read_text(write(tmp_path, "page.html", page), MB)
+    lines = text.split("\n")
+    # Headings keep their level, whitespace folds as a browser folds it.
+    assert "# Cargo Book" in lines and "### sparse-registry" in lines
+    linked = "Stabilized in the 1.68 release. See [crates.io](https://crates.io) and another page."
+    assert linked in lines
+    # List items, nested ones indented; a block inside an item stays on the item's line.
+    # (normalise folds the nested item's two spaces into one)
+    assert "- first item" in lines and "- second" in lines and " - nested" in lines
+    # Preformatted text between fences, its lines as they were.
+    fence = lines.index("```")
+    assert lines[fence + 1 : fence + 4] == ["[package]", 'version = "0.1.0"', "```"]
+    # A table's rows under a rule, as `structure.tables` reads them.
+    assert "| Spec | Example |\n| --- | --- |\n| name | bitflags |\n| a\\|b | c |" in text
+    # Navigation menus and buttons are not the page's text.
+    assert "Home" not in text and "Copy" not in text

@@ -268,3 +268,29 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
 )
 def test_what_an_answer_must_give(answer: str, question: str, given: bool) -> None:
     assert gives(answer, question) is given
+
+
+def test_a_block_of_code_is_neither_headings_nor_the_texts_own_lines() -> None:
+    from outweigh.retrieval.structure import code_blocks, in_code
+
+    text = "# Widget\n\n```sh\n# install it\npip install widget\n```\n\n"
+    text += "## Usage\n~~~\n```\n~~~\nend"
+    lines = text.split("\n")
+    assert [line for line, code in zip(lines, in_code(lines), strict=True) if code] == [
+        "```sh",
+        "# install it",
+        "pip install widget",
+        "```",
+        "~~~",
+        "```",  # a fence of another character is the block's text
+        "~~~",
+    ]
+    blocks = [(text[a:b], text[a:end]) for a, b, end in code_blocks(text)]
+    assert blocks[0] == ("```sh", "```sh\n# install it\npip install widget\n```")
+    assert blocks[1] == ("~~~", "~~~\n```\n~~~")
+    # The shell comment heads nothing: the text under "## Usage" hangs from it, and the
+    # block's lines from the heading over them.
+    got = _parents(text)
+    assert got["## Usage"] == "# Widget" and got["pip install widget"] == "# Widget"
+    open_block = "an open block\n```\nruns to the end"
+    assert code_blocks(open_block) == [(14, 17, len(open_block))]

@@ -24,15 +24,17 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import accumulate, takewhile
 from pathlib import Path
 
 from outweigh.adapters.notices import notice_facts, subject_of
 
 _FIELD = re.compile(
-    r"^\s*(?P<key>[A-Z][A-Za-z][\w.-]{0,30}(?: [\w.-]{1,20}){0,2}?)"
+    r"^\s*(?:[-*+]\s+)?(?P<key>[A-Z][A-Za-z][\w.-]{0,30}(?: [\w.-]{1,20}){0,2}?)"
     r"\s*:\s+(?P<value>\S.{0,150}?)\s*$"
 )
-"""A `Key: value` line: a capitalised key of at most three words, a value on the same line."""
+"""A `Key: value` line, perhaps a list item ("- Type: boolean"): a capitalised key of at most
+three words, a value on the same line."""
 
 SUBJECT_KEYS = ("name", "package", "source", "title", "project")
 """Keys whose value names what a record is about."""
@@ -51,6 +53,8 @@ _TEMPLATES = (
     "Tell me the {key} of {subject}.",
 )
 _WHO = ("Who is the {key} of {subject}?", "Who is {subject}'s {key}?")
+_BY = ("{subject}: who is it {key}?", "Who is {subject} {key}?")
+"""For a key that ends in "by": "Login request: who is it sent by?"."""
 _URL = ("What is the {key} of {subject}?", "Where is the {key} of {subject}?")
 _LABELLED_URL = re.compile(r"^(?P<label>[A-Za-z][\w .-]{0,30}),\s*(?P<url>(?:https?|ftp)://\S+)$")
 """A `Project-URL: Label, url` value: the label is the real key ("Homepage", "Source")."""
@@ -70,20 +74,51 @@ class Fact:
     """Text a passage must hold to be the gold one; the answer itself when empty."""
     kind: str = "field"
     """What sort of fact: rows are drawn evenly across kinds (`build`)."""
+    about: str = ""
+    """What the question asks of, whatever its phrasing (its document, topic and person):
+    two answers to one `about` make both facts ambiguous (`eval.make`); "" for a fact whose
+    question says it whole."""
 
 
 def facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
-    """Questions about the `Key: value` lines of one chunk."""
+    """Questions about the `Key: value` lines of one chunk. In a record (half its lines
+    fields) each field is one of the record's, about the record's Name or Package, else the
+    document. Elsewhere, only a run of two or more fields is a block of them ("Type: string",
+    "Default: false", "Environment: CARGO_HTTP_DEBUG"), about the heading over it: a lone
+    "Note: ..." or "Caution: ..." in prose labels a sentence, not a value. No line of a block
+    of code is a field (`structure.in_code`): `version = "0.1.0"` is an example's."""
+    from outweigh.retrieval.structure import ancestors, in_code, is_heading, lines_of, outline
+
+    raws = text.splitlines()
+    code = in_code(raws)
+    matched = [None if c else _FIELD.match(line) for line, c in zip(raws, code, strict=True)]
+    if sum(m is not None for m in matched) >= sum(bool(r.strip()) for r in raws) / 2:
+        yield from _fields(source, [m for m in matched if m is not None], "", rng)
+        return
+    lines = lines_of(text)
+    parent = outline(lines)
+    nth = list(accumulate(bool(r.strip()) for r in raws))  # raw line k is lines[nth[k] - 1]
+    k = 0
+    while k < len(matched):
+        run = list(takewhile(lambda m: m is not None, matched[k:]))
+        if len(run) >= 2:
+            i = nth[k] - 1
+            up = [j for j in [i, *ancestors(parent, i, depth=4)] if is_heading(lines, j)]
+            yield from _fields(source, run, _CLEAN.sub("", lines[up[0]].text) if up else "", rng)
+        k += len(run) + 1
+
+
+def _fields(source: str, run: list[re.Match[str]], head: str, rng: random.Random) -> Iterator[Fact]:
+    """Questions about one record's or block's fields, `head` the heading over a block."""
     fields = []
-    for line in text.splitlines():
-        if m := _FIELD.match(line):
-            key, value = m["key"], m["value"]
-            if u := _LABELLED_URL.match(value):
-                key, value = u["label"], u["url"]
-            fields.append((key, value))
+    for m in run:
+        key, value = m["key"], m["value"]
+        if u := _LABELLED_URL.match(value):
+            key, value = u["label"], u["url"]
+        fields.append((key, value))
     named = {k.lower(): v for k, v in fields}
     subject = next((named[k] for k in SUBJECT_KEYS if k in named), None)
-    subject = subject or Path(source).stem
+    subject = subject or head or Path(source).stem
     seen: set[str] = set()
     for key, value in fields:
         lower = key.lower()
@@ -93,6 +128,8 @@ def facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
         words = key.replace("-", " ").replace("_", " ").lower()
         if _URLISH.match(value):
             templates, kind = _URL, "url"
+        elif words.endswith(" by"):  # "Sent by: Cargo"
+            templates, kind = _BY, "person"
         elif _EMAIL.search(value) or words.endswith(("author", "maintainer", "owner", "by")):
             templates, kind = _WHO, "person"
         else:
@@ -236,17 +273,68 @@ _LEAD_WORDS = re.compile(r"[A-Za-z][\w'.-]*")
 
 def _label(before: str) -> str:
     """What the words before a value on its line call it: the key of `Homepage: see <url>`,
-    else the last few words that are not stop words ("Released on" -> "Released")."""
+    else the last few words of its sentence that are not stop words ("Released on" ->
+    "Released"; "Revisions" of "Cheryl Sabella, respectively. Revisions by")."""
     from outweigh.text import stop_words
 
     keyed = _KEYED.findall(before)
     if keyed:
         return keyed[-1].strip()
     stop = stop_words()
-    words = _LEAD_WORDS.findall(before)[-5:]
+    clause = _CLAUSE.split(before)[-1]
+    words = _LEAD_WORDS.findall(clause)[-5:]
     while words and words[-1].lower() in stop:
         words.pop()
     return " ".join(words)
+
+
+_CLAUSE = re.compile(r"[.;!?(\[]\s|[,(\[\]]")
+"""Where the clause a value is written in begins: after a sentence's end, a comma or a
+bracket."""
+_LINK = re.compile(r"\[(?P<text>[^\[\]]{3,200})\]\(\s*<?(?P<url>[^)\s>]+)>?\s*\)")
+"""A Markdown link, `[Avoid incorrect lifetime errors](https://github.com/...)`."""
+_TAG_ONLY = re.compile(r"^<[^<>]+>(?:\s*</\w+>)?$")
+"""A line of one HTML tag: `<a id="1.78.0-Language"></a>`, an anchor, not a value."""
+
+
+_NOT_OWNERS = frozenset(
+    {"version", "versions", "release", "releases", "v", "rev", "revision"}
+    | {"foo", "bar", "baz", "qux", "example", "my"}
+)
+"""Words a version follows that name no thing, or only an example's placeholder."""
+
+
+def _owner(before: str) -> str:
+    """The name a version on a line is the version of: the word just before it ("Cargo" of
+    "Cargo 1.32", "git2" of "uses git2 v0.15"), a name rather than a word of the sentence
+    (capitalised, or too rare to be an everyday word, `text.common`); "" where there is none
+    ("updated to 1.0.1", "would pick version 4.0.32")."""
+    from outweigh.text import common
+
+    before = re.sub(r"(?<=\s)[vV]$", "", before)  # "bitflags v1.2.1"
+    m = re.search(r"([A-Za-z][\w.+-]*)[\s:=@\"'`]*$", before)
+    if m is None:
+        return ""
+    word = m.group(1).rstrip(".-")
+    if word.lower() in _NOT_OWNERS or len(word) < 2:
+        return ""
+    if not common(word.lower()):
+        return word
+    # An everyday word names a thing only where it is capitalised inside a sentence ("the
+    # Cargo 1.32 release"), not where a sentence begins with it ("Requires 1.51+").
+    opening = not re.split(r":\s", _CLAUSE.split(before[: m.start()])[-1])[-1].strip(" #*-")
+    return word if word[0].isupper() and not opening else ""
+
+
+def _linked(line: str, start: int) -> str | None:
+    """The text of the Markdown link whose address holds `start` of `line`, quoted: what the
+    address is for; "" where that text is too long to quote, None where the value is not in
+    a link's address."""
+    for m in _LINK.finditer(line):
+        if m.start("url") <= start < m.end("url"):
+            text = " ".join(m["text"].replace("`", "").split())
+            return f"“{text}”" if len(text.split()) <= MAX_TOPIC_WORDS else ""
+    return None
 
 
 _CLEAN = re.compile(r"^[#=*\-+>\s|]+|[:#=*\s|]+$")
@@ -308,6 +396,8 @@ def prose_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
     keys: list[tuple[str, str, str]] = []
     asked: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for i, line in enumerate(lines):
+        if line.code or _TAG_ONLY.match(line.text):  # an example's value; `<a id="1.78.0">`
+            continue
         for kind in PROSE_KINDS:
             m = VALUES[kind].search(line.text)
             if m is None:
@@ -320,9 +410,14 @@ def prose_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
             if kind == "url" and (value.lower().endswith(_PICTURES) or "badge" in value):
                 continue
             # The words before the value on its line say most precisely what it is
-            # ("Homepage:", "Released on"); else the heading or lead line it hangs from.
-            topic = _label(line.text[: m.start()])
-            if len(topic) < 3:
+            # ("Homepage:", "Released on"), or a link's text; else the heading or lead line
+            # it hangs from.
+            linked = _linked(line.text, m.start())
+            if kind == "version":  # a version is a thing's: "Cargo 1.32", "git2 v0.15"
+                topic = _owner(line.text[: m.start()])
+            else:
+                topic = _label(line.text[: m.start()]) if linked is None else linked
+            if len(topic) < 3 and kind != "version":
                 up = ancestors(parent, i, depth=2)
                 topic = next(
                     (_CLEAN.sub("", lines[a].text) for a in up if value not in lines[a].text),
@@ -339,7 +434,8 @@ def prose_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
                     continue
             keys.append((kind, topic.lower(), who.lower()))
             question = rng.choice(_PROSE[kind]).format(topic=topic, subject=subject, who=who)
-            found.append(Fact(question, value, source, kind=f"prose-{kind}"))
+            about = f"{subject}\n{topic}\n{who}".lower()
+            found.append(Fact(question, value, source, kind=f"prose-{kind}", about=about))
             asked[(kind, topic.lower(), who.lower())].add(value)
             break  # one question per line, of the first type it holds
     # A topic with two values of one type ("Links" over four URLs) asks nothing clear.

@@ -266,7 +266,9 @@ def _unambiguous(found: list[Fact]) -> tuple[list[Fact], int]:
     by_question: dict[str, dict[tuple[str, str], Fact]] = {}
     for fact in found:
         if normalize(fact.answer):  # an answer of punctuation alone scores nothing
-            by_question.setdefault(fact.question, {}).setdefault((fact.source, fact.answer), fact)
+            # One thing asked two ways ("the version of bitflags") is one question.
+            key = f"{fact.kind}\n{fact.about}" if fact.about else fact.question
+            by_question.setdefault(key, {}).setdefault((fact.source, fact.answer), fact)
     ambiguous = [group for group in by_question.values() if len(group) > 1]
     # A fact a document states twice (overlapping chunks) may be phrased two ways: it is
     # asked once, and not at all when either phrasing is ambiguous.

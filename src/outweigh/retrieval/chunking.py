@@ -7,7 +7,10 @@ straddles a boundary is whole in at least one chunk.
 A chunk that starts among a Markdown table's rows opens with that table's header row and rule,
 so a row retrieved alone still says what its columns are: the header is text of the document
 (it is quoted from where it stands), and its tokens count against the chunk's size. Such a
-chunk starts at a row's beginning wherever the overlap allows, never mid-row.
+chunk starts at a row's beginning wherever the overlap allows, never mid-row. A chunk that
+starts inside a fenced block of code opens with that block's fence line, so its lines still
+read as code (`structure.in_code`): "# install it" is not a heading, nor `version = "0.1.0"`
+the document's own version.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from outweigh.retrieval.structure import Table, tables
+from outweigh.retrieval.structure import Table, code_blocks, tables
 
 SEGMENT_CHARS = 1 << 16
 """Text goes to the tokenizer this many characters at a time, cut at whitespace where there is
@@ -38,8 +41,9 @@ class Chunk:
     end: int
     head: tuple[int, int] | None = None
     """The (start, end) of the table header that opens `text`, when the chunk starts among a
-    table's rows: `text` is then `text[head[0]:head[1]] + "\\n" + text[start:end].strip()`,
-    both real text of the document."""
+    table's rows, or of the fence line, when it starts inside a block of code: `text` is then
+    `text[head[0]:head[1]] + "\\n" + text[start:end].strip()`, both real text of the
+    document."""
 
     def shifted(self, by: int) -> Chunk:
         """This chunk with every offset moved by `by` (a part's chunk into its document)."""
@@ -65,6 +69,7 @@ def chunk_text(
     stream = _spans(text, token_spans)
     grid = tables(text)
     at = [t.lines[0] for t in grid]
+    blocks = code_blocks(text)
     # Spans from the current chunk's first token on: a chunk's worth and one more, which
     # says whether this chunk is the last.
     window: list[tuple[int, int]] = []
@@ -80,7 +85,9 @@ def chunk_text(
         if not window:
             break
         table = _table_at(grid, at, window[0][0])
-        head = _head(text, table, window[0][0], token_spans, chunk_tokens)
+        head = _head(text, table, window[0][0], token_spans, chunk_tokens) or _fence(
+            blocks, window[0][0]
+        )
         size = chunk_tokens - head[2] if head else chunk_tokens
         j = min(size, len(window))
         last = ended and j == len(window)
@@ -120,6 +127,12 @@ def _head(
     a, b = table.lines[0], table.head_end
     tokens = len(token_spans(text[a:b]))
     return (a, b, tokens) if tokens <= chunk_tokens // 2 else None
+
+
+def _fence(blocks: list[tuple[int, int, int]], pos: int) -> tuple[int, int, int] | None:
+    """(start, end, tokens) of the fence line of the block of code `pos` is inside, past the
+    fence line; None elsewhere. A fence line is a token or two."""
+    return next(((a, b, 2) for a, b, end in blocks if b < pos < end), None)
 
 
 def _next_start(

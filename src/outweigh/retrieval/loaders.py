@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import codecs
 import errno
-import html
 import os
+import re
 import stat
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 from outweigh.errors import IngestError
 from outweigh.retrieval import extract, ocr
@@ -234,56 +235,135 @@ def _scanned(path: Path, data: bytes, pages: list[str], limits: IngestLimits) ->
 
 
 class _TextExtractor(HTMLParser):
-    """Visible text of an HTML page; script/style/head content dropped."""
+    """The visible text of an HTML page, with the structure its tags give written as Markdown
+    writes it, which `structure.py`, the chunker and the citations' section paths read: a
+    heading as a `#` line of its level, a list item as a `- ` line, preformatted text between
+    ``` lines, a table's rows as `| a | b |` under a rule, a link to another site as
+    `[its text](its address)`. Outside `<pre>`, whitespace folds as a browser folds it.
+    Scripts, styles, the head, navigation menus and buttons are not text of the page."""
 
-    SKIP = frozenset({"script", "style", "head", "noscript", "template", "svg"})
+    SKIP = frozenset({"script", "style", "head", "noscript", "template", "svg", "nav", "button"})
     BLOCK = frozenset(
-        {
-            "p",
-            "div",
-            "br",
-            "li",
-            "tr",
-            "h1",
-            "h2",
-            "h3",
-            "h4",
-            "h5",
-            "h6",
-            "section",
-            "article",
-            "pre",
-            "blockquote",
-            "table",
-            "ul",
-            "ol",
-        }
+        {"p", "div", "br", "section", "article", "blockquote", "ul", "ol", "dl", "dt", "dd"}
+        | {"header", "footer", "main", "aside", "figure", "figcaption", "hr", "details"}
     )
+    HEADINGS: ClassVar[dict[str, int]] = {f"h{n}": n for n in range(1, 7)}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.skipping = 0
+        self.pre = 0
+        self.lists = 0
+        self.tables = 0
+        self.buffers: list[list[str]] = []
+        """Text gathered for one line: a heading's or a table cell's."""
+        self.row: list[str] | None = None
+        self.rows = 0
+        self.link: tuple[list[str], int, str] | None = None
+        """Where a link to another site began its text, and its address."""
 
-    def handle_starttag(self, tag: str, attrs: object) -> None:
+    def _out(self, text: str) -> None:
+        (self.buffers[-1] if self.buffers else self.parts).append(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.SKIP:
             self.skipping += 1
-        elif tag in self.BLOCK:
-            self.parts.append("\n")
+        elif self.skipping:
+            return
+        elif tag in self.HEADINGS and not self.tables:
+            self.buffers.append(["#" * self.HEADINGS[tag] + " "])
+        elif tag == "pre":
+            self.pre += 1
+            self._out("\n```\n" if self.pre == 1 else "")
+        elif tag == "li":
+            self._out("\n" + "  " * max(self.lists - 1, 0) + "- ")
+        elif tag in ("ul", "ol"):
+            self.lists += 1
+            self._out("\n")
+        elif tag == "table":
+            self.tables += 1
+            if self.tables == 1:
+                self.rows = 0
+                self._out("\n")
+        elif tag == "tr" and self.tables == 1:
+            self.row = []
+        elif tag in ("td", "th") and self.tables == 1 and self.row is not None:
+            self.buffers.append([])
+        elif tag == "a" and (href := dict(attrs).get("href") or "").startswith(("http:", "https:")):
+            target = self.buffers[-1] if self.buffers else self.parts
+            self.link = (target, len(target), href)
+        elif tag in self.BLOCK or tag in self.HEADINGS or tag == "tr":
+            self._out("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIP and self.skipping:
-            self.skipping -= 1
-        elif tag in self.BLOCK:
-            self.parts.append("\n")
+        if tag in self.SKIP:
+            self.skipping = max(self.skipping - 1, 0)
+        elif self.skipping:
+            return
+        elif tag in self.HEADINGS and not self.tables and self.buffers:
+            self.parts.append("\n\n" + _folded(self.buffers.pop()) + "\n\n")
+        elif tag == "pre" and self.pre:
+            self.pre -= 1
+            self._out("\n```\n" if self.pre == 0 else "")
+        elif tag in ("ul", "ol"):
+            self.lists = max(self.lists - 1, 0)
+            self._out("\n")
+        elif tag in ("td", "th") and self.tables == 1 and self.row is not None and self.buffers:
+            self.row.append(_folded(self.buffers.pop()).replace("|", "\\|"))
+        elif tag == "tr" and self.tables == 1 and self.row is not None:
+            if any(self.row):
+                self._out("\n| " + " | ".join(self.row) + " |")
+                if self.rows == 0:  # the first row heads the table
+                    self._out("\n|" + " --- |" * len(self.row))
+                self.rows += 1
+            self.row = None
+        elif tag == "table" and self.tables:
+            self.tables -= 1
+            self._out("\n\n" if self.tables == 0 else " ")
+        elif tag == "a" and self.link is not None:
+            target, start, href = self.link
+            text = "".join(target[start:]).strip()
+            if text and href not in text:  # an icon's link says nothing
+                target[start:] = [f"[{text}]({href})"]
+            self.link = None
+        elif tag in self.BLOCK or tag in self.HEADINGS:
+            self._out("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.parts.append(data)
+        if self.skipping:
+            return
+        if self.pre:
+            self._out(data)
+            return
+        self._out(re.sub(r"\s+", " ", data))
+
+
+def _folded(parts: list[str]) -> str:
+    return " ".join("".join(parts).split())
 
 
 def html_to_text(source: str) -> str:
+    """The text of an HTML page, its structure written as Markdown (`_TextExtractor`)."""
     parser = _TextExtractor()
     parser.feed(source)
     parser.close()
-    return html.unescape("".join(parser.parts))
+    lines: list[str] = []
+    fenced = False
+    marker = ""  # a list item's "- " whose text a block inside it put on the next line
+    for line in "".join(parser.parts).split("\n"):
+        if line.strip() == "```":
+            fenced = not fenced
+            lines.append("```")
+        elif fenced:
+            lines.append(line.rstrip())
+        elif line.strip() == "-":
+            marker = line.rstrip() + " "
+        elif line.strip():
+            text = line.rstrip() if line.lstrip().startswith("- ") else line.strip()
+            lines.append(marker + text if marker and not text.startswith("#") else text)
+            marker = ""
+        else:
+            lines.append("")
+            marker = ""
+    return "\n".join(lines)

@@ -32,6 +32,7 @@ heading the question names can win over a line that merely repeats the question'
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from outweigh.attribution import MARKER, tokens
@@ -57,26 +58,77 @@ class Line:
     indented: bool
     blank_before: bool
     """A blank line separates it from the line before: a new paragraph or item."""
+    code: bool = False
+    """In a fenced block of code, or its fence (`in_code`): never a heading, and no field or
+    value of the text's own ("# install it" is a shell comment, `version = "0.1.0"` an
+    example)."""
 
 
 def lines_of(text: str) -> list[Line]:
     """The non-blank lines of `text`, each with its indentation and paragraph break."""
     out: list[Line] = []
     gap = False
-    for raw in text.splitlines():
+    raws = text.splitlines()
+    for raw, code in zip(raws, in_code(raws), strict=True):
         if not raw.strip():
             gap = bool(out)
             continue
-        out.append(Line(raw.strip(), raw[:1].isspace(), gap))
+        out.append(Line(raw.strip(), raw[:1].isspace(), gap, code))
         gap = False
     return out
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})([^`]*)$")
+
+
+def code_blocks(text: str) -> list[tuple[int, int, int]]:
+    """Each fenced block of code in `text` (`in_code`): where its opening fence line starts
+    and ends, and where the block ends (its closing fence line's end, or the text's)."""
+    if "```" not in text and "~~~" not in text:
+        return []
+    out: list[tuple[int, int, int]] = []
+    at, opened = 0, None
+    for line, (code, opens) in zip(text.split("\n"), _fences(text.split("\n")), strict=True):
+        if opens:
+            if opened is not None:
+                out.append((*opened, at - 1))
+            opened = (at, at + len(line))
+        elif not code and opened is not None:
+            out.append((*opened, at - 1))
+            opened = None
+        at += len(line) + 1
+    if opened is not None:
+        out.append((*opened, len(text)))
+    return out
+
+
+def in_code(lines: list[str]) -> list[bool]:
+    """For each line, whether it is in a fenced block of code or is one of its fences: from a
+    line of three or more backticks or tildes (and perhaps a language) to a line of as many
+    or more of the same and nothing else, as CommonMark reads them; a block left open runs
+    to the end of the text."""
+    return [code for code, _ in _fences(lines)]
+
+
+def _fences(lines: list[str]) -> Iterator[tuple[bool, bool]]:
+    """For each line, whether it is in a block of code (`in_code`), and whether it opens one."""
+    fence = ""
+    for line in lines:
+        m = _FENCE.match(line)
+        if fence:
+            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence):
+                fence = "" if not m.group(2).strip() else fence
+            yield True, False
+        else:
+            fence = m.group(1) if m else ""
+            yield bool(m), bool(m)
 
 
 def _heading_style(lines: list[Line], i: int) -> str | None:
     """How line i is styled as a heading, if it is one: `#2`, `=` (the underline's
     character), `CAPS`; None for any other line."""
     text = lines[i].text
-    if _UNDERLINE.match(text):
+    if lines[i].code or _UNDERLINE.match(text):
         return None
     if m := MD_HEADING.match(text):
         return "#" + str(len(m.group(1)))

@@ -1,0 +1,72 @@
+"""How many of the questions `outweigh eval SUITE --make-from COLLECTION` writes are fit to ask.
+
+A made suite is how a user learns whether the reader reads their documents, and the same
+miner writes the rows a reader is trained on. A question is fit when a reader of the
+documents could tell what it asks without the line it was mined from, and its answer is what
+the documents say to it: "Owners: Remove: what is its method?" -> DELETE is;
+"What windows does reference-registry-authentication have?" and a version copied out of an
+example's code are not.
+
+The judgements are a person's, one per question, in `benchmarks/data/mined-*.jsonl`
+(`{"question", "answer", "kind", "good"}`); this script counts them, by kind:
+
+    python benchmarks/bench_mining.py benchmarks/data/mined-*.jsonl
+
+To judge a suite made anew (after a change to `adapters/mining.py`), give it with the labels
+of the last one: the questions they do not cover are printed, to be judged and added.
+
+    python benchmarks/bench_mining.py --suite my-suite \
+        --labels benchmarks/data/mined-cargo-after.jsonl
+
+The suites judged (60 questions each, `--limit 60`, seed 0):
+- cargo: the Cargo book as HTML, from a Rust toolchain
+  (`~/.rustup/toolchains/*/share/doc/rust/html/cargo/**/*.html`, folders joined by "-" into
+  one file name each), `outweigh ingest DIR --collection cargo`;
+- readme and log: the documents of `examples/suite-readme` and `examples/suite-log`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def report(path: Path) -> str:
+    rows = _rows(path)
+    good = sum(r["good"] for r in rows)
+    kinds = Counter(r["kind"] for r in rows)
+    fit = Counter(r["kind"] for r in rows if r["good"])
+    by_kind = ", ".join(f"{k} {fit[k]}/{n}" for k, n in sorted(kinds.items()))
+    return f"{path.name}: {good}/{len(rows)} = {good / len(rows):.2f} fit ({by_kind})"
+
+
+def unjudged(suite: Path, labels: Path) -> list[str]:
+    judged = {r["question"] for r in _rows(labels)}
+    asked = _rows(suite / "questions.jsonl")
+    fresh = [q for q in asked if q["question"] not in judged]
+    return [f"{q['kind']} | {q['question']} => {q['answers'][0]}" for q in fresh]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("labels", nargs="*", type=Path, help="judged questions, one JSON line each")
+    ap.add_argument("--suite", type=Path, help="a suite made anew, to list what is not judged")
+    ap.add_argument("--labels", dest="against", type=Path, help="with --suite: the judgements")
+    args = ap.parse_args()
+    for path in args.labels:
+        print(report(path))
+    if args.suite is not None:
+        if args.against is None:
+            ap.error("--suite goes with --labels FILE")
+        for line in unjudged(args.suite, args.against):
+            print(line)
+
+
+if __name__ == "__main__":
+    main()
