@@ -76,3 +76,18 @@ version = "0.1.0"</code></pre>
     assert "| Spec | Example |\n| --- | --- |\n| name | bitflags |\n| a\\|b | c |" in text
     # Navigation menus and buttons are not the page's text.
     assert "Home" not in text and "Copy" not in text
+
+
+def test_html_with_cells_rows_and_headings_left_open_loses_no_text(tmp_path):
+    page = b"<h2>Sizes<table><tr><th>Name<th>Size<tr><td>a<td>1<tr><td>b<td>2</table><p>after"
+    text = read_text(write(tmp_path, "open.html", page), MB)
+    assert text.split("\n") == [
+        "## Sizes",
+        "",
+        "| Name | Size |",
+        "| --- | --- |",
+        "| a | 1 |",
+        "| b | 2 |",
+        "",
+        "after",
+    ]

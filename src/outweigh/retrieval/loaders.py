@@ -256,23 +256,55 @@ class _TextExtractor(HTMLParser):
         self.pre = 0
         self.lists = 0
         self.tables = 0
-        self.buffers: list[list[str]] = []
-        """Text gathered for one line: a heading's or a table cell's."""
+        self.heading: list[str] | None = None
+        """The open heading's text, gathered for its one line."""
+        self.cell: list[str] | None = None
+        """The open table cell's text, gathered for its row."""
         self.row: list[str] | None = None
         self.rows = 0
         self.link: tuple[list[str], int, str] | None = None
         """Where a link to another site began its text, and its address."""
 
+    def _target(self) -> list[str]:
+        if self.cell is not None:
+            return self.cell
+        return self.heading if self.heading is not None else self.parts
+
     def _out(self, text: str) -> None:
-        (self.buffers[-1] if self.buffers else self.parts).append(text)
+        self._target().append(text)
+
+    # A page may leave a cell, a row or a heading open (HTML lets `</td>` and `</tr>` go
+    # unwritten): the next one, or the end of its table or of the page, closes it.
+    def _end_heading(self) -> None:
+        if self.heading is not None:
+            self.parts.append("\n\n" + _folded(self.heading) + "\n\n")
+            self.heading = None
+
+    def _end_cell(self) -> None:
+        if self.cell is not None and self.row is not None:
+            self.row.append(_folded(self.cell).replace("|", "\\|"))
+        self.cell = None
+
+    def _end_row(self) -> None:
+        self._end_cell()
+        if self.row:
+            self._out("\n| " + " | ".join(self.row) + " |")
+            if self.rows == 0:  # the first row heads the table
+                self._out("\n|" + " --- |" * len(self.row))
+            self.rows += 1
+        self.row = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.SKIP:
             self.skipping += 1
-        elif self.skipping:
             return
-        elif tag in self.HEADINGS and not self.tables:
-            self.buffers.append(["#" * self.HEADINGS[tag] + " "])
+        if self.skipping:
+            return
+        if self.heading is not None and tag in self.BLOCK | {"table", "pre", "li"}:
+            self._end_heading()  # a heading is one line: a block in it ends it
+        if tag in self.HEADINGS and not self.tables:
+            self._end_heading()
+            self.heading = ["#" * self.HEADINGS[tag] + " "]
         elif tag == "pre":
             self.pre += 1
             self._out("\n```\n" if self.pre == 1 else "")
@@ -287,11 +319,14 @@ class _TextExtractor(HTMLParser):
                 self.rows = 0
                 self._out("\n")
         elif tag == "tr" and self.tables == 1:
+            self._end_row()
             self.row = []
-        elif tag in ("td", "th") and self.tables == 1 and self.row is not None:
-            self.buffers.append([])
+        elif tag in ("td", "th") and self.tables == 1:
+            self._end_cell()
+            self.row = [] if self.row is None else self.row
+            self.cell = []
         elif tag == "a" and (href := dict(attrs).get("href") or "").startswith(("http:", "https:")):
-            target = self.buffers[-1] if self.buffers else self.parts
+            target = self._target()
             self.link = (target, len(target), href)
         elif tag in self.BLOCK or tag in self.HEADINGS or tag == "tr":
             self._out("\n")
@@ -301,24 +336,21 @@ class _TextExtractor(HTMLParser):
             self.skipping = max(self.skipping - 1, 0)
         elif self.skipping:
             return
-        elif tag in self.HEADINGS and not self.tables and self.buffers:
-            self.parts.append("\n\n" + _folded(self.buffers.pop()) + "\n\n")
+        elif tag in self.HEADINGS and not self.tables:
+            self._end_heading()
         elif tag == "pre" and self.pre:
             self.pre -= 1
             self._out("\n```\n" if self.pre == 0 else "")
         elif tag in ("ul", "ol"):
             self.lists = max(self.lists - 1, 0)
             self._out("\n")
-        elif tag in ("td", "th") and self.tables == 1 and self.row is not None and self.buffers:
-            self.row.append(_folded(self.buffers.pop()).replace("|", "\\|"))
-        elif tag == "tr" and self.tables == 1 and self.row is not None:
-            if any(self.row):
-                self._out("\n| " + " | ".join(self.row) + " |")
-                if self.rows == 0:  # the first row heads the table
-                    self._out("\n|" + " --- |" * len(self.row))
-                self.rows += 1
-            self.row = None
+        elif tag in ("td", "th") and self.tables == 1:
+            self._end_cell()
+        elif tag == "tr" and self.tables == 1:
+            self._end_row()
         elif tag == "table" and self.tables:
+            if self.tables == 1:
+                self._end_row()
             self.tables -= 1
             self._out("\n\n" if self.tables == 0 else " ")
         elif tag == "a" and self.link is not None:
@@ -329,6 +361,12 @@ class _TextExtractor(HTMLParser):
             self.link = None
         elif tag in self.BLOCK or tag in self.HEADINGS:
             self._out("\n")
+
+    def close(self) -> None:
+        super().close()
+        if self.tables:
+            self._end_row()
+        self._end_heading()
 
     def handle_data(self, data: str) -> None:
         if self.skipping:
