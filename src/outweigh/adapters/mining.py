@@ -26,8 +26,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate, takewhile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from outweigh.adapters.notices import notice_facts, subject_of
+
+if TYPE_CHECKING:
+    from outweigh.retrieval.structure import Line
 
 _FIELD = re.compile(
     r"^\s*(?:[-*+]\s+)?(?P<key>[A-Z][A-Za-z][\w.-]{0,30}(?: [\w.-]{1,20}){0,2}?)"
@@ -92,10 +96,10 @@ def facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
     raws = text.splitlines()
     code = in_code(raws)
     matched = [None if c else _FIELD.match(line) for line, c in zip(raws, code, strict=True)]
-    if sum(m is not None for m in matched) >= sum(bool(r.strip()) for r in raws) / 2:
+    lines = lines_of(text)
+    if _record(lines, sum(m is not None for m in matched)):
         yield from _fields(source, [m for m in matched if m is not None], "", rng)
         return
-    lines = lines_of(text)
     parent = outline(lines)
     nth = list(accumulate(bool(r.strip()) for r in raws))  # raw line k is lines[nth[k] - 1]
     k = 0
@@ -106,6 +110,17 @@ def facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
             up = [j for j in [i, *ancestors(parent, i, depth=4)] if is_heading(lines, j)]
             yield from _fields(source, run, _CLEAN.sub("", lines[up[0]].text) if up else "", rng)
         k += len(run) + 1
+
+
+def _record(lines: list[Line], fields: int) -> bool:
+    """Whether a chunk of these `lines`, `fields` of them `Key: value` lines, is a record:
+    half its lines fields, and no heading over some of them (a reference's "#### http.debug"
+    over "- Type: boolean", "- Environment: ..." is blocks of fields, each its heading's)."""
+    from outweigh.retrieval.structure import is_heading
+
+    if fields < len(lines) / 2:
+        return False
+    return not any(is_heading(lines, i) for i in range(len(lines)))
 
 
 def _fields(source: str, run: list[re.Match[str]], head: str, rng: random.Random) -> Iterator[Fact]:
@@ -447,13 +462,15 @@ def prose_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
 def mine(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
     """Every question one chunk of `source` answers, of every shape the miner reads: its
     `Key: value` fields, a manual page's parts, its copyright holder and licence, and, unless
-    the chunk is a record (half its lines fields), its typed values."""
+    the chunk is a record (`_record`), its typed values."""
     yield from facts(source, text, rng)
     yield from man_facts(source, text, rng)
     for n in notice_facts(subject_of(source, project=True), text, rng):
         yield Fact(n.question, n.answer, source, evidence=n.evidence, kind=n.kind)
-    lines = [line for line in text.splitlines() if line.strip()]
-    if sum(bool(_FIELD.match(line)) for line in lines) < len(lines) / 2:  # not a record
+    from outweigh.retrieval.structure import lines_of
+
+    lines = lines_of(text)
+    if not _record(lines, sum(bool(_FIELD.match(line.text)) for line in lines if not line.code)):
         yield from prose_facts(source, text, rng)
 
 
