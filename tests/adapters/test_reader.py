@@ -196,10 +196,10 @@ def test_rows_are_drawn_evenly_across_kinds_of_fact(paths: Paths, embedder, tmp_
     # One of each kind in turn until a kind runs out: the page has one summary, one "which
     # command" question, one release and two options to ask, one of them without naming the
     # program (a shuffle of 60 facts would give the page about one row). The page's typed
-    # values (its authors, its URLs) are kinds of their own.
+    # values (its authors, its URLs, its footer's date) are kinds of their own.
     assert data.kinds == {
-        "field": 2, "option": 1, "person": 2, "plain option": 1, "prose-person": 1,
-        "prose-url": 1, "release": 1, "summary": 1, "url": 1, "which": 1,
+        "field": 2, "option": 1, "person": 1, "plain option": 1, "prose-date": 1,
+        "prose-person": 1, "prose-url": 1, "release": 1, "summary": 1, "url": 1, "which": 1,
     }  # fmt: skip
     rows = {user["content"].rsplit("Question:", 1)[-1]: a["content"] for _, user, a in data.rows}
     assert sum("fold" in q and "option" in q for q in rows) == 1
@@ -346,3 +346,21 @@ def test_a_block_of_fields_is_asked_about_its_heading_and_code_is_not_mined() ->
     # A link's address is asked by the link's text.
     (link,) = [f for f in got if f.kind == "prose-url"]
     assert "“Avoid incorrect lifetime errors”" in link.question
+
+
+def test_a_value_is_asked_by_a_label_not_by_the_sentence_it_sits_in() -> None:
+    from outweigh.adapters.mining import prose_facts
+
+    text = (
+        "# News\n\nReleased on 2020-06-30\n\n"
+        "This fixes it with IDLEs released before November 2015.\n\n"
+        "See https://example.org/more for more.\n\n"
+        "IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE\n"
+    )
+    got = {f.answer: f.question for f in prose_facts("news.md", text, random.Random(0), None)}
+    # A short label names its value; a sentence or a lone "See" does not, so the value is
+    # asked by the heading over it, and a licence's capitals name no person.
+    assert "Released on" in got["2020-06-30"]
+    assert "November 2015" not in got or "IDLEs" not in got["November 2015"]
+    assert "https://example.org/more" not in got or "See" not in got["https://example.org/more"]
+    assert not [a for a in got if "COPYRIGHT" in a or "HOLDERS" in a]

@@ -238,3 +238,18 @@ def test_held_out_rows_skip_the_suites_documents(
         cli("adapter", "train", str(data), "--name", "rd", "--held-out", str(suite))
     )
     assert len(given) == 1
+
+
+def test_one_topic_a_document_gives_two_values_is_dropped_however_phrased() -> None:
+    """ "the version of bitflags" is 1.2.1 in one chunk of a page and 1.3.5 in another: asked
+    either way, it has no one answer. Each chunk's every value is seen (`mine(most=None)`)."""
+    chunks = [
+        "## Resolver\n\nIt picks bitflags 1.2.1 first.",
+        "## Later\n\nThen bitflags 1.3.5 wins.",
+    ]
+    found = [f for c in chunks for f in mine("resolver.md", c, random.Random(0), most=None)]
+    versions = [f for f in found if f.kind == "prose-version"]
+    assert sorted(f.answer for f in versions) == ["1.2.1", "1.3.5"]
+    assert len({f.about for f in versions}) == 1
+    kept, dropped = _unambiguous(found)
+    assert not [f for f in kept if f.kind == "prose-version"] and dropped >= 1

@@ -286,20 +286,31 @@ _KEYED = re.compile(r"([A-Za-z][\w' .-]{1,40}?)\s*[:=]")
 _LEAD_WORDS = re.compile(r"[A-Za-z][\w'.-]*")
 
 
+LABEL_WORDS = 4
+"""Words at most of a clause that labels the value after it ("Released on", "Original patch
+by"): a longer one is a sentence the value sits in ("it with IDLEs released before")."""
+
+
 def _label(before: str) -> str:
     """What the words before a value on its line call it: the key of `Homepage: see <url>`,
-    else the last few words of its sentence that are not stop words ("Released on" ->
-    "Released"; "Revisions" of "Cheryl Sabella, respectively. Revisions by")."""
-    from outweigh.text import stop_words
+    else its clause's words, where they are few enough to label it (`LABEL_WORDS`), less
+    the stop words at their end ("Released on" -> "Released"; "Revisions" of "Cheryl
+    Sabella, respectively. Revisions by"); "" where they are a sentence, or one everyday word
+    alone ("See <url> for more")."""
+    from outweigh.text import common, stop_words
 
     keyed = _KEYED.findall(before)
     if keyed:
         return keyed[-1].strip()
     stop = stop_words()
-    clause = _CLAUSE.split(before)[-1]
-    words = _LEAD_WORDS.findall(clause)[-5:]
+    words = _LEAD_WORDS.findall(_CLAUSE.split(before)[-1])
+    if len(words) > LABEL_WORDS:
+        return ""
+    said = len(words)
     while words and words[-1].lower() in stop:
         words.pop()
+    if len(words) == said == 1 and common(words[0].lower()):
+        return ""  # "See <url>", "branch"; but "Written" of "Written by", "Released on"
     return " ".join(words)
 
 
@@ -393,10 +404,13 @@ _PICTURES = (".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp")
 """Badge and logo URLs: values no one asks for."""
 MAX_TOPIC_WORDS = 10
 PROSE_PER_CHUNK = 3
-"""Typed-value questions asked per chunk at most: long lists of links must not swamp rows."""
+"""Typed-value questions asked per chunk at most, for training rows: long lists of links must
+not swamp them."""
 
 
-def prose_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
+def prose_facts(
+    source: str, text: str, rng: random.Random, most: int | None = PROSE_PER_CHUNK
+) -> Iterator[Fact]:
     """Questions about the typed values (e-mail addresses, URLs, dates, people, versions) of
     one chunk of any text, each tied to what its line is about: the heading, lead line or
     label it hangs from (`outweigh.retrieval.structure.outline`), else the words before the
@@ -420,6 +434,8 @@ def prose_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
             value = m.group(0).strip().rstrip(".,;:)>")
             if kind == "person":
                 value = name_of(value)
+                if value.isupper():  # a licence's capitals: "OR COPYRIGHT HOLDERS"
+                    continue
             if len(value) < 4 or (kind == "date" and value.isdigit()):
                 continue
             if kind == "url" and (value.lower().endswith(_PICTURES) or "badge" in value):
@@ -456,13 +472,17 @@ def prose_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
     # A topic with two values of one type ("Links" over four URLs) asks nothing clear.
     clear = [f for f, key in zip(found, keys, strict=True) if len(asked[key]) == 1]
     rng.shuffle(clear)
-    yield from clear[:PROSE_PER_CHUNK]
+    yield from clear[:most]
 
 
-def mine(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
+def mine(
+    source: str, text: str, rng: random.Random, most: int | None = PROSE_PER_CHUNK
+) -> Iterator[Fact]:
     """Every question one chunk of `source` answers, of every shape the miner reads: its
     `Key: value` fields, a manual page's parts, its copyright holder and licence, and, unless
-    the chunk is a record (`_record`), its typed values."""
+    the chunk is a record (`_record`), its typed values: `most` of them at most (None: all of
+    them, so that a suite sees every value a document gives one topic and drops the topic
+    when there are two)."""
     yield from facts(source, text, rng)
     yield from man_facts(source, text, rng)
     for n in notice_facts(subject_of(source, project=True), text, rng):
@@ -471,7 +491,7 @@ def mine(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
 
     lines = lines_of(text)
     if not _record(lines, sum(bool(_FIELD.match(line.text)) for line in lines if not line.code)):
-        yield from prose_facts(source, text, rng)
+        yield from prose_facts(source, text, rng, most)
 
 
 WRITE_PROMPT = (
