@@ -70,6 +70,7 @@ def chunk_text(
     grid = tables(text)
     at = [t.lines[0] for t in grid]
     blocks = code_blocks(text)
+    opens = [b[0] for b in blocks]
     # Spans from the current chunk's first token on: a chunk's worth and one more, which
     # says whether this chunk is the last.
     window: list[tuple[int, int]] = []
@@ -86,7 +87,7 @@ def chunk_text(
             break
         table = _table_at(grid, at, window[0][0])
         head = _head(text, table, window[0][0], token_spans, chunk_tokens) or _fence(
-            blocks, window[0][0]
+            text, blocks, opens, window[0][0], token_spans
         )
         size = chunk_tokens - head[2] if head else chunk_tokens
         j = min(size, len(window))
@@ -129,10 +130,20 @@ def _head(
     return (a, b, tokens) if tokens <= chunk_tokens // 2 else None
 
 
-def _fence(blocks: list[tuple[int, int, int]], pos: int) -> tuple[int, int, int] | None:
+def _fence(
+    text: str,
+    blocks: list[tuple[int, int, int]],
+    opens: list[int],
+    pos: int,
+    token_spans: Callable[[str], list[tuple[int, int]]],
+) -> tuple[int, int, int] | None:
     """(start, end, tokens) of the fence line of the block of code `pos` is inside, past the
-    fence line; None elsewhere. A fence line is a token or two."""
-    return next(((a, b, 2) for a, b, end in blocks if b < pos < end), None)
+    fence line (`blocks` in order, `opens` their starts); None elsewhere."""
+    i = bisect.bisect_right(opens, pos) - 1
+    if i < 0 or not blocks[i][1] < pos < blocks[i][2]:
+        return None
+    a, b, _ = blocks[i]
+    return a, b, len(token_spans(text[a:b]))
 
 
 def _next_start(

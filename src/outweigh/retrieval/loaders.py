@@ -248,6 +248,8 @@ class _TextExtractor(HTMLParser):
         | {"header", "footer", "main", "aside", "figure", "figcaption", "hr", "details"}
     )
     HEADINGS: ClassVar[dict[str, int]] = {f"h{n}": n for n in range(1, 7)}
+    ENDS_HEADING = BLOCK | {"table", "pre", "li"}
+    """A heading is one line: a block that starts in it ends it."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -300,8 +302,8 @@ class _TextExtractor(HTMLParser):
             return
         if self.skipping:
             return
-        if self.heading is not None and tag in self.BLOCK | {"table", "pre", "li"}:
-            self._end_heading()  # a heading is one line: a block in it ends it
+        if self.heading is not None and tag in self.ENDS_HEADING:
+            self._end_heading()
         if tag in self.HEADINGS and not self.tables:
             self._end_heading()
             self.heading = ["#" * self.HEADINGS[tag] + " "]
@@ -355,8 +357,10 @@ class _TextExtractor(HTMLParser):
             self._out("\n\n" if self.tables == 0 else " ")
         elif tag == "a" and self.link is not None:
             target, start, href = self.link
-            text = "".join(target[start:]).strip()
-            if text and href not in text:  # an icon's link says nothing
+            said = "".join(target[start:])
+            text = said.strip()
+            # An icon's link says nothing; a link around blocks is not one line's.
+            if text and href not in text and "\n" not in said:
                 target[start:] = [f"[{text}]({href})"]
             self.link = None
         elif tag in self.BLOCK or tag in self.HEADINGS:
