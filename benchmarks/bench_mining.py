@@ -22,7 +22,9 @@ The suites judged (60 questions each, `--limit 60`, seed 0):
 - cargo: the Cargo book as HTML, from a Rust toolchain
   (`~/.rustup/toolchains/*/share/doc/rust/html/cargo/**/*.html`, folders joined by "-" into
   one file name each), `outweigh ingest DIR --collection cargo`;
-- readme and log: the documents of `examples/suite-readme` and `examples/suite-log`.
+- readme and log: the documents of `examples/suite-readme` and `examples/suite-log`;
+- rustc: the rustc book, as the Cargo book (`.../html/rustc`), judged once, after the
+  miner's changes, which were made reading the other three.
 """
 
 from __future__ import annotations
