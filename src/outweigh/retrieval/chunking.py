@@ -19,7 +19,7 @@ import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from outweigh.retrieval.structure import Table, code_blocks, tables
+from outweigh.retrieval.structure import Table, block_at, code_blocks, tables
 
 SEGMENT_CHARS = 1 << 16
 """Text goes to the tokenizer this many characters at a time, cut at whitespace where there is
@@ -70,7 +70,6 @@ def chunk_text(
     grid = tables(text)
     at = [t.lines[0] for t in grid]
     blocks = code_blocks(text)
-    opens = [b[0] for b in blocks]
     # Spans from the current chunk's first token on: a chunk's worth and one more, which
     # says whether this chunk is the last.
     window: list[tuple[int, int]] = []
@@ -87,7 +86,7 @@ def chunk_text(
             break
         table = _table_at(grid, at, window[0][0])
         head = _head(text, table, window[0][0], token_spans, chunk_tokens) or _fence(
-            text, blocks, opens, window[0][0], token_spans
+            text, blocks, window[0][0], token_spans
         )
         size = chunk_tokens - head[2] if head else chunk_tokens
         j = min(size, len(window))
@@ -133,16 +132,15 @@ def _head(
 def _fence(
     text: str,
     blocks: list[tuple[int, int, int]],
-    opens: list[int],
     pos: int,
     token_spans: Callable[[str], list[tuple[int, int]]],
 ) -> tuple[int, int, int] | None:
     """(start, end, tokens) of the fence line of the block of code `pos` is inside, past the
-    fence line (`blocks` in order, `opens` their starts); None elsewhere."""
-    i = bisect.bisect_right(opens, pos) - 1
-    if i < 0 or not blocks[i][1] < pos < blocks[i][2]:
+    fence line; None elsewhere."""
+    block = block_at(blocks, pos)
+    if block is None or not block[1] < pos < block[2]:
         return None
-    a, b, _ = blocks[i]
+    a, b, _ = block
     return a, b, len(token_spans(text[a:b]))
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 
 from outweigh.retrieval.sheets import cell_range
-from outweigh.retrieval.structure import MD_HEADING, Table, in_code, tables
+from outweigh.retrieval.structure import MD_HEADING, Table, block_at, code_blocks, tables
 
 SECTION_CHARS = 80
 """A heading longer than this is cut in the section path: a label, not a paragraph."""
@@ -97,9 +97,9 @@ class Document:
         """The location of each (start, end) character span of `text`."""
         starts = [m[0] for m in self.marks]
         found = MD_HEADING.finditer(self.text)
-        code = _code_starts(self.text)  # "# install it" in a block of code heads nothing
+        blocks = code_blocks(self.text)  # "# install it" in a block of code heads nothing
         headings = [(m.start(), len(m.group(1)), m.group(2)) for m in found]
-        headings = [h for h in headings if h[0] not in code]
+        headings = [h for h in headings if block_at(blocks, h[0]) is None]
         at = [h[0] for h in headings]
         paths = _paths(headings)
         grid = tables(self.text) if self.grids else []
@@ -136,19 +136,6 @@ def _cells(
     if i == len(grid) or grid[i].lines[0] >= end:
         return None
     return cell_range(grid[i], text, at, start, end)
-
-
-def _code_starts(text: str) -> set[int]:
-    """Where each line of `text` that is in a fenced block of code starts."""
-    if "```" not in text and "~~~" not in text:
-        return set()
-    lines = text.split("\n")
-    starts, at = set(), 0
-    for line, code in zip(lines, in_code(lines), strict=True):
-        if code:
-            starts.add(at)
-        at += len(line) + 1
-    return starts
 
 
 def _paths(headings: list[tuple[int, int, str]]) -> list[list[str]]:

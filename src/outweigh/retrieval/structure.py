@@ -31,6 +31,7 @@ heading the question names can win over a line that merely repeats the question'
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -100,6 +101,12 @@ def code_blocks(text: str) -> list[tuple[int, int, int]]:
     if opened is not None:
         out.append((*opened, len(text)))
     return out
+
+
+def block_at(blocks: list[tuple[int, int, int]], pos: int) -> tuple[int, int, int] | None:
+    """The one of `blocks` (`code_blocks`, in order) that `pos` is in, fences included."""
+    i = bisect.bisect_right(blocks, pos, key=lambda b: b[0]) - 1
+    return blocks[i] if i >= 0 and pos <= blocks[i][2] else None
 
 
 def in_code(lines: list[str]) -> list[bool]:
