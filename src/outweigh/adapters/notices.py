@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from outweigh.retrieval.structure import LICENSE_TITLE, LICENSED
+from outweigh.retrieval.structure import LICENSE_TITLE, LICENSED, MD_LINK
 
 _SUFFIXES = (".gz", ".md", ".txt", ".rst", ".html", ".htm", ".pdf")
 _KIND_WORD = re.compile(
@@ -67,8 +67,6 @@ MAX_HOLDER_WORDS = 8
 _TITLE_VERSION = re.compile(r"^\s*(?P<version>Version\s+\d[\d.]*)\b", re.I)
 """The line under a title that says which version ("Version 2.0, January 2004")."""
 
-_LINK = re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)")
-"""A Markdown link, read as its text: "[Ilya Etingof](mailto:etingof@gmail.com)"."""
 _MARKUP = re.compile(r"[`*_\[\]\"']+")
 
 COPYRIGHT_QUESTIONS = (
@@ -99,7 +97,7 @@ def holders(text: str) -> list[str]:
     """The copyright holders a text names, in order, without years, e-mail addresses or
     "All rights reserved"; none from a licence's own words about copyright."""
     found: list[str] = []
-    for m in _COPYRIGHT.finditer(_LINK.sub(r"\1", text)):
+    for m in _COPYRIGHT.finditer(MD_LINK.sub(r"\g<text>", text)):
         holder = " ".join(m["holder"].split()).strip(" .,;:")
         words = holder.split()
         if (

@@ -30,6 +30,7 @@ from outweigh.retrieval.structure import (
     INSTALLS,
     LICENSE_TITLE,
     LICENSED,
+    MD_LINK,
     OPTION,
     VALUES,
     demands,
@@ -50,8 +51,6 @@ _HOLDER_END = re.compile(
     r"\s*(?:<|\(|\[?https?:|\bmailto:|\ball rights reserved|\band (?:the )?contributors?\b|$)",
     re.I,
 )
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-"""A Markdown link, its text in group 1: "[Ilya Etingof](mailto:etingof@gmail.com)"."""
 _LICENSE_FIELD = re.compile(r"^\W*licen[cs]e\s*:\s*(?P<name>[^\s].{0,60}?)\s*$", re.I)
 _COMMAND = re.compile(
     r"^(?:[$>#]\s+)?(?P<cmd>[a-z][\w.+-]*(?: +[^\s`]+){1,7})\s*$",
@@ -144,7 +143,7 @@ def _licenses(text: str) -> Iterator[str]:
 
 def _people(text: str) -> Iterator[str]:
     for line in text.splitlines():
-        line = _LINK.sub(r"\1", line)
+        line = MD_LINK.sub(r"\g<text>", line)
         if m := _COPYRIGHT.match(line):
             holder = _HOLDER_END.split(m.group("who"), maxsplit=1)[0]
             if re.search(r"[^\W\d_]", holder):

@@ -41,6 +41,8 @@ from outweigh.text import common, stop_words
 
 MD_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 """A Markdown ATX heading: its level's hashes and its text, without closing hashes."""
+MD_LINK = re.compile(r"\[(?P<text>[^\]\n]+)\]\((?P<url>[^)\n]*)\)")
+"""A Markdown link, its text first: "[Ilya Etingof](mailto:etingof@gmail.com)"."""
 _UNDERLINE = re.compile(r"^\s*([=\-~^*+#`'\".:_])\1{2,}\s*$")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _FIELD = re.compile(r"^\s*[A-Z][\w.-]{0,30}(?: [\w.-]{1,20}){0,2}?\s*:\s+\S")
