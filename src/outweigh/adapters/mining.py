@@ -24,7 +24,6 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import accumulate, takewhile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,33 +90,35 @@ def facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
     "Default: false", "Environment: CARGO_HTTP_DEBUG"), about the heading over it: a lone
     "Note: ..." or "Caution: ..." in prose labels a sentence, not a value. No line of a block
     of code is a field (`structure.in_code`): `version = "0.1.0"` is an example's."""
-    from outweigh.retrieval.structure import ancestors, in_code, is_heading, lines_of, outline
+    from outweigh.retrieval.structure import ancestors, is_heading, lines_of, outline
 
-    raws = text.splitlines()
-    code = in_code(raws)
-    matched = [None if c else _FIELD.match(line) for line, c in zip(raws, code, strict=True)]
     lines = lines_of(text)
-    if _record(lines, sum(m is not None for m in matched)):
+    if _record(lines):
+        matched = (_FIELD.match(line.text) for line in lines if not line.code)
         yield from _fields(source, [m for m in matched if m is not None], "", rng)
         return
     parent = outline(lines)
-    nth = list(accumulate(bool(r.strip()) for r in raws))  # raw line k is lines[nth[k] - 1]
-    k = 0
-    while k < len(matched):
-        run = list(takewhile(lambda m: m is not None, matched[k:]))
+    i = 0
+    while i < len(lines):
+        run = []  # the fields from line i on, to a line that is none, a blank or code
+        for line in lines[i:]:
+            m = None if line.code or (run and line.blank_before) else _FIELD.match(line.text)
+            if m is None:
+                break
+            run.append(m)
         if len(run) >= 2:
-            i = nth[k] - 1
             up = [j for j in [i, *ancestors(parent, i, depth=4)] if is_heading(lines, j)]
             yield from _fields(source, run, _CLEAN.sub("", lines[up[0]].text) if up else "", rng)
-        k += len(run) + 1
+        i += max(len(run), 1)
 
 
-def _record(lines: list[Line], fields: int) -> bool:
-    """Whether a chunk of these `lines`, `fields` of them `Key: value` lines, is a record:
-    half its lines fields, and no heading over some of them (a reference's "#### http.debug"
+def _record(lines: list[Line]) -> bool:
+    """Whether a chunk of these `lines` is a record: half of them `Key: value` lines (not
+    in a block of code), and no heading over some of them (a reference's "#### http.debug"
     over "- Type: boolean", "- Environment: ..." is blocks of fields, each its heading's)."""
     from outweigh.retrieval.structure import is_heading
 
+    fields = sum(not line.code and _FIELD.match(line.text) is not None for line in lines)
     if fields < len(lines) / 2:
         return False
     return not any(is_heading(lines, i) for i in range(len(lines)))
@@ -314,11 +315,13 @@ def _label(before: str) -> str:
     return " ".join(words)
 
 
+_INNER_LINK = re.compile(r"\[(?P<text>[^\[\]]{3,200})\]\(\s*<?(?P<url>[^)\s>]+)>?\s*\)")
+"""A Markdown link with no bracket in its text, where its address is: the image's link, not
+the badge's, in "[![Build status](...svg)](...)". `structure.MD_LINK` reads a link as its
+text, the outer one first."""
 _CLAUSE = re.compile(r"[.;!?(\[]\s|[,(\[\]]")
 """Where the clause a value is written in begins: after a sentence's end, a comma or a
 bracket."""
-_LINK = re.compile(r"\[(?P<text>[^\[\]]{3,200})\]\(\s*<?(?P<url>[^)\s>]+)>?\s*\)")
-"""A Markdown link, `[Avoid incorrect lifetime errors](https://github.com/...)`."""
 _TAG_ONLY = re.compile(r"^<[^<>]+>(?:\s*</\w+>)?$")
 """A line of one HTML tag: `<a id="1.78.0-Language"></a>`, an anchor, not a value."""
 
@@ -356,7 +359,7 @@ def _linked(line: str, start: int) -> str | None:
     """The text of the Markdown link whose address holds `start` of `line`, quoted: what the
     address is for; "" where that text is too long to quote, None where the value is not in
     a link's address."""
-    for m in _LINK.finditer(line):
+    for m in _INNER_LINK.finditer(line):
         if m.start("url") <= start < m.end("url"):
             text = " ".join(m["text"].replace("`", "").split())
             return f"“{text}”" if len(text.split()) <= MAX_TOPIC_WORDS else ""
@@ -483,14 +486,13 @@ def mine(
     the chunk is a record (`_record`), its typed values: `most` of them at most (None: all of
     them, so that a suite sees every value a document gives one topic and drops the topic
     when there are two)."""
+    from outweigh.retrieval.structure import lines_of
+
     yield from facts(source, text, rng)
     yield from man_facts(source, text, rng)
     for n in notice_facts(subject_of(source, project=True), text, rng):
         yield Fact(n.question, n.answer, source, evidence=n.evidence, kind=n.kind)
-    from outweigh.retrieval.structure import lines_of
-
-    lines = lines_of(text)
-    if not _record(lines, sum(bool(_FIELD.match(line.text)) for line in lines if not line.code)):
+    if not _record(lines_of(text)):
         yield from prose_facts(source, text, rng, most)
 
 
