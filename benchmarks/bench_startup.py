@@ -74,7 +74,7 @@ def _printed(code: str, env: dict[str, str]) -> list[float]:
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(proc.stderr.strip()[-300:])
-    return [float(x) for x in proc.stdout.split()[-2:] if x.replace(".", "").isdigit()]
+    return [float(x) for x in proc.stdout.strip().splitlines()[-1].split()]
 
 
 def main() -> None:
