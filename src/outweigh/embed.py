@@ -253,7 +253,9 @@ class _Pooled:
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model = AutoModel.from_pretrained(path).to(device).eval()
         self.device, self.pooling, self.normalise = device, pooling, normalise
-        most = int(self.tokenizer.model_max_length)
+        # As sentence-transformers caps it: a tokenizer that sets no length says 1e30.
+        positions = getattr(self.model.config, "max_position_embeddings", None) or 10**9
+        most = min(int(self.tokenizer.model_max_length), int(positions))
         self.max_seq_length = min(length, most) if length else most
 
     def get_sentence_embedding_dimension(self) -> int:
