@@ -203,7 +203,7 @@ def _plain(path: str) -> tuple[str, bool, int | None] | None:
     sentence-transformers folder, in the layout of any release: a transformer's last hidden
     state, mean or CLS pooling and an optional L2 normalisation, with no prompts and no
     lower-casing (all-MiniLM-L6-v2 and most embedders a user picks). None for anything else,
-    which sentence-transformers itself runs."""
+    which sentence-transformers itself runs, and for files it would not read either."""
     import json
 
     folder = Path(path)
@@ -218,24 +218,27 @@ def _plain(path: str) -> tuple[str, bool, int | None] | None:
         pool = json.loads((folder / modules[1]["path"] / "config.json").read_text("utf-8"))
         st_path = folder / "config_sentence_transformers.json"
         st = json.loads(st_path.read_text("utf-8")) if st_path.exists() else {}
+        flags = [k for k, v in pool.items() if k.startswith("pooling_mode_") and v is True]
+        mode = pool.get("pooling_mode") or (flags[0][len("pooling_mode_") :] if flags else "")
+        text = {"method": "forward", "method_output_name": "last_hidden_state"}
+        plain = (
+            len(flags) <= 1
+            and mode in ("mean", "mean_tokens", "cls", "cls_token")
+            and pool.get("include_prompt") is not False
+            and not bert.get("do_lower_case")
+            and not bert.get("processing_kwargs")
+            and bert.get("transformer_task", "feature-extraction") == "feature-extraction"
+            and bert.get("modality_config", {"text": text}) == {"text": text}
+            and not any((st.get("prompts") or {}).values())
+            and not st.get("default_prompt_name")
+        )
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
         return None
-    flags = sorted(k for k, v in pool.items() if k.startswith("pooling_mode_") and v is True)
-    mode = pool.get("pooling_mode") or (flags[0][len("pooling_mode_") :] if flags else None)
-    pooling = {"mean": "mean", "mean_tokens": "mean", "cls": "cls", "cls_token": "cls"}
-    if len(flags) > 1 or mode not in pooling or pool.get("include_prompt") is False:
-        return None
-    text = {"method": "forward", "method_output_name": "last_hidden_state"}
-    if bert.get("do_lower_case") or bert.get("processing_kwargs"):
-        return None
-    if bert.get("transformer_task", "feature-extraction") != "feature-extraction":
-        return None
-    if bert.get("modality_config", {"text": text}) != {"text": text}:
-        return None
-    if any(st.get("prompts", {}).values()) or st.get("default_prompt_name"):
+    if not plain:
         return None
     length = bert.get("max_seq_length")
-    return pooling[mode], len(kinds) == 3, length if isinstance(length, int) else None
+    pooling = "cls" if mode.startswith("cls") else "mean"
+    return pooling, len(kinds) == 3, length if isinstance(length, int) else None
 
 
 class _Pooled:
