@@ -144,3 +144,21 @@ def test_a_folder_with_a_prompt_is_run_by_sentence_transformers(minilm_2l, tmp_p
     np.testing.assert_allclose(ours, _reference(str(prompted))(texts), atol=1e-6)
     plain = SentenceTransformerEmbedder(str(minilm_2l)).embed_batch(texts)
     assert not np.allclose(ours, plain, atol=1e-3)
+
+
+def test_a_cls_pooled_folder_gives_sentence_transformers_vectors(minilm_2l, tmp_path):
+    """CLS pooling (the first token's state, as BGE and E5-style folders pool) on the plain
+    path gives sentence-transformers' vectors, not the mean's."""
+    import json
+    import shutil
+
+    import numpy as np
+
+    cls = tmp_path / "cls"
+    shutil.copytree(minilm_2l, cls)
+    config = cls / "1_Pooling" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "pooling_mode": "cls"}))
+    ours = SentenceTransformerEmbedder(str(cls)).embed_batch(TEXTS)
+    np.testing.assert_allclose(ours, _reference(str(cls))(TEXTS), atol=1e-6)
+    mean = SentenceTransformerEmbedder(str(minilm_2l)).embed_batch(TEXTS)
+    assert not np.allclose(ours, mean, atol=1e-3)
