@@ -245,8 +245,9 @@ class _Pooled:
     """A plain sentence-transformers folder (`_plain`) run with transformers alone, giving the
     vectors sentence-transformers gives: the same tokenization, batches of the same texts
     (sorted longest first), the same pooling. Importing sentence-transformers imports its
-    trainers, peft, bitsandbytes and scikit-learn, about 5 s on 2 cores, paid by every
-    `outweigh ask`, `search` and `ingest`; transformers alone loads in half the time."""
+    trainers, peft, bitsandbytes and scikit-learn: on 2 cores the embedder took 7.8 s to its
+    first vector through it and takes 5.3 s this way (`benchmarks/bench_startup.py`), in every
+    `outweigh ask`, `search` and `ingest`."""
 
     def __init__(
         self, path: str, device: str, pooling: str, normalise: bool, length: int | None
