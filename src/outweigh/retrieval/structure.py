@@ -112,10 +112,9 @@ def block_at(blocks: list[tuple[int, int, int]], pos: int) -> tuple[int, int, in
 
 
 def in_code(lines: list[str]) -> list[bool]:
-    """For each line, whether it is in a fenced block of code or is one of its fences: from a
-    line of three or more backticks or tildes (and perhaps a language) to a line of as many
-    or more of the same and nothing else, as CommonMark reads them; a block left open runs
-    to the end of the text."""
+    """For each line, whether it is in a fenced block of code or is one of its fences, as
+    CommonMark reads them: from 3+ backticks or tildes (and perhaps a language) to a line of
+    as many or more of the same and nothing else; a block left open runs to the text's end."""
     return [code for code, _ in _fences(lines)]
 
 
