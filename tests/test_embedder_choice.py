@@ -162,3 +162,19 @@ def test_a_cls_pooled_folder_gives_sentence_transformers_vectors(minilm_2l, tmp_
     np.testing.assert_allclose(ours, _reference(str(cls))(TEXTS), atol=1e-6)
     mean = SentenceTransformerEmbedder(str(minilm_2l)).embed_batch(TEXTS)
     assert not np.allclose(ours, mean, atol=1e-3)
+
+
+def test_an_embedder_folder_that_cannot_load_is_one_line(cli, minilm_2l, tmp_path, suite_docs):
+    """A folder that does not exist, and a plain folder without its weights, are each one
+    line naming the folder and the setting, whichever path would have run them."""
+    import shutil
+
+    broken = tmp_path / "no-weights"
+    shutil.copytree(minilm_2l, broken)
+    (broken / "model.safetensors").unlink()
+    for folder in (tmp_path / "nowhere", broken):
+        result = cli("ingest", str(suite_docs), "-c", "e", "--embedder", str(folder))
+        assert result.code == 2 and "Traceback" not in result.err, result.err
+        lines = [line for line in result.err.splitlines() if line.strip()]
+        assert len(lines) == 1 and f"cannot load embedder '{folder}'" in lines[0]
+        assert "--embedder / OUTWEIGH_EMBEDDER" in lines[0]
