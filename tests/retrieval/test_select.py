@@ -361,3 +361,17 @@ def test_a_file_of_records_gives_the_record_asked_about_not_its_first(embedder) 
     strict = Selection(floor=0.99)
     assert select("Which version of click is described?", hit, embedder, strict, k=3)
     assert select("What is the capital of France?", hit, embedder, strict, k=3) == []
+
+
+def test_a_field_the_question_names_is_kept_under_the_unit_it_names(embedder) -> None:
+    # Every endpoint has a "Method:" line; the prose under each shares more of the
+    # question's words ("publish", "crate") than the field that answers.
+    from tests.retrieval.test_fields import API
+
+    hit = Hit(1, "/docs/registry-api.md", API, 0.03, 1, 1)
+    how = Selection(expand=0)
+    got = select("What is the method of Crates: Publish?", [hit], embedder, how, k=3)
+    lines = got[0].excerpt.splitlines()
+    assert "- Method: PUT" in lines and "### Crates: Publish" in lines
+    assert lines.index("### Crates: Publish") < lines.index("- Method: PUT")
+    assert "- Method: GET" not in lines and "- Method: DELETE" not in lines

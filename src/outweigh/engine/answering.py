@@ -14,6 +14,7 @@ from outweigh.errors import InputError
 from outweigh.generate.base import Backend, Fixed, GenerationRequest, Message
 from outweigh.prompt import MAX_PROMPT_TOKENS, PASSAGE_OVERHEAD_TOKENS, Citation, build_messages
 from outweigh.retrieval.answers import holds_up, owned_as_asked, tidy
+from outweigh.retrieval.fields import field_reading
 from outweigh.retrieval.hybrid import Hit, HybridSearcher
 from outweigh.retrieval.identifiers import absent_answer, mentions, missing
 from outweigh.retrieval.select import checks_relevance, expand, names_them, select
@@ -44,7 +45,10 @@ def checked_reading(
     copy a directory recursively?", "Какой параметр pstree рисует линии символами UTF-8?")
     is answered with the term whose description it clearly matches best
     (`retrieval.terms`), where the reader named no term (it copied the description) or one
-    the question describes less well."""
+    the question describes less well. A question that names a field its passages write
+    ("What is the library support of armv5te-none-eabi?" over "- Library Support: core and
+    alloc ...") is answered with the field's whole value, where the reader gave a piece of
+    it or another line's (`retrieval.fields`)."""
     from outweigh.adapters.reader import DONT_KNOW
 
     answer = tidy(answer)
@@ -53,7 +57,11 @@ def checked_reading(
     term = replace_reading(answer, question, passages)
     if term is not None and holds_up(term, question, passages, leads):
         return term
-    return answer if holds_up(answer, question, passages, leads) else DONT_KNOW
+    held = holds_up(answer, question, passages, leads)
+    value = field_reading(answer, question, passages, held)
+    if value is not None and holds_up(value, question, passages, leads):
+        return value
+    return answer if held else DONT_KNOW
 
 
 def offered(question: str, passages: Sequence[Citation], leads: frozenset[str]) -> list[str]:

@@ -16,7 +16,8 @@ lines, as BM25 weighs terms, and cosine similarity under the loaded embedder), a
   passage answers is not read next to distractors;
 - the chunks are ordered best first;
 - a line also counts for what it hangs from (its heading, lead line, label or header row,
-  `outweigh.retrieval.structure`), and a chosen line brings those lines and its entry's
+  `outweigh.retrieval.structure`), a field whose key the question names counts most under
+  what it names (`retrieval.fields`), and a chosen line brings those lines and its entry's
   sign-off along, so a value reaches the reader with the words that say what it is;
 - a question no passage line comes close to (`Selection.floor`), or whose passages share no
   word with it but numbers, gets no passages at all; nor does one that shares only everyday
@@ -39,6 +40,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from outweigh.retrieval.fields import asked_stems, named_keys
 from outweigh.retrieval.hybrid import Hit
 from outweigh.retrieval.identifiers import identifiers, phrases, spells
 from outweigh.retrieval.lines import split_long, unpack
@@ -159,6 +161,8 @@ HEADING_SHARE = 0.5
 """Share of the best score among the lines a line hangs from that it adds to its own."""
 TYPE_BONUS = 0.3
 """Added to a line holding a value of the type the question asks for."""
+KEY_BONUS = 1.0
+"""Added to a field whose key the question names, under what it names (`fields.keyed`)."""
 NAME_BONUS = 1.0
 """Added to a line, or to a document, that holds the names with digits the question gives
 (`identifiers`: a release, an issue number), in proportion to how many of them it holds
@@ -304,8 +308,7 @@ def select(
     docs: dict[str, list[Hit]] = {}
     for hit in hits:
         docs.setdefault(hit.source, []).append(hit)
-    # The documents `expand` read whole, with their first and last chunks (retrieval may
-    # have returned every chunk already, adding none).
+    # The documents `expand` read whole, with their first and last chunks.
     expanded = _whole(question, hits, how, shared)
     whole = [source in expanded for source in docs]
     read = [_read(chunks) for chunks in docs.values()]
@@ -328,10 +331,9 @@ def select(
         return math.log(1 + n / (1 + df.get(t, 0)))
 
     total = sum(idf(t) for t in q_terms) or 1.0
-    # The document's name says what it is about ("sort.txt", "libfoo.md"). A question that
-    # names the subject counts that for the whole document; within it, the line is found by
-    # the rest of the question ("who wrote", "homepage"), or the subject's name, which is on
-    # many of its lines, would outweigh the line that answers.
+    # The document's name says what it is about ("sort.txt"). A question that names the
+    # subject counts that for the whole document; within it, the line is found by the rest
+    # of the question ("who wrote"), or the subject's name, on many of its lines, would win.
     asks = [_without(question, t) if q_terms & t else question for t in titles]
     # The documents the question names in full are its subject; another page's line that
     # only mentions that name ("SEE ALSO sort(1)") earns nothing for it.
@@ -353,6 +355,7 @@ def select(
     chosen: list[tuple[float, int, Hit]] = []
     named_record: dict[int, bool] = {}
     typed = demands(question) is not None
+    key_words = asked_stems(question)
     start = 0
     for i, (lines, owner) in enumerate(groups):
         span = range(start, start + len(lines))
@@ -367,8 +370,8 @@ def select(
         rest_total = sum(idf(t) for t in rest) or 1.0
         dense = lines_vec[span.start : span.stop] @ q_vec[asks[i]]
         # A question that is only the subject's name ("what is git-merge-tree for?") leaves
-        # nothing to match within its page: every line matches that empty rest, as fully as
-        # another page's line that mentions the name matches the whole question.
+        # nothing to match within its page: each line matches that empty rest as fully as
+        # another page's line that mentions the name matches the question.
         own = [
             (sum(idf(t) for t in rest & unit_terms[j]) / rest_total if rest else 1.0)
             + float(dense[j - span.start])
@@ -376,11 +379,12 @@ def select(
             for j in span
         ]
         # A line also answers for what it hangs from: the sign-off under the heading that
-        # names the release, the cell under the header that names the column. Lines that
-        # hold a value of the type the question asks for ("who": a person) are lifted.
-        # The lift needs a word of the question on the line or above it, or every line
-        # naming someone would rise for any "who" question.
+        # names the release. Lines that hold a value of the type asked ("who": a person) are
+        # lifted where a word of the question is on them or above them; so are fields whose
+        # key the question names, under the unit it names.
         base = span.start
+        named_here = bool(subject[i] or leads)
+        keyed = named_keys(lines, parent, unit_terms[span.start :], rest, key_words, named_here)
         scores = []
         for j in range(len(lines)):
             up = ancestors(parent, j)
@@ -390,6 +394,7 @@ def select(
                 + (NAME_BONUS if leads & {j, *up} else 0.0)
                 + HEADING_SHARE * max((own[a] for a in up), default=0.0)
                 + (TYPE_BONUS if kind and matched and holds(lines[j], kind) else 0.0)
+                + (KEY_BONUS if j in keyed and (not leads or leads & {j, *up}) else 0.0)
             )
         # A page the question names in full is its subject: the full title credit. Else the
         # share of the question its name covers ("sort" in "what does sort-lines do").

@@ -1,0 +1,214 @@
+"""The value of the field a question names, where its passages write that field.
+
+A question may name a field by its key: "What is the library support of armv5te-none-eabi?"
+over a page that lists "- Library Support: core and alloc (bare-metal, #![no_std])", "Which
+Python versions does defusedxml require?" over a record's "Requires-Python: >=2.7, ...",
+"What is the method of Owners: List?" over an API reference whose every endpoint has a
+"Method:" line. A small reader copies a piece of the value ("bare-metal"), a value of the
+same look from another line ("3.11"), or the subject back ("List"). Such a value is written
+once, whole, on the field's line, so it is read from the text:
+
+- a field is a line `Key: value`, a list item's too ("- Tier: 3"), with a key of one to four
+  words that begins with a letter;
+- a question names it when each word of its key, stemmed, is one of the question's words,
+  and the key is not only words every sentence has;
+- where several lines have that key (every record has a "Version:", every endpoint a
+  "Method:"), the one under the unit the question names wins: the question's other words
+  are counted in the line's file name and in the headings or the record's lead field it
+  hangs from (`structure.outline`). Only one value may win; two, and nothing is read.
+
+`field_reading` answers with the value where the reader gave a piece of it, another unit's,
+a value of another field or the question's words back; it keeps an answer that holds the
+value whole, or the one value of the type the question demands (the date of "Note: As of
+2025-10-01 ..."), or that the reader read in prose. The engine checks the value as it checks
+any reading (`engine.answering.checked_reading`). Context selection lifts the field's line
+under the unit the question names (`named_keys`), so the reader sees it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from outweigh.attribution import MARKER, tokens
+from outweigh.retrieval.structure import VALUES, ancestors, demands, gives, lines_of, outline
+from outweigh.text import NEGATIONS, stems, stop_words
+
+if TYPE_CHECKING:
+    from outweigh.prompt import Citation
+
+_KEY_TEXT = r"[^\W\d_][^\W\d_.()/-]*(?:[ -][^\W\d_][^\W\d_]*){0,3}"
+_FIELD = re.compile(rf"^(?:[-*+\u2022]\s+)?(?P<key>{_KEY_TEXT})\s*:\s+(?P<value>\S.*)$")
+"""A `Key: value` line, or a list item that is one; the key one to four words of letters
+("Requires-Python", "Library Support"), not a name with digits ("bpo-45495: ...")."""
+_QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"|`[^`]*`|«[^»]*»")
+"""A span the question quotes: the title of an entry ("“Docs: update Fish PATH”"), not a
+field it names."""
+_KEY = re.compile(rf"^{_KEY_TEXT}$")
+"""A table column's header that can name a field: as a field's key is written."""
+_ROW = re.compile(r"^\|.*\|$")
+_RULE = re.compile(r"^\|[ \t:|-]*\|$")
+_URLISH = re.compile(r"^(?:https?|ftp|mailto|file)$", re.I)
+_FRAME = stop_words("en", "ru") | NEGATIONS
+MAX_VALUE_WORDS = 40
+"""A value longer than this is a paragraph that happens to begin with a label, not a field."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One `Key: value` line of a passage, with the words of the unit it belongs to."""
+
+    key: str
+    value: str
+    passage: int
+    unit: frozenset[str]
+    """Stems of its file name and of the lines it hangs from."""
+
+
+def fields(passage: Citation) -> list[Field]:
+    """The `Key: value` lines of what the reader saw of `passage`, out of code, and the cells
+    of its tables' rows, each keyed by its column's header."""
+    lines = lines_of(passage.excerpt or passage.text)
+    parent = outline(lines)
+    name = frozenset(stems(re.sub(r"[-_.]+", " ", Path(passage.source).stem)))
+    out: list[Field] = []
+    head: list[str] = []
+    for i, line in enumerate(lines):
+        if not line.code and _ROW.match(line.text):
+            cells = [c.strip() for c in line.text.strip().strip("|").split("|")]
+            if _RULE.match(line.text):
+                continue
+            if len(cells) != len(head) or line.blank_before:
+                head = cells  # a header: the first row, or one of another width
+                continue
+            unit = name | frozenset(stems(" ".join(cells[:1])))
+            out += [
+                Field(key, cell, passage.n, unit)
+                for key, cell in zip(head[1:], cells[1:], strict=True)
+                if _KEY.match(key) and cell and cell not in "-*"
+            ]
+            continue
+        head = []
+        m = _FIELD.match(line.text)
+        if line.code or m is None or _URLISH.match(m["key"]):
+            continue
+        value = MARKER.sub("", m["value"]).strip()
+        if not value or len(value.split()) > MAX_VALUE_WORDS:
+            continue
+        over = " ".join(lines[j].text for j in ancestors(parent, i))
+        out.append(Field(m["key"], value, passage.n, name | frozenset(stems(over))))
+    return out
+
+
+def named_field(question: str, passages: Sequence[Citation]) -> Field | None:
+    """The field `question` names whose line the passages write under the unit it names (see
+    the module docstring), or None where none does or two values tie."""
+    asked = asked_stems(question)
+    found: list[tuple[int, Field]] = []
+    for passage in passages:
+        for f in fields(passage):
+            key = frozenset(stems(f.key)) - _FRAME
+            if not key or not key <= asked:
+                continue
+            rest = asked - key
+            found.append((len(rest & f.unit), f))
+    if not found:
+        return None
+    best = max(score for score, _ in found)
+    values = {" ".join(tokens(f.value)): f for score, f in found if score == best}
+    if len(values) != 1:
+        return None
+    (field,) = values.values()
+    return field
+
+
+def field_reading(
+    answer: str, question: str, passages: Sequence[Citation], held: bool
+) -> str | None:
+    """The value of the field `question` names (`named_field`), marked with its passage, in
+    place of the reader's `answer` (`held`: whether it held up on its own, `answers.holds_up`)
+    where that answer
+    - is a piece of the value ("bare-metal" of "core and alloc (bare-metal, #![no_std])"),
+      unless the question demands a type of value and the piece gives it (the date in "Note:
+      As of 2025-10-01 ..." for "When ...?");
+    - did not hold up;
+    - is the question's own words back ("List" for "the method of Owners: List");
+    - or is written only on fields: of keys that share no word with the question ("3.11" of a
+      `Classifier:` line for "Which Python versions does it require?"), or of the named key
+      under another unit ("GET" of "Owners: List" for "Owners: Add: what is its method?").
+    None where the answer holds the value whole, or is written in prose."""
+    field = named_field(question, passages)
+    if field is None:
+        return None
+    kind = demands(question)
+    text = field.value
+    if kind in VALUES and kind != "person":  # a person's name has no shape of its own
+        pieces = {m.group(0) for m in VALUES[kind].finditer(text)}
+        if not pieces:
+            return None  # the field holds no value of the type the question demands
+        text = pieces.pop() if len(pieces) == 1 else text
+    said, value = tokens(MARKER.sub(" ", answer)), tokens(text)
+    if _within(value, said):
+        return None
+    mark = f"{text} [{field.passage}]"
+    if said and _within(said, value):
+        return None if kind is not None and gives(answer, question) else mark
+    if not held or set(said) <= set(tokens(question)):
+        return mark
+    asked = asked_stems(question)
+    for passage in passages:
+        for line in lines_of(passage.excerpt or passage.text):
+            if not _within(said, tokens(line.text)):
+                continue
+            m = _FIELD.match(line.text)
+            key = frozenset(stems(m["key"])) - _FRAME if m else frozenset()
+            if m is None or (key & asked and not key <= asked):
+                return None  # said in prose, or under a key that shares the question's words
+    return mark
+
+
+def keyed(line: str, asked: set[str]) -> frozenset[str]:
+    """The stems of `line`'s key where it is a field whose key a question names (`asked`:
+    its `asked_stems`); empty where it is not."""
+    m = _FIELD.match(line)
+    if m is None or _URLISH.match(m["key"]):
+        return frozenset()
+    key = frozenset(stems(m["key"])) - _FRAME
+    return key if key and key <= asked else frozenset()
+
+
+def named_keys(
+    lines: list[str],
+    parent: list[int | None],
+    terms: list[set[str]],
+    rest: set[str],
+    asked: set[str],
+    named: bool,
+) -> set[int]:
+    """The indexes of the fields among a document's `lines` (`parent`: `structure.outline`'s)
+    whose key a question names (`keyed`; `asked`: its `asked_stems`), under the unit whose
+    lines above them share the most of its other words `rest` (`terms`: each line's stems).
+    Where no unit shares any, all such fields where the question names the document or its
+    record (`named`), else none."""
+    keys = {j: key for j, line in enumerate(lines) if (key := keyed(line, asked))}
+    reach = {
+        j: len((rest - key) & set().union(*(terms[a] for a in ancestors(parent, j))))
+        for j, key in keys.items()
+    }
+    top = max(reach.values(), default=0)
+    return {j for j, n in reach.items() if n == top and (top or named)}
+
+
+def asked_stems(question: str) -> set[str]:
+    """The stems of `question` that can name a field: its words outside quotes, less those
+    every sentence has."""
+    return set(stems(_QUOTED.sub(" ", question))) - _FRAME
+
+
+def _within(part: list[str], whole: list[str]) -> bool:
+    """Whether the tokens `part` appear, contiguous, in `whole`."""
+    n = len(part)
+    return n > 0 and any(whole[i : i + n] == part for i in range(len(whole) - n + 1))

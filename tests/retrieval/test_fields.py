@@ -1,0 +1,124 @@
+"""The field a question names, read from the passages: `Key: value` lines, list items that are
+fields, and table cells under their column's header (`outweigh.retrieval.fields`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from outweigh.prompt import Citation
+from outweigh.retrieval.fields import asked_stems, field_reading, fields, keyed, named_field
+
+API = """\
+# Registry API
+## Crates
+### Crates: Search
+- Endpoint: /api/v1/crates
+- Method: GET
+- Authorization: Not required
+The search endpoint returns the crates whose names match the query, ten to a page.
+### Crates: Publish
+- Endpoint: /api/v1/crates/new
+- Method: PUT
+- Authorization: Included
+The publish endpoint uploads a new crate. It is refused for a name already taken.
+### Crates: Yank
+- Endpoint: /api/v1/crates/{name}/{version}/yank
+- Method: DELETE
+- Authorization: Included
+"""
+
+RECORD = """\
+Metadata-Version: 2.1
+Name: quietfox
+Version: 2.4.1
+Summary: A small logging helper
+Requires-Python: >=3.8, !=3.9.0
+Classifier: Programming Language :: Python :: 3.11
+Requires-Dist: colorama>=0.4.6
+"""
+
+TARGETS = """\
+## Tier 2 targets
+| target | std | notes |
+| --- | --- | --- |
+| riscv64a23-unknown-linux-gnu | ✓ | RISC-V Linux (kernel 6.8.0+, glibc 2.39) |
+| riscv64gc-unknown-none-elf | * | Bare RISC-V (RV64IMAFDC ISA) |
+```
+Note: this block is an example: code
+```
+"""
+
+
+def cite(text: str, source: str = "/docs/registry-api.md", n: int = 1) -> Citation:
+    return Citation(n, source, n, text, 1.0, None)
+
+
+def test_fields_are_key_value_lines_and_table_cells_not_names_with_digits() -> None:
+    got = {(f.key, f.value) for f in fields(cite(TARGETS + "bpo-45495: Add a keyword\n"))}
+    assert ("notes", "RISC-V Linux (kernel 6.8.0+, glibc 2.39)") in got
+    assert ("std", "*") not in got  # a placeholder cell is no value
+    assert ("std", "✓") in got
+    # A name with digits is an entry's label, not a key; a line in a code block is no field.
+    assert not any(key.startswith("bpo") or key == "Note" for key, _ in got)
+    items = {(f.key, f.value) for f in fields(cite(API))}
+    assert ("Method", "PUT") in items and ("Authorization", "Not required") in items
+
+
+def test_the_unit_the_question_names_picks_among_fields_of_one_key() -> None:
+    passages = [cite(API)]
+    assert named_field("What is the method of Crates: Publish?", passages).value == "PUT"
+    assert named_field("Crates: Yank: what is its method?", passages).value == "DELETE"
+    # Two units named as well as each other: no value wins.
+    assert named_field("What is the authorization of the crates endpoints?", passages) is None
+    # A key the question does not name, or only in a quoted title, is not asked.
+    assert named_field("What does a search return, ten to a page?", passages) is None
+    assert named_field("Where is “Method: GET” documented?", passages) is None
+
+
+def test_a_table_cell_is_found_by_its_header_and_its_row() -> None:
+    q = "What are the notes of riscv64a23-unknown-linux-gnu?"
+    field = named_field(q, [cite(TARGETS, "/docs/platform-support.md")])
+    assert field is not None and field.value == "RISC-V Linux (kernel 6.8.0+, glibc 2.39)"
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "held", "expected"),
+    [
+        # A piece of the value is made whole; the question's own words back are replaced.
+        ("What is the authorization of Crates: Search?", "Not [1]", True, "Not required [1]"),
+        ("What is the method of Crates: Publish?", "Publish [1]", True, "PUT [1]"),
+        # Another unit's value for the same key, and an answer that did not hold up.
+        ("Crates: Yank: what is its method?", "GET [1]", True, "DELETE [1]"),
+        ("What is the endpoint of Crates: Publish?", "/api/v2 [1]", False, "/api/v1/crates/new [1]"),
+        # The whole value, or an answer written in prose, stays as the reader gave it.
+        ("What is the method of Crates: Publish?", "PUT [1]", True, None),
+        ("What is the method of Crates: Publish?", "a new crate [1]", True, None),
+    ],
+)
+def test_a_reading_is_replaced_by_the_named_fields_value(question, answer, held, expected) -> None:
+    assert field_reading(answer, question, [cite(API)], held) == expected
+
+
+def test_a_typed_question_gets_the_value_of_its_type_from_the_field() -> None:
+    passages = [cite(RECORD, "/docs/quietfox-METADATA.txt")]
+    # "3.11" is written on a classifier, a key the question does not name.
+    q = "Which Python versions does quietfox require?"
+    assert field_reading("3.11 [1]", q, passages, True) == ">=3.8, !=3.9.0 [1]"
+    # A version the reader found on a line whose key shares the question's words stays.
+    q = "Which version of colorama does quietfox require?"
+    assert field_reading(">=0.4.6 [1]", q, passages, True) is None
+    # "Version: 2.4.1" holds one version: that is the answer, not the line.
+    dated = [cite("Release: 2.4.1, on 2024-05-01 at noon\n")]
+    assert field_reading("noon [1]", "When was the release dated?", dated, True) == (
+        "2024-05-01 [1]"
+    )
+    # A field with no value of the demanded type answers nothing.
+    assert field_reading("x [1]", "Which version is the summary?", passages, False) is None
+
+
+def test_keyed_names_the_fields_whose_key_the_question_names() -> None:
+    asked = asked_stems("What is the library support of armv5te-none-eabi?")
+    assert keyed("- Library Support: core and alloc", asked) == {"librari", "support"}
+    assert keyed("Library: libc", asked) == {"librari"}
+    assert keyed("Tier: 3", asked) == frozenset()
+    assert keyed("http://example.org: a link", asked) == frozenset()
