@@ -376,3 +376,65 @@ def _reading(engine: Engine, ask: str, opts: AskOptions) -> str:
     """The reader's own first reading of `ask`, before any check."""
     prepared = engine.prepare([{"role": "user", "content": ask}], opts)
     return prepared.backend.generate(prepared.request).text
+
+
+FIELDS = {
+    "registry-api.md": """# Registry API
+## Owners
+### Owners: List
+- Endpoint: /api/v1/crates/{name}/owners
+- Method: GET
+- Authorization: Included
+The owners endpoint returns the users and teams that own the crate.
+### Owners: Add
+- Endpoint: /api/v1/crates/{name}/owners
+- Method: PUT
+- Authorization: Included
+A PUT request invites the users named in its body to own the crate.
+""",
+    "targets.md": """# armv5te-none-eabi
+- Tier: 3
+- Library Support: core and alloc (bare-metal, #![no_std])
+
+Bare-metal target for any CPU in the Armv5TE architecture family.
+
+# thumbv7em-none-eabi
+- Tier: 2
+- Library Support: core only (#![no_std])
+
+Bare-metal target for the Cortex-M4 and Cortex-M7 processors.
+""",
+}
+
+
+@pytest.mark.parametrize(
+    ("ask", "read", "value", "cited"),
+    [
+        # Another field's value of the unit the question names: the endpoint for the method.
+        ("What is the method of Owners: Add?", "/api/v1/crates", "PUT", "registry-api.md"),
+        # Nothing the question asks: a heading's mark.
+        (
+            "What is the library support of thumbv7em-none-eabi?",
+            "#",
+            "core only (#![no_std])",
+            "targets.md",
+        ),
+    ],
+    ids=["another-field", "a-heading-mark"],
+)
+def test_a_question_that_names_a_field_is_answered_with_its_value(
+    paths, embedder, tmp_path, ask: str, read: str, value: str, cited: str
+) -> None:
+    """Every endpoint has a "Method:" line and every target a "Library Support:" one: the
+    answer is the value of the field under the unit the question names, cited."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in FIELDS.items():
+        (docs / name).write_text(text)
+    with Engine(paths, embedder=embedder) as engine:
+        engine.ingest([docs], collection="docs")
+        opts = AskOptions(collection="docs", k=3, max_tokens=48, memory=False)
+        assert _reading(engine, ask, opts).startswith(read)
+        answer = engine.ask(ask, opts)
+        assert answer.answer == f"{value} [1]"
+        assert [Path(c.source).name for c in answer.citations] == [cited]

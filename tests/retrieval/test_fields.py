@@ -89,7 +89,7 @@ def test_a_table_cell_is_found_by_its_header_and_its_row() -> None:
         ("What is the method of Crates: Publish?", "Publish [1]", True, "PUT [1]"),
         # Another unit's value for the same key, and an answer that did not hold up.
         ("Crates: Yank: what is its method?", "GET [1]", True, "DELETE [1]"),
-        ("What is the endpoint of Crates: Publish?", "/api/v2 [1]", False, "/api/v1/crates/new [1]"),
+        ("Crates: Publish: its endpoint?", "/api/v2 [1]", False, "/api/v1/crates/new [1]"),
         # The whole value, or an answer written in prose, stays as the reader gave it.
         ("What is the method of Crates: Publish?", "PUT [1]", True, None),
         ("What is the method of Crates: Publish?", "a new crate [1]", True, None),
