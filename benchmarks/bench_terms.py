@@ -1,9 +1,10 @@
-"""What answering with the term a question describes costs (`retrieval.terms`). Per question
-of `examples/suite-man`, `examples/suite-ru` and `examples/plain-man`, `replace_reading` runs
-over three whole pages (the gold page and the next two of its suite, whole pages being more
-text than the excerpts the engine passes), against an answer that names nothing; the
-median and the largest time of `--rounds` calls per question, per suite. No model is
-loaded: the cost is parsing the pages' terms and matching stems.
+"""What answering with the term a question describes (`retrieval.terms`) and with the field
+it names (`retrieval.fields`) costs. Per question of each example suite, `replace_reading`
+and `field_reading` each run over three whole pages (the gold page and the next two of its
+suite, whole pages being more text than the excerpts the engine passes), against an answer
+that names nothing; the median and the largest time of `--rounds` calls per question, per
+suite. No model is loaded: the cost is parsing the pages' terms and fields and matching
+stems.
 
 Run: .venv/bin/python benchmarks/bench_terms.py [--rounds 5]
 """
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 from outweigh.prompt import Citation
+from outweigh.retrieval.fields import field_reading
 from outweigh.retrieval.terms import replace_reading
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -24,6 +26,9 @@ SUITES = {
     "man pages": ("suite-man", "suite-man"),
     "Russian man pages": ("suite-ru", "suite-ru"),
     "plain man questions": ("plain-man", "suite-man"),
+    "Texinfo manuals": ("suite-info", "suite-info"),
+    "changelogs": ("suite-log", "suite-log"),
+    "READMEs": ("suite-readme", "suite-readme"),
 }
 """Suite name -> (its questions' folder, its documents' folder)."""
 
@@ -47,18 +52,26 @@ def main() -> None:
     for label, (suite, docs) in SUITES.items():
         lines = (EXAMPLES / suite / "questions.jsonl").read_text().splitlines()
         questions = [json.loads(line) for line in lines]
-        times = []
+        checks = {
+            "term": lambda q, cited: replace_reading("x [1]", q, cited),
+            "field": lambda q, cited: field_reading("x [1]", q, cited, True),
+        }
+        times: dict[str, list[float]] = {name: [] for name in checks}
         for q in questions:
-            cited = passages(EXAMPLES / docs / "docs", q["source"])
-            runs = []
-            for _ in range(args.rounds):
-                start = time.perf_counter()
-                replace_reading("x [1]", q["question"], cited)
-                runs.append(time.perf_counter() - start)
-            times.append(statistics.median(runs) * 1000)
+            cited = passages(EXAMPLES / docs / "docs", q.get("source", ""))
+            for name, check in checks.items():
+                runs = []
+                for _ in range(args.rounds):
+                    start = time.perf_counter()
+                    check(q["question"], cited)
+                    runs.append(time.perf_counter() - start)
+                times[name].append(statistics.median(runs) * 1000)
         print(
-            f"{label} ({len(questions)} questions): median {statistics.median(times):.2f} ms, "
-            f"largest {max(times):.2f} ms"
+            f"{label} ({len(questions)} questions): "
+            + "; ".join(
+                f"{name} median {statistics.median(t):.2f} ms, largest {max(t):.2f} ms"
+                for name, t in times.items()
+            )
         )
 
 

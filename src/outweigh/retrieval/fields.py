@@ -68,10 +68,13 @@ class Field:
     """Stems of its file name and of the lines it hangs from."""
 
 
-def fields(passage: Citation) -> list[Field]:
+def fields(passage: Citation, asked: set[str] | None = None) -> list[Field]:
     """The `Key: value` lines of what the reader saw of `passage`, out of code, and the cells
-    of its tables' rows, each keyed by its column's header."""
+    of its tables' rows, each keyed by its column's header; only those whose key a question
+    names, given its `asked_stems`."""
     lines = lines_of(passage.excerpt or passage.text)
+    if not any(_ROW.match(line.text) or _keyed(line.text, asked) for line in lines):
+        return []  # no field asked for: the page's outline is not needed
     parent = outline(lines)
     name = frozenset(stems(re.sub(r"[-_.]+", " ", Path(passage.source).stem)))
     out: list[Field] = []
@@ -88,12 +91,12 @@ def fields(passage: Citation) -> list[Field]:
             out += [
                 Field(key, cell, passage.n, unit)
                 for key, cell in zip(head[1:], cells[1:], strict=True)
-                if _KEY.match(key) and cell and cell not in "-*"
+                if _KEY.match(key) and cell and cell not in "-*" and _names(asked, key)
             ]
             continue
         head = []
         m = _FIELD.match(line.text)
-        if line.code or m is None or _URLISH.match(m["key"]):
+        if line.code or m is None or not _keyed(line.text, asked):
             continue
         value = MARKER.sub("", m["value"]).strip()
         if not value or len(value.split()) > MAX_VALUE_WORDS:
@@ -107,14 +110,11 @@ def named_field(question: str, passages: Sequence[Citation]) -> Field | None:
     """The field `question` names whose line the passages write under the unit it names (see
     the module docstring), or None where none does or two values tie."""
     asked = asked_stems(question)
-    found: list[tuple[int, Field]] = []
-    for passage in passages:
-        for f in fields(passage):
-            key = frozenset(stems(f.key)) - _FRAME
-            if not key or not key <= asked:
-                continue
-            rest = asked - key
-            found.append((len(rest & f.unit), f))
+    found = [
+        (len((asked - set(stems(f.key))) & f.unit), f)
+        for passage in passages
+        for f in fields(passage, asked)
+    ]
     if not found:
         return None
     best = max(score for score, _ in found)
@@ -170,14 +170,26 @@ def field_reading(
     return mark
 
 
+def _keyed(text: str, asked: set[str] | None) -> bool:
+    """Whether the line `text` is a field whose key a question names (`_names`)."""
+    m = _FIELD.match(text)
+    return m is not None and not _URLISH.match(m["key"]) and _names(asked, m["key"])
+
+
+def _names(asked: set[str] | None, key: str) -> bool:
+    """Whether a question (`asked`: its `asked_stems`; None for any) names the field `key`:
+    each word of the key is one of its words, and not every word is one every sentence has."""
+    if asked is None:
+        return True
+    words = set(stems(key)) - _FRAME
+    return bool(words) and words <= asked
+
+
 def keyed(line: str, asked: set[str]) -> frozenset[str]:
     """The stems of `line`'s key where it is a field whose key a question names (`asked`:
     its `asked_stems`); empty where it is not."""
     m = _FIELD.match(line)
-    if m is None or _URLISH.match(m["key"]):
-        return frozenset()
-    key = frozenset(stems(m["key"])) - _FRAME
-    return key if key and key <= asked else frozenset()
+    return frozenset(stems(m["key"])) - _FRAME if m and _keyed(line, asked) else frozenset()
 
 
 def named_keys(
