@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 
 from outweigh.prompt import Citation
-from outweigh.retrieval.fields import asked_stems, field_reading, fields, keyed, named_field
+from outweigh.retrieval.fields import (
+    asked_stems,
+    field_reading,
+    fields,
+    keyed,
+    named_field,
+    named_keys,
+)
 
 API = """\
 # Registry API
@@ -122,3 +129,61 @@ def test_keyed_names_the_fields_whose_key_the_question_names() -> None:
     assert keyed("Library: libc", asked) == {"librari"}
     assert keyed("Tier: 3", asked) == frozenset()
     assert keyed("http://example.org: a link", asked) == frozenset()
+
+
+RECORDS = """\
+Metadata-Version: 2.1
+Name: defusedxml
+Version: 0.7.1
+Home-page: https://github.com/tiran/defusedxml
+Requires-Python: >=2.7
+
+Metadata-Version: 2.1
+Name: lxml
+Version: 6.0.2
+Home-page: https://lxml.de/
+Requires-Python: >=3.8
+"""
+
+
+def test_a_record_is_known_by_its_fields_and_a_longer_key_names_first() -> None:
+    whole = cite(RECORDS, "/docs/records.txt")
+    q = "What is the home page URL of lxml?"
+    assert named_field(q, [whole]).value == "https://lxml.de/"
+    # "Requires-Python" takes more of the question than "Version", and a short value keeps
+    # the bound around its version.
+    q = "Which Python versions does defusedxml require?"
+    assert field_reading("0.7.1 [1]", q, [whole], True) == ">=2.7 [1]"
+    # An excerpt lost the blank line between records: where the chunk shows whose each
+    # field is, the chunk says it; two records run together name both, and nothing wins.
+    cut = "\n".join(line for line in RECORDS.splitlines() if line and "Metadata" not in line)
+    shown = Citation(1, "/docs/records.txt", 1, RECORDS, 1.0, cut)
+    assert named_field("What is the home page URL of lxml?", [shown]).value == "https://lxml.de/"
+    alone = Citation(1, "/docs/records.txt", 1, cut, 1.0, cut)
+    assert named_field("What is the home page URL of lxml?", [alone]) is None
+
+
+def test_selection_lifts_the_named_key_under_the_named_unit_only() -> None:
+    from outweigh.retrieval.structure import lines_of, outline
+    from outweigh.retrieval.titles import terms
+
+    lines = lines_of(API)
+    texts = [line.text for line in lines]
+    parent = outline(lines)
+    stems_of = [terms(t) for t in texts]
+    q = "What is the method of Crates: Publish?"
+    lifted = named_keys(texts, parent, stems_of, terms(q), asked_stems(q), named=False)
+    assert [texts[j] for j in lifted] == ["- Method: PUT"]
+    # Nothing of the question is above any "Method:" line: none, unless the question names
+    # the document or its record, and then all.
+    q = "What is the method?"
+    assert named_keys(texts, parent, stems_of, terms(q), asked_stems(q), named=False) == set()
+    assert len(named_keys(texts, parent, stems_of, terms(q), asked_stems(q), named=True)) == 3
+    # The key that takes more of the question: "Requires-Python", not "Version".
+    lines = lines_of(RECORDS)
+    texts = [line.text for line in lines]
+    q = "Which Python versions does lxml require?"
+    lifted = named_keys(
+        texts, outline(lines), [terms(t) for t in texts], terms(q), asked_stems(q), named=True
+    )
+    assert {texts[j] for j in lifted} == {"Requires-Python: >=3.8"}

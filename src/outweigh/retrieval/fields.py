@@ -28,7 +28,7 @@ under the unit the question names (`named_keys`), so the reader sees it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,6 +53,10 @@ _ROW = re.compile(r"^\|.*\|$")
 _RULE = re.compile(r"^\|[ \t:|-]*\|$")
 _URLISH = re.compile(r"^(?:https?|ftp|mailto|file)$", re.I)
 _FRAME = stop_words("en", "ru") | NEGATIONS
+SHORT = 3
+"""A value of at most this many words is the answer whole, with the bound around a version
+(">=3.10") or the words around a date; a longer one gives the one value of the demanded
+type it holds."""
 MAX_VALUE_WORDS = 40
 """A value longer than this is a paragraph that happens to begin with a label, not a field."""
 
@@ -65,18 +69,48 @@ class Field:
     value: str
     passage: int
     unit: frozenset[str]
-    """Stems of its file name and of the lines it hangs from."""
+    """Stems of its file name, of the lines it hangs from and of the run of fields it is one
+    of (a record's); of a table cell, its file name and its row's first cell."""
 
 
 def fields(passage: Citation, asked: set[str] | None = None) -> list[Field]:
-    """The `Key: value` lines of what the reader saw of `passage`, out of code, and the cells
-    of its tables' rows, each keyed by its column's header; only those whose key a question
-    names, given its `asked_stems`."""
-    lines = lines_of(passage.excerpt or passage.text)
-    if not any(_ROW.match(line.text) or _keyed(line.text, asked) for line in lines):
-        return []  # no field asked for: the page's outline is not needed
-    parent = outline(lines)
+    """The `Key: value` lines the reader saw of `passage`, out of code, and the cells of its
+    tables' rows, each keyed by its column's header; only those whose key a question names,
+    given its `asked_stems`. What a line hangs from is read in the passage's whole chunk,
+    where an excerpt's lines lost the blank lines between records."""
     name = frozenset(stems(re.sub(r"[-_.]+", " ", Path(passage.source).stem)))
+    if not passage.excerpt:
+        return _fields(passage.text, name, passage.n, asked, lambda line: True)
+    shown = {_folded(line) for line in passage.excerpt.splitlines()}
+    whole = {_folded(line) for line in passage.text.splitlines()}
+    return _fields(passage.text, name, passage.n, asked, shown.__contains__) + _fields(
+        passage.excerpt, name, passage.n, asked, lambda line: line not in whole
+    )
+
+
+def _folded(line: str) -> str:
+    return " ".join(line.split())
+
+
+def _fields(
+    text: str, name: frozenset[str], n: int, asked: set[str] | None, keep: Callable[[str], bool]
+) -> list[Field]:
+    """`fields` of `text`, of a passage `n` whose file name's stems are `name`: those on a
+    line `keep` takes (whitespace folded)."""
+    lines = lines_of(text)
+    if not any(_ROW.match(line.text) or _keyed(line.text, asked) for line in lines):
+        return []  # no field asked for: the outline is not needed
+    parent = outline(lines)
+    # Each run of field lines: a record's "Name: defusedxml" says whose its "Home-page:" is,
+    # whichever field the outline hangs the record from.
+    field = [not line.code and _FIELD.match(line.text) is not None for line in lines]
+    run = [0] * len(lines)
+    for i in range(1, len(lines)):
+        run[i] = run[i - 1] + (lines[i].blank_before or not field[i] or not field[i - 1])
+    kin: dict[int, set[str]] = {}
+    for i, line in enumerate(lines):
+        if field[i]:
+            kin.setdefault(run[i], set()).update(stems(line.text))
     out: list[Field] = []
     head: list[str] = []
     for i, line in enumerate(lines):
@@ -87,34 +121,38 @@ def fields(passage: Citation, asked: set[str] | None = None) -> list[Field]:
             if len(cells) != len(head) or line.blank_before:
                 head = cells  # a header: the first row, or one of another width
                 continue
+            if not keep(_folded(line.text)):
+                continue
             unit = name | frozenset(stems(" ".join(cells[:1])))
             out += [
-                Field(key, cell, passage.n, unit)
+                Field(key, cell, n, unit)
                 for key, cell in zip(head[1:], cells[1:], strict=True)
                 if _KEY.match(key) and cell and cell not in "-*" and _names(asked, key)
             ]
             continue
         head = []
         m = _FIELD.match(line.text)
-        if line.code or m is None or not _keyed(line.text, asked):
+        if line.code or m is None or not _keyed(line.text, asked) or not keep(_folded(line.text)):
             continue
         value = MARKER.sub("", m["value"]).strip()
         if not value or len(value.split()) > MAX_VALUE_WORDS:
             continue
         over = " ".join(lines[j].text for j in ancestors(parent, i))
-        out.append(Field(m["key"], value, passage.n, name | frozenset(stems(over))))
+        out.append(Field(m["key"], value, n, name | frozenset(stems(over)) | kin[run[i]]))
     return out
 
 
 def named_field(question: str, passages: Sequence[Citation]) -> Field | None:
     """The field `question` names whose line the passages write under the unit it names (see
-    the module docstring), or None where none does or two values tie."""
+    the module docstring), or None where none does or two values tie. A key that takes more
+    of the question's words names its field first: "Requires-Python", not "Version", for
+    "Which Python versions does it require?"."""
     asked = asked_stems(question)
-    found = [
-        (len((asked - set(stems(f.key))) & f.unit), f)
-        for passage in passages
-        for f in fields(passage, asked)
-    ]
+    found = []
+    for passage in passages:
+        for f in fields(passage, asked):
+            key = set(stems(f.key)) - _FRAME
+            found.append(((len(key), len((asked - key) & f.unit)), f))
     if not found:
         return None
     best = max(score for score, _ in found)
@@ -149,7 +187,8 @@ def field_reading(
         pieces = {m.group(0) for m in VALUES[kind].finditer(text)}
         if not pieces:
             return None  # the field holds no value of the type the question demands
-        text = pieces.pop() if len(pieces) == 1 else text
+        if len(pieces) == 1 and len(text.split()) > SHORT:
+            text = pieces.pop()
     said, value = tokens(MARKER.sub(" ", answer)), tokens(text)
     if _within(value, said):
         return None
@@ -201,11 +240,14 @@ def named_keys(
     named: bool,
 ) -> set[int]:
     """The indexes of the fields among a document's `lines` (`parent`: `structure.outline`'s)
-    whose key a question names (`keyed`; `asked`: its `asked_stems`), under the unit whose
+    whose key a question names (`keyed`; `asked`: its `asked_stems`) with the most of its
+    words, under the unit whose
     lines above them share the most of its other words `rest` (`terms`: each line's stems).
     Where no unit shares any, all such fields where the question names the document or its
     record (`named`), else none."""
     keys = {j: key for j, line in enumerate(lines) if (key := keyed(line, asked))}
+    most = max(map(len, keys.values()), default=0)  # "Requires-Python" before "Version"
+    keys = {j: key for j, key in keys.items() if len(key) == most}
     reach = {
         j: len((rest - key) & set().union(*(terms[a] for a in ancestors(parent, j))))
         for j, key in keys.items()
