@@ -187,3 +187,17 @@ def test_selection_lifts_the_named_key_under_the_named_unit_only() -> None:
         texts, outline(lines), [terms(t) for t in texts], terms(q), asked_stems(q), named=True
     )
     assert {texts[j] for j in lifted} == {"Requires-Python: >=3.8"}
+
+
+def test_a_key_that_names_the_document_is_no_field_asked_for() -> None:
+    from outweigh.retrieval.structure import lines_of, outline
+    from outweigh.retrieval.titles import terms, title
+
+    log = "## v1.1.5\n* python-build: Add CPython 3.6.3\n## v1.1.2\n* pyenv: Fix the version\n"
+    q = "What CPython release was added in pyenv v1.1.5?"
+    assert named_field(q, [cite(log, "/docs/pyenv-changelog.md")]) is None
+    lines = lines_of(log)
+    texts = [line.text for line in lines]
+    rest = terms(q) - title("/docs/pyenv-changelog.md")
+    stems_of = [terms(t) for t in texts]
+    assert named_keys(texts, outline(lines), stems_of, rest, asked_stems(q), named=True) == set()

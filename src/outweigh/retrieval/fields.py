@@ -134,6 +134,8 @@ def _fields(
         m = _FIELD.match(line.text)
         if line.code or m is None or not _keyed(line.text, asked) or not keep(_folded(line.text)):
             continue
+        if set(stems(m["key"])) <= name:
+            continue  # the document's own name ("* pyenv: Fix ..."): an entry's subject
         value = MARKER.sub("", m["value"]).strip()
         if not value or len(value.split()) > MAX_VALUE_WORDS:
             continue
@@ -242,10 +244,13 @@ def named_keys(
     """The indexes of the fields among a document's `lines` (`parent`: `structure.outline`'s)
     whose key a question names (`keyed`; `asked`: its `asked_stems`) with the most of its
     words, under the unit whose
-    lines above them share the most of its other words `rest` (`terms`: each line's stems).
+    lines above them share the most of its other words `rest` (`terms`: each line's stems;
+    a key must be of these words too, not of the document's name).
     Where no unit shares any, all such fields where the question names the document or its
     record (`named`), else none."""
-    keys = {j: key for j, line in enumerate(lines) if (key := keyed(line, asked))}
+    # A key of the words that name the document is its subject's, not a field asked for:
+    # "* pyenv: Fix ..." in pyenv's changelog.
+    keys = {j: key for j, line in enumerate(lines) if (key := keyed(line, asked)) and key <= rest}
     most = max(map(len, keys.values()), default=0)  # "Requires-Python" before "Version"
     keys = {j: key for j, key in keys.items() if len(key) == most}
     reach = {
