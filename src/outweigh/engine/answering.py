@@ -46,9 +46,9 @@ def checked_reading(
     is answered with the term whose description it clearly matches best
     (`retrieval.terms`), where the reader named no term (it copied the description) or one
     the question describes less well. A question that names a field its passages write
-    ("What is the library support of armv5te-none-eabi?" over "- Library Support: core and
-    alloc ...") is answered with the field's whole value, where the reader gave a piece of
-    it or another line's (`retrieval.fields`)."""
+    ("What is the method of Owners: Add?" over "- Method: PUT" under "### Owners: Add") is
+    answered with its value, where the reader gave a piece of it, another field's or unit's
+    value, or the question back (`retrieval.fields`)."""
     from outweigh.adapters.reader import DONT_KNOW
 
     answer = tidy(answer)

@@ -243,11 +243,10 @@ def named_keys(
 ) -> set[int]:
     """The indexes of the fields among a document's `lines` (`parent`: `structure.outline`'s)
     whose key a question names (`keyed`; `asked`: its `asked_stems`) with the most of its
-    words, under the unit whose
-    lines above them share the most of its other words `rest` (`terms`: each line's stems;
-    a key must be of these words too, not of the document's name).
-    Where no unit shares any, all such fields where the question names the document or its
-    record (`named`), else none."""
+    words, under the unit whose lines above them share the most of its other words `rest`
+    (`terms`: each line's stems; a key must be of these words too, not of the document's
+    name). Where no unit shares any, all such fields where the question names the document
+    or its record (`named`), else none. A line of code is given as ""."""
     # A key of the words that name the document is its subject's, not a field asked for:
     # "* pyenv: Fix ..." in pyenv's changelog.
     keys = {j: key for j, line in enumerate(lines) if (key := keyed(line, asked)) and key <= rest}

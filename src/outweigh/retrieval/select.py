@@ -162,7 +162,7 @@ HEADING_SHARE = 0.5
 TYPE_BONUS = 0.3
 """Added to a line holding a value of the type the question asks for."""
 KEY_BONUS = 1.0
-"""Added to a field whose key the question names, under what it names (`fields.keyed`)."""
+"""Added to a field whose key the question names, under what it names (`fields.named_keys`)."""
 NAME_BONUS = 1.0
 """Added to a line, or to a document, that holds the names with digits the question gives
 (`identifiers`: a release, an issue number), in proportion to how many of them it holds
@@ -193,6 +193,7 @@ class _Document:
     option, a field, a table row."""
     records: int = 0
     """Records (`Key: value` paragraphs) among its lines (`structure.records`)."""
+    code: frozenset[int] = frozenset()  # units in a fenced block of code (no field of the text)
 
     def signoff(self, j: int) -> list[int]:
         """The last line of the entry j heads (the lines that hang from j) or else belongs
@@ -248,7 +249,8 @@ def _read(chunks: list[Hit]) -> _Document:
             unit_owner.append(owner[i])
             p = parent[i]
             unit_parent.append(first[p] if p is not None else None if n == 0 else first[i])
-    return _Document(units, unit_owner, breaks, unit_parent, items, records(lines, parent))
+    code = frozenset(first[i] for i, line in enumerate(lines) if line.code)
+    return _Document(units, unit_owner, breaks, unit_parent, items, records(lines, parent), code)
 
 
 def _without_head(new: list[Line], before: str) -> list[Line]:
@@ -295,14 +297,12 @@ def select(
     store: Store | None = None,
     shared: frozenset[str] = frozenset(),
 ) -> list[Hit]:
-    """At most `k` passages from `hits`, one per document, chosen, cut and ordered as `how`
-    says; `hits` are as `expand` returns them, and `store` (where they are kept) gives the
-    line vectors ingest stored: without it every line not cached is embedded here. The
-    chunks of one document (retrieved, or added by `expand`) are read as one run of lines,
+    """At most `k` passages from `hits` (as `expand` returns them), one per document, chosen,
+    cut and ordered as `how` says; `store` gives the line vectors ingest stored (without it,
+    lines not cached are embedded here). A document's chunks are read as one run of lines,
     so the line that answers is found wherever retrieval cut the page; the passage keeps the
-    chunk id of its best line and its text is whole lines of the document (whitespace
-    folded). `shared`: the words most of the collection's file names share (`kinds`).
-    Selection off returns the first `k` hits as given."""
+    chunk id of its best line, its text whole lines (whitespace folded). `shared`: the
+    words most of the collection's file names share (`kinds`). Selection off: the first k."""
     if not hits or not how.enabled:
         return hits[:k]
     docs: dict[str, list[Hit]] = {}
@@ -383,8 +383,9 @@ def select(
         # lifted where a word of the question is on them or above them; so are fields whose
         # key the question names, under the unit it names.
         base = span.start
+        prose = ["" if j in read[i].code else line for j, line in enumerate(lines)]
         named_here = bool(subject[i] or leads)
-        keyed = named_keys(lines, parent, unit_terms[span.start :], rest, key_words, named_here)
+        keyed = named_keys(prose, parent, unit_terms[span.start :], rest, key_words, named_here)
         scores = []
         for j in range(len(lines)):
             up = ancestors(parent, j)
