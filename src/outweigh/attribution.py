@@ -81,6 +81,12 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
+def contains(haystack: Sequence[str], needle: Sequence[str]) -> bool:
+    """Whether the words `needle` appear, contiguous and in order, in `haystack`."""
+    n = len(needle)
+    return n > 0 and any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
+
+
 def key_tokens(text: str, question: str = "") -> list[str]:
     """What `text` adds to `question`: its tokens less stopwords, task words and the
     question's words (matched as passages match them, so "named" repeats "name"), distinct,

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from outweigh.attribution import MARKER
+from outweigh.attribution import MARKER, contains
 from outweigh.text import ARTICLES
 
 CONCISE_WORDS = 20
@@ -59,11 +59,6 @@ def tokens(text: str) -> list[str]:
     return normalize(text).split()
 
 
-def _contains(haystack: list[str], needle: list[str]) -> bool:
-    n = len(needle)
-    return n > 0 and any(haystack[i : i + n] == needle for i in range(len(haystack) - n + 1))
-
-
 def accuracy(prediction: str, answers: Sequence[str]) -> bool:
     """Whether some gold answer's normalized tokens appear, contiguous, in the prediction's. An
     answer that abstains (`abstains`) holds none: "I don't know" is not the option `-i`."""
@@ -74,7 +69,7 @@ def mentions(prediction: str, texts: Sequence[str]) -> bool:
     """Whether some text's normalized tokens appear, contiguous, in the prediction's, whatever
     else it says: a value it must not hold, even in passing ("I don't know; maybe Tver?")."""
     pred = tokens(prediction)
-    return any(_contains(pred, tokens(a)) for a in texts)
+    return any(contains(pred, tokens(a)) for a in texts)
 
 
 def concise(prediction: str, answers: Sequence[str]) -> bool:
@@ -84,7 +79,7 @@ def concise(prediction: str, answers: Sequence[str]) -> bool:
         return False
     pred = tokens(prediction)
     return any(
-        _contains(pred, gold) and len(pred) <= max(CONCISE_WORDS, CONCISE_FACTOR * len(gold))
+        contains(pred, gold) and len(pred) <= max(CONCISE_WORDS, CONCISE_FACTOR * len(gold))
         for gold in (tokens(a) for a in answers)
     )
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from outweigh.attribution import MARKER, tokens
+from outweigh.attribution import MARKER, contains, tokens
 from outweigh.retrieval.structure import VALUES, ancestors, demands, gives, lines_of, outline
 from outweigh.text import NEGATIONS, stems, stop_words
 
@@ -192,17 +192,17 @@ def field_reading(
         if len(pieces) == 1 and len(text.split()) > SHORT:
             text = pieces.pop()
     said, value = tokens(MARKER.sub(" ", answer)), tokens(text)
-    if _within(value, said):
+    if contains(said, value):
         return None
     mark = f"{text} [{field.passage}]"
-    if said and _within(said, value):
+    if said and contains(value, said):
         return None if kind is not None and gives(answer, question) else mark
     if not held or set(said) <= set(tokens(question)):
         return mark
     asked = asked_stems(question)
     for passage in passages:
         for line in lines_of(passage.excerpt or passage.text):
-            if not _within(said, tokens(line.text)):
+            if not contains(tokens(line.text), said):
                 continue
             m = _FIELD.match(line.text)
             key = frozenset(stems(m["key"])) - _FRAME if m else frozenset()
@@ -264,9 +264,3 @@ def asked_stems(question: str) -> set[str]:
     """The stems of `question` that can name a field: its words outside quotes, less those
     every sentence has."""
     return set(stems(_QUOTED.sub(" ", question))) - _FRAME
-
-
-def _within(part: list[str], whole: list[str]) -> bool:
-    """Whether the tokens `part` appear, contiguous, in `whole`."""
-    n = len(part)
-    return n > 0 and any(whole[i : i + n] == part for i in range(len(whole) - n + 1))
