@@ -11,8 +11,10 @@ from outweigh.retrieval.fields import (
     field_reading,
     fields,
     keyed,
+    link_reading,
     named_field,
     named_keys,
+    named_link,
 )
 
 API = """\
@@ -201,3 +203,48 @@ def test_a_key_that_names_the_document_is_no_field_asked_for() -> None:
     rest = terms(q) - title("/docs/pyenv-changelog.md")
     stems_of = [terms(t) for t in texts]
     assert named_keys(texts, outline(lines), stems_of, rest, asked_stems(q), named=True) == set()
+
+
+MOTOR = """\
+# x86_64-unknown-motor
+Tier: 3
+[Motor OS](https://github.com/moturus/motor-os) is a new operating system.
+## Building the target toolchain
+Motor OS target toolchain can be [built using x.py](https://rustc-dev-guide.rust-lang.org/building/how-to-build-and-run.html):
+## Building Rust programs
+See the [Hello Motor OS](https://github.com/moturus/motor-os/blob/main/hello.md) example.
+Read the [install notes](../install.html) first.
+"""
+OTHER = "https://rustc-dev-guide.rust-lang.org/building/how-to-build-and-run.html [1]"
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "held", "expected"),
+    [
+        # Quoted whole: that link, whatever the reader copied; not "Hello Motor OS".
+        ("What URL does the motor page give for “Motor OS”?", OTHER, True, "motor-os [1]"),
+        ("Where online is “Motor OS”?", "Motor OS [1]", True, "motor-os [1]"),
+        # Named in the question's words: over an answer with no address in it.
+        ("What is the URL of the Motor OS project?", "Motor OS [1]", True, "motor-os [1]"),
+        # ... but not over an address on a line that shares the question's words.
+        ("Which URL tells how to build the toolchain for Motor OS?", OTHER, True, None),
+        # The right address, however written, is kept.
+        ("Where online is “Motor OS”?", "https://github.com/moturus/motor-os/ [1]", True, None),
+        # A question that demands no address is not this check's.
+        ("What is “Motor OS”?", "a new operating system [1]", True, None),
+        # A link to a page of the same site is no address: nothing to read.
+        ("What is the URL of the install notes?", "Motor OS [1]", True, None),
+    ],
+)
+def test_a_link_asked_for_by_its_text_gives_its_address(question, answer, held, expected) -> None:
+    got = link_reading(answer, question, [cite(MOTOR, "/docs/platform-support-motor.html")], held)
+    assert got == (expected and f"https://github.com/moturus/{expected}")
+
+
+def test_two_links_of_the_named_text_to_two_places_read_nothing() -> None:
+    page = "[Docs](https://a.example.org/docs) and again [docs](https://b.example.org/docs)."
+    assert named_link("What URL do the docs have?", [cite(page)]) is None
+    # The same address twice is one link; the page's own name is not a link asked for.
+    page = "[Docs](https://a.example.org/docs), [docs](https://a.example.org/docs/)."
+    assert named_link("What URL do the docs have?", [cite(page)]).url.startswith("https://a.")
+    assert named_link("What URL do the docs have?", [cite(page, "/d/docs.md")]) is None

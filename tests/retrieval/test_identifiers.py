@@ -7,7 +7,13 @@ import pytest
 
 from outweigh import AskOptions, Engine
 from outweigh.retrieval import HybridSearcher, Store, ingest
-from outweigh.retrieval.identifiers import absent_answer, identifiers, mentions, missing
+from outweigh.retrieval.identifiers import (
+    absent_answer,
+    identifiers,
+    mentions,
+    missing,
+    missing_quotes,
+)
 from outweigh.retrieval.select import NONE
 from outweigh.testing import EchoBackend
 from tests.conftest import SUITE
@@ -163,4 +169,77 @@ def test_a_name_all_over_its_manual_does_not_crowd_out_the_line_that_answers(
     assert answer.context[0].source.endswith("bzip2-options.txt")
     assert "--small" in answer.context[0].excerpt
     assert len(answer.context) == 1
+    e.close()
+
+
+def test_a_quoted_span_the_passages_lack_is_named_but_never_absent():
+    shown = [
+        ("docs/lints.md", "See [issue #95228](https://github.com/rust-lang/rust/issues/95228).")
+    ]
+    assert missing_quotes("Where online is “issue #95228”?", shown) == []
+    assert missing_quotes("Where online is “issue #95229”?", shown) == ["issue #95229"]
+    assert missing_quotes("What does «lints» say?", shown) == []  # the file name holds it
+    long = "What does “" + " ".join(["word"] * 13) + "” mean?"
+    assert missing_quotes(long, shown) == []  # a sentence of the asker's, not a title
+
+
+def _lint_listing(root):
+    """One long page of lint sections alike in words and meaning, each with its issue link:
+    only the quoted issue number tells the section asked about from the others."""
+    root.mkdir()
+    topics = [
+        "unused imports",
+        "unsafe blocks without comments",
+        "trivial casts",
+        "missing docs",
+        "unreachable patterns",
+        "deprecated paths",
+        "elided lifetimes in paths",
+        "box pointers",
+        "variant size differences",
+        "single-use lifetimes",
+        "unused qualifications",
+        "missing debug implementations",
+    ]
+    where = [
+        "in macros",
+        "in tests",
+        "in traits",
+        "across crates",
+        "in loops",
+        "in closures",
+        "in consts",
+        "in impls",
+    ]
+    verbs = ["detects", "warns about", "reports", "flags", "catches"]
+    parts = [
+        "# Allowed-by-default Lints\n\nThese lints are all set to the 'allow' level by default.\n"
+    ]
+    for i, topic in enumerate(f"{a} {b}" for a in topics for b in where):
+        name, issue = topic.replace(" ", "_").replace("-", "_"), 90000 + 137 * i
+        parts.append(
+            f"## {name}\n\nThe `{name}` lint {verbs[i * 7 % 5]} {topic}.\n\n### Example\n\n"
+            f"```rust\n#![deny({name})]\nfn main() {{}}\n```\n\nThis lint is allowed by default "
+            "because it is still being worked on. See "
+            f"[issue #{issue}](https://github.com/rust-lang/rust/issues/{issue}) "
+            "for more details, and the lint levels chapter for how to turn it on.\n"
+        )
+    (root / "lints-listing-allowed-by-default.md").write_text("\n".join(parts))
+    levels = "Each lint has a default level, allow, warn or deny; the compiler has a default "
+    (root / "lints-levels.md").write_text("# Lint Levels\n\n" + (levels + "warning level. ") * 3)
+    return root
+
+
+def test_the_chunk_that_holds_a_quoted_span_is_read(paths, embedder, tmp_path):
+    """The page's 96 sections are alike in words and meaning; only the quoted issue number
+    tells the one asked about. Without the literal lookup of the quoted span, another
+    section is read."""
+    e = Engine(paths, embedder=embedder, backend=EchoBackend(reply="ok"))
+    e.ingest([_lint_listing(tmp_path / "lints")], "lints")
+    issue = 90000 + 137 * 57
+    q = f"Where online is “issue #{issue}”, according to the allowed-by-default lints?"
+    answer = e.ask(q, AskOptions(collection="lints", k=3))
+    assert f"[issue #{issue}](https://github.com/rust-lang/rust/issues/{issue})" in (
+        answer.context[0].excerpt
+    )
     e.close()

@@ -14,9 +14,9 @@ from outweigh.errors import InputError
 from outweigh.generate.base import Backend, Fixed, GenerationRequest, Message
 from outweigh.prompt import MAX_PROMPT_TOKENS, PASSAGE_OVERHEAD_TOKENS, Citation, build_messages
 from outweigh.retrieval.answers import holds_up, owned_as_asked, tidy
-from outweigh.retrieval.fields import field_reading
+from outweigh.retrieval.fields import field_reading, link_reading
 from outweigh.retrieval.hybrid import Hit, HybridSearcher
-from outweigh.retrieval.identifiers import absent_answer, mentions, missing
+from outweigh.retrieval.identifiers import absent_answer, mentions, missing, missing_quotes
 from outweigh.retrieval.select import checks_relevance, expand, names_them, select
 from outweigh.retrieval.structure import demands
 from outweigh.retrieval.terms import replace_reading
@@ -48,7 +48,8 @@ def checked_reading(
     the question describes less well. A question that names a field its passages write
     ("What is the method of Owners: Add?" over "- Method: PUT" under "### Owners: Add") is
     answered with its value, where the reader gave a piece of it, another field's or unit's
-    value, or the question back (`retrieval.fields`)."""
+    value, or the question back; one that asks the address of a link by its text, with that
+    link's (`retrieval.fields`)."""
     from outweigh.adapters.reader import DONT_KNOW
 
     answer = tidy(answer)
@@ -58,9 +59,10 @@ def checked_reading(
     if term is not None and holds_up(term, question, passages, leads):
         return term
     held = holds_up(answer, question, passages, leads)
-    value = field_reading(answer, question, passages, held)
-    if value is not None and holds_up(value, question, passages, leads):
-        return value
+    for read in (field_reading, link_reading):
+        value = read(answer, question, passages, held)
+        if value is not None and holds_up(value, question, passages, leads):
+            return value
     return answer if held else DONT_KNOW
 
 
@@ -268,8 +270,9 @@ class Answering:
     def _retrieve(self, question: str, checked: Checked) -> tuple[list[Hit], list[str]]:
         """The passages for `question`, and the names with digits it gives that no document
         of the collection mentions (`outweigh.retrieval.identifiers`), when it has no
-        passages for that reason. A name the selected passages lack is looked up literally,
-        and the passages are selected again from the chunks that hold it."""
+        passages for that reason. A name the selected passages lack, or a span the question
+        quotes, is looked up literally, and the passages are selected again from the chunks
+        that hold it."""
         coll, options = checked.collection, checked.options
         assert coll is not None
         how = options.selection
@@ -285,10 +288,13 @@ class Answering:
         kept = pick(hits)
         if not kept or not checks_relevance(how, self.embedder):
             return kept, []
-        lacking = missing(question, ((h.source, h.excerpt or h.text) for h in kept))
-        if not lacking:
+        shown = [(h.source, h.excerpt or h.text) for h in kept]
+        lacking = missing(question, shown)
+        quotes = missing_quotes(question, shown)
+        if not lacking and not quotes:
             return kept, []
-        found, absent = self.searcher.mentioning(coll, question, lacking, n)
+        found, absent = self.searcher.mentioning(coll, question, lacking + quotes, n)
+        absent = [name for name in absent if name in lacking]  # a quote may be misremembered
         if absent:
             return [], absent
         ids = {h.chunk_id for h in found}

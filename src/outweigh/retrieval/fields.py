@@ -23,6 +23,12 @@ value whole, or the one value of the type the question demands (the date of "Not
 2025-10-01 ..."), or that the reader read in prose. The engine checks the value as it checks
 any reading (`engine.answering.checked_reading`). Context selection lifts the field's line
 under the unit the question names (`named_keys`), so the reader sees it.
+
+A link is a field too, its text the key and its address the value: "What URL does the
+motor page give for “Motor OS”?" over "[Motor OS](https://github.com/moturus/motor-os) is a
+new operating system", where the reader copies the page's other link, "[built using
+x.py](https://rustc-dev-guide...)". `link_reading` answers with the address of the link
+whose text the question quotes, or else names in its words (`named_link`).
 """
 
 from __future__ import annotations
@@ -34,7 +40,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from outweigh.attribution import MARKER, contains, tokens
-from outweigh.retrieval.structure import VALUES, ancestors, demands, gives, lines_of, outline
+from outweigh.retrieval.structure import (
+    MD_LINK,
+    VALUES,
+    ancestors,
+    demands,
+    gives,
+    lines_of,
+    outline,
+)
 from outweigh.text import NEGATIONS, stems, stop_words
 
 if TYPE_CHECKING:
@@ -53,6 +67,9 @@ _ROW = re.compile(r"^\|.*\|$")
 _RULE = re.compile(r"^\|[ \t:|-]*\|$")
 _URLISH = re.compile(r"^(?:https?|ftp|mailto|file)$", re.I)
 _FRAME = stop_words("en", "ru") | NEGATIONS
+_ASKS_LINK = re.compile(r"\b(?:link|online)\b(?!-)|\bссылк", re.I)
+"""A question that asks for an address in words `demands` leaves to others ("What is the
+link for ...?", "Where online is ...?"), not "link-time optimization"."""
 SHORT = 3
 """A value of at most this many words is the answer whole, with the bound around a version
 (">=3.10") or the words around a date; a longer one gives the one value of the demanded
@@ -264,3 +281,75 @@ def asked_stems(question: str) -> set[str]:
     """The stems of `question` that can name a field: its words outside quotes, less those
     every sentence has."""
     return set(stems(_QUOTED.sub(" ", question))) - _FRAME
+
+
+@dataclass(frozen=True)
+class Link:
+    """The link a question asks the address of (`named_link`)."""
+
+    url: str
+    passage: int
+    quoted: bool
+    """Whether the question quotes its text whole, not only uses its words."""
+
+
+def named_link(question: str, passages: Sequence[Citation]) -> Link | None:
+    """The link among the lines the reader saw of `passages` (Markdown's `[text](address)`,
+    as documents in HTML are read too) whose text `question` quotes whole ("Where online is
+    “RFC 2115”?"), or else whose every word, stemmed, is a word of the question, the most
+    words first, and not only the words of the passage's file name (a page's own subject).
+    None where none is, or two addresses tie. Only whole addresses count: a link to another
+    page of the same site ("../install.html") is no answer to "what URL"."""
+    quoted = {_folded(q[1:-1]).casefold() for q in _QUOTED.findall(question)}
+    words = set(stems(question)) - _FRAME
+    exact: dict[str, Link] = {}
+    named: dict[int, dict[str, Link]] = {}
+    for passage in passages:
+        name = set(stems(re.sub(r"[-_.]+", " ", Path(passage.source).stem)))
+        for m in MD_LINK.finditer(passage.excerpt or passage.text):
+            url = m["url"].strip()
+            if not VALUES["url"].fullmatch(url):
+                continue
+            text = _folded(m["text"].strip("`*_ "))
+            if text.casefold() in quoted:
+                exact.setdefault(url.rstrip("/"), Link(url, passage.n, True))
+            key = set(stems(text)) - _FRAME
+            if key and key <= words and not key <= name:
+                named.setdefault(len(key), {}).setdefault(
+                    url.rstrip("/"), Link(url, passage.n, False)
+                )
+    found = exact or (named[max(named)] if named else {})
+    if len(found) != 1:
+        return None
+    (link,) = found.values()
+    return link
+
+
+def link_reading(
+    answer: str, question: str, passages: Sequence[Citation], held: bool
+) -> str | None:
+    """The address of the link `question` asks for (`named_link`; only where it demands a
+    URL or asks for a link), marked with its passage, in place of the reader's `answer`
+    (`held`: whether it held up on its own) where that answer does not give it: always, where
+    the question quotes the link's text; else where the answer did not hold up, gives no
+    address, or gives one written only on lines that share no word of the question but the
+    passage's name ("Where can I download frobnicate?" keeps the address of "[download
+    page](...)" over that of "[frobnicate](...)")."""
+    if demands(question) != "url" and not _ASKS_LINK.search(question):
+        return None
+    if (link := named_link(question, passages)) is None:
+        return None
+    given = {u.rstrip("/.,;") for u in VALUES["url"].findall(answer)}
+    if link.url.rstrip("/") in {u.rstrip("/") for u in given}:
+        return None
+    mark = f"{link.url} [{link.passage}]"
+    if link.quoted or not held or not given:
+        return mark
+    words = set(stems(question)) - _FRAME
+    for passage in passages:
+        name = set(stems(re.sub(r"[-_.]+", " ", Path(passage.source).stem)))
+        for line in (passage.excerpt or passage.text).splitlines():
+            said = VALUES["url"].sub(" ", MD_LINK.sub(r"\g<text>", line))
+            if any(u in line for u in given) and (words - name) & set(stems(said)):
+                return None  # its own line shares the question's words: read as asked
+    return mark

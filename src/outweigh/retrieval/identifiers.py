@@ -99,6 +99,28 @@ def missing(question: str, passages: Iterable[tuple[str, str]]) -> list[str]:
     return [n for n in names if not mentions(seen, n)]
 
 
+MAX_QUOTED_WORDS = 12
+"""A quoted span of more words is a sentence the asker wrote, not one copied to be found."""
+
+
+def missing_quotes(question: str, passages: Iterable[tuple[str, str]]) -> list[str]:
+    """The spans `question` quotes ("Where online is “issue #95228”?", "What does sed's exit
+    code “4” mean?"), of `MAX_QUOTED_WORDS` words at most, that none of `passages` ((source,
+    text shown)) holds as a run of words. Fusion can drop the one chunk that holds such a
+    span of a long page: BM25 finds it first, but the page's other chunks come closer in
+    meaning. Unlike a name with digits, a span no document holds says nothing: the asker may
+    have quoted from memory."""
+    spans = [
+        span[1:-1].strip()
+        for span in _QUOTED.findall(question)
+        if 0 < len(WORD.findall(fold(span))) <= MAX_QUOTED_WORDS
+    ]
+    if not spans:
+        return []
+    seen = " \n".join(f"{Path(source).name} {text}" for source, text in passages)
+    return [s for s in dict.fromkeys(spans) if not mentions(seen, s)]
+
+
 def absent_answer(names: list[str]) -> str:
     """The answer to a question that names what no document mentions. It states no fact
     (`eval.metrics.abstains` reads it as "I don't know")."""
