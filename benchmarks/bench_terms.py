@@ -1,10 +1,10 @@
-"""What answering with the term a question describes (`retrieval.terms`) and with the field
-it names (`retrieval.fields`) costs. Per question of each example suite, `replace_reading`
-and `field_reading` each run over three whole pages (the gold page and the next two of its
-suite, whole pages being more text than the excerpts the engine passes), against an answer
-that names nothing; the median and the largest time of `--rounds` calls per question, per
-suite. No model is loaded: the cost is parsing the pages' terms and fields and matching
-stems.
+"""What answering with the term a question describes (`retrieval.terms`), with the field it
+names and with the link it asks for (`retrieval.fields`) costs. Per question of each example
+suite, `replace_reading`, `field_reading` and `link_reading` each run over three whole pages
+(the gold page and the next two of its suite, whole pages being more text than the excerpts
+the engine passes), against an answer that names nothing; the median and the largest time
+of `--rounds` calls per question, per suite. No model is loaded: the cost is parsing the
+pages' terms, fields and links and matching stems.
 
 Run: .venv/bin/python benchmarks/bench_terms.py [--rounds 5]
 """
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from outweigh.prompt import Citation
-from outweigh.retrieval.fields import field_reading
+from outweigh.retrieval.fields import field_reading, link_reading
 from outweigh.retrieval.terms import replace_reading
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -55,6 +55,7 @@ def main() -> None:
         checks = {
             "term": lambda q, cited: replace_reading("x [1]", q, cited),
             "field": lambda q, cited: field_reading("x [1]", q, cited, True),
+            "link": lambda q, cited: link_reading("x [1]", q, cited, True),
         }
         times: dict[str, list[float]] = {name: [] for name in checks}
         for q in questions:

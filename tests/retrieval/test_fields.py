@@ -230,8 +230,10 @@ OTHER = "https://rustc-dev-guide.rust-lang.org/building/how-to-build-and-run.htm
         ("Which URL tells how to build the toolchain for Motor OS?", OTHER, True, None),
         # The right address, however written, is kept.
         ("Where online is “Motor OS”?", "https://github.com/moturus/motor-os/ [1]", True, None),
+        ("Какая ссылка дана для «Motor OS»?", "Motor OS [1]", True, "motor-os [1]"),
         # A question that demands no address is not this check's.
         ("What is “Motor OS”?", "a new operating system [1]", True, None),
+        ("Which flag turns on link-time optimization for Motor OS?", "-C lto [1]", True, None),
         # A link to a page of the same site is no address: nothing to read.
         ("What is the URL of the install notes?", "Motor OS [1]", True, None),
     ],
