@@ -438,3 +438,62 @@ def test_a_question_that_names_a_field_is_answered_with_its_value(
         answer = engine.ask(ask, opts)
         assert answer.answer == f"{value} [1]"
         assert [Path(c.source).name for c in answer.citations] == [cited]
+
+
+MOTOR = """# x86_64-unknown-motor
+
+Tier: 3
+
+[Motor OS](https://github.com/moturus/motor-os) is a new operating system for virtualized
+environments.
+
+## Target maintainers
+
+[@lasiotus](https://github.com/lasiotus)
+
+## Building the target toolchain
+
+Motor OS target toolchain can be
+[built using x.py](https://rustc-dev-guide.rust-lang.org/building/how-to-build-and-run.html).
+
+## Testing
+
+Cross-compiled Rust binaries can be run in Motor OS VMs, as described in the
+[build doc](https://github.com/moturus/motor-os/blob/main/docs/build.md) and the
+[Hello Motor OS](https://github.com/moturus/motor-os/blob/main/docs/recipes/hello-motor-os.md)
+example.
+"""
+
+
+@pytest.mark.parametrize(
+    ("ask", "read", "address"),
+    [
+        # Another link of the page, on the same line; the question's everyday words alone
+        # would not pass the relevance floor, the run of the page's words it quotes does.
+        (
+            "Where online is “build doc”?",
+            "https://github.com/moturus/motor-os/blob/main/docs/recipes/hello-motor-os.md",
+            "https://github.com/moturus/motor-os/blob/main/docs/build.md",
+        ),
+        # A piece of the address.
+        (
+            "Where online is “Hello Motor OS”?",
+            "https://gith",
+            "https://github.com/moturus/motor-os/blob/main/docs/recipes/hello-motor-os.md",
+        ),
+    ],
+    ids=["another-link", "a-piece"],
+)
+def test_a_link_asked_for_by_its_text_is_answered_with_its_address(
+    paths, embedder, tmp_path, ask: str, read: str, address: str
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "platform-support-motor.md").write_text(MOTOR)
+    with Engine(paths, embedder=embedder) as engine:
+        engine.ingest([docs], collection="docs")
+        opts = AskOptions(collection="docs", k=3, max_tokens=48, memory=False)
+        assert _reading(engine, ask, opts).startswith(read)
+        answer = engine.ask(ask, opts)
+        assert answer.answer == f"{address} [1]"
+        assert [Path(c.source).name for c in answer.citations] == ["platform-support-motor.md"]

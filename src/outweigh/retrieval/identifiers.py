@@ -121,6 +121,14 @@ def missing_quotes(question: str, passages: Iterable[tuple[str, str]]) -> list[s
     return [s for s in dict.fromkeys(spans) if not mentions(seen, s)]
 
 
+def quotes_held(question: str, texts: Iterable[str]) -> bool:
+    """Whether one of `texts` holds a span of two or more words that `question` quotes ("What
+    is the link for “build doc”?"): the question is about that text, however far from it
+    in meaning its everyday words put it."""
+    spans = [s[1:-1] for s in _QUOTED.findall(question) if len(WORD.findall(fold(s))) > 1]
+    return any(spells(t, phrases(s)) for s in spans for t in texts)
+
+
 def absent_answer(names: list[str]) -> str:
     """The answer to a question that names what no document mentions. It states no fact
     (`eval.metrics.abstains` reads it as "I don't know")."""

@@ -23,9 +23,9 @@ lines, as BM25 weighs terms, and cosine similarity under the loaded embedder), a
   word with it but numbers, gets no passages at all; nor does one that shares only everyday
   words with its documents ("day", "color", "times") and names none of them, unless a line
   comes closer still (`names_them`, `Embedder.common_floor`); a question that names a kept
-  document in full by its file name (`retrieval.titles`), in words not everyone uses, keeps
-  it whatever the floor says: "Who is the author of faiss-cpu?" is about
-  `faiss-cpu-METADATA.txt`, however far its lines are in meaning.
+  document in full by its file name (`retrieval.titles`), in words not everyone uses, or
+  quotes a run of its words, keeps it whatever the floor says: "Who is the author of
+  faiss-cpu?" is about `faiss-cpu-METADATA.txt`, however far its lines are in meaning.
 
 docs/retrieval.md has the measurements behind the defaults.
 """
@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 
 from outweigh.retrieval.fields import asked_stems, named_keys
 from outweigh.retrieval.hybrid import Hit
-from outweigh.retrieval.identifiers import identifiers, phrases, spells
+from outweigh.retrieval.identifiers import identifiers, phrases, quotes_held, spells
 from outweigh.retrieval.lines import split_long, unpack
 from outweigh.retrieval.structure import (
     Line,
@@ -438,8 +438,8 @@ def select(
     if any(
         (subject[i] and not all(map(common, titles[i]))) or named_record[i]
         for _, i, _ in chosen[: len(kept)]
-    ):
-        return kept  # it names one in full (a file, a record), not in everyday words alone
+    ) or quotes_held(question, [h.excerpt or h.text for h in kept]):
+        return kept  # it names one in full (a file, a record, a quoted run of its words)
     closest = max(h.relevance or 0.0 for h in kept)
     if floor and closest < floor:
         return []  # nothing here bears on the question
