@@ -13,6 +13,7 @@ from outweigh.retrieval.identifiers import (
     mentions,
     missing,
     missing_quotes,
+    quotes_held,
 )
 from outweigh.retrieval.select import NONE
 from outweigh.testing import EchoBackend
@@ -181,6 +182,15 @@ def test_a_quoted_span_the_passages_lack_is_named_but_never_absent():
     assert missing_quotes("What does «lints» say?", shown) == []  # the file name holds it
     long = "What does “" + " ".join(["word"] * 13) + "” mean?"
     assert missing_quotes(long, shown) == []  # a sentence of the asker's, not a title
+
+
+def test_a_quoted_run_of_words_a_text_holds_ties_the_question_to_it():
+    text = "as described in the [build doc](https://example.org/build.md) and the example"
+    assert quotes_held("Where online is “build doc”?", [text])
+    assert quotes_held('What does "the example" say?', ["x", text])
+    assert not quotes_held("Where online is “build docs”?", [text])  # not its words
+    assert not quotes_held("Where online is “build”?", [text])  # one word: everyday
+    assert not quotes_held("Where online is the build doc?", [text])  # not quoted
 
 
 def _lint_listing(root):
