@@ -427,17 +427,23 @@ def test_a_question_that_names_a_field_is_answered_with_its_value(
 ) -> None:
     """Every endpoint has a "Method:" line and every target a "Library Support:" one: the
     answer is the value of the field under the unit the question names, cited."""
+    reading, answer = _read_and_answer(paths, embedder, tmp_path, FIELDS, ask)
+    assert reading.startswith(read)
+    assert answer.answer == f"{value} [1]"
+    assert [Path(c.source).name for c in answer.citations] == [cited]
+
+
+def _read_and_answer(paths, embedder, tmp_path, pages: dict[str, str], ask: str):
+    """The reader's own first reading of `ask` over `pages` (file name -> text), and the
+    engine's answer."""
     docs = tmp_path / "docs"
     docs.mkdir()
-    for name, text in FIELDS.items():
+    for name, text in pages.items():
         (docs / name).write_text(text)
     with Engine(paths, embedder=embedder) as engine:
         engine.ingest([docs], collection="docs")
         opts = AskOptions(collection="docs", k=3, max_tokens=48, memory=False)
-        assert _reading(engine, ask, opts).startswith(read)
-        answer = engine.ask(ask, opts)
-        assert answer.answer == f"{value} [1]"
-        assert [Path(c.source).name for c in answer.citations] == [cited]
+        return _reading(engine, ask, opts), engine.ask(ask, opts)
 
 
 MOTOR = """# x86_64-unknown-motor
@@ -487,13 +493,8 @@ example.
 def test_a_link_asked_for_by_its_text_is_answered_with_its_address(
     paths, embedder, tmp_path, ask: str, read: str, address: str
 ) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "platform-support-motor.md").write_text(MOTOR)
-    with Engine(paths, embedder=embedder) as engine:
-        engine.ingest([docs], collection="docs")
-        opts = AskOptions(collection="docs", k=3, max_tokens=48, memory=False)
-        assert _reading(engine, ask, opts).startswith(read)
-        answer = engine.ask(ask, opts)
-        assert answer.answer == f"{address} [1]"
-        assert [Path(c.source).name for c in answer.citations] == ["platform-support-motor.md"]
+    page = "platform-support-motor.md"
+    reading, answer = _read_and_answer(paths, embedder, tmp_path, {page: MOTOR}, ask)
+    assert reading.startswith(read)
+    assert answer.answer == f"{address} [1]"
+    assert [Path(c.source).name for c in answer.citations] == [page]

@@ -95,7 +95,7 @@ def fields(passage: Citation, asked: set[str] | None = None) -> list[Field]:
     tables' rows, each keyed by its column's header; only those whose key a question names,
     given its `asked_stems`. What a line hangs from is read in the passage's whole chunk,
     where an excerpt's lines lost the blank lines between records."""
-    name = frozenset(stems(re.sub(r"[-_.]+", " ", Path(passage.source).stem)))
+    name = _named_by(passage)
     if not passage.excerpt:
         return _fields(passage.text, name, passage.n, asked, lambda line: True)
     shown = {_folded(line) for line in passage.excerpt.splitlines()}
@@ -103,6 +103,11 @@ def fields(passage: Citation, asked: set[str] | None = None) -> list[Field]:
     return _fields(passage.text, name, passage.n, asked, shown.__contains__) + _fields(
         passage.excerpt, name, passage.n, asked, lambda line: line not in whole
     )
+
+
+def _named_by(passage: Citation) -> frozenset[str]:
+    """The stems of the words of `passage`'s file name: what its document is about."""
+    return frozenset(stems(re.sub(r"[-_.]+", " ", Path(passage.source).stem)))
 
 
 def _folded(line: str) -> str:
@@ -305,7 +310,7 @@ def named_link(question: str, passages: Sequence[Citation]) -> Link | None:
     exact: dict[str, Link] = {}
     named: dict[int, dict[str, Link]] = {}
     for passage in passages:
-        name = set(stems(re.sub(r"[-_.]+", " ", Path(passage.source).stem)))
+        name = _named_by(passage)
         for m in MD_LINK.finditer(passage.excerpt or passage.text):
             url = m["url"].strip()
             if not VALUES["url"].fullmatch(url):
@@ -347,7 +352,7 @@ def link_reading(
         return mark
     words = set(stems(question)) - _FRAME
     for passage in passages:
-        name = set(stems(re.sub(r"[-_.]+", " ", Path(passage.source).stem)))
+        name = _named_by(passage)
         for line in (passage.excerpt or passage.text).splitlines():
             said = VALUES["url"].sub(" ", MD_LINK.sub(r"\g<text>", line))
             if any(u in line for u in given) and (words - name) & set(stems(said)):
