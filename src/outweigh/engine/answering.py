@@ -297,5 +297,7 @@ class Answering:
         absent = [name for name in absent if name in lacking]  # a quote may be misremembered
         if absent:
             return [], absent
+        if not found:  # only quotes, held by no document: the same passages
+            return kept, []
         ids = {h.chunk_id for h in found}
         return pick(found + [h for h in hits if h.chunk_id not in ids]) or kept, []
