@@ -234,6 +234,8 @@ OTHER = "https://rustc-dev-guide.rust-lang.org/building/how-to-build-and-run.htm
         # A question that demands no address is not this check's.
         ("What is “Motor OS”?", "a new operating system [1]", True, None),
         ("Which flag turns on link-time optimization for Motor OS?", "-C lto [1]", True, None),
+        # "link" may be a file's: a link's text named but not quoted is not asked for.
+        ("Where is the link to Motor OS kept?", "/boot [1]", True, None),
         # A link to a page of the same site is no address: nothing to read.
         ("What is the URL of the install notes?", "Motor OS [1]", True, None),
     ],
@@ -250,3 +252,13 @@ def test_two_links_of_the_named_text_to_two_places_read_nothing() -> None:
     page = "[Docs](https://a.example.org/docs), [docs](https://a.example.org/docs/)."
     assert named_link("What URL do the docs have?", [cite(page)]).url.startswith("https://a.")
     assert named_link("What URL do the docs have?", [cite(page, "/d/docs.md")]) is None
+
+
+def test_a_file_s_link_is_not_a_link_s_address() -> None:
+    page = "# Links\n[ln](https://example.org/man/ln.html) makes links: `ln -s TARGET NAME`.\n"
+    asked = "How do I make a symbolic link with ln?"
+    assert link_reading("ln -s [1]", asked, [cite(page)], True) is None
+    assert (
+        link_reading("ln -s [1]", "Как создать символическую ссылку ln?", [cite(page)], True)
+        is None
+    )

@@ -334,15 +334,18 @@ def link_reading(
     answer: str, question: str, passages: Sequence[Citation], held: bool
 ) -> str | None:
     """The address of the link `question` asks for (`named_link`; only where it demands a
-    URL or asks for a link), marked with its passage, in place of the reader's `answer`
-    (`held`: whether it held up on its own) where that answer does not give it: always, where
-    the question quotes the link's text; else where the answer did not hold up, gives no
-    address, or gives one written only on lines that share no word of the question but the
-    passage's name ("Where can I download frobnicate?" keeps the address of "[download
-    page](...)" over that of "[frobnicate](...)")."""
-    if demands(question) != "url" and not _ASKS_LINK.search(question):
+    URL, or asks for a link and quotes its text), marked with its passage, in place of the
+    reader's `answer` (`held`: whether it held up on its own) where that answer does not give
+    it: always, where the question quotes the link's text; else where the answer did not hold
+    up, gives no address, or gives one written only on lines that share no word of the
+    question but the passage's name ("Where can I download frobnicate?" keeps the address
+    of "[download page](...)" over that of "[frobnicate](...)")."""
+    url = demands(question) == "url"
+    if not url and not _ASKS_LINK.search(question):
         return None
-    if (link := named_link(question, passages)) is None:
+    # "link" alone may be a file's ("How do I make a symbolic link with ln?" over a page
+    # that links "[ln](...)"): there, only a link whose text the question quotes.
+    if (link := named_link(question, passages)) is None or not (url or link.quoted):
         return None
     given = {u.rstrip("/.,;") for u in VALUES["url"].findall(answer)}
     if link.url.rstrip("/") in {u.rstrip("/") for u in given}:
