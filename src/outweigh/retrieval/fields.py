@@ -348,7 +348,7 @@ def link_reading(
     if (link := named_link(question, passages)) is None or not (url or link.quoted):
         return None
     given = {u.rstrip("/.,;") for u in VALUES["url"].findall(answer)}
-    if link.url.rstrip("/") in {u.rstrip("/") for u in given}:
+    if link.url.rstrip("/") in given:
         return None
     mark = f"{link.url} [{link.passage}]"
     if link.quoted or not held or not given:

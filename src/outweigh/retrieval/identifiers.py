@@ -110,23 +110,25 @@ def missing_quotes(question: str, passages: Iterable[tuple[str, str]]) -> list[s
     span of a long page: BM25 finds it first, but the page's other chunks come closer in
     meaning. Unlike a name with digits, a span no document holds says nothing: the asker may
     have quoted from memory."""
-    spans = [
-        span[1:-1].strip()
-        for span in _QUOTED.findall(question)
-        if 0 < len(WORD.findall(fold(span))) <= MAX_QUOTED_WORDS
-    ]
+    spans = [span for span, n in _quoted(question).items() if 0 < n <= MAX_QUOTED_WORDS]
     if not spans:
         return []
     seen = " \n".join(f"{Path(source).name} {text}" for source, text in passages)
-    return [s for s in dict.fromkeys(spans) if not mentions(seen, s)]
+    return [s for s in spans if not mentions(seen, s)]
 
 
 def quotes_held(question: str, texts: Iterable[str]) -> bool:
     """Whether one of `texts` holds a span of two or more words that `question` quotes ("What
     is the link for “build doc”?"): the question is about that text, however far from it
     in meaning its everyday words put it."""
-    spans = [s[1:-1] for s in _QUOTED.findall(question) if len(WORD.findall(fold(s))) > 1]
+    spans = [span for span, n in _quoted(question).items() if n > 1]
     return any(spells(t, phrases(s)) for s in spans for t in texts)
+
+
+def _quoted(question: str) -> dict[str, int]:
+    """The spans `question` quotes, each once, with how many words each has."""
+    spans = (span[1:-1].strip() for span in _QUOTED.findall(question))
+    return {span: len(WORD.findall(fold(span))) for span in spans}
 
 
 def absent_answer(names: list[str]) -> str:
