@@ -498,3 +498,56 @@ def test_a_link_asked_for_by_its_text_is_answered_with_its_address(
     assert reading.startswith(read)
     assert answer.answer == f"{address} [1]"
     assert [Path(c.source).name for c in answer.citations] == [page]
+
+
+PEOPLE = {
+    "Module-Metadata.txt": """NAME
+    Module::Metadata - Gather package and POD information from perl module files
+
+AUTHOR
+    Original code from Module::Build::ModuleInfo by Ken Williams
+    <kwilliams@cpan.org>, Randy W. Sims <RandyS@ThePierianSpring.org>
+
+CONTRIBUTORS
+    *   Matt S Trout <mst@shadowcat.co.uk>
+    *   Chris Nehren <apeiron@cpan.org>
+    *   Chris 'BinGOs' Williams <chris@bingosnet.co.uk>
+    *   Kent Fredric <kentnl@cpan.org>
+""",
+    "HTTP-Tiny.txt": """NAME
+    HTTP::Tiny - A small, simple, correct HTTP/1.1 client
+
+CONTRIBUTORS
+    *   James E Keenan <jkeenan@cpan.org>
+    *   Serguei Trouchelle <stro@cpan.org>
+    *   Syohei YOSHIDA <syohex@gmail.com>
+""",
+}
+
+
+@pytest.mark.parametrize(
+    ("ask", "read", "address", "page"),
+    [
+        # The last contributor's address for the second's, and the next one's.
+        (
+            "Module-Metadata: what is Chris Nehren's e-mail?",
+            "kentnl@cpan.org",
+            "apeiron@cpan.org",
+            "Module-Metadata.txt",
+        ),
+        (
+            "What is the e-mail address of Serguei Trouchelle in HTTP-Tiny?",
+            "syohex@gmail.com",
+            "stro@cpan.org",
+            "HTTP-Tiny.txt",
+        ),
+    ],
+    ids=["the-last-one", "the-next-one"],
+)
+def test_a_named_person_s_address_is_the_one_written_beside_the_name(
+    paths, embedder, tmp_path, ask: str, read: str, address: str, page: str
+) -> None:
+    reading, answer = _read_and_answer(paths, embedder, tmp_path, PEOPLE, ask)
+    assert reading.startswith(read)
+    assert answer.answer == f"{address} [1]"
+    assert [Path(c.source).name for c in answer.citations] == [page]

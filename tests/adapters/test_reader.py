@@ -236,6 +236,27 @@ def test_any_text_gives_questions_about_its_typed_values() -> None:
     assert who.answer in ("Ana Lima", "ana@example.org")
 
 
+def test_an_address_is_asked_as_the_person_s_written_beside_it() -> None:
+    from outweigh.adapters.mining import prose_facts
+
+    text = (
+        "AUTHOR\n"
+        "Original code by Ken Williams\n"
+        "<kwilliams@cpan.org>, Randy W. Sims <RandyS@ThePierianSpring.org>\n"
+        "Ported by Matt S Trout (mst) <mst@shadowcat.co.uk> and Ana Lima.\n"
+    )
+    got = {
+        f.answer: f.question
+        for f in prose_facts("Module-Metadata.txt", text, random.Random(0), None)
+        if f.kind == "prose-email"
+    }
+    # Not the line's first name for the address before it: each address its own person's,
+    # and one written under a name on the line above is not asked.
+    assert set(got) == {"RandyS@ThePierianSpring.org", "mst@shadowcat.co.uk"}
+    assert "Randy W. Sims" in got["RandyS@ThePierianSpring.org"]
+    assert "Matt S Trout" in got["mst@shadowcat.co.uk"]
+
+
 def test_a_topic_with_two_values_of_one_type_asks_nothing() -> None:
     import random
 

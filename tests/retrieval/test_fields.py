@@ -12,6 +12,8 @@ from outweigh.retrieval.fields import (
     fields,
     keyed,
     link_reading,
+    mail_reading,
+    named_address,
     named_field,
     named_keys,
     named_link,
@@ -262,3 +264,51 @@ def test_a_file_s_link_is_not_a_link_s_address() -> None:
         link_reading("ln -s [1]", "Как создать символическую ссылку ln?", [cite(page)], True)
         is None
     )
+
+
+PEOPLE = """\
+AUTHOR
+Original code by Ken Williams
+<kwilliams@cpan.org>, Randy W. Sims <RandyS@ThePierianSpring.org>
+Released by Matt S Trout (mst) <mst@shadowcat.co.uk>
+CONTRIBUTORS
+* Chris Nehren <apeiron@cpan.org>
+* Kent Fredric <kentnl@cpan.org>
+* David Golden <dagolden@cpan.org>
+* David Golden <xdg@xdg.me>
+Ported by bailey@newman.upenn.edu (Charles Bailey) and Guido van Rossum, guido@python.org.
+"""
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "expected"),
+    [
+        # The next person's address in a list is replaced by the named person's own.
+        ("Module-Metadata: what is Chris Nehren's e-mail?", "kentnl@cpan.org [1]", "apeiron"),
+        ("What is the e-mail address of Randy W. Sims?", "kwilliams@cpan.org [1]", "RandyS"),
+        ("How can Ken Williams be reached by e-mail?", "Ken Williams [1]", "kwilliams"),
+        ("How can Matt S Trout be reached by e-mail?", "mst [1]", "mst"),
+        # Written before the name, or with a particle and a word between.
+        ("What is Charles Bailey's e-mail?", "I'd write [1]", "bailey"),
+        ("What e-mail does Guido van Rossum use?", "python.org [1]", "guido"),
+        # The right address is kept, in any case.
+        ("What is Randy W. Sims's e-mail?", "randys@thepierianspring.org [1]", None),
+        # Two addresses beside one name: nothing is read.
+        ("What is the e-mail address of David Golden?", "xdg@xdg.me [1]", None),
+        # No name, no address asked for, or a name no address is written beside.
+        ("What is the e-mail address of the author?", "mst@shadowcat.co.uk [1]", None),
+        ("Who is Chris Nehren?", "Kent Fredric [1]", None),
+        ("What is the e-mail address of Larry Wall?", "mst@shadowcat.co.uk [1]", None),
+    ],
+)
+def test_a_named_person_s_address_is_the_one_beside_the_name(question, answer, expected) -> None:
+    got = mail_reading(answer, question, [cite(PEOPLE, "/docs/Module-Metadata.txt")], True)
+    address = expected and next(w for w in PEOPLE.split() if w.lstrip("<").startswith(expected))
+    assert got == (expected and f"{address.strip('<>,.')} [1]")
+
+
+def test_words_between_a_name_and_an_address_give_it_to_another() -> None:
+    # "Ken Williams, Chris Nehren <x@y.org>": the address is Chris Nehren's, not Ken's.
+    page = "Thanks to Ken Williams, Chris Nehren <chris@example.org>."
+    assert named_address("What is Ken Williams's e-mail?", [cite(page)]) is None
+    assert named_address("What is Chris Nehren's e-mail?", [cite(page)]) == ("chris@example.org", 1)

@@ -72,7 +72,7 @@ version = "0.1.0"</code></pre>
     # Preformatted text between fences, its lines as they were.
     fence = lines.index("```")
     assert lines[fence + 1 : fence + 4] == ["[package]", 'version = "0.1.0"', "```"]
-    # A table's rows under a rule, as `structure.tables` reads them.
+    # A table's rows under a rule, as `retrieval.tables` reads them.
     assert "| Spec | Example |\n| --- | --- |\n| name | bitflags |\n| a\\|b | c |" in text
     # Navigation menus and buttons are not the page's text.
     assert "Home" not in text and "Copy" not in text

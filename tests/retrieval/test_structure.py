@@ -7,6 +7,7 @@ import pytest
 from outweigh.retrieval.structure import (
     ancestors,
     asked,
+    demands,
     gives,
     holds,
     lines_of,
@@ -124,6 +125,30 @@ def test_ancestors_walk_up_to_the_top() -> None:
 )
 def test_the_type_a_question_asks_for(question: str, kind: str | None) -> None:
     assert asked(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        # An e-mail address asked for in other words than "e-mail address".
+        ("How can Tim Bunce be reached by e-mail, according to DBI?", "email"),
+        ("DBI: what is Tim Bunce's e-mail?", "email"),
+        ("What e-mail does the README give for security reports?", "email"),
+        ("What is the bug-report address of GNU sed, according to its manual?", "email"),
+        ("Which address should bug reports for GNU ed be sent to?", "email"),
+        ("What is the contact address of the maintainers?", "email"),
+        ("Какой e-mail у автора DBI?", "email"),
+        ("Какой адрес электронной почты у автора?", "email"),
+        # E-mail as the kind of a thing, or what a program does, is no address asked for.
+        ("What does the email module do?", None),
+        ("Which e-mail client does mutt replace?", None),
+        ("How do I send e-mail with mail?", None),
+        ("Which program sends e-mail?", "command"),
+        ("Which bug report does 2.3 address?", None),
+    ],
+)
+def test_the_type_a_question_demands(question: str, kind: str | None) -> None:
+    assert demands(question) == kind
 
 
 def test_what_a_line_holds() -> None:

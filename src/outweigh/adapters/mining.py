@@ -432,6 +432,9 @@ def prose_facts(
             continue
         for kind in PROSE_KINDS:
             m = VALUES[kind].search(line.text)
+            who = ""
+            if m is not None and kind == "email":  # whose it is: the name written beside it
+                m, who = _owned_email(line.text) or (None, "")
             if m is None:
                 continue
             value = m.group(0).strip().rstrip(".,;:)>")
@@ -460,12 +463,6 @@ def prose_facts(
             topic = " ".join(topic.split()[:MAX_TOPIC_WORDS])
             if len(topic) < 3 or value in topic or "<" in topic or "://" in topic:
                 continue
-            who = ""
-            if kind == "email":
-                near = VALUES["person"].search(line.text)
-                who = name_of(near.group(0)) if near else ""
-                if not who or "@" in who:
-                    continue
             keys.append((kind, topic.lower(), who.lower()))
             question = rng.choice(_PROSE[kind]).format(topic=topic, subject=subject, who=who)
             about = f"{subject}\n{topic}\n{who}".lower()
@@ -476,6 +473,22 @@ def prose_facts(
     clear = [f for f, key in zip(found, keys, strict=True) if len(asked[key]) == 1]
     rng.shuffle(clear)
     yield from clear[:most]
+
+
+def _owned_email(line: str) -> tuple[re.Match[str], str] | None:
+    """The first e-mail address on `line` written beside a person's name, with that name:
+    "Chris Nehren <apeiron@cpan.org>", not the line's first name for another's address
+    ("<kwilliams@cpan.org>, Randy W. Sims <RandyS@...>" is Randy W. Sims's second one)."""
+    from outweigh.retrieval.fields import beside
+    from outweigh.retrieval.structure import VALUES, name_of
+
+    people = list(VALUES["person"].finditer(line))
+    for m in VALUES["email"].finditer(line):
+        for p in people:
+            who = name_of(p.group(0))
+            if p.end() <= m.start() and beside(line[p.end() : m.start()]) and "@" not in who:
+                return m, who
+    return None
 
 
 def mine(

@@ -14,7 +14,7 @@ from outweigh.errors import InputError
 from outweigh.generate.base import Backend, Fixed, GenerationRequest, Message
 from outweigh.prompt import MAX_PROMPT_TOKENS, PASSAGE_OVERHEAD_TOKENS, Citation, build_messages
 from outweigh.retrieval.answers import holds_up, owned_as_asked, tidy
-from outweigh.retrieval.fields import field_reading, link_reading
+from outweigh.retrieval.fields import field_reading, link_reading, mail_reading
 from outweigh.retrieval.hybrid import Hit, HybridSearcher
 from outweigh.retrieval.identifiers import absent_answer, mentions, missing, missing_quotes
 from outweigh.retrieval.select import checks_relevance, expand, names_them, select
@@ -59,7 +59,7 @@ def checked_reading(
     if term is not None and holds_up(term, question, passages, leads):
         return term
     held = holds_up(answer, question, passages, leads)
-    for read in (field_reading, link_reading):
+    for read in (field_reading, link_reading, mail_reading):
         value = read(answer, question, passages, held)
         if value is not None and holds_up(value, question, passages, leads):
             return value

@@ -19,7 +19,8 @@ import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from outweigh.retrieval.structure import Table, block_at, code_blocks, tables
+from outweigh.retrieval.structure import block_at, code_blocks
+from outweigh.retrieval.tables import Table, tables
 
 SEGMENT_CHARS = 1 << 16
 """Text goes to the tokenizer this many characters at a time, cut at whitespace where there is

@@ -26,7 +26,7 @@ from outweigh.retrieval import sheets
 from outweigh.retrieval.guard import check_container, check_mail
 from outweigh.retrieval.location import Document, Location, normalise
 from outweigh.retrieval.ocr import MARK as _MARK
-from outweigh.retrieval.structure import tables
+from outweigh.retrieval.tables import tables
 
 MIME_TYPES = {
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",

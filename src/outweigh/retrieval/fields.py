@@ -361,3 +361,72 @@ def link_reading(
             if any(u in line for u in given) and (words - name) & set(stems(said)):
                 return None  # its own line shares the question's words: read as asked
     return mark
+
+
+_NAME = re.compile(
+    r"(?<![\w-])[A-ZÀ-ÖØ-ÞА-ЯЁ][\w'’.-]*"
+    r"(?:\s+(?:(?:van|von|de|der|den|da|di|du|le|la|del|dos)\s+)?[A-ZÀ-ÖØ-ÞА-ЯЁ][\w'’.-]*){1,3}"
+    r"(?![\w-])"
+)
+"""A person's name in a question: two to four capitalised words ("Chris Nehren", "Randy W.
+Sims's", "Guido van Rossum")."""
+_POSSESSIVE = re.compile(r"['’]s?$")
+_PARENS = re.compile(r"\([^()\n]{0,40}\)")
+_BESIDE = re.compile(r"(?:[\s<\[:,;-]|\b(?:e-?mail|mail|at|address)\b)*", re.I)
+"""What may stand between a name and its address: "Chris Nehren <apeiron@cpan.org>",
+"Charles Bailey bailey@newman.upenn.edu", "David Golden (xdg) <dagolden@cpan.org>", "Ana
+Lima, e-mail: ana@example.org"; not another word, which may be another person's name."""
+
+
+def beside(gap: str) -> bool:
+    """Whether `gap`, the text between a person's name and an e-mail address after it,
+    leaves the address that person's (`_BESIDE`)."""
+    return bool(_BESIDE.fullmatch(_PARENS.sub(" ", gap)))
+
+
+def named_address(question: str, passages: Sequence[Citation]) -> tuple[str, int] | None:
+    """The e-mail address the lines the reader saw of `passages` write beside the person
+    `question` names, and its passage: right after the name, with nothing but punctuation,
+    a bracketed nickname or a word for mail between ("Chris Nehren <apeiron@cpan.org>"), or
+    right before it as "address (Name)". None where the question names no one, or the name
+    has no address beside it, or two addresses (a person with two, or two with one name)."""
+    names = [[_POSSESSIVE.sub("", w) for w in m.group().split()] for m in _NAME.finditer(question)]
+    if not names:
+        return None
+    found: dict[str, tuple[str, int]] = {}  # by the address in one case
+    email = VALUES["email"]
+    for passage in passages:
+        text = passage.excerpt or passage.text
+        for words in names:
+            named = r"(?<![\w-])" + r"\s+".join(map(re.escape, words)) + r"(?![\w-])"
+            for m in re.finditer(named, text, re.I):
+                after = email.search(text, m.end(), m.end() + 60)
+                if after and beside(text[m.end() : after.start()]):
+                    address = after.group().rstrip(".")
+                    found.setdefault(address.casefold(), (address, passage.n))
+                before = text[max(0, m.start() - 80) : m.start()]
+                if b := re.search(rf"({email.pattern})\s*[(\"]\s*$", before):
+                    address = b.group(1).rstrip(".")
+                    found.setdefault(address.casefold(), (address, passage.n))
+    if len(found) != 1:
+        return None
+    (value,) = found.values()
+    return value
+
+
+def mail_reading(
+    answer: str, question: str, passages: Sequence[Citation], held: bool
+) -> str | None:
+    """The e-mail address written beside the person `question` names (`named_address`;
+    only where it demands an e-mail address), marked with its passage, in place of the
+    reader's `answer` where that answer does not give it. A list of people with their
+    addresses ("* Chris Nehren <apeiron@cpan.org>" between two others) is where a small
+    reader copies the next person's. `held` is not needed: the next person's address is
+    written in the passage too, so it holds up."""
+    del held
+    if demands(question) != "email" or (found := named_address(question, passages)) is None:
+        return None
+    address, n = found
+    if address.casefold() in answer.casefold():
+        return None
+    return f"{address} [{n}]"

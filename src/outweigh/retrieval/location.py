@@ -12,7 +12,8 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 
 from outweigh.retrieval.sheets import cell_range
-from outweigh.retrieval.structure import MD_HEADING, Table, block_at, code_blocks, tables
+from outweigh.retrieval.structure import MD_HEADING, block_at, code_blocks
+from outweigh.retrieval.tables import Table, tables
 
 SECTION_CHARS = 80
 """A heading longer than this is cut in the section path: a label, not a paragraph."""

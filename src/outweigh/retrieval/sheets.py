@@ -21,7 +21,7 @@ import zipfile
 import zlib
 from io import BytesIO
 
-from outweigh.retrieval.structure import Table
+from outweigh.retrieval.tables import Table
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"

@@ -17,8 +17,9 @@ known formats:
   indented block;
 - a label: a short line that ends in a colon ("Bug fixes:") is the parent of the rest of
   its paragraph;
-- a table: the first row of a run of `|`-separated rows is the parent of the others (and
-  `tables` finds each Markdown table, so the chunker can repeat its header in every chunk);
+- a table: the first row of a run of `|`-separated rows is the parent of the others
+  (`retrieval.tables` finds each Markdown table, so the chunker can repeat its header in
+  every chunk);
 - a record: in a paragraph of `Key: value` lines, the first line is the parent of the rest;
   the first whose key's values do not repeat from record to record, where the document
   has several ("Name: attrs", not "Metadata-Version: 2.4").
@@ -274,61 +275,6 @@ def ancestors(parent: list[int | None], i: int, depth: int = 3) -> list[int]:
     return out
 
 
-# -- Markdown tables --------------------------------------------------------------------------
-_RULE_CELLS = re.compile(r"\|[ \t:|-]*\|")
-"""A table's rule line, `| --- | :-: |`: one character class between the outer bars, so a
-hostile 10 MB line of dashes costs one linear scan, not a backtracking search."""
-
-
-@dataclass(frozen=True)
-class Table:
-    """A Markdown table in a text: a header row, its `| --- |` rule, then its rows."""
-
-    lines: list[int]
-    """Character offset of each of its lines: the header row, the rule, then each row."""
-    end: int
-    """Offset just past its last line (its newline not included)."""
-
-    @property
-    def head_end(self) -> int:
-        """Offset just past the rule line: `text[lines[0]:head_end]` is the header and rule."""
-        return self.lines[2] - 1 if len(self.lines) > 2 else self.end
-
-    @property
-    def body(self) -> int:
-        """Offset of its first row, or `end` when it has none."""
-        return self.lines[2] if len(self.lines) > 2 else self.end
-
-
-def _is_row(line: str) -> bool:
-    s = line.strip()
-    return len(s) >= 2 and s[0] == "|" and s[-1] == "|"
-
-
-def tables(text: str) -> list[Table]:
-    """The Markdown tables of `text` in order: runs of `|`-bounded lines whose second line is
-    a rule (`| --- |`), as kreuzberg writes the tables of sheets, CSV and Word files."""
-    if "|" not in text:
-        return []
-    lines = text.split("\n")
-    starts = [0] * len(lines)
-    for i in range(1, len(lines)):
-        starts[i] = starts[i - 1] + len(lines[i - 1]) + 1
-    out: list[Table] = []
-    i = 0
-    while i + 1 < len(lines):
-        rule = lines[i + 1].strip()
-        if _is_row(lines[i]) and "---" in rule and _RULE_CELLS.fullmatch(rule):
-            j = i + 2
-            while j < len(lines) and _is_row(lines[j]):
-                j += 1
-            out.append(Table(starts[i:j], starts[j - 1] + len(lines[j - 1])))
-            i = j
-        else:
-            i += 1
-    return out
-
-
 # -- typed values ----------------------------------------------------------------------------
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 _CUE = (
@@ -357,8 +303,16 @@ VALUES: dict[str, re.Pattern[str]] = {
 }
 """What a line may hold that a question may ask for, by type."""
 
+_MAIL_ADDRESS = (
+    r"\b(?:bug[- ]?report(?:ing|s)?|contact)\s+(?:e-?mail\s+)?address"
+    r"|\b(?:which|what|the)\s+(?:[\w-]+\s+)?address(?:es)?\b(?=.*\b(?:bug|problem)s?[- ]reports?\b)"
+    r"|адрес\w* (?:электронной почты|для (?:сообщений|отчётов) об ошибках)"
+)
+"""An address for mail in other words: "the bug-report address", "the contact address",
+"адрес электронной почты"."""
+
 _ASKED: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("email", re.compile(r"\be-?mail\b", re.I)),
+    ("email", re.compile(rf"\be-?mail\b|{_MAIL_ADDRESS}", re.I)),
     ("url", re.compile(r"\b(?:url|website|web ?site|home ?page|web page|link|online)\b", re.I)),
     ("date", re.compile(r"\bwhen\b|\b(?:what|which) (?:date|day|year|month)\b|\bdated?\b", re.I)),
     (
@@ -418,7 +372,18 @@ def holds(line: str, kind: str) -> bool:
 
 # -- what an answer must give ----------------------------------------------------------------
 _DEMANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("email", re.compile(r"\be-?mail address|адрес\w* электронной почты", re.I)),
+    (
+        "email",
+        re.compile(
+            # "e-mail" asked for ("reached by e-mail?", "Ana's e-mail?", "what e-mail does"),
+            # not as a thing's kind ("the e-mail module", "an e-mail client").
+            r"(?:\b(?:by|via|his|her|their|its|the)|'s|[:,])\s+(?:e-?mail|имейл)(?=\s*(?:[?,;!]|$))"
+            rf"|\be-?mail address|{_MAIL_ADDRESS}"
+            r"|\b(?:what|which|whose) e-?mail\s+(?:does|do|did|is|was|should|can)\b"
+            r"|\bкак\w+ (?:у \w+ )?(?:e-?mail|имейл)",
+            re.I,
+        ),
+    ),
     (
         "url",
         re.compile(r"\b(?:url|home ?page|web ?site|web page)\b|\bсайт|домашн\w+ страниц", re.I),
