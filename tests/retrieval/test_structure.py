@@ -237,6 +237,11 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
         # A person is a name: not a stop word alone, not an entry's text under its label.
         ("The [1]", "Who authored the pull request?", False),
         ("python-build: Added pyPy 5.1 [1]", "Who contributed it to pyenv 20150124?", False),
+        # ...nor a phrase of everyday words; a name with its article or particle is a name.
+        ("General file (de)compression [1]", "Who wrote the gzip program?", False),
+        ("the Free Software Foundation [1]", "Who wrote the gzip program?", True),
+        ("Guido van Rossum [1]", "Who wrote the IDLE ChangeLog?", True),
+        ("Jean-loup Gailly and Mark Adler [1]", "Who wrote the gzip program?", True),
         ("@JarheadStever [1]", "Who is credited with the Zlib change?", True),
         ("Yamashita, Yuu [1]", "Who holds the copyright for pyenv-doctor?", True),
         ("Jane Doe <jane@example.org> [1]", "Who maintains widget?", True),

@@ -496,6 +496,16 @@ def demands(question: str) -> str | None:
     return next((kind for kind, pattern in _DEMANDS if pattern.search(question)), None)
 
 
+def _phrase(answer: str) -> bool:
+    """Whether `answer` is a phrase of everyday words, not a name: two or more of them in
+    lower case, outnumbering its capitalised words ("General file (de)compression" for "Who
+    wrote gzip?"; not "the Free Software Foundation", nor "Guido van Rossum")."""
+    words = [w for w in _WORD.findall(answer) if w.casefold() not in _STOP]
+    everyday = sum(w[0].islower() and common(w.casefold()) for w in words)
+    return everyday >= 2 and everyday > sum(w[0].isupper() for w in words)
+
+
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _V = re.compile(r"^v(?=\d)")
 """The "v" of "v2.1.0": the same version as "2.1.0"."""
 
@@ -517,8 +527,8 @@ def gives(answer: str, question: str) -> bool:
       number or a number word for "how many" (not a range or a time: "00..53" for "How many
       days are in a week?"), and for "who" or "which licence" a name, not a link or a path
       ("rust-lang/rust/pull/113902", a URL of the LICENSE file), nor "the license", nor for
-      "who" a stop word alone ("The"), an entry's "python-build: Added ..." or a file's name
-      ("PyParse.py"); and for
+      "who" a stop word alone ("The"), an entry's "python-build: Added ...", a file's name
+      ("PyParse.py") or a phrase of everyday words ("General file (de)compression"); and for
       "How do I install" or "Which command installs" a command that installs ("pip install
       x", "rustup component add clippy"), not an option ("--replace") or another command
       ("npm view"); for "Which option" an option ("--exact"), and for "Which program" a name
@@ -555,6 +565,7 @@ def gives(answer: str, question: str) -> bool:
             and not ("/" in answer or VALUES["url"].search(answer))
             and not _LABELLED.search(answer)
             and not _FILE.search(answer)
+            and not _phrase(answer)
         )
     if kind == "install":
         return bool(INSTALLS.search(answer))
