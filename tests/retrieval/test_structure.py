@@ -145,6 +145,9 @@ def test_the_type_a_question_asks_for(question: str, kind: str | None) -> None:
         ("How do I send e-mail with mail?", None),
         ("Which program sends e-mail?", "command"),
         ("Which bug report does 2.3 address?", None),
+        # A version asked as "the version of".
+        ("IO-Zlib: what is the version of Perl?", "version"),
+        ("What is the release date of widget 2.0?", "date"),
     ],
 )
 def test_the_type_a_question_demands(question: str, kind: str | None) -> None:
@@ -200,6 +203,10 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
         ("--number-width [1]", "What is the default for the --number-width option of nl?", False),
         ("v20151103 [1]", "What PyPy release was added in pyenv 20151103?", False),
         ("4.0.0 [1]", "What PyPy release was added in pyenv 20151103?", True),
+        # ...nor digits the question writes otherwise: the document's name ("Meta_1_2").
+        ("1.2 [1]", "CPAN-Meta-History-Meta 1 2: what is the version of perl?", False),
+        ("5.005 [1]", "CPAN-Meta-History-Meta 1 2: what is the version of perl?", True),
+        ("v1.2 [1]", "Which version of frob 1.2's format does frob 2.0 read?", False),
         ("gsutil [1]", "Which command installs gsutil, according to its README?", False),
         ("['1]", "What is the default for the --directories option of grep?", False),
         # A part of a name the question writes is that name back, not its author.

@@ -195,8 +195,9 @@ _PLAIN_OPTIONS = (
     "Which option will {desc}?",
     "What option is there to {desc}?",
 )
-"""Option questions that do not name the program, as people ask them; answered with the
-program and the option, as a command line."""
+"""Option questions that do not name the program, as people ask them; "How do I ...?" is
+answered with the program and the option, as a command line, "Which option ...?" with the
+option it asks for."""
 _NOT_A_VERB = frozenset(
     str.split(
         "a an the this that these those if when with without for by in on at of to as same "
@@ -273,8 +274,9 @@ def man_facts(source: str, text: str, rng: random.Random) -> Iterator[Fact]:
             continue
         if _to_do(desc) and rng.random() < 0.5:
             question = rng.choice(_PLAIN_OPTIONS).format(desc=_imperative(desc))
-            # Asked how to do it, people answer with the command line: "sort --reverse".
-            answer = f"{cmd} {m['opt']}"
+            # Asked how to do it, people answer with the command line: "sort --reverse";
+            # asked which option, with the option.
+            answer = f"{cmd} {m['opt']}" if question.startswith("How") else m["opt"]
             options.append(Fact(question, answer, source, desc, kind="plain option"))
         else:
             question = rng.choice(_MAN_OPTIONS).format(cmd=cmd, desc=desc)

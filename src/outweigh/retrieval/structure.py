@@ -408,7 +408,8 @@ _DEMANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "version",
         re.compile(
-            r"\b(?:what|which) (?:(?:minimum|maximum|oldest|earliest|latest|newest|lowest|"
+            r"\b(?:what|which) (?:(?:is|are|was|were) the )?"
+            r"(?:(?:minimum|maximum|oldest|earliest|latest|newest|lowest|"
             r"highest|first|last|required|supported) )?(?:[\w.+-]+ )?(?:version|release)s?\b"
             r"|\bкак\w+ (?:\w+ )?верси",
             re.I,
@@ -505,6 +506,19 @@ def _phrase(answer: str) -> bool:
     return everyday >= 2 and everyday > sum(w[0].isupper() for w in words)
 
 
+def _restated(answer: str, question: str) -> bool:
+    """Whether `answer` is only digits the question writes, in its order: "1.2" for
+    "CPAN-Meta-History-Meta 1 2: what is the version of perl?" names the document asked
+    about, not the version asked for."""
+    said = _RUN.findall(answer)
+    if not said or _LETTER.search(_V_WORD.sub("", answer)):
+        return False
+    asked = _RUN.findall(question)
+    return any(asked[i : i + len(said)] == said for i in range(len(asked)))
+
+
+_RUN = re.compile(r"\d+")
+_V_WORD = re.compile(r"\bv(?=\d)")
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _V = re.compile(r"^v(?=\d)")
 """The "v" of "v2.1.0": the same version as "2.1.0"."""
@@ -553,6 +567,8 @@ def gives(answer: str, question: str) -> bool:
     if kind == "date":  # the digits of a link are not a date
         return bool(_DIGITS.search(VALUES["url"].sub(" ", answer)))
     if kind == "version":  # nor a version, nor are a date's ("2013-04-06" for "which release")
+        if _restated(answer, question):
+            return False
         return bool(_DIGITS.search(VALUES["date"].sub(" ", VALUES["url"].sub(" ", answer))))
     if kind == "number":
         return bool(COUNT.search(answer) or _NUMBER_WORD.search(answer))
