@@ -427,15 +427,14 @@ def test_a_question_that_names_a_field_is_answered_with_its_value(
 ) -> None:
     """Every endpoint has a "Method:" line and every target a "Library Support:" one: the
     answer is the value of the field under the unit the question names, cited."""
-    reading, answer = _read_and_answer(paths, embedder, tmp_path, FIELDS, ask)
-    assert reading.startswith(read)
-    assert answer.answer == f"{value} [1]"
-    assert [Path(c.source).name for c in answer.citations] == [cited]
+    _read_then_answered(paths, embedder, tmp_path, FIELDS, ask, read, value, cited)
 
 
-def _read_and_answer(paths, embedder, tmp_path, pages: dict[str, str], ask: str):
-    """The reader's own first reading of `ask` over `pages` (file name -> text), and the
-    engine's answer."""
+def _read_then_answered(
+    paths, embedder, tmp_path, pages: dict[str, str], ask: str, read: str, value: str, cited: str
+) -> None:
+    """The reader's own first reading of `ask` over `pages` (file name -> text) begins with
+    `read`, and the engine answers `value` instead, citing the page `cited`."""
     docs = tmp_path / "docs"
     docs.mkdir()
     for name, text in pages.items():
@@ -443,7 +442,10 @@ def _read_and_answer(paths, embedder, tmp_path, pages: dict[str, str], ask: str)
     with Engine(paths, embedder=embedder) as engine:
         engine.ingest([docs], collection="docs")
         opts = AskOptions(collection="docs", k=3, max_tokens=48, memory=False)
-        return _reading(engine, ask, opts), engine.ask(ask, opts)
+        reading, answer = _reading(engine, ask, opts), engine.ask(ask, opts)
+    assert reading.startswith(read)
+    assert answer.answer == f"{value} [1]"
+    assert [Path(c.source).name for c in answer.citations] == [cited]
 
 
 MOTOR = """# x86_64-unknown-motor
@@ -494,10 +496,7 @@ def test_a_link_asked_for_by_its_text_is_answered_with_its_address(
     paths, embedder, tmp_path, ask: str, read: str, address: str
 ) -> None:
     page = "platform-support-motor.md"
-    reading, answer = _read_and_answer(paths, embedder, tmp_path, {page: MOTOR}, ask)
-    assert reading.startswith(read)
-    assert answer.answer == f"{address} [1]"
-    assert [Path(c.source).name for c in answer.citations] == [page]
+    _read_then_answered(paths, embedder, tmp_path, {page: MOTOR}, ask, read, address, page)
 
 
 PEOPLE = {
@@ -547,7 +546,4 @@ CONTRIBUTORS
 def test_a_named_person_s_address_is_the_one_written_beside_the_name(
     paths, embedder, tmp_path, ask: str, read: str, address: str, page: str
 ) -> None:
-    reading, answer = _read_and_answer(paths, embedder, tmp_path, PEOPLE, ask)
-    assert reading.startswith(read)
-    assert answer.answer == f"{address} [1]"
-    assert [Path(c.source).name for c in answer.citations] == [page]
+    _read_then_answered(paths, embedder, tmp_path, PEOPLE, ask, read, address, page)
