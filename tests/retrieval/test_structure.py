@@ -143,6 +143,7 @@ def test_the_type_a_question_asks_for(question: str, kind: str | None) -> None:
         ("What does the email module do?", None),
         ("Which e-mail client does mutt replace?", None),
         ("How do I send e-mail with mail?", None),
+        ("How do I send a patch by e-mail?", None),
         ("Which program sends e-mail?", "command"),
         ("Which bug report does 2.3 address?", None),
         # A version asked as "the version of".

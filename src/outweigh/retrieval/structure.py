@@ -376,8 +376,10 @@ _DEMANDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "email",
         re.compile(
             # "e-mail" asked for ("reached by e-mail?", "Ana's e-mail?", "what e-mail does"),
-            # not as a thing's kind ("the e-mail module", "an e-mail client").
-            r"(?:\b(?:by|via|his|her|their|its|the)|'s|[:,])\s+(?:e-?mail|имейл)(?=\s*(?:[?,;!]|$))"
+            # not as a thing's kind ("the e-mail module", "an e-mail client"), nor as a way
+            # to send ("How do I send a patch by e-mail?").
+            r"\b(?:reached|contacted)\s+(?:\w+\s+)?(?:by|via)\s+e-?mail\b"
+            r"|(?:\b(?:his|her|their|its|the)|'s)\s+(?:e-?mail|имейл)(?=\s*(?:[?,;!]|$))"
             rf"|\be-?mail address|{_MAIL_ADDRESS}"
             r"|\b(?:what|which|whose) e-?mail\s+(?:does|do|did|is|was|should|can)\b"
             r"|\bкак\w+ (?:у \w+ )?(?:e-?mail|имейл)",
