@@ -248,6 +248,7 @@ def test_what_begins_an_item_of_its_own(line: str, starts: bool) -> None:
         # ...nor a phrase of everyday words; a name with its article or particle is a name.
         ("General file (de)compression [1]", "Who wrote the gzip program?", False),
         ("the Free Software Foundation [1]", "Who wrote the gzip program?", True),
+        ("SymPy development team [1]", "Who is the author of sympy?", True),
         ("Guido van Rossum [1]", "Who wrote the IDLE ChangeLog?", True),
         ("Jean-loup Gailly and Mark Adler [1]", "Who wrote the gzip program?", True),
         ("@JarheadStever [1]", "Who is credited with the Zlib change?", True),

@@ -501,11 +501,13 @@ def demands(question: str) -> str | None:
 
 def _phrase(answer: str) -> bool:
     """Whether `answer` is a phrase of everyday words, not a name: two or more of them in
-    lower case, outnumbering its capitalised words ("General file (de)compression" for "Who
-    wrote gzip?"; not "the Free Software Foundation", nor "Guido van Rossum")."""
+    lower case, and no capitalised word that is not one ("General file (de)compression" for
+    "Who wrote gzip?"; not "SymPy development team", "the Free Software Foundation" or
+    "Guido van Rossum")."""
     words = [w for w in _WORD.findall(answer) if w.casefold() not in _STOP]
-    everyday = sum(w[0].islower() and common(w.casefold()) for w in words)
-    return everyday >= 2 and everyday > sum(w[0].isupper() for w in words)
+    if sum(w[0].islower() and common(w.casefold()) for w in words) < 2:
+        return False
+    return not any(w[0].isupper() and not common(w.casefold()) for w in words)
 
 
 def _restated(answer: str, question: str) -> bool:
