@@ -9,8 +9,8 @@ Prints, per threshold, the share of each kind of question that would keep its pa
 the threshold `Selection.floor` takes: the highest that keeps at least `KEEP` of the
 answerable questions of every suite, chosen without looking at the off-topic ones. Then, at
 that floor, the share of each kind that keeps its passages once the word check
-(`select.shares_a_word`: a word of the question, not a number, on the passages) is added,
-and then the everyday-word check (`select.names_them`): a question that names nothing of its
+(`bearing.shares_a_word`: a word of the question, not a number, on the passages) is added,
+and then the everyday-word check (`bearing.names_them`): a question that names nothing of its
 documents but everyday words must reach `Embedder.common_floor`, chosen the same way: the
 highest at which this check keeps `KEEP` of what the other two keep, of every suite's
 answerable questions and of the plain questions (`PLAIN`) whose answering page they find.
@@ -77,7 +77,8 @@ def main() -> None:
     os.environ["OUTWEIGH_HOME"] = tempfile.mkdtemp(prefix="outweigh-gate-")
 
     from outweigh.engine import Engine
-    from outweigh.retrieval.select import Selection, expand, names_them, select, shares_a_word
+    from outweigh.retrieval.bearing import names_them, shares_a_word
+    from outweigh.retrieval.select import Selection, expand, select
 
     how = replace(Selection(), floor=0.0)
     from outweigh.eval.metrics import normalize

@@ -147,6 +147,22 @@ def fold(text: str) -> str:
     return "".join(out)
 
 
+def fts_terms(text: str) -> list[str]:
+    """The terms FTS5 (`unicode61 remove_diacritics 2`) indexes for `text`, in order."""
+    return WORD.findall(fold(text))
+
+
+_COMPOUND = re.compile(r"[^\W_]+(?:[-.:/_][^\W_]+)+")
+"""A name the tokenizer splits: `git-merge-tree`, `os.path`, `std::vector`, `2.38.1`."""
+
+
+def compounds(text: str) -> list[str]:
+    """The split names in `text` as FTS5 phrases (`git merge tree`): matched as a phrase, a
+    program's own name outranks pages that only use its common parts (git, merge, tree)."""
+    found = (" ".join(fts_terms(c)) for c in _COMPOUND.findall(fold(text)))
+    return list(dict.fromkeys(found))[:8]
+
+
 def singular(word: str) -> str:
     """An English word with its plural and possessive folded ("appointments", "cat's" ->
     "appointment", "cat"): a lighter stem than Snowball's, for comparing the nouns of short

@@ -126,7 +126,7 @@ def test_bm25_keeps_the_rarest_words_within_the_posting_budget(paths, tmp_path, 
 
 
 def test_fts_terms_fold_like_the_unicode61_tokenizer():
-    from outweigh.retrieval.store import fts_terms
+    from outweigh.text import fts_terms
 
     assert fts_terms("Zébulon's foo_bar, NAÏVE-café 42") == [
         "zebulon",
@@ -188,6 +188,27 @@ def test_expand_reads_a_long_documents_first_and_last_chunk(paths):
     got = {store.chunks([h.chunk_id])[h.chunk_id].text for h in read}
     # The title page and the last page, then the retrieved chunk's neighbours.
     assert got == {texts[0], texts[39], texts[20], texts[19], texts[21]}
+
+
+def test_expand_reads_the_chunk_of_a_long_document_that_holds_the_name_asked_about(paths):
+    from outweigh.retrieval.hybrid import Hit
+    from outweigh.retrieval.select import Selection, expand
+
+    store = Store(paths)
+    coll = store.ensure_collection("c", "fake-bow", 64)
+    texts = [f"part {i} of the widget book, a release note" for i in range(40)]
+    texts[33] = "## Contributors\n\n* Petr Písař <ppisar@example.org>"
+    texts[35] = "## Contributors\n\n* Ana Lima <ana@example.org>"
+    vecs = np.ones((40, 64), np.float32) / 8
+    store.put_document(coll, "/widget.md", "w", 1, [(t, 0, len(t)) for t in texts], vecs)
+    ids = sorted(int(i) for i in store.chunk_ids(coll))
+    first = Hit(ids[0], "/widget.md", texts[0], 0.03, 1, 1)
+    ask = "What is the e-mail address of Petr Písař, according to the widget release note?"
+    read = expand(store, ask, [first], Selection(siblings=4))
+    got = {store.chunks([h.chunk_id])[h.chunk_id].text for h in read}
+    # The first and last chunk, the one that holds his name (not one that holds "e-mail"
+    # or "release", everyday words, nor "widget", the document's name), then the nearest.
+    assert got == {texts[0], texts[39], texts[33], texts[1]}
 
 
 def test_expand_also_reads_a_retrieved_document_the_question_names(paths):

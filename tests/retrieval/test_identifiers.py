@@ -14,10 +14,13 @@ from outweigh.retrieval.identifiers import (
     missing,
     missing_quotes,
     quotes_held,
+    unsaid_answer,
 )
-from outweigh.retrieval.select import NONE
+from outweigh.retrieval.select import NONE, Selection
 from outweigh.testing import EchoBackend
 from tests.conftest import SUITE
+
+INFO = SUITE.parent / "suite-info" / "docs"
 
 
 @pytest.mark.parametrize(
@@ -253,3 +256,33 @@ def test_the_chunk_that_holds_a_quoted_span_is_read(paths, embedder, tmp_path):
         answer.context[0].excerpt
     )
     e.close()
+
+
+def test_a_question_on_what_the_documents_are_named_for_that_they_do_not_answer(
+    paths, embedder, tmp_path
+):
+    """Where selection drops every passage (here a floor no line reaches; over the whole
+    Texinfo suite, the Coreutils home page question at the bundled embedder's own floor), a
+    question that names "coreutils", the first word of the pages' file names and no everyday
+    word, is about them: "I don't know", uncited, where the bare model made a URL up. A
+    question that names nothing of theirs is still answered bare."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("coreutils-introduction", "coreutils-true-invocation", "bc-variables"):
+        (docs / f"{name}.txt").write_text((INFO / f"{name}.txt").read_text())
+    backend = EchoBackend(reply="ok")
+    opts = AskOptions(collection="docs", k=3, selection=Selection(floor=0.99))
+    with Engine(paths, embedder=embedder, backend=backend) as e:
+        e.ingest([docs], "docs")
+        asked = len(backend.requests)
+        home = e.ask("What is the home page URL of GNU Coreutils, according to its manual?", opts)
+        assert home.answer == unsaid_answer(["coreutils"])
+        assert home.answer == "I don't know: the documents on coreutils do not say."
+        assert home.citations == home.context == []
+        assert len(backend.requests) == asked  # the model was not asked
+        for bare in ("What is the capital of France?", "What does the true command do?"):
+            answer = e.ask(bare, opts)  # "true" is an everyday word
+            assert (answer.answer, answer.context) == ("ok", [])
+        # At the embedder's own floor the page that answers is read.
+        true = e.ask("What does the true command of GNU Coreutils do?", AskOptions("docs", k=3))
+        assert true.context[0].source.endswith("coreutils-true-invocation.txt")

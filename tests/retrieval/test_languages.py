@@ -14,9 +14,9 @@ from outweigh.embed import EMBEDDER_NAME, SentenceTransformerEmbedder
 from outweigh.engine import Engine
 from outweigh.errors import InputError
 from outweigh.retrieval.hybrid import HybridSearcher
-from outweigh.retrieval.store import MIGRATIONS, Store, fts_terms
+from outweigh.retrieval.store import MIGRATIONS, Store
 from outweigh.testing import FakeEmbedder
-from outweigh.text import covers, dominant_script, stems
+from outweigh.text import covers, dominant_script, fts_terms, stems
 
 RU = [
     "Игнорировать регистр символов в именах процессов.",

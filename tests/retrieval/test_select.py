@@ -256,7 +256,7 @@ def test_a_question_no_candidate_shares_a_word_with_embeds_no_line(embedder, mon
 def test_the_word_check_leaves_other_scripts_to_the_floor() -> None:
     # A question in Cyrillic over Latin pages, or in a script written without spaces, cannot
     # share a word with its passage; only the dense floor (already passed) decides.
-    from outweigh.retrieval.select import shares_a_word
+    from outweigh.retrieval.bearing import shares_a_word
 
     page = [Hit(1, "/docs/sort.txt", "Written by Mike Haertel and Paul Eggert.", 0.03, 1, 1)]
     assert shares_a_word("Кто написал эту программу?", page)
@@ -290,7 +290,7 @@ def test_a_question_of_everyday_words_must_come_closer(embedder, monkeypatch) ->
 
 
 def test_a_question_that_names_its_documents_keeps_them(embedder) -> None:
-    from outweigh.retrieval.select import names_them
+    from outweigh.retrieval.bearing import names_them
 
     pages = tops("date", "sleep")
     # Everyday words, but the page's own name, a name with digits on it, a word that general

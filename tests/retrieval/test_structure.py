@@ -82,6 +82,19 @@ def test_headings_tables_labels_and_underlines() -> None:
     assert got["Nothing yet."] == "Release notes"
 
 
+def test_a_block_of_code_hangs_from_the_line_that_introduces_it() -> None:
+    got = _parents(
+        "## Install\n\nOnce rustup is installed, run the following command:\n\n"
+        "```terminal\nrustup component add clippy\n```\n\nThen run it.\n\n"
+        "```sh\ncargo clippy\n```"
+    )
+    intro = "Once rustup is installed, run the following command:"
+    assert got["rustup component add clippy"] == got["```terminal"] == intro
+    # The block ends what the colon introduced: the next paragraph, and a block after a
+    # line with no colon, hang from the heading.
+    assert got["Then run it."] == got["cargo clippy"] == "## Install"
+
+
 def test_a_record_hangs_from_the_field_that_names_it() -> None:
     many = "\n\n".join(
         f"Metadata-Version: 2.{n % 2}\nName: {name}\nVersion: 1.{n}\nAuthor: A. {name.title()}"

@@ -484,10 +484,9 @@ def _owned_email(line: str) -> tuple[re.Match[str], str] | None:
     from outweigh.retrieval.fields import beside
     from outweigh.retrieval.structure import VALUES, name_of
 
-    people = list(VALUES["person"].finditer(line))
+    people = [(p, name_of(p.group(0))) for p in VALUES["person"].finditer(line)]
     for m in VALUES["email"].finditer(line):
-        for p in people:
-            who = name_of(p.group(0))
+        for p, who in people:
             if p.end() <= m.start() and beside(line[p.end() : m.start()]) and "@" not in who:
                 return m, who
     return None

@@ -14,10 +14,17 @@ from outweigh.errors import InputError
 from outweigh.generate.base import Backend, Fixed, GenerationRequest, Message
 from outweigh.prompt import MAX_PROMPT_TOKENS, PASSAGE_OVERHEAD_TOKENS, Citation, build_messages
 from outweigh.retrieval.answers import holds_up, owned_as_asked, tidy
+from outweigh.retrieval.bearing import names_them
 from outweigh.retrieval.fields import field_reading, link_reading, mail_reading
 from outweigh.retrieval.hybrid import Hit, HybridSearcher
-from outweigh.retrieval.identifiers import absent_answer, mentions, missing, missing_quotes
-from outweigh.retrieval.select import checks_relevance, expand, names_them, select
+from outweigh.retrieval.identifiers import (
+    absent_answer,
+    mentions,
+    missing,
+    missing_quotes,
+    unsaid_answer,
+)
+from outweigh.retrieval.select import checks_relevance, expand, select
 from outweigh.retrieval.structure import demands
 from outweigh.retrieval.terms import replace_reading
 
@@ -106,6 +113,7 @@ class Answering:
         options = checked.options
         recalled = self._recall(question, options)
         hits, absent = self._retrieve(question, checked) if checked.collection else ([], [])
+        about = self._about(question, checked) if checked.collection and not hits else set()
         window = min(backend.context_window, MAX_PROMPT_TOKENS)
         base = build_messages(messages, [], rag=bool(hits))
         budget = window - options.max_tokens - backend.count_prompt_tokens(base)
@@ -154,6 +162,9 @@ class Answering:
         elif absent and not any(mentions(m, n) for m in lines for n in absent):
             # It names what no document mentions, nor any memory: nothing here answers it.
             backend, memories, lines = Fixed(backend, absent_answer(absent)), [], []
+        elif about and not lines:
+            # It names what documents here are about, and none of their lines bears on it.
+            backend, memories = Fixed(backend, unsaid_answer(about)), []
         adapter = options.adapter
         bias: dict[int, float] = {}
         check: Callable[[str], str] | None = None
@@ -266,6 +277,20 @@ class Answering:
             if source not in have
             for row in self.store.opening_chunks(coll, source, limit)
         ]
+
+    def _about(self, question: str, checked: Checked) -> set[str]:
+        """The words of `question`, none an everyday one (`text.common`), that begin file
+        names of the collection (`leads`): "coreutils" of "What is the home page of GNU
+        Coreutils?" over `coreutils-*.txt`. A question that names them is about the
+        documents, even where none of their lines bears on it: they do not say, and the
+        bare model would make an answer up. Nothing where selection checks no relevance."""
+        from outweigh.text import common, words
+
+        coll = checked.collection
+        if coll is None or not checks_relevance(checked.options.selection, self.embedder):
+            return set()
+        leads = self.leads(coll) - self.kinds(coll)
+        return {w for w in words(question) if w in leads and not w.isdigit() and not common(w)}
 
     def _retrieve(self, question: str, checked: Checked) -> tuple[list[Hit], list[str]]:
         """The passages for `question`, and the names with digits it gives that no document

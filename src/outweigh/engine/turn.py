@@ -116,7 +116,7 @@ class Prepared:
     as generated. A checked answer streams in one piece, once it is whole."""
     fallback: GenerationRequest | None = None
     """The bare request to answer with where the checked answer is "I don't know" and the
-    question names nothing of its passages (`retrieval.select.names_them`): the
+    question names nothing of its passages (`retrieval.bearing.names_them`): the
     passages did not bear on it after all. Its answer cites nothing."""
     uncited: set[str] = field(default_factory=set)
     """The fallback's answers so far: they rest on no passage."""

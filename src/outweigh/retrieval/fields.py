@@ -390,16 +390,23 @@ def named_address(question: str, passages: Sequence[Citation]) -> tuple[str, int
     a bracketed nickname or a word for mail between ("Chris Nehren <apeiron@cpan.org>"), or
     right before it as "address (Name)". None where the question names no one, or the name
     has no address beside it, or two addresses (a person with two, or two with one name)."""
-    names = [[_POSSESSIVE.sub("", w) for w in m.group().split()] for m in _NAME.finditer(question)]
+    names = [
+        re.compile(
+            r"(?<![\w-])"
+            + r"\s+".join(re.escape(_POSSESSIVE.sub("", w)) for w in m.group().split())
+            + r"(?![\w-])",
+            re.I,
+        )
+        for m in _NAME.finditer(question)
+    ]
     if not names:
         return None
     found: dict[str, tuple[str, int]] = {}  # by the address in one case
     email = VALUES["email"]
     for passage in passages:
         text = passage.excerpt or passage.text
-        for words in names:
-            named = r"(?<![\w-])" + r"\s+".join(map(re.escape, words)) + r"(?![\w-])"
-            for m in re.finditer(named, text, re.I):
+        for named in names:
+            for m in named.finditer(text):
                 after = email.search(text, m.end(), m.end() + 60)
                 if after and beside(text[m.end() : after.start()]):
                     address = after.group().rstrip(".")

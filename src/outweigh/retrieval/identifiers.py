@@ -136,3 +136,10 @@ def absent_answer(names: list[str]) -> str:
     (`eval.metrics.abstains` reads it as "I don't know")."""
     said = ", ".join(names)
     return f"I don't know: the documents do not mention {said}."
+
+
+def unsaid_answer(names: Iterable[str]) -> str:
+    """The answer to a question about what the documents are named for ("GNU Coreutils" over
+    `coreutils-*.txt`) that none of their lines bears on. It states no fact."""
+    said = ", ".join(sorted(names))
+    return f"I don't know: the documents on {said} do not say."

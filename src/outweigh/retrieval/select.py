@@ -35,14 +35,15 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from outweigh.retrieval.bearing import names_them, passage_terms, rare_terms, shares_terms, spelled
 from outweigh.retrieval.fields import asked_stems, named_keys
 from outweigh.retrieval.hybrid import Hit
-from outweigh.retrieval.identifiers import identifiers, phrases, quotes_held, spells
+from outweigh.retrieval.identifiers import identifiers, phrases, quotes_held
 from outweigh.retrieval.lines import split_long, unpack
 from outweigh.retrieval.structure import (
     Line,
@@ -55,9 +56,9 @@ from outweigh.retrieval.structure import (
     records,
     starts_item,
 )
-from outweigh.retrieval.titles import names, names_record, terms, title, widest
+from outweigh.retrieval.titles import names, names_record, terms, widest
 from outweigh.retrieval.titles import titles as titles_of
-from outweigh.text import common, word_script, words
+from outweigh.text import common
 
 if TYPE_CHECKING:
     import numpy as np
@@ -322,7 +323,9 @@ def select(
     unit_terms = [terms(u) for u in flat]
     titles = titles_of(list(docs), shared)
     floor = embedder.relevance_floor if how.floor is None else how.floor
-    if checks_relevance(how, embedder) and not _shares(q_terms, set().union(*unit_terms, *titles)):
+    if checks_relevance(how, embedder) and not shares_terms(
+        q_terms, set().union(*unit_terms, *titles)
+    ):
         return []  # no passage could share a word: no line needs embedding to say so
     df = Counter(t for ts in unit_terms for t in ts)
     n = len(flat)
@@ -443,7 +446,7 @@ def select(
     closest = max(h.relevance or 0.0 for h in kept)
     if floor and closest < floor:
         return []  # nothing here bears on the question
-    if floor and not _shares(q_terms, _passage_terms(kept)):
+    if floor and not shares_terms(q_terms, passage_terms(kept)):
         return []  # close in meaning, but about something else
     if floor and closest < embedder.common_floor and not names_them(question, hits, shared):
         return []  # shares only everyday words with it: "What is 5 times 5?", `times`
@@ -465,7 +468,7 @@ def _name_credit(
     names = [phrases(n) for n in identifiers(question)]
     if not names:
         return [0.0] * sum(len(d) for d in documents), [0.0] * len(documents)
-    by_file = [[_spells(Path(s).name, runs) for runs in names] for s in sources]
+    by_file = [[spelled(Path(s).name, runs) for runs in names] for s in sources]
     theirs = [
         any(f[n] for f, s in zip(by_file, subject, strict=True) if s) for n in range(len(names))
     ]
@@ -473,7 +476,7 @@ def _name_credit(
     lines: list[float] = []
     docs: list[float] = []
     for d, units in enumerate(documents):
-        rows = [[not theirs[n] and _spells(u, runs) for n, runs in enumerate(names)] for u in units]
+        rows = [[not theirs[n] and spelled(u, runs) for n, runs in enumerate(names)] for u in units]
         local = [sum(r[n] for r in rows) <= NAME_LINES for n in range(len(names))]
         lines += [share * sum(h and local[n] for n, h in enumerate(r)) for r in rows]
         about = [
@@ -481,77 +484,6 @@ def _name_credit(
         ]
         docs.append(0.0 if subject[d] else share * sum(about))
     return lines, docs
-
-
-def _spells(text: str, runs: list[str]) -> bool:
-    """`identifiers.spells`, settled by `in` for a text without any spelling's last word."""
-    low = text.lower()
-    return any(r.split()[-1] in low for r in runs) and spells(text, runs)
-
-
-def shares_a_word(question: str, passages: list[Hit]) -> bool:
-    """Whether `passages` (their lines or their documents' names) hold a word of `question`
-    that is not a number: the word check `select` makes at the floor (`_shares`)."""
-    return _shares(terms(question), _passage_terms(passages))
-
-
-def names_them(question: str, hits: list[Hit], shared: frozenset[str] = frozenset()) -> bool:
-    """Whether `question` names something of the documents `hits` come from (their chunks
-    as `expand` returns them), beyond words everyone uses: one of them in full (its file
-    name), a name with digits they spell (`identifiers`), or a word they hold that general
-    language seldom uses (`text.common`): a name ("Vellmark", "grep"), a term of the trade
-    ("alphabet", at Zipf 3.7). A question that shares only everyday words with its documents
-    ("How many hours are in a day?" over `date`'s manual) is about them only if its meaning
-    comes close too (`Embedder.common_floor`). A question in another script than the
-    documents is left to the floor, as in `_shares`. `shared`: the words most of the
-    collection's file names share (`titles.kinds`)."""
-    q_terms = terms(question)
-    sources = list({h.source: None for h in hits})
-    titles = titles_of(sources, shared)
-    if any(names(q_terms, t) for t in titles):
-        return True
-    texts = [h.text for h in hits] + [Path(source).name for source in sources]
-    if any(any(_spells(t, phrases(n)) for t in texts) for n in identifiers(question)):
-        return True
-    seen = set().union(*(terms(h.text) for h in hits), *titles)
-    rare = {w for w in words(question) if len(w) > 1 and not w.isdigit() and not common(w)}
-    if {t for w in rare for t in terms(w)} & seen:
-        return True
-    return _apart(words(question), seen)
-
-
-def _passage_terms(passages: list[Hit]) -> set[str]:
-    return set().union(*(terms(h.excerpt or h.text) | title(h.source) for h in passages))
-
-
-def _shares(q_terms: set[str], seen: set[str]) -> bool:
-    """Whether `seen` (the terms of passages) holds a word of the question (its terms) that
-    is not a number: the lexical half of the gate. A question the collection does not
-    answer still names something in it ("who wrote libfoo?" over libfoo's README, which
-    names no author); a question about something else shares at most numbers ("What is
-    2 + 2?" over a page of version ranges) or none ("What is the capital of France?").
-    A question in another script than the passages (a Russian question over English pages,
-    read by a multilingual embedder) cannot share words with them, and only the floor
-    judges it. A single letter counts only in a question with no longer word: the "s" of
-    "What's" is on every page, the "-s" a question about a flag names is not."""
-    plain = {t for t in q_terms if not t.isdigit()}
-    plain = {t for t in plain if len(t) > 1} or plain
-    if plain & seen:
-        return True
-    return _apart(plain, seen)
-
-
-def _apart(mine: Iterable[str], seen: set[str]) -> bool:
-    """Whether the question's words `mine` cannot be matched word for word with the terms
-    `seen`: they are in a script written without spaces, or in none of `seen`'s scripts."""
-    scripts = {word_script(w) for w in mine} - {""}
-    theirs = {word_script(t) for t in seen} - {""}
-    return bool(scripts & UNSPACED) or (bool(scripts) and not scripts & theirs)
-
-
-UNSPACED = frozenset({"CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR"})
-"""Scripts written without spaces between words: a run of them is one "word" to the stemmer,
-so a question and the passage that answers it rarely share one, and only the floor judges."""
 
 
 def _whole(
@@ -578,12 +510,22 @@ def expand(
     shared: frozenset[str] = frozenset(),
 ) -> list[Hit]:
     """`hits` and, for the documents `_whole` names, their other chunks (at most
-    `how.siblings` each: its first and last, then those nearest the retrieved one):
+    `how.siblings` each: its first and last, then those that hold the question's rare words
+    neither its name nor its retrieved chunks hold, then those nearest the retrieved one):
     retrieval finds the page, and the line that answers may sit in a chunk that ranked
     lower. `shared`: the words most of the collection's file names share (`titles.kinds`)."""
     whole = _whole(question, hits, how, shared)
     if not whole:
         return hits
+    # The question's words, none an everyday one, that neither a document's name nor its
+    # retrieved chunks hold: "Petr Písař" of "How can Petr Písař be reached by e-mail,
+    # according to HTTP-Tiny?", not "release", which a changelog's every chunk holds.
+    rare = rare_terms(question)
+    read = list(whole)
+    lack = {s: rare - t for s, t in zip(read, titles_of(read, shared), strict=True)}
+    for hit in hits:
+        if hit.source in lack:
+            lack[hit.source] -= terms(hit.text)
     have = {h.chunk_id for h in hits}
     extra: list[Hit] = []
     done: set[str] = set()
@@ -591,7 +533,8 @@ def expand(
         if hit.source not in whole or hit.source in done:
             continue
         done.add(hit.source)
-        for row in store.document_chunks(hit.source, hit.chunk_id, how.siblings):
+        rest = sorted(lack[hit.source])
+        for row in store.document_chunks(hit.source, hit.chunk_id, how.siblings, rest):
             if row.id not in have:
                 have.add(row.id)
                 extra.append(

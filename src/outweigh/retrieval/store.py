@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from outweigh.retrieval.identifiers import spells
 from outweigh.retrieval.location import Location, from_json
 from outweigh.retrieval.schema import MIGRATIONS
 from outweigh.settings import Paths
-from outweigh.text import WORD, fold, stems
+from outweigh.text import WORD, compounds, fts_terms, stems
 
 BM25_WEIGHTS = (1.0, 1.0)
 """FTS5 `bm25()` column weights (text, stems). A word in the query's own form matches both
@@ -35,22 +34,6 @@ this budget; `benchmarks/bench_scale.py --sizes 100000 [--all-words]`). Terms
 are therefore used rarest first while their document counts fit this budget (the rarest always
 goes in): a common word adds little to BM25 and much to the cost. Collections of a few
 thousand chunks fit whole, so their ranking is unchanged."""
-
-
-def fts_terms(text: str) -> list[str]:
-    """The terms FTS5 (`unicode61 remove_diacritics 2`) indexes for `text`, in order."""
-    return WORD.findall(fold(text))
-
-
-_COMPOUND = re.compile(r"[^\W_]+(?:[-.:/_][^\W_]+)+")
-"""A name the tokenizer splits: `git-merge-tree`, `os.path`, `std::vector`, `2.38.1`."""
-
-
-def compounds(text: str) -> list[str]:
-    """The split names in `text` as FTS5 phrases (`git merge tree`): matched as a phrase, a
-    program's own name outranks pages that only use its common parts (git, merge, tree)."""
-    found = (" ".join(fts_terms(c)) for c in _COMPOUND.findall(fold(text)))
-    return list(dict.fromkeys(found))[:8]
 
 
 @dataclass(frozen=True)
@@ -418,17 +401,31 @@ class Store:
         ).fetchall()
         return [_chunk(r) for r in rows]
 
-    def document_chunks(self, source: str, around: int, limit: int) -> list[ChunkRow]:
+    def document_chunks(
+        self, source: str, around: int, limit: int, about: Sequence[str] = ()
+    ) -> list[ChunkRow]:
         """Up to `limit` chunks of the document `source` in `around`'s collection: its first
-        and last chunk (what the document is, and a page's footer), then those nearest chunk
-        `around` (context selection reads them)."""
+        and last chunk (what the document is, and a page's footer), then those that hold the
+        stems `about` (best first by BM25: the "Installation" section of a long README, for
+        "How do I install it?"), then those nearest chunk `around` (context selection reads
+        them)."""
+        words = self._within_budget(list(dict.fromkeys(about))) if about else []
+        rank = "bm25(chunks_fts, {}, {})".format(*BM25_WEIGHTS)
+        hit, args = "SELECT NULL AS id, NULL AS r WHERE 0", [around]
+        if words:
+            hit = (
+                f"SELECT rowid AS id, {rank} AS r FROM chunks_fts WHERE chunks_fts MATCH ? "
+                "AND rowid IN (SELECT ch.id FROM chunks ch JOIN me USING (document_id))"
+            )
+            args.append("{stems} : (" + " OR ".join(f'"{w}"' for w in words) + ")")
         rows = self.conn.execute(
+            f"WITH me AS (SELECT id, ord, document_id FROM chunks WHERE id = ?), hit AS ({hit}) "
             "SELECT ch.id, ch.document_id, ch.ord, ch.text, ch.location, d.source FROM chunks ch "
-            "JOIN documents d ON d.id = ch.document_id "
-            "JOIN chunks me ON me.id = ? AND me.document_id = ch.document_id "
-            "ORDER BY ch.ord = 0 OR ch.ord = (SELECT max(ord) FROM chunks "
-            "WHERE document_id = me.document_id) DESC, abs(ch.ord - me.ord), ch.ord LIMIT ?",
-            (around, limit),
+            "JOIN documents d ON d.id = ch.document_id JOIN me ON me.document_id = ch.document_id "
+            "LEFT JOIN hit ON hit.id = ch.id ORDER BY ch.ord = 0 OR ch.ord = (SELECT max(ord) "
+            "FROM chunks WHERE document_id = me.document_id) DESC, hit.r IS NULL, hit.r, "
+            "abs(ch.ord - me.ord), ch.ord LIMIT ?",
+            (*args, limit),
         ).fetchall()
         return [_chunk(r) for r in rows]
 

@@ -16,7 +16,8 @@ known formats:
   over its items and sign-off, an option over its description) is the parent of that
   indented block;
 - a label: a short line that ends in a colon ("Bug fixes:") is the parent of the rest of
-  its paragraph;
+  its paragraph; a line that ends in a colon right over a block of code ("run the following
+  command:") is the parent of that block;
 - a table: the first row of a run of `|`-separated rows is the parent of the others
   (`retrieval.tables` finds each Markdown table, so the chunker can repeat its header in
   every chunk);
@@ -176,7 +177,12 @@ def outline(lines: list[Line]) -> list[int | None]:
     label: int | None = None  # the "Label:" line over the rest of its paragraph
     record: int | None = None  # the first line of a paragraph of fields
     table: int | None = None  # the header row of the current table
+    intro: int | None = None  # the line ending in a colon just over a block of code
     for i, line in enumerate(lines):
+        if line.code and intro is not None:
+            parent[i] = intro
+            continue
+        intro = i if not line.code and line.text.endswith(":") else None
         if _UNDERLINE.match(line.text) and i and not line.blank_before:
             parent[i] = i - 1  # an underline belongs to its heading
             continue
