@@ -345,6 +345,25 @@ def test_a_question_names_a_document_by_the_words_of_its_file_name() -> None:
     assert not from_named("30 days [2]", refund, [handbook, other])
 
 
+def test_a_documents_own_value_comes_from_that_document_where_it_is_shown() -> None:
+    own = passage("# httplib2\n\nA comprehensive HTTP client library.", source="httplib2-README.md")
+    other = replace(
+        passage(
+            "The httplib2 transport for google-auth.\n\nApache 2.0 - See the LICENSE.",
+            source="google-auth-library-python-httplib2-README.txt",
+        ),
+        n=2,
+    )
+    asked = "Which license is httplib2 released under, according to its README?"
+    # The other README names httplib2 in its text, but its licence is its own.
+    assert not from_named("Apache 2.0 [2]", asked, [own, other])
+    # Without httplib2's own README among the passages, the text naming it still counts.
+    assert from_named("Apache 2.0 [1]", asked, [replace(other, n=1)])
+    # A question that demands no such value is still answered from whichever page holds it.
+    transport = "Which library gives httplib2 a transport for google-auth?"
+    assert from_named("google-auth [2]", transport, [own, other])
+
+
 def test_a_document_may_be_named_by_an_everyday_word_that_begins_a_file_name() -> None:
     # "time" and "ed" are everyday words, but in a collection that has `time-invoking.txt`
     # and `ed-problems.txt` they name those manuals: Findutils' version is not ed's.

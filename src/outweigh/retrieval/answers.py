@@ -58,7 +58,8 @@ from outweigh.retrieval.structure import (
     outline,
     starts_item,
 )
-from outweigh.retrieval.titles import KIND_NAMES
+from outweigh.retrieval.titles import KIND_NAMES, terms, titles
+from outweigh.retrieval.titles import names as names_in_full
 from outweigh.text import WORD, common, fold, stop_words, words, wordset
 
 if TYPE_CHECKING:
@@ -526,14 +527,38 @@ def from_named(
     alone, hold. A document named by an everyday word (`leads`) counts only for a question
     that demands a typed value (`structure.demands`): "Which version of GNU time ..." is
     about `time`, "How do I show free space ...?" is not about `free`."""
-    chosen, names = named(question, passages, leads if demands(question) else ())
-    if not names or not key_tokens(answer, question):
+    demanded = demands(question)
+    chosen, names = named(question, passages, leads if demanded else ())
+    asked = terms(question)
+    full = [  # a thing's own value, from its own document where it is shown
+        c
+        for c, t in zip(passages, titles([c.source for c in passages]), strict=True)
+        if demanded in OWN_VALUES and names_in_full(asked, t) and any(map(_rare, t))
+    ]
+    if not (names or full) or not key_tokens(answer, question):
         return True
     texts = {c.n: f"{c.excerpt or ''}\n{c.text}" for c in passages}
     held = {c.n: held_share(texts[c.n], answer, question) for c in passages}
     # The answer comes from the passages that hold the most of it: "bug-diffutils@gnu.org"
     # is Diffutils' page's, though ed's page holds its "gnu.org" too.
     most = max(held.values(), default=0.0)
+    if full:
+        return most > 0 and any(held[c.n] == most for c in full)
     return most > 0 and any(
         held[c.n] == most and (c in chosen or names <= set(words(texts[c.n]))) for c in passages
     )
+
+
+def _rare(term: str) -> bool:
+    return not term.isdigit() and not common(term)
+
+
+OWN_VALUES = frozenset({"version", "person", "url", "date", "license"})
+"""The values a document gives of its own subject (its version, author, home page, date,
+licence): asked of a document the question names in full by its file name
+(`titles.names`), in a word that is neither everyday nor a number, and that document among
+the passages, they are that document's, not those of another that mentions it ("Which
+license is httplib2 released under?" is not answered with
+google-auth-library-python-httplib2's Apache 2.0). An e-mail address is asked of a person
+more often than of a document, and is the person's wherever it is written beside the name
+(`fields.mail_reading`): "Ken Williams in CPAN-Meta" is in CPAN::Meta::Spec's page."""

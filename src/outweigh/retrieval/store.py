@@ -406,9 +406,9 @@ class Store:
     ) -> list[ChunkRow]:
         """Up to `limit` chunks of the document `source` in `around`'s collection: its first
         and last chunk (what the document is, and a page's footer), then those that hold the
-        stems `about` (best first by BM25: the "Installation" section of a long README, for
-        "How do I install it?"), then those nearest chunk `around` (context selection reads
-        them)."""
+        stems `about` (best first by BM25 within the document: the chunk of a long manual
+        that lists the contributor a question names), then those nearest chunk `around`
+        (context selection reads them)."""
         words = self._within_budget(list(dict.fromkeys(about))) if about else []
         rank = "bm25(chunks_fts, {}, {})".format(*BM25_WEIGHTS)
         hit, args = "SELECT NULL AS id, NULL AS r WHERE 0", [around]
