@@ -13,11 +13,10 @@ known formats:
   OPTIONS), ranked by the order their style first appears, as reStructuredText ranks its
   underlines;
 - a lead line: a line at the margin followed by indented lines (a changelog entry's heading
-  over its items and sign-off, an option over its description) is the parent of that
-  indented block;
+  over its items and sign-off, an option over its description) is their parent, as a line
+  ending in a colon is of the fenced block of code right under it ("run this command:");
 - a label: a short line that ends in a colon ("Bug fixes:") is the parent of the rest of
-  its paragraph; a line that ends in a colon right over a block of code ("run the following
-  command:") is the parent of that block;
+  its paragraph;
 - a table: the first row of a run of `|`-separated rows is the parent of the others
   (`retrieval.tables` finds each Markdown table, so the chunker can repeat its header in
   every chunk);
@@ -26,10 +25,9 @@ known formats:
   has several ("Name: attrs", not "Metadata-Version: 2.4").
 
 `kinds` and `asked` give a line's typed values (e-mail, URL, date, version, person, number)
-and the type a question asks for ("who" a person, "when" a date), the expected answer type
-of classic question answering, so the line that holds a value of the asked type under the
-heading the question names can win over a line that merely repeats the question's words.
-"""
+and the type a question asks for ("who" a person), the expected answer type of classic
+question answering: the line that holds a value of the asked type under the heading the
+question names wins over a line that merely repeats the question's words."""
 
 from __future__ import annotations
 
