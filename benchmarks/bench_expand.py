@@ -14,6 +14,7 @@ import argparse
 import statistics
 import time
 
+from outweigh.errors import OutweighError
 from outweigh.retrieval.bearing import rare_terms
 from outweigh.retrieval.store import Store
 
@@ -25,7 +26,10 @@ def main() -> None:
     parser.add_argument("--siblings", type=int, default=12)
     args = parser.parse_args()
     store = Store()
-    coll = store.collection(args.collection)
+    try:
+        coll = store.collection(args.collection)
+    except OutweighError as e:
+        raise SystemExit(f"bench_expand: {e}") from None
     rows = store.conn.execute(
         "SELECT me.id, d.source, (SELECT text FROM chunks WHERE document_id = d.id "
         "ORDER BY ord DESC LIMIT 1) FROM chunks me JOIN documents d ON d.id = me.document_id "
@@ -33,6 +37,10 @@ def main() -> None:
         "WHERE document_id = d.id) > ? LIMIT ?",
         (coll.id, args.siblings, args.docs),
     ).fetchall()
+    if not rows:
+        raise SystemExit(
+            f"bench_expand: no document of {args.collection} has over {args.siblings} chunks"
+        )
     near, rare = [], []
     for cid, source, last in rows:
         words = sorted(rare_terms(max(last.splitlines(), key=len, default="")))[:4]
@@ -42,8 +50,6 @@ def main() -> None:
         t0 = time.perf_counter()
         store.document_chunks(source, cid, args.siblings, words)
         rare.append(time.perf_counter() - t0)
-    if not rows:
-        raise SystemExit(f"no document of {args.collection} has over {args.siblings} chunks")
     print(f"{len(rows)} documents of over {args.siblings} chunks")
     for name, times in (("by position", near), ("by rare words", rare)):
         ms = [t * 1000 for t in times]

@@ -133,6 +133,12 @@ def common(word: str) -> bool:
     return zipf_frequency(word, lang, wordlist="small") >= COMMON_ZIPF
 
 
+def rare(word: str) -> bool:
+    """Whether `word` is neither a number nor a word general language uses (`common`): a
+    name ("coreutils", "Písař"), a term of the trade."""
+    return not word.isdigit() and not common(word)
+
+
 def fold(text: str) -> str:
     """`text` lower-cased with the diacritics of Latin letters removed (é -> e), which is what
     FTS5's `unicode61 remove_diacritics 2` does; other scripts keep theirs, so Russian й and ё

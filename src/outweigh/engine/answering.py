@@ -27,6 +27,7 @@ from outweigh.retrieval.identifiers import (
 from outweigh.retrieval.select import checks_relevance, expand, select
 from outweigh.retrieval.structure import demands
 from outweigh.retrieval.terms import replace_reading
+from outweigh.text import rare, words
 
 if TYPE_CHECKING:
     from outweigh.adapters import AdapterRegistry
@@ -284,13 +285,11 @@ class Answering:
         Coreutils?" over `coreutils-*.txt`. A question that names them is about the
         documents, even where none of their lines bears on it: they do not say, and the
         bare model would make an answer up. Nothing where selection checks no relevance."""
-        from outweigh.text import common, words
-
         coll = checked.collection
         if coll is None or not checks_relevance(checked.options.selection, self.embedder):
             return set()
         leads = self.leads(coll) - self.kinds(coll)
-        return {w for w in words(question) if w in leads and not w.isdigit() and not common(w)}
+        return {w for w in words(question) if w in leads and rare(w)}
 
     def _retrieve(self, question: str, checked: Checked) -> tuple[list[Hit], list[str]]:
         """The passages for `question`, and the names with digits it gives that no document

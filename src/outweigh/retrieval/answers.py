@@ -60,7 +60,7 @@ from outweigh.retrieval.structure import (
 )
 from outweigh.retrieval.titles import KIND_NAMES, terms, titles
 from outweigh.retrieval.titles import names as names_in_full
-from outweigh.text import WORD, common, fold, stop_words, words, wordset
+from outweigh.text import WORD, common, fold, rare, stop_words, words, wordset
 
 if TYPE_CHECKING:
     from outweigh.prompt import Citation
@@ -529,12 +529,15 @@ def from_named(
     about `time`, "How do I show free space ...?" is not about `free`."""
     demanded = demands(question)
     chosen, names = named(question, passages, leads if demanded else ())
-    asked = terms(question)
-    full = [  # a thing's own value, from its own document where it is shown
-        c
-        for c, t in zip(passages, titles([c.source for c in passages]), strict=True)
-        if demanded in OWN_VALUES and names_in_full(asked, t) and any(map(_rare, t))
-    ]
+    full: list[Citation] = []  # a thing's own value, from its own document where it is shown
+    if demanded in OWN_VALUES:
+        asked = terms(question)
+        sources = titles([c.source for c in passages])
+        full = [
+            c
+            for c, t in zip(passages, sources, strict=True)
+            if names_in_full(asked, t) and any(map(rare, t))
+        ]
     if not (names or full) or not key_tokens(answer, question):
         return True
     texts = {c.n: f"{c.excerpt or ''}\n{c.text}" for c in passages}
@@ -547,10 +550,6 @@ def from_named(
     return most > 0 and any(
         held[c.n] == most and (c in chosen or names <= set(words(texts[c.n]))) for c in passages
     )
-
-
-def _rare(term: str) -> bool:
-    return not term.isdigit() and not common(term)
 
 
 OWN_VALUES = frozenset({"version", "person", "url", "date", "license"})

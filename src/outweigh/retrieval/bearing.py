@@ -11,15 +11,14 @@ from outweigh.retrieval.hybrid import Hit
 from outweigh.retrieval.identifiers import identifiers, phrases, spells
 from outweigh.retrieval.titles import names, terms, title
 from outweigh.retrieval.titles import titles as titles_of
-from outweigh.text import common, word_script, words
+from outweigh.text import rare, word_script, words
 
 
 def rare_terms(question: str) -> set[str]:
     """The terms (`titles.terms`) of `question`'s words that general language seldom uses
     (`text.common`), numbers and single letters aside: a name ("Vellmark", "Písař", "grep"),
     a term of the trade."""
-    rare = (w for w in words(question) if len(w) > 1 and not w.isdigit() and not common(w))
-    return {t for w in rare for t in terms(w)}
+    return {t for w in words(question) if len(w) > 1 and rare(w) for t in terms(w)}
 
 
 def spelled(text: str, runs: list[str]) -> bool:

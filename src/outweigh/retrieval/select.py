@@ -523,7 +523,7 @@ def expand(
     rare = rare_terms(question)
     read = list(whole)
     lack = {s: rare - t for s, t in zip(read, titles_of(read, shared), strict=True)}
-    for hit in hits:
+    for hit in hits if rare else ():
         if hit.source in lack:
             lack[hit.source] -= terms(hit.text)
     have = {h.chunk_id for h in hits}
